@@ -1,0 +1,189 @@
+//! Suite data as plain buffers: row-major matrices, train/val/test splits, task kinds,
+//! and nested seeded training fractions.
+
+use crate::metrics::MetricSpec;
+use crate::seed;
+use crate::TasksError;
+use rand::seq::SliceRandom;
+use serde::Serialize;
+
+/// A dense row-major `rows × cols` matrix of `f32`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<f32>,
+}
+
+impl Matrix {
+    pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Self {
+        assert_eq!(data.len(), rows * cols, "matrix buffer has the wrong length");
+        Matrix { rows, cols, data }
+    }
+
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        Matrix::new(rows, cols, vec![0.0; rows * cols])
+    }
+
+    pub fn row(&self, r: usize) -> &[f32] {
+        &self.data[r * self.cols..(r + 1) * self.cols]
+    }
+
+    /// The rows named by `indices`, in that order, appended to `out` (reused across batches
+    /// to keep the training loop free of allocations).
+    pub fn gather_into(&self, indices: &[usize], out: &mut Vec<f32>) {
+        out.clear();
+        for &r in indices {
+            out.extend_from_slice(self.row(r));
+        }
+    }
+
+    pub fn select_rows(&self, indices: &[usize]) -> Matrix {
+        let mut data = Vec::with_capacity(indices.len() * self.cols);
+        self.gather_into(indices, &mut data);
+        Matrix::new(indices.len(), self.cols, data)
+    }
+}
+
+/// The same thing for each of the three splits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Splits<T> {
+    pub train: T,
+    pub val: T,
+    pub test: T,
+}
+
+/// What a task predicts, which fixes its loss and its metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum TaskKind {
+    /// `outputs` real targets, squared-error loss.
+    Regression { outputs: usize },
+    /// One of `classes` labels (stored as the class index in a one-column matrix),
+    /// softmax cross-entropy loss.
+    Classification { classes: usize },
+}
+
+impl TaskKind {
+    /// Width of the network output for this task.
+    pub fn output_width(&self) -> usize {
+        match *self {
+            TaskKind::Regression { outputs } => outputs,
+            TaskKind::Classification { classes } => classes,
+        }
+    }
+}
+
+/// One task of a single-input suite: its targets for each split and how it is scored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskData {
+    pub name: String,
+    pub kind: TaskKind,
+    pub metrics: Vec<MetricSpec>,
+    /// Targets, row-aligned with the suite's inputs.
+    pub y: Splits<Matrix>,
+    /// Scale that the `normalized_mse` metric divides by (target variance for the toy).
+    pub target_scale: f32,
+}
+
+/// A generated suite: one input matrix per split shared by all tasks, and the tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuiteData {
+    pub name: String,
+    pub x: Splits<Matrix>,
+    pub tasks: Vec<TaskData>,
+    /// The planted task-correlation matrix, when the suite plants one (row-major T×T).
+    pub planted_correlation: Option<Vec<Vec<f64>>>,
+}
+
+impl SuiteData {
+    pub fn input_width(&self) -> usize {
+        self.x.train.cols
+    }
+
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Keeps a nested, seeded subset of the training split: the first ⌈f·N⌉ rows of one
+    /// permutation drawn from `seed`, so the subset for a smaller fraction is always inside
+    /// the subset for a larger one.
+    pub fn with_train_fraction(mut self, fraction: f64, seed: u64) -> Result<Self, TasksError> {
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            return Err(TasksError::invalid(
+                "fractions",
+                format!("{fraction} is not in (0, 1]"),
+            ));
+        }
+        if fraction == 1.0 {
+            return Ok(self);
+        }
+        let n = self.x.train.rows;
+        let keep = ((fraction * n as f64).ceil() as usize).max(1);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut seed::stream(seed, &["train-fraction"]));
+        let mut kept = order[..keep].to_vec();
+        // Sorted so that the kept rows stay in their generated order.
+        kept.sort_unstable();
+        self.x.train = self.x.train.select_rows(&kept);
+        for task in &mut self.tasks {
+            task.y.train = task.y.train.select_rows(&kept);
+        }
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_suite(n: usize) -> SuiteData {
+        let x = Matrix::new(n, 1, (0..n).map(|i| i as f32).collect());
+        let task = TaskData {
+            name: "t0".into(),
+            kind: TaskKind::Regression { outputs: 1 },
+            metrics: vec![],
+            y: Splits {
+                train: x.clone(),
+                val: Matrix::zeros(0, 1),
+                test: Matrix::zeros(0, 1),
+            },
+            target_scale: 1.0,
+        };
+        SuiteData {
+            name: "tiny".into(),
+            x: Splits {
+                train: x,
+                val: Matrix::zeros(0, 1),
+                test: Matrix::zeros(0, 1),
+            },
+            tasks: vec![task],
+            planted_correlation: None,
+        }
+    }
+
+    #[test]
+    fn fractions_are_nested_and_aligned() {
+        let rows_of = |f: f64| -> Vec<f32> {
+            tiny_suite(100)
+                .with_train_fraction(f, 3)
+                .unwrap()
+                .x
+                .train
+                .data
+        };
+        let small = rows_of(0.1);
+        let mid = rows_of(0.5);
+        assert_eq!(small.len(), 10);
+        assert_eq!(mid.len(), 50);
+        assert!(small.iter().all(|v| mid.contains(v)));
+        let suite = tiny_suite(100).with_train_fraction(0.2, 3).unwrap();
+        assert_eq!(suite.x.train, suite.tasks[0].y.train);
+    }
+
+    #[test]
+    fn bad_fraction_is_rejected() {
+        assert!(tiny_suite(10).with_train_fraction(0.0, 1).is_err());
+        assert!(tiny_suite(10).with_train_fraction(1.5, 1).is_err());
+    }
+}

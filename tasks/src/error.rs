@@ -1,0 +1,19 @@
+//! The error type of the tasks crate: each variant says what to change.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum TasksError {
+    /// A suite parameter is out of range; `key` is the parameter's name inside the suite.
+    #[error("{key}: {message}")]
+    InvalidParameter { key: String, message: String },
+}
+
+impl TasksError {
+    pub fn invalid(key: &str, message: impl Into<String>) -> Self {
+        TasksError::InvalidParameter {
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Task suites for mtlbench: seeded synthetic suites with planted structure, splits,
+//! nested data fractions and task metrics, as plain `f32` buffers (no dfdx, no polars).
+
+pub mod data;
+pub mod error;
+pub mod gradnorm_toy;
+mod linalg;
+pub mod metrics;
+pub mod planted_correlation;
+pub mod registry;
+pub mod seed;
+pub mod suite;
+
+pub use data::{Matrix, Splits, SuiteData, TaskData, TaskKind};
+pub use error::TasksError;
+pub use metrics::MetricSpec;
+pub use suite::SuiteSpec;

@@ -1,0 +1,125 @@
+//! Task metrics computed from predictions on the host: MSE, normalised MSE, accuracy,
+//! cross-entropy. Each metric says whether higher is better.
+
+use crate::data::{Matrix, TaskData, TaskKind};
+use serde::Serialize;
+
+/// A metric's name and direction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricSpec {
+    pub name: String,
+    pub higher_is_better: bool,
+}
+
+impl MetricSpec {
+    pub fn new(name: &str, higher_is_better: bool) -> Self {
+        MetricSpec {
+            name: name.to_string(),
+            higher_is_better,
+        }
+    }
+}
+
+/// The default metrics of a task kind.
+pub fn default_metrics(kind: TaskKind) -> Vec<MetricSpec> {
+    match kind {
+        TaskKind::Regression { .. } => vec![
+            MetricSpec::new("mse", false),
+            MetricSpec::new("normalized_mse", false),
+        ],
+        TaskKind::Classification { .. } => vec![
+            MetricSpec::new("accuracy", true),
+            MetricSpec::new("cross_entropy", false),
+        ],
+    }
+}
+
+/// Mean squared error over all rows and outputs.
+pub fn mse(pred: &Matrix, target: &Matrix) -> f64 {
+    assert_eq!(pred.data.len(), target.data.len());
+    if pred.data.is_empty() {
+        return f64::NAN;
+    }
+    let sum: f64 = pred
+        .data
+        .iter()
+        .zip(&target.data)
+        .map(|(p, t)| {
+            let d = f64::from(*p) - f64::from(*t);
+            d * d
+        })
+        .sum();
+    sum / pred.data.len() as f64
+}
+
+/// Fraction of rows whose arg-max logit is the label.
+pub fn accuracy(logits: &Matrix, labels: &Matrix) -> f64 {
+    let correct = (0..logits.rows)
+        .filter(|&r| argmax(logits.row(r)) == labels.data[r] as usize)
+        .count();
+    correct as f64 / logits.rows as f64
+}
+
+/// Mean softmax cross-entropy of the labels (natural log).
+pub fn cross_entropy(logits: &Matrix, labels: &Matrix) -> f64 {
+    let total: f64 = (0..logits.rows)
+        .map(|r| {
+            let row = logits.row(r);
+            let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let log_sum: f64 = row
+                .iter()
+                .map(|v| f64::from(v - max).exp())
+                .sum::<f64>()
+                .ln()
+                + f64::from(max);
+            log_sum - f64::from(row[labels.data[r] as usize])
+        })
+        .sum();
+    total / logits.rows as f64
+}
+
+fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in row.iter().enumerate() {
+        if *v > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Every metric of `task` for predictions `pred` against targets `target`.
+pub fn evaluate(task: &TaskData, pred: &Matrix, target: &Matrix) -> Vec<(MetricSpec, f64)> {
+    task.metrics
+        .iter()
+        .map(|spec| {
+            let value = match spec.name.as_str() {
+                "mse" => mse(pred, target),
+                "normalized_mse" => mse(pred, target) / f64::from(task.target_scale),
+                "accuracy" => accuracy(pred, target),
+                "cross_entropy" => cross_entropy(pred, target),
+                other => unreachable!("metric `{other}` has no implementation"),
+            };
+            (spec.clone(), value)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_values() {
+        let p = Matrix::new(2, 2, vec![1.0, 2.0, 3.0, 4.0]);
+        let t = Matrix::new(2, 2, vec![1.0, 0.0, 3.0, 5.0]);
+        assert!((mse(&p, &t) - (4.0 + 1.0) / 4.0).abs() < 1e-12);
+        let logits = Matrix::new(2, 3, vec![0.0, 0.0, 0.0, 5.0, 1.0, 0.0]);
+        let labels = Matrix::new(2, 1, vec![2.0, 1.0]);
+        // Row 0 ties: argmax takes the first index (0), so it is wrong; row 1 predicts 0, wrong.
+        assert_eq!(accuracy(&logits, &labels), 0.0);
+        let ce0 = (3.0f64).ln();
+        let ce1 = (5f64.exp() + 1f64.exp() + 1.0).ln() - 1.0;
+        assert!((cross_entropy(&logits, &labels) - (ce0 + ce1) / 2.0).abs() < 1e-6);
+    }
+}

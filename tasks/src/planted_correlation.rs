@@ -1,0 +1,262 @@
+//! `planted_correlation`: the MMoE controlled-relatedness generator (Ma et al. 2018 §3.2)
+//! generalised to K tasks with a target correlation matrix R (FORMULAS.md b.7.3).
+//!
+//! wₖ = c·U·chol(R)ₖ with U an orthonormal d×K basis, so cos(wᵢ, wⱼ) = Rᵢⱼ exactly;
+//! x ~ N(0, I_d); yₖ = wₖᵀx + Σᵢ₌₁..ₘ sin(αᵢ wₖᵀx + βᵢ) + εₖ, εₖ ~ N(0, noise_std²), with the
+//! same (αᵢ, βᵢ) ~ N(0, 1) for every task. R is one `rho` for all pairs, or blocks: `rho`
+//! within each of `groups` and `rho_between` across groups. The suite records R.
+
+use crate::data::{Matrix, Splits, SuiteData, TaskData, TaskKind};
+use crate::linalg;
+use crate::metrics::MetricSpec;
+use crate::seed;
+use crate::TasksError;
+use rand::Rng;
+use rand_distr::{Normal, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+/// Parameters of the planted-correlation suite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlantedCorrelation {
+    /// Number of tasks K.
+    pub tasks: usize,
+    pub input_dim: usize,
+    /// Norm c of every task vector wₖ.
+    pub scale: f64,
+    /// Correlation of every pair, or of pairs within a group when `groups` is set.
+    pub rho: f64,
+    /// Planted groups (a partition of 0..K); pairs across groups get `rho_between`.
+    pub groups: Option<Vec<Vec<usize>>>,
+    pub rho_between: f64,
+    /// Number m of sine terms.
+    pub sin_terms: usize,
+    pub noise_std: f64,
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+}
+
+impl Default for PlantedCorrelation {
+    fn default() -> Self {
+        PlantedCorrelation {
+            tasks: 4,
+            input_dim: 100,
+            scale: 1.0,
+            rho: 0.5,
+            groups: None,
+            rho_between: 0.0,
+            sin_terms: 5,
+            noise_std: 0.1,
+            train: 200,
+            val: 200,
+            test: 1000,
+        }
+    }
+}
+
+impl PlantedCorrelation {
+    /// The planted correlation matrix R (K×K, unit diagonal).
+    pub fn correlation_matrix(&self) -> Vec<Vec<f64>> {
+        let k = self.tasks;
+        let group_of: Vec<Option<usize>> = (0..k)
+            .map(|t| {
+                self.groups
+                    .as_ref()
+                    .and_then(|gs| gs.iter().position(|g| g.contains(&t)))
+            })
+            .collect();
+        (0..k)
+            .map(|i| {
+                (0..k)
+                    .map(|j| {
+                        if i == j {
+                            1.0
+                        } else if self.groups.is_none() || group_of[i] == group_of[j] {
+                            self.rho
+                        } else {
+                            self.rho_between
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub fn validate(&self) -> Result<(), TasksError> {
+        if self.tasks == 0 {
+            return Err(TasksError::invalid("tasks", "must be at least 1"));
+        }
+        if self.input_dim < self.tasks {
+            return Err(TasksError::invalid(
+                "input_dim",
+                format!("must be at least tasks ({}) to hold K orthogonal directions", self.tasks),
+            ));
+        }
+        for (key, v) in [("rho", self.rho), ("rho_between", self.rho_between)] {
+            if !(-1.0..=1.0).contains(&v) {
+                return Err(TasksError::invalid(key, format!("{v} is not in [-1, 1]")));
+            }
+        }
+        if let Some(groups) = &self.groups {
+            let mut seen = vec![0usize; self.tasks];
+            for t in groups.iter().flatten() {
+                if *t >= self.tasks {
+                    return Err(TasksError::invalid(
+                        "groups",
+                        format!("task {t} does not exist (tasks are 0..{})", self.tasks - 1),
+                    ));
+                }
+                seen[*t] += 1;
+            }
+            if seen.iter().any(|c| *c != 1) {
+                return Err(TasksError::invalid(
+                    "groups",
+                    "must name every task exactly once (a partition of the tasks)",
+                ));
+            }
+        }
+        if !(self.scale.is_finite() && self.noise_std >= 0.0) {
+            return Err(TasksError::invalid("scale", "scale must be finite, noise_std ≥ 0"));
+        }
+        for (key, v) in [("train", self.train), ("val", self.val), ("test", self.test)] {
+            if v < 2 {
+                return Err(TasksError::invalid(key, "must be at least 2"));
+            }
+        }
+        if linalg::cholesky_psd(&self.correlation_matrix(), 1e-9).is_none() {
+            return Err(TasksError::invalid(
+                "rho",
+                "the planted correlation matrix is not positive semi-definite \
+                 (with K tasks, an all-pairs rho must be ≥ -1/(K-1))",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Generates the suite; a pure function of `seed`.
+    pub fn generate(&self, seed: u64) -> Result<SuiteData, TasksError> {
+        self.validate()?;
+        let (k, d) = (self.tasks, self.input_dim);
+        let r = self.correlation_matrix();
+        let l = linalg::cholesky_psd(&r, 1e-9).expect("validated PSD");
+        let mut rng = seed::stream(seed, &["planted_correlation", "structure"]);
+        let basis = linalg::orthonormal_basis(d, k, || rng.sample(StandardNormal));
+        let weights: Vec<Vec<f64>> = (0..k)
+            .map(|t| {
+                (0..d)
+                    .map(|e| self.scale * (0..k).map(|j| l[t][j] * basis[j][e]).sum::<f64>())
+                    .collect()
+            })
+            .collect();
+        let sines: Vec<(f64, f64)> = (0..self.sin_terms)
+            .map(|_| (rng.sample(StandardNormal), rng.sample(StandardNormal)))
+            .collect();
+
+        let draw_x = |split: &str, n: usize| -> Matrix {
+            let mut rng = seed::stream(seed, &["planted_correlation", "x", split]);
+            let data = (0..n * d).map(|_| rng.sample::<f64, _>(StandardNormal) as f32).collect();
+            Matrix::new(n, d, data)
+        };
+        let x = Splits {
+            train: draw_x("train", self.train),
+            val: draw_x("val", self.val),
+            test: draw_x("test", self.test),
+        };
+        let noise = Normal::new(0.0, self.noise_std).expect("validated std");
+        let targets = |t: usize, split: &str, xs: &Matrix| -> Matrix {
+            let mut rng = seed::stream(seed, &["planted_correlation", "noise", split, &t.to_string()]);
+            let data = (0..xs.rows)
+                .map(|row| {
+                    let z: f64 = weights[t]
+                        .iter()
+                        .zip(xs.row(row))
+                        .map(|(w, v)| w * f64::from(*v))
+                        .sum();
+                    let wave: f64 = sines.iter().map(|(a, b)| (a * z + b).sin()).sum();
+                    (z + wave + rng.sample(noise)) as f32
+                })
+                .collect();
+            Matrix::new(xs.rows, 1, data)
+        };
+        let tasks = (0..k)
+            .map(|t| {
+                let train = targets(t, "train", &x.train);
+                let mean = train.data.iter().map(|v| f64::from(*v)).sum::<f64>() / train.rows as f64;
+                let var = train
+                    .data
+                    .iter()
+                    .map(|v| (f64::from(*v) - mean).powi(2))
+                    .sum::<f64>()
+                    / train.rows as f64;
+                TaskData {
+                    name: format!("task{t}"),
+                    kind: TaskKind::Regression { outputs: 1 },
+                    metrics: vec![
+                        MetricSpec::new("mse", false),
+                        MetricSpec::new("normalized_mse", false),
+                    ],
+                    y: Splits {
+                        train,
+                        val: targets(t, "val", &x.val),
+                        test: targets(t, "test", &x.test),
+                    },
+                    // MSE divided by the training-target variance: 1 − R² on train scale.
+                    target_scale: var.max(1e-12) as f32,
+                }
+            })
+            .collect();
+        Ok(SuiteData {
+            name: "planted_correlation".into(),
+            x,
+            tasks,
+            planted_correlation: Some(r),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_vectors_have_the_planted_cosines() {
+        let spec = PlantedCorrelation {
+            tasks: 4,
+            groups: Some(vec![vec![0, 1], vec![2, 3]]),
+            rho: 0.9,
+            rho_between: 0.1,
+            ..Default::default()
+        };
+        let r = spec.correlation_matrix();
+        assert_eq!(r[0][1], 0.9);
+        assert_eq!(r[1][2], 0.1);
+        let suite = spec.generate(5).unwrap();
+        assert_eq!(suite.planted_correlation.as_ref().unwrap(), &r);
+        // Labels of strongly planted pairs correlate more than weakly planted pairs.
+        let corr = |a: usize, b: usize| -> f64 {
+            let (ya, yb) = (&suite.tasks[a].y.test.data, &suite.tasks[b].y.test.data);
+            let n = ya.len() as f64;
+            let (ma, mb) = (
+                ya.iter().map(|v| f64::from(*v)).sum::<f64>() / n,
+                yb.iter().map(|v| f64::from(*v)).sum::<f64>() / n,
+            );
+            let cov: f64 = ya.iter().zip(yb).map(|(x, y)| (f64::from(*x) - ma) * (f64::from(*y) - mb)).sum();
+            let va: f64 = ya.iter().map(|x| (f64::from(*x) - ma).powi(2)).sum();
+            let vb: f64 = yb.iter().map(|y| (f64::from(*y) - mb).powi(2)).sum();
+            cov / (va * vb).sqrt()
+        };
+        assert!(corr(0, 1) > corr(0, 2) + 0.3, "{} vs {}", corr(0, 1), corr(0, 2));
+        assert!(corr(2, 3) > corr(1, 3) + 0.3);
+    }
+
+    #[test]
+    fn rejects_impossible_matrices_and_bad_groups() {
+        let neg = PlantedCorrelation { tasks: 3, rho: -0.9, ..Default::default() };
+        assert!(neg.validate().unwrap_err().to_string().starts_with("rho"));
+        let ok = PlantedCorrelation { tasks: 3, rho: -0.5, ..Default::default() };
+        assert!(ok.validate().is_ok());
+        let bad = PlantedCorrelation { groups: Some(vec![vec![0, 1], vec![1, 2, 3]]), ..Default::default() };
+        assert!(bad.validate().unwrap_err().to_string().starts_with("groups"));
+    }
+}
