@@ -1,1 +1,20 @@
-//! stub
+//! mtlbench's training engine on dfdx 0.13 with run-time shapes: a parameter store of
+//! linear layers grouped as shared or task-specific, seeded initialisation, our own
+//! optimizers as dfdx tensor ops, per-task gradients as flat vectors, the architecture and
+//! weighting registries, and the training loop. Generic over the dfdx device.
+
+pub mod architecture;
+pub mod device;
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod optimizer;
+pub mod train;
+pub mod weighting;
+
+pub use architecture::ArchitectureSpec;
+pub use error::AlgorithmsError;
+pub use model::ModelSpec;
+pub use optimizer::OptimizerSpec;
+pub use train::{EvalPoint, RunStatus, Split, TrainConfig, TrainOutcome};
+pub use weighting::WeightingSpec;

@@ -1,0 +1,241 @@
+//! One training step's gradients: the loss-weighted path (one forward of the shared
+//! trunk, one backward of Σ wᵢLᵢ) and the per-task path (a forward+backward per task,
+//! giving each task's gradient of the shared parameters as a flat vector), plus the
+//! write-back of a combined shared direction.
+
+use crate::architecture::Network;
+use crate::model::{Linear, Tensor2};
+use dfdx::prelude::*;
+use mtlbench_tasks::TaskKind;
+
+/// A batch on the device: inputs and one target matrix per task (one-hot rows for
+/// classification tasks).
+pub struct Batch<D: Device<f32>> {
+    pub x: Tensor2<D>,
+    pub targets: Vec<Tensor2<D>>,
+}
+
+/// Task `kind`'s loss of `pred` against `target`: mean squared error over all entries
+/// for regression, mean softmax cross-entropy over rows for classification.
+pub fn task_loss<D: Device<f32>, T: Tape<f32, D>>(
+    kind: TaskKind,
+    pred: Tensor<(usize, usize), f32, D, T>,
+    target: Tensor2<D>,
+) -> Tensor<(), f32, D, T> {
+    match kind {
+        TaskKind::Regression { .. } => (pred - target).square().mean(),
+        TaskKind::Classification { .. } => cross_entropy_with_logits_loss(pred, target),
+    }
+}
+
+/// Gradients of every layer and the task losses of one step.
+pub struct StepGradients<D: Device<f32>> {
+    pub grads: Vec<Linear<D>>,
+    pub losses: Vec<f32>,
+}
+
+/// Gradients of Σᵢ wᵢLᵢ for every layer, by one forward of the shared trunk and one
+/// backward: every task branch but the last reads the shared output through
+/// `with_empty_tape`, and summing the losses merges the tapes.
+pub fn weighted_loss_gradients<D: Device<f32>>(
+    net: &Network<D>,
+    kinds: &[TaskKind],
+    batch: &Batch<D>,
+    weights: &[f32],
+) -> StepGradients<D> {
+    let tasks = kinds.len();
+    let shared = net.shared_output(batch.x.clone().traced(Gradients::leaky()));
+    let mut shared = Some(shared);
+    let mut losses = Vec::with_capacity(tasks);
+    let mut total: Option<Tensor<(), f32, D, OwnedTape<f32, D>>> = None;
+    for t in 0..tasks {
+        let z = if t + 1 < tasks {
+            shared.as_ref().expect("kept until the last task").with_empty_tape()
+        } else {
+            shared.take().expect("taken once")
+        };
+        let loss = task_loss(kinds[t], net.task_output(t, z), batch.targets[t].clone());
+        losses.push(loss.as_vec()[0]);
+        let weighted = loss * weights[t];
+        total = Some(match total {
+            None => weighted,
+            Some(sum) => sum + weighted,
+        });
+    }
+    let gradients = total.expect("at least one task").backward();
+    let grads = net
+        .layers
+        .iter()
+        .map(|l| Linear {
+            weight: gradients.get(&l.weight),
+            bias: gradients.get(&l.bias),
+        })
+        .collect();
+    StepGradients { grads, losses }
+}
+
+/// Each task's gradients, from one forward+backward per task.
+pub struct TaskGradients<D: Device<f32>> {
+    pub losses: Vec<f32>,
+    /// gᵢ = ∇_{θ_s} Lᵢ flattened (layer by layer, weight then bias); empty when nothing
+    /// is shared.
+    pub shared: Vec<Vec<f32>>,
+    /// Task i's gradients of its own layers, in `Network::task_layers` order.
+    pub own: Vec<Vec<Linear<D>>>,
+}
+
+/// Per-task gradients of the shared parameters (flat) and of each task's own layers.
+pub fn per_task_gradients<D: Device<f32>>(
+    net: &Network<D>,
+    kinds: &[TaskKind],
+    batch: &Batch<D>,
+) -> TaskGradients<D> {
+    let tasks = kinds.len();
+    let mut out = TaskGradients {
+        losses: Vec::with_capacity(tasks),
+        shared: Vec::with_capacity(tasks),
+        own: Vec::with_capacity(tasks),
+    };
+    for t in 0..tasks {
+        let z = net.shared_output(batch.x.clone().traced(Gradients::leaky()));
+        let loss = task_loss(kinds[t], net.task_output(t, z), batch.targets[t].clone());
+        out.losses.push(loss.as_vec()[0]);
+        let gradients = loss.backward();
+        let mut flat = Vec::with_capacity(net.shared_numel());
+        for layer in &net.layers[net.shared.clone()] {
+            flat.extend(gradients.get(&layer.weight).as_vec());
+            flat.extend(gradients.get(&layer.bias).as_vec());
+        }
+        out.shared.push(flat);
+        out.own.push(
+            net.task_layers(t)
+                .map(|i| Linear {
+                    weight: gradients.get(&net.layers[i].weight),
+                    bias: gradients.get(&net.layers[i].bias),
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+/// The full gradient list for the optimizer: the shared layers take `direction` (a flat
+/// vector in `per_task_gradients` order), task i's own layers take its gradients × `scale[i]`.
+pub fn assemble_gradients<D: Device<f32>>(
+    net: &Network<D>,
+    dev: &D,
+    direction: &[f32],
+    own: Vec<Vec<Linear<D>>>,
+    scale: &[f32],
+) -> Vec<Linear<D>> {
+    let mut grads: Vec<Option<Linear<D>>> = vec![None; net.layers.len()];
+    let mut offset = 0;
+    for i in net.shared.clone() {
+        let (w_shape, b_shape) = (*net.layers[i].weight.shape(), *net.layers[i].bias.shape());
+        let w_len = w_shape.0 * w_shape.1;
+        let weight = dev.tensor_from_vec(direction[offset..offset + w_len].to_vec(), w_shape);
+        offset += w_len;
+        let bias = dev.tensor_from_vec(direction[offset..offset + b_shape.0].to_vec(), b_shape);
+        offset += b_shape.0;
+        grads[i] = Some(Linear { weight, bias });
+    }
+    assert_eq!(offset, direction.len(), "direction length matches the shared parameters");
+    for (t, layers) in own.into_iter().enumerate() {
+        for (i, g) in net.task_layers(t).zip(layers) {
+            grads[i] = Some(Linear {
+                weight: g.weight * scale[t],
+                bias: g.bias * scale[t],
+            });
+        }
+    }
+    grads
+        .into_iter()
+        .map(|g| g.expect("every layer is shared or owned by one task"))
+        .collect()
+}
+
+/// d = Σᵢ wᵢ gᵢ over flat per-task gradients.
+pub fn weighted_sum(vectors: &[Vec<f32>], weights: &[f32]) -> Vec<f32> {
+    let len = vectors.first().map_or(0, Vec::len);
+    let mut out = vec![0.0f32; len];
+    for (v, w) in vectors.iter().zip(weights) {
+        out.iter_mut().zip(v).for_each(|(o, x)| *o += w * x);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::architecture::{ArchitectureSpec, HardSharing, SingleTask};
+    use crate::device::cpu;
+    use crate::model::ModelSpec;
+
+    fn batch(dev: &crate::device::CpuDevice) -> Batch<crate::device::CpuDevice> {
+        let x: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin()).collect();
+        Batch {
+            x: dev.tensor_from_vec(x, (4, 3)),
+            targets: vec![
+                dev.tensor_from_vec(vec![0.5, -1.0, 0.2, 0.1, 0.0, 0.3, -0.4, 0.9], (4, 2)),
+                dev.tensor_from_vec(vec![1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0], (4, 2)),
+            ],
+        }
+    }
+
+    const KINDS: [TaskKind; 2] = [
+        TaskKind::Regression { outputs: 2 },
+        TaskKind::Classification { classes: 2 },
+    ];
+
+    /// The loss-weighted path and the per-task path followed by the weighted sum give the
+    /// same gradients: the write-back and the tape splitting are both right.
+    #[test]
+    fn both_paths_agree() {
+        let dev = cpu();
+        let model = ModelSpec { trunk: vec![5, 4], head: vec![3] };
+        for arch in [
+            ArchitectureSpec::HardSharing(HardSharing {}),
+            ArchitectureSpec::SingleTask(SingleTask {}),
+        ] {
+            let net = arch.build(&dev, &model, 3, &[2, 2], 11);
+            let b = batch(&dev);
+            let weights = [0.7f32, 1.9];
+            let fused = weighted_loss_gradients(&net, &KINDS, &b, &weights);
+            let per_task = per_task_gradients(&net, &KINDS, &b);
+            assert_eq!(fused.losses, per_task.losses);
+            let direction = weighted_sum(&per_task.shared, &weights);
+            let assembled = assemble_gradients(&net, &dev, &direction, per_task.own, &weights);
+            for (a, f) in assembled.iter().zip(&fused.grads) {
+                for (x, y) in a.weight.as_vec().iter().zip(f.weight.as_vec()) {
+                    assert!((x - y).abs() < 1e-6, "{x} vs {y}");
+                }
+                for (x, y) in a.bias.as_vec().iter().zip(f.bias.as_vec()) {
+                    assert!((x - y).abs() < 1e-6, "{x} vs {y}");
+                }
+            }
+        }
+    }
+
+    /// The regression gradient matches a finite difference of the loss.
+    #[test]
+    fn gradient_matches_finite_difference() {
+        let dev = cpu();
+        let model = ModelSpec { trunk: vec![4], head: vec![] };
+        let arch = ArchitectureSpec::HardSharing(HardSharing {});
+        let net = arch.build(&dev, &model, 3, &[2, 2], 3);
+        let b = batch(&dev);
+        let g = weighted_loss_gradients(&net, &KINDS, &b, &[1.0, 1.0]);
+        let loss_with = |delta: f32| -> f64 {
+            let mut n2 = net.clone();
+            let mut w = n2.layers[0].weight.as_vec();
+            w[5] += delta;
+            n2.layers[0].weight = dev.tensor_from_vec(w, *net.layers[0].weight.shape());
+            let s = weighted_loss_gradients(&n2, &KINDS, &b, &[1.0, 1.0]);
+            s.losses.iter().map(|v| f64::from(*v)).sum()
+        };
+        let h = 1e-2;
+        let numeric = (loss_with(h) - loss_with(-h)) / (2.0 * f64::from(h));
+        let analytic = f64::from(g.grads[0].weight.as_vec()[5]);
+        assert!((numeric - analytic).abs() < 1e-3, "{numeric} vs {analytic}");
+    }
+}

@@ -1,0 +1,90 @@
+//! Model shapes and the parameter store: linear layers held as dfdx tensors with
+//! run-time shapes, initialised on the host from seeded ChaCha streams.
+
+use crate::AlgorithmsError;
+use dfdx::prelude::*;
+use mtlbench_tasks::seed;
+use rand::Rng;
+use rand_distr::Uniform;
+use serde::{Deserialize, Serialize};
+
+/// Widths of the hidden layers shared by every architecture (ReLU after each).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSpec {
+    /// Hidden widths of the trunk (the part hard sharing shares).
+    pub trunk: Vec<usize>,
+    /// Hidden widths of each task head before its output layer.
+    pub head: Vec<usize>,
+}
+
+impl Default for ModelSpec {
+    fn default() -> Self {
+        ModelSpec {
+            trunk: vec![64, 64],
+            head: vec![],
+        }
+    }
+}
+
+impl ModelSpec {
+    pub fn validate(&self) -> Result<(), AlgorithmsError> {
+        if self.trunk.is_empty() {
+            return Err(AlgorithmsError::invalid("trunk", "needs at least one hidden layer"));
+        }
+        if self.trunk.iter().chain(&self.head).any(|w| *w == 0) {
+            return Err(AlgorithmsError::invalid("trunk", "layer widths must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+pub type Tensor1<D> = Tensor<(usize,), f32, D>;
+pub type Tensor2<D> = Tensor<(usize, usize), f32, D>;
+
+/// A weight matrix (in × out) and a bias. Also used for gradients and optimizer moments,
+/// which have the same shapes.
+#[derive(Debug, Clone)]
+pub struct Linear<D: Device<f32>> {
+    pub weight: Tensor2<D>,
+    pub bias: Tensor1<D>,
+}
+
+impl<D: Device<f32>> Linear<D> {
+    /// PyTorch's default `nn.Linear` initialisation, U(−1/√in, 1/√in) for weight and bias,
+    /// drawn from the stream `labels` under `root`.
+    pub fn init(dev: &D, inputs: usize, outputs: usize, root: u64, labels: &[&str]) -> Self {
+        let mut rng = seed::stream(root, labels);
+        let bound = 1.0 / (inputs as f32).sqrt();
+        let dist = Uniform::new_inclusive(-bound, bound);
+        let weight: Vec<f32> = (0..inputs * outputs).map(|_| rng.sample(dist)).collect();
+        let bias: Vec<f32> = (0..outputs).map(|_| rng.sample(dist)).collect();
+        Linear {
+            weight: dev.tensor_from_vec(weight, (inputs, outputs)),
+            bias: dev.tensor_from_vec(bias, (outputs,)),
+        }
+    }
+
+    /// Zeros of this layer's shapes (optimizer state).
+    pub fn zeros_like(&self, dev: &D) -> Self {
+        Linear {
+            weight: dev.zeros_like(self.weight.shape()),
+            bias: dev.zeros_like(self.bias.shape()),
+        }
+    }
+
+    /// x·W + b for a batch x of shape (n, in).
+    pub fn forward<T: Tape<f32, D>>(
+        &self,
+        x: Tensor<(usize, usize), f32, D, T>,
+    ) -> Tensor<(usize, usize), f32, D, T> {
+        let n = x.shape().0;
+        let out = self.weight.shape().1;
+        x.matmul(self.weight.clone()) + self.bias.clone().broadcast_like::<_, Axis<0>>(&(n, out))
+    }
+
+    /// Number of scalars in this layer.
+    pub fn numel(&self) -> usize {
+        self.weight.shape().0 * self.weight.shape().1 + self.bias.shape().0
+    }
+}

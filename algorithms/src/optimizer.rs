@@ -1,0 +1,283 @@
+//! Optimizers written as dfdx tensor ops over the parameter store (so they run on any dfdx
+//! device): SGD with momentum, Adam (L2 weight decay) and AdamW (decoupled weight decay),
+//! with PyTorch's update rules.
+
+use crate::model::Linear;
+use crate::AlgorithmsError;
+use dfdx::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// `sgd`: v ← μv + g (+ wd·θ in g); θ ← θ − lr·v. PyTorch `torch.optim.SGD`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sgd {
+    pub momentum: f64,
+    pub weight_decay: f64,
+}
+
+impl Default for Sgd {
+    fn default() -> Self {
+        Sgd { momentum: 0.9, weight_decay: 0.0 }
+    }
+}
+
+/// `adam` / `adamw`: PyTorch `torch.optim.Adam` (weight decay added to the gradient) and
+/// `torch.optim.AdamW` (weight decay applied to the parameters, decoupled).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Adam {
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+}
+
+impl Default for Adam {
+    fn default() -> Self {
+        Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
+    }
+}
+
+/// AdamW's parameters; its default weight decay is PyTorch's 0.01.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdamW {
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+}
+
+impl Default for AdamW {
+    fn default() -> Self {
+        AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 }
+    }
+}
+
+mtlbench_tasks::registry! {
+    /// The model optimizer (its learning rate is `training.lr`).
+    pub enum OptimizerSpec {
+        Sgd(Sgd) = "sgd": "SGD with momentum (PyTorch SGD)",
+        Adam(Adam) = "adam": "Adam with L2 weight decay (PyTorch Adam)",
+        AdamW(AdamW) = "adamw": "Adam with decoupled weight decay (PyTorch AdamW)",
+    }
+}
+
+impl Default for OptimizerSpec {
+    fn default() -> Self {
+        OptimizerSpec::Adam(Adam::default())
+    }
+}
+
+impl OptimizerSpec {
+    pub fn validate(&self) -> Result<(), AlgorithmsError> {
+        let (betas, eps, wd) = match self {
+            OptimizerSpec::Sgd(s) => {
+                if !(0.0..1.0).contains(&s.momentum) {
+                    return Err(AlgorithmsError::invalid("momentum", "must be in [0, 1)"));
+                }
+                ((0.0, 0.0), 1.0, s.weight_decay)
+            }
+            OptimizerSpec::Adam(a) => ((a.beta1, a.beta2), a.eps, a.weight_decay),
+            OptimizerSpec::AdamW(a) => ((a.beta1, a.beta2), a.eps, a.weight_decay),
+        };
+        if !((0.0..1.0).contains(&betas.0) && (0.0..1.0).contains(&betas.1)) {
+            return Err(AlgorithmsError::invalid("beta1", "betas must be in [0, 1)"));
+        }
+        if !(eps > 0.0) {
+            return Err(AlgorithmsError::invalid("eps", "must be > 0"));
+        }
+        if !(wd >= 0.0 && wd.is_finite()) {
+            return Err(AlgorithmsError::invalid("weight_decay", "must be finite and ≥ 0"));
+        }
+        Ok(())
+    }
+}
+
+/// An optimizer with its state, one moment pair per layer of the parameter store.
+pub struct Optimizer<D: Device<f32>> {
+    spec: OptimizerSpec,
+    lr: f32,
+    step: i32,
+    first: Vec<Linear<D>>,
+    second: Vec<Linear<D>>,
+}
+
+/// Per-step scalars of one update.
+#[derive(Clone, Copy)]
+struct Coefficients {
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    decoupled: bool,
+    bias1: f32,
+    bias2_sqrt: f32,
+}
+
+impl<D: Device<f32>> Optimizer<D> {
+    pub fn new(spec: &OptimizerSpec, lr: f64, layers: &[Linear<D>], dev: &D) -> Self {
+        let zeros = || layers.iter().map(|l| l.zeros_like(dev)).collect::<Vec<_>>();
+        let second = match spec {
+            OptimizerSpec::Sgd(_) => Vec::new(),
+            _ => zeros(),
+        };
+        Optimizer {
+            spec: spec.clone(),
+            lr: lr as f32,
+            step: 0,
+            first: zeros(),
+            second,
+        }
+    }
+
+    /// Bytes of optimizer state.
+    pub fn state_bytes(&self) -> usize {
+        let count: usize = self.first.iter().chain(&self.second).map(Linear::numel).sum();
+        count * std::mem::size_of::<f32>()
+    }
+
+    /// Applies one update to `layers` with gradients `grads` (same order and shapes).
+    /// Tensors are taken by value so that dfdx reuses their buffers in place.
+    pub fn update(&mut self, layers: &mut Vec<Linear<D>>, grads: Vec<Linear<D>>) {
+        assert_eq!(layers.len(), grads.len(), "one gradient per layer");
+        self.step += 1;
+        let params = std::mem::take(layers);
+        let firsts = std::mem::take(&mut self.first);
+        let seconds = std::mem::take(&mut self.second);
+        match self.spec.clone() {
+            OptimizerSpec::Sgd(s) => {
+                let (mu, wd) = (s.momentum as f32, s.weight_decay as f32);
+                for ((p, g), v) in params.into_iter().zip(grads).zip(firsts) {
+                    let (weight, vw) = sgd(p.weight, g.weight, v.weight, self.lr, mu, wd);
+                    let (bias, vb) = sgd(p.bias, g.bias, v.bias, self.lr, mu, wd);
+                    layers.push(Linear { weight, bias });
+                    self.first.push(Linear { weight: vw, bias: vb });
+                }
+            }
+            OptimizerSpec::Adam(Adam { beta1, beta2, eps, weight_decay })
+            | OptimizerSpec::AdamW(AdamW { beta1, beta2, eps, weight_decay }) => {
+                let c = Coefficients {
+                    lr: self.lr,
+                    beta1: beta1 as f32,
+                    beta2: beta2 as f32,
+                    eps: eps as f32,
+                    weight_decay: weight_decay as f32,
+                    decoupled: matches!(self.spec, OptimizerSpec::AdamW(_)),
+                    bias1: 1.0 - (beta1 as f32).powi(self.step),
+                    bias2_sqrt: (1.0 - (beta2 as f32).powi(self.step)).sqrt(),
+                };
+                let state = firsts.into_iter().zip(seconds);
+                for ((p, g), (m, v)) in params.into_iter().zip(grads).zip(state) {
+                    let (weight, mw, vw) = adam(p.weight, g.weight, m.weight, v.weight, c);
+                    let (bias, mb, vb) = adam(p.bias, g.bias, m.bias, v.bias, c);
+                    layers.push(Linear { weight, bias });
+                    self.first.push(Linear { weight: mw, bias: mb });
+                    self.second.push(Linear { weight: vw, bias: vb });
+                }
+            }
+        }
+    }
+}
+
+type T<S, D> = Tensor<S, f32, D>;
+
+fn sgd<S: Shape, D: Device<f32>>(
+    p: T<S, D>,
+    g: T<S, D>,
+    v: T<S, D>,
+    lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+) -> (T<S, D>, T<S, D>) {
+    let g = if weight_decay > 0.0 { g + p.clone() * weight_decay } else { g };
+    let v = if momentum > 0.0 { v * momentum + g } else { g };
+    (p - v.clone() * lr, v)
+}
+
+fn adam<S: Shape, D: Device<f32>>(
+    p: T<S, D>,
+    g: T<S, D>,
+    m: T<S, D>,
+    v: T<S, D>,
+    c: Coefficients,
+) -> (T<S, D>, T<S, D>, T<S, D>) {
+    let (p, g) = match (c.weight_decay > 0.0, c.decoupled) {
+        (false, _) => (p, g),
+        (true, true) => (p * (1.0 - c.lr * c.weight_decay), g),
+        (true, false) => {
+            let g = g + p.clone() * c.weight_decay;
+            (p, g)
+        }
+    };
+    let m = m * c.beta1 + g.clone() * (1.0 - c.beta1);
+    let v = v * c.beta2 + g.square() * (1.0 - c.beta2);
+    // PyTorch's form: θ ← θ − (lr/b₁)·m / (√v/√b₂ + ε).
+    let denom = v.clone().sqrt() * (1.0 / c.bias2_sqrt) + c.eps;
+    let p = p - (m.clone() / denom) * (c.lr / c.bias1);
+    (p, m, v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::cpu;
+
+    fn one_layer(dev: &crate::device::CpuDevice, w: f32, b: f32) -> Vec<Linear<crate::device::CpuDevice>> {
+        vec![Linear {
+            weight: dev.tensor_from_vec(vec![w], (1, 1)),
+            bias: dev.tensor_from_vec(vec![b], (1,)),
+        }]
+    }
+
+    fn values(layers: &[Linear<crate::device::CpuDevice>]) -> (f32, f32) {
+        (layers[0].weight.as_vec()[0], layers[0].bias.as_vec()[0])
+    }
+
+    #[test]
+    fn sgd_momentum_matches_hand_computation() {
+        let dev = cpu();
+        let mut p = one_layer(&dev, 1.0, 0.0);
+        let mut opt = Optimizer::new(&OptimizerSpec::Sgd(Sgd { momentum: 0.5, weight_decay: 0.0 }), 0.1, &p, &dev);
+        opt.update(&mut p, one_layer(&dev, 2.0, 1.0));
+        // v = 2; θ = 1 − 0.2
+        assert!((values(&p).0 - 0.8).abs() < 1e-6);
+        opt.update(&mut p, one_layer(&dev, 2.0, 1.0));
+        // v = 0.5·2 + 2 = 3; θ = 0.8 − 0.3
+        assert!((values(&p).0 - 0.5).abs() < 1e-6);
+        assert!((values(&p).1 - (-0.1 - 0.15)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn adam_first_steps_match_pytorch_rule() {
+        let dev = cpu();
+        let mut p = one_layer(&dev, 1.0, 0.0);
+        let spec = OptimizerSpec::Adam(Adam::default());
+        let mut opt = Optimizer::new(&spec, 0.01, &p, &dev);
+        // First Adam step moves each parameter by ≈ lr·sign(g), whatever |g|.
+        opt.update(&mut p, one_layer(&dev, 3.0, -0.5));
+        let (w, b) = values(&p);
+        assert!((w - 0.99).abs() < 1e-5, "{w}");
+        assert!((b - 0.01).abs() < 1e-5, "{b}");
+        // Second step with g = 1: m = 0.9·0.3·... computed in f64 by hand.
+        opt.update(&mut p, one_layer(&dev, 1.0, -0.5));
+        let m = 0.9 * (0.1 * 3.0) + 0.1 * 1.0;
+        let v: f64 = 0.999 * (0.001 * 9.0) + 0.001 * 1.0;
+        let (b1, b2) = (1.0 - 0.9f64.powi(2), 1.0 - 0.999f64.powi(2));
+        let expected: f64 = 0.99 - 0.01 / b1 * m / (v.sqrt() / b2.sqrt() + 1e-8);
+        assert!((f64::from(values(&p).0) - expected).abs() < 1e-5);
+        assert_eq!(opt.state_bytes(), 2 * 2 * 4);
+    }
+
+    #[test]
+    fn adamw_decays_parameters_not_gradients() {
+        let dev = cpu();
+        let mut p = one_layer(&dev, 1.0, 0.0);
+        let spec = OptimizerSpec::AdamW(AdamW { weight_decay: 0.5, ..AdamW::default() });
+        let mut opt = Optimizer::new(&spec, 0.1, &p, &dev);
+        opt.update(&mut p, one_layer(&dev, 0.0, 0.0));
+        // Zero gradient: only the decay acts, θ ← θ·(1 − lr·wd).
+        assert!((values(&p).0 - 0.95).abs() < 1e-6);
+    }
+}

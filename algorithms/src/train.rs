@@ -1,0 +1,313 @@
+//! The training loop of one run: seeded batches, weighted-loss steps, evaluation on the
+//! validation split every `eval_every` epochs and on the test split at the end, and
+//! divergence detection (a non-finite loss stops the run with status `diverged`).
+
+use crate::architecture::{ArchitectureSpec, Network};
+use crate::engine::{self, Batch};
+use crate::model::{ModelSpec, Tensor2};
+use crate::optimizer::{Optimizer, OptimizerSpec};
+use crate::weighting::WeightingSpec;
+use crate::AlgorithmsError;
+use dfdx::prelude::*;
+use mtlbench_tasks::{metrics, seed, Matrix, SuiteData, TaskKind};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+/// Training hyper-parameters of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub optimizer: OptimizerSpec,
+    /// Evaluate on the validation split every this many epochs (and always at the end).
+    pub eval_every: usize,
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), AlgorithmsError> {
+        if self.epochs == 0 {
+            return Err(AlgorithmsError::invalid("epochs", "must be at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(AlgorithmsError::invalid("batch_size", "must be at least 1"));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(AlgorithmsError::invalid("lr", "must be finite and > 0"));
+        }
+        if self.eval_every == 0 {
+            return Err(AlgorithmsError::invalid("eval_every", "must be at least 1"));
+        }
+        self.optimizer.validate()
+    }
+}
+
+/// Seeds of one run's random streams. Replicate r of every algorithm gets the same ones,
+/// so all algorithms see the same data, batches and initial trunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSeeds {
+    pub init: u64,
+    pub batches: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    Train,
+    Val,
+    Test,
+}
+
+impl Split {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Val => "val",
+            Split::Test => "test",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Ok,
+    /// A loss became NaN or infinite; the run stopped there.
+    Diverged,
+    /// The run could not be carried out (the message says why).
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Diverged => "diverged",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One measured value: task `task`'s `metric` on `split` after `epoch` epochs (`step`
+/// optimizer steps). The train split's metric is `loss`, the epoch's mean training loss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalPoint {
+    pub epoch: usize,
+    pub step: usize,
+    pub task: usize,
+    pub split: Split,
+    pub metric: String,
+    pub higher_is_better: bool,
+    pub value: f64,
+}
+
+/// What a run produced, and what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOutcome {
+    pub status: RunStatus,
+    pub message: Option<String>,
+    pub points: Vec<EvalPoint>,
+    pub steps: usize,
+    pub forward_passes: usize,
+    pub backward_passes: usize,
+    pub parameter_bytes: usize,
+    pub optimizer_bytes: usize,
+}
+
+/// Everything that defines one run's training, apart from the device.
+pub struct RunDefinition<'a> {
+    pub suite: &'a SuiteData,
+    pub architecture: &'a ArchitectureSpec,
+    pub weighting: &'a WeightingSpec,
+    pub model: &'a ModelSpec,
+    pub training: &'a TrainConfig,
+    pub seeds: RunSeeds,
+}
+
+/// The suite's task kinds, in task order.
+pub fn task_kinds(suite: &SuiteData) -> Vec<TaskKind> {
+    suite.tasks.iter().map(|t| t.kind).collect()
+}
+
+/// A model, its optimizer and the batch buffers, ready to step.
+pub struct Trainer<'a, D: Device<f32>> {
+    pub dev: D,
+    pub def: RunDefinition<'a>,
+    pub net: Network<D>,
+    pub optimizer: Optimizer<D>,
+    pub kinds: Vec<TaskKind>,
+    pub weights: Vec<f32>,
+    x_buffer: Vec<f32>,
+}
+
+impl<'a, D: Device<f32>> Trainer<'a, D> {
+    pub fn new(dev: D, def: RunDefinition<'a>) -> Self {
+        let suite = def.suite;
+        let kinds = task_kinds(suite);
+        let outputs: Vec<usize> = kinds.iter().map(TaskKind::output_width).collect();
+        let net = def
+            .architecture
+            .build(&dev, def.model, suite.input_width(), &outputs, def.seeds.init);
+        let optimizer = Optimizer::new(&def.training.optimizer, def.training.lr, &net.layers, &dev);
+        let weights = def.weighting.loss_weights(kinds.len());
+        Trainer { dev, def, net, optimizer, kinds, weights, x_buffer: Vec::new() }
+    }
+
+    /// The training batch made of rows `rows` of the training split.
+    pub fn batch(&mut self, rows: &[usize]) -> Batch<D> {
+        let suite = self.def.suite;
+        suite.x.train.gather_into(rows, &mut self.x_buffer);
+        let x = self
+            .dev
+            .tensor_from_vec(self.x_buffer.clone(), (rows.len(), suite.input_width()));
+        let targets = suite
+            .tasks
+            .iter()
+            .map(|task| target_tensor(&self.dev, task.kind, &task.y.train, rows))
+            .collect();
+        Batch { x, targets }
+    }
+
+    /// One optimizer step on `batch` with the loss-weighted path; returns the task losses.
+    pub fn step(&mut self, batch: &Batch<D>) -> Vec<f32> {
+        let step = engine::weighted_loss_gradients(&self.net, &self.kinds, batch, &self.weights);
+        self.optimizer.update(&mut self.net.layers, step.grads);
+        step.losses
+    }
+
+    /// One optimizer step that goes through the per-task gradients (T forward+backward
+    /// passes) and the write-back of their weighted sum.
+    pub fn step_per_task(&mut self, batch: &Batch<D>) -> Vec<f32> {
+        let g = engine::per_task_gradients(&self.net, &self.kinds, batch);
+        let direction = engine::weighted_sum(&g.shared, &self.weights);
+        let grads = engine::assemble_gradients(&self.net, &self.dev, &direction, g.own, &self.weights);
+        self.optimizer.update(&mut self.net.layers, grads);
+        g.losses
+    }
+
+    /// Predictions of every task on `x`, in chunks to bound memory.
+    pub fn predict(&self, x: &Matrix) -> Vec<Matrix> {
+        const CHUNK: usize = 1024;
+        let mut preds: Vec<Vec<f32>> = vec![Vec::new(); self.kinds.len()];
+        let all: Vec<usize> = (0..x.rows).collect();
+        for rows in all.chunks(CHUNK) {
+            let xs = self
+                .dev
+                .tensor_from_vec(x.select_rows(rows).data, (rows.len(), x.cols));
+            let z = self.net.shared_output(xs);
+            for (t, pred) in preds.iter_mut().enumerate() {
+                pred.extend(self.net.task_output(t, z.clone()).as_vec());
+            }
+        }
+        preds
+            .into_iter()
+            .zip(&self.kinds)
+            .map(|(data, kind)| Matrix::new(x.rows, kind.output_width(), data))
+            .collect()
+    }
+
+    fn evaluate(&self, split: Split, epoch: usize, step: usize, out: &mut Vec<EvalPoint>) {
+        let suite = self.def.suite;
+        let x = match split {
+            Split::Val => &suite.x.val,
+            _ => &suite.x.test,
+        };
+        for (t, pred) in self.predict(x).iter().enumerate() {
+            let task = &suite.tasks[t];
+            let target = if split == Split::Val { &task.y.val } else { &task.y.test };
+            for (spec, value) in metrics::evaluate(task, pred, target) {
+                out.push(EvalPoint {
+                    epoch,
+                    step,
+                    task: t,
+                    split,
+                    metric: spec.name,
+                    higher_is_better: spec.higher_is_better,
+                    value,
+                });
+            }
+        }
+    }
+}
+
+/// Rows of `y` as a target tensor: the values for regression, one-hot rows for
+/// classification.
+fn target_tensor<D: Device<f32>>(dev: &D, kind: TaskKind, y: &Matrix, rows: &[usize]) -> Tensor2<D> {
+    match kind {
+        TaskKind::Regression { outputs } => {
+            let mut data = Vec::with_capacity(rows.len() * outputs);
+            y.gather_into(rows, &mut data);
+            dev.tensor_from_vec(data, (rows.len(), outputs))
+        }
+        TaskKind::Classification { classes } => {
+            let mut data = vec![0.0f32; rows.len() * classes];
+            for (i, &r) in rows.iter().enumerate() {
+                data[i * classes + y.data[r] as usize] = 1.0;
+            }
+            dev.tensor_from_vec(data, (rows.len(), classes))
+        }
+    }
+}
+
+/// Trains one run to the end (or to divergence) and returns its measurements.
+pub fn train<D: Device<f32>>(dev: D, def: RunDefinition<'_>, on_epoch: &dyn Fn(usize)) -> TrainOutcome {
+    let cfg = def.training.clone();
+    let batch_seed = def.seeds.batches;
+    let mut trainer = Trainer::new(dev, def);
+    let tasks = trainer.kinds.len();
+    let n = trainer.def.suite.x.train.rows;
+    let mut outcome = TrainOutcome {
+        status: RunStatus::Ok,
+        message: None,
+        points: Vec::new(),
+        steps: 0,
+        forward_passes: 0,
+        backward_passes: 0,
+        parameter_bytes: trainer.net.numel() * std::mem::size_of::<f32>(),
+        optimizer_bytes: trainer.optimizer.state_bytes(),
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    for epoch in 1..=cfg.epochs {
+        // The epoch's order depends on (replicate, epoch) only: every algorithm of a
+        // replicate sees the same batches.
+        order.sort_unstable();
+        order.shuffle(&mut seed::stream(batch_seed, &["epoch", &epoch.to_string()]));
+        let mut loss_sums = vec![0.0f64; tasks];
+        for rows in order.chunks(cfg.batch_size) {
+            let batch = trainer.batch(rows);
+            let losses = trainer.step(&batch);
+            // The loss-weighted path: one forward and one backward per step.
+            outcome.steps += 1;
+            outcome.forward_passes += 1;
+            outcome.backward_passes += 1;
+            if let Some(t) = losses.iter().position(|l| !l.is_finite()) {
+                outcome.status = RunStatus::Diverged;
+                outcome.message = Some(format!(
+                    "task {t} loss became {} at epoch {epoch}, step {}",
+                    losses[t], outcome.steps
+                ));
+                return outcome;
+            }
+            for (sum, l) in loss_sums.iter_mut().zip(&losses) {
+                *sum += f64::from(*l) * rows.len() as f64;
+            }
+        }
+        for (t, sum) in loss_sums.iter().enumerate() {
+            outcome.points.push(EvalPoint {
+                epoch,
+                step: outcome.steps,
+                task: t,
+                split: Split::Train,
+                metric: "loss".into(),
+                higher_is_better: false,
+                value: sum / n as f64,
+            });
+        }
+        if epoch % cfg.eval_every == 0 || epoch == cfg.epochs {
+            trainer.evaluate(Split::Val, epoch, outcome.steps, &mut outcome.points);
+        }
+        on_epoch(epoch);
+    }
+    trainer.evaluate(Split::Test, cfg.epochs, outcome.steps, &mut outcome.points);
+    outcome
+}
