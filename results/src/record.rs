@@ -1,0 +1,70 @@
+//! The stored record of one run: what ran (suite, algorithm, hyper-parameters, replicate,
+//! fraction), how it ended, what it cost, and every measured point. One JSON file per run;
+//! `tables` flattens them into the long/tidy `runs` table.
+
+use serde::{Deserialize, Serialize};
+
+/// One measured value of one task (see the `runs` table for the column meanings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub task: String,
+    pub split: String,
+    pub metric: String,
+    pub higher_is_better: bool,
+    pub epoch: usize,
+    pub step: usize,
+    pub value: f64,
+}
+
+/// One finished run (ok, diverged or failed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Stable id: readable prefix plus a hash of the run's full specification.
+    pub id: String,
+    pub study: String,
+    /// The suite's label in the study (its `name`, or its kind).
+    pub suite: String,
+    pub suite_kind: String,
+    pub architecture: String,
+    pub weighting: String,
+    /// Display label of the algorithm (architecture+weighting, with a suffix when the
+    /// study has several hyper-parameter settings of the same pair).
+    pub algorithm: String,
+    /// Canonical JSON of the algorithm's hyper-parameters (architecture and weighting).
+    pub hparams: String,
+    /// Canonical JSON of the model and training settings; runs compared against each
+    /// other (for Δm) share it.
+    pub training: String,
+    pub replicate: usize,
+    pub fraction: f64,
+    pub status: String,
+    pub message: Option<String>,
+    pub wall_time_s: f64,
+    pub steps: usize,
+    pub forward_passes: usize,
+    pub backward_passes: usize,
+    pub parameter_bytes: usize,
+    pub optimizer_bytes: usize,
+    /// The suite's planted task-correlation matrix, when it has one.
+    pub planted_correlation: Option<Vec<Vec<f64>>>,
+    pub points: Vec<Point>,
+}
+
+impl RunRecord {
+    pub fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
+
+    /// The final test value of every (task, metric), in stored order.
+    pub fn final_test(&self) -> impl Iterator<Item = &Point> {
+        let last_epoch = self
+            .points
+            .iter()
+            .filter(|p| p.split == "test")
+            .map(|p| p.epoch)
+            .max();
+        self.points
+            .iter()
+            .filter(move |p| p.split == "test" && Some(p.epoch) == last_epoch)
+    }
+}

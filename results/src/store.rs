@@ -1,0 +1,136 @@
+//! The run store: one JSON file per finished run under `<out>/runs/`, written atomically
+//! (temporary file, fsync, rename), so a killed sweep never leaves a half-written record
+//! that a reader would trust.
+
+use crate::record::RunRecord;
+use crate::ResultsError;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const RUNS_DIR: &str = "runs";
+
+/// The directory that holds the run files of output directory `out`.
+pub fn runs_dir(out: &Path) -> PathBuf {
+    out.join(RUNS_DIR)
+}
+
+/// Writes `bytes` to `path` atomically: readers see the old file or the whole new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(ResultsError::io(path, e));
+    }
+    Ok(())
+}
+
+/// Stores one run record as `<runs>/<id>.json`.
+pub fn write_run(runs: &Path, record: &RunRecord) -> Result<(), ResultsError> {
+    let path = runs.join(format!("{}.json", record.id));
+    let json = serde_json::to_vec_pretty(record).expect("a run record always serialises");
+    write_atomic(&path, &json)
+}
+
+/// Ids of the runs already stored (files whose name ends in `.json`; temporary files
+/// start with a dot and are ignored).
+pub fn stored_ids(runs: &Path) -> Result<Vec<String>, ResultsError> {
+    if !runs.exists() {
+        return Ok(Vec::new());
+    }
+    let mut ids = Vec::new();
+    for entry in fs::read_dir(runs).map_err(|e| ResultsError::io(runs, e))? {
+        let entry = entry.map_err(|e| ResultsError::io(runs, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(id) = name.strip_suffix(".json") {
+            if !name.starts_with('.') {
+                ids.push(id.to_string());
+            }
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+/// Every stored run record, sorted by id.
+pub fn read_runs(runs: &Path) -> Result<Vec<RunRecord>, ResultsError> {
+    stored_ids(runs)?
+        .into_iter()
+        .map(|id| {
+            let path = runs.join(format!("{id}.json"));
+            let bytes = fs::read(&path).map_err(|e| ResultsError::io(&path, e))?;
+            serde_json::from_slice(&bytes).map_err(|e| ResultsError::CorruptRecord {
+                path: path.clone(),
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Point;
+
+    pub fn sample(id: &str) -> RunRecord {
+        RunRecord {
+            id: id.into(),
+            study: "s".into(),
+            suite: "toy".into(),
+            suite_kind: "toy".into(),
+            architecture: "hard_sharing".into(),
+            weighting: "equal".into(),
+            algorithm: "hard_sharing+equal".into(),
+            hparams: "{}".into(),
+            training: "{}".into(),
+            replicate: 0,
+            fraction: 1.0,
+            status: "ok".into(),
+            message: None,
+            wall_time_s: 0.5,
+            steps: 3,
+            forward_passes: 3,
+            backward_passes: 3,
+            parameter_bytes: 10,
+            optimizer_bytes: 20,
+            planted_correlation: None,
+            points: vec![Point {
+                task: "t0".into(),
+                split: "test".into(),
+                metric: "mse".into(),
+                higher_is_better: false,
+                epoch: 1,
+                step: 3,
+                value: 0.25,
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_temp_files_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        write_run(dir.path(), &sample("b")).unwrap();
+        write_run(dir.path(), &sample("a")).unwrap();
+        // A temporary file left by a killed writer is not a record.
+        fs::write(dir.path().join(".c.json.tmp-1"), b"{ half").unwrap();
+        assert_eq!(stored_ids(dir.path()).unwrap(), vec!["a", "b"]);
+        let runs = read_runs(dir.path()).unwrap();
+        assert_eq!(runs[0], sample("a"));
+    }
+
+    #[test]
+    fn corrupt_record_names_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("x.json"), b"{ half").unwrap();
+        let err = read_runs(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("x.json") && err.contains("not a readable run record"), "{err}");
+    }
+}

@@ -1,0 +1,261 @@
+//! polars tables: the long/tidy `runs` table (one row per measured value) and the summary
+//! table, written as CSV and Parquet; and the Markdown summary.
+
+use crate::record::RunRecord;
+use crate::store::write_atomic;
+use crate::summary::{StudySummary, DELTA_P_LIBMTL};
+use crate::ResultsError;
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Columns of the `runs` table, in order.
+pub const RUNS_COLUMNS: &[&str] = &[
+    "run_id", "study", "suite", "suite_kind", "architecture", "weighting", "algorithm", "hparams",
+    "training", "replicate", "fraction", "task", "split", "metric", "higher_is_better", "epoch",
+    "step", "value", "status", "message", "wall_time_s", "steps", "forward_passes",
+    "backward_passes", "parameter_bytes", "optimizer_bytes",
+];
+
+/// The columns that measure wall-clock time (everything else is a pure function of the
+/// study and seed).
+pub const WALL_CLOCK_COLUMNS: &[&str] = &["wall_time_s"];
+
+fn col<T, P>(name: &str, values: T) -> Column
+where
+    Series: NamedFrom<T, P>,
+    P: ?Sized,
+{
+    Column::new(name.into(), values)
+}
+
+/// One row per measured point of every run; a run with no points (it failed before its
+/// first measurement) gets one row with empty task and a NaN value, so its status shows.
+pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
+    let mut s: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut u: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    let mut f: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut hib: Vec<bool> = Vec::new();
+    let mut messages: Vec<Option<String>> = Vec::new();
+    for run in runs {
+        let empty;
+        let points = if run.points.is_empty() {
+            empty = [crate::record::Point {
+                task: String::new(),
+                split: String::new(),
+                metric: String::new(),
+                higher_is_better: false,
+                epoch: 0,
+                step: 0,
+                value: f64::NAN,
+            }];
+            &empty[..]
+        } else {
+            &run.points[..]
+        };
+        for p in points {
+            for (name, value) in [
+                ("run_id", &run.id),
+                ("study", &run.study),
+                ("suite", &run.suite),
+                ("suite_kind", &run.suite_kind),
+                ("architecture", &run.architecture),
+                ("weighting", &run.weighting),
+                ("algorithm", &run.algorithm),
+                ("hparams", &run.hparams),
+                ("training", &run.training),
+                ("task", &p.task),
+                ("split", &p.split),
+                ("metric", &p.metric),
+                ("status", &run.status),
+            ] {
+                s.entry(name).or_default().push(value.clone());
+            }
+            for (name, value) in [
+                ("replicate", run.replicate),
+                ("epoch", p.epoch),
+                ("step", p.step),
+                ("steps", run.steps),
+                ("forward_passes", run.forward_passes),
+                ("backward_passes", run.backward_passes),
+                ("parameter_bytes", run.parameter_bytes),
+                ("optimizer_bytes", run.optimizer_bytes),
+            ] {
+                u.entry(name).or_default().push(value as u64);
+            }
+            for (name, value) in [("fraction", run.fraction), ("value", p.value), ("wall_time_s", run.wall_time_s)] {
+                f.entry(name).or_default().push(value);
+            }
+            hib.push(p.higher_is_better);
+            messages.push(run.message.clone());
+        }
+    }
+    let columns = RUNS_COLUMNS
+        .iter()
+        .map(|&name| match name {
+            "higher_is_better" => col(name, std::mem::take(&mut hib)),
+            "message" => col(name, std::mem::take(&mut messages)),
+            _ if s.contains_key(name) => col(name, s.remove(name).unwrap_or_default()),
+            _ if u.contains_key(name) => col(name, u.remove(name).unwrap_or_default()),
+            _ => col(name, f.remove(name).unwrap_or_default()),
+        })
+        .collect();
+    DataFrame::new_infer_height(columns)
+}
+
+/// The summary in long form: one row per (suite, fraction, algorithm, task, metric), and
+/// one Δp row per (suite, fraction, algorithm) with task `(all)`.
+pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
+    let mut suite = Vec::new();
+    let mut fraction = Vec::new();
+    let mut algorithm = Vec::new();
+    let mut task = Vec::new();
+    let mut metric = Vec::new();
+    let mut higher = Vec::new();
+    let mut n = Vec::new();
+    let mut mean = Vec::new();
+    let mut std = Vec::new();
+    let mut low = Vec::new();
+    let mut high = Vec::new();
+    let mut not_ok = Vec::new();
+    let mut push = |k: &crate::summary::GroupKey, t: &str, m: &str, h: bool, st: &crate::stats::Summary, bad: Option<u64>| {
+        suite.push(k.suite.clone());
+        fraction.push(k.fraction.parse::<f64>().unwrap_or(f64::NAN));
+        algorithm.push(k.algorithm.clone());
+        task.push(t.to_string());
+        metric.push(m.to_string());
+        higher.push(h);
+        n.push(st.n as u64);
+        mean.push(st.mean);
+        std.push(st.std);
+        low.push(st.mean - st.ci95);
+        high.push(st.mean + st.ci95);
+        not_ok.push(bad);
+    };
+    for row in &summary.metrics {
+        push(&row.key, &row.task, &row.metric, row.higher_is_better, &row.stats, None);
+    }
+    for row in &summary.deltas {
+        push(&row.key, "(all)", DELTA_P_LIBMTL, true, &row.stats, Some(row.not_ok as u64));
+    }
+    DataFrame::new_infer_height(vec![
+        col("suite", suite),
+        col("fraction", fraction),
+        col("algorithm", algorithm),
+        col("task", task),
+        col("metric", metric),
+        col("higher_is_better", higher),
+        col("n", n),
+        col("mean", mean),
+        col("std", std),
+        col("ci95_low", low),
+        col("ci95_high", high),
+        col("runs_not_ok", not_ok),
+    ])
+}
+
+fn table_error(path: &Path, e: PolarsError) -> ResultsError {
+    ResultsError::Table { path: path.to_path_buf(), message: e.to_string() }
+}
+
+/// Writes `df` as CSV to `path`, atomically.
+pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<(), ResultsError> {
+    let mut buf = Vec::new();
+    CsvWriter::new(&mut buf).finish(df).map_err(|e| table_error(path, e))?;
+    write_atomic(path, &buf)
+}
+
+/// Writes `df` as Parquet to `path`, atomically.
+pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), ResultsError> {
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf).finish(df).map_err(|e| table_error(path, e))?;
+    write_atomic(path, &buf)
+}
+
+/// `mean ± ci` with a precision that suits the magnitude.
+pub fn format_estimate(mean: f64, ci: f64) -> String {
+    let digits = |v: f64| -> usize {
+        let a = v.abs();
+        if a == 0.0 || !a.is_finite() {
+            3
+        } else if a >= 100.0 {
+            1
+        } else if a >= 1.0 {
+            3
+        } else {
+            (2 - a.log10().floor() as i64).clamp(3, 8) as usize
+        }
+    };
+    let d = digits(mean);
+    if ci.is_finite() {
+        format!("{mean:.d$} ± {ci:.d$}")
+    } else {
+        format!("{mean:.d$}")
+    }
+}
+
+/// The Markdown summary: per suite and fraction, rows = algorithms, columns = each task's
+/// primary (first) metric as mean ± 95% CI, then Δp and the count of runs not ok.
+pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# {study}: summary\n");
+    let _ = writeln!(
+        md,
+        "Final test metrics, mean ± 95% CI (Student t) over replicates (n per cell). \
+         {DELTA_P_LIBMTL}: LibMTL's Δm variant (per-task mean of the relative improvement \
+         over the metrics of the task, then the mean over tasks; FORMULAS.md b.1 item 2), \
+         against `single_task` of the same replicate; higher is better.\n"
+    );
+    let mut sections: Vec<(String, String)> = summary
+        .deltas
+        .iter()
+        .map(|d| (d.key.suite.clone(), d.key.fraction.clone()))
+        .collect();
+    sections.dedup();
+    for (suite, fraction) in sections {
+        let in_section = |k: &crate::summary::GroupKey| k.suite == suite && k.fraction == fraction;
+        // Each task's primary metric, in stored order.
+        let mut primary: Vec<(String, String, bool)> = Vec::new();
+        for row in summary.metrics.iter().filter(|r| in_section(&r.key)) {
+            if !primary.iter().any(|(t, _, _)| *t == row.task) {
+                primary.push((row.task.clone(), row.metric.clone(), row.higher_is_better));
+            }
+        }
+        let _ = writeln!(md, "## {suite} (training fraction {fraction})\n");
+        let mut header = String::from("| algorithm | n |");
+        let mut rule = String::from("|---|---:|");
+        for (task, metric, hib) in &primary {
+            let arrow = if *hib { "↑" } else { "↓" };
+            let _ = write!(header, " {task} {metric} {arrow} |");
+            rule.push_str("---:|");
+        }
+        let _ = writeln!(md, "{header} {DELTA_P_LIBMTL} ↑ | runs not ok |\n{rule}---:|---:|");
+        for delta in summary.deltas.iter().filter(|d| in_section(&d.key)) {
+            let mut line = format!("| {} |", delta.key.algorithm);
+            let mut n = 0;
+            let mut cells = String::new();
+            for (task, metric, _) in &primary {
+                let cell = summary.metrics.iter().find(|r| {
+                    r.key == delta.key && r.task == *task && r.metric == *metric
+                });
+                match cell {
+                    Some(r) => {
+                        n = n.max(r.stats.n);
+                        let _ = write!(cells, " {} |", format_estimate(r.stats.mean, r.stats.ci95));
+                    }
+                    None => cells.push_str(" – |"),
+                }
+            }
+            let delta_cell = if delta.stats.n == 0 {
+                "–".to_string()
+            } else {
+                format_estimate(delta.stats.mean, delta.stats.ci95)
+            };
+            let _ = write!(line, " {n} |{cells} {delta_cell} | {} |", delta.not_ok);
+            let _ = writeln!(md, "{line}");
+        }
+        md.push('\n');
+    }
+    md
+}
