@@ -1,1 +1,11 @@
-//! stub
+//! mtlbench's harness: the study file (YAML) → the plan (the grid of runs) → the sweep
+//! executor (rayon, crash-safe run store) → the report; and the commands of the CLI.
+
+pub mod bench;
+pub mod commands;
+pub mod config;
+pub mod device;
+pub mod error;
+pub mod plan;
+pub mod presets;
+pub mod sweep;

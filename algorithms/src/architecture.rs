@@ -152,6 +152,11 @@ impl<D: Device<f32>> Network<D> {
         self.layers[self.shared.clone()].iter().map(Linear::numel).sum()
     }
 
+    /// Multiply-adds per input row in the shared layers.
+    pub fn shared_macs(&self) -> usize {
+        self.layers[self.shared.clone()].iter().map(Linear::macs).sum()
+    }
+
     /// Number of scalars in the whole model.
     pub fn numel(&self) -> usize {
         self.layers.iter().map(Linear::numel).sum()

@@ -17,3 +17,14 @@ pub type CudaDevice = dfdx::tensor::Cuda;
 pub fn cuda() -> Result<CudaDevice, String> {
     dfdx::tensor::Cuda::try_build(0, 0).map_err(|e| format!("cannot open CUDA device 0: {e:?}"))
 }
+
+/// Trains one run on a fresh CPU device.
+pub fn train_on_cpu(def: crate::train::RunDefinition<'_>) -> crate::TrainOutcome {
+    crate::train::train(cpu(), def, &|_| {})
+}
+
+/// Trains one run on a fresh CUDA device.
+#[cfg(feature = "cuda")]
+pub fn train_on_cuda(def: crate::train::RunDefinition<'_>) -> Result<crate::TrainOutcome, String> {
+    Ok(crate::train::train(cuda()?, def, &|_| {}))
+}

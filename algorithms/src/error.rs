@@ -11,6 +11,20 @@ pub enum AlgorithmsError {
 }
 
 impl AlgorithmsError {
+    /// The offending parameter's name.
+    pub fn key(&self) -> &str {
+        match self {
+            AlgorithmsError::InvalidParameter { key, .. } => key,
+        }
+    }
+
+    /// What is wrong with it.
+    pub fn message(&self) -> &str {
+        match self {
+            AlgorithmsError::InvalidParameter { message, .. } => message,
+        }
+    }
+
     pub fn invalid(key: &str, message: impl Into<String>) -> Self {
         AlgorithmsError::InvalidParameter {
             key: key.to_string(),

@@ -4,6 +4,7 @@
 //! weighting registries, and the training loop. Generic over the dfdx device.
 
 pub mod architecture;
+pub mod bench;
 pub mod device;
 pub mod engine;
 pub mod error;

@@ -83,6 +83,11 @@ impl<D: Device<f32>> Linear<D> {
         x.matmul(self.weight.clone()) + self.bias.clone().broadcast_like::<_, Axis<0>>(&(n, out))
     }
 
+    /// Multiply-adds per input row (in × out).
+    pub fn macs(&self) -> usize {
+        self.weight.shape().0 * self.weight.shape().1
+    }
+
     /// Number of scalars in this layer.
     pub fn numel(&self) -> usize {
         self.weight.shape().0 * self.weight.shape().1 + self.bias.shape().0

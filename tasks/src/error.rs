@@ -10,6 +10,20 @@ pub enum TasksError {
 }
 
 impl TasksError {
+    /// The offending parameter's name.
+    pub fn key(&self) -> &str {
+        match self {
+            TasksError::InvalidParameter { key, .. } => key,
+        }
+    }
+
+    /// What is wrong with it.
+    pub fn message(&self) -> &str {
+        match self {
+            TasksError::InvalidParameter { message, .. } => message,
+        }
+    }
+
     pub fn invalid(key: &str, message: impl Into<String>) -> Self {
         TasksError::InvalidParameter {
             key: key.to_string(),

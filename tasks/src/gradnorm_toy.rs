@@ -31,6 +31,8 @@ pub enum ToyInput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GradnormToy {
+    /// Label of this suite in tables and run ids (default: the kind). Not part of the data.
+    pub name: Option<String>,
     /// Number of tasks T.
     pub tasks: usize,
     /// Output scales σᵢ; default: T values spread geometrically from 1 to 100.
@@ -50,6 +52,7 @@ pub struct GradnormToy {
 impl Default for GradnormToy {
     fn default() -> Self {
         GradnormToy {
+            name: None,
             tasks: 10,
             sigmas: None,
             input_dim: 250,

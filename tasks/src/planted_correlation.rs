@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PlantedCorrelation {
+    /// Label of this suite in tables and run ids (default: the kind). Not part of the data.
+    pub name: Option<String>,
     /// Number of tasks K.
     pub tasks: usize,
     pub input_dim: usize,
@@ -40,6 +42,7 @@ pub struct PlantedCorrelation {
 impl Default for PlantedCorrelation {
     fn default() -> Self {
         PlantedCorrelation {
+            name: None,
             tasks: 4,
             input_dim: 100,
             scale: 1.0,

@@ -31,6 +31,25 @@ impl SuiteSpec {
         }
     }
 
+    /// The suite's label: its `name`, or its kind.
+    pub fn label(&self) -> String {
+        let name = match self {
+            SuiteSpec::GradnormToy(s) => &s.name,
+            SuiteSpec::PlantedCorrelation(s) => &s.name,
+        };
+        name.clone().unwrap_or_else(|| self.kind().to_string())
+    }
+
+    /// The same suite without its label: what the data depends on.
+    pub fn without_label(&self) -> SuiteSpec {
+        let mut spec = self.clone();
+        match &mut spec {
+            SuiteSpec::GradnormToy(s) => s.name = None,
+            SuiteSpec::PlantedCorrelation(s) => s.name = None,
+        }
+        spec
+    }
+
     /// Number of tasks the suite will have.
     pub fn task_count(&self) -> usize {
         match self {

@@ -1,0 +1,126 @@
+//! `mtlbench bench`: time per training step on W1 (the GradNorm toy at its paper size)
+//! against the same run's matmul rate, and the throughput of a small sweep on 1 and 2
+//! threads. Figures are printed, never asserted: read them as ratios of one run.
+
+use crate::config::parse_study;
+use crate::error::HarnessError;
+use crate::plan;
+use crate::sweep::{run_sweep, SweepOptions};
+use mtlbench_algorithms::architecture::HardSharing;
+use mtlbench_algorithms::bench::{forward_flops, matmul_gflops, seconds_per_step};
+use mtlbench_algorithms::device::cpu;
+use mtlbench_algorithms::optimizer::Adam;
+use mtlbench_algorithms::train::{RunDefinition, RunSeeds, Trainer};
+use mtlbench_algorithms::weighting::Equal;
+use mtlbench_algorithms::{ArchitectureSpec, ModelSpec, OptimizerSpec, TrainConfig, WeightingSpec};
+use mtlbench_tasks::gradnorm_toy::GradnormToy;
+use std::time::Instant;
+
+const SWEEP_STUDY: &str = "\
+name: bench-sweep
+seed: 1
+replicates: 4
+suites:
+  - kind: planted_correlation
+    tasks: 4
+    train: 400
+    test: 400
+architectures:
+  - kind: single_task
+  - kind: hard_sharing
+model:
+  trunk: [64, 64]
+training:
+  epochs: 15
+  batch_size: 32
+";
+
+fn one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool")
+        .install(f)
+}
+
+pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
+    let batch = 100;
+    let (gflops, equal_s, per_task_s, equal_flops, per_task_flops) = one_thread(|| {
+        let gflops = matmul_gflops(1024, 5);
+        let toy = GradnormToy { tasks: 10, train: batch, val: 2, test: 2, ..Default::default() };
+        let suite = toy.generate(1).expect("the W1 suite is valid");
+        let model = ModelSpec { trunk: vec![100; 4], head: vec![] };
+        let training = TrainConfig {
+            epochs: 1,
+            batch_size: batch,
+            lr: 1e-3,
+            optimizer: OptimizerSpec::Adam(Adam::default()),
+            eval_every: 1,
+        };
+        let arch = ArchitectureSpec::HardSharing(HardSharing {});
+        let weighting = WeightingSpec::Equal(Equal {});
+        let def = || RunDefinition {
+            suite: &suite,
+            architecture: &arch,
+            weighting: &weighting,
+            model: &model,
+            training: &training,
+            seeds: RunSeeds { init: 1, batches: 1 },
+        };
+        let mut trainer = Trainer::new(cpu(), def());
+        // Forward + backward ≈ 3 × forward FLOPs.
+        let forward = forward_flops(&trainer, batch);
+        let equal_s = seconds_per_step(&mut trainer, batch, steps, rounds, false);
+        let mut trainer = Trainer::new(cpu(), def());
+        let shared_macs = trainer.net.shared_macs();
+        let tasks = trainer.kinds.len() as f64;
+        // Per-task path: the shared trunk runs once per task.
+        let per_task_forward = forward + (tasks - 1.0) * 2.0 * (shared_macs * batch) as f64;
+        let per_task_s = seconds_per_step(&mut trainer, batch, steps, rounds, true);
+        (gflops, equal_s, per_task_s, 3.0 * forward, 3.0 * per_task_forward)
+    });
+    println!("mtlbench bench (figures of this run; compare them as ratios)");
+    println!("matmul 1024x1024x1024 f32, 1 thread: {gflops:.1} GFLOP/s");
+    let row = |name: &str, seconds: f64, flops: f64| {
+        let rate = flops / seconds / 1e9;
+        println!(
+            "{name}: {:.2} ms/step, {:.1} MFLOP/step, {rate:.1} GFLOP/s = {:.0}% of matmul",
+            seconds * 1e3,
+            flops / 1e6,
+            100.0 * rate / gflops
+        );
+    };
+    println!("W1 = gradnorm_toy T=10, batch {batch}, trunk 250→4×100 ReLU, heads 100→100, Adam, 1 thread:");
+    row("  hard_sharing+equal step (1 forward + 1 backward)", equal_s, equal_flops);
+    row("  per-task gradient step (T forward+backward, flat gᵢ, write-back)", per_task_s, per_task_flops);
+    println!("  per-task step / equal step: {:.2}x time", per_task_s / equal_s);
+    println!("  target: equal step at >= 30% of the matmul rate");
+
+    let study = parse_study("bench-sweep", SWEEP_STUDY)?;
+    let runs = plan::expand(&study)?;
+    let mut times = Vec::new();
+    for threads in [1, 2] {
+        let out = std::env::temp_dir().join(format!("mtlbench-bench-{}-{threads}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let opts = SweepOptions {
+            out: out.clone(),
+            threads,
+            resume: false,
+            progress: false,
+            backend: crate::device::Backend::Cpu,
+        };
+        let start = Instant::now();
+        let summary = run_sweep(&study.text, &runs, &opts)?;
+        times.push(start.elapsed().as_secs_f64());
+        let _ = std::fs::remove_dir_all(&out);
+        assert_eq!(summary.ok, runs.len(), "the bench sweep's runs all finish");
+    }
+    println!(
+        "sweep of {} small runs: {:.2} s on 1 thread, {:.2} s on 2 threads: {:.2}x speed-up (target >= 1.7x)",
+        runs.len(),
+        times[0],
+        times[1],
+        times[0] / times[1]
+    );
+    Ok(0)
+}

@@ -1,0 +1,32 @@
+//! The compute backend a sweep runs on: the CPU, or CUDA when built with `--features cuda`.
+
+use mtlbench_algorithms::train::RunDefinition;
+use mtlbench_algorithms::TrainOutcome;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    Cpu,
+    Cuda,
+}
+
+impl Backend {
+    /// Whether this build can use the backend.
+    pub fn check_available(self) -> Result<(), String> {
+        match self {
+            Backend::Cpu => Ok(()),
+            Backend::Cuda if cfg!(feature = "cuda") => Ok(()),
+            Backend::Cuda => Err("this build has no CUDA support: rebuild with `--features cuda`".into()),
+        }
+    }
+
+    /// Trains one run on a fresh device of this backend.
+    pub fn train(self, def: RunDefinition<'_>) -> Result<TrainOutcome, String> {
+        match self {
+            Backend::Cpu => Ok(mtlbench_algorithms::device::train_on_cpu(def)),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => mtlbench_algorithms::device::train_on_cuda(def),
+            #[cfg(not(feature = "cuda"))]
+            Backend::Cuda => Err(Backend::Cuda.check_available().unwrap_err()),
+        }
+    }
+}

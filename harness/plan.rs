@@ -1,0 +1,294 @@
+//! The plan: a study expanded into its runs (suites × fractions × replicates × training
+//! grid × algorithms), each validated against its suite before anything is trained, with
+//! its seeds and a stable id.
+
+use crate::config::{canonical_json, LoadedStudy};
+use crate::error::HarnessError;
+use mtlbench_algorithms::architecture::SingleTask;
+use mtlbench_algorithms::weighting::Equal;
+use mtlbench_algorithms::{ArchitectureSpec, ModelSpec, TrainConfig, WeightingSpec};
+use mtlbench_tasks::seed::derive_seed;
+use mtlbench_tasks::SuiteSpec;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Seeds of one run. Replicate r of a suite has the same data, initial weights and batch
+/// order for every algorithm (common random numbers for paired comparisons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RunSeeds {
+    pub data: u64,
+    pub init: u64,
+    pub batches: u64,
+}
+
+/// One run of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSpec {
+    pub id: String,
+    pub study: String,
+    pub suite_label: String,
+    pub suite: SuiteSpec,
+    pub architecture: ArchitectureSpec,
+    pub weighting: WeightingSpec,
+    /// Display label: architecture+weighting, plus what tells apart settings of the pair.
+    pub algorithm: String,
+    pub model: ModelSpec,
+    pub training: TrainConfig,
+    pub replicate: usize,
+    pub fraction: f64,
+    pub seeds: RunSeeds,
+}
+
+impl RunSpec {
+    /// Canonical JSON of the algorithm's own hyper-parameters.
+    pub fn hparams_json(&self) -> String {
+        canonical_json(&(&self.architecture, &self.weighting))
+    }
+
+    /// Canonical JSON of the model and training settings.
+    pub fn training_json(&self) -> String {
+        canonical_json(&(&self.model, &self.training))
+    }
+}
+
+/// The seeds of (suite, replicate, fraction) under the study's root seed. The suite enters
+/// through its canonical parameters (not its label), so two studies with the same seed and
+/// suite draw the same data.
+pub fn run_seeds(root: u64, suite: &SuiteSpec, replicate: usize, fraction: f64) -> RunSeeds {
+    let suite_json = canonical_json(&suite.without_label());
+    let r = replicate.to_string();
+    let f = fraction.to_string();
+    RunSeeds {
+        data: derive_seed(root, &["data", &suite_json, &r]),
+        init: derive_seed(root, &["init", &suite_json, &r]),
+        batches: derive_seed(root, &["batches", &suite_json, &r, &f]),
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect()
+}
+
+/// Expands and validates a study. Any problem is a `Config` error naming the key path and
+/// its line; nothing is written.
+pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
+    let c = &study.config;
+    if c.name.trim().is_empty() {
+        return Err(study.error_at("name", "must not be empty"));
+    }
+    if c.replicates == 0 {
+        return Err(study.error_at("replicates", "must be at least 1"));
+    }
+    for (key, empty) in [
+        ("suites", c.suites.is_empty()),
+        ("architectures", c.architectures.is_empty()),
+        ("weightings", c.weightings.is_empty()),
+        ("fractions", c.fractions.is_empty()),
+        ("training.epochs", c.training.epochs.0.is_empty()),
+        ("training.batch_size", c.training.batch_size.0.is_empty()),
+        ("training.lr", c.training.lr.0.is_empty()),
+    ] {
+        if empty {
+            return Err(study.error_at(key, "must list at least one entry"));
+        }
+    }
+    for (i, f) in c.fractions.iter().enumerate() {
+        if !(*f > 0.0 && *f <= 1.0) {
+            return Err(study.error_at(&format!("fractions[{i}]"), format!("{f} is not in (0, 1]")));
+        }
+    }
+    c.model
+        .validate()
+        .map_err(|e| study.error_at(&format!("model.{}", e.key()), e.message()))?;
+    let mut labels: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, suite) in c.suites.iter().enumerate() {
+        suite
+            .validate()
+            .map_err(|e| study.error_at(&format!("suites[{i}].{}", e.key()), e.message()))?;
+        if let Some(first) = labels.insert(suite.label(), i) {
+            return Err(study.error_at(
+                &format!("suites[{i}]"),
+                format!(
+                    "suites[{first}] has the same label `{}`: give each a distinct `name`",
+                    suite.label()
+                ),
+            ));
+        }
+        for (j, w) in c.weightings.iter().enumerate() {
+            w.validate(suite.task_count()).map_err(|e| {
+                study.error_at(
+                    &format!("weightings[{j}].{}", e.key()),
+                    format!("{} (suite `{}`)", e.message(), suite.label()),
+                )
+            })?;
+        }
+    }
+
+    // The training grid, in a fixed order.
+    let t = &c.training;
+    let mut trainings = Vec::new();
+    for &epochs in &t.epochs.0 {
+        for &batch_size in &t.batch_size.0 {
+            for &lr in &t.lr.0 {
+                let cfg = TrainConfig {
+                    epochs,
+                    batch_size,
+                    lr,
+                    optimizer: t.optimizer.clone(),
+                    eval_every: t.eval_every,
+                };
+                cfg.validate()
+                    .map_err(|e| study.error_at(&format!("training.{}", e.key()), e.message()))?;
+                trainings.push(cfg);
+            }
+        }
+    }
+    let training_suffix = |cfg: &TrainConfig| -> String {
+        let mut parts = Vec::new();
+        if t.epochs.0.len() > 1 {
+            parts.push(format!("epochs={}", cfg.epochs));
+        }
+        if t.batch_size.0.len() > 1 {
+            parts.push(format!("bs={}", cfg.batch_size));
+        }
+        if t.lr.0.len() > 1 {
+            parts.push(format!("lr={}", cfg.lr));
+        }
+        if parts.is_empty() { String::new() } else { format!(" {}", parts.join(" ")) }
+    };
+
+    // Algorithms: each shared architecture × each weighting; single_task once, with equal
+    // weighting (weights do not couple independent networks).
+    let mut algorithms: Vec<(ArchitectureSpec, WeightingSpec)> = Vec::new();
+    for arch in &c.architectures {
+        let pairs: Vec<(ArchitectureSpec, WeightingSpec)> = match arch {
+            ArchitectureSpec::SingleTask(_) => vec![(
+                ArchitectureSpec::SingleTask(SingleTask {}),
+                WeightingSpec::Equal(Equal {}),
+            )],
+            _ => c.weightings.iter().map(|w| (arch.clone(), w.clone())).collect(),
+        };
+        for pair in pairs {
+            if !algorithms.contains(&pair) {
+                algorithms.push(pair);
+            }
+        }
+    }
+    // Pairs listed with several settings get a #k suffix, in listed order.
+    let mut variants: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (a, w) in &algorithms {
+        let v = variants.entry(format!("{}+{}", a.kind(), w.kind())).or_default();
+        let json = canonical_json(&(a, w));
+        if !v.contains(&json) {
+            v.push(json);
+        }
+    }
+    let label_of = |a: &ArchitectureSpec, w: &WeightingSpec| -> String {
+        let base = format!("{}+{}", a.kind(), w.kind());
+        let v = &variants[&base];
+        if v.len() > 1 {
+            let k = v.iter().position(|j| *j == canonical_json(&(a, w))).unwrap_or(0) + 1;
+            format!("{base}#{k}")
+        } else {
+            base
+        }
+    };
+
+    let mut runs = Vec::new();
+    for suite in &c.suites {
+        let suite_label = suite.label();
+        for &fraction in &c.fractions {
+            for replicate in 0..c.replicates {
+                let seeds = run_seeds(c.seed, suite, replicate, fraction);
+                for training in &trainings {
+                    for (arch, weighting) in &algorithms {
+                        let algorithm = format!("{}{}", label_of(arch, weighting), training_suffix(training));
+                        let mut spec = RunSpec {
+                            id: String::new(),
+                            study: c.name.clone(),
+                            suite_label: suite_label.clone(),
+                            suite: suite.clone(),
+                            architecture: arch.clone(),
+                            weighting: weighting.clone(),
+                            algorithm,
+                            model: c.model.clone(),
+                            training: training.clone(),
+                            replicate,
+                            fraction,
+                            seeds,
+                        };
+                        let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
+                        spec.id = format!(
+                            "{}-{}-{}-r{}-f{}-{:08x}",
+                            sanitize(&suite_label),
+                            arch.kind(),
+                            weighting.kind(),
+                            replicate,
+                            sanitize(&fraction.to_string()),
+                            hash >> 32
+                        );
+                        runs.push(spec);
+                    }
+                }
+            }
+        }
+    }
+    Ok(runs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_study;
+
+    const STUDY: &str = "\
+name: t
+replicates: 2
+fractions: [0.5, 1.0]
+suites:
+  - kind: planted_correlation
+    tasks: 2
+architectures:
+  - kind: single_task
+  - kind: hard_sharing
+weightings:
+  - kind: equal
+  - kind: static
+    weights: [1, 2]
+  - kind: static
+    weights: [2, 1]
+training:
+  lr: [0.01, 0.001]
+";
+
+    #[test]
+    fn grid_size_labels_and_common_seeds() {
+        let runs = expand(&parse_study("t", STUDY).unwrap()).unwrap();
+        // 2 fractions × 2 replicates × 2 lrs × (1 single_task + 3 hard_sharing).
+        assert_eq!(runs.len(), 2 * 2 * 2 * 4);
+        let labels: Vec<&str> = runs[..4].iter().map(|r| r.algorithm.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["single_task+equal lr=0.01", "hard_sharing+equal lr=0.01", "hard_sharing+static#1 lr=0.01", "hard_sharing+static#2 lr=0.01"]
+        );
+        // Same replicate ⇒ same seeds for every algorithm; ids unique.
+        assert!(runs[..8].iter().all(|r| r.seeds == runs[0].seeds));
+        let mut ids: Vec<&String> = runs.iter().map(|r| &r.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), runs.len());
+    }
+
+    #[test]
+    fn semantic_errors_name_key_and_line() {
+        let bad = STUDY.replace("weights: [2, 1]", "weights: [2, 1, 3]");
+        let err = expand(&parse_study("s.yaml", &bad).unwrap()).unwrap_err().to_string();
+        assert!(err.starts_with("s.yaml: weightings[2].weights: has 3 values"), "{err}");
+        assert!(err.contains("line 15"), "{err}");
+        let bad = STUDY.replace("tasks: 2", "tasks: 2\n    rho: 3");
+        let err = expand(&parse_study("s.yaml", &bad).unwrap()).unwrap_err().to_string();
+        assert!(err.contains("suites[0].rho") && err.contains("line 7"), "{err}");
+    }
+}

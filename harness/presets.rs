@@ -1,0 +1,13 @@
+//! Built-in studies, embedded in the binary: `mtlbench run --preset NAME`.
+
+/// (name, one-line description, YAML text).
+pub const PRESETS: &[(&str, &str, &str)] = &[(
+    "quickstart",
+    "both synthetic suites, single_task vs hard_sharing, 3 replicates (the default main job)",
+    include_str!("presets/quickstart.yaml"),
+)];
+
+/// The YAML text of preset `name`.
+pub fn preset(name: &str) -> Option<&'static str> {
+    PRESETS.iter().find(|(n, _, _)| *n == name).map(|(_, _, text)| *text)
+}
