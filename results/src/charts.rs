@@ -178,7 +178,7 @@ pub fn write_chart(dir: &Path, stem: &str, chart: &TaskChart) -> Result<Vec<Path
     write_atomic(&svg_path, svg.as_bytes())?;
 
     let png_path = dir.join(format!("{stem}.png"));
-    let tmp = dir.join(format!(".{stem}.png.tmp-{}", std::process::id()));
+    let tmp = dir.join(format!(".{stem}.tmp-{}.png", std::process::id()));
     draw(BitMapBackend::new(&tmp, SIZE).into_drawing_area(), chart)
         .map_err(|message| ResultsError::Chart { path: png_path.clone(), message })?;
     std::fs::rename(&tmp, &png_path).map_err(|e| ResultsError::io(&png_path, e))?;

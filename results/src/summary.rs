@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 pub const BASELINE_ARCHITECTURE: &str = "single_task";
 
 /// The label of the Δm variant computed here, as it appears in every table.
-pub const DELTA_P_LIBMTL: &str = "Δp (LibMTL, %)";
+pub const DELTA_P_LIBMTL: &str = "Δp LibMTL (%)";
 
 /// A (suite, fraction, algorithm) cell of a study.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -187,6 +187,8 @@ pub fn format_estimate(mean: f64, ci: f64) -> String {
             (2 - a.log10().floor() as i64).clamp(3, 8) as usize
         }
     };
+    // Adding 0.0 turns −0.0 into 0.0, so an exact zero never prints as "-0.000".
+    let (mean, ci) = (mean + 0.0, ci + 0.0);
     let d = digits(mean);
     if ci.is_finite() {
         format!("{mean:.d$} ± {ci:.d$}")
