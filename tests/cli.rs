@@ -166,7 +166,7 @@ fn bad_input_is_reported_with_file_key_and_line() {
         &SMALL.replace("  - kind: hard_sharing", "  - kind: hard_sharing\n    lamda: 2"),
         &["architectures[1]", "unknown field `lamda`", "line 21"],
     );
-    assert_bad_input(&SMALL.replace("epochs: 3", "epochs: three"), &["training.epochs", "line 25"]);
+    assert_bad_input(&SMALL.replace("epochs: 3", "epochs: three"), &["training.epochs", "line 24"]);
     assert_bad_input(
         &SMALL.replace("kind: hard_sharing", "kind: hard_shearing"),
         &["architectures[1]", "unknown variant `hard_shearing`", "line 20"],
