@@ -47,9 +47,18 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
     let batch = 100;
     let (gflops, equal_s, per_task_s, equal_flops, per_task_flops) = one_thread(|| {
         let gflops = matmul_gflops(1024, 5);
-        let toy = GradnormToy { tasks: 10, train: batch, val: 2, test: 2, ..Default::default() };
+        let toy = GradnormToy {
+            tasks: 10,
+            train: batch,
+            val: 2,
+            test: 2,
+            ..Default::default()
+        };
         let suite = toy.generate(1).expect("the W1 suite is valid");
-        let model = ModelSpec { trunk: vec![100; 4], head: vec![] };
+        let model = ModelSpec {
+            trunk: vec![100; 4],
+            head: vec![],
+        };
         let training = TrainConfig {
             epochs: 1,
             batch_size: batch,
@@ -65,7 +74,10 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
             weighting: &weighting,
             model: &model,
             training: &training,
-            seeds: RunSeeds { init: 1, batches: 1 },
+            seeds: RunSeeds {
+                init: 1,
+                batches: 1,
+            },
         };
         let mut trainer = Trainer::new(cpu(), def());
         // Forward + backward ≈ 3 × forward FLOPs.
@@ -77,7 +89,13 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
         // Per-task path: the shared trunk runs once per task.
         let per_task_forward = forward + (tasks - 1.0) * 2.0 * (shared_macs * batch) as f64;
         let per_task_s = seconds_per_step(&mut trainer, batch, steps, rounds, true);
-        (gflops, equal_s, per_task_s, 3.0 * forward, 3.0 * per_task_forward)
+        (
+            gflops,
+            equal_s,
+            per_task_s,
+            3.0 * forward,
+            3.0 * per_task_forward,
+        )
     });
     println!("mtlbench bench (figures of this run; compare them as ratios)");
     println!("matmul 1024x1024x1024 f32, 1 thread: {gflops:.1} GFLOP/s");
@@ -91,16 +109,28 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
         );
     };
     println!("W1 = gradnorm_toy T=10, batch {batch}, trunk 250→4×100 ReLU, heads 100→100, Adam, 1 thread:");
-    row("  hard_sharing+equal step (1 forward + 1 backward)", equal_s, equal_flops);
-    row("  per-task gradient step (T forward+backward, flat gᵢ, write-back)", per_task_s, per_task_flops);
-    println!("  per-task step / equal step: {:.2}x time", per_task_s / equal_s);
+    row(
+        "  hard_sharing+equal step (1 forward + 1 backward)",
+        equal_s,
+        equal_flops,
+    );
+    row(
+        "  per-task gradient step (T forward+backward, flat gᵢ, write-back)",
+        per_task_s,
+        per_task_flops,
+    );
+    println!(
+        "  per-task step / equal step: {:.2}x time",
+        per_task_s / equal_s
+    );
     println!("  target: equal step at >= 30% of the matmul rate");
 
     let study = parse_study("bench-sweep", SWEEP_STUDY)?;
     let runs = plan::expand(&study)?;
     let mut times = Vec::new();
     for threads in [1, 2] {
-        let out = std::env::temp_dir().join(format!("mtlbench-bench-{}-{threads}", std::process::id()));
+        let out =
+            std::env::temp_dir().join(format!("mtlbench-bench-{}-{threads}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
         let opts = SweepOptions {
             out: out.clone(),

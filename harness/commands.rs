@@ -44,16 +44,36 @@ pub fn run(
 ) -> Result<u8, HarnessError> {
     let study = load(&source)?;
     let runs = plan::expand(&study)?;
-    backend.check_available().map_err(|message| HarnessError::Config { file: "--device".into(), message })?;
+    backend
+        .check_available()
+        .map_err(|message| HarnessError::Config {
+            file: "--device".into(),
+            message,
+        })?;
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(&study.config.name));
-    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if threads == 0 {
-        return Err(HarnessError::Config { file: "--threads".into(), message: "must be at least 1".into() });
+        return Err(HarnessError::Config {
+            file: "--threads".into(),
+            message: "must be at least 1".into(),
+        });
     }
     if progress {
-        eprintln!("{}: {} runs on {threads} thread(s) → {}", study.config.name, runs.len(), out.display());
+        eprintln!(
+            "{}: {} runs on {threads} thread(s) → {}",
+            study.config.name,
+            runs.len(),
+            out.display()
+        );
     }
-    let opts = SweepOptions { out: out.clone(), threads, resume, progress, backend };
+    let opts = SweepOptions {
+        out: out.clone(),
+        threads,
+        resume,
+        progress,
+        backend,
+    };
     let summary = run_sweep(&study.text, &runs, &opts)?;
     let files = mtlbench_results::report::write_report(&out)?;
     if progress {
@@ -76,18 +96,31 @@ pub fn plan(source: StudySource) -> Result<u8, HarnessError> {
     let study = load(&source)?;
     let runs = plan::expand(&study)?;
     println!("{}: {} runs", study.config.name, runs.len());
-    println!("{:<58} {:<22} {:<32} {:>3} {:>8} {:>6} {:>5} {:>9}", "id", "suite", "algorithm", "rep", "fraction", "epochs", "batch", "lr");
+    println!(
+        "{:<58} {:<22} {:<32} {:>3} {:>8} {:>6} {:>5} {:>9}",
+        "id", "suite", "algorithm", "rep", "fraction", "epochs", "batch", "lr"
+    );
     for r in &runs {
         println!(
             "{:<58} {:<22} {:<32} {:>3} {:>8} {:>6} {:>5} {:>9}",
-            r.id, r.suite_label, r.algorithm, r.replicate, r.fraction, r.training.epochs, r.training.batch_size, r.training.lr
+            r.id,
+            r.suite_label,
+            r.algorithm,
+            r.replicate,
+            r.fraction,
+            r.training.epochs,
+            r.training.batch_size,
+            r.training.lr
         );
     }
     Ok(0)
 }
 
 pub fn list() -> Result<u8, HarnessError> {
-    fn section<T: serde::Serialize>(title: &str, entries: Vec<(mtlbench_tasks::registry::RegistryEntry, T)>) {
+    fn section<T: serde::Serialize>(
+        title: &str,
+        entries: Vec<(mtlbench_tasks::registry::RegistryEntry, T)>,
+    ) {
         println!("{title}:");
         for (entry, default) in entries {
             println!("  {:<22} {}", entry.kind, entry.description);

@@ -269,9 +269,12 @@ mod tests {
         let s = parse_study("t", TEXT).unwrap();
         assert_eq!(s.config.training.lr.0, vec![0.1, 0.01]);
         assert_eq!(s.config.training.epochs.0, vec![20]);
-        let err = parse_study("t.yaml", "name: t\nsuites: []\narchitectures: []\ntraining:\n  epochs: many\n")
-            .unwrap_err()
-            .to_string();
+        let err = parse_study(
+            "t.yaml",
+            "name: t\nsuites: []\narchitectures: []\ntraining:\n  epochs: many\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("t.yaml: training.epochs"), "{err}");
         assert!(err.contains("line 5"), "{err}");
     }

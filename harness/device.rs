@@ -15,7 +15,9 @@ impl Backend {
         match self {
             Backend::Cpu => Ok(()),
             Backend::Cuda if cfg!(feature = "cuda") => Ok(()),
-            Backend::Cuda => Err("this build has no CUDA support: rebuild with `--features cuda`".into()),
+            Backend::Cuda => {
+                Err("this build has no CUDA support: rebuild with `--features cuda`".into())
+            }
         }
     }
 

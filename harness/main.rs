@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "mtlbench", version, about = "A benchmark harness for multi-task learning")]
+#[command(
+    name = "mtlbench",
+    version,
+    about = "A benchmark harness for multi-task learning"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -80,9 +84,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { study, out, threads, resume, quiet, device } => {
-            commands::run(study.source(), out, threads, resume, !quiet, device)
-        }
+        Command::Run {
+            study,
+            out,
+            threads,
+            resume,
+            quiet,
+            device,
+        } => commands::run(study.source(), out, threads, resume, !quiet, device),
         Command::Plan { study } => commands::plan(study.source()),
         Command::List => commands::list(),
         Command::Report { out } => commands::report(&out),

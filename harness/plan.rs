@@ -67,7 +67,13 @@ pub fn run_seeds(root: u64, suite: &SuiteSpec, replicate: usize, fraction: f64) 
 
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -156,7 +162,11 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
         if t.lr.0.len() > 1 {
             parts.push(format!("lr={}", cfg.lr));
         }
-        if parts.is_empty() { String::new() } else { format!(" {}", parts.join(" ")) }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", parts.join(" "))
+        }
     };
 
     // Algorithms: each shared architecture × each weighting; single_task once, with equal
@@ -168,7 +178,11 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
                 ArchitectureSpec::SingleTask(SingleTask {}),
                 WeightingSpec::Equal(Equal {}),
             )],
-            _ => c.weightings.iter().map(|w| (arch.clone(), w.clone())).collect(),
+            _ => c
+                .weightings
+                .iter()
+                .map(|w| (arch.clone(), w.clone()))
+                .collect(),
         };
         for pair in pairs {
             if !algorithms.contains(&pair) {
@@ -179,7 +193,9 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
     // Pairs listed with several settings get a #k suffix, in listed order.
     let mut variants: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (a, w) in &algorithms {
-        let v = variants.entry(format!("{}+{}", a.kind(), w.kind())).or_default();
+        let v = variants
+            .entry(format!("{}+{}", a.kind(), w.kind()))
+            .or_default();
         let json = canonical_json(&(a, w));
         if !v.contains(&json) {
             v.push(json);
@@ -189,7 +205,11 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
         let base = format!("{}+{}", a.kind(), w.kind());
         let v = &variants[&base];
         if v.len() > 1 {
-            let k = v.iter().position(|j| *j == canonical_json(&(a, w))).unwrap_or(0) + 1;
+            let k = v
+                .iter()
+                .position(|j| *j == canonical_json(&(a, w)))
+                .unwrap_or(0)
+                + 1;
             format!("{base}#{k}")
         } else {
             base
@@ -204,7 +224,8 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
                 let seeds = run_seeds(c.seed, suite, replicate, fraction);
                 for training in &trainings {
                     for (arch, weighting) in &algorithms {
-                        let algorithm = format!("{}{}", label_of(arch, weighting), training_suffix(training));
+                        let algorithm =
+                            format!("{}{}", label_of(arch, weighting), training_suffix(training));
                         let mut spec = RunSpec {
                             id: String::new(),
                             study: c.name.clone(),
@@ -271,7 +292,12 @@ training:
         let labels: Vec<&str> = runs[..4].iter().map(|r| r.algorithm.as_str()).collect();
         assert_eq!(
             labels,
-            ["single_task+equal lr=0.01", "hard_sharing+equal lr=0.01", "hard_sharing+static#1 lr=0.01", "hard_sharing+static#2 lr=0.01"]
+            [
+                "single_task+equal lr=0.01",
+                "hard_sharing+equal lr=0.01",
+                "hard_sharing+static#1 lr=0.01",
+                "hard_sharing+static#2 lr=0.01"
+            ]
         );
         // Same replicate ⇒ same seeds for every algorithm; ids unique.
         assert!(runs[..8].iter().all(|r| r.seeds == runs[0].seeds));
@@ -284,11 +310,21 @@ training:
     #[test]
     fn semantic_errors_name_key_and_line() {
         let bad = STUDY.replace("weights: [2, 1]", "weights: [2, 1, 3]");
-        let err = expand(&parse_study("s.yaml", &bad).unwrap()).unwrap_err().to_string();
-        assert!(err.starts_with("s.yaml: weightings[2].weights: has 3 values"), "{err}");
+        let err = expand(&parse_study("s.yaml", &bad).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("s.yaml: weightings[2].weights: has 3 values"),
+            "{err}"
+        );
         assert!(err.contains("line 15"), "{err}");
         let bad = STUDY.replace("tasks: 2", "tasks: 2\n    rho: 3");
-        let err = expand(&parse_study("s.yaml", &bad).unwrap()).unwrap_err().to_string();
-        assert!(err.contains("suites[0].rho") && err.contains("line 7"), "{err}");
+        let err = expand(&parse_study("s.yaml", &bad).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("suites[0].rho") && err.contains("line 7"),
+            "{err}"
+        );
     }
 }

@@ -9,5 +9,8 @@ pub const PRESETS: &[(&str, &str, &str)] = &[(
 
 /// The YAML text of preset `name`.
 pub fn preset(name: &str) -> Option<&'static str> {
-    PRESETS.iter().find(|(n, _, _)| *n == name).map(|(_, _, text)| *text)
+    PRESETS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, _, text)| *text)
 }

@@ -100,7 +100,11 @@ pub fn check_output(out: &Path, study_text: &str, resume: bool) -> Result<(), Ha
 }
 
 /// Runs every planned run not yet stored, storing each as it finishes.
-pub fn run_sweep(study_text: &str, runs: &[RunSpec], opts: &SweepOptions) -> Result<SweepSummary, HarnessError> {
+pub fn run_sweep(
+    study_text: &str,
+    runs: &[RunSpec],
+    opts: &SweepOptions,
+) -> Result<SweepSummary, HarnessError> {
     check_output(&opts.out, study_text, opts.resume)?;
     let runs_path = runs_dir(&opts.out);
     std::fs::create_dir_all(&runs_path).map_err(|e| HarnessError::Output {
@@ -119,7 +123,10 @@ pub fn run_sweep(study_text: &str, runs: &[RunSpec], opts: &SweepOptions) -> Res
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .build()
-        .map_err(|e| HarnessError::Output { path: opts.out.clone(), message: e.to_string() })?;
+        .map_err(|e| HarnessError::Output {
+            path: opts.out.clone(),
+            message: e.to_string(),
+        })?;
     let bar = progress_bar(todo.len(), opts.progress);
     let line_per_run = opts.progress && !std::io::stderr().is_terminal();
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -131,7 +138,13 @@ pub fn run_sweep(study_text: &str, runs: &[RunSpec], opts: &SweepOptions) -> Res
                 store::write_run(&runs_path, &record)?;
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 if line_per_run {
-                    eprintln!("[{n}/{}] {} {} ({:.1} s)", todo.len(), record.id, record.status, record.wall_time_s);
+                    eprintln!(
+                        "[{n}/{}] {} {} ({:.1} s)",
+                        todo.len(),
+                        record.id,
+                        record.status,
+                        record.wall_time_s
+                    );
                 }
                 bar.inc(1);
                 Ok(record.is_ok())
@@ -165,19 +178,24 @@ fn progress_bar(len: usize, show: bool) -> ProgressBar {
 /// Carries out one run; a panic or a data error becomes a `failed` record.
 pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord {
     let start = Instant::now();
-    let result = catch_unwind(AssertUnwindSafe(|| -> Result<(TrainOutcome, Arc<SuiteData>), String> {
-        let suite = cache.get(spec)?;
-        let def = RunDefinition {
-            suite: &suite,
-            architecture: &spec.architecture,
-            weighting: &spec.weighting,
-            model: &spec.model,
-            training: &spec.training,
-            seeds: RunSeeds { init: spec.seeds.init, batches: spec.seeds.batches },
-        };
-        let outcome = backend.train(def)?;
-        Ok((outcome, suite.clone()))
-    }));
+    let result = catch_unwind(AssertUnwindSafe(
+        || -> Result<(TrainOutcome, Arc<SuiteData>), String> {
+            let suite = cache.get(spec)?;
+            let def = RunDefinition {
+                suite: &suite,
+                architecture: &spec.architecture,
+                weighting: &spec.weighting,
+                model: &spec.model,
+                training: &spec.training,
+                seeds: RunSeeds {
+                    init: spec.seeds.init,
+                    batches: spec.seeds.batches,
+                },
+            };
+            let outcome = backend.train(def)?;
+            Ok((outcome, suite.clone()))
+        },
+    ));
     let wall_time_s = start.elapsed().as_secs_f64();
     let (outcome, suite) = match result {
         Ok(Ok((outcome, suite))) => (outcome, Some(suite)),

@@ -9,7 +9,11 @@ fn bin() -> Command {
 }
 
 fn run_in(dir: &Path, args: &[&str]) -> Output {
-    bin().current_dir(dir).args(args).output().expect("the binary runs")
+    bin()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 fn stderr(o: &Output) -> String {
@@ -53,7 +57,8 @@ fn records_without_wall_clock(out: &Path) -> Vec<(String, serde_json::Value)> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .map(|p| {
-            let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
             v.as_object_mut().unwrap().remove("wall_time_s");
             (p.file_name().unwrap().to_string_lossy().into_owned(), v)
         })
@@ -73,7 +78,18 @@ fn same_seed_gives_identical_records_on_1_and_2_threads() {
     let dir = tempfile::tempdir().unwrap();
     write_study(dir.path(), "s.yaml", SMALL);
     for (out, threads) in [("a", "1"), ("b", "2"), ("c", "2")] {
-        let o = run_in(dir.path(), &["run", "s.yaml", "--out", out, "--threads", threads, "--quiet"]);
+        let o = run_in(
+            dir.path(),
+            &[
+                "run",
+                "s.yaml",
+                "--out",
+                out,
+                "--threads",
+                threads,
+                "--quiet",
+            ],
+        );
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let a = records_without_wall_clock(&dir.path().join("a"));
@@ -81,10 +97,18 @@ fn same_seed_gives_identical_records_on_1_and_2_threads() {
     assert_eq!(a, records_without_wall_clock(&dir.path().join("b")));
     assert_eq!(a, records_without_wall_clock(&dir.path().join("c")));
     // The report's files exist.
-    for f in ["runs.parquet", "runs.csv", "summary.csv", "summary.md", "study.yaml"] {
+    for f in [
+        "runs.parquet",
+        "runs.csv",
+        "summary.csv",
+        "summary.md",
+        "study.yaml",
+    ] {
         assert!(dir.path().join("a").join(f).is_file(), "{f}");
     }
-    let charts: Vec<_> = std::fs::read_dir(dir.path().join("a/charts")).unwrap().collect();
+    let charts: Vec<_> = std::fs::read_dir(dir.path().join("a/charts"))
+        .unwrap()
+        .collect();
     assert_eq!(charts.len(), 4, "an SVG and a PNG per suite");
 }
 
@@ -92,16 +116,37 @@ fn same_seed_gives_identical_records_on_1_and_2_threads() {
 fn killed_sweep_resumes_to_the_same_records() {
     let dir = tempfile::tempdir().unwrap();
     // Enough runs that the kill lands part-way.
-    let study = SMALL.replace("replicates: 2", "replicates: 6").replace("epochs: 3", "epochs: 12");
+    let study = SMALL
+        .replace("replicates: 2", "replicates: 6")
+        .replace("epochs: 3", "epochs: 12");
     write_study(dir.path(), "s.yaml", &study);
-    let o = run_in(dir.path(), &["run", "s.yaml", "--out", "full", "--threads", "1", "--quiet"]);
+    let o = run_in(
+        dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--out",
+            "full",
+            "--threads",
+            "1",
+            "--quiet",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let full = records_without_wall_clock(&dir.path().join("full"));
     assert_eq!(full.len(), 24);
 
     let mut child = bin()
         .current_dir(dir.path())
-        .args(["run", "s.yaml", "--out", "part", "--threads", "1", "--quiet"])
+        .args([
+            "run",
+            "s.yaml",
+            "--out",
+            "part",
+            "--threads",
+            "1",
+            "--quiet",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -110,7 +155,14 @@ fn killed_sweep_resumes_to_the_same_records() {
     let start = Instant::now();
     let stored = |p: &Path| -> usize {
         std::fs::read_dir(p).map_or(0, |d| {
-            d.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json")).count()
+            d.filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".json")
+            })
+            .count()
         })
     };
     while stored(&runs) < 3 && start.elapsed() < Duration::from_secs(120) {
@@ -119,7 +171,10 @@ fn killed_sweep_resumes_to_the_same_records() {
     child.kill().unwrap();
     child.wait().unwrap();
     let before = stored(&runs);
-    assert!(before >= 3 && before < 24, "the kill landed part-way ({before} stored)");
+    assert!(
+        before >= 3 && before < 24,
+        "the kill landed part-way ({before} stored)"
+    );
     let mtimes: Vec<(PathBuf, std::time::SystemTime)> = std::fs::read_dir(&runs)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -135,11 +190,31 @@ fn killed_sweep_resumes_to_the_same_records() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
 
-    let o = run_in(dir.path(), &["run", "s.yaml", "--out", "part", "--threads", "2", "--resume"]);
+    let o = run_in(
+        dir.path(),
+        &[
+            "run",
+            "s.yaml",
+            "--out",
+            "part",
+            "--threads",
+            "2",
+            "--resume",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains(&format!("{before} already stored")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("{before} already stored")),
+        "{}",
+        stderr(&o)
+    );
     for (path, t) in mtimes {
-        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), t, "{} was rerun", path.display());
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            t,
+            "{} was rerun",
+            path.display()
+        );
     }
     assert_eq!(records_without_wall_clock(&dir.path().join("part")), full);
 }
@@ -163,21 +238,41 @@ fn assert_bad_input(study: &str, expected: &[&str]) {
 #[test]
 fn bad_input_is_reported_with_file_key_and_line() {
     assert_bad_input(
-        &SMALL.replace("  - kind: hard_sharing", "  - kind: hard_sharing\n    lamda: 2"),
+        &SMALL.replace(
+            "  - kind: hard_sharing",
+            "  - kind: hard_sharing\n    lamda: 2",
+        ),
         &["architectures[1]", "unknown field `lamda`", "line 21"],
     );
-    assert_bad_input(&SMALL.replace("epochs: 3", "epochs: three"), &["training.epochs", "line 24"]);
+    assert_bad_input(
+        &SMALL.replace("epochs: 3", "epochs: three"),
+        &["training.epochs", "line 24"],
+    );
     assert_bad_input(
         &SMALL.replace("kind: hard_sharing", "kind: hard_shearing"),
-        &["architectures[1]", "unknown variant `hard_shearing`", "line 20"],
+        &[
+            "architectures[1]",
+            "unknown variant `hard_shearing`",
+            "line 20",
+        ],
     );
-    assert_bad_input(&SMALL.replace("    tasks: 3\n", "    tasks: 3\n    rho: 2\n"), &["suites[0].rho", "line 7"]);
-    assert_bad_input(&SMALL.replace("replicates: 2", "replicates: [2]"), &["replicates", "line 3"]);
+    assert_bad_input(
+        &SMALL.replace("    tasks: 3\n", "    tasks: 3\n    rho: 2\n"),
+        &["suites[0].rho", "line 7"],
+    );
+    assert_bad_input(
+        &SMALL.replace("replicates: 2", "replicates: [2]"),
+        &["replicates", "line 3"],
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let o = run_in(dir.path(), &["run", "missing.yaml", "--out", "out"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("missing.yaml: cannot read the study file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("missing.yaml: cannot read the study file"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!dir.path().join("out").exists());
 }
 
@@ -193,10 +288,18 @@ fn diverging_run_is_recorded_and_the_sweep_goes_on() {
     let records = records_without_wall_clock(&dir.path().join("out"));
     assert_eq!(records.len(), 8);
     let status = |r: &serde_json::Value| r["status"].as_str().unwrap().to_string();
-    let diverged: Vec<_> = records.iter().filter(|(_, r)| status(r) == "diverged").collect();
+    let diverged: Vec<_> = records
+        .iter()
+        .filter(|(_, r)| status(r) == "diverged")
+        .collect();
     assert!(!diverged.is_empty());
-    assert!(diverged.iter().all(|(_, r)| r["message"].as_str().unwrap().contains("loss became")));
-    assert!(records.iter().filter(|(_, r)| r["algorithm"].as_str().unwrap().ends_with("lr=0.01")).all(|(_, r)| status(r) == "ok"));
+    assert!(diverged
+        .iter()
+        .all(|(_, r)| r["message"].as_str().unwrap().contains("loss became")));
+    assert!(records
+        .iter()
+        .filter(|(_, r)| r["algorithm"].as_str().unwrap().ends_with("lr=0.01"))
+        .all(|(_, r)| status(r) == "ok"));
     let md = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
     assert!(md.contains("runs not ok"));
 }
@@ -209,11 +312,24 @@ fn plan_list_and_report() {
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(text.starts_with("small: 8 runs"), "{text}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "plan writes nothing");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "plan writes nothing"
+    );
 
     let o = run_in(dir.path(), &["list"]);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    for kind in ["gradnorm_toy", "planted_correlation", "single_task", "hard_sharing", "equal", "static", "adamw", "quickstart"] {
+    for kind in [
+        "gradnorm_toy",
+        "planted_correlation",
+        "single_task",
+        "hard_sharing",
+        "equal",
+        "static",
+        "adamw",
+        "quickstart",
+    ] {
         assert!(text.contains(kind), "{kind} missing from list");
     }
 
@@ -224,7 +340,10 @@ fn plan_list_and_report() {
     std::fs::remove_dir_all(dir.path().join("out/charts")).unwrap();
     let o = run_in(dir.path(), &["report", "out"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read(dir.path().join("out/summary.md")).unwrap(), summary);
+    assert_eq!(
+        std::fs::read(dir.path().join("out/summary.md")).unwrap(),
+        summary
+    );
     assert!(dir.path().join("out/charts").read_dir().unwrap().count() == 4);
 
     let o = run_in(dir.path(), &["report", "nowhere"]);
@@ -263,18 +382,35 @@ training:
     let delta = |suite: &str| -> (f64, f64, f64) {
         let line = csv
             .lines()
-            .find(|l| l.starts_with(&format!("{suite},")) && l.contains("hard_sharing") && l.contains("(all)"))
+            .find(|l| {
+                l.starts_with(&format!("{suite},"))
+                    && l.contains("hard_sharing")
+                    && l.contains("(all)")
+            })
             .unwrap();
         let f: Vec<&str> = line.split(',').collect();
         let n = f.len();
         // … n, mean, std, ci95_low, ci95_high, runs_not_ok
-        (f[n - 5].parse().unwrap(), f[n - 3].parse().unwrap(), f[n - 2].parse().unwrap())
+        (
+            f[n - 5].parse().unwrap(),
+            f[n - 3].parse().unwrap(),
+            f[n - 2].parse().unwrap(),
+        )
     };
     let high = delta("rho_high");
-    assert!(high.1 > 0.0, "hard sharing beats single-task at rho 0.95: Δp {high:?}");
+    assert!(
+        high.1 > 0.0,
+        "hard sharing beats single-task at rho 0.95: Δp {high:?}"
+    );
     for suite in ["rho_zero", "rho_negative"] {
         let d = delta(suite);
-        assert!(d.1 <= 0.0, "{suite}: no significant gain expected, Δp {d:?}");
-        assert!(d.0 < high.0, "{suite}: gain below the correlated suite's, {d:?} vs {high:?}");
+        assert!(
+            d.1 <= 0.0,
+            "{suite}: no significant gain expected, Δp {d:?}"
+        );
+        assert!(
+            d.0 < high.0,
+            "{suite}: gain below the correlated suite's, {d:?} vs {high:?}"
+        );
     }
 }

@@ -67,7 +67,13 @@ impl ArchitectureSpec {
             let start = layers.len();
             let mut width = inputs;
             for (l, &w) in model.trunk.iter().enumerate() {
-                layers.push(Linear::init(dev, width, w, init_seed, &["trunk", &l.to_string()]));
+                layers.push(Linear::init(
+                    dev,
+                    width,
+                    w,
+                    init_seed,
+                    &["trunk", &l.to_string()],
+                ));
                 width = w;
             }
             start..layers.len()
@@ -93,16 +99,27 @@ impl ArchitectureSpec {
                         head: push_head(&mut layers, t),
                     })
                     .collect();
-                Network { layers, shared, towers }
+                Network {
+                    layers,
+                    shared,
+                    towers,
+                }
             }
             ArchitectureSpec::SingleTask(_) => {
                 let towers = (0..outputs.len())
                     .map(|t| {
                         let trunk = push_trunk(&mut layers);
-                        Tower { trunk, head: push_head(&mut layers, t) }
+                        Tower {
+                            trunk,
+                            head: push_head(&mut layers, t),
+                        }
                     })
                     .collect();
-                Network { layers, shared: 0..0, towers }
+                Network {
+                    layers,
+                    shared: 0..0,
+                    towers,
+                }
             }
         }
     }
@@ -149,12 +166,18 @@ impl<D: Device<f32>> Network<D> {
 
     /// Number of scalars in the shared layers.
     pub fn shared_numel(&self) -> usize {
-        self.layers[self.shared.clone()].iter().map(Linear::numel).sum()
+        self.layers[self.shared.clone()]
+            .iter()
+            .map(Linear::numel)
+            .sum()
     }
 
     /// Multiply-adds per input row in the shared layers.
     pub fn shared_macs(&self) -> usize {
-        self.layers[self.shared.clone()].iter().map(Linear::macs).sum()
+        self.layers[self.shared.clone()]
+            .iter()
+            .map(Linear::macs)
+            .sum()
     }
 
     /// Number of scalars in the whole model.

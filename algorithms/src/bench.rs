@@ -33,11 +33,21 @@ pub fn forward_flops(trainer: &Trainer<'_, CpuDevice>, batch: usize) -> f64 {
 
 /// Seconds per optimizer step, the median of `rounds` rounds of `steps` steps each, after
 /// `steps` warm-up steps. `per_task` selects the per-task gradient path.
-pub fn seconds_per_step(trainer: &mut Trainer<'_, CpuDevice>, batch: usize, steps: usize, rounds: usize, per_task: bool) -> f64 {
+pub fn seconds_per_step(
+    trainer: &mut Trainer<'_, CpuDevice>,
+    batch: usize,
+    steps: usize,
+    rounds: usize,
+    per_task: bool,
+) -> f64 {
     let rows: Vec<usize> = (0..batch).collect();
     let data = trainer.batch(&rows);
     let one = |t: &mut Trainer<'_, CpuDevice>| {
-        black_box(if per_task { t.step_per_task(&data) } else { t.step(&data) });
+        black_box(if per_task {
+            t.step_per_task(&data)
+        } else {
+            t.step(&data)
+        });
     };
     for _ in 0..steps {
         one(trainer);

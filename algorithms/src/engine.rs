@@ -50,7 +50,10 @@ pub fn weighted_loss_gradients<D: Device<f32>>(
     let mut total: Option<Tensor<(), f32, D, OwnedTape<f32, D>>> = None;
     for t in 0..tasks {
         let z = if t + 1 < tasks {
-            shared.as_ref().expect("kept until the last task").with_empty_tape()
+            shared
+                .as_ref()
+                .expect("kept until the last task")
+                .with_empty_tape()
         } else {
             shared.take().expect("taken once")
         };
@@ -139,7 +142,11 @@ pub fn assemble_gradients<D: Device<f32>>(
         offset += b_shape.0;
         grads[i] = Some(Linear { weight, bias });
     }
-    assert_eq!(offset, direction.len(), "direction length matches the shared parameters");
+    assert_eq!(
+        offset,
+        direction.len(),
+        "direction length matches the shared parameters"
+    );
     for (t, layers) in own.into_iter().enumerate() {
         for (i, g) in net.task_layers(t).zip(layers) {
             grads[i] = Some(Linear {
@@ -192,7 +199,10 @@ mod tests {
     #[test]
     fn both_paths_agree() {
         let dev = cpu();
-        let model = ModelSpec { trunk: vec![5, 4], head: vec![3] };
+        let model = ModelSpec {
+            trunk: vec![5, 4],
+            head: vec![3],
+        };
         for arch in [
             ArchitectureSpec::HardSharing(HardSharing {}),
             ArchitectureSpec::SingleTask(SingleTask {}),
@@ -220,7 +230,10 @@ mod tests {
     #[test]
     fn gradient_matches_finite_difference() {
         let dev = cpu();
-        let model = ModelSpec { trunk: vec![4], head: vec![] };
+        let model = ModelSpec {
+            trunk: vec![4],
+            head: vec![],
+        };
         let arch = ArchitectureSpec::HardSharing(HardSharing {});
         let net = arch.build(&dev, &model, 3, &[2, 2], 3);
         let b = batch(&dev);

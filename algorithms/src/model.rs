@@ -30,10 +30,16 @@ impl Default for ModelSpec {
 impl ModelSpec {
     pub fn validate(&self) -> Result<(), AlgorithmsError> {
         if self.trunk.is_empty() {
-            return Err(AlgorithmsError::invalid("trunk", "needs at least one hidden layer"));
+            return Err(AlgorithmsError::invalid(
+                "trunk",
+                "needs at least one hidden layer",
+            ));
         }
         if self.trunk.iter().chain(&self.head).any(|w| *w == 0) {
-            return Err(AlgorithmsError::invalid("trunk", "layer widths must be at least 1"));
+            return Err(AlgorithmsError::invalid(
+                "trunk",
+                "layer widths must be at least 1",
+            ));
         }
         Ok(())
     }

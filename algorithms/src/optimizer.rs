@@ -17,7 +17,10 @@ pub struct Sgd {
 
 impl Default for Sgd {
     fn default() -> Self {
-        Sgd { momentum: 0.9, weight_decay: 0.0 }
+        Sgd {
+            momentum: 0.9,
+            weight_decay: 0.0,
+        }
     }
 }
 
@@ -34,7 +37,12 @@ pub struct Adam {
 
 impl Default for Adam {
     fn default() -> Self {
-        Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
+        Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
     }
 }
 
@@ -50,7 +58,12 @@ pub struct AdamW {
 
 impl Default for AdamW {
     fn default() -> Self {
-        AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 }
+        AdamW {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        }
     }
 }
 
@@ -88,7 +101,10 @@ impl OptimizerSpec {
             return Err(AlgorithmsError::invalid("eps", "must be > 0"));
         }
         if !(wd >= 0.0 && wd.is_finite()) {
-            return Err(AlgorithmsError::invalid("weight_decay", "must be finite and ≥ 0"));
+            return Err(AlgorithmsError::invalid(
+                "weight_decay",
+                "must be finite and ≥ 0",
+            ));
         }
         Ok(())
     }
@@ -134,7 +150,12 @@ impl<D: Device<f32>> Optimizer<D> {
 
     /// Bytes of optimizer state.
     pub fn state_bytes(&self) -> usize {
-        let count: usize = self.first.iter().chain(&self.second).map(Linear::numel).sum();
+        let count: usize = self
+            .first
+            .iter()
+            .chain(&self.second)
+            .map(Linear::numel)
+            .sum();
         count * std::mem::size_of::<f32>()
     }
 
@@ -153,11 +174,24 @@ impl<D: Device<f32>> Optimizer<D> {
                     let (weight, vw) = sgd(p.weight, g.weight, v.weight, self.lr, mu, wd);
                     let (bias, vb) = sgd(p.bias, g.bias, v.bias, self.lr, mu, wd);
                     layers.push(Linear { weight, bias });
-                    self.first.push(Linear { weight: vw, bias: vb });
+                    self.first.push(Linear {
+                        weight: vw,
+                        bias: vb,
+                    });
                 }
             }
-            OptimizerSpec::Adam(Adam { beta1, beta2, eps, weight_decay })
-            | OptimizerSpec::AdamW(AdamW { beta1, beta2, eps, weight_decay }) => {
+            OptimizerSpec::Adam(Adam {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+            })
+            | OptimizerSpec::AdamW(AdamW {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+            }) => {
                 let c = Coefficients {
                     lr: self.lr,
                     beta1: beta1 as f32,
@@ -173,8 +207,14 @@ impl<D: Device<f32>> Optimizer<D> {
                     let (weight, mw, vw) = adam(p.weight, g.weight, m.weight, v.weight, c);
                     let (bias, mb, vb) = adam(p.bias, g.bias, m.bias, v.bias, c);
                     layers.push(Linear { weight, bias });
-                    self.first.push(Linear { weight: mw, bias: mb });
-                    self.second.push(Linear { weight: vw, bias: vb });
+                    self.first.push(Linear {
+                        weight: mw,
+                        bias: mb,
+                    });
+                    self.second.push(Linear {
+                        weight: vw,
+                        bias: vb,
+                    });
                 }
             }
         }
@@ -191,7 +231,11 @@ fn sgd<S: Shape, D: Device<f32>>(
     momentum: f32,
     weight_decay: f32,
 ) -> (T<S, D>, T<S, D>) {
-    let g = if weight_decay > 0.0 { g + p.clone() * weight_decay } else { g };
+    let g = if weight_decay > 0.0 {
+        g + p.clone() * weight_decay
+    } else {
+        g
+    };
     let v = if momentum > 0.0 { v * momentum + g } else { g };
     (p - v.clone() * lr, v)
 }
@@ -224,7 +268,11 @@ mod tests {
     use super::*;
     use crate::device::cpu;
 
-    fn one_layer(dev: &crate::device::CpuDevice, w: f32, b: f32) -> Vec<Linear<crate::device::CpuDevice>> {
+    fn one_layer(
+        dev: &crate::device::CpuDevice,
+        w: f32,
+        b: f32,
+    ) -> Vec<Linear<crate::device::CpuDevice>> {
         vec![Linear {
             weight: dev.tensor_from_vec(vec![w], (1, 1)),
             bias: dev.tensor_from_vec(vec![b], (1,)),
@@ -239,7 +287,15 @@ mod tests {
     fn sgd_momentum_matches_hand_computation() {
         let dev = cpu();
         let mut p = one_layer(&dev, 1.0, 0.0);
-        let mut opt = Optimizer::new(&OptimizerSpec::Sgd(Sgd { momentum: 0.5, weight_decay: 0.0 }), 0.1, &p, &dev);
+        let mut opt = Optimizer::new(
+            &OptimizerSpec::Sgd(Sgd {
+                momentum: 0.5,
+                weight_decay: 0.0,
+            }),
+            0.1,
+            &p,
+            &dev,
+        );
         opt.update(&mut p, one_layer(&dev, 2.0, 1.0));
         // v = 2; θ = 1 − 0.2
         assert!((values(&p).0 - 0.8).abs() < 1e-6);
@@ -274,7 +330,10 @@ mod tests {
     fn adamw_decays_parameters_not_gradients() {
         let dev = cpu();
         let mut p = one_layer(&dev, 1.0, 0.0);
-        let spec = OptimizerSpec::AdamW(AdamW { weight_decay: 0.5, ..AdamW::default() });
+        let spec = OptimizerSpec::AdamW(AdamW {
+            weight_decay: 0.5,
+            ..AdamW::default()
+        });
         let mut opt = Optimizer::new(&spec, 0.1, &p, &dev);
         opt.update(&mut p, one_layer(&dev, 0.0, 0.0));
         // Zero gradient: only the decay acts, θ ← θ·(1 − lr·wd).

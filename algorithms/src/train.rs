@@ -145,12 +145,24 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         let suite = def.suite;
         let kinds = task_kinds(suite);
         let outputs: Vec<usize> = kinds.iter().map(TaskKind::output_width).collect();
-        let net = def
-            .architecture
-            .build(&dev, def.model, suite.input_width(), &outputs, def.seeds.init);
+        let net = def.architecture.build(
+            &dev,
+            def.model,
+            suite.input_width(),
+            &outputs,
+            def.seeds.init,
+        );
         let optimizer = Optimizer::new(&def.training.optimizer, def.training.lr, &net.layers, &dev);
         let weights = def.weighting.loss_weights(kinds.len());
-        Trainer { dev, def, net, optimizer, kinds, weights, x_buffer: Vec::new() }
+        Trainer {
+            dev,
+            def,
+            net,
+            optimizer,
+            kinds,
+            weights,
+            x_buffer: Vec::new(),
+        }
     }
 
     /// The training batch made of rows `rows` of the training split.
@@ -180,7 +192,8 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
     pub fn step_per_task(&mut self, batch: &Batch<D>) -> Vec<f32> {
         let g = engine::per_task_gradients(&self.net, &self.kinds, batch);
         let direction = engine::weighted_sum(&g.shared, &self.weights);
-        let grads = engine::assemble_gradients(&self.net, &self.dev, &direction, g.own, &self.weights);
+        let grads =
+            engine::assemble_gradients(&self.net, &self.dev, &direction, g.own, &self.weights);
         self.optimizer.update(&mut self.net.layers, grads);
         g.losses
     }
@@ -214,7 +227,11 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         };
         for (t, pred) in self.predict(x).iter().enumerate() {
             let task = &suite.tasks[t];
-            let target = if split == Split::Val { &task.y.val } else { &task.y.test };
+            let target = if split == Split::Val {
+                &task.y.val
+            } else {
+                &task.y.test
+            };
             for (spec, value) in metrics::evaluate(task, pred, target) {
                 out.push(EvalPoint {
                     epoch,
@@ -232,7 +249,12 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
 
 /// Rows of `y` as a target tensor: the values for regression, one-hot rows for
 /// classification.
-fn target_tensor<D: Device<f32>>(dev: &D, kind: TaskKind, y: &Matrix, rows: &[usize]) -> Tensor2<D> {
+fn target_tensor<D: Device<f32>>(
+    dev: &D,
+    kind: TaskKind,
+    y: &Matrix,
+    rows: &[usize],
+) -> Tensor2<D> {
     match kind {
         TaskKind::Regression { outputs } => {
             let mut data = Vec::with_capacity(rows.len() * outputs);
@@ -250,7 +272,11 @@ fn target_tensor<D: Device<f32>>(dev: &D, kind: TaskKind, y: &Matrix, rows: &[us
 }
 
 /// Trains one run to the end (or to divergence) and returns its measurements.
-pub fn train<D: Device<f32>>(dev: D, def: RunDefinition<'_>, on_epoch: &dyn Fn(usize)) -> TrainOutcome {
+pub fn train<D: Device<f32>>(
+    dev: D,
+    def: RunDefinition<'_>,
+    on_epoch: &dyn Fn(usize),
+) -> TrainOutcome {
     let cfg = def.training.clone();
     let batch_seed = def.seeds.batches;
     let mut trainer = Trainer::new(dev, def);
@@ -271,7 +297,10 @@ pub fn train<D: Device<f32>>(dev: D, def: RunDefinition<'_>, on_epoch: &dyn Fn(u
         // The epoch's order depends on (replicate, epoch) only: every algorithm of a
         // replicate sees the same batches.
         order.sort_unstable();
-        order.shuffle(&mut seed::stream(batch_seed, &["epoch", &epoch.to_string()]));
+        order.shuffle(&mut seed::stream(
+            batch_seed,
+            &["epoch", &epoch.to_string()],
+        ));
         let mut loss_sums = vec![0.0f64; tasks];
         for rows in order.chunks(cfg.batch_size) {
             let batch = trainer.batch(rows);

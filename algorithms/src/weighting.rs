@@ -40,11 +40,17 @@ impl WeightingSpec {
                 if s.weights.len() != tasks {
                     return Err(AlgorithmsError::invalid(
                         "weights",
-                        format!("has {} values but the suite has {tasks} tasks", s.weights.len()),
+                        format!(
+                            "has {} values but the suite has {tasks} tasks",
+                            s.weights.len()
+                        ),
                     ));
                 }
                 if s.weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
-                    return Err(AlgorithmsError::invalid("weights", "every weight must be finite and ≥ 0"));
+                    return Err(AlgorithmsError::invalid(
+                        "weights",
+                        "every weight must be finite and ≥ 0",
+                    ));
                 }
                 Ok(())
             }

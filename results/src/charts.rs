@@ -70,7 +70,9 @@ pub fn task_charts<'a>(summary: &'a StudySummary) -> Vec<(String, TaskChart<'a>)
             .iter()
             .filter(|r| r.key.suite == suite && r.key.fraction == fraction)
             .collect();
-        let Some((metric, higher_is_better)) = chart_metric(&rows) else { continue };
+        let Some((metric, higher_is_better)) = chart_metric(&rows) else {
+            continue;
+        };
         let rows: Vec<&MetricRow> = rows.into_iter().filter(|r| r.metric == metric).collect();
         let mut tasks: Vec<String> = Vec::new();
         let mut series: Vec<(String, Vec<&MetricRow>)> = Vec::new();
@@ -83,16 +85,36 @@ pub fn task_charts<'a>(summary: &'a StudySummary) -> Vec<(String, TaskChart<'a>)
                 None => series.push((r.key.algorithm.clone(), vec![r])),
             }
         }
-        let stem = format!("{}_f{}_{}", sanitize(&suite), sanitize(&fraction), sanitize(&metric));
+        let stem = format!(
+            "{}_f{}_{}",
+            sanitize(&suite),
+            sanitize(&fraction),
+            sanitize(&metric)
+        );
         let title = format!("{suite} (fraction {fraction}): final test {metric}");
-        charts.push((stem, TaskChart { title, metric, higher_is_better, tasks, series }));
+        charts.push((
+            stem,
+            TaskChart {
+                title,
+                metric,
+                higher_is_better,
+                tasks,
+                series,
+            },
+        ));
     }
     charts
 }
 
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -103,7 +125,11 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &TaskChart) -> 
     let mut hi = f64::NEG_INFINITY;
     for (_, rows) in &chart.series {
         for r in rows {
-            let ci = if r.stats.ci95.is_finite() { r.stats.ci95 } else { 0.0 };
+            let ci = if r.stats.ci95.is_finite() {
+                r.stats.ci95
+            } else {
+                0.0
+            };
             if r.stats.mean.is_finite() {
                 lo = lo.min(r.stats.mean - ci);
                 hi = hi.max(r.stats.mean + ci);
@@ -115,9 +141,16 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &TaskChart) -> 
         hi = 1.0;
     }
     let pad = ((hi - lo) * 0.08).max(1e-9);
-    let (lo, hi) = ((lo - pad).min(if lo >= 0.0 { 0.0 } else { lo - pad }), hi + pad);
+    let (lo, hi) = (
+        (lo - pad).min(if lo >= 0.0 { 0.0 } else { lo - pad }),
+        hi + pad,
+    );
     let n_tasks = chart.tasks.len();
-    let direction = if chart.higher_is_better { "higher is better" } else { "lower is better" };
+    let direction = if chart.higher_is_better {
+        "higher is better"
+    } else {
+        "lower is better"
+    };
     let mut ctx = ChartBuilder::on(&root)
         .caption(&chart.title, (FAMILY, 22))
         .margin(16)
@@ -148,15 +181,27 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &TaskChart) -> 
     for (a, (algorithm, rows)) in chart.series.iter().enumerate() {
         let color = PALETTE[a % PALETTE.len()];
         let offset = -width / 2.0 + width * (a as f64 + 0.5) / k;
-        let at = |r: &MetricRow| chart.tasks.iter().position(|t| *t == r.task).unwrap_or(0) as f64 + offset;
+        let at = |r: &MetricRow| {
+            chart.tasks.iter().position(|t| *t == r.task).unwrap_or(0) as f64 + offset
+        };
         ctx.draw_series(rows.iter().filter(|r| r.stats.ci95.is_finite()).map(|r| {
-            ErrorBar::new_vertical(at(r), r.stats.mean - r.stats.ci95, r.stats.mean, r.stats.mean + r.stats.ci95, color.stroke_width(2), 8)
+            ErrorBar::new_vertical(
+                at(r),
+                r.stats.mean - r.stats.ci95,
+                r.stats.mean,
+                r.stats.mean + r.stats.ci95,
+                color.stroke_width(2),
+                8,
+            )
         }))
         .map_err(err)?;
-        ctx.draw_series(rows.iter().map(|r| Circle::new((at(r), r.stats.mean), 5, color.filled())))
-            .map_err(err)?
-            .label(algorithm.as_str())
-            .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
+        ctx.draw_series(
+            rows.iter()
+                .map(|r| Circle::new((at(r), r.stats.mean), 5, color.filled())),
+        )
+        .map_err(err)?
+        .label(algorithm.as_str())
+        .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
     }
     ctx.configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
@@ -169,18 +214,32 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &TaskChart) -> 
 }
 
 /// Draws `chart` as `<dir>/<stem>.svg` and `<dir>/<stem>.png`; returns both paths.
-pub fn write_chart(dir: &Path, stem: &str, chart: &TaskChart) -> Result<Vec<PathBuf>, ResultsError> {
+pub fn write_chart(
+    dir: &Path,
+    stem: &str,
+    chart: &TaskChart,
+) -> Result<Vec<PathBuf>, ResultsError> {
     register_font();
     let svg_path = dir.join(format!("{stem}.svg"));
     let mut svg = String::new();
-    draw(SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(), chart)
-        .map_err(|message| ResultsError::Chart { path: svg_path.clone(), message })?;
+    draw(
+        SVGBackend::with_string(&mut svg, SIZE).into_drawing_area(),
+        chart,
+    )
+    .map_err(|message| ResultsError::Chart {
+        path: svg_path.clone(),
+        message,
+    })?;
     write_atomic(&svg_path, svg.as_bytes())?;
 
     let png_path = dir.join(format!("{stem}.png"));
     let tmp = dir.join(format!(".{stem}.tmp-{}.png", std::process::id()));
-    draw(BitMapBackend::new(&tmp, SIZE).into_drawing_area(), chart)
-        .map_err(|message| ResultsError::Chart { path: png_path.clone(), message })?;
+    draw(BitMapBackend::new(&tmp, SIZE).into_drawing_area(), chart).map_err(|message| {
+        ResultsError::Chart {
+            path: png_path.clone(),
+            message,
+        }
+    })?;
     std::fs::rename(&tmp, &png_path).map_err(|e| ResultsError::io(&png_path, e))?;
     Ok(vec![svg_path, png_path])
 }

@@ -23,6 +23,9 @@ pub enum ResultsError {
 
 impl ResultsError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        ResultsError::Io { path: path.into(), source }
+        ResultsError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

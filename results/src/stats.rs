@@ -32,15 +32,30 @@ pub fn t_quantile_975(df: usize) -> f64 {
 pub fn summarize(values: &[f64]) -> Summary {
     let n = values.len();
     if n == 0 {
-        return Summary { n, mean: f64::NAN, std: f64::NAN, ci95: f64::NAN };
+        return Summary {
+            n,
+            mean: f64::NAN,
+            std: f64::NAN,
+            ci95: f64::NAN,
+        };
     }
     let mean = values.iter().sum::<f64>() / n as f64;
     if n == 1 {
-        return Summary { n, mean, std: f64::NAN, ci95: f64::NAN };
+        return Summary {
+            n,
+            mean,
+            std: f64::NAN,
+            ci95: f64::NAN,
+        };
     }
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
     let std = var.sqrt();
-    Summary { n, mean, std, ci95: t_quantile_975(n - 1) * std / (n as f64).sqrt() }
+    Summary {
+        n,
+        mean,
+        std,
+        ci95: t_quantile_975(n - 1) * std / (n as f64).sqrt(),
+    }
 }
 
 #[cfg(test)]

@@ -131,6 +131,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("x.json"), b"{ half").unwrap();
         let err = read_runs(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("x.json") && err.contains("not a readable run record"), "{err}");
+        assert!(
+            err.contains("x.json") && err.contains("not a readable run record"),
+            "{err}"
+        );
     }
 }

@@ -71,7 +71,10 @@ pub fn delta_p_libmtl(method: &RunRecord, baseline: &RunRecord) -> Option<f64> {
     for p in method.final_test() {
         let b = *base.get(&(p.task.as_str(), p.metric.as_str()))?;
         let sign = if p.higher_is_better { 1.0 } else { -1.0 };
-        per_task.entry(p.task.as_str()).or_default().push(sign * (p.value - b) / b);
+        per_task
+            .entry(p.task.as_str())
+            .or_default()
+            .push(sign * (p.value - b) / b);
     }
     if per_task.is_empty() {
         return None;
@@ -94,7 +97,17 @@ pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
     let baselines: BTreeMap<(&str, String, usize, &str), &RunRecord> = runs
         .iter()
         .filter(|r| r.architecture == BASELINE_ARCHITECTURE && r.is_ok())
-        .map(|r| ((r.suite.as_str(), format_fraction(r.fraction), r.replicate, r.training.as_str()), r))
+        .map(|r| {
+            (
+                (
+                    r.suite.as_str(),
+                    format_fraction(r.fraction),
+                    r.replicate,
+                    r.training.as_str(),
+                ),
+                r,
+            )
+        })
         .collect();
 
     let mut out = StudySummary::default();
@@ -114,12 +127,23 @@ pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
         }
         for (task, metric, higher_is_better) in columns {
             let stats = summarize(&values[&(task.clone(), metric.clone())]);
-            out.metrics.push(MetricRow { key: key.clone(), task, metric, higher_is_better, stats });
+            out.metrics.push(MetricRow {
+                key: key.clone(),
+                task,
+                metric,
+                higher_is_better,
+                stats,
+            });
         }
         let deltas: Vec<f64> = ok
             .iter()
             .filter_map(|run| {
-                let pair = (run.suite.as_str(), format_fraction(run.fraction), run.replicate, run.training.as_str());
+                let pair = (
+                    run.suite.as_str(),
+                    format_fraction(run.fraction),
+                    run.replicate,
+                    run.training.as_str(),
+                );
                 baselines.get(&pair).and_then(|b| delta_p_libmtl(run, b))
             })
             .collect();
@@ -179,8 +203,24 @@ mod tests {
     /// b: mse 1→1.2 (−20%) ⇒ Δp = 100·(0.30 − 0.20)/2 = 5.
     #[test]
     fn delta_p_by_hand_with_direction_flips() {
-        let base = run("single_task", 0, &[("a", "acc", true, 0.8), ("a", "mse", false, 2.0), ("b", "mse", false, 1.0)]);
-        let mtl = run("hard_sharing", 0, &[("a", "acc", true, 0.88), ("a", "mse", false, 1.0), ("b", "mse", false, 1.2)]);
+        let base = run(
+            "single_task",
+            0,
+            &[
+                ("a", "acc", true, 0.8),
+                ("a", "mse", false, 2.0),
+                ("b", "mse", false, 1.0),
+            ],
+        );
+        let mtl = run(
+            "hard_sharing",
+            0,
+            &[
+                ("a", "acc", true, 0.88),
+                ("a", "mse", false, 1.0),
+                ("b", "mse", false, 1.2),
+            ],
+        );
         let d = delta_p_libmtl(&mtl, &base).unwrap();
         assert!((d - 5.0).abs() < 1e-9, "{d}");
     }

@@ -12,10 +12,32 @@ use std::path::Path;
 
 /// Columns of the `runs` table, in order.
 pub const RUNS_COLUMNS: &[&str] = &[
-    "run_id", "study", "suite", "suite_kind", "architecture", "weighting", "algorithm", "hparams",
-    "training", "replicate", "fraction", "task", "split", "metric", "higher_is_better", "epoch",
-    "step", "value", "status", "message", "wall_time_s", "steps", "forward_passes",
-    "backward_passes", "parameter_bytes", "optimizer_bytes",
+    "run_id",
+    "study",
+    "suite",
+    "suite_kind",
+    "architecture",
+    "weighting",
+    "algorithm",
+    "hparams",
+    "training",
+    "replicate",
+    "fraction",
+    "task",
+    "split",
+    "metric",
+    "higher_is_better",
+    "epoch",
+    "step",
+    "value",
+    "status",
+    "message",
+    "wall_time_s",
+    "steps",
+    "forward_passes",
+    "backward_passes",
+    "parameter_bytes",
+    "optimizer_bytes",
 ];
 
 /// The columns that measure wall-clock time (everything else is a pure function of the
@@ -84,7 +106,11 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
             ] {
                 u.entry(name).or_default().push(value as u64);
             }
-            for (name, value) in [("fraction", run.fraction), ("value", p.value), ("wall_time_s", run.wall_time_s)] {
+            for (name, value) in [
+                ("fraction", run.fraction),
+                ("value", p.value),
+                ("wall_time_s", run.wall_time_s),
+            ] {
                 f.entry(name).or_default().push(value);
             }
             hib.push(p.higher_is_better);
@@ -119,7 +145,12 @@ pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
     let mut low = Vec::new();
     let mut high = Vec::new();
     let mut not_ok = Vec::new();
-    let mut push = |k: &crate::summary::GroupKey, t: &str, m: &str, h: bool, st: &crate::stats::Summary, bad: Option<u64>| {
+    let mut push = |k: &crate::summary::GroupKey,
+                    t: &str,
+                    m: &str,
+                    h: bool,
+                    st: &crate::stats::Summary,
+                    bad: Option<u64>| {
         suite.push(k.suite.clone());
         fraction.push(k.fraction.parse::<f64>().unwrap_or(f64::NAN));
         algorithm.push(k.algorithm.clone());
@@ -134,10 +165,24 @@ pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
         not_ok.push(bad);
     };
     for row in &summary.metrics {
-        push(&row.key, &row.task, &row.metric, row.higher_is_better, &row.stats, None);
+        push(
+            &row.key,
+            &row.task,
+            &row.metric,
+            row.higher_is_better,
+            &row.stats,
+            None,
+        );
     }
     for row in &summary.deltas {
-        push(&row.key, "(all)", DELTA_P_LIBMTL, true, &row.stats, Some(row.not_ok as u64));
+        push(
+            &row.key,
+            "(all)",
+            DELTA_P_LIBMTL,
+            true,
+            &row.stats,
+            Some(row.not_ok as u64),
+        );
     }
     DataFrame::new_infer_height(vec![
         col("suite", suite),
@@ -156,20 +201,27 @@ pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
 }
 
 fn table_error(path: &Path, e: PolarsError) -> ResultsError {
-    ResultsError::Table { path: path.to_path_buf(), message: e.to_string() }
+    ResultsError::Table {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// Writes `df` as CSV to `path`, atomically.
 pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<(), ResultsError> {
     let mut buf = Vec::new();
-    CsvWriter::new(&mut buf).finish(df).map_err(|e| table_error(path, e))?;
+    CsvWriter::new(&mut buf)
+        .finish(df)
+        .map_err(|e| table_error(path, e))?;
     write_atomic(path, &buf)
 }
 
 /// Writes `df` as Parquet to `path`, atomically.
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), ResultsError> {
     let mut buf = Vec::new();
-    ParquetWriter::new(&mut buf).finish(df).map_err(|e| table_error(path, e))?;
+    ParquetWriter::new(&mut buf)
+        .finish(df)
+        .map_err(|e| table_error(path, e))?;
     write_atomic(path, &buf)
 }
 
@@ -232,15 +284,19 @@ pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
             let _ = write!(header, " {task} {metric} {arrow} |");
             rule.push_str("---:|");
         }
-        let _ = writeln!(md, "{header} {DELTA_P_LIBMTL} ↑ | runs not ok |\n{rule}---:|---:|");
+        let _ = writeln!(
+            md,
+            "{header} {DELTA_P_LIBMTL} ↑ | runs not ok |\n{rule}---:|---:|"
+        );
         for delta in summary.deltas.iter().filter(|d| in_section(&d.key)) {
             let mut line = format!("| {} |", delta.key.algorithm);
             let mut n = 0;
             let mut cells = String::new();
             for (task, metric, _) in &primary {
-                let cell = summary.metrics.iter().find(|r| {
-                    r.key == delta.key && r.task == *task && r.metric == *metric
-                });
+                let cell = summary
+                    .metrics
+                    .iter()
+                    .find(|r| r.key == delta.key && r.task == *task && r.metric == *metric);
                 match cell {
                     Some(r) => {
                         n = n.max(r.stats.n);

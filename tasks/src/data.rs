@@ -17,7 +17,11 @@ pub struct Matrix {
 
 impl Matrix {
     pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Self {
-        assert_eq!(data.len(), rows * cols, "matrix buffer has the wrong length");
+        assert_eq!(
+            data.len(),
+            rows * cols,
+            "matrix buffer has the wrong length"
+        );
         Matrix { rows, cols, data }
     }
 

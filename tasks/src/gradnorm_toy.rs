@@ -91,7 +91,10 @@ impl GradnormToy {
                 ));
             }
             if s.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
-                return Err(TasksError::invalid("sigmas", "every σ must be finite and > 0"));
+                return Err(TasksError::invalid(
+                    "sigmas",
+                    "every σ must be finite and > 0",
+                ));
             }
         }
         for (key, v) in [
@@ -106,7 +109,10 @@ impl GradnormToy {
             }
         }
         if !(self.b_std >= 0.0 && self.eps_std >= 0.0) {
-            return Err(TasksError::invalid("b_std", "standard deviations must be ≥ 0"));
+            return Err(TasksError::invalid(
+                "b_std",
+                "standard deviations must be ≥ 0",
+            ));
         }
         Ok(())
     }
@@ -128,7 +134,9 @@ impl GradnormToy {
             let mut data = Vec::with_capacity(n * d_in);
             for _ in 0..n {
                 let row: Vec<f64> = match self.input {
-                    ToyInput::Gaussian => (0..d_in).map(|_| rng.sample(rand_distr::StandardNormal)).collect(),
+                    ToyInput::Gaussian => (0..d_in)
+                        .map(|_| rng.sample(rand_distr::StandardNormal))
+                        .collect(),
                     ToyInput::NormalizedUniform => {
                         let u = Uniform::new(-1.0f64, 1.0);
                         let v: Vec<f64> = (0..d_in).map(|_| u.sample(&mut rng)).collect();
@@ -213,7 +221,12 @@ mod tests {
         assert_eq!(sig.len(), 3);
         assert!((sig[0] - 1.0).abs() < 1e-12 && (sig[2] - 100.0).abs() < 1e-9);
         for (t, task) in a.tasks.iter().enumerate() {
-            assert!(task.y.train.data.iter().all(|v| v.abs() as f64 <= sig[t] + 1e-4));
+            assert!(task
+                .y
+                .train
+                .data
+                .iter()
+                .all(|v| v.abs() as f64 <= sig[t] + 1e-4));
         }
         let norm: f32 = a.x.train.row(0).iter().map(|v| v * v).sum();
         assert!((norm - 1.0).abs() < 1e-4);
@@ -221,7 +234,14 @@ mod tests {
 
     #[test]
     fn rejects_mismatched_sigmas() {
-        let bad = GradnormToy { sigmas: Some(vec![1.0]), ..small() };
-        assert!(bad.generate(0).unwrap_err().to_string().starts_with("sigmas"));
+        let bad = GradnormToy {
+            sigmas: Some(vec![1.0]),
+            ..small()
+        };
+        assert!(bad
+            .generate(0)
+            .unwrap_err()
+            .to_string()
+            .starts_with("sigmas"));
     }
 }

@@ -64,7 +64,11 @@ mod tests {
         }
         let ones = vec![vec![1.0; 3]; 3];
         assert!(cholesky_psd(&ones, 1e-9).is_some());
-        let not_psd = vec![vec![1.0, -0.9, -0.9], vec![-0.9, 1.0, -0.9], vec![-0.9, -0.9, 1.0]];
+        let not_psd = vec![
+            vec![1.0, -0.9, -0.9],
+            vec![-0.9, 1.0, -0.9],
+            vec![-0.9, -0.9, 1.0],
+        ];
         assert!(cholesky_psd(&not_psd, 1e-9).is_none());
     }
 }

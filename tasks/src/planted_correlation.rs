@@ -93,7 +93,10 @@ impl PlantedCorrelation {
         if self.input_dim < self.tasks {
             return Err(TasksError::invalid(
                 "input_dim",
-                format!("must be at least tasks ({}) to hold K orthogonal directions", self.tasks),
+                format!(
+                    "must be at least tasks ({}) to hold K orthogonal directions",
+                    self.tasks
+                ),
             ));
         }
         for (key, v) in [("rho", self.rho), ("rho_between", self.rho_between)] {
@@ -120,9 +123,16 @@ impl PlantedCorrelation {
             }
         }
         if !(self.scale.is_finite() && self.noise_std >= 0.0) {
-            return Err(TasksError::invalid("scale", "scale must be finite, noise_std ≥ 0"));
+            return Err(TasksError::invalid(
+                "scale",
+                "scale must be finite, noise_std ≥ 0",
+            ));
         }
-        for (key, v) in [("train", self.train), ("val", self.val), ("test", self.test)] {
+        for (key, v) in [
+            ("train", self.train),
+            ("val", self.val),
+            ("test", self.test),
+        ] {
             if v < 2 {
                 return Err(TasksError::invalid(key, "must be at least 2"));
             }
@@ -158,7 +168,9 @@ impl PlantedCorrelation {
 
         let draw_x = |split: &str, n: usize| -> Matrix {
             let mut rng = seed::stream(seed, &["planted_correlation", "x", split]);
-            let data = (0..n * d).map(|_| rng.sample::<f64, _>(StandardNormal) as f32).collect();
+            let data = (0..n * d)
+                .map(|_| rng.sample::<f64, _>(StandardNormal) as f32)
+                .collect();
             Matrix::new(n, d, data)
         };
         let x = Splits {
@@ -168,7 +180,10 @@ impl PlantedCorrelation {
         };
         let noise = Normal::new(0.0, self.noise_std).expect("validated std");
         let targets = |t: usize, split: &str, xs: &Matrix| -> Matrix {
-            let mut rng = seed::stream(seed, &["planted_correlation", "noise", split, &t.to_string()]);
+            let mut rng = seed::stream(
+                seed,
+                &["planted_correlation", "noise", split, &t.to_string()],
+            );
             let data = (0..xs.rows)
                 .map(|row| {
                     let z: f64 = weights[t]
@@ -185,7 +200,8 @@ impl PlantedCorrelation {
         let tasks = (0..k)
             .map(|t| {
                 let train = targets(t, "train", &x.train);
-                let mean = train.data.iter().map(|v| f64::from(*v)).sum::<f64>() / train.rows as f64;
+                let mean =
+                    train.data.iter().map(|v| f64::from(*v)).sum::<f64>() / train.rows as f64;
                 let var = train
                     .data
                     .iter()
@@ -244,22 +260,46 @@ mod tests {
                 ya.iter().map(|v| f64::from(*v)).sum::<f64>() / n,
                 yb.iter().map(|v| f64::from(*v)).sum::<f64>() / n,
             );
-            let cov: f64 = ya.iter().zip(yb).map(|(x, y)| (f64::from(*x) - ma) * (f64::from(*y) - mb)).sum();
+            let cov: f64 = ya
+                .iter()
+                .zip(yb)
+                .map(|(x, y)| (f64::from(*x) - ma) * (f64::from(*y) - mb))
+                .sum();
             let va: f64 = ya.iter().map(|x| (f64::from(*x) - ma).powi(2)).sum();
             let vb: f64 = yb.iter().map(|y| (f64::from(*y) - mb).powi(2)).sum();
             cov / (va * vb).sqrt()
         };
-        assert!(corr(0, 1) > corr(0, 2) + 0.3, "{} vs {}", corr(0, 1), corr(0, 2));
+        assert!(
+            corr(0, 1) > corr(0, 2) + 0.3,
+            "{} vs {}",
+            corr(0, 1),
+            corr(0, 2)
+        );
         assert!(corr(2, 3) > corr(1, 3) + 0.3);
     }
 
     #[test]
     fn rejects_impossible_matrices_and_bad_groups() {
-        let neg = PlantedCorrelation { tasks: 3, rho: -0.9, ..Default::default() };
+        let neg = PlantedCorrelation {
+            tasks: 3,
+            rho: -0.9,
+            ..Default::default()
+        };
         assert!(neg.validate().unwrap_err().to_string().starts_with("rho"));
-        let ok = PlantedCorrelation { tasks: 3, rho: -0.5, ..Default::default() };
+        let ok = PlantedCorrelation {
+            tasks: 3,
+            rho: -0.5,
+            ..Default::default()
+        };
         assert!(ok.validate().is_ok());
-        let bad = PlantedCorrelation { groups: Some(vec![vec![0, 1], vec![1, 2, 3]]), ..Default::default() };
-        assert!(bad.validate().unwrap_err().to_string().starts_with("groups"));
+        let bad = PlantedCorrelation {
+            groups: Some(vec![vec![0, 1], vec![1, 2, 3]]),
+            ..Default::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("groups"));
     }
 }
