@@ -172,7 +172,7 @@ fn killed_sweep_resumes_to_the_same_records() {
     child.wait().unwrap();
     let before = stored(&runs);
     assert!(
-        before >= 3 && before < 24,
+        (3..24).contains(&before),
         "the kill landed part-way ({before} stored)"
     );
     let mtimes: Vec<(PathBuf, std::time::SystemTime)> = std::fs::read_dir(&runs)

@@ -97,7 +97,7 @@ impl OptimizerSpec {
         if !((0.0..1.0).contains(&betas.0) && (0.0..1.0).contains(&betas.1)) {
             return Err(AlgorithmsError::invalid("beta1", "betas must be in [0, 1)"));
         }
-        if !(eps > 0.0) {
+        if eps.is_nan() || eps <= 0.0 {
             return Err(AlgorithmsError::invalid("eps", "must be > 0"));
         }
         if !(wd >= 0.0 && wd.is_finite()) {
