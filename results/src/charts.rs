@@ -57,14 +57,8 @@ fn chart_metric(rows: &[&MetricRow]) -> Option<(String, bool)> {
 
 /// One chart per (suite, fraction).
 pub fn task_charts<'a>(summary: &'a StudySummary) -> Vec<(String, TaskChart<'a>)> {
-    let mut sections: Vec<(String, String)> = summary
-        .deltas
-        .iter()
-        .map(|d| (d.key.suite.clone(), d.key.fraction.clone()))
-        .collect();
-    sections.dedup();
     let mut charts = Vec::new();
-    for (suite, fraction) in sections {
+    for (suite, fraction) in summary.sections() {
         let rows: Vec<&MetricRow> = summary
             .metrics
             .iter()

@@ -4,7 +4,7 @@
 use crate::charts;
 use crate::store::{read_runs, runs_dir};
 use crate::summary::summarize_study;
-use crate::tables;
+use crate::tables::{self, table_error};
 use crate::ResultsError;
 use std::path::{Path, PathBuf};
 
@@ -17,10 +17,6 @@ pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
     }
     let study = runs[0].study.clone();
     let mut written = Vec::new();
-    let table_error = |path: &Path, e: polars::prelude::PolarsError| ResultsError::Table {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
 
     let mut frame = tables::runs_frame(&runs).map_err(|e| table_error(out, e))?;
     for (name, parquet) in [("runs.parquet", true), ("runs.csv", false)] {

@@ -47,6 +47,19 @@ pub struct StudySummary {
     pub deltas: Vec<DeltaRow>,
 }
 
+impl StudySummary {
+    /// The (suite, fraction) sections of the study, in table order.
+    pub fn sections(&self) -> Vec<(String, String)> {
+        let mut sections: Vec<(String, String)> = self
+            .deltas
+            .iter()
+            .map(|d| (d.key.suite.clone(), d.key.fraction.clone()))
+            .collect();
+        sections.dedup();
+        sections
+    }
+}
+
 pub fn group_key(run: &RunRecord) -> GroupKey {
     GroupKey {
         suite: run.suite.clone(),

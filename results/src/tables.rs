@@ -200,7 +200,8 @@ pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
     ])
 }
 
-fn table_error(path: &Path, e: PolarsError) -> ResultsError {
+/// A polars failure while writing the table at `path`.
+pub fn table_error(path: &Path, e: PolarsError) -> ResultsError {
     ResultsError::Table {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -261,13 +262,7 @@ pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
          over the metrics of the task, then the mean over tasks; FORMULAS.md b.1 item 2), \
          against `single_task` of the same replicate; higher is better.\n"
     );
-    let mut sections: Vec<(String, String)> = summary
-        .deltas
-        .iter()
-        .map(|d| (d.key.suite.clone(), d.key.fraction.clone()))
-        .collect();
-    sections.dedup();
-    for (suite, fraction) in sections {
+    for (suite, fraction) in summary.sections() {
         let in_section = |k: &crate::summary::GroupKey| k.suite == suite && k.fraction == fraction;
         // Each task's primary metric, in stored order.
         let mut primary: Vec<(String, String, bool)> = Vec::new();
