@@ -137,7 +137,6 @@ pub struct Trainer<'a, D: Device<f32>> {
     pub optimizer: Optimizer<D>,
     pub kinds: Vec<TaskKind>,
     pub weights: Vec<f32>,
-    x_buffer: Vec<f32>,
 }
 
 impl<'a, D: Device<f32>> Trainer<'a, D> {
@@ -161,17 +160,16 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             optimizer,
             kinds,
             weights,
-            x_buffer: Vec::new(),
         }
     }
 
     /// The training batch made of rows `rows` of the training split.
-    pub fn batch(&mut self, rows: &[usize]) -> Batch<D> {
+    pub fn batch(&self, rows: &[usize]) -> Batch<D> {
         let suite = self.def.suite;
-        suite.x.train.gather_into(rows, &mut self.x_buffer);
-        let x = self
-            .dev
-            .tensor_from_vec(self.x_buffer.clone(), (rows.len(), suite.input_width()));
+        let x = self.dev.tensor_from_vec(
+            suite.x.train.select_rows(rows).data,
+            (rows.len(), suite.input_width()),
+        );
         let targets = suite
             .tasks
             .iter()
@@ -257,9 +255,7 @@ fn target_tensor<D: Device<f32>>(
 ) -> Tensor2<D> {
     match kind {
         TaskKind::Regression { outputs } => {
-            let mut data = Vec::with_capacity(rows.len() * outputs);
-            y.gather_into(rows, &mut data);
-            dev.tensor_from_vec(data, (rows.len(), outputs))
+            dev.tensor_from_vec(y.select_rows(rows).data, (rows.len(), outputs))
         }
         TaskKind::Classification { classes } => {
             let mut data = vec![0.0f32; rows.len() * classes];

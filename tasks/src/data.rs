@@ -33,18 +33,12 @@ impl Matrix {
         &self.data[r * self.cols..(r + 1) * self.cols]
     }
 
-    /// The rows named by `indices`, in that order, appended to `out` (reused across batches
-    /// to keep the training loop free of allocations).
-    pub fn gather_into(&self, indices: &[usize], out: &mut Vec<f32>) {
-        out.clear();
-        for &r in indices {
-            out.extend_from_slice(self.row(r));
-        }
-    }
-
+    /// The rows named by `indices`, in that order.
     pub fn select_rows(&self, indices: &[usize]) -> Matrix {
         let mut data = Vec::with_capacity(indices.len() * self.cols);
-        self.gather_into(indices, &mut data);
+        for &r in indices {
+            data.extend_from_slice(self.row(r));
+        }
         Matrix::new(indices.len(), self.cols, data)
     }
 }
