@@ -3,7 +3,7 @@
 //! 95% CI bars.
 
 use crate::store::write_atomic;
-use crate::summary::{MetricRow, StudySummary};
+use crate::summary::{MetricRow, StudySummary, PREFERRED_METRIC};
 use crate::ResultsError;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -46,11 +46,10 @@ pub struct TaskChart<'a> {
     pub series: Vec<(String, Vec<&'a MetricRow>)>,
 }
 
-/// The metric a chart of a suite shows: `normalized_mse` when present (comparable across
-/// tasks of different scale), else each task's first metric.
+/// The metric a chart of a suite shows: `PREFERRED_METRIC` when present, else the first.
 fn chart_metric(rows: &[&MetricRow]) -> Option<(String, bool)> {
     rows.iter()
-        .find(|r| r.metric == "normalized_mse")
+        .find(|r| r.metric == PREFERRED_METRIC)
         .or_else(|| rows.first())
         .map(|r| (r.metric.clone(), r.higher_is_better))
 }

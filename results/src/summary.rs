@@ -12,6 +12,10 @@ pub const BASELINE_ARCHITECTURE: &str = "single_task";
 /// The label of the Δm variant computed here, as it appears in every table.
 pub const DELTA_P_LIBMTL: &str = "Δp LibMTL (%)";
 
+/// The metric tables and charts show for a task when it has it: comparable across tasks
+/// of different scale. Otherwise a task's first metric is shown.
+pub const PREFERRED_METRIC: &str = "normalized_mse";
+
 /// A (suite, fraction, algorithm) cell of a study.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct GroupKey {

@@ -3,7 +3,7 @@
 
 use crate::record::RunRecord;
 use crate::store::write_atomic;
-use crate::summary::{StudySummary, DELTA_P_LIBMTL};
+use crate::summary::{StudySummary, DELTA_P_LIBMTL, PREFERRED_METRIC};
 use crate::ResultsError;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -251,7 +251,7 @@ pub fn format_estimate(mean: f64, ci: f64) -> String {
 }
 
 /// The Markdown summary: per suite and fraction, rows = algorithms, columns = each task's
-/// primary (first) metric as mean ± 95% CI, then Δp and the count of runs not ok.
+/// shown metric as mean ± 95% CI, then Δp and the count of runs not ok.
 pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# {study}: summary\n");
@@ -264,11 +264,14 @@ pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
     );
     for (suite, fraction) in summary.sections() {
         let in_section = |k: &crate::summary::GroupKey| k.suite == suite && k.fraction == fraction;
-        // Each task's primary metric, in stored order.
+        // Each task's shown metric (PREFERRED_METRIC, else its first), in stored order.
         let mut primary: Vec<(String, String, bool)> = Vec::new();
         for row in summary.metrics.iter().filter(|r| in_section(&r.key)) {
-            if !primary.iter().any(|(t, _, _)| *t == row.task) {
-                primary.push((row.task.clone(), row.metric.clone(), row.higher_is_better));
+            let entry = (row.task.clone(), row.metric.clone(), row.higher_is_better);
+            match primary.iter_mut().find(|(t, _, _)| *t == row.task) {
+                None => primary.push(entry),
+                Some(shown) if row.metric == PREFERRED_METRIC => *shown = entry,
+                Some(_) => {}
             }
         }
         let _ = writeln!(md, "## {suite} (training fraction {fraction})\n");
