@@ -3,6 +3,7 @@
 //! optimizers as dfdx tensor ops, per-task gradients as flat vectors, the architecture and
 //! weighting registries, and the training loop. Generic over the dfdx device.
 
+pub mod aggregate;
 pub mod architecture;
 pub mod bench;
 pub mod device;
@@ -10,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod model;
 pub mod optimizer;
+pub mod solvers;
 pub mod train;
 pub mod weighting;
 
