@@ -18,7 +18,9 @@ pub fn combine(grads: &[Vec<f32>], weights: &[f64]) -> Vec<f32> {
     let len = grads.first().map_or(0, Vec::len);
     let mut out = vec![0.0f64; len];
     for (g, w) in grads.iter().zip(weights) {
-        out.iter_mut().zip(g).for_each(|(o, x)| *o += w * f64::from(*x));
+        out.iter_mut()
+            .zip(g)
+            .for_each(|(o, x)| *o += w * f64::from(*x));
     }
     out.into_iter().map(|v| v as f32).collect()
 }
@@ -39,7 +41,13 @@ pub enum MgdaNormalizer {
 }
 
 /// MGDA: α* = argmin_{α∈Δ} ‖Σ αᵢ ĝᵢ‖², d = Σ αᵢ* ĝᵢ (weights αᵢ*/nᵢ on the raw gᵢ).
-pub fn mgda(grads: &[Vec<f32>], losses: &[f32], normalizer: MgdaNormalizer, tolerance: f64, max_iterations: usize) -> Aggregation {
+pub fn mgda(
+    grads: &[Vec<f32>],
+    losses: &[f32],
+    normalizer: MgdaNormalizer,
+    tolerance: f64,
+    max_iterations: usize,
+) -> Aggregation {
     let norms: Vec<f64> = grads.iter().map(|g| solvers::dot(g, g).sqrt()).collect();
     let scale: Vec<f64> = (0..grads.len())
         .map(|i| {
@@ -50,12 +58,20 @@ pub fn mgda(grads: &[Vec<f32>], losses: &[f32], normalizer: MgdaNormalizer, tole
                 MgdaNormalizer::Loss => loss,
                 MgdaNormalizer::LossPlus => loss * norms[i],
             };
-            if n > 0.0 { 1.0 / n } else { 0.0 }
+            if n > 0.0 {
+                1.0 / n
+            } else {
+                0.0
+            }
         })
         .collect();
     let raw = solvers::gramian(grads);
     let m: Vec<Vec<f64>> = (0..grads.len())
-        .map(|i| (0..grads.len()).map(|j| scale[i] * scale[j] * raw[i][j]).collect())
+        .map(|i| {
+            (0..grads.len())
+                .map(|j| scale[i] * scale[j] * raw[i][j])
+                .collect()
+        })
         .collect();
     let (alpha, report) = solvers::min_norm_weights(&m, tolerance, max_iterations);
     Aggregation {
@@ -86,22 +102,35 @@ pub fn pcgrad(grads: &[Vec<f32>], orders: &[Vec<usize>], libmtl_loop: bool) -> A
         }
         weights.iter_mut().zip(&c).for_each(|(w, ck)| *w += ck);
     }
-    Aggregation { weights, report: None }
+    Aggregation {
+        weights,
+        report: None,
+    }
 }
 
 /// CAGrad (LibMTL's form): A = GGᵀ, ‖g₀‖ = √mean(A), φ = c‖g₀‖ + 1e-8,
 /// w* = argmin_{w∈Δ} wᵀA(1/T)·1 + φ√(wᵀAw + 1e-8); g_w = Σ wᵢ*gᵢ;
 /// d = ḡ + φ/(‖g_w‖ + 1e-8)·g_w, rescaled by 1/(1+c²) (mode 1), 1/(1+c) (mode 2) or not (0).
-pub fn cagrad(grads: &[Vec<f32>], c: f64, rescale: u8, tolerance: f64, max_iterations: usize) -> Aggregation {
+pub fn cagrad(
+    grads: &[Vec<f32>],
+    c: f64,
+    rescale: u8,
+    tolerance: f64,
+    max_iterations: usize,
+) -> Aggregation {
     let t = grads.len();
     let a = solvers::gramian(grads);
     let mean_a = a.iter().flatten().sum::<f64>() / (t * t) as f64;
     let phi = c * mean_a.max(0.0).sqrt() + 1e-8;
-    let b: Vec<f64> = (0..t).map(|i| a[i].iter().sum::<f64>() / t as f64).collect();
+    let b: Vec<f64> = (0..t)
+        .map(|i| a[i].iter().sum::<f64>() / t as f64)
+        .collect();
     let (w, report) = solvers::minimize_on_simplex(
         t,
         |w| {
-            let aw: Vec<f64> = (0..t).map(|i| (0..t).map(|j| a[i][j] * w[j]).sum()).collect();
+            let aw: Vec<f64> = (0..t)
+                .map(|i| (0..t).map(|j| a[i][j] * w[j]).sum())
+                .collect();
             let quad = (w.iter().zip(&aw).map(|(x, y)| x * y).sum::<f64>() + 1e-8).sqrt();
             let value = w.iter().zip(&b).map(|(x, y)| x * y).sum::<f64>() + phi * quad;
             let grad = (0..t).map(|i| b[i] + phi * aw[i] / quad).collect();
@@ -122,7 +151,10 @@ pub fn cagrad(grads: &[Vec<f32>], c: f64, rescale: u8, tolerance: f64, max_itera
         _ => 1.0 + c,
     };
     Aggregation {
-        weights: w.iter().map(|wi| (1.0 / t as f64 + lambda * wi) / divisor).collect(),
+        weights: w
+            .iter()
+            .map(|wi| (1.0 / t as f64 + lambda * wi) / divisor)
+            .collect(),
         report: Some(report),
     }
 }
@@ -151,7 +183,10 @@ mod tests {
     fn assert_close(got: &[f32], want: &[f64]) {
         assert_eq!(got.len(), want.len());
         for (g, w) in got.iter().zip(want) {
-            assert!((f64::from(*g) - w).abs() < 1e-5, "got {got:?}, want {want:?}");
+            assert!(
+                (f64::from(*g) - w).abs() < 1e-5,
+                "got {got:?}, want {want:?}"
+            );
         }
     }
 
@@ -165,7 +200,10 @@ mod tests {
                 assert_close(&combine(&grads, &agg.weights), &want);
             }
             let orders = vec![vec![1, 2, 0], vec![2, 0, 1], vec![0, 1, 2]];
-            assert_close(&combine(&grads, &pcgrad(&grads, &orders, false).weights), &golden_pcgrad(name));
+            assert_close(
+                &combine(&grads, &pcgrad(&grads, &orders, false).weights),
+                &golden_pcgrad(name),
+            );
             for (rescale, want) in golden_cagrad(name) {
                 let agg = cagrad(&grads, 0.5, rescale, 1e-10, 100_000);
                 assert_close(&combine(&grads, &agg.weights), &want);
@@ -180,7 +218,9 @@ mod tests {
         (0..50)
             .map(|k| {
                 let t = 2 + k % 5;
-                (0..t).map(|_| (0..7).map(|_| rng.gen_range(-1.0f32..1.0)).collect()).collect()
+                (0..t)
+                    .map(|_| (0..7).map(|_| rng.gen_range(-1.0f32..1.0)).collect())
+                    .collect()
             })
             .collect()
     }
@@ -190,7 +230,10 @@ mod tests {
     fn mgda_is_non_conflicting() {
         for grads in random_jacobians() {
             let losses = vec![1.0; grads.len()];
-            let d = combine(&grads, &mgda(&grads, &losses, MgdaNormalizer::None, 1e-10, 100_000).weights);
+            let d = combine(
+                &grads,
+                &mgda(&grads, &losses, MgdaNormalizer::None, 1e-10, 100_000).weights,
+            );
             let dd = solvers::dot(&d, &d);
             for g in &grads {
                 assert!(solvers::dot(g, &d) >= dd - 1e-5, "gᵀd below ‖d‖²");
@@ -213,7 +256,10 @@ mod tests {
                     mgda(&grads, &losses, MgdaNormalizer::L2, 1e-10, 100_000).weights,
                     mgda(&permuted, &losses, MgdaNormalizer::L2, 1e-10, 100_000).weights,
                 ),
-                (cagrad(&grads, 0.5, 1, 1e-10, 100_000).weights, cagrad(&permuted, 0.5, 1, 1e-10, 100_000).weights),
+                (
+                    cagrad(&grads, 0.5, 1, 1e-10, 100_000).weights,
+                    cagrad(&permuted, 0.5, 1, 1e-10, 100_000).weights,
+                ),
             ] {
                 let da = combine(&grads, &a);
                 let db = combine(&permuted, &b);

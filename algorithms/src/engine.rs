@@ -36,18 +36,19 @@ pub struct StepGradients<D: Device<f32>> {
 
 /// Gradients of Σᵢ wᵢLᵢ for every layer, by one forward of the shared trunk and one
 /// backward: every task branch but the last reads the shared output through
-/// `with_empty_tape`, and summing the losses merges the tapes.
+/// `with_empty_tape`, and summing the losses merges the tapes. The weights come from
+/// `weights_of(losses)` once the losses are known, and are held constant.
 pub fn weighted_loss_gradients<D: Device<f32>>(
     net: &Network<D>,
     kinds: &[TaskKind],
     batch: &Batch<D>,
-    weights: &[f32],
+    weights_of: impl FnOnce(&[f32]) -> Vec<f32>,
 ) -> StepGradients<D> {
     let tasks = kinds.len();
     let shared = net.shared_output(batch.x.clone().traced(Gradients::leaky()));
     let mut shared = Some(shared);
-    let mut losses = Vec::with_capacity(tasks);
-    let mut total: Option<Tensor<(), f32, D, OwnedTape<f32, D>>> = None;
+    let mut values = Vec::with_capacity(tasks);
+    let mut taped = Vec::with_capacity(tasks);
     for t in 0..tasks {
         let z = if t + 1 < tasks {
             shared
@@ -58,14 +59,17 @@ pub fn weighted_loss_gradients<D: Device<f32>>(
             shared.take().expect("taken once")
         };
         let loss = task_loss(kinds[t], net.task_output(t, z), batch.targets[t].clone());
-        losses.push(loss.as_vec()[0]);
-        let weighted = loss * weights[t];
-        total = Some(match total {
-            None => weighted,
-            Some(sum) => sum + weighted,
-        });
+        values.push(loss.as_vec()[0]);
+        taped.push(loss);
     }
-    let gradients = total.expect("at least one task").backward();
+    let weights = weights_of(&values);
+    let total = taped
+        .into_iter()
+        .zip(weights)
+        .map(|(loss, w)| loss * w)
+        .reduce(|sum, weighted| sum + weighted)
+        .expect("at least one task");
+    let gradients = total.backward();
     let grads = net
         .layers
         .iter()
@@ -74,7 +78,10 @@ pub fn weighted_loss_gradients<D: Device<f32>>(
             bias: gradients.get(&l.bias),
         })
         .collect();
-    StepGradients { grads, losses }
+    StepGradients {
+        grads,
+        losses: values,
+    }
 }
 
 /// Each task's gradients, from one forward+backward per task.
@@ -161,16 +168,6 @@ pub fn assemble_gradients<D: Device<f32>>(
         .collect()
 }
 
-/// d = Σᵢ wᵢ gᵢ over flat per-task gradients.
-pub fn weighted_sum(vectors: &[Vec<f32>], weights: &[f32]) -> Vec<f32> {
-    let len = vectors.first().map_or(0, Vec::len);
-    let mut out = vec![0.0f32; len];
-    for (v, w) in vectors.iter().zip(weights) {
-        out.iter_mut().zip(v).for_each(|(o, x)| *o += w * x);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,10 +207,11 @@ mod tests {
             let net = arch.build(&dev, &model, 3, &[2, 2], 11);
             let b = batch(&dev);
             let weights = [0.7f32, 1.9];
-            let fused = weighted_loss_gradients(&net, &KINDS, &b, &weights);
+            let fused = weighted_loss_gradients(&net, &KINDS, &b, |_| weights.to_vec());
             let per_task = per_task_gradients(&net, &KINDS, &b);
             assert_eq!(fused.losses, per_task.losses);
-            let direction = weighted_sum(&per_task.shared, &weights);
+            let w64: Vec<f64> = weights.iter().map(|w| f64::from(*w)).collect();
+            let direction = crate::aggregate::combine(&per_task.shared, &w64);
             let assembled = assemble_gradients(&net, &dev, &direction, per_task.own, &weights);
             for (a, f) in assembled.iter().zip(&fused.grads) {
                 for (x, y) in a.weight.as_vec().iter().zip(f.weight.as_vec()) {
@@ -237,13 +235,13 @@ mod tests {
         let arch = ArchitectureSpec::HardSharing(HardSharing {});
         let net = arch.build(&dev, &model, 3, &[2, 2], 3);
         let b = batch(&dev);
-        let g = weighted_loss_gradients(&net, &KINDS, &b, &[1.0, 1.0]);
+        let g = weighted_loss_gradients(&net, &KINDS, &b, |_| vec![1.0, 1.0]);
         let loss_with = |delta: f32| -> f64 {
             let mut n2 = net.clone();
             let mut w = n2.layers[0].weight.as_vec();
             w[5] += delta;
             n2.layers[0].weight = dev.tensor_from_vec(w, *net.layers[0].weight.shape());
-            let s = weighted_loss_gradients(&n2, &KINDS, &b, &[1.0, 1.0]);
+            let s = weighted_loss_gradients(&n2, &KINDS, &b, |_| vec![1.0, 1.0]);
             s.losses.iter().map(|v| f64::from(*v)).sum()
         };
         let h = 1e-2;

@@ -22,7 +22,10 @@ pub fn gramian(grads: &[Vec<f32>]) -> Vec<Vec<f64>> {
 
 /// aᵀb in f64.
 pub fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum()
 }
 
 /// The Euclidean projection of `v` onto the probability simplex (Duchi et al. 2008).
@@ -65,7 +68,13 @@ pub fn minimize_on_simplex(
     for iteration in 0..max_iterations {
         let gap = gap_at(&w, &gw);
         if gap <= tolerance {
-            return (w, SolverReport { iterations: iteration, gap });
+            return (
+                w,
+                SolverReport {
+                    iterations: iteration,
+                    gap,
+                },
+            );
         }
         let (fy, gy) = f(&y);
         // Backtracking: shrink the step until the quadratic upper bound holds.
@@ -88,7 +97,13 @@ pub fn minimize_on_simplex(
                 // A plain projected step from w no longer descends: w is optimal to
                 // rounding; stop with its gap.
                 let gap = gap_at(&w, &gw);
-                return (w, SolverReport { iterations: iteration + 1, gap });
+                return (
+                    w,
+                    SolverReport {
+                        iterations: iteration + 1,
+                        gap,
+                    },
+                );
             }
             // Monotone restart: drop the momentum and step from w instead.
             y = w.clone();
@@ -109,19 +124,31 @@ pub fn minimize_on_simplex(
         gw = gn;
     }
     let gap = gap_at(&w, &gw);
-    (w, SolverReport { iterations: max_iterations, gap })
+    (
+        w,
+        SolverReport {
+            iterations: max_iterations,
+            gap,
+        },
+    )
 }
 
 /// The min-norm point of the convex hull of the rows behind Gramian `m`:
 /// argmin_{α∈Δ} αᵀMα. M is scaled by its trace first (the argmin does not change).
-pub fn min_norm_weights(m: &[Vec<f64>], tolerance: f64, max_iterations: usize) -> (Vec<f64>, SolverReport) {
+pub fn min_norm_weights(
+    m: &[Vec<f64>],
+    tolerance: f64,
+    max_iterations: usize,
+) -> (Vec<f64>, SolverReport) {
     let n = m.len();
     let trace: f64 = (0..n).map(|i| m[i][i]).sum();
     let scale = if trace > 0.0 { 1.0 / trace } else { 1.0 };
     minimize_on_simplex(
         n,
         |w| {
-            let mw: Vec<f64> = (0..n).map(|i| scale * (0..n).map(|j| m[i][j] * w[j]).sum::<f64>()).collect();
+            let mw: Vec<f64> = (0..n)
+                .map(|i| scale * (0..n).map(|j| m[i][j] * w[j]).sum::<f64>())
+                .collect();
             let value = w.iter().zip(&mw).map(|(a, b)| a * b).sum();
             (value, mw.iter().map(|v| 2.0 * v).collect())
         },

@@ -6,7 +6,7 @@ use crate::architecture::{ArchitectureSpec, Network};
 use crate::engine::{self, Batch};
 use crate::model::{ModelSpec, Tensor2};
 use crate::optimizer::{Optimizer, OptimizerSpec};
-use crate::weighting::WeightingSpec;
+use crate::weighting::{Weighter, WeightingSpec};
 use crate::AlgorithmsError;
 use dfdx::prelude::*;
 use mtlbench_tasks::{metrics, seed, Matrix, SuiteData, TaskKind};
@@ -136,7 +136,7 @@ pub struct Trainer<'a, D: Device<f32>> {
     pub net: Network<D>,
     pub optimizer: Optimizer<D>,
     pub kinds: Vec<TaskKind>,
-    pub weights: Vec<f32>,
+    pub weighter: Weighter,
 }
 
 impl<'a, D: Device<f32>> Trainer<'a, D> {
@@ -152,14 +152,18 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             def.seeds.init,
         );
         let optimizer = Optimizer::new(&def.training.optimizer, def.training.lr, &net.layers, &dev);
-        let weights = def.weighting.loss_weights(kinds.len());
+        let weighter = Weighter::new(
+            def.weighting,
+            kinds.len(),
+            seed::stream(def.seeds.batches, &["weighting"]),
+        );
         Trainer {
             dev,
             def,
             net,
             optimizer,
             kinds,
-            weights,
+            weighter,
         }
     }
 
@@ -178,20 +182,35 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         Batch { x, targets }
     }
 
-    /// One optimizer step on `batch` with the loss-weighted path; returns the task losses.
-    pub fn step(&mut self, batch: &Batch<D>) -> Vec<f32> {
-        let step = engine::weighted_loss_gradients(&self.net, &self.kinds, batch, &self.weights);
-        self.optimizer.update(&mut self.net.layers, step.grads);
-        step.losses
+    /// One optimizer step on `batch` with the path the weighting needs. Returns the task
+    /// losses and the number of forward (= backward) passes it took.
+    pub fn step(&mut self, batch: &Batch<D>) -> (Vec<f32>, usize) {
+        if self.weighter.is_gradient_level() {
+            (self.step_per_task(batch), self.kinds.len())
+        } else {
+            let weighter = &mut self.weighter;
+            let step = engine::weighted_loss_gradients(&self.net, &self.kinds, batch, |l| {
+                weighter.loss_weights(l)
+            });
+            self.optimizer.update(&mut self.net.layers, step.grads);
+            (step.losses, 1)
+        }
     }
 
-    /// One optimizer step that goes through the per-task gradients (T forward+backward
-    /// passes) and the write-back of their weighted sum.
+    /// One optimizer step through the per-task gradients (T forward+backward passes): the
+    /// weighting aggregates the shared gradients; each head takes its own task's gradient,
+    /// times its loss weight for loss-level weightings.
     pub fn step_per_task(&mut self, batch: &Batch<D>) -> Vec<f32> {
         let g = engine::per_task_gradients(&self.net, &self.kinds, batch);
-        let direction = engine::weighted_sum(&g.shared, &self.weights);
+        let aggregation = self.weighter.aggregate(&g.shared, &g.losses);
+        let direction = crate::aggregate::combine(&g.shared, &aggregation.weights);
+        let head_scale: Vec<f32> = if self.weighter.is_gradient_level() {
+            vec![1.0; self.kinds.len()]
+        } else {
+            aggregation.weights.iter().map(|w| *w as f32).collect()
+        };
         let grads =
-            engine::assemble_gradients(&self.net, &self.dev, &direction, g.own, &self.weights);
+            engine::assemble_gradients(&self.net, &self.dev, &direction, g.own, &head_scale);
         self.optimizer.update(&mut self.net.layers, grads);
         g.losses
     }
@@ -300,11 +319,10 @@ pub fn train<D: Device<f32>>(
         let mut loss_sums = vec![0.0f64; tasks];
         for rows in order.chunks(cfg.batch_size) {
             let batch = trainer.batch(rows);
-            let losses = trainer.step(&batch);
-            // The loss-weighted path: one forward and one backward per step.
+            let (losses, passes) = trainer.step(&batch);
             outcome.steps += 1;
-            outcome.forward_passes += 1;
-            outcome.backward_passes += 1;
+            outcome.forward_passes += passes;
+            outcome.backward_passes += passes;
             if let Some(t) = losses.iter().position(|l| !l.is_finite()) {
                 outcome.status = RunStatus::Diverged;
                 outcome.message = Some(format!(
@@ -317,6 +335,9 @@ pub fn train<D: Device<f32>>(
                 *sum += f64::from(*l) * rows.len() as f64;
             }
         }
+        trainer
+            .weighter
+            .end_epoch(loss_sums.iter().map(|s| s / n as f64).collect());
         for (t, sum) in loss_sums.iter().enumerate() {
             outcome.points.push(EvalPoint {
                 epoch,
@@ -344,6 +365,7 @@ mod tests {
     use crate::device::cpu;
     use crate::optimizer::Adam;
     use crate::weighting::{Equal, Static};
+    use crate::WeightingSpec;
     use mtlbench_tasks::planted_correlation::PlantedCorrelation;
 
     /// Conformance: each registered architecture × weighting lowers the training loss on a
@@ -371,22 +393,20 @@ mod tests {
             optimizer: OptimizerSpec::Adam(Adam::default()),
             eval_every: 5,
         };
-        let methods = [
-            (
-                ArchitectureSpec::SingleTask(SingleTask {}),
-                WeightingSpec::Equal(Equal {}),
-            ),
-            (
-                ArchitectureSpec::HardSharing(HardSharing {}),
-                WeightingSpec::Equal(Equal {}),
-            ),
-            (
-                ArchitectureSpec::HardSharing(HardSharing {}),
-                WeightingSpec::Static(Static {
+        // single_task, and hard_sharing with every registered weighting.
+        let mut methods = vec![(
+            ArchitectureSpec::SingleTask(SingleTask {}),
+            WeightingSpec::Equal(Equal {}),
+        )];
+        for (_, weighting) in WeightingSpec::registry() {
+            let weighting = match weighting {
+                WeightingSpec::Static(_) => WeightingSpec::Static(Static {
                     weights: vec![1.0, 0.5, 2.0],
                 }),
-            ),
-        ];
+                other => other,
+            };
+            methods.push((ArchitectureSpec::HardSharing(HardSharing {}), weighting));
+        }
         for (architecture, weighting) in &methods {
             let run = || {
                 let def = RunDefinition {
@@ -424,6 +444,8 @@ mod tests {
                 "{architecture:?} {weighting:?} is deterministic"
             );
             assert_eq!(outcome.steps, 15 * 4);
+            let passes = if weighting.is_gradient_level() { 3 } else { 1 };
+            assert_eq!(outcome.backward_passes, 15 * 4 * passes);
         }
     }
 }

@@ -1,6 +1,12 @@
-//! The weighting registry: how per-task losses become one update.
+//! The weighting registry: how per-task losses (loss-level methods) or per-task gradients
+//! of the shared parameters (gradient-level methods) become one update, and `Weighter`,
+//! a run's weighting with its state (random stream, loss history).
 
+use crate::aggregate::{self, Aggregation, MgdaNormalizer};
 use crate::AlgorithmsError;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// `equal`: L = Σᵢ Lᵢ.
@@ -15,27 +21,154 @@ pub struct Equal {}
 /// `static`: L = Σᵢ wᵢ Lᵢ with fixed weights given in the study.
 ///
 /// Paper: linear scalarisation with hand-set weights (the grid-searched baseline of Kendall
-/// et al. 2018). Hyper-parameters: `weights` (one per task, ≥ 0; default: empty, which the
-/// plan rejects — the weights must be given).
+/// et al. 2018). Hyper-parameters: `weights` (one per task, ≥ 0; no default — the plan
+/// rejects an empty list).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Static {
     pub weights: Vec<f64>,
 }
 
+/// `scale_invariant`: L = Σᵢ log Lᵢ, i.e. the update of Σᵢ Lᵢ/sg(Lᵢ).
+///
+/// Paper: the scale-invariant baseline of Navon et al. 2022 (Nash-MTL, "SI"); the
+/// reference is Nash-MTL's `ScaleInvariantLinearScalarization`. No hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleInvariant {}
+
+/// `gls`: L = (Πᵢ Lᵢ)^{1/T}, whose gradient is Σᵢ [(ΠL)^{1/T}/(T·Lᵢ)] ∇Lᵢ.
+///
+/// Paper: Chennupati et al. 2019, geometric loss strategy; LibMTL `GLS`. No
+/// hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gls {}
+
+/// `rlw`: L = Σᵢ λᵢLᵢ with λ = softmax(ε), ε ~ N(0, I_T) drawn fresh each step from the
+/// run's own stream (Σλ = 1, as LibMTL).
+///
+/// Paper: Lin et al. 2022, random loss weighting; LibMTL `RLW`. Kurin et al.'s other
+/// distributions are not offered yet. No hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rlw {}
+
+/// `dwa`: for epoch e > 2, wᵢ = T·exp(rᵢ/τ)/Σⱼexp(rⱼ/τ) with rᵢ = L̄ᵢ(e−1)/L̄ᵢ(e−2), the
+/// ratio of the last two epoch-mean training losses; wᵢ = 1 for the first 2 epochs.
+///
+/// Paper: Liu et al. 2019, dynamic weight average; LibMTL `DWA`.
+/// Hyper-parameters: `temperature` τ = 2.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dwa {
+    pub temperature: f64,
+}
+
+impl Default for Dwa {
+    fn default() -> Self {
+        Dwa { temperature: 2.0 }
+    }
+}
+
+/// `mgda`: d = Σ αᵢ*ĝᵢ with α* = argmin_{α∈Δ} ‖Σ αᵢĝᵢ‖² (the min-norm point), ĝᵢ = gᵢ/nᵢ.
+/// Solved by accelerated projected gradient on the simplex to `tolerance` (Frank–Wolfe
+/// gap), not by the reference's 250-iteration Frank–Wolfe. Task heads get their own
+/// task's gradient, unscaled (as LibMTL).
+///
+/// Paper: Sener & Koltun 2018; LibMTL `MGDA` (`mgda_gn`). Hyper-parameters: `normalizer`
+/// none | l2 | loss | loss_plus (default none), `tolerance` 1e-10, `max_iterations` 10000.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mgda {
+    pub normalizer: MgdaNormalizer,
+    pub tolerance: f64,
+    pub max_iterations: usize,
+}
+
+impl Default for Mgda {
+    fn default() -> Self {
+        Mgda {
+            normalizer: MgdaNormalizer::None,
+            tolerance: 1e-10,
+            max_iterations: 10_000,
+        }
+    }
+}
+
+/// `pcgrad`: project each gᵢ off every gⱼ it conflicts with (gᵢ′ᵀgⱼ < 0), j in a random
+/// order drawn per step from the run's stream; d = Σᵢ gᵢ′ (summed, as LibMTL). Task heads
+/// get their own task's gradient.
+///
+/// Paper: Yu et al. 2020; LibMTL `PCGrad`. Hyper-parameters: `libmtl_loop` (default
+/// false): also "project" gᵢ′ on gᵢ itself, as LibMTL's loop does.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PcGrad {
+    pub libmtl_loop: bool,
+}
+
+/// `cagrad`: d = ḡ + φ/‖g_w‖·g_w with w* = argmin_{w∈Δ} wᵀA·1/T + φ√(wᵀAw), φ = c‖ḡ‖,
+/// rescaled (FORMULAS.md b.5; LibMTL's form, with its 1e-8 terms). Task heads get their own
+/// task's gradient.
+///
+/// Paper: Liu et al. 2021; LibMTL `CAGrad`. Hyper-parameters: `c` 0.5 (LibMTL's default;
+/// the CAGrad NYUv2 runs use 0.4), `rescale` 1 (0 none, 1 ÷(1+c²), 2 ÷(1+c)), `tolerance`
+/// 1e-10, `max_iterations` 10000.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaGrad {
+    pub c: f64,
+    pub rescale: u8,
+    pub tolerance: f64,
+    pub max_iterations: usize,
+}
+
+impl Default for CaGrad {
+    fn default() -> Self {
+        CaGrad {
+            c: 0.5,
+            rescale: 1,
+            tolerance: 1e-10,
+            max_iterations: 10_000,
+        }
+    }
+}
+
 mtlbench_tasks::registry! {
-    /// How per-task losses are combined.
+    /// How per-task losses or gradients are combined.
     pub enum WeightingSpec {
         Equal(Equal) = "equal": "L = Σᵢ Lᵢ (LibMTL EW)",
         Static(Static) = "static": "L = Σᵢ wᵢ Lᵢ with fixed weights (weights: one per task)",
+        ScaleInvariant(ScaleInvariant) = "scale_invariant": "L = Σᵢ log Lᵢ (Navon et al. 2022)",
+        Gls(Gls) = "gls": "L = (Πᵢ Lᵢ)^(1/T), geometric loss strategy (Chennupati et al. 2019)",
+        Rlw(Rlw) = "rlw": "random loss weights softmax(N(0, I)) each step (Lin et al. 2022; LibMTL RLW)",
+        Dwa(Dwa) = "dwa": "dynamic weight average from epoch loss ratios (Liu et al. 2019)",
+        Mgda(Mgda) = "mgda": "min-norm point of the task gradients (Sener & Koltun 2018); gradient-level",
+        PcGrad(PcGrad) = "pcgrad": "project conflicting gradients (Yu et al. 2020); gradient-level",
+        CaGrad(CaGrad) = "cagrad": "conflict-averse gradient descent (Liu et al. 2021); gradient-level",
     }
 }
 
 impl WeightingSpec {
     /// Checks the weighting against a suite of `tasks` tasks.
     pub fn validate(&self, tasks: usize) -> Result<(), AlgorithmsError> {
+        let solver = |tolerance: f64, max_iterations: usize| {
+            if !(tolerance > 0.0 && tolerance.is_finite()) {
+                return Err(AlgorithmsError::invalid(
+                    "tolerance",
+                    "must be finite and > 0",
+                ));
+            }
+            if max_iterations == 0 {
+                return Err(AlgorithmsError::invalid(
+                    "max_iterations",
+                    "must be at least 1",
+                ));
+            }
+            Ok(())
+        };
         match self {
-            WeightingSpec::Equal(_) => Ok(()),
             WeightingSpec::Static(s) => {
                 if s.weights.len() != tasks {
                     return Err(AlgorithmsError::invalid(
@@ -54,14 +187,184 @@ impl WeightingSpec {
                 }
                 Ok(())
             }
+            WeightingSpec::Dwa(d) if !(d.temperature > 0.0 && d.temperature.is_finite()) => Err(
+                AlgorithmsError::invalid("temperature", "must be finite and > 0"),
+            ),
+            WeightingSpec::Mgda(m) => solver(m.tolerance, m.max_iterations),
+            WeightingSpec::CaGrad(c) => {
+                if !(c.c >= 0.0 && c.c.is_finite()) {
+                    return Err(AlgorithmsError::invalid("c", "must be finite and ≥ 0"));
+                }
+                if c.rescale > 2 {
+                    return Err(AlgorithmsError::invalid("rescale", "must be 0, 1 or 2"));
+                }
+                solver(c.tolerance, c.max_iterations)
+            }
+            _ => Ok(()),
         }
     }
 
-    /// The loss weights for `tasks` tasks.
-    pub fn loss_weights(&self, tasks: usize) -> Vec<f32> {
-        match self {
-            WeightingSpec::Equal(_) => vec![1.0; tasks],
+    /// Whether the method needs each task's gradient of the shared parameters (one
+    /// forward+backward per task) rather than only the task losses.
+    pub fn is_gradient_level(&self) -> bool {
+        matches!(
+            self,
+            WeightingSpec::Mgda(_) | WeightingSpec::PcGrad(_) | WeightingSpec::CaGrad(_)
+        )
+    }
+}
+
+/// A run's weighting: the spec and its state.
+pub struct Weighter {
+    spec: WeightingSpec,
+    tasks: usize,
+    rng: ChaCha8Rng,
+    /// Epoch-mean training losses of the finished epochs (for DWA).
+    epoch_means: Vec<Vec<f64>>,
+}
+
+impl Weighter {
+    /// `rng` is the run's own weighting stream (RLW draws, PCGrad orders).
+    pub fn new(spec: &WeightingSpec, tasks: usize, rng: ChaCha8Rng) -> Self {
+        Weighter {
+            spec: spec.clone(),
+            tasks,
+            rng,
+            epoch_means: Vec::new(),
+        }
+    }
+
+    pub fn is_gradient_level(&self) -> bool {
+        self.spec.is_gradient_level()
+    }
+
+    /// Loss-level weights wᵢ for this step: the update is the gradient of Σ wᵢLᵢ with the
+    /// wᵢ held constant. Gradient-level methods get 1 (their heads' gradients).
+    pub fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
+        let t = self.tasks;
+        match &self.spec {
             WeightingSpec::Static(s) => s.weights.iter().map(|w| *w as f32).collect(),
+            WeightingSpec::ScaleInvariant(_) => losses.iter().map(|l| 1.0 / l).collect(),
+            WeightingSpec::Gls(_) => {
+                let log_mean = losses.iter().map(|l| f64::from(*l).ln()).sum::<f64>() / t as f64;
+                let geometric = log_mean.exp();
+                losses
+                    .iter()
+                    .map(|l| (geometric / (t as f64 * f64::from(*l))) as f32)
+                    .collect()
+            }
+            WeightingSpec::Rlw(_) => {
+                let eps: Vec<f64> = (0..t)
+                    .map(|_| self.rng.sample(rand_distr::StandardNormal))
+                    .collect();
+                softmax(&eps, 1.0).into_iter().map(|w| w as f32).collect()
+            }
+            WeightingSpec::Dwa(d) => match self.epoch_means.as_slice() {
+                [.., before, last] => {
+                    let ratios: Vec<f64> = last.iter().zip(before).map(|(a, b)| a / b).collect();
+                    softmax(&ratios, d.temperature)
+                        .into_iter()
+                        .map(|w| (t as f64 * w) as f32)
+                        .collect()
+                }
+                _ => vec![1.0; t],
+            },
+            _ => vec![1.0; t],
+        }
+    }
+
+    /// Gradient-level aggregation of the per-task shared gradients.
+    pub fn aggregate(&mut self, grads: &[Vec<f32>], losses: &[f32]) -> Aggregation {
+        match &self.spec {
+            WeightingSpec::Mgda(m) => {
+                aggregate::mgda(grads, losses, m.normalizer, m.tolerance, m.max_iterations)
+            }
+            WeightingSpec::PcGrad(p) => {
+                let orders: Vec<Vec<usize>> = (0..self.tasks)
+                    .map(|_| {
+                        let mut order: Vec<usize> = (0..self.tasks).collect();
+                        order.shuffle(&mut self.rng);
+                        order
+                    })
+                    .collect();
+                aggregate::pcgrad(grads, &orders, p.libmtl_loop)
+            }
+            WeightingSpec::CaGrad(c) => {
+                aggregate::cagrad(grads, c.c, c.rescale, c.tolerance, c.max_iterations)
+            }
+            _ => {
+                let weights = self
+                    .loss_weights(losses)
+                    .into_iter()
+                    .map(f64::from)
+                    .collect();
+                Aggregation {
+                    weights,
+                    report: None,
+                }
+            }
+        }
+    }
+
+    /// Records an epoch's mean training losses (DWA reads the last two).
+    pub fn end_epoch(&mut self, means: Vec<f64>) {
+        self.epoch_means.push(means);
+    }
+}
+
+/// softmax(x/τ), computed with max-subtraction.
+fn softmax(x: &[f64], temperature: f64) -> Vec<f64> {
+    let max = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = x.iter().map(|v| ((v - max) / temperature).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.into_iter().map(|v| v / sum).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn weighter(spec: WeightingSpec) -> Weighter {
+        Weighter::new(&spec, 3, ChaCha8Rng::seed_from_u64(1))
+    }
+
+    #[test]
+    fn loss_level_weights_by_hand() {
+        let losses = [0.5f32, 2.0, 4.0];
+        assert_eq!(
+            weighter(WeightingSpec::ScaleInvariant(ScaleInvariant {})).loss_weights(&losses),
+            vec![2.0, 0.5, 0.25]
+        );
+        // GLS: (0.5·2·4)^(1/3) = 4^(1/3); wᵢ = 4^(1/3)/(3Lᵢ).
+        let g = 4f64.powf(1.0 / 3.0);
+        let w = weighter(WeightingSpec::Gls(Gls {})).loss_weights(&losses);
+        for (wi, li) in w.iter().zip(losses) {
+            assert!((f64::from(*wi) - g / (3.0 * f64::from(li))).abs() < 1e-6);
+        }
+        // RLW: a fresh point of the simplex each step, reproducible from the stream.
+        let mut r = weighter(WeightingSpec::Rlw(Rlw {}));
+        let (a, b) = (r.loss_weights(&losses), r.loss_weights(&losses));
+        assert!((a.iter().sum::<f32>() - 1.0).abs() < 1e-6 && a != b);
+        assert_eq!(
+            a,
+            weighter(WeightingSpec::Rlw(Rlw {})).loss_weights(&losses)
+        );
+    }
+
+    #[test]
+    fn dwa_uses_the_last_two_epochs() {
+        let mut d = weighter(WeightingSpec::Dwa(Dwa { temperature: 2.0 }));
+        assert_eq!(d.loss_weights(&[1.0; 3]), vec![1.0; 3]);
+        d.end_epoch(vec![1.0, 1.0, 2.0]);
+        assert_eq!(d.loss_weights(&[1.0; 3]), vec![1.0; 3]);
+        d.end_epoch(vec![0.5, 1.0, 2.0]);
+        // r = (0.5, 1, 1); w = 3·exp(r/2)/Σ exp(r/2).
+        let e = [0.25f64.exp(), 0.5f64.exp(), 0.5f64.exp()];
+        let s: f64 = e.iter().sum();
+        let w = d.loss_weights(&[1.0; 3]);
+        for (wi, ei) in w.iter().zip(e) {
+            assert!((f64::from(*wi) - 3.0 * ei / s).abs() < 1e-6);
         }
     }
 }
