@@ -11,7 +11,7 @@ use mtlbench_algorithms::bench::{forward_flops, matmul_gflops, seconds_per_step}
 use mtlbench_algorithms::device::cpu;
 use mtlbench_algorithms::optimizer::Adam;
 use mtlbench_algorithms::train::{RunDefinition, RunSeeds, Trainer};
-use mtlbench_algorithms::weighting::Equal;
+use mtlbench_algorithms::weighting::{Equal, Static};
 use mtlbench_algorithms::{ArchitectureSpec, ModelSpec, OptimizerSpec, TrainConfig, WeightingSpec};
 use mtlbench_tasks::gradnorm_toy::GradnormToy;
 use std::time::Instant;
@@ -31,7 +31,7 @@ architectures:
 model:
   trunk: [64, 64]
 training:
-  epochs: 15
+  epochs: 40
   batch_size: 32
 ";
 
@@ -45,7 +45,7 @@ fn one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 
 pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
     let batch = 100;
-    let (gflops, equal_s, per_task_s, equal_flops, per_task_flops) = one_thread(|| {
+    let (gflops, equal_s, per_task_s, equal_flops, per_task_flops, methods) = one_thread(|| {
         let gflops = matmul_gflops(1024, 5);
         let toy = GradnormToy {
             tasks: 10,
@@ -89,12 +89,34 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
         // Per-task path: the shared trunk runs once per task.
         let per_task_forward = forward + (tasks - 1.0) * 2.0 * (shared_macs * batch) as f64;
         let per_task_s = seconds_per_step(&mut trainer, batch, steps, rounds, true);
+        // Every registered weighting, through the path it needs, relative to equal.
+        let methods: Vec<(String, f64)> = WeightingSpec::registry()
+            .into_iter()
+            .map(|(entry, weighting)| {
+                let weighting = match weighting {
+                    WeightingSpec::Static(_) => WeightingSpec::Static(Static {
+                        weights: vec![1.0; 10],
+                    }),
+                    other => other,
+                };
+                let def = RunDefinition {
+                    weighting: &weighting,
+                    ..def()
+                };
+                let mut trainer = Trainer::new(cpu(), def);
+                (
+                    entry.kind.to_string(),
+                    seconds_per_step(&mut trainer, batch, steps, rounds, false),
+                )
+            })
+            .collect();
         (
             gflops,
             equal_s,
             per_task_s,
             3.0 * forward,
             3.0 * per_task_forward,
+            methods,
         )
     });
     println!("mtlbench bench (figures of this run; compare them as ratios)");
@@ -124,6 +146,18 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
         per_task_s / equal_s
     );
     println!("  target: equal step at >= 30% of the matmul rate");
+    println!("W1 step time of each weighting with hard_sharing, relative to equal (same run):");
+    let equal_method = methods
+        .iter()
+        .find(|(k, _)| k == "equal")
+        .map_or(equal_s, |m| m.1);
+    for (kind, seconds) in &methods {
+        println!(
+            "  {kind:<16} {:>7.2} ms/step  {:>5.2}x",
+            seconds * 1e3,
+            seconds / equal_method
+        );
+    }
 
     let study = parse_study("bench-sweep", SWEEP_STUDY)?;
     let runs = plan::expand(&study)?;

@@ -1,11 +1,18 @@
 //! Built-in studies, embedded in the binary: `mtlbench run --preset NAME`.
 
 /// (name, one-line description, YAML text).
-pub const PRESETS: &[(&str, &str, &str)] = &[(
-    "quickstart",
-    "both synthetic suites, single_task vs hard_sharing, 3 replicates (the default main job)",
-    include_str!("presets/quickstart.yaml"),
-)];
+pub const PRESETS: &[(&str, &str, &str)] = &[
+    (
+        "quickstart",
+        "both synthetic suites, single_task vs hard_sharing, 3 replicates (the default main job)",
+        include_str!("presets/quickstart.yaml"),
+    ),
+    (
+        "method-zoo",
+        "every weighting with hard_sharing vs single_task on both synthetic suites, 3 replicates",
+        include_str!("presets/method-zoo.yaml"),
+    ),
+];
 
 /// The YAML text of preset `name`.
 pub fn preset(name: &str) -> Option<&'static str> {
