@@ -11,6 +11,18 @@ use serde::{Deserialize, Serialize};
 pub struct Aggregation {
     pub weights: Vec<f64>,
     pub report: Option<SolverReport>,
+    /// Scales of each task's own (head) gradients; `None` leaves them unscaled.
+    pub head_scales: Option<Vec<f64>>,
+}
+
+impl Aggregation {
+    fn new(weights: Vec<f64>, report: Option<SolverReport>) -> Self {
+        Aggregation {
+            weights,
+            report,
+            head_scales: None,
+        }
+    }
 }
 
 /// d = Σᵢ wᵢ gᵢ.
@@ -74,10 +86,10 @@ pub fn mgda(
         })
         .collect();
     let (alpha, report) = solvers::min_norm_weights(&m, tolerance, max_iterations);
-    Aggregation {
-        weights: alpha.iter().zip(&scale).map(|(a, s)| a * s).collect(),
-        report: Some(report),
-    }
+    Aggregation::new(
+        alpha.iter().zip(&scale).map(|(a, s)| a * s).collect(),
+        Some(report),
+    )
 }
 
 /// PCGrad: gᵢ′ ← gᵢ; for each j in `orders[i]`: if gᵢ′ᵀgⱼ < 0 then gᵢ′ ← gᵢ′ − (gᵢ′ᵀgⱼ/‖gⱼ‖²)gⱼ;
@@ -102,10 +114,7 @@ pub fn pcgrad(grads: &[Vec<f32>], orders: &[Vec<usize>], libmtl_loop: bool) -> A
         }
         weights.iter_mut().zip(&c).for_each(|(w, ck)| *w += ck);
     }
-    Aggregation {
-        weights,
-        report: None,
-    }
+    Aggregation::new(weights, None)
 }
 
 /// CAGrad (LibMTL's form): A = GGᵀ, ‖g₀‖ = √mean(A), φ = c‖g₀‖ + 1e-8,
@@ -150,12 +159,222 @@ pub fn cagrad(
         1 => 1.0 + c * c,
         _ => 1.0 + c,
     };
-    Aggregation {
-        weights: w
-            .iter()
+    Aggregation::new(
+        w.iter()
             .map(|wi| (1.0 / t as f64 + lambda * wi) / divisor)
             .collect(),
-        report: Some(report),
+        Some(report),
+    )
+}
+
+/// IMTL-G (LibMTL): uᵢ = gᵢ/‖gᵢ‖, D = [g₁ − gₜ]ₜ₌₂..T, U = [u₁ − uₜ]ₜ₌₂..T,
+/// α₂..T = g₁Uᵀ(DUᵀ)⁻¹, α₁ = 1 − Σα₂..T; d = Σ αₜgₜ (equal projections onto every uₜ).
+/// Falls back to equal weights 1/T when DUᵀ is singular.
+pub fn imtl_g(grads: &[Vec<f32>]) -> Aggregation {
+    let t = grads.len();
+    let gram = solvers::gramian(grads);
+    let norm: Vec<f64> = (0..t).map(|i| gram[i][i].sqrt().max(1e-300)).collect();
+    // gₐ·u_b = Gram[a][b]/‖g_b‖.
+    let gu = |a: usize, b: usize| gram[a][b] / norm[b];
+    let rhs: Vec<f64> = (1..t).map(|k| gu(0, 0) - gu(0, k)).collect();
+    // (DUᵀ)[s][k] = (g₁ − gₛ)·(u₁ − uₖ); solve x·(DUᵀ) = g₁Uᵀ as (DUᵀ)ᵀxᵀ = (g₁Uᵀ)ᵀ.
+    let du_t: Vec<Vec<f64>> = (1..t)
+        .map(|k| {
+            (1..t)
+                .map(|s| gu(0, 0) - gu(0, k) - gu(s, 0) + gu(s, k))
+                .collect()
+        })
+        .collect();
+    let weights = match solvers::solve_linear(&du_t, &rhs) {
+        Some(rest) => std::iter::once(1.0 - rest.iter().sum::<f64>())
+            .chain(rest)
+            .collect(),
+        None => vec![1.0 / t as f64; t],
+    };
+    Aggregation::new(weights, None)
+}
+
+/// Aligned-MTL (LibMTL): GGᵀ = VΛVᵀ keeping λ > λ_max·T·ε₃₂ (float32 machine epsilon, as
+/// LibMTL's torch default); B = √λ_min·VΛ^{−1/2}Vᵀ; wᵢ = column sums of B.
+pub fn aligned_mtl(grads: &[Vec<f32>]) -> Aggregation {
+    let t = grads.len();
+    let (values, vectors) = solvers::symmetric_eigen(&solvers::gramian(grads));
+    let max = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let tolerance = max * t as f64 * f64::from(f32::EPSILON);
+    let kept: Vec<usize> = (0..t).filter(|&k| values[k] > tolerance).collect();
+    if kept.is_empty() {
+        return Aggregation::new(vec![0.0; t], None);
+    }
+    let lambda_min = kept
+        .iter()
+        .map(|&k| values[k])
+        .fold(f64::INFINITY, f64::min);
+    let weights = (0..t)
+        .map(|j| {
+            // Σᵢ Bᵢⱼ with B = √λ_min Σₖ vₖvₖᵀ/√λₖ.
+            kept.iter()
+                .map(|&k| {
+                    (0..t).map(|i| vectors[i][k]).sum::<f64>() * vectors[j][k] / values[k].sqrt()
+                })
+                .sum::<f64>()
+                * lambda_min.sqrt()
+        })
+        .collect();
+    Aggregation::new(weights, None)
+}
+
+/// UPGrad (torchjd): Ĝ = GGᵀ/tr(GGᵀ) (the zero matrix when tr < 1e-4) + 1e-4·I; for each
+/// task i, vᵢ = argmin_v vᵀĜv s.t. v ≥ eᵢ/T; w = Σᵢ vᵢ. Each gᵢ/T is projected onto the dual
+/// cone of the rows of G, and the projections are summed. The report is the worst of the
+/// T inner solves.
+pub fn upgrad(grads: &[Vec<f32>], tolerance: f64, max_iterations: usize) -> Aggregation {
+    let t = grads.len();
+    let gram = solvers::gramian(grads);
+    let trace: f64 = (0..t).map(|i| gram[i][i]).sum();
+    let q: Vec<Vec<f64>> = (0..t)
+        .map(|i| {
+            (0..t)
+                .map(|j| {
+                    let normalized = if trace < 1e-4 {
+                        0.0
+                    } else {
+                        gram[i][j] / trace
+                    };
+                    normalized + if i == j { 1e-4 } else { 0.0 }
+                })
+                .collect()
+        })
+        .collect();
+    let mut weights = vec![0.0; t];
+    let mut worst = SolverReport {
+        iterations: 0,
+        gap: 0.0,
+    };
+    for i in 0..t {
+        let lower: Vec<f64> = (0..t)
+            .map(|j| if j == i { 1.0 / t as f64 } else { 0.0 })
+            .collect();
+        let (v, report) = solvers::min_quadratic_above(&q, &lower, tolerance, max_iterations);
+        weights.iter_mut().zip(&v).for_each(|(w, x)| *w += x);
+        worst.iterations = worst.iterations.max(report.iterations);
+        worst.gap = worst.gap.max(report.gap);
+    }
+    Aggregation::new(weights, Some(worst))
+}
+
+/// Nash-MTL's bargaining weights: α > 0 with (Mα)ᵢ = 1/αᵢ for M = GGᵀ/‖GGᵀ‖_F, solved
+/// exactly (to `tolerance` on ‖Mα − 1/α‖) as the minimiser of ½αᵀMα − Σ log αᵢ by damped
+/// Newton, not by the reference's CCCP. The update is that of Σ αᵢLᵢ (heads scaled by
+/// αᵢ), with the shared part clipped to norm `max_norm` (as the reference).
+pub fn nash_mtl(
+    grads: &[Vec<f32>],
+    max_norm: f64,
+    tolerance: f64,
+    max_iterations: usize,
+) -> Aggregation {
+    let t = grads.len();
+    let gram = solvers::gramian(grads);
+    let frobenius = gram
+        .iter()
+        .flatten()
+        .map(|x| x * x)
+        .sum::<f64>()
+        .sqrt()
+        .max(1e-300);
+    let m: Vec<Vec<f64>> = gram
+        .iter()
+        .map(|r| r.iter().map(|x| x / frobenius).collect())
+        .collect();
+    let m_times = |a: &[f64]| -> Vec<f64> {
+        (0..t)
+            .map(|i| (0..t).map(|j| m[i][j] * a[j]).sum())
+            .collect()
+    };
+    let phi = |a: &[f64]| -> f64 {
+        let ma = m_times(a);
+        0.5 * a.iter().zip(&ma).map(|(x, y)| x * y).sum::<f64>()
+            - a.iter().map(|x| x.ln()).sum::<f64>()
+    };
+    let residual_of = |a: &[f64]| -> Vec<f64> {
+        m_times(a)
+            .iter()
+            .zip(a)
+            .map(|(ma, x)| ma - 1.0 / x)
+            .collect()
+    };
+    let mut alpha = vec![1.0; t];
+    let mut iterations = max_iterations;
+    for iteration in 0..max_iterations {
+        let grad = residual_of(&alpha);
+        if grad.iter().map(|g| g * g).sum::<f64>().sqrt() <= tolerance {
+            iterations = iteration;
+            break;
+        }
+        let hessian: Vec<Vec<f64>> = (0..t)
+            .map(|i| {
+                (0..t)
+                    .map(|j| {
+                        m[i][j]
+                            + if i == j {
+                                1.0 / (alpha[i] * alpha[i])
+                            } else {
+                                0.0
+                            }
+                    })
+                    .collect()
+            })
+            .collect();
+        let negative: Vec<f64> = grad.iter().map(|g| -g).collect();
+        let Some(direction) = solvers::solve_linear(&hessian, &negative) else {
+            iterations = iteration;
+            break;
+        };
+        // Backtracking: stay in α > 0 and do not increase the objective.
+        let current = phi(&alpha);
+        let mut step = 1.0;
+        let mut moved = false;
+        while step >= 1e-20 {
+            let candidate: Vec<f64> = alpha
+                .iter()
+                .zip(&direction)
+                .map(|(a, d)| a + step * d)
+                .collect();
+            if candidate.iter().all(|a| *a > 0.0) && phi(&candidate) <= current {
+                alpha = candidate;
+                moved = true;
+                break;
+            }
+            step *= 0.5;
+        }
+        if !moved {
+            iterations = iteration;
+            break;
+        }
+    }
+    let gap = residual_of(&alpha)
+        .iter()
+        .map(|g| g * g)
+        .sum::<f64>()
+        .sqrt();
+    // Clip the shared update Σ αᵢgᵢ to max_norm; the heads keep αᵢ.
+    let norm = (0..t)
+        .map(|i| {
+            (0..t)
+                .map(|j| alpha[i] * alpha[j] * gram[i][j])
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        .max(0.0)
+        .sqrt();
+    let clip = if norm > max_norm {
+        max_norm / norm
+    } else {
+        1.0
+    };
+    Aggregation {
+        weights: alpha.iter().map(|a| a * clip).collect(),
+        report: Some(SolverReport { iterations, gap }),
+        head_scales: Some(alpha),
     }
 }
 
@@ -208,6 +427,30 @@ mod tests {
                 let agg = cagrad(&grads, 0.5, rescale, 1e-10, 100_000);
                 assert_close(&combine(&grads, &agg.weights), &want);
             }
+            assert_close(
+                &combine(&grads, &imtl_g(&grads).weights),
+                &golden_imtl_g(name),
+            );
+            assert_close(
+                &combine(&grads, &aligned_mtl(&grads).weights),
+                &golden_aligned_mtl(name),
+            );
+            assert_close(
+                &combine(&grads, &upgrad(&grads, 1e-12, 100_000).weights),
+                &golden_upgrad(name),
+            );
+            let nash = nash_mtl(&grads, 100.0, 1e-12, 100);
+            assert_close(&combine(&grads, &nash.weights), &golden_nash_mtl(name));
+            assert_eq!(
+                nash.head_scales.as_ref(),
+                Some(&nash.weights),
+                "no clipping at max_norm 100"
+            );
+            let clipped = nash_mtl(&grads, 1.0, 1e-12, 100);
+            assert_close(
+                &combine(&grads, &clipped.weights),
+                &golden_nash_mtl_clipped(name),
+            );
         }
     }
 
@@ -223,6 +466,37 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// UPGrad and Nash-MTL never conflict with a task (gᵢᵀd ≥ 0); IMTL-G's update has
+    /// equal projections on every task's unit gradient.
+    #[test]
+    fn upgrad_and_nash_are_non_conflicting_imtl_projects_equally() {
+        for grads in random_jacobians() {
+            for d in [
+                combine(&grads, &upgrad(&grads, 1e-12, 100_000).weights),
+                combine(&grads, &nash_mtl(&grads, 1e9, 1e-12, 100).weights),
+            ] {
+                for g in &grads {
+                    assert!(
+                        solvers::dot(g, &d) >= -1e-6,
+                        "conflict: {}",
+                        solvers::dot(g, &d)
+                    );
+                }
+            }
+            let d = combine(&grads, &imtl_g(&grads).weights);
+            let projections: Vec<f64> = grads
+                .iter()
+                .map(|g| solvers::dot(g, &d) / solvers::dot(g, g).sqrt())
+                .collect();
+            for p in &projections {
+                assert!(
+                    (p - projections[0]).abs() < 1e-3 * projections[0].abs().max(1.0),
+                    "{projections:?}"
+                );
+            }
+        }
     }
 
     /// MGDA's min-norm direction never conflicts: gᵢᵀd ≥ ‖d‖² ≥ 0 for every task.

@@ -157,9 +157,215 @@ pub fn min_norm_weights(
     )
 }
 
+/// Eigen-decomposition of a symmetric matrix by cyclic Jacobi rotations: (eigenvalues,
+/// eigenvectors as columns of V), unsorted. Deterministic; sweeps until the off-diagonal
+/// mass is below 1e-15 of the total (at most 100 sweeps).
+pub fn symmetric_eigen(a: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let n = a.len();
+    let mut m: Vec<Vec<f64>> = a.to_vec();
+    let mut v: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect())
+        .collect();
+    let total: f64 = m
+        .iter()
+        .flatten()
+        .map(|x| x * x)
+        .sum::<f64>()
+        .max(f64::MIN_POSITIVE);
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |j| *j != i).map(move |j| (i, j)))
+            .map(|(i, j)| m[i][j] * m[i][j])
+            .sum();
+        if off <= 1e-30 * total {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                if m[p][q].abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (m[q][q] - m[p][p]) / (2.0 * m[p][q]);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (mkp, mkq) = (m[k][p], m[k][q]);
+                    m[k][p] = c * mkp - s * mkq;
+                    m[k][q] = s * mkp + c * mkq;
+                }
+                for k in 0..n {
+                    let (mpk, mqk) = (m[p][k], m[q][k]);
+                    m[p][k] = c * mpk - s * mqk;
+                    m[q][k] = s * mpk + c * mqk;
+                }
+                for row in v.iter_mut() {
+                    let (vkp, vkq) = (row[p], row[q]);
+                    row[p] = c * vkp - s * vkq;
+                    row[q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    ((0..n).map(|i| m[i][i]).collect(), v)
+}
+
+/// Solves A x = b by Gaussian elimination with partial pivoting; `None` when A is singular
+/// (a pivot below 1e-300).
+pub fn solve_linear(a: &[Vec<f64>], b: &[f64]) -> Option<Vec<f64>> {
+    let n = b.len();
+    let mut m: Vec<Vec<f64>> = a
+        .iter()
+        .zip(b)
+        .map(|(row, bi)| row.iter().cloned().chain([*bi]).collect())
+        .collect();
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
+        if m[pivot][col].abs() < 1e-300 {
+            return None;
+        }
+        m.swap(col, pivot);
+        for row in col + 1..n {
+            let f = m[row][col] / m[col][col];
+            for k in col..=n {
+                m[row][k] -= f * m[col][k];
+            }
+        }
+    }
+    let mut x = vec![0.0; n];
+    for row in (0..n).rev() {
+        let rest: f64 = (row + 1..n).map(|k| m[row][k] * x[k]).sum();
+        x[row] = (m[row][n] - rest) / m[row][row];
+    }
+    Some(x)
+}
+
+/// argmin_v vᵀQv subject to v ≥ lower (elementwise), by projected FISTA with restarts
+/// (the projection is a clamp). Stops when the projected-gradient residual falls below
+/// `tolerance`, when a step no longer descends in f64 arithmetic, or after
+/// `max_iterations`; the report's gap is that residual.
+pub fn min_quadratic_above(
+    q: &[Vec<f64>],
+    lower: &[f64],
+    tolerance: f64,
+    max_iterations: usize,
+) -> (Vec<f64>, SolverReport) {
+    let n = lower.len();
+    let grad = |v: &[f64]| -> Vec<f64> {
+        (0..n)
+            .map(|i| 2.0 * (0..n).map(|j| q[i][j] * v[j]).sum::<f64>())
+            .collect()
+    };
+    let value = |v: &[f64]| -> f64 {
+        (0..n)
+            .map(|i| v[i] * (0..n).map(|j| q[i][j] * v[j]).sum::<f64>())
+            .sum()
+    };
+    // Lipschitz bound of the gradient: 2 × the largest absolute row sum.
+    let lipschitz = 2.0
+        * q.iter()
+            .map(|r| r.iter().map(|x| x.abs()).sum::<f64>())
+            .fold(0.0, f64::max);
+    let step = if lipschitz > 0.0 {
+        1.0 / lipschitz
+    } else {
+        1.0
+    };
+    let clamp =
+        |v: Vec<f64>| -> Vec<f64> { v.into_iter().zip(lower).map(|(x, l)| x.max(*l)).collect() };
+    let residual = |v: &[f64]| -> f64 {
+        let g = grad(v);
+        // Norm of the projected-gradient map (zero exactly at the KKT point).
+        let moved = clamp(v.iter().zip(&g).map(|(x, gi)| x - step * gi).collect());
+        v.iter()
+            .zip(&moved)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt()
+            / step
+    };
+    let mut v = lower.to_vec();
+    let mut y = v.clone();
+    let mut t: f64 = 1.0;
+    let mut restarted = false;
+    for iteration in 0..max_iterations {
+        let r = residual(&v);
+        if r <= tolerance {
+            return (
+                v,
+                SolverReport {
+                    iterations: iteration,
+                    gap: r,
+                },
+            );
+        }
+        let g = grad(&y);
+        let next = clamp(y.iter().zip(&g).map(|(a, gi)| a - step * gi).collect());
+        if value(&next) > value(&v) {
+            if restarted {
+                // No descent left in f64 arithmetic: v is optimal to rounding.
+                return (
+                    v.clone(),
+                    SolverReport {
+                        iterations: iteration + 1,
+                        gap: r,
+                    },
+                );
+            }
+            y = v.clone();
+            t = 1.0;
+            restarted = true;
+            continue;
+        }
+        restarted = false;
+        let t_next = (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0;
+        y = next
+            .iter()
+            .zip(&v)
+            .map(|(a, b)| a + (t - 1.0) / t_next * (a - b))
+            .collect();
+        t = t_next;
+        v = next;
+    }
+    let r = residual(&v);
+    (
+        v,
+        SolverReport {
+            iterations: max_iterations,
+            gap: r,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eigen_and_linear_solve_by_hand() {
+        let a = vec![vec![2.0, 1.0], vec![1.0, 2.0]];
+        let (mut values, vectors) = symmetric_eigen(&a);
+        // A v = λ v for each column.
+        for k in 0..2 {
+            for i in 0..2 {
+                let av: f64 = (0..2).map(|j| a[i][j] * vectors[j][k]).sum();
+                assert!((av - values[k] * vectors[i][k]).abs() < 1e-12);
+            }
+        }
+        values.sort_by(f64::total_cmp);
+        assert!((values[0] - 1.0).abs() < 1e-12 && (values[1] - 3.0).abs() < 1e-12);
+        let x = solve_linear(&a, &[3.0, 3.0]).unwrap();
+        assert!((x[0] - 1.0).abs() < 1e-12 && (x[1] - 1.0).abs() < 1e-12);
+        assert!(solve_linear(&[vec![1.0, 2.0], vec![2.0, 4.0]], &[1.0, 2.0]).is_none());
+        // min 2v₁² + 2v₁v₂ + 2v₂² s.t. v ≥ (1, −5): v₁ = 1 is active (∂₁ = 3 > 0) and
+        // v₂ = −v₁/2 minimises the rest.
+        let (v, _) = min_quadratic_above(&a, &[1.0, -5.0], 1e-12, 100_000);
+        assert!(
+            (v[0] - 1.0).abs() < 1e-7 && (v[1] + 0.5).abs() < 1e-7,
+            "{v:?}"
+        );
+    }
 
     #[test]
     fn simplex_projection_by_hand() {

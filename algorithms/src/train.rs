@@ -199,16 +199,18 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
 
     /// One optimizer step through the per-task gradients (T forward+backward passes): the
     /// weighting aggregates the shared gradients; each head takes its own task's gradient,
-    /// times its loss weight for loss-level weightings.
+    /// times the method's head scale (Nash-MTL's αᵢ), or its loss weight for loss-level
+    /// weightings.
     pub fn step_per_task(&mut self, batch: &Batch<D>) -> Vec<f32> {
         let g = engine::per_task_gradients(&self.net, &self.kinds, batch);
         let aggregation = self.weighter.aggregate(&g.shared, &g.losses);
         let direction = crate::aggregate::combine(&g.shared, &aggregation.weights);
-        let head_scale: Vec<f32> = if self.weighter.is_gradient_level() {
-            vec![1.0; self.kinds.len()]
-        } else {
-            aggregation.weights.iter().map(|w| *w as f32).collect()
-        };
+        let head_scale: Vec<f32> =
+            match (&aggregation.head_scales, self.weighter.is_gradient_level()) {
+                (Some(scales), _) => scales.iter().map(|w| *w as f32).collect(),
+                (None, true) => vec![1.0; self.kinds.len()],
+                (None, false) => aggregation.weights.iter().map(|w| *w as f32).collect(),
+            };
         let grads =
             engine::assemble_gradients(&self.net, &self.dev, &direction, g.own, &head_scale);
         self.optimizer.update(&mut self.net.layers, grads);

@@ -135,6 +135,72 @@ impl Default for CaGrad {
     }
 }
 
+/// `imtl_g`: the update with equal projections onto every task's unit gradient,
+/// α₂..T = g₁Uᵀ(DUᵀ)⁻¹, α₁ = 1 − Σα₂..T (the gradient part of IMTL; the learnable loss
+/// scales of IMTL-L are not included). Task heads get their own task's gradient.
+///
+/// Paper: Liu et al. 2021, "Towards impartial multi-task learning"; LibMTL `IMTL`
+/// (gradient part). No hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImtlG {}
+
+/// `aligned_mtl`: GGᵀ = VΛVᵀ (eigenvalues ≤ λ_max·T·ε₃₂ dropped), B = √λ_min·VΛ^{−1/2}Vᵀ,
+/// wᵢ = column sums of B (LibMTL's `min` scale mode). Task heads get their own task's
+/// gradient.
+///
+/// Paper: Senushkin et al. 2023, "Independent component alignment for multi-task
+/// learning"; LibMTL `Aligned_MTL`. No hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlignedMtl {}
+
+/// `upgrad`: project each gᵢ onto the dual cone of the task gradients and sum the
+/// projections (weights w = Σᵢ vᵢ, vᵢ = argmin vᵀĜv s.t. v ≥ eᵢ/T, Ĝ = GGᵀ/tr + 1e-4·I). Never
+/// conflicts with a task. Task heads get their own task's gradient.
+///
+/// Paper: Quinton & Rey 2024, "Jacobian descent for multi-objective optimization"; torchjd
+/// `UPGrad`. Hyper-parameters: `tolerance` 1e-10, `max_iterations` 10000 (inner QPs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpGrad {
+    pub tolerance: f64,
+    pub max_iterations: usize,
+}
+
+impl Default for UpGrad {
+    fn default() -> Self {
+        UpGrad {
+            tolerance: 1e-10,
+            max_iterations: 10_000,
+        }
+    }
+}
+
+/// `nash_mtl`: the Nash bargaining weights α with (GGᵀα)ᵢ = 1/αᵢ (GGᵀ normalised by its
+/// Frobenius norm), solved exactly by damped Newton (not the reference's CCCP); the update
+/// of Σ αᵢLᵢ, shared part clipped to `max_norm`. Weights are recomputed every step.
+///
+/// Paper: Navon et al. 2022; reference AvivNavon/nash-mtl `NashMTL`. Hyper-parameters:
+/// `max_norm` 1.0, `tolerance` 1e-10, `max_iterations` 100 (Newton steps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NashMtl {
+    pub max_norm: f64,
+    pub tolerance: f64,
+    pub max_iterations: usize,
+}
+
+impl Default for NashMtl {
+    fn default() -> Self {
+        NashMtl {
+            max_norm: 1.0,
+            tolerance: 1e-10,
+            max_iterations: 100,
+        }
+    }
+}
+
 mtlbench_tasks::registry! {
     /// How per-task losses or gradients are combined.
     pub enum WeightingSpec {
@@ -147,6 +213,10 @@ mtlbench_tasks::registry! {
         Mgda(Mgda) = "mgda": "min-norm point of the task gradients (Sener & Koltun 2018); gradient-level",
         PcGrad(PcGrad) = "pcgrad": "project conflicting gradients (Yu et al. 2020); gradient-level",
         CaGrad(CaGrad) = "cagrad": "conflict-averse gradient descent (Liu et al. 2021); gradient-level",
+        ImtlG(ImtlG) = "imtl_g": "equal projections on unit task gradients (IMTL-G, Liu et al. 2021); gradient-level",
+        AlignedMtl(AlignedMtl) = "aligned_mtl": "align the gradient matrix's components (Senushkin et al. 2023); gradient-level",
+        UpGrad(UpGrad) = "upgrad": "sum of projections onto the dual cone (torchjd, Quinton & Rey 2024); gradient-level",
+        NashMtl(NashMtl) = "nash_mtl": "Nash bargaining weights (Navon et al. 2022); gradient-level",
     }
 }
 
@@ -191,6 +261,16 @@ impl WeightingSpec {
                 AlgorithmsError::invalid("temperature", "must be finite and > 0"),
             ),
             WeightingSpec::Mgda(m) => solver(m.tolerance, m.max_iterations),
+            WeightingSpec::UpGrad(u) => solver(u.tolerance, u.max_iterations),
+            WeightingSpec::NashMtl(n) => {
+                if !(n.max_norm > 0.0 && n.max_norm.is_finite()) {
+                    return Err(AlgorithmsError::invalid(
+                        "max_norm",
+                        "must be finite and > 0",
+                    ));
+                }
+                solver(n.tolerance, n.max_iterations)
+            }
             WeightingSpec::CaGrad(c) => {
                 if !(c.c >= 0.0 && c.c.is_finite()) {
                     return Err(AlgorithmsError::invalid("c", "must be finite and ≥ 0"));
@@ -209,7 +289,13 @@ impl WeightingSpec {
     pub fn is_gradient_level(&self) -> bool {
         matches!(
             self,
-            WeightingSpec::Mgda(_) | WeightingSpec::PcGrad(_) | WeightingSpec::CaGrad(_)
+            WeightingSpec::Mgda(_)
+                | WeightingSpec::PcGrad(_)
+                | WeightingSpec::CaGrad(_)
+                | WeightingSpec::ImtlG(_)
+                | WeightingSpec::AlignedMtl(_)
+                | WeightingSpec::UpGrad(_)
+                | WeightingSpec::NashMtl(_)
         )
     }
 }
@@ -292,6 +378,12 @@ impl Weighter {
             WeightingSpec::CaGrad(c) => {
                 aggregate::cagrad(grads, c.c, c.rescale, c.tolerance, c.max_iterations)
             }
+            WeightingSpec::ImtlG(_) => aggregate::imtl_g(grads),
+            WeightingSpec::AlignedMtl(_) => aggregate::aligned_mtl(grads),
+            WeightingSpec::UpGrad(u) => aggregate::upgrad(grads, u.tolerance, u.max_iterations),
+            WeightingSpec::NashMtl(n) => {
+                aggregate::nash_mtl(grads, n.max_norm, n.tolerance, n.max_iterations)
+            }
             _ => {
                 let weights = self
                     .loss_weights(losses)
@@ -301,6 +393,7 @@ impl Weighter {
                 Aggregation {
                     weights,
                     report: None,
+                    head_scales: None,
                 }
             }
         }
