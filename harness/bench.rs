@@ -161,26 +161,42 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
 
     let study = parse_study("bench-sweep", SWEEP_STUDY)?;
     let runs = plan::expand(&study)?;
+    // Best of two sweeps per thread count: the machine is shared, and a slow outlier
+    // says more about the neighbours than about the sweep.
     let mut times = Vec::new();
     for threads in [1, 2] {
-        let out =
-            std::env::temp_dir().join(format!("mtlbench-bench-{}-{threads}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
-        let opts = SweepOptions {
-            out: out.clone(),
-            threads,
-            resume: false,
-            progress: false,
-            backend: crate::device::Backend::Cpu,
-        };
-        let start = Instant::now();
-        let summary = run_sweep(&study.text, &runs, &opts)?;
-        times.push(start.elapsed().as_secs_f64());
-        let _ = std::fs::remove_dir_all(&out);
-        assert_eq!(summary.ok, runs.len(), "the bench sweep's runs all finish");
+        let mut best = f64::INFINITY;
+        for attempt in 0..2 {
+            let out = std::env::temp_dir().join(format!(
+                "mtlbench-bench-{}-{threads}-{attempt}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&out);
+            let opts = SweepOptions {
+                out: out.clone(),
+                threads,
+                resume: false,
+                progress: false,
+                backend: crate::device::Backend::Cpu,
+            };
+            let start = Instant::now();
+            let summary = run_sweep(&study.text, &runs, &opts)?;
+            best = best.min(start.elapsed().as_secs_f64());
+            let _ = std::fs::remove_dir_all(&out);
+            if summary.ok != runs.len() {
+                return Err(HarnessError::Output {
+                    path: out,
+                    message: format!(
+                        "{} of the bench sweep's runs did not finish ok",
+                        runs.len() - summary.ok
+                    ),
+                });
+            }
+        }
+        times.push(best);
     }
     println!(
-        "sweep of {} small runs: {:.2} s on 1 thread, {:.2} s on 2 threads: {:.2}x speed-up (target >= 1.7x)",
+        "sweep of {} small runs (best of 2): {:.2} s on 1 thread, {:.2} s on 2 threads: {:.2}x speed-up (target >= 1.7x)",
         runs.len(),
         times[0],
         times[1],
