@@ -238,6 +238,8 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
         backward_passes: outcome.backward_passes,
         parameter_bytes: outcome.parameter_bytes,
         optimizer_bytes: outcome.optimizer_bytes,
+        solver_mean_iterations: outcome.solver.map(|s| s.mean_iterations),
+        solver_max_gap: outcome.solver.map(|s| s.max_gap),
         planted_correlation: suite.as_ref().and_then(|s| s.planted_correlation.clone()),
         points: outcome
             .points
@@ -265,5 +267,6 @@ fn failed(message: String) -> TrainOutcome {
         backward_passes: 0,
         parameter_bytes: 0,
         optimizer_bytes: 0,
+        solver: None,
     }
 }

@@ -19,5 +19,5 @@ pub use architecture::ArchitectureSpec;
 pub use error::AlgorithmsError;
 pub use model::ModelSpec;
 pub use optimizer::OptimizerSpec;
-pub use train::{EvalPoint, RunStatus, Split, TrainConfig, TrainOutcome};
+pub use train::{EvalPoint, RunStatus, SolverStats, Split, TrainConfig, TrainOutcome};
 pub use weighting::WeightingSpec;

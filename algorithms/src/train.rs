@@ -101,6 +101,27 @@ pub struct EvalPoint {
     pub value: f64,
 }
 
+/// How a method's inner problem (min-norm point, QP, Nash equation) was solved over a
+/// run: every step's iteration count and gap, summarised.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SolverStats {
+    pub solves: usize,
+    pub mean_iterations: f64,
+    pub max_iterations: usize,
+    /// The largest final gap (Frank–Wolfe gap, KKT or equation residual) of any step.
+    pub max_gap: f64,
+}
+
+impl SolverStats {
+    fn add(&mut self, report: crate::solvers::SolverReport) {
+        self.solves += 1;
+        self.mean_iterations +=
+            (report.iterations as f64 - self.mean_iterations) / self.solves as f64;
+        self.max_iterations = self.max_iterations.max(report.iterations);
+        self.max_gap = self.max_gap.max(report.gap);
+    }
+}
+
 /// What a run produced, and what it cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainOutcome {
@@ -112,6 +133,8 @@ pub struct TrainOutcome {
     pub backward_passes: usize,
     pub parameter_bytes: usize,
     pub optimizer_bytes: usize,
+    /// Inner-solver statistics, for methods that solve one each step.
+    pub solver: Option<SolverStats>,
 }
 
 /// Everything that defines one run's training, apart from the device.
@@ -137,6 +160,7 @@ pub struct Trainer<'a, D: Device<f32>> {
     pub optimizer: Optimizer<D>,
     pub kinds: Vec<TaskKind>,
     pub weighter: Weighter,
+    pub solver: SolverStats,
 }
 
 impl<'a, D: Device<f32>> Trainer<'a, D> {
@@ -164,6 +188,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             optimizer,
             kinds,
             weighter,
+            solver: SolverStats::default(),
         }
     }
 
@@ -204,6 +229,9 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
     pub fn step_per_task(&mut self, batch: &Batch<D>) -> Vec<f32> {
         let g = engine::per_task_gradients(&self.net, &self.kinds, batch);
         let aggregation = self.weighter.aggregate(&g.shared, &g.losses);
+        if let Some(report) = aggregation.report {
+            self.solver.add(report);
+        }
         let direction = crate::aggregate::combine(&g.shared, &aggregation.weights);
         let head_scale: Vec<f32> =
             match (&aggregation.head_scales, self.weighter.is_gradient_level()) {
@@ -308,6 +336,7 @@ pub fn train<D: Device<f32>>(
         backward_passes: 0,
         parameter_bytes: trainer.net.numel() * std::mem::size_of::<f32>(),
         optimizer_bytes: trainer.optimizer.state_bytes(),
+        solver: None,
     };
     let mut order: Vec<usize> = (0..n).collect();
     for epoch in 1..=cfg.epochs {
@@ -331,6 +360,7 @@ pub fn train<D: Device<f32>>(
                     "task {t} loss became {} at epoch {epoch}, step {}",
                     losses[t], outcome.steps
                 ));
+                outcome.solver = (trainer.solver.solves > 0).then_some(trainer.solver);
                 return outcome;
             }
             for (sum, l) in loss_sums.iter_mut().zip(&losses) {
@@ -357,6 +387,7 @@ pub fn train<D: Device<f32>>(
         on_epoch(epoch);
     }
     trainer.evaluate(Split::Test, cfg.epochs, outcome.steps, &mut outcome.points);
+    outcome.solver = (trainer.solver.solves > 0).then_some(trainer.solver);
     outcome
 }
 

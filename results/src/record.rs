@@ -45,6 +45,12 @@ pub struct RunRecord {
     pub backward_passes: usize,
     pub parameter_bytes: usize,
     pub optimizer_bytes: usize,
+    /// Mean iterations of the method's inner solver per step (methods that solve one).
+    #[serde(default)]
+    pub solver_mean_iterations: Option<f64>,
+    /// The largest final gap or residual of the inner solver over the run.
+    #[serde(default)]
+    pub solver_max_gap: Option<f64>,
     /// The suite's planted task-correlation matrix, when it has one.
     pub planted_correlation: Option<Vec<Vec<f64>>>,
     pub points: Vec<Point>,

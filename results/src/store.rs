@@ -101,6 +101,8 @@ mod tests {
             backward_passes: 3,
             parameter_bytes: 10,
             optimizer_bytes: 20,
+            solver_mean_iterations: None,
+            solver_max_gap: None,
             planted_correlation: None,
             points: vec![Point {
                 task: "t0".into(),

@@ -199,6 +199,8 @@ mod tests {
             backward_passes: 1,
             parameter_bytes: 0,
             optimizer_bytes: 0,
+            solver_mean_iterations: None,
+            solver_max_gap: None,
             planted_correlation: None,
             points: values
                 .iter()

@@ -38,6 +38,8 @@ pub const RUNS_COLUMNS: &[&str] = &[
     "backward_passes",
     "parameter_bytes",
     "optimizer_bytes",
+    "solver_mean_iterations",
+    "solver_max_gap",
 ];
 
 /// The columns that measure wall-clock time (everything else is a pure function of the
@@ -60,6 +62,8 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
     let mut f: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut hib: Vec<bool> = Vec::new();
     let mut messages: Vec<Option<String>> = Vec::new();
+    let mut solver_iterations: Vec<Option<f64>> = Vec::new();
+    let mut solver_gaps: Vec<Option<f64>> = Vec::new();
     for run in runs {
         let empty;
         let points = if run.points.is_empty() {
@@ -115,6 +119,8 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
             }
             hib.push(p.higher_is_better);
             messages.push(run.message.clone());
+            solver_iterations.push(run.solver_mean_iterations);
+            solver_gaps.push(run.solver_max_gap);
         }
     }
     let columns = RUNS_COLUMNS
@@ -122,6 +128,8 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
         .map(|&name| match name {
             "higher_is_better" => col(name, std::mem::take(&mut hib)),
             "message" => col(name, std::mem::take(&mut messages)),
+            "solver_mean_iterations" => col(name, std::mem::take(&mut solver_iterations)),
+            "solver_max_gap" => col(name, std::mem::take(&mut solver_gaps)),
             _ if s.contains_key(name) => col(name, s.remove(name).unwrap_or_default()),
             _ if u.contains_key(name) => col(name, u.remove(name).unwrap_or_default()),
             _ => col(name, f.remove(name).unwrap_or_default()),
