@@ -13,6 +13,9 @@ pub struct Aggregation {
     pub report: Option<SolverReport>,
     /// Scales of each task's own (head) gradients; `None` leaves them unscaled.
     pub head_scales: Option<Vec<f64>>,
+    /// The shared direction itself, for methods whose direction is not a combination of
+    /// this step's gᵢ (DB-MTL's moving averages); `None` means Gᵀw.
+    pub direction: Option<Vec<f32>>,
 }
 
 impl Aggregation {
@@ -21,6 +24,7 @@ impl Aggregation {
             weights,
             report,
             head_scales: None,
+            direction: None,
         }
     }
 }
@@ -375,6 +379,25 @@ pub fn nash_mtl(
         weights: alpha.iter().map(|a| a * clip).collect(),
         report: Some(SolverReport { iterations, gap }),
         head_scales: Some(alpha),
+        direction: None,
+    }
+}
+
+/// DB-MTL's balancing of (already smoothed) task gradients ĝᵢ: αᵢ = maxⱼ‖ĝⱼ‖/‖ĝᵢ‖,
+/// d = Σ αᵢĝᵢ (every task contributes with the largest norm). The direction is returned
+/// itself; the weights are the αᵢ on the ĝᵢ.
+pub fn db_mtl(smoothed: &[Vec<f32>]) -> Aggregation {
+    let norms: Vec<f64> = smoothed.iter().map(|g| solvers::dot(g, g).sqrt()).collect();
+    let max = norms.iter().cloned().fold(0.0, f64::max);
+    let alpha: Vec<f64> = norms
+        .iter()
+        .map(|n| if *n > 0.0 { max / n } else { 0.0 })
+        .collect();
+    Aggregation {
+        direction: Some(combine(smoothed, &alpha)),
+        weights: alpha,
+        report: None,
+        head_scales: None,
     }
 }
 

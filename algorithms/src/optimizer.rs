@@ -340,3 +340,69 @@ mod tests {
         assert!((values(&p).0 - 0.95).abs() < 1e-6);
     }
 }
+
+/// Adam on a small host-side vector (task-weight parameters of FAMO and uncertainty
+/// weighting), with PyTorch's `torch.optim.Adam` rule: L2 weight decay added to the
+/// gradient, bias-corrected moments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostAdam {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    step: i32,
+    first: Vec<f64>,
+    second: Vec<f64>,
+}
+
+impl HostAdam {
+    pub fn new(len: usize, lr: f64, weight_decay: f64) -> Self {
+        HostAdam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay,
+            step: 0,
+            first: vec![0.0; len],
+            second: vec![0.0; len],
+        }
+    }
+
+    /// One update of `params` with gradient `grad`.
+    pub fn update(&mut self, params: &mut [f64], grad: &[f64]) {
+        self.step += 1;
+        let bias1 = 1.0 - self.beta1.powi(self.step);
+        let bias2_sqrt = (1.0 - self.beta2.powi(self.step)).sqrt();
+        for i in 0..params.len() {
+            let g = grad[i] + self.weight_decay * params[i];
+            self.first[i] = self.beta1 * self.first[i] + (1.0 - self.beta1) * g;
+            self.second[i] = self.beta2 * self.second[i] + (1.0 - self.beta2) * g * g;
+            let denom = self.second[i].sqrt() / bias2_sqrt + self.eps;
+            params[i] -= self.lr / bias1 * self.first[i] / denom;
+        }
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+
+    /// The host Adam follows the same rule as the tensor Adam (first step ≈ lr·sign(g)).
+    #[test]
+    fn host_adam_matches_tensor_adam_rule() {
+        let mut p = vec![1.0, 0.0];
+        let mut adam = HostAdam::new(2, 0.01, 0.0);
+        adam.update(&mut p, &[3.0, -0.5]);
+        assert!(
+            (p[0] - 0.99).abs() < 1e-9 && (p[1] - 0.01).abs() < 1e-9,
+            "{p:?}"
+        );
+        let mut q = vec![2.0];
+        let mut decayed = HostAdam::new(1, 0.1, 0.5);
+        decayed.update(&mut q, &[0.0]);
+        // g = 0 + 0.5·2 = 1 > 0, so θ moves down by lr.
+        assert!((q[0] - 1.9).abs() < 1e-7);
+    }
+}

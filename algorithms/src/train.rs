@@ -180,6 +180,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             def.weighting,
             kinds.len(),
             seed::stream(def.seeds.batches, &["weighting"]),
+            def.training.lr,
         );
         Trainer {
             dev,
@@ -208,7 +209,8 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
     }
 
     /// One optimizer step on `batch` with the path the weighting needs. Returns the task
-    /// losses and the number of forward (= backward) passes it took.
+    /// losses and the number of forward passes it took (backward passes: the same, except
+    /// FAMO's extra forward).
     pub fn step(&mut self, batch: &Batch<D>) -> (Vec<f32>, usize) {
         if self.weighter.is_gradient_level() {
             (self.step_per_task(batch), self.kinds.len())
@@ -218,6 +220,12 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
                 weighter.loss_weights(l)
             });
             self.optimizer.update(&mut self.net.layers, step.grads);
+            if self.weighter.needs_losses_after_step() {
+                // FAMO: the same batch's losses after the update (one more forward).
+                let after = self.batch_losses(batch);
+                self.weighter.after_step(&after);
+                return (step.losses, 2);
+            }
             (step.losses, 1)
         }
     }
@@ -232,7 +240,10 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         if let Some(report) = aggregation.report {
             self.solver.add(report);
         }
-        let direction = crate::aggregate::combine(&g.shared, &aggregation.weights);
+        let direction = match aggregation.direction {
+            Some(direction) => direction,
+            None => crate::aggregate::combine(&g.shared, &aggregation.weights),
+        };
         let head_scale: Vec<f32> =
             match (&aggregation.head_scales, self.weighter.is_gradient_level()) {
                 (Some(scales), _) => scales.iter().map(|w| *w as f32).collect(),
@@ -243,6 +254,17 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             engine::assemble_gradients(&self.net, &self.dev, &direction, g.own, &head_scale);
         self.optimizer.update(&mut self.net.layers, grads);
         g.losses
+    }
+
+    /// The task losses on `batch` at the current parameters (a forward pass, no tape).
+    pub fn batch_losses(&self, batch: &Batch<D>) -> Vec<f32> {
+        let z = self.net.shared_output(batch.x.clone());
+        (0..self.kinds.len())
+            .map(|t| {
+                let pred = self.net.task_output(t, z.clone());
+                engine::task_loss(self.kinds[t], pred, batch.targets[t].clone()).as_vec()[0]
+            })
+            .collect()
     }
 
     /// Predictions of every task on `x`, in chunks to bound memory.
@@ -353,7 +375,11 @@ pub fn train<D: Device<f32>>(
             let (losses, passes) = trainer.step(&batch);
             outcome.steps += 1;
             outcome.forward_passes += passes;
-            outcome.backward_passes += passes;
+            outcome.backward_passes += if trainer.weighter.needs_losses_after_step() {
+                1
+            } else {
+                passes
+            };
             if let Some(t) = losses.iter().position(|l| !l.is_finite()) {
                 outcome.status = RunStatus::Diverged;
                 outcome.message = Some(format!(
@@ -479,6 +505,8 @@ mod tests {
             assert_eq!(outcome.steps, 15 * 4);
             let passes = if weighting.is_gradient_level() { 3 } else { 1 };
             assert_eq!(outcome.backward_passes, 15 * 4 * passes);
+            let extra_forward = usize::from(matches!(weighting, WeightingSpec::Famo(_)));
+            assert_eq!(outcome.forward_passes, 15 * 4 * (passes + extra_forward));
         }
     }
 }

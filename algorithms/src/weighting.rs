@@ -3,6 +3,7 @@
 //! a run's weighting with its state (random stream, loss history).
 
 use crate::aggregate::{self, Aggregation, MgdaNormalizer};
+use crate::optimizer::HostAdam;
 use crate::AlgorithmsError;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -201,6 +202,63 @@ impl Default for NashMtl {
     }
 }
 
+/// `uw`: L = Σᵢ [Lᵢ/(2e^{sᵢ}) + sᵢ/2] with learnable sᵢ initialised to −0.5 (LibMTL's
+/// form of Kendall et al.'s Σ Lᵢ/(2σᵢ²) + log σᵢ). The sᵢ are trained by Adam with the run's
+/// learning rate (LibMTL trains them with the model optimizer, Adam in its examples).
+///
+/// Paper: Kendall et al. 2018; LibMTL `UW`. No hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Uw {}
+
+/// `famo`: z = softmax(w), Dᵢ = Lᵢ − Lᵢ^min + 1e-8, the update of Σᵢ zᵢ log Dᵢ / sg(Σᵢ zᵢ/Dᵢ);
+/// after the model step, on the same batch, δᵢ = log Dᵢ(before) − log Dᵢ(after), the logits
+/// w get the gradient J_softmax(w)ᵀδ and an Adam step. One extra forward pass per step.
+/// The reference's gradient clipping of its experiment scripts is not applied.
+///
+/// Paper: Liu et al. 2023, "FAMO: fast adaptive multitask optimization"; LibMTL `FAMO`.
+/// Hyper-parameters: `lr` 0.025 (Adam on w), `weight_decay` γ 1e-3 (LibMTL's default;
+/// `famo.py` uses 0.01), `min_losses` (default all 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Famo {
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub min_losses: Option<Vec<f64>>,
+}
+
+impl Default for Famo {
+    fn default() -> Self {
+        Famo {
+            lr: 0.025,
+            weight_decay: 1e-3,
+            min_losses: None,
+        }
+    }
+}
+
+/// `db_mtl`: per-task gradients of log(Lᵢ + 1e-8), smoothed by an EMA
+/// ĝᵢ ← gᵢ + (β/t^{β_σ})(ĝᵢ − gᵢ); αᵢ = maxⱼ‖ĝⱼ‖/‖ĝᵢ‖; d = Σ αᵢĝᵢ. Heads get the gradient of
+/// their task's log loss.
+///
+/// Paper: Lin et al. 2023, "Dual-balancing for multi-task learning"; LibMTL `DB_MTL`.
+/// Hyper-parameters: `beta` 0.9, `beta_sigma` 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DbMtl {
+    pub beta: f64,
+    pub beta_sigma: f64,
+}
+
+impl Default for DbMtl {
+    fn default() -> Self {
+        DbMtl {
+            beta: 0.9,
+            beta_sigma: 0.0,
+        }
+    }
+}
+
 mtlbench_tasks::registry! {
     /// How per-task losses or gradients are combined.
     pub enum WeightingSpec {
@@ -210,6 +268,8 @@ mtlbench_tasks::registry! {
         Gls(Gls) = "gls": "L = (Πᵢ Lᵢ)^(1/T), geometric loss strategy (Chennupati et al. 2019)",
         Rlw(Rlw) = "rlw": "random loss weights softmax(N(0, I)) each step (Lin et al. 2022; LibMTL RLW)",
         Dwa(Dwa) = "dwa": "dynamic weight average from epoch loss ratios (Liu et al. 2019)",
+        Uw(Uw) = "uw": "uncertainty weighting with learnable log-variances (Kendall et al. 2018; LibMTL UW)",
+        Famo(Famo) = "famo": "fast adaptive multitask optimization (Liu et al. 2023); one extra forward per step",
         Mgda(Mgda) = "mgda": "min-norm point of the task gradients (Sener & Koltun 2018); gradient-level",
         PcGrad(PcGrad) = "pcgrad": "project conflicting gradients (Yu et al. 2020); gradient-level",
         CaGrad(CaGrad) = "cagrad": "conflict-averse gradient descent (Liu et al. 2021); gradient-level",
@@ -217,6 +277,7 @@ mtlbench_tasks::registry! {
         AlignedMtl(AlignedMtl) = "aligned_mtl": "align the gradient matrix's components (Senushkin et al. 2023); gradient-level",
         UpGrad(UpGrad) = "upgrad": "sum of projections onto the dual cone (torchjd, Quinton & Rey 2024); gradient-level",
         NashMtl(NashMtl) = "nash_mtl": "Nash bargaining weights (Navon et al. 2022); gradient-level",
+        DbMtl(DbMtl) = "db_mtl": "dual-balancing: EMA of log-loss gradients, equal norms (Lin et al. 2023); gradient-level",
     }
 }
 
@@ -262,6 +323,30 @@ impl WeightingSpec {
             ),
             WeightingSpec::Mgda(m) => solver(m.tolerance, m.max_iterations),
             WeightingSpec::UpGrad(u) => solver(u.tolerance, u.max_iterations),
+            WeightingSpec::Famo(f) => {
+                if !(f.lr > 0.0 && f.lr.is_finite() && f.weight_decay >= 0.0) {
+                    return Err(AlgorithmsError::invalid(
+                        "lr",
+                        "lr must be > 0 and weight_decay ≥ 0",
+                    ));
+                }
+                match &f.min_losses {
+                    Some(m) if m.len() != tasks => Err(AlgorithmsError::invalid(
+                        "min_losses",
+                        format!("has {} values but the suite has {tasks} tasks", m.len()),
+                    )),
+                    _ => Ok(()),
+                }
+            }
+            WeightingSpec::DbMtl(d) => {
+                if !((0.0..1.0).contains(&d.beta) && d.beta_sigma >= 0.0) {
+                    return Err(AlgorithmsError::invalid(
+                        "beta",
+                        "beta must be in [0, 1) and beta_sigma ≥ 0",
+                    ));
+                }
+                Ok(())
+            }
             WeightingSpec::NashMtl(n) => {
                 if !(n.max_norm > 0.0 && n.max_norm.is_finite()) {
                     return Err(AlgorithmsError::invalid(
@@ -296,6 +381,7 @@ impl WeightingSpec {
                 | WeightingSpec::AlignedMtl(_)
                 | WeightingSpec::UpGrad(_)
                 | WeightingSpec::NashMtl(_)
+                | WeightingSpec::DbMtl(_)
         )
     }
 }
@@ -307,16 +393,78 @@ pub struct Weighter {
     rng: ChaCha8Rng,
     /// Epoch-mean training losses of the finished epochs (for DWA).
     epoch_means: Vec<Vec<f64>>,
+    /// Learnable task parameters: UW's sᵢ, FAMO's logits w.
+    params: Vec<f64>,
+    params_optimizer: Option<HostAdam>,
+    /// FAMO: the losses of the current step before the model update.
+    losses_before: Vec<f32>,
+    /// DB-MTL: the EMA of each task's log-loss gradient, and the step count.
+    ema: Vec<Vec<f32>>,
+    steps: i32,
 }
 
 impl Weighter {
-    /// `rng` is the run's own weighting stream (RLW draws, PCGrad orders).
-    pub fn new(spec: &WeightingSpec, tasks: usize, rng: ChaCha8Rng) -> Self {
+    /// `rng` is the run's own weighting stream (RLW draws, PCGrad orders); `lr` is the
+    /// run's learning rate (UW trains its sᵢ with it).
+    pub fn new(spec: &WeightingSpec, tasks: usize, rng: ChaCha8Rng, lr: f64) -> Self {
+        let (params, params_optimizer) = match spec {
+            WeightingSpec::Uw(_) => (vec![-0.5; tasks], Some(HostAdam::new(tasks, lr, 0.0))),
+            WeightingSpec::Famo(f) => (
+                vec![0.0; tasks],
+                Some(HostAdam::new(tasks, f.lr, f.weight_decay)),
+            ),
+            _ => (Vec::new(), None),
+        };
         Weighter {
             spec: spec.clone(),
             tasks,
             rng,
             epoch_means: Vec::new(),
+            params,
+            params_optimizer,
+            losses_before: Vec::new(),
+            ema: Vec::new(),
+            steps: 0,
+        }
+    }
+
+    /// Whether the method needs the same batch's losses after the model update (FAMO).
+    pub fn needs_losses_after_step(&self) -> bool {
+        matches!(self.spec, WeightingSpec::Famo(_))
+    }
+
+    /// FAMO's log Dᵢ = log(Lᵢ − Lᵢ^min + 1e-8).
+    fn famo_log_gap(&self, losses: &[f32]) -> Vec<f64> {
+        let min_losses = match &self.spec {
+            WeightingSpec::Famo(f) => f.min_losses.clone(),
+            _ => None,
+        };
+        (0..self.tasks)
+            .map(|i| {
+                let min = min_losses.as_ref().map_or(0.0, |m| m[i]);
+                (f64::from(losses[i]) - min + 1e-8).ln()
+            })
+            .collect()
+    }
+
+    /// FAMO's logit update from the same batch's losses after the model step.
+    pub fn after_step(&mut self, losses_after: &[f32]) {
+        if !self.needs_losses_after_step() {
+            return;
+        }
+        let before = self.famo_log_gap(&self.losses_before);
+        let after = self.famo_log_gap(losses_after);
+        let delta: Vec<f64> = before.iter().zip(&after).map(|(b, a)| b - a).collect();
+        let z = softmax(&self.params, 1.0);
+        // J_softmax(w)ᵀδ = z ⊙ δ − z (zᵀδ).
+        let z_delta: f64 = z.iter().zip(&delta).map(|(a, b)| a * b).sum();
+        let grad: Vec<f64> = z
+            .iter()
+            .zip(&delta)
+            .map(|(zi, di)| zi * di - zi * z_delta)
+            .collect();
+        if let Some(adam) = &mut self.params_optimizer {
+            adam.update(&mut self.params, &grad);
         }
     }
 
@@ -344,6 +492,35 @@ impl Weighter {
                     .map(|_| self.rng.sample(rand_distr::StandardNormal))
                     .collect();
                 softmax(&eps, 1.0).into_iter().map(|w| w as f32).collect()
+            }
+            WeightingSpec::Uw(_) => {
+                let weights: Vec<f32> = self
+                    .params
+                    .iter()
+                    .map(|s| (0.5 * (-s).exp()) as f32)
+                    .collect();
+                // ∂/∂sᵢ [Lᵢ/(2e^{sᵢ}) + sᵢ/2] = −Lᵢ/(2e^{sᵢ}) + 1/2.
+                let grad: Vec<f64> = self
+                    .params
+                    .iter()
+                    .zip(losses)
+                    .map(|(s, l)| -f64::from(*l) * 0.5 * (-s).exp() + 0.5)
+                    .collect();
+                if let Some(adam) = &mut self.params_optimizer {
+                    adam.update(&mut self.params, &grad);
+                }
+                weights
+            }
+            WeightingSpec::Famo(_) => {
+                self.losses_before = losses.to_vec();
+                let z = softmax(&self.params, 1.0);
+                let gaps: Vec<f64> = self.famo_log_gap(losses).iter().map(|g| g.exp()).collect();
+                let c: f64 = z.iter().zip(&gaps).map(|(zi, di)| zi / di).sum();
+                // ∇ of Σ zᵢ log Dᵢ / c with c held constant: Σ zᵢ/(c·Dᵢ) ∇Lᵢ.
+                z.iter()
+                    .zip(&gaps)
+                    .map(|(zi, di)| (zi / (c * di)) as f32)
+                    .collect()
             }
             WeightingSpec::Dwa(d) => match self.epoch_means.as_slice() {
                 [.., before, last] => {
@@ -378,6 +555,24 @@ impl Weighter {
             WeightingSpec::CaGrad(c) => {
                 aggregate::cagrad(grads, c.c, c.rescale, c.tolerance, c.max_iterations)
             }
+            WeightingSpec::DbMtl(d) => {
+                self.steps += 1;
+                let scale: Vec<f32> = losses.iter().map(|l| 1.0 / (l + 1e-8)).collect();
+                if self.ema.is_empty() {
+                    self.ema = vec![vec![0.0; grads.first().map_or(0, Vec::len)]; self.tasks];
+                }
+                // ĝᵢ ← gᵢ' + (β/t^{β_σ})(ĝᵢ − gᵢ'), gᵢ' = gᵢ/(Lᵢ + 1e-8) the log-loss gradient.
+                let keep = (d.beta / f64::from(self.steps).powf(d.beta_sigma)) as f32;
+                for ((e, g), s) in self.ema.iter_mut().zip(grads).zip(&scale) {
+                    e.iter_mut().zip(g).for_each(|(ei, gi)| {
+                        let log_grad = gi * s;
+                        *ei = log_grad + keep * (*ei - log_grad);
+                    });
+                }
+                let mut aggregation = aggregate::db_mtl(&self.ema);
+                aggregation.head_scales = Some(scale.iter().map(|s| f64::from(*s)).collect());
+                aggregation
+            }
             WeightingSpec::ImtlG(_) => aggregate::imtl_g(grads),
             WeightingSpec::AlignedMtl(_) => aggregate::aligned_mtl(grads),
             WeightingSpec::UpGrad(u) => aggregate::upgrad(grads, u.tolerance, u.max_iterations),
@@ -394,6 +589,7 @@ impl Weighter {
                     weights,
                     report: None,
                     head_scales: None,
+                    direction: None,
                 }
             }
         }
@@ -419,7 +615,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn weighter(spec: WeightingSpec) -> Weighter {
-        Weighter::new(&spec, 3, ChaCha8Rng::seed_from_u64(1))
+        Weighter::new(&spec, 3, ChaCha8Rng::seed_from_u64(1), 0.01)
     }
 
     #[test]
@@ -459,5 +655,55 @@ mod tests {
         for (wi, ei) in w.iter().zip(e) {
             assert!((f64::from(*wi) - 3.0 * ei / s).abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn uncertainty_weights_and_their_update() {
+        let mut uw = weighter(WeightingSpec::Uw(Uw {}));
+        let w = uw.loss_weights(&[1.0, 0.2, 5.0]);
+        let start = (0.5 * 0.5f64.exp()) as f32;
+        assert_eq!(w, vec![start; 3]);
+        // ∂/∂s = −L·e^{0.5}/2 + 1/2: negative for L = 1 and 5 (s rises, weight falls),
+        // positive for L = 0.2 (s falls, weight rises); Adam's first step is lr·sign.
+        let w = uw.loss_weights(&[1.0, 0.2, 5.0]);
+        assert!(w[0] < start && w[2] < start && w[1] > start, "{w:?}");
+        assert!((f64::from(w[0]) - 0.5 * (0.5f64 - 0.01).exp()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn famo_starts_inverse_to_losses_and_favours_the_slower_task() {
+        let mut famo = weighter(WeightingSpec::Famo(Famo::default()));
+        let before = [1.0f32, 2.0, 4.0];
+        let w = famo.loss_weights(&before);
+        // z uniform: wᵢ = (1/Lᵢ)/Σⱼ(1/Lⱼ).
+        let inv_sum = 1.0 + 0.5 + 0.25;
+        for (wi, li) in w.iter().zip(before) {
+            assert!((f64::from(*wi) - (1.0 / f64::from(li)) / inv_sum).abs() < 1e-6);
+        }
+        // Task 0 halves its loss, tasks 1 and 2 do not move: its logit falls.
+        famo.after_step(&[0.5, 2.0, 4.0]);
+        let z = softmax(&famo.params, 1.0);
+        assert!(z[0] < z[1] && (z[1] - z[2]).abs() < 1e-12, "{z:?}");
+    }
+
+    #[test]
+    fn db_mtl_smooths_log_gradients_and_balances_norms() {
+        let mut db = weighter(WeightingSpec::DbMtl(DbMtl::default()));
+        let grads = vec![vec![2.0f32, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]];
+        let losses = [2.0f32, 0.5, 1.0];
+        let agg = db.aggregate(&grads, &losses);
+        // First step: ĝᵢ = (1 − β)·gᵢ/Lᵢ = 0.1·(1, 0), 0.1·(0, 2), 0.1·(1, 1).
+        let expected_ema = [vec![0.1f32, 0.0], vec![0.0, 0.2], vec![0.1, 0.1]];
+        for (e, x) in db.ema.iter().zip(&expected_ema) {
+            assert!(e.iter().zip(x).all(|(a, b)| (a - b).abs() < 1e-7), "{e:?}");
+        }
+        // αᵢ = 0.2/‖ĝᵢ‖ → d = 0.2·(1, 0) + 0.2·(0, 1) + 0.2/√2·(1, 1).
+        let d = agg.direction.unwrap();
+        let r = 0.2 / 2f32.sqrt();
+        assert!(
+            (d[0] - (0.2 + r)).abs() < 1e-6 && (d[1] - (0.2 + r)).abs() < 1e-6,
+            "{d:?}"
+        );
+        assert_eq!(agg.head_scales.unwrap().len(), 3);
     }
 }
