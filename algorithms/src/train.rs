@@ -176,12 +176,15 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             def.seeds.init,
         );
         let optimizer = Optimizer::new(&def.training.optimizer, def.training.lr, &net.layers, &dev);
-        let weighter = Weighter::new(
+        let mut weighter = Weighter::new(
             def.weighting,
             kinds.len(),
             seed::stream(def.seeds.batches, &["weighting"]),
             def.training.lr,
         );
+        if let Some(last) = net.layers[net.shared.clone()].last() {
+            weighter.set_last_shared_len(last.numel());
+        }
         Trainer {
             dev,
             def,

@@ -259,6 +259,31 @@ impl Default for DbMtl {
     }
 }
 
+/// `gradnorm`: w = T·softmax(s); Gᵢ = ‖wᵢgᵢ‖; Ḡ = meanᵢGᵢ; rᵢ = L̃ᵢ/meanⱼL̃ⱼ with
+/// L̃ᵢ = Lᵢ/Lᵢ(0) and Lᵢ(0) the first epoch's mean training loss; L_grad = Σᵢ|Gᵢ − sg(Ḡrᵢ^α)|;
+/// s takes ∂L_grad/∂s and an Adam step at the run's learning rate; d = Σ wᵢgᵢ. Equal weights
+/// during the first epoch (as LibMTL). Heads get their own task's gradient × wᵢ.
+///
+/// Paper: Chen et al. 2018; LibMTL `GradNorm` (norms over all shared parameters). The
+/// paper's form takes the norms on the last shared layer only: `last_shared_layer: true`.
+/// Hyper-parameters: `alpha` 1.5 (LibMTL; the paper's toy uses 0.12),
+/// `last_shared_layer` false.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GradNorm {
+    pub alpha: f64,
+    pub last_shared_layer: bool,
+}
+
+impl Default for GradNorm {
+    fn default() -> Self {
+        GradNorm {
+            alpha: 1.5,
+            last_shared_layer: false,
+        }
+    }
+}
+
 mtlbench_tasks::registry! {
     /// How per-task losses or gradients are combined.
     pub enum WeightingSpec {
@@ -278,6 +303,7 @@ mtlbench_tasks::registry! {
         UpGrad(UpGrad) = "upgrad": "sum of projections onto the dual cone (torchjd, Quinton & Rey 2024); gradient-level",
         NashMtl(NashMtl) = "nash_mtl": "Nash bargaining weights (Navon et al. 2022); gradient-level",
         DbMtl(DbMtl) = "db_mtl": "dual-balancing: EMA of log-loss gradients, equal norms (Lin et al. 2023); gradient-level",
+        GradNorm(GradNorm) = "gradnorm": "balance weighted gradient norms to relative training rates (Chen et al. 2018); gradient-level",
     }
 }
 
@@ -338,6 +364,9 @@ impl WeightingSpec {
                     _ => Ok(()),
                 }
             }
+            WeightingSpec::GradNorm(g) if !(g.alpha >= 0.0 && g.alpha.is_finite()) => {
+                Err(AlgorithmsError::invalid("alpha", "must be finite and ≥ 0"))
+            }
             WeightingSpec::DbMtl(d) => {
                 if !((0.0..1.0).contains(&d.beta) && d.beta_sigma >= 0.0) {
                     return Err(AlgorithmsError::invalid(
@@ -382,6 +411,7 @@ impl WeightingSpec {
                 | WeightingSpec::UpGrad(_)
                 | WeightingSpec::NashMtl(_)
                 | WeightingSpec::DbMtl(_)
+                | WeightingSpec::GradNorm(_)
         )
     }
 }
@@ -393,7 +423,7 @@ pub struct Weighter {
     rng: ChaCha8Rng,
     /// Epoch-mean training losses of the finished epochs (for DWA).
     epoch_means: Vec<Vec<f64>>,
-    /// Learnable task parameters: UW's sᵢ, FAMO's logits w.
+    /// Learnable task parameters: UW's sᵢ, FAMO's logits w, GradNorm's s.
     params: Vec<f64>,
     params_optimizer: Option<HostAdam>,
     /// FAMO: the losses of the current step before the model update.
@@ -401,6 +431,9 @@ pub struct Weighter {
     /// DB-MTL: the EMA of each task's log-loss gradient, and the step count.
     ema: Vec<Vec<f32>>,
     steps: i32,
+    /// Scalars in the last shared layer (GradNorm's `last_shared_layer`): the tail of the
+    /// flat shared gradient.
+    last_shared_len: usize,
 }
 
 impl Weighter {
@@ -409,6 +442,7 @@ impl Weighter {
     pub fn new(spec: &WeightingSpec, tasks: usize, rng: ChaCha8Rng, lr: f64) -> Self {
         let (params, params_optimizer) = match spec {
             WeightingSpec::Uw(_) => (vec![-0.5; tasks], Some(HostAdam::new(tasks, lr, 0.0))),
+            WeightingSpec::GradNorm(_) => (vec![0.0; tasks], Some(HostAdam::new(tasks, lr, 0.0))),
             WeightingSpec::Famo(f) => (
                 vec![0.0; tasks],
                 Some(HostAdam::new(tasks, f.lr, f.weight_decay)),
@@ -425,7 +459,13 @@ impl Weighter {
             losses_before: Vec::new(),
             ema: Vec::new(),
             steps: 0,
+            last_shared_len: 0,
         }
+    }
+
+    /// Tells the weighting how many scalars the last shared layer holds.
+    pub fn set_last_shared_len(&mut self, len: usize) {
+        self.last_shared_len = len;
     }
 
     /// Whether the method needs the same batch's losses after the model update (FAMO).
@@ -573,6 +613,58 @@ impl Weighter {
                 aggregation.head_scales = Some(scale.iter().map(|s| f64::from(*s)).collect());
                 aggregation
             }
+            WeightingSpec::GradNorm(g) => {
+                let t = self.tasks;
+                let Some(initial) = self.epoch_means.first().cloned() else {
+                    // First epoch: equal weights while the initial losses are measured.
+                    return Aggregation {
+                        weights: vec![1.0; t],
+                        report: None,
+                        head_scales: None,
+                        direction: None,
+                    };
+                };
+                let z = softmax(&self.params, 1.0);
+                let w: Vec<f64> = z.iter().map(|zi| t as f64 * zi).collect();
+                let tail = if g.last_shared_layer {
+                    self.last_shared_len
+                } else {
+                    usize::MAX
+                };
+                let norms: Vec<f64> = grads
+                    .iter()
+                    .map(|gi| {
+                        let part = &gi[gi.len().saturating_sub(tail)..];
+                        crate::solvers::dot(part, part).sqrt()
+                    })
+                    .collect();
+                let big_g: Vec<f64> = w.iter().zip(&norms).map(|(wi, n)| wi * n).collect();
+                let mean_g = big_g.iter().sum::<f64>() / t as f64;
+                let ratio: Vec<f64> = (0..t).map(|i| f64::from(losses[i]) / initial[i]).collect();
+                let mean_ratio = ratio.iter().sum::<f64>() / t as f64;
+                let target: Vec<f64> = ratio
+                    .iter()
+                    .map(|r| mean_g * (r / mean_ratio).powf(g.alpha))
+                    .collect();
+                // ∂L_grad/∂wᵢ = sign(Gᵢ − targetᵢ)·‖gᵢ‖ (target held constant; LibMTL's Ḡ
+                // inside the target is detached too); ∂w/∂s = T(diag(z) − zzᵀ).
+                let dw: Vec<f64> = (0..t)
+                    .map(|i| (big_g[i] - target[i]).signum() * norms[i])
+                    .collect();
+                let z_dw: f64 = z.iter().zip(&dw).map(|(a, b)| a * b).sum();
+                let ds: Vec<f64> = (0..t)
+                    .map(|i| t as f64 * (z[i] * dw[i] - z[i] * z_dw))
+                    .collect();
+                if let Some(adam) = &mut self.params_optimizer {
+                    adam.update(&mut self.params, &ds);
+                }
+                Aggregation {
+                    head_scales: Some(w.clone()),
+                    weights: w,
+                    report: None,
+                    direction: None,
+                }
+            }
             WeightingSpec::ImtlG(_) => aggregate::imtl_g(grads),
             WeightingSpec::AlignedMtl(_) => aggregate::aligned_mtl(grads),
             WeightingSpec::UpGrad(u) => aggregate::upgrad(grads, u.tolerance, u.max_iterations),
@@ -705,5 +797,26 @@ mod tests {
             "{d:?}"
         );
         assert_eq!(agg.head_scales.unwrap().len(), 3);
+    }
+
+    #[test]
+    fn gradnorm_equal_first_then_moves_towards_the_slow_task() {
+        let mut gn = weighter(WeightingSpec::GradNorm(GradNorm {
+            alpha: 1.5,
+            last_shared_layer: false,
+        }));
+        let grads = vec![vec![1.0f32, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]];
+        assert_eq!(gn.aggregate(&grads, &[1.0, 1.0, 1.0]).weights, vec![1.0; 3]);
+        gn.end_epoch(vec![1.0, 1.0, 1.0]);
+        // Task 0 has trained least (L̃ = 1 vs 0.5): its target norm is the largest, so its
+        // weight rises; weights stay on the simplex scaled by T.
+        let agg = gn.aggregate(&grads, &[1.0, 0.5, 0.5]);
+        assert!(
+            agg.weights.iter().all(|w| (w - 1.0).abs() < 1e-12),
+            "weights of this step use s before the update"
+        );
+        let next = gn.aggregate(&grads, &[1.0, 0.5, 0.5]).weights;
+        assert!(next[0] > next[1], "{next:?}");
+        assert!((next.iter().sum::<f64>() - 3.0).abs() < 1e-9);
     }
 }
