@@ -108,6 +108,10 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
     c.model
         .validate()
         .map_err(|e| study.error_at(&format!("model.{}", e.key()), e.message()))?;
+    for (i, arch) in c.architectures.iter().enumerate() {
+        arch.validate()
+            .map_err(|e| study.error_at(&format!("architectures[{i}].{}", e.key()), e.message()))?;
+    }
     let mut labels: BTreeMap<String, usize> = BTreeMap::new();
     for (i, suite) in c.suites.iter().enumerate() {
         suite

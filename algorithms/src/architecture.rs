@@ -1,7 +1,9 @@
 //! The architecture registry: how parameters are shared between tasks, and the network
-//! layout each architecture builds (which layers are shared, which belong to a task).
+//! layout each architecture builds (which layers are shared, which belong to a task, and
+//! how a task reads the shared part).
 
 use crate::model::{Linear, ModelSpec};
+use crate::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -24,6 +26,47 @@ pub struct SingleTask {}
 #[serde(deny_unknown_fields)]
 pub struct HardSharing {}
 
+/// `mmoe`: `experts` expert networks (each of the trunk's shape) read the input; each task
+/// mixes their outputs with its own softmax gate, a linear map of the input, then applies
+/// its head. Experts are shared; gates and heads belong to their task.
+///
+/// Paper: Ma et al. 2018, "Modeling task relationships in multi-task learning with
+/// multi-gate mixture-of-experts"; LibMTL `architecture.MMoE`. Hyper-parameters:
+/// `experts` 4.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mmoe {
+    pub experts: usize,
+}
+
+impl Default for Mmoe {
+    fn default() -> Self {
+        Mmoe { experts: 4 }
+    }
+}
+
+/// `cgc`: customized gate control, the single-level PLE: `shared_experts` experts read by
+/// every task plus `task_experts` experts per task; task t's gate mixes the shared experts
+/// and its own.
+///
+/// Paper: Tang et al. 2020, "Progressive layered extraction (PLE)"; LibMTL
+/// `architecture.CGC`. Hyper-parameters: `shared_experts` 2, `task_experts` 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cgc {
+    pub shared_experts: usize,
+    pub task_experts: usize,
+}
+
+impl Default for Cgc {
+    fn default() -> Self {
+        Cgc {
+            shared_experts: 2,
+            task_experts: 1,
+        }
+    }
+}
+
 mtlbench_tasks::registry! {
     /// How an algorithm shares parameters between tasks.
     pub enum ArchitectureSpec {
@@ -31,14 +74,34 @@ mtlbench_tasks::registry! {
             "T independent networks (trunk + head per task): the single-task baseline",
         HardSharing(HardSharing) = "hard_sharing":
             "one shared trunk, one head per task (Caruana 1997; LibMTL HPS)",
+        Mmoe(Mmoe) = "mmoe":
+            "shared experts mixed by a softmax gate per task (Ma et al. 2018; LibMTL MMoE)",
+        Cgc(Cgc) = "cgc":
+            "shared and task-specific experts, one gate per task (Tang et al. 2020; LibMTL CGC)",
     }
 }
 
-/// One task's own layers: an optional private trunk, then its head.
+/// One task's own layers: a block before its head (a private trunk, or its own experts
+/// and gate), then its head.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tower {
     pub trunk: Range<usize>,
     pub head: Range<usize>,
+}
+
+/// How tasks read the shared layers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sharing {
+    /// The shared layers are one trunk whose output every task reads (empty for
+    /// `single_task`).
+    Trunk,
+    /// Experts read the input; task t's gate (layer `gates[t]`) mixes the shared experts'
+    /// outputs and those of its own experts.
+    Experts {
+        shared_experts: Vec<Range<usize>>,
+        task_experts: Vec<Vec<Range<usize>>>,
+        gates: Vec<usize>,
+    },
 }
 
 /// Every layer of a model in one flat list (the order the optimizer walks), with the
@@ -46,12 +109,44 @@ pub struct Tower {
 #[derive(Debug, Clone)]
 pub struct Network<D: Device<f32>> {
     pub layers: Vec<Linear<D>>,
-    /// Layers shared by every task (the shared trunk); empty for `single_task`.
+    /// Layers shared by every task, contiguous; empty for `single_task`.
     pub shared: Range<usize>,
     pub towers: Vec<Tower>,
+    pub sharing: Sharing,
+}
+
+type T2<D, T> = Tensor<(usize, usize), f32, D, T>;
+
+/// What the shared part hands to each task: the trunk's output, or the input followed by
+/// the shared experts' outputs.
+pub struct SharedRep<D: Device<f32>, T> {
+    pub parts: Vec<T2<D, T>>,
+}
+
+impl<D: Device<f32>, T: Tape<f32, D> + Default> SharedRep<D, T> {
+    /// A copy for one more task branch: the same values with an empty tape, so that the
+    /// shared ops are recorded once (on the branch that takes the original) and every
+    /// branch's gradient still reaches them when the losses are summed.
+    pub fn branch(&self) -> Self {
+        SharedRep {
+            parts: self.parts.iter().map(|p| p.with_empty_tape()).collect(),
+        }
+    }
 }
 
 impl ArchitectureSpec {
+    pub fn validate(&self) -> Result<(), AlgorithmsError> {
+        match self {
+            ArchitectureSpec::Mmoe(m) if m.experts == 0 => {
+                Err(AlgorithmsError::invalid("experts", "must be at least 1"))
+            }
+            ArchitectureSpec::Cgc(c) if c.shared_experts + c.task_experts == 0 => Err(
+                AlgorithmsError::invalid("shared_experts", "at least one expert is needed"),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// Builds the network for a suite with input width `inputs` and one output width per
     /// task, initialised from `init_seed`.
     pub fn build<D: Device<f32>>(
@@ -62,18 +157,17 @@ impl ArchitectureSpec {
         outputs: &[usize],
         init_seed: u64,
     ) -> Network<D> {
+        let tasks = outputs.len();
         let mut layers = Vec::new();
-        let push_trunk = |layers: &mut Vec<Linear<D>>| -> Range<usize> {
+        // An MLP of the trunk's shape, its layers drawn from the stream named by `labels`
+        // plus the layer index.
+        let push_trunk = |layers: &mut Vec<Linear<D>>, labels: &[&str]| -> Range<usize> {
             let start = layers.len();
             let mut width = inputs;
             for (l, &w) in model.trunk.iter().enumerate() {
-                layers.push(Linear::init(
-                    dev,
-                    width,
-                    w,
-                    init_seed,
-                    &["trunk", &l.to_string()],
-                ));
+                let layer = l.to_string();
+                let names: Vec<&str> = labels.iter().copied().chain([layer.as_str()]).collect();
+                layers.push(Linear::init(dev, width, w, init_seed, &names));
                 width = w;
             }
             start..layers.len()
@@ -90,12 +184,13 @@ impl ArchitectureSpec {
             }
             start..layers.len()
         };
+        let empty = |layers: &Vec<Linear<D>>| layers.len()..layers.len();
         match self {
             ArchitectureSpec::HardSharing(_) => {
-                let shared = push_trunk(&mut layers);
-                let towers = (0..outputs.len())
+                let shared = push_trunk(&mut layers, &["trunk"]);
+                let towers = (0..tasks)
                     .map(|t| Tower {
-                        trunk: layers.len()..layers.len(),
+                        trunk: empty(&layers),
                         head: push_head(&mut layers, t),
                     })
                     .collect();
@@ -103,12 +198,13 @@ impl ArchitectureSpec {
                     layers,
                     shared,
                     towers,
+                    sharing: Sharing::Trunk,
                 }
             }
             ArchitectureSpec::SingleTask(_) => {
-                let towers = (0..outputs.len())
+                let towers = (0..tasks)
                     .map(|t| {
-                        let trunk = push_trunk(&mut layers);
+                        let trunk = push_trunk(&mut layers, &["trunk"]);
                         Tower {
                             trunk,
                             head: push_head(&mut layers, t),
@@ -119,6 +215,63 @@ impl ArchitectureSpec {
                     layers,
                     shared: 0..0,
                     towers,
+                    sharing: Sharing::Trunk,
+                }
+            }
+            ArchitectureSpec::Mmoe(_) | ArchitectureSpec::Cgc(_) => {
+                let (n_shared, n_own) = match self {
+                    ArchitectureSpec::Mmoe(m) => (m.experts, 0),
+                    ArchitectureSpec::Cgc(c) => (c.shared_experts, c.task_experts),
+                    _ => unreachable!("expert architectures only"),
+                };
+                // Shared expert 0 starts from the trunk's weights (as hard_sharing's trunk
+                // and single_task's towers do): paired comparisons, and one expert
+                // reproduces hard_sharing exactly.
+                let shared_experts: Vec<Range<usize>> = (0..n_shared)
+                    .map(|e| match e {
+                        0 => push_trunk(&mut layers, &["trunk"]),
+                        _ => push_trunk(&mut layers, &["expert", &e.to_string()]),
+                    })
+                    .collect();
+                let shared = shared_experts.first().map_or(0, |r| r.start)..layers.len();
+                let mut task_experts = Vec::with_capacity(tasks);
+                let mut gates = Vec::with_capacity(tasks);
+                let mut towers = Vec::with_capacity(tasks);
+                for t in 0..tasks {
+                    let start = layers.len();
+                    let own: Vec<Range<usize>> = (0..n_own)
+                        .map(|e| {
+                            push_trunk(
+                                &mut layers,
+                                &["task-expert", &t.to_string(), &e.to_string()],
+                            )
+                        })
+                        .collect();
+                    let labels = ["gate", &t.to_string()];
+                    layers.push(Linear::init(
+                        dev,
+                        inputs,
+                        n_shared + n_own,
+                        init_seed,
+                        &labels,
+                    ));
+                    gates.push(layers.len() - 1);
+                    task_experts.push(own);
+                    let trunk = start..layers.len();
+                    towers.push(Tower {
+                        trunk,
+                        head: push_head(&mut layers, t),
+                    });
+                }
+                Network {
+                    layers,
+                    shared,
+                    towers,
+                    sharing: Sharing::Experts {
+                        shared_experts,
+                        task_experts,
+                        gates,
+                    },
                 }
             }
         }
@@ -131,9 +284,9 @@ impl<D: Device<f32>> Network<D> {
     pub fn apply<T: Tape<f32, D>>(
         &self,
         range: Range<usize>,
-        mut x: Tensor<(usize, usize), f32, D, T>,
+        mut x: T2<D, T>,
         relu_last: bool,
-    ) -> Tensor<(usize, usize), f32, D, T> {
+    ) -> T2<D, T> {
         let last = range.end;
         for i in range {
             x = self.layers[i].forward(x);
@@ -144,24 +297,60 @@ impl<D: Device<f32>> Network<D> {
         x
     }
 
-    /// Task `task`'s output from the shared representation `z` (the input itself when
-    /// nothing is shared).
-    pub fn task_output<T: Tape<f32, D>>(
-        &self,
-        task: usize,
-        z: Tensor<(usize, usize), f32, D, T>,
-    ) -> Tensor<(usize, usize), f32, D, T> {
-        let tower = &self.towers[task];
-        let z = self.apply(tower.trunk.clone(), z, true);
-        self.apply(tower.head.clone(), z, false)
+    /// The shared part's output for input `x`.
+    pub fn shared_output<T: Tape<f32, D> + Default>(&self, x: T2<D, T>) -> SharedRep<D, T> {
+        match &self.sharing {
+            Sharing::Trunk => SharedRep {
+                parts: vec![self.apply(self.shared.clone(), x, true)],
+            },
+            Sharing::Experts { shared_experts, .. } => {
+                let mut parts = vec![x.with_empty_tape()];
+                let last = shared_experts.len();
+                let mut x = Some(x);
+                for (e, range) in shared_experts.iter().enumerate() {
+                    // The input is a leaf: every expert may read a copy.
+                    let input = if e + 1 < last {
+                        x.as_ref()
+                            .expect("kept until the last expert")
+                            .with_empty_tape()
+                    } else {
+                        x.take().expect("taken once")
+                    };
+                    parts.push(self.apply(range.clone(), input, true));
+                }
+                SharedRep { parts }
+            }
+        }
     }
 
-    /// The shared representation of `x` (x itself when nothing is shared).
-    pub fn shared_output<T: Tape<f32, D>>(
+    /// Task `task`'s output from the shared part's output.
+    pub fn task_output<T: Tape<f32, D> + Default>(
         &self,
-        x: Tensor<(usize, usize), f32, D, T>,
-    ) -> Tensor<(usize, usize), f32, D, T> {
-        self.apply(self.shared.clone(), x, true)
+        task: usize,
+        rep: SharedRep<D, T>,
+    ) -> T2<D, T> {
+        let tower = &self.towers[task];
+        let z = match &self.sharing {
+            Sharing::Trunk => {
+                let z = rep.parts.into_iter().next().expect("a trunk output");
+                self.apply(tower.trunk.clone(), z, true)
+            }
+            Sharing::Experts {
+                task_experts,
+                gates,
+                ..
+            } => {
+                let mut parts = rep.parts.into_iter();
+                let x = parts.next().expect("the input");
+                let mut outputs: Vec<T2<D, T>> = parts.collect();
+                for range in &task_experts[task] {
+                    outputs.push(self.apply(range.clone(), x.with_empty_tape(), true));
+                }
+                let gate = self.layers[gates[task]].forward(x);
+                mix(gate.softmax::<Axis<1>>(), outputs)
+            }
+        };
+        self.apply(tower.head.clone(), z, false)
     }
 
     /// Number of scalars in the shared layers.
@@ -190,4 +379,36 @@ impl<D: Device<f32>> Network<D> {
         let tower = &self.towers[task];
         tower.trunk.clone().chain(tower.head.clone())
     }
+}
+
+/// Σₖ probs[:, k] ⊙ outputs[k]: each row's mixture of the expert outputs.
+fn mix<D: Device<f32>, T: Tape<f32, D> + Default>(
+    probs: T2<D, T>,
+    outputs: Vec<T2<D, T>>,
+) -> T2<D, T> {
+    let n = probs.shape().0;
+    let last = outputs.len();
+    let mut probs = Some(probs);
+    let mut total: Option<T2<D, T>> = None;
+    for (k, out) in outputs.into_iter().enumerate() {
+        let width = out.shape().1;
+        let p = if k + 1 < last {
+            probs
+                .as_ref()
+                .expect("kept until the last expert")
+                .with_empty_tape()
+        } else {
+            probs.take().expect("taken once")
+        };
+        let column = p
+            .slice((.., k..k + 1))
+            .reshape_like(&(n,))
+            .broadcast_like::<_, Axis<1>>(&(n, width));
+        let term = column * out;
+        total = Some(match total {
+            None => term,
+            Some(sum) => sum + term,
+        });
+    }
+    total.expect("at least one expert")
 }

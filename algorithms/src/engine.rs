@@ -51,10 +51,7 @@ pub fn weighted_loss_gradients<D: Device<f32>>(
     let mut taped = Vec::with_capacity(tasks);
     for t in 0..tasks {
         let z = if t + 1 < tasks {
-            shared
-                .as_ref()
-                .expect("kept until the last task")
-                .with_empty_tape()
+            shared.as_ref().expect("kept until the last task").branch()
         } else {
             shared.take().expect("taken once")
         };
@@ -171,7 +168,7 @@ pub fn assemble_gradients<D: Device<f32>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::architecture::{ArchitectureSpec, HardSharing, SingleTask};
+    use crate::architecture::{ArchitectureSpec, Cgc, HardSharing, Mmoe, SingleTask};
     use crate::device::cpu;
     use crate::model::ModelSpec;
 
@@ -203,6 +200,11 @@ mod tests {
         for arch in [
             ArchitectureSpec::HardSharing(HardSharing {}),
             ArchitectureSpec::SingleTask(SingleTask {}),
+            ArchitectureSpec::Mmoe(Mmoe { experts: 3 }),
+            ArchitectureSpec::Cgc(Cgc {
+                shared_experts: 2,
+                task_experts: 2,
+            }),
         ] {
             let net = arch.build(&dev, &model, 3, &[2, 2], 11);
             let b = batch(&dev);
@@ -224,7 +226,8 @@ mod tests {
         }
     }
 
-    /// The regression gradient matches a finite difference of the loss.
+    /// Gradients match a finite difference of the loss, for a shared weight and for a
+    /// task's own weight (an MMoE gate included).
     #[test]
     fn gradient_matches_finite_difference() {
         let dev = cpu();
@@ -232,21 +235,43 @@ mod tests {
             trunk: vec![4],
             head: vec![],
         };
-        let arch = ArchitectureSpec::HardSharing(HardSharing {});
-        let net = arch.build(&dev, &model, 3, &[2, 2], 3);
-        let b = batch(&dev);
-        let g = weighted_loss_gradients(&net, &KINDS, &b, |_| vec![1.0, 1.0]);
-        let loss_with = |delta: f32| -> f64 {
-            let mut n2 = net.clone();
-            let mut w = n2.layers[0].weight.as_vec();
-            w[5] += delta;
-            n2.layers[0].weight = dev.tensor_from_vec(w, *net.layers[0].weight.shape());
-            let s = weighted_loss_gradients(&n2, &KINDS, &b, |_| vec![1.0, 1.0]);
-            s.losses.iter().map(|v| f64::from(*v)).sum()
-        };
-        let h = 1e-2;
-        let numeric = (loss_with(h) - loss_with(-h)) / (2.0 * f64::from(h));
-        let analytic = f64::from(g.grads[0].weight.as_vec()[5]);
-        assert!((numeric - analytic).abs() < 1e-3, "{numeric} vs {analytic}");
+        for arch in [
+            ArchitectureSpec::HardSharing(HardSharing {}),
+            ArchitectureSpec::Mmoe(Mmoe { experts: 2 }),
+            ArchitectureSpec::Cgc(Cgc {
+                shared_experts: 1,
+                task_experts: 1,
+            }),
+        ] {
+            let net = arch.build(&dev, &model, 3, &[2, 2], 3);
+            let b = batch(&dev);
+            let g = weighted_loss_gradients(&net, &KINDS, &b, |_| vec![1.0, 1.0]);
+            // Task 1's last own layer before its head (the gate for MMoE and CGC), else
+            // its head.
+            let tower = &net.towers[1];
+            let own = if tower.trunk.is_empty() {
+                tower.head.start
+            } else {
+                tower.trunk.end - 1
+            };
+            for layer in [0, own] {
+                let loss_with = |delta: f32| -> f64 {
+                    let mut n2 = net.clone();
+                    let mut w = n2.layers[layer].weight.as_vec();
+                    w[1] += delta;
+                    n2.layers[layer].weight =
+                        dev.tensor_from_vec(w, *net.layers[layer].weight.shape());
+                    let s = weighted_loss_gradients(&n2, &KINDS, &b, |_| vec![1.0, 1.0]);
+                    s.losses.iter().map(|v| f64::from(*v)).sum()
+                };
+                let h = 1e-2;
+                let numeric = (loss_with(h) - loss_with(-h)) / (2.0 * f64::from(h));
+                let analytic = f64::from(g.grads[layer].weight.as_vec()[1]);
+                assert!(
+                    (numeric - analytic).abs() < 2e-3,
+                    "{arch:?} layer {layer}: {numeric} vs {analytic}"
+                );
+            }
+        }
     }
 }

@@ -264,7 +264,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         let z = self.net.shared_output(batch.x.clone());
         (0..self.kinds.len())
             .map(|t| {
-                let pred = self.net.task_output(t, z.clone());
+                let pred = self.net.task_output(t, z.branch());
                 engine::task_loss(self.kinds[t], pred, batch.targets[t].clone()).as_vec()[0]
             })
             .collect()
@@ -281,7 +281,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
                 .tensor_from_vec(x.select_rows(rows).data, (rows.len(), x.cols));
             let z = self.net.shared_output(xs);
             for (t, pred) in preds.iter_mut().enumerate() {
-                pred.extend(self.net.task_output(t, z.clone()).as_vec());
+                pred.extend(self.net.task_output(t, z.branch()).as_vec());
             }
         }
         preds
@@ -423,7 +423,7 @@ pub fn train<D: Device<f32>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::architecture::{HardSharing, SingleTask};
+    use crate::architecture::{Cgc, HardSharing, Mmoe, SingleTask};
     use crate::device::cpu;
     use crate::optimizer::Adam;
     use crate::weighting::{Equal, Static};
@@ -456,10 +456,21 @@ mod tests {
             eval_every: 5,
         };
         // single_task, and hard_sharing with every registered weighting.
-        let mut methods = vec![(
-            ArchitectureSpec::SingleTask(SingleTask {}),
-            WeightingSpec::Equal(Equal {}),
-        )];
+        let mut methods = vec![
+            (
+                ArchitectureSpec::SingleTask(SingleTask {}),
+                WeightingSpec::Equal(Equal {}),
+            ),
+            (
+                ArchitectureSpec::Mmoe(Mmoe::default()),
+                WeightingSpec::Equal(Equal {}),
+            ),
+            (
+                ArchitectureSpec::Cgc(Cgc::default()),
+                WeightingSpec::Mgda(Default::default()),
+            ),
+        ];
+
         for (_, weighting) in WeightingSpec::registry() {
             let weighting = match weighting {
                 WeightingSpec::Static(_) => WeightingSpec::Static(Static {
@@ -511,5 +522,50 @@ mod tests {
             let extra_forward = usize::from(matches!(weighting, WeightingSpec::Famo(_)));
             assert_eq!(outcome.forward_passes, 15 * 4 * (passes + extra_forward));
         }
+    }
+
+    /// One MMoE expert, which starts from the trunk's weights, with a one-way softmax gate
+    /// (always exactly 1) is hard sharing: bit-identical training.
+    #[test]
+    fn one_expert_mmoe_is_hard_sharing() {
+        let suite = PlantedCorrelation {
+            tasks: 2,
+            input_dim: 6,
+            train: 40,
+            val: 10,
+            test: 20,
+            ..Default::default()
+        }
+        .generate(2)
+        .unwrap();
+        let model = ModelSpec {
+            trunk: vec![8],
+            head: vec![],
+        };
+        let training = TrainConfig {
+            epochs: 3,
+            batch_size: 8,
+            lr: 0.01,
+            optimizer: OptimizerSpec::Adam(Adam::default()),
+            eval_every: 1,
+        };
+        let run = |architecture: &ArchitectureSpec| {
+            let def = RunDefinition {
+                suite: &suite,
+                architecture,
+                weighting: &WeightingSpec::Equal(Equal {}),
+                model: &model,
+                training: &training,
+                seeds: RunSeeds {
+                    init: 1,
+                    batches: 2,
+                },
+            };
+            train(cpu(), def, &|_| {}).points
+        };
+        assert_eq!(
+            run(&ArchitectureSpec::Mmoe(Mmoe { experts: 1 })),
+            run(&ArchitectureSpec::HardSharing(HardSharing {}))
+        );
     }
 }
