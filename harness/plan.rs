@@ -198,7 +198,7 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
     let mut variants: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (a, w) in &algorithms {
         let v = variants
-            .entry(format!("{}+{}", a.kind(), w.kind()))
+            .entry(format!("{}+{}", a.kind(), w.label()))
             .or_default();
         let json = canonical_json(&(a, w));
         if !v.contains(&json) {
@@ -206,7 +206,7 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
         }
     }
     let label_of = |a: &ArchitectureSpec, w: &WeightingSpec| -> String {
-        let base = format!("{}+{}", a.kind(), w.kind());
+        let base = format!("{}+{}", a.kind(), w.label());
         let v = &variants[&base];
         if v.len() > 1 {
             let k = v

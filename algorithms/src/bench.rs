@@ -46,7 +46,7 @@ pub fn seconds_per_step(
         black_box(if per_task {
             t.step_per_task(&data)
         } else {
-            t.step(&data).0
+            t.step(&data).losses
         });
     };
     for _ in 0..steps {

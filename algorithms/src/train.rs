@@ -137,6 +137,14 @@ pub struct TrainOutcome {
     pub solver: Option<SolverStats>,
 }
 
+/// One step's task losses (before the update) and its forward and backward passes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepCost {
+    pub losses: Vec<f32>,
+    pub forward: usize,
+    pub backward: usize,
+}
+
 /// Everything that defines one run's training, apart from the device.
 pub struct RunDefinition<'a> {
     pub suite: &'a SuiteData,
@@ -211,26 +219,42 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         Batch { x, targets }
     }
 
-    /// One optimizer step on `batch` with the path the weighting needs. Returns the task
-    /// losses and the number of forward passes it took (backward passes: the same, except
-    /// FAMO's extra forward).
-    pub fn step(&mut self, batch: &Batch<D>) -> (Vec<f32>, usize) {
-        if self.weighter.is_gradient_level() {
-            (self.step_per_task(batch), self.kinds.len())
+    /// One optimizer step on `batch` with the path the weighting needs: its task losses
+    /// and the passes it took.
+    pub fn step(&mut self, batch: &Batch<D>) -> StepCost {
+        let tasks = self.kinds.len();
+        let (losses, mut cost) = if self.weighter.is_gradient_level() {
+            (
+                self.step_per_task(batch),
+                StepCost {
+                    losses: Vec::new(),
+                    forward: tasks,
+                    backward: tasks,
+                },
+            )
         } else {
             let weighter = &mut self.weighter;
             let step = engine::weighted_loss_gradients(&self.net, &self.kinds, batch, |l| {
                 weighter.loss_weights(l)
             });
             self.optimizer.update(&mut self.net.layers, step.grads);
-            if self.weighter.needs_losses_after_step() {
-                // FAMO: the same batch's losses after the update (one more forward).
-                let after = self.batch_losses(batch);
-                self.weighter.after_step(&after);
-                return (step.losses, 2);
-            }
-            (step.losses, 1)
+            (
+                step.losses,
+                StepCost {
+                    losses: Vec::new(),
+                    forward: 1,
+                    backward: 1,
+                },
+            )
+        };
+        if self.weighter.needs_losses_after_step() {
+            // FAMO: the same batch's losses after the update (one more forward).
+            let after = self.batch_losses(batch);
+            self.weighter.after_step(&after);
+            cost.forward += 1;
         }
+        cost.losses = losses;
+        cost
     }
 
     /// One optimizer step through the per-task gradients (T forward+backward passes): the
@@ -375,14 +399,14 @@ pub fn train<D: Device<f32>>(
         let mut loss_sums = vec![0.0f64; tasks];
         for rows in order.chunks(cfg.batch_size) {
             let batch = trainer.batch(rows);
-            let (losses, passes) = trainer.step(&batch);
+            let StepCost {
+                losses,
+                forward,
+                backward,
+            } = trainer.step(&batch);
             outcome.steps += 1;
-            outcome.forward_passes += passes;
-            outcome.backward_passes += if trainer.weighter.needs_losses_after_step() {
-                1
-            } else {
-                passes
-            };
+            outcome.forward_passes += forward;
+            outcome.backward_passes += backward;
             if let Some(t) = losses.iter().position(|l| !l.is_finite()) {
                 outcome.status = RunStatus::Diverged;
                 outcome.message = Some(format!(

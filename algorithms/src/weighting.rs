@@ -6,7 +6,7 @@ use crate::aggregate::{self, Aggregation, MgdaNormalizer};
 use crate::optimizer::HostAdam;
 use crate::AlgorithmsError;
 use rand::seq::SliceRandom;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -284,6 +284,29 @@ impl Default for GradNorm {
     }
 }
 
+/// `compose`: a loss weighting followed by a gradient aggregator: each task gradient and
+/// head is scaled by the loss weighting's wᵢ (gᵢ ← wᵢgᵢ, Lᵢ ← wᵢLᵢ), then the aggregator
+/// combines them. E.g. `{kind: compose, loss: {kind: uw}, gradient: {kind: pcgrad}}`.
+///
+/// Paper: the combinations of Auto-Lambda's `--grad_method` and of LibMTL's weighting ×
+/// architecture split, generalised. Hyper-parameters: `loss` (a loss-level weighting,
+/// default equal), `gradient` (a gradient-level weighting, default mgda).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Compose {
+    pub loss: Box<WeightingSpec>,
+    pub gradient: Box<WeightingSpec>,
+}
+
+impl Default for Compose {
+    fn default() -> Self {
+        Compose {
+            loss: Box::new(WeightingSpec::Equal(Equal {})),
+            gradient: Box::new(WeightingSpec::Mgda(Mgda::default())),
+        }
+    }
+}
+
 mtlbench_tasks::registry! {
     /// How per-task losses or gradients are combined.
     pub enum WeightingSpec {
@@ -304,12 +327,36 @@ mtlbench_tasks::registry! {
         NashMtl(NashMtl) = "nash_mtl": "Nash bargaining weights (Navon et al. 2022); gradient-level",
         DbMtl(DbMtl) = "db_mtl": "dual-balancing: EMA of log-loss gradients, equal norms (Lin et al. 2023); gradient-level",
         GradNorm(GradNorm) = "gradnorm": "balance weighted gradient norms to relative training rates (Chen et al. 2018); gradient-level",
+        Compose(Compose) = "compose": "a loss weighting followed by a gradient aggregator (loss: ..., gradient: ...)",
     }
 }
 
 impl WeightingSpec {
     /// Checks the weighting against a suite of `tasks` tasks.
     pub fn validate(&self, tasks: usize) -> Result<(), AlgorithmsError> {
+        if let WeightingSpec::Compose(c) = self {
+            let part =
+                |key: &str, spec: &WeightingSpec, gradient: bool| -> Result<(), AlgorithmsError> {
+                    if matches!(spec, WeightingSpec::Compose(_))
+                        || spec.is_gradient_level() != gradient
+                    {
+                        let want = if gradient {
+                            "a gradient-level weighting"
+                        } else {
+                            "a loss-level weighting"
+                        };
+                        return Err(AlgorithmsError::invalid(
+                            key,
+                            format!("`{}` is not {want}", spec.kind()),
+                        ));
+                    }
+                    spec.validate(tasks).map_err(|e| {
+                        AlgorithmsError::invalid(&format!("{key}.{}", e.key()), e.message())
+                    })
+                };
+            part("loss", &c.loss, false)?;
+            return part("gradient", &c.gradient, true);
+        }
         let solver = |tolerance: f64, max_iterations: usize| {
             if !(tolerance > 0.0 && tolerance.is_finite()) {
                 return Err(AlgorithmsError::invalid(
@@ -398,6 +445,15 @@ impl WeightingSpec {
         }
     }
 
+    /// The label of this weighting in algorithm names: its kind, or `loss+gradient` for a
+    /// composition.
+    pub fn label(&self) -> String {
+        match self {
+            WeightingSpec::Compose(c) => format!("{}+{}", c.loss.label(), c.gradient.label()),
+            other => other.kind().to_string(),
+        }
+    }
+
     /// Whether the method needs each task's gradient of the shared parameters (one
     /// forward+backward per task) rather than only the task losses.
     pub fn is_gradient_level(&self) -> bool {
@@ -412,6 +468,7 @@ impl WeightingSpec {
                 | WeightingSpec::NashMtl(_)
                 | WeightingSpec::DbMtl(_)
                 | WeightingSpec::GradNorm(_)
+                | WeightingSpec::Compose(_)
         )
     }
 }
@@ -434,6 +491,8 @@ pub struct Weighter {
     /// Scalars in the last shared layer (GradNorm's `last_shared_layer`): the tail of the
     /// flat shared gradient.
     last_shared_len: usize,
+    /// `compose`: the loss weighting's and the aggregator's own weighters.
+    parts: Option<Box<(Weighter, Weighter)>>,
 }
 
 impl Weighter {
@@ -449,6 +508,18 @@ impl Weighter {
             ),
             _ => (Vec::new(), None),
         };
+        let mut rng = rng;
+        let parts = match spec {
+            WeightingSpec::Compose(c) => {
+                // The loss part draws from its own stream, split off this one.
+                let loss_rng = ChaCha8Rng::seed_from_u64(rng.gen());
+                Some(Box::new((
+                    Weighter::new(&c.loss, tasks, loss_rng, lr),
+                    Weighter::new(&c.gradient, tasks, rng.clone(), lr),
+                )))
+            }
+            _ => None,
+        };
         Weighter {
             spec: spec.clone(),
             tasks,
@@ -460,17 +531,24 @@ impl Weighter {
             ema: Vec::new(),
             steps: 0,
             last_shared_len: 0,
+            parts,
         }
     }
 
     /// Tells the weighting how many scalars the last shared layer holds.
     pub fn set_last_shared_len(&mut self, len: usize) {
         self.last_shared_len = len;
+        if let Some(parts) = &mut self.parts {
+            parts.1.set_last_shared_len(len);
+        }
     }
 
     /// Whether the method needs the same batch's losses after the model update (FAMO).
     pub fn needs_losses_after_step(&self) -> bool {
-        matches!(self.spec, WeightingSpec::Famo(_))
+        match &self.parts {
+            Some(parts) => parts.0.needs_losses_after_step(),
+            None => matches!(self.spec, WeightingSpec::Famo(_)),
+        }
     }
 
     /// FAMO's log Dᵢ = log(Lᵢ − Lᵢ^min + 1e-8).
@@ -489,6 +567,10 @@ impl Weighter {
 
     /// FAMO's logit update from the same batch's losses after the model step.
     pub fn after_step(&mut self, losses_after: &[f32]) {
+        if let Some(parts) = &mut self.parts {
+            parts.0.after_step(losses_after);
+            return;
+        }
         if !self.needs_losses_after_step() {
             return;
         }
@@ -578,6 +660,33 @@ impl Weighter {
 
     /// Gradient-level aggregation of the per-task shared gradients.
     pub fn aggregate(&mut self, grads: &[Vec<f32>], losses: &[f32]) -> Aggregation {
+        if let Some(parts) = &mut self.parts {
+            let (loss_part, gradient_part) = &mut **parts;
+            let w = loss_part.loss_weights(losses);
+            let scaled: Vec<Vec<f32>> = grads
+                .iter()
+                .zip(&w)
+                .map(|(g, wi)| g.iter().map(|x| x * wi).collect())
+                .collect();
+            let scaled_losses: Vec<f32> = losses.iter().zip(&w).map(|(l, wi)| l * wi).collect();
+            let mut aggregation = gradient_part.aggregate(&scaled, &scaled_losses);
+            // Weights on the raw gᵢ, and heads scaled by wᵢ as well.
+            for (a, wi) in aggregation.weights.iter_mut().zip(&w) {
+                *a *= f64::from(*wi);
+            }
+            let heads = aggregation
+                .head_scales
+                .take()
+                .unwrap_or_else(|| vec![1.0; w.len()]);
+            aggregation.head_scales = Some(
+                heads
+                    .iter()
+                    .zip(&w)
+                    .map(|(h, wi)| h * f64::from(*wi))
+                    .collect(),
+            );
+            return aggregation;
+        }
         match &self.spec {
             WeightingSpec::Mgda(m) => {
                 aggregate::mgda(grads, losses, m.normalizer, m.tolerance, m.max_iterations)
@@ -689,6 +798,10 @@ impl Weighter {
 
     /// Records an epoch's mean training losses (DWA reads the last two).
     pub fn end_epoch(&mut self, means: Vec<f64>) {
+        if let Some(parts) = &mut self.parts {
+            parts.0.end_epoch(means.clone());
+            parts.1.end_epoch(means.clone());
+        }
         self.epoch_means.push(means);
     }
 }
@@ -818,5 +931,32 @@ mod tests {
         let next = gn.aggregate(&grads, &[1.0, 0.5, 0.5]).weights;
         assert!(next[0] > next[1], "{next:?}");
         assert!((next.iter().sum::<f64>() - 3.0).abs() < 1e-9);
+    }
+
+    /// compose(static, mgda) scales each gradient and head by the static weight before
+    /// MGDA: with weights (1, 0, 0) only task 0 is left, so d = g₀ and heads 1 and 2 get 0.
+    #[test]
+    fn composition_scales_before_aggregating() {
+        let spec = WeightingSpec::Compose(Compose {
+            loss: Box::new(WeightingSpec::Static(Static {
+                weights: vec![1.0, 0.0, 0.0],
+            })),
+            gradient: Box::new(WeightingSpec::PcGrad(PcGrad::default())),
+        });
+        assert!(spec.validate(3).is_ok());
+        assert_eq!(spec.label(), "static+pcgrad");
+        let grads = vec![vec![1.0f32, 0.0], vec![-1.0, 1.0], vec![0.0, -3.0]];
+        let agg = weighter(spec).aggregate(&grads, &[1.0, 1.0, 1.0]);
+        assert_eq!(
+            crate::aggregate::combine(&grads, &agg.weights),
+            vec![1.0, 0.0]
+        );
+        assert_eq!(agg.head_scales.unwrap(), vec![1.0, 0.0, 0.0]);
+
+        let wrong = WeightingSpec::Compose(Compose {
+            loss: Box::new(WeightingSpec::PcGrad(PcGrad::default())),
+            gradient: Box::new(WeightingSpec::Mgda(Mgda::default())),
+        });
+        assert_eq!(wrong.validate(3).unwrap_err().key(), "loss");
     }
 }
