@@ -307,6 +307,17 @@ impl Default for Compose {
     }
 }
 
+/// `imtl_l`: the loss part of IMTL: each loss becomes e^{sᵢ}Lᵢ − sᵢ with learnable sᵢ
+/// (initialised to 0), trained by Adam at the run's learning rate (LibMTL trains them with
+/// the model optimizer). Full IMTL is `{kind: compose, loss: {kind: imtl_l}, gradient:
+/// {kind: imtl_g}}`, as LibMTL's `IMTL` applies IMTL-G to the scaled losses' gradients.
+///
+/// Paper: Liu et al. 2021, "Towards impartial multi-task learning"; LibMTL `IMTL` (loss
+/// part). No hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImtlL {}
+
 mtlbench_tasks::registry! {
     /// How per-task losses or gradients are combined.
     pub enum WeightingSpec {
@@ -318,6 +329,7 @@ mtlbench_tasks::registry! {
         Dwa(Dwa) = "dwa": "dynamic weight average from epoch loss ratios (Liu et al. 2019)",
         Uw(Uw) = "uw": "uncertainty weighting with learnable log-variances (Kendall et al. 2018; LibMTL UW)",
         Famo(Famo) = "famo": "fast adaptive multitask optimization (Liu et al. 2023); one extra forward per step",
+        ImtlL(ImtlL) = "imtl_l": "IMTL's learnable loss scales e^s·L − s (Liu et al. 2021); compose with imtl_g for IMTL",
         Mgda(Mgda) = "mgda": "min-norm point of the task gradients (Sener & Koltun 2018); gradient-level",
         PcGrad(PcGrad) = "pcgrad": "project conflicting gradients (Yu et al. 2020); gradient-level",
         CaGrad(CaGrad) = "cagrad": "conflict-averse gradient descent (Liu et al. 2021); gradient-level",
@@ -480,7 +492,7 @@ pub struct Weighter {
     rng: ChaCha8Rng,
     /// Epoch-mean training losses of the finished epochs (for DWA).
     epoch_means: Vec<Vec<f64>>,
-    /// Learnable task parameters: UW's sᵢ, FAMO's logits w, GradNorm's s.
+    /// Learnable task parameters: UW's and IMTL-L's sᵢ, FAMO's logits w, GradNorm's s.
     params: Vec<f64>,
     params_optimizer: Option<HostAdam>,
     /// FAMO: the losses of the current step before the model update.
@@ -501,6 +513,7 @@ impl Weighter {
     pub fn new(spec: &WeightingSpec, tasks: usize, rng: ChaCha8Rng, lr: f64) -> Self {
         let (params, params_optimizer) = match spec {
             WeightingSpec::Uw(_) => (vec![-0.5; tasks], Some(HostAdam::new(tasks, lr, 0.0))),
+            WeightingSpec::ImtlL(_) => (vec![0.0; tasks], Some(HostAdam::new(tasks, lr, 0.0))),
             WeightingSpec::GradNorm(_) => (vec![0.0; tasks], Some(HostAdam::new(tasks, lr, 0.0))),
             WeightingSpec::Famo(f) => (
                 vec![0.0; tasks],
@@ -627,6 +640,20 @@ impl Weighter {
                     .iter()
                     .zip(losses)
                     .map(|(s, l)| -f64::from(*l) * 0.5 * (-s).exp() + 0.5)
+                    .collect();
+                if let Some(adam) = &mut self.params_optimizer {
+                    adam.update(&mut self.params, &grad);
+                }
+                weights
+            }
+            WeightingSpec::ImtlL(_) => {
+                let weights: Vec<f32> = self.params.iter().map(|s| s.exp() as f32).collect();
+                // ∂/∂sᵢ [e^{sᵢ}Lᵢ − sᵢ] = e^{sᵢ}Lᵢ − 1.
+                let grad: Vec<f64> = self
+                    .params
+                    .iter()
+                    .zip(losses)
+                    .map(|(s, l)| s.exp() * f64::from(*l) - 1.0)
                     .collect();
                 if let Some(adam) = &mut self.params_optimizer {
                     adam.update(&mut self.params, &grad);
@@ -958,5 +985,14 @@ mod tests {
             gradient: Box::new(WeightingSpec::Mgda(Mgda::default())),
         });
         assert_eq!(wrong.validate(3).unwrap_err().key(), "loss");
+    }
+
+    #[test]
+    fn imtl_l_scales_move_towards_equal_scaled_losses() {
+        let mut imtl = weighter(WeightingSpec::ImtlL(ImtlL {}));
+        assert_eq!(imtl.loss_weights(&[2.0, 0.5, 1.0]), vec![1.0; 3]);
+        // ∂/∂s = L − 1 at s = 0: s₀ falls (L = 2), s₁ rises (L = 0.5), s₂ stays.
+        let w = imtl.loss_weights(&[2.0, 0.5, 1.0]);
+        assert!(w[0] < 1.0 && w[1] > 1.0 && w[2] == 1.0, "{w:?}");
     }
 }
