@@ -4,6 +4,7 @@
 
 use crate::solvers::{self, SolverReport};
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 /// Weights on the raw task gradients (d = Σᵢ wᵢgᵢ) and, for methods that solve an inner
 /// problem, how it was solved.
@@ -401,6 +402,75 @@ pub fn db_mtl(smoothed: &[Vec<f32>]) -> Aggregation {
     }
 }
 
+/// How GradVac splits the shared parameters into groups with their own targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GradVacGranularity {
+    /// One group: all shared parameters.
+    #[default]
+    Whole,
+    /// One group per shared layer (weight and bias together).
+    Layer,
+    /// One group per shared parameter tensor.
+    Tensor,
+}
+
+/// GradVac (LibMTL's loop): for each i, for j ≠ i in `orders[i]`, per group k with
+/// ρ = cos(gᵢ′, gⱼ): if ρ < φ̂ᵢⱼₖ then gᵢ′ += gⱼ·‖gᵢ′‖(φ̂√(1−ρ²) − ρ√(1−φ̂²))/(‖gⱼ‖√(1−φ̂²));
+/// always φ̂ᵢⱼₖ ← (1−β)φ̂ᵢⱼₖ + βρ. d = Σᵢ gᵢ′. `targets` holds φ̂ (T·T·K, row-major).
+pub fn gradvac(
+    grads: &[Vec<f32>],
+    orders: &[Vec<usize>],
+    groups: &[Range<usize>],
+    beta: f64,
+    targets: &mut [f64],
+) -> Aggregation {
+    let t = grads.len();
+    let k_count = groups.len();
+    let len = grads.first().map_or(0, Vec::len);
+    let raw: Vec<Vec<f64>> = grads
+        .iter()
+        .map(|g| g.iter().map(|x| f64::from(*x)).collect())
+        .collect();
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let mut direction = vec![0.0f64; len];
+    for i in 0..t {
+        let mut g = raw[i].clone();
+        for &j in &orders[i] {
+            if j == i {
+                continue;
+            }
+            for (k, range) in groups.iter().enumerate() {
+                let gi = &g[range.clone()];
+                let gj = &raw[j][range.clone()];
+                let (ni, nj) = (dot(gi, gi).sqrt(), dot(gj, gj).sqrt());
+                let rho = if ni > 0.0 && nj > 0.0 {
+                    dot(gi, gj) / (ni * nj)
+                } else {
+                    0.0
+                };
+                let target = &mut targets[(i * t + j) * k_count + k];
+                if rho < *target && nj > 0.0 {
+                    let phi = *target;
+                    let w = ni * (phi * (1.0 - rho * rho).sqrt() - rho * (1.0 - phi * phi).sqrt())
+                        / (nj * (1.0 - phi * phi).sqrt());
+                    for (x, y) in g[range.clone()].iter_mut().zip(gj) {
+                        *x += w * y;
+                    }
+                }
+                *target = (1.0 - beta) * *target + beta * rho;
+            }
+        }
+        direction.iter_mut().zip(&g).for_each(|(d, x)| *d += x);
+    }
+    Aggregation {
+        weights: vec![1.0; t],
+        report: None,
+        head_scales: None,
+        direction: Some(direction.into_iter().map(|v| v as f32).collect()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,6 +524,23 @@ mod tests {
                 &combine(&grads, &imtl_g(&grads).weights),
                 &golden_imtl_g(name),
             );
+            // GradVac, two steps (the second uses the targets the first left), whole model
+            // and two groups of the 5 coordinates.
+            for (groups, want) in [
+                (vec![0..5], golden_gradvac_whole(name)),
+                (vec![0..2, 2..5], golden_gradvac_groups(name)),
+            ] {
+                let mut targets = vec![0.0; 9 * groups.len()];
+                let first = gradvac(&grads, &orders, &groups, 0.5, &mut targets);
+                let second = gradvac(&grads, &orders, &groups, 0.5, &mut targets);
+                let both: Vec<f32> = first
+                    .direction
+                    .unwrap()
+                    .into_iter()
+                    .chain(second.direction.unwrap())
+                    .collect();
+                assert_close(&both, &want);
+            }
             assert_close(
                 &combine(&grads, &aligned_mtl(&grads).weights),
                 &golden_aligned_mtl(name),

@@ -190,9 +190,12 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             seed::stream(def.seeds.batches, &["weighting"]),
             def.training.lr,
         );
-        if let Some(last) = net.layers[net.shared.clone()].last() {
-            weighter.set_last_shared_len(last.numel());
-        }
+        weighter.set_shared_layout(
+            net.layers[net.shared.clone()]
+                .iter()
+                .map(|l| (l.macs(), l.bias.shape().0))
+                .collect(),
+        );
         Trainer {
             dev,
             def,

@@ -2,7 +2,7 @@
 //! of the shared parameters (gradient-level methods) become one update, and `Weighter`,
 //! a run's weighting with its state (random stream, loss history).
 
-use crate::aggregate::{self, Aggregation, MgdaNormalizer};
+use crate::aggregate::{self, Aggregation, GradVacGranularity, MgdaNormalizer};
 use crate::optimizer::HostAdam;
 use crate::AlgorithmsError;
 use rand::seq::SliceRandom;
@@ -318,6 +318,29 @@ impl Default for Compose {
 #[serde(deny_unknown_fields)]
 pub struct ImtlL {}
 
+/// `gradvac`: gradient vaccine: per task pair (and per parameter group), raise the cosine
+/// of gᵢ′ and gⱼ to an EMA target φ̂ᵢⱼ when it falls below it, j in a random order per step;
+/// targets start at 0 and move by φ̂ ← (1−β)φ̂ + βρ. With targets at 0 it is PCGrad. Task
+/// heads get their own task's gradient.
+///
+/// Paper: Wang et al. 2021, "Gradient vaccine"; LibMTL `GradVac`. Hyper-parameters:
+/// `beta` 0.5, `granularity` whole | layer | tensor (default whole, LibMTL's group type 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GradVac {
+    pub beta: f64,
+    pub granularity: GradVacGranularity,
+}
+
+impl Default for GradVac {
+    fn default() -> Self {
+        GradVac {
+            beta: 0.5,
+            granularity: GradVacGranularity::Whole,
+        }
+    }
+}
+
 mtlbench_tasks::registry! {
     /// How per-task losses or gradients are combined.
     pub enum WeightingSpec {
@@ -332,6 +355,7 @@ mtlbench_tasks::registry! {
         ImtlL(ImtlL) = "imtl_l": "IMTL's learnable loss scales e^s·L − s (Liu et al. 2021); compose with imtl_g for IMTL",
         Mgda(Mgda) = "mgda": "min-norm point of the task gradients (Sener & Koltun 2018); gradient-level",
         PcGrad(PcGrad) = "pcgrad": "project conflicting gradients (Yu et al. 2020); gradient-level",
+        GradVac(GradVac) = "gradvac": "raise task-pair gradient cosines to EMA targets (Wang et al. 2021); gradient-level",
         CaGrad(CaGrad) = "cagrad": "conflict-averse gradient descent (Liu et al. 2021); gradient-level",
         ImtlG(ImtlG) = "imtl_g": "equal projections on unit task gradients (IMTL-G, Liu et al. 2021); gradient-level",
         AlignedMtl(AlignedMtl) = "aligned_mtl": "align the gradient matrix's components (Senushkin et al. 2023); gradient-level",
@@ -423,6 +447,9 @@ impl WeightingSpec {
                     _ => Ok(()),
                 }
             }
+            WeightingSpec::GradVac(g) if !(0.0..=1.0).contains(&g.beta) => {
+                Err(AlgorithmsError::invalid("beta", "must be in [0, 1]"))
+            }
             WeightingSpec::GradNorm(g) if !(g.alpha >= 0.0 && g.alpha.is_finite()) => {
                 Err(AlgorithmsError::invalid("alpha", "must be finite and ≥ 0"))
             }
@@ -473,6 +500,7 @@ impl WeightingSpec {
             self,
             WeightingSpec::Mgda(_)
                 | WeightingSpec::PcGrad(_)
+                | WeightingSpec::GradVac(_)
                 | WeightingSpec::CaGrad(_)
                 | WeightingSpec::ImtlG(_)
                 | WeightingSpec::AlignedMtl(_)
@@ -500,9 +528,11 @@ pub struct Weighter {
     /// DB-MTL: the EMA of each task's log-loss gradient, and the step count.
     ema: Vec<Vec<f32>>,
     steps: i32,
-    /// Scalars in the last shared layer (GradNorm's `last_shared_layer`): the tail of the
-    /// flat shared gradient.
-    last_shared_len: usize,
+    /// (weight, bias) scalar counts of each shared layer, in flat-gradient order (GradNorm's
+    /// last layer, GradVac's groups).
+    shared_layout: Vec<(usize, usize)>,
+    /// GradVac's targets φ̂ (T·T·groups).
+    targets: Vec<f64>,
     /// `compose`: the loss weighting's and the aggregator's own weighters.
     parts: Option<Box<(Weighter, Weighter)>>,
 }
@@ -543,17 +573,44 @@ impl Weighter {
             losses_before: Vec::new(),
             ema: Vec::new(),
             steps: 0,
-            last_shared_len: 0,
+            shared_layout: Vec::new(),
+            targets: Vec::new(),
             parts,
         }
     }
 
-    /// Tells the weighting how many scalars the last shared layer holds.
-    pub fn set_last_shared_len(&mut self, len: usize) {
-        self.last_shared_len = len;
+    /// Tells the weighting the (weight, bias) sizes of the shared layers.
+    pub fn set_shared_layout(&mut self, layout: Vec<(usize, usize)>) {
         if let Some(parts) = &mut self.parts {
-            parts.1.set_last_shared_len(len);
+            parts.1.set_shared_layout(layout.clone());
         }
+        self.shared_layout = layout;
+    }
+
+    /// GradVac's parameter groups as ranges of the flat shared gradient.
+    fn gradvac_groups(
+        &self,
+        granularity: GradVacGranularity,
+        len: usize,
+    ) -> Vec<std::ops::Range<usize>> {
+        let sizes: Vec<usize> = match granularity {
+            GradVacGranularity::Whole => vec![len],
+            GradVacGranularity::Layer => self.shared_layout.iter().map(|(w, b)| w + b).collect(),
+            GradVacGranularity::Tensor => self
+                .shared_layout
+                .iter()
+                .flat_map(|(w, b)| [*w, *b])
+                .collect(),
+        };
+        let mut start = 0;
+        sizes
+            .into_iter()
+            .filter(|n| *n > 0)
+            .map(|n| {
+                start += n;
+                start - n..start
+            })
+            .collect()
     }
 
     /// Whether the method needs the same batch's losses after the model update (FAMO).
@@ -731,6 +788,21 @@ impl Weighter {
             WeightingSpec::CaGrad(c) => {
                 aggregate::cagrad(grads, c.c, c.rescale, c.tolerance, c.max_iterations)
             }
+            WeightingSpec::GradVac(g) => {
+                let len = grads.first().map_or(0, Vec::len);
+                let groups = self.gradvac_groups(g.granularity, len);
+                if self.targets.is_empty() {
+                    self.targets = vec![0.0; self.tasks * self.tasks * groups.len()];
+                }
+                let orders: Vec<Vec<usize>> = (0..self.tasks)
+                    .map(|_| {
+                        let mut order: Vec<usize> = (0..self.tasks).collect();
+                        order.shuffle(&mut self.rng);
+                        order
+                    })
+                    .collect();
+                aggregate::gradvac(grads, &orders, &groups, g.beta, &mut self.targets)
+            }
             WeightingSpec::DbMtl(d) => {
                 self.steps += 1;
                 let scale: Vec<f32> = losses.iter().map(|l| 1.0 / (l + 1e-8)).collect();
@@ -762,10 +834,9 @@ impl Weighter {
                 };
                 let z = softmax(&self.params, 1.0);
                 let w: Vec<f64> = z.iter().map(|zi| t as f64 * zi).collect();
-                let tail = if g.last_shared_layer {
-                    self.last_shared_len
-                } else {
-                    usize::MAX
+                let tail = match (g.last_shared_layer, self.shared_layout.last()) {
+                    (true, Some((w, b))) => w + b,
+                    _ => usize::MAX,
                 };
                 let norms: Vec<f64> = grads
                     .iter()
@@ -994,5 +1065,20 @@ mod tests {
         // ∂/∂s = L − 1 at s = 0: s₀ falls (L = 2), s₁ rises (L = 0.5), s₂ stays.
         let w = imtl.loss_weights(&[2.0, 0.5, 1.0]);
         assert!(w[0] < 1.0 && w[1] > 1.0 && w[2] == 1.0, "{w:?}");
+    }
+
+    #[test]
+    fn gradvac_groups_follow_the_shared_layout() {
+        let mut w = weighter(WeightingSpec::GradVac(GradVac::default()));
+        w.set_shared_layout(vec![(6, 2), (4, 1)]);
+        assert_eq!(w.gradvac_groups(GradVacGranularity::Whole, 13), vec![0..13]);
+        assert_eq!(
+            w.gradvac_groups(GradVacGranularity::Layer, 13),
+            vec![0..8, 8..13]
+        );
+        assert_eq!(
+            w.gradvac_groups(GradVacGranularity::Tensor, 13),
+            vec![0..6, 6..8, 8..12, 12..13]
+        );
     }
 }
