@@ -527,7 +527,10 @@ mod tests {
             // GradVac, two steps (the second uses the targets the first left), whole model
             // and two groups of the 5 coordinates.
             for (groups, want) in [
-                (vec![0..5], golden_gradvac_whole(name)),
+                (
+                    std::iter::once(0..5).collect::<Vec<_>>(),
+                    golden_gradvac_whole(name),
+                ),
                 (vec![0..2, 2..5], golden_gradvac_groups(name)),
             ] {
                 let mut targets = vec![0.0; 9 * groups.len()];
