@@ -67,6 +67,18 @@ impl Default for Cgc {
     }
 }
 
+/// `cross_stitch`: one tower per task (trunk of the study's shape); after every trunk
+/// layer, task t's activation becomes Σₛ αₜₛ hₛ with a learnable T×T matrix α per layer,
+/// initialised to 0.9 on the diagonal and 0.1/(T−1) elsewhere (the paper's (0.9, 0.1) for
+/// two tasks, rows summing to 1). The towers and the α are shared parameters (every task's
+/// loss reaches them); the heads are task-specific.
+///
+/// Paper: Misra et al. 2016, "Cross-stitch networks for multi-task learning"; LibMTL
+/// `architecture.Cross_stitch`. No hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrossStitch {}
+
 mtlbench_tasks::registry! {
     /// How an algorithm shares parameters between tasks.
     pub enum ArchitectureSpec {
@@ -78,6 +90,8 @@ mtlbench_tasks::registry! {
             "shared experts mixed by a softmax gate per task (Ma et al. 2018; LibMTL MMoE)",
         Cgc(Cgc) = "cgc":
             "shared and task-specific experts, one gate per task (Tang et al. 2020; LibMTL CGC)",
+        CrossStitch(CrossStitch) = "cross_stitch":
+            "one tower per task, mixed after every layer by learnable cross-stitch units (Misra et al. 2016)",
     }
 }
 
@@ -101,6 +115,12 @@ pub enum Sharing {
         shared_experts: Vec<Range<usize>>,
         task_experts: Vec<Vec<Range<usize>>>,
         gates: Vec<usize>,
+    },
+    /// One trunk per task (`towers[t]`); after trunk layer l, stitch layer `stitches.start
+    /// + l` (a T×T weight) mixes the towers' activations. Task t reads its tower's output.
+    CrossStitch {
+        stitches: Range<usize>,
+        towers: Vec<Range<usize>>,
     },
 }
 
@@ -218,6 +238,44 @@ impl ArchitectureSpec {
                     sharing: Sharing::Trunk,
                 }
             }
+            ArchitectureSpec::CrossStitch(_) => {
+                let depth = model.trunk.len();
+                let start = layers.len();
+                for _ in 0..depth {
+                    let off = if tasks > 1 {
+                        0.1 / (tasks - 1) as f32
+                    } else {
+                        0.0
+                    };
+                    let alpha: Vec<f32> = (0..tasks * tasks)
+                        .map(|k| if k / tasks == k % tasks { 0.9 } else { off })
+                        .collect();
+                    layers.push(Linear {
+                        weight: dev.tensor_from_vec(alpha, (tasks, tasks)),
+                        bias: dev.tensor_from_vec(Vec::new(), (0,)),
+                    });
+                }
+                let stitches = start..layers.len();
+                let trunks: Vec<Range<usize>> = (0..tasks)
+                    .map(|_| push_trunk(&mut layers, &["trunk"]))
+                    .collect();
+                let shared = start..layers.len();
+                let towers = (0..tasks)
+                    .map(|t| Tower {
+                        trunk: empty(&layers),
+                        head: push_head(&mut layers, t),
+                    })
+                    .collect();
+                Network {
+                    layers,
+                    shared,
+                    towers,
+                    sharing: Sharing::CrossStitch {
+                        stitches,
+                        towers: trunks,
+                    },
+                }
+            }
             ArchitectureSpec::Mmoe(_) | ArchitectureSpec::Cgc(_) => {
                 let (n_shared, n_own) = match self {
                     ArchitectureSpec::Mmoe(m) => (m.experts, 0),
@@ -320,6 +378,30 @@ impl<D: Device<f32>> Network<D> {
                 }
                 SharedRep { parts }
             }
+            Sharing::CrossStitch { stitches, towers } => {
+                let tasks = towers.len();
+                let mut x = Some(x);
+                let mut hs: Vec<T2<D, T>> = (0..tasks)
+                    .map(|t| {
+                        if t + 1 < tasks {
+                            x.as_ref()
+                                .expect("kept until the last tower")
+                                .with_empty_tape()
+                        } else {
+                            x.take().expect("taken once")
+                        }
+                    })
+                    .collect();
+                for l in 0..stitches.len() {
+                    hs = hs
+                        .into_iter()
+                        .zip(towers)
+                        .map(|(h, tower)| self.layers[tower.start + l].forward(h).relu())
+                        .collect();
+                    hs = stitch(&self.layers[stitches.start + l].weight, hs);
+                }
+                SharedRep { parts: hs }
+            }
         }
     }
 
@@ -334,6 +416,16 @@ impl<D: Device<f32>> Network<D> {
             Sharing::Trunk => {
                 let z = rep.parts.into_iter().next().expect("a trunk output");
                 self.apply(tower.trunk.clone(), z, true)
+            }
+            Sharing::CrossStitch { .. } => {
+                // Task t reads tower t, but the ops behind the other towers' outputs are
+                // recorded on their tapes: merge them in so no gradient path is dropped.
+                let mut parts = rep.parts;
+                let (value, mut tape) = parts.swap_remove(task).split_tape();
+                for other in parts {
+                    tape = tape.merge(other.split_tape().1);
+                }
+                value.put_tape(tape)
             }
             Sharing::Experts {
                 task_experts,
@@ -379,6 +471,46 @@ impl<D: Device<f32>> Network<D> {
         let tower = &self.towers[task];
         tower.trunk.clone().chain(tower.head.clone())
     }
+}
+
+/// The cross-stitch mix: output t = Σₛ α[t][s]·hₛ. Each hₛ feeds T outputs, so all but
+/// its last use read it through an empty tape.
+fn stitch<D: Device<f32>, T: Tape<f32, D> + Default>(
+    alpha: &Tensor<(usize, usize), f32, D>,
+    hs: Vec<T2<D, T>>,
+) -> Vec<T2<D, T>> {
+    let tasks = hs.len();
+    let (n, width) = *hs[0].shape();
+    let mut uses: Vec<Vec<Option<T2<D, T>>>> = hs
+        .into_iter()
+        .map(|h| {
+            let mut copies: Vec<Option<T2<D, T>>> =
+                (0..tasks - 1).map(|_| Some(h.with_empty_tape())).collect();
+            copies.push(Some(h));
+            copies
+        })
+        .collect();
+    (0..tasks)
+        .map(|t| {
+            let mut total: Option<T2<D, T>> = None;
+            for (s, copies) in uses.iter_mut().enumerate() {
+                let h = copies[t].take().expect("each copy used once");
+                // α joins the tape here (slicing gives a new tensor, so without a tape
+                // the gradient would stop at the slice).
+                let coefficient = alpha
+                    .retaped::<T>()
+                    .slice((t..t + 1, s..s + 1))
+                    .reshape_like(&())
+                    .broadcast_like(&(n, width));
+                let term = h * coefficient;
+                total = Some(match total {
+                    None => term,
+                    Some(sum) => sum + term,
+                });
+            }
+            total.expect("at least one task")
+        })
+        .collect()
 }
 
 /// Σₖ probs[:, k] ⊙ outputs[k]: each row's mixture of the expert outputs.

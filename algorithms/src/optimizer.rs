@@ -406,3 +406,26 @@ mod host_tests {
         assert!((q[0] - 1.9).abs() < 1e-7);
     }
 }
+
+/// Cross-stitch units are weight-only layers (an empty bias): the optimizers must take
+/// zero-size tensors.
+#[cfg(test)]
+mod zero_size_tests {
+    use super::*;
+    use crate::device::cpu;
+
+    #[test]
+    fn zero_size_tensors_survive_updates() {
+        let dev = cpu();
+        let layer = vec![Linear {
+            weight: dev.tensor_from_vec(vec![1.0], (1, 1)),
+            bias: dev.tensor_from_vec(Vec::new(), (0,)),
+        }];
+        let mut p = layer.clone();
+        let mut opt = Optimizer::new(&OptimizerSpec::Adam(Adam::default()), 0.1, &p, &dev);
+        opt.update(&mut p, layer.clone());
+        let mut opt = Optimizer::new(&OptimizerSpec::Sgd(Sgd::default()), 0.1, &p, &dev);
+        opt.update(&mut p, layer);
+        assert_eq!(p[0].bias.shape().0, 0);
+    }
+}

@@ -450,7 +450,7 @@ pub fn train<D: Device<f32>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::architecture::{Cgc, HardSharing, Mmoe, SingleTask};
+    use crate::architecture::{Cgc, CrossStitch, HardSharing, Mmoe, SingleTask};
     use crate::device::cpu;
     use crate::optimizer::Adam;
     use crate::weighting::{Equal, Static};
@@ -490,6 +490,10 @@ mod tests {
             ),
             (
                 ArchitectureSpec::Mmoe(Mmoe::default()),
+                WeightingSpec::Equal(Equal {}),
+            ),
+            (
+                ArchitectureSpec::CrossStitch(CrossStitch {}),
                 WeightingSpec::Equal(Equal {}),
             ),
             (
