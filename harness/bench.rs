@@ -65,6 +65,7 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
             lr: 1e-3,
             optimizer: OptimizerSpec::Adam(Adam::default()),
             eval_every: 1,
+            rep_grad: false,
         };
         let arch = ArchitectureSpec::HardSharing(HardSharing {});
         let weighting = WeightingSpec::Equal(Equal {});

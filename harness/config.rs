@@ -55,6 +55,9 @@ pub struct TrainingGrid {
     pub optimizer: OptimizerSpec,
     /// Evaluate on the validation split every this many epochs (and at the end).
     pub eval_every: usize,
+    /// Gradient-level methods use the task gradients of the shared representation
+    /// (LibMTL's `rep_grad`; hard_sharing only).
+    pub rep_grad: bool,
 }
 
 impl Default for TrainingGrid {
@@ -65,6 +68,7 @@ impl Default for TrainingGrid {
             lr: OneOrMany(vec![1e-3]),
             optimizer: OptimizerSpec::default(),
             eval_every: 1,
+            rep_grad: false,
         }
     }
 }

@@ -136,6 +136,33 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
         }
     }
 
+    // Methods that work on the shared representation need one shared trunk output.
+    for (j, w) in c.weightings.iter().enumerate() {
+        let on_rep = w.uses_representation() || (c.training.rep_grad && w.is_gradient_level());
+        if c.training.rep_grad && w.is_gradient_level() && !w.supports_rep_grad() {
+            return Err(study.error_at(
+                &format!("weightings[{j}]"),
+                format!(
+                    "`{}` cannot use training.rep_grad (it needs parameter gradients)",
+                    w.label()
+                ),
+            ));
+        }
+        for (i, a) in c.architectures.iter().enumerate() {
+            let single = matches!(a, ArchitectureSpec::SingleTask(_));
+            if on_rep && !single && !matches!(a, ArchitectureSpec::HardSharing(_)) {
+                return Err(study.error_at(
+                    &format!("architectures[{i}]"),
+                    format!(
+                        "`{}` with `{}` needs representation gradients, which only hard_sharing provides",
+                        a.kind(),
+                        w.label()
+                    ),
+                ));
+            }
+        }
+    }
+
     // The training grid, in a fixed order.
     let t = &c.training;
     let mut trainings = Vec::new();
@@ -148,6 +175,7 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
                     lr,
                     optimizer: t.optimizer.clone(),
                     eval_every: t.eval_every,
+                    rep_grad: t.rep_grad,
                 };
                 cfg.validate()
                     .map_err(|e| study.error_at(&format!("training.{}", e.key()), e.message()))?;

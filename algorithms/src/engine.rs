@@ -3,7 +3,7 @@
 //! giving each task's gradient of the shared parameters as a flat vector), plus the
 //! write-back of a combined shared direction.
 
-use crate::architecture::Network;
+use crate::architecture::{Network, SharedRep};
 use crate::model::{Linear, Tensor2};
 use dfdx::prelude::*;
 use mtlbench_tasks::TaskKind;
@@ -150,7 +150,7 @@ pub fn assemble_gradients<D: Device<f32>>(
     own: Vec<Vec<Linear<D>>>,
     scale: &[f32],
 ) -> Vec<Linear<D>> {
-    let mut grads: Vec<Option<Linear<D>>> = vec![None; net.layers.len()];
+    let mut shared = Vec::with_capacity(net.shared.len());
     let mut offset = 0;
     for i in net.shared.clone() {
         let (w_shape, b_shape) = (*net.layers[i].weight.shape(), *net.layers[i].bias.shape());
@@ -159,13 +159,28 @@ pub fn assemble_gradients<D: Device<f32>>(
         offset += w_len;
         let bias = dev.tensor_from_vec(direction[offset..offset + b_shape.0].to_vec(), b_shape);
         offset += b_shape.0;
-        grads[i] = Some(Linear { weight, bias });
+        shared.push(Linear { weight, bias });
     }
     assert_eq!(
         offset,
         direction.len(),
         "direction length matches the shared parameters"
     );
+    assemble_with_shared(net, shared, own, scale)
+}
+
+/// The full gradient list from the shared layers' gradients (in order) and each task's
+/// own gradients × `scale[i]`.
+pub fn assemble_with_shared<D: Device<f32>>(
+    net: &Network<D>,
+    shared: Vec<Linear<D>>,
+    own: Vec<Vec<Linear<D>>>,
+    scale: &[f32],
+) -> Vec<Linear<D>> {
+    let mut grads: Vec<Option<Linear<D>>> = vec![None; net.layers.len()];
+    for (i, g) in net.shared.clone().zip(shared) {
+        grads[i] = Some(g);
+    }
     for (t, layers) in own.into_iter().enumerate() {
         for (i, g) in net.task_layers(t).zip(layers) {
             grads[i] = Some(Linear {
@@ -177,6 +192,90 @@ pub fn assemble_gradients<D: Device<f32>>(
     grads
         .into_iter()
         .map(|g| g.expect("every layer is shared or owned by one task"))
+        .collect()
+}
+
+/// Each task's gradient with respect to the shared representation (LibMTL's `rep_grad`),
+/// from one forward of the trunk and a forward+backward of each head only.
+pub struct RepGradients<D: Device<f32>> {
+    pub losses: Vec<f32>,
+    /// The representation's values, row-major (n × width).
+    pub rep: Vec<f32>,
+    pub shape: (usize, usize),
+    /// ∂Lᵢ/∂rep per sample, row-major (n × width), one per task.
+    pub per_sample: Vec<Vec<f32>>,
+    /// Task i's gradients of its own layers, in `Network::task_layers` order.
+    pub own: Vec<Vec<Linear<D>>>,
+}
+
+/// Per-task gradients of the shared representation. Only for networks whose tasks read one
+/// shared trunk output (`hard_sharing`).
+pub fn rep_gradients<D: Device<f32>>(
+    net: &Network<D>,
+    dev: &D,
+    kinds: &[TaskKind],
+    batch: &Batch<D>,
+) -> RepGradients<D> {
+    let rep = net
+        .shared_output(batch.x.clone())
+        .parts
+        .into_iter()
+        .next()
+        .expect("a trunk output");
+    let shape = *rep.shape();
+    let values = rep.as_vec();
+    let mut out = RepGradients {
+        losses: Vec::with_capacity(kinds.len()),
+        rep: values.clone(),
+        shape,
+        per_sample: Vec::with_capacity(kinds.len()),
+        own: Vec::with_capacity(kinds.len()),
+    };
+    for (t, kind) in kinds.iter().enumerate() {
+        let leaf = dev.tensor_from_vec(values.clone(), shape);
+        let input = SharedRep {
+            parts: vec![leaf.clone().traced(Gradients::leaky())],
+        };
+        let loss = task_loss(*kind, net.task_output(t, input), batch.targets[t].clone());
+        out.losses.push(loss.as_vec()[0]);
+        let mut gradients = loss.backward();
+        out.per_sample
+            .push(gradient_of(&mut gradients, &leaf).as_vec());
+        out.own.push(
+            net.task_layers(t)
+                .map(|i| Linear {
+                    weight: gradient_of(&mut gradients, &net.layers[i].weight),
+                    bias: gradient_of(&mut gradients, &net.layers[i].bias),
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+/// Gradients of the shared layers when the representation receives gradient `rep_grad`
+/// (n × width, row-major): the backward of ⟨rep, rep_grad⟩ through the trunk.
+pub fn backprop_rep<D: Device<f32>>(
+    net: &Network<D>,
+    dev: &D,
+    batch: &Batch<D>,
+    rep_grad: Vec<f32>,
+) -> Vec<Linear<D>> {
+    let rep = net
+        .shared_output(batch.x.clone().traced(Gradients::leaky()))
+        .parts
+        .into_iter()
+        .next()
+        .expect("a trunk output");
+    let shape = *rep.shape();
+    let target = dev.tensor_from_vec(rep_grad, shape);
+    let mut gradients = (rep * target).sum().backward();
+    net.layers[net.shared.clone()]
+        .iter()
+        .map(|l| Linear {
+            weight: gradient_of(&mut gradients, &l.weight),
+            bias: gradient_of(&mut gradients, &l.bias),
+        })
         .collect()
 }
 
@@ -292,6 +391,36 @@ mod tests {
                     (numeric - analytic).abs() < 2e-3,
                     "{arch:?} layer {layer}: {numeric} vs {analytic}"
                 );
+            }
+        }
+    }
+
+    /// The representation path (per-sample ∂Lᵢ/∂rep, weighted, backpropagated through the
+    /// trunk once) gives the loss-weighted path's gradients.
+    #[test]
+    fn representation_path_agrees() {
+        let dev = cpu();
+        let model = ModelSpec {
+            trunk: vec![5, 4],
+            head: vec![3],
+        };
+        let net = ArchitectureSpec::HardSharing(HardSharing {}).build(&dev, &model, 3, &[2, 2], 5);
+        let b = batch(&dev);
+        let weights = [0.7f32, 1.9];
+        let fused = weighted_loss_gradients(&net, &KINDS, &b, |_| weights.to_vec());
+        let r = rep_gradients(&net, &dev, &KINDS, &b);
+        assert_eq!(r.losses, fused.losses);
+        let w64: Vec<f64> = weights.iter().map(|w| f64::from(*w)).collect();
+        let shared = backprop_rep(
+            &net,
+            &dev,
+            &b,
+            crate::aggregate::combine(&r.per_sample, &w64),
+        );
+        let assembled = assemble_with_shared(&net, shared, r.own, &weights);
+        for (a, f) in assembled.iter().zip(&fused.grads) {
+            for (x, y) in a.weight.as_vec().iter().zip(f.weight.as_vec()) {
+                assert!((x - y).abs() < 1e-6, "{x} vs {y}");
             }
         }
     }

@@ -22,6 +22,10 @@ pub struct TrainConfig {
     pub optimizer: OptimizerSpec,
     /// Evaluate on the validation split every this many epochs (and always at the end).
     pub eval_every: usize,
+    /// Gradient-level methods take the task gradients with respect to the shared
+    /// representation (LibMTL's `rep_grad`) instead of the shared parameters.
+    #[serde(default)]
+    pub rep_grad: bool,
 }
 
 impl TrainConfig {
@@ -226,6 +230,16 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
     /// and the passes it took.
     pub fn step(&mut self, batch: &Batch<D>) -> StepCost {
         let tasks = self.kinds.len();
+        if self.weighter.uses_representation()
+            || (self.def.training.rep_grad && self.weighter.is_gradient_level())
+        {
+            let losses = self.step_rep(batch);
+            return StepCost {
+                losses,
+                forward: 2,
+                backward: tasks + 1,
+            };
+        }
         let (losses, mut cost) = if self.weighter.is_gradient_level() {
             (
                 self.step_per_task(batch),
@@ -284,6 +298,50 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             engine::assemble_gradients(&self.net, &self.dev, &direction, g.own, &head_scale);
         self.optimizer.update(&mut self.net.layers, grads);
         g.losses
+    }
+
+    /// One optimizer step through the task gradients of the shared representation: one
+    /// trunk forward, a forward+backward of each head, the aggregation (or GradDrop's
+    /// masking) of the per-sample representation gradients, and one trunk backward.
+    pub fn step_rep(&mut self, batch: &Batch<D>) -> Vec<f32> {
+        let r = engine::rep_gradients(&self.net, &self.dev, &self.kinds, batch);
+        let width = r.shape.1;
+        let tasks = self.kinds.len();
+        let (combined, head_scale) = if self.weighter.uses_representation() {
+            (
+                self.weighter.graddrop(&r.per_sample, &r.rep, width),
+                vec![1.0; tasks],
+            )
+        } else {
+            // Weights from the batch-summed representation gradients (LibMTL's rep_grad).
+            let summed: Vec<Vec<f32>> = r
+                .per_sample
+                .iter()
+                .map(|g| {
+                    let mut s = vec![0.0f32; width];
+                    for row in g.chunks(width) {
+                        s.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+                    }
+                    s
+                })
+                .collect();
+            let aggregation = self.weighter.aggregate(&summed, &r.losses);
+            if let Some(report) = aggregation.report {
+                self.solver.add(report);
+            }
+            let heads = aggregation
+                .head_scales
+                .clone()
+                .unwrap_or_else(|| vec![1.0; tasks]);
+            (
+                crate::aggregate::combine(&r.per_sample, &aggregation.weights),
+                heads.iter().map(|h| *h as f32).collect(),
+            )
+        };
+        let shared = engine::backprop_rep(&self.net, &self.dev, batch, combined);
+        let grads = engine::assemble_with_shared(&self.net, shared, r.own, &head_scale);
+        self.optimizer.update(&mut self.net.layers, grads);
+        r.losses
     }
 
     /// The task losses on `batch` at the current parameters (a forward pass, no tape).
@@ -481,6 +539,7 @@ mod tests {
             lr: 0.01,
             optimizer: OptimizerSpec::Adam(Adam::default()),
             eval_every: 5,
+            rep_grad: false,
         };
         // single_task, and hard_sharing with every registered weighting.
         let mut methods = vec![
@@ -548,10 +607,20 @@ mod tests {
                 "{architecture:?} {weighting:?} is deterministic"
             );
             assert_eq!(outcome.steps, 15 * 4);
-            let passes = if weighting.is_gradient_level() { 3 } else { 1 };
-            assert_eq!(outcome.backward_passes, 15 * 4 * passes);
-            let extra_forward = usize::from(matches!(weighting, WeightingSpec::Famo(_)));
-            assert_eq!(outcome.forward_passes, 15 * 4 * (passes + extra_forward));
+            // Backward calls and forward passes per step: 1 and 1 (loss-level; FAMO one more
+            // forward), T and T (parameter gradients), T + 1 and 2 (representation).
+            let (backward, forward) = if weighting.uses_representation() {
+                (4, 2)
+            } else if weighting.is_gradient_level() {
+                (3, 3)
+            } else {
+                (
+                    1,
+                    1 + usize::from(matches!(weighting, WeightingSpec::Famo(_))),
+                )
+            };
+            assert_eq!(outcome.backward_passes, 15 * 4 * backward);
+            assert_eq!(outcome.forward_passes, 15 * 4 * forward);
         }
     }
 
@@ -579,6 +648,7 @@ mod tests {
             lr: 0.01,
             optimizer: OptimizerSpec::Adam(Adam::default()),
             eval_every: 1,
+            rep_grad: false,
         };
         let run = |architecture: &ArchitectureSpec| {
             let def = RunDefinition {
@@ -598,5 +668,59 @@ mod tests {
             run(&ArchitectureSpec::Mmoe(Mmoe { experts: 1 })),
             run(&ArchitectureSpec::HardSharing(HardSharing {}))
         );
+    }
+
+    /// MGDA on representation gradients trains, takes T + 1 backward calls per step, and
+    /// differs from MGDA on parameter gradients.
+    #[test]
+    fn rep_grad_path_trains() {
+        let suite = PlantedCorrelation {
+            tasks: 3,
+            input_dim: 8,
+            train: 64,
+            val: 16,
+            test: 32,
+            ..Default::default()
+        }
+        .generate(9)
+        .unwrap();
+        let model = ModelSpec {
+            trunk: vec![16],
+            head: vec![],
+        };
+        let run = |rep_grad: bool| {
+            let training = TrainConfig {
+                epochs: 10,
+                batch_size: 16,
+                lr: 0.01,
+                optimizer: OptimizerSpec::Adam(Adam::default()),
+                eval_every: 5,
+                rep_grad,
+            };
+            let def = RunDefinition {
+                suite: &suite,
+                architecture: &ArchitectureSpec::HardSharing(HardSharing {}),
+                weighting: &WeightingSpec::Mgda(Default::default()),
+                model: &model,
+                training: &training,
+                seeds: RunSeeds {
+                    init: 4,
+                    batches: 5,
+                },
+            };
+            train(cpu(), def, &|_| {})
+        };
+        let rep = run(true);
+        assert_eq!(rep.status, RunStatus::Ok);
+        assert_eq!(rep.backward_passes, 40 * 4);
+        let loss = |o: &TrainOutcome, epoch: usize| -> f64 {
+            o.points
+                .iter()
+                .filter(|p| p.split == Split::Train && p.epoch == epoch)
+                .map(|p| p.value)
+                .sum()
+        };
+        assert!(loss(&rep, 10) < 0.7 * loss(&rep, 1));
+        assert_ne!(rep.points, run(false).points);
     }
 }

@@ -341,6 +341,20 @@ impl Default for GradVac {
     }
 }
 
+/// `graddrop`: gradient sign dropout on the shared representation: per feature, keep each
+/// task's gradient with the probability that its sign agrees with the batch's sign purity
+/// P; the masked sum is backpropagated through the trunk. Always uses the representation
+/// path (one trunk forward and backward; needs `hard_sharing`). Uniform draws come from the
+/// run's stream.
+///
+/// Paper: Chen et al. 2020, "Just pick a sign"; LibMTL `GradDrop`. Hyper-parameters:
+/// `leak` 0.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GradDrop {
+    pub leak: f64,
+}
+
 mtlbench_tasks::registry! {
     /// How per-task losses or gradients are combined.
     pub enum WeightingSpec {
@@ -356,6 +370,7 @@ mtlbench_tasks::registry! {
         Mgda(Mgda) = "mgda": "min-norm point of the task gradients (Sener & Koltun 2018); gradient-level",
         PcGrad(PcGrad) = "pcgrad": "project conflicting gradients (Yu et al. 2020); gradient-level",
         GradVac(GradVac) = "gradvac": "raise task-pair gradient cosines to EMA targets (Wang et al. 2021); gradient-level",
+        GradDrop(GradDrop) = "graddrop": "sign dropout of task gradients on the shared representation (Chen et al. 2020); needs hard_sharing",
         CaGrad(CaGrad) = "cagrad": "conflict-averse gradient descent (Liu et al. 2021); gradient-level",
         ImtlG(ImtlG) = "imtl_g": "equal projections on unit task gradients (IMTL-G, Liu et al. 2021); gradient-level",
         AlignedMtl(AlignedMtl) = "aligned_mtl": "align the gradient matrix's components (Senushkin et al. 2023); gradient-level",
@@ -447,6 +462,9 @@ impl WeightingSpec {
                     _ => Ok(()),
                 }
             }
+            WeightingSpec::GradDrop(g) if !(0.0..=1.0).contains(&g.leak) => {
+                Err(AlgorithmsError::invalid("leak", "must be in [0, 1]"))
+            }
             WeightingSpec::GradVac(g) if !(0.0..=1.0).contains(&g.beta) => {
                 Err(AlgorithmsError::invalid("beta", "must be in [0, 1]"))
             }
@@ -484,6 +502,26 @@ impl WeightingSpec {
         }
     }
 
+    /// Whether the method works on the shared representation itself (GradDrop), so the
+    /// architecture must hand every task one shared trunk output.
+    pub fn uses_representation(&self) -> bool {
+        match self {
+            WeightingSpec::GradDrop(_) => true,
+            WeightingSpec::Compose(c) => c.gradient.uses_representation(),
+            _ => false,
+        }
+    }
+
+    /// Whether the method's update can be taken on representation gradients (`rep_grad`):
+    /// those that return weights on this step's task gradients.
+    pub fn supports_rep_grad(&self) -> bool {
+        match self {
+            WeightingSpec::DbMtl(_) | WeightingSpec::GradVac(_) => false,
+            WeightingSpec::Compose(c) => c.gradient.supports_rep_grad(),
+            _ => true,
+        }
+    }
+
     /// The label of this weighting in algorithm names: its kind, or `loss+gradient` for a
     /// composition.
     pub fn label(&self) -> String {
@@ -501,6 +539,7 @@ impl WeightingSpec {
             WeightingSpec::Mgda(_)
                 | WeightingSpec::PcGrad(_)
                 | WeightingSpec::GradVac(_)
+                | WeightingSpec::GradDrop(_)
                 | WeightingSpec::CaGrad(_)
                 | WeightingSpec::ImtlG(_)
                 | WeightingSpec::AlignedMtl(_)
@@ -662,6 +701,31 @@ impl Weighter {
 
     pub fn is_gradient_level(&self) -> bool {
         self.spec.is_gradient_level()
+    }
+
+    pub fn uses_representation(&self) -> bool {
+        self.spec.uses_representation()
+    }
+
+    /// GradDrop's masked sum of per-sample representation gradients (composition: each
+    /// task's gradient scaled by the loss weighting first).
+    pub fn graddrop(&mut self, per_sample: &[Vec<f32>], rep: &[f32], width: usize) -> Vec<f32> {
+        let losses = vec![1.0f32; per_sample.len()];
+        if let Some(parts) = &mut self.parts {
+            let w = parts.0.loss_weights(&losses);
+            let scaled: Vec<Vec<f32>> = per_sample
+                .iter()
+                .zip(&w)
+                .map(|(g, wi)| g.iter().map(|x| x * wi).collect())
+                .collect();
+            return parts.1.graddrop(&scaled, rep, width);
+        }
+        let leak = match &self.spec {
+            WeightingSpec::GradDrop(g) => g.leak,
+            _ => 0.0,
+        };
+        let uniform: Vec<f64> = (0..width).map(|_| self.rng.gen::<f64>()).collect();
+        aggregate::graddrop(per_sample, rep, width, &uniform, leak)
     }
 
     /// Loss-level weights wᵢ for this step: the update is the gradient of Σ wᵢLᵢ with the
