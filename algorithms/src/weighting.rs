@@ -46,14 +46,36 @@ pub struct ScaleInvariant {}
 #[serde(deny_unknown_fields)]
 pub struct Gls {}
 
-/// `rlw`: L = Σᵢ λᵢLᵢ with λ = softmax(ε), ε ~ N(0, I_T) drawn fresh each step from the
-/// run's own stream (Σλ = 1, as LibMTL).
+/// The distribution RLW draws its weights from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RlwDistribution {
+    /// λ = softmax(ε), ε ~ N(0, I), Σλ = 1 (LibMTL).
+    #[default]
+    Libmtl,
+    /// λᵢ ~ U(0, 1), rescaled to Σλ = T.
+    Uniform,
+    /// λ = softmax(ε), ε ~ N(0, I), rescaled to Σλ = T.
+    Normal,
+    /// λ ~ Dirichlet(1, …, 1), rescaled to Σλ = T.
+    Dirichlet,
+    /// λᵢ ~ Bernoulli(½), rescaled to Σλ = T (all ones when every draw is 0).
+    Bernoulli,
+    /// One task drawn uniformly gets weight T, the others 0.
+    ConstrainedBernoulli,
+}
+
+/// `rlw`: L = Σᵢ λᵢLᵢ with λ drawn fresh each step from the run's own stream.
 ///
-/// Paper: Lin et al. 2022, random loss weighting; LibMTL `RLW`. Kurin et al.'s other
-/// distributions are not offered yet. No hyper-parameters.
+/// Paper: Lin et al. 2022, random loss weighting; LibMTL `RLW`; Kurin et al. 2022 for the
+/// rescaled variants (their `random_normal` is not offered). Hyper-parameters:
+/// `distribution` libmtl | uniform | normal | dirichlet | bernoulli | constrained_bernoulli
+/// (default libmtl).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rlw {}
+#[serde(deny_unknown_fields, default)]
+pub struct Rlw {
+    pub distribution: RlwDistribution,
+}
 
 /// `dwa`: for epoch e > 2, wᵢ = T·exp(rᵢ/τ)/Σⱼexp(rⱼ/τ) with rᵢ = L̄ᵢ(e−1)/L̄ᵢ(e−2), the
 /// ratio of the last two epoch-mean training losses; wᵢ = 1 for the first 2 epochs.
@@ -743,11 +765,44 @@ impl Weighter {
                     .map(|l| (geometric / (t as f64 * f64::from(*l))) as f32)
                     .collect()
             }
-            WeightingSpec::Rlw(_) => {
-                let eps: Vec<f64> = (0..t)
-                    .map(|_| self.rng.sample(rand_distr::StandardNormal))
-                    .collect();
-                softmax(&eps, 1.0).into_iter().map(|w| w as f32).collect()
+            WeightingSpec::Rlw(r) => {
+                let rng = &mut self.rng;
+                let draws: Vec<f64> = match r.distribution {
+                    RlwDistribution::Libmtl | RlwDistribution::Normal => {
+                        let eps: Vec<f64> = (0..t)
+                            .map(|_| rng.sample(rand_distr::StandardNormal))
+                            .collect();
+                        softmax(&eps, 1.0)
+                    }
+                    RlwDistribution::Uniform => (0..t).map(|_| rng.gen::<f64>()).collect(),
+                    RlwDistribution::Dirichlet => {
+                        (0..t).map(|_| rng.sample(rand_distr::Exp1)).collect()
+                    }
+                    RlwDistribution::Bernoulli => {
+                        let b: Vec<f64> = (0..t)
+                            .map(|_| f64::from(u8::from(rng.gen::<bool>())))
+                            .collect();
+                        if b.iter().all(|x| *x == 0.0) {
+                            vec![1.0; t]
+                        } else {
+                            b
+                        }
+                    }
+                    RlwDistribution::ConstrainedBernoulli => {
+                        let pick = rng.gen_range(0..t);
+                        (0..t).map(|i| f64::from(u8::from(i == pick))).collect()
+                    }
+                };
+                let total = if r.distribution == RlwDistribution::Libmtl {
+                    1.0
+                } else {
+                    t as f64
+                };
+                let sum: f64 = draws.iter().sum();
+                draws
+                    .into_iter()
+                    .map(|d| (total * d / sum) as f32)
+                    .collect()
             }
             WeightingSpec::Uw(_) => {
                 let weights: Vec<f32> = self
@@ -999,13 +1054,34 @@ mod tests {
             assert!((f64::from(*wi) - g / (3.0 * f64::from(li))).abs() < 1e-6);
         }
         // RLW: a fresh point of the simplex each step, reproducible from the stream.
-        let mut r = weighter(WeightingSpec::Rlw(Rlw {}));
+        let mut r = weighter(WeightingSpec::Rlw(Rlw::default()));
         let (a, b) = (r.loss_weights(&losses), r.loss_weights(&losses));
         assert!((a.iter().sum::<f32>() - 1.0).abs() < 1e-6 && a != b);
         assert_eq!(
             a,
-            weighter(WeightingSpec::Rlw(Rlw {})).loss_weights(&losses)
+            weighter(WeightingSpec::Rlw(Rlw::default())).loss_weights(&losses)
         );
+        // Kurin's variants sum to T; constrained Bernoulli picks exactly one task.
+        for distribution in [
+            RlwDistribution::Uniform,
+            RlwDistribution::Normal,
+            RlwDistribution::Dirichlet,
+            RlwDistribution::Bernoulli,
+            RlwDistribution::ConstrainedBernoulli,
+        ] {
+            let mut r = weighter(WeightingSpec::Rlw(Rlw { distribution }));
+            for _ in 0..20 {
+                let w = r.loss_weights(&losses);
+                let sum: f32 = w.iter().sum();
+                assert!(
+                    (sum - 3.0).abs() < 1e-5 && w.iter().all(|x| *x >= 0.0),
+                    "{distribution:?} {w:?}"
+                );
+                if distribution == RlwDistribution::ConstrainedBernoulli {
+                    assert_eq!(w.iter().filter(|x| **x == 3.0).count(), 1);
+                }
+            }
+        }
     }
 
     #[test]
