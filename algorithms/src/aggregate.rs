@@ -695,36 +695,6 @@ mod tests {
         }
     }
 
-    /// Permuting the tasks permutes MGDA's and CAGrad's weights; PCGrad with one order
-    /// for all tasks removes every conflict of each projected gradient with the others
-    /// processed last.
-    #[test]
-    fn permutation_equivariance() {
-        for grads in random_jacobians() {
-            let t = grads.len();
-            let perm: Vec<usize> = (0..t).rev().collect();
-            let permuted: Vec<Vec<f32>> = perm.iter().map(|&i| grads[i].clone()).collect();
-            let losses = vec![1.0; t];
-            for (a, b) in [
-                (
-                    mgda(&grads, &losses, MgdaNormalizer::L2, 1e-10, 100_000).weights,
-                    mgda(&permuted, &losses, MgdaNormalizer::L2, 1e-10, 100_000).weights,
-                ),
-                (
-                    cagrad(&grads, 0.5, 1, 1e-10, 100_000).weights,
-                    cagrad(&permuted, 0.5, 1, 1e-10, 100_000).weights,
-                ),
-            ] {
-                let da = combine(&grads, &a);
-                let db = combine(&permuted, &b);
-                for (x, y) in da.iter().zip(&db) {
-                    assert!((x - y).abs() < 1e-4, "{da:?} vs {db:?}");
-                }
-            }
-        }
-    }
-
-    /// Without conflicts PCGrad is the plain sum and CAGrad with c = 0 is the mean.
     #[test]
     fn reduces_to_plain_sums_without_conflict() {
         let grads = aligned();
@@ -733,6 +703,71 @@ mod tests {
         let w = cagrad(&grads, 0.0, 1, 1e-10, 100_000).weights;
         for wi in w {
             assert!((wi - 1.0 / 3.0).abs() < 1e-6);
+        }
+    }
+
+    mod properties {
+        //! torchjd-style properties of the aggregators on random Jacobians (proptest).
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// T×P Jacobians with T in 2..=5, P = 6, entries in [−1, 1].
+        fn jacobian() -> impl Strategy<Value = Vec<Vec<f32>>> {
+            (2usize..=5)
+                .prop_flat_map(|t| prop::collection::vec(prop::collection::vec(-1.0f32..1.0, 6), t))
+        }
+
+        fn close(a: &[f32], b: &[f32], tolerance: f32) -> bool {
+            a.iter()
+                .zip(b)
+                .all(|(x, y)| (x - y).abs() <= tolerance * (1.0 + y.abs()))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+            /// MGDA, UPGrad and Nash-MTL never conflict with a task: Gd ≥ 0.
+            #[test]
+            fn non_conflicting(g in jacobian()) {
+                let ones = vec![1.0f32; g.len()];
+                for d in [
+                    combine(&g, &mgda(&g, &ones, MgdaNormalizer::None, 1e-10, 100_000).weights),
+                    combine(&g, &upgrad(&g, 1e-10, 100_000).weights),
+                    combine(&g, &nash_mtl(&g, 1e9, 1e-10, 100).weights),
+                ] {
+                    for gi in &g {
+                        prop_assert!(solvers::dot(gi, &d) >= -1e-5);
+                    }
+                }
+            }
+
+            /// Reversing the task order leaves each method's update unchanged.
+            #[test]
+            fn permutation_invariant_update(g in jacobian()) {
+                let reversed: Vec<Vec<f32>> = g.iter().rev().cloned().collect();
+                let ones = vec![1.0f32; g.len()];
+                let pairs = [
+                    (mgda(&g, &ones, MgdaNormalizer::L2, 1e-10, 100_000).weights, mgda(&reversed, &ones, MgdaNormalizer::L2, 1e-10, 100_000).weights),
+                    (cagrad(&g, 0.5, 1, 1e-10, 100_000).weights, cagrad(&reversed, 0.5, 1, 1e-10, 100_000).weights),
+                    (upgrad(&g, 1e-10, 100_000).weights, upgrad(&reversed, 1e-10, 100_000).weights),
+                    (aligned_mtl(&g).weights, aligned_mtl(&reversed).weights),
+                ];
+                for (a, b) in pairs {
+                    prop_assert!(close(&combine(&g, &a), &combine(&reversed, &b), 1e-3));
+                }
+            }
+
+            /// MGDA with the l2 normaliser ignores a positive rescaling of a task's gradient
+            /// (ĝᵢ = gᵢ/‖gᵢ‖). IMTL-G does not: its weights sum to 1, so scaling g₁ moves d.
+            #[test]
+            fn scale_invariant(g in jacobian(), c in 0.1f32..10.0) {
+                let mut scaled = g.clone();
+                scaled[0].iter_mut().for_each(|x| *x *= c);
+                let ones = vec![1.0f32; g.len()];
+                let a = combine(&g, &mgda(&g, &ones, MgdaNormalizer::L2, 1e-10, 100_000).weights);
+                let b = combine(&scaled, &mgda(&scaled, &ones, MgdaNormalizer::L2, 1e-10, 100_000).weights);
+                prop_assert!(close(&a, &b, 1e-3));
+            }
         }
     }
 }
