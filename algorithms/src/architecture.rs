@@ -362,36 +362,16 @@ impl<D: Device<f32>> Network<D> {
                 parts: vec![self.apply(self.shared.clone(), x, true)],
             },
             Sharing::Experts { shared_experts, .. } => {
-                let mut parts = vec![x.with_empty_tape()];
-                let last = shared_experts.len();
-                let mut x = Some(x);
-                for (e, range) in shared_experts.iter().enumerate() {
-                    // The input is a leaf: every expert may read a copy.
-                    let input = if e + 1 < last {
-                        x.as_ref()
-                            .expect("kept until the last expert")
-                            .with_empty_tape()
-                    } else {
-                        x.take().expect("taken once")
-                    };
+                // The input feeds every gate (parts[0]) and every shared expert.
+                let mut inputs = uses(x, shared_experts.len() + 1).into_iter();
+                let mut parts = vec![inputs.next().expect("one handle for the gates")];
+                for (range, input) in shared_experts.iter().zip(inputs) {
                     parts.push(self.apply(range.clone(), input, true));
                 }
                 SharedRep { parts }
             }
             Sharing::CrossStitch { stitches, towers } => {
-                let tasks = towers.len();
-                let mut x = Some(x);
-                let mut hs: Vec<T2<D, T>> = (0..tasks)
-                    .map(|t| {
-                        if t + 1 < tasks {
-                            x.as_ref()
-                                .expect("kept until the last tower")
-                                .with_empty_tape()
-                        } else {
-                            x.take().expect("taken once")
-                        }
-                    })
-                    .collect();
+                let mut hs = uses(x, towers.len());
                 for l in 0..stitches.len() {
                     hs = hs
                         .into_iter()
@@ -473,27 +453,30 @@ impl<D: Device<f32>> Network<D> {
     }
 }
 
-/// The cross-stitch mix: output t = Σₛ α[t][s]·hₛ. Each hₛ feeds T outputs, so all but
-/// its last use read it through an empty tape.
+/// `n` handles on `x` for `n` uses: the first n − 1 read it through an empty tape and the
+/// last takes the original with its tape, so the ops behind `x` are recorded once and every
+/// use's gradient still reaches them once the tapes merge.
+fn uses<D: Device<f32>, T: Tape<f32, D> + Default>(x: T2<D, T>, n: usize) -> Vec<T2<D, T>> {
+    let mut handles: Vec<T2<D, T>> = (1..n).map(|_| x.with_empty_tape()).collect();
+    handles.push(x);
+    handles
+}
+
+/// The cross-stitch mix: output t = Σₛ α[t][s]·hₛ (each hₛ feeds T outputs).
 fn stitch<D: Device<f32>, T: Tape<f32, D> + Default>(
     alpha: &Tensor<(usize, usize), f32, D>,
     hs: Vec<T2<D, T>>,
 ) -> Vec<T2<D, T>> {
     let tasks = hs.len();
     let (n, width) = *hs[0].shape();
-    let mut uses: Vec<Vec<Option<T2<D, T>>>> = hs
+    let mut handles: Vec<Vec<Option<T2<D, T>>>> = hs
         .into_iter()
-        .map(|h| {
-            let mut copies: Vec<Option<T2<D, T>>> =
-                (0..tasks - 1).map(|_| Some(h.with_empty_tape())).collect();
-            copies.push(Some(h));
-            copies
-        })
+        .map(|h| uses(h, tasks).into_iter().map(Some).collect())
         .collect();
     (0..tasks)
         .map(|t| {
             let mut total: Option<T2<D, T>> = None;
-            for (s, copies) in uses.iter_mut().enumerate() {
+            for (s, copies) in handles.iter_mut().enumerate() {
                 let h = copies[t].take().expect("each copy used once");
                 // α joins the tape here (slicing gives a new tensor, so without a tape
                 // the gradient would stop at the slice).
@@ -519,19 +502,10 @@ fn mix<D: Device<f32>, T: Tape<f32, D> + Default>(
     outputs: Vec<T2<D, T>>,
 ) -> T2<D, T> {
     let n = probs.shape().0;
-    let last = outputs.len();
-    let mut probs = Some(probs);
+    let handles = uses(probs, outputs.len());
     let mut total: Option<T2<D, T>> = None;
-    for (k, out) in outputs.into_iter().enumerate() {
+    for (k, (out, p)) in outputs.into_iter().zip(handles).enumerate() {
         let width = out.shape().1;
-        let p = if k + 1 < last {
-            probs
-                .as_ref()
-                .expect("kept until the last expert")
-                .with_empty_tape()
-        } else {
-            probs.take().expect("taken once")
-        };
         let column = p
             .slice((.., k..k + 1))
             .reshape_like(&(n,))

@@ -40,6 +40,19 @@ fn gradient_of<S: Shape, D: Device<f32>>(
     gradients.get(t)
 }
 
+/// The gradients of `layers` (weight and bias each), in order.
+fn layer_gradients<'a, D: Device<f32>>(
+    gradients: &mut Gradients<f32, D>,
+    layers: impl Iterator<Item = &'a Linear<D>>,
+) -> Vec<Linear<D>> {
+    layers
+        .map(|l| Linear {
+            weight: gradient_of(gradients, &l.weight),
+            bias: gradient_of(gradients, &l.bias),
+        })
+        .collect()
+}
+
 /// Gradients of every layer and the task losses of one step.
 pub struct StepGradients<D: Device<f32>> {
     pub grads: Vec<Linear<D>>,
@@ -79,14 +92,7 @@ pub fn weighted_loss_gradients<D: Device<f32>>(
         .reduce(|sum, weighted| sum + weighted)
         .expect("at least one task");
     let mut gradients = total.backward();
-    let grads = net
-        .layers
-        .iter()
-        .map(|l| Linear {
-            weight: gradient_of(&mut gradients, &l.weight),
-            bias: gradient_of(&mut gradients, &l.bias),
-        })
-        .collect();
+    let grads = layer_gradients(&mut gradients, net.layers.iter());
     StepGradients {
         grads,
         losses: values,
@@ -129,14 +135,10 @@ pub fn per_task_gradients<D: Device<f32>>(
             }
         }
         out.shared.push(flat);
-        out.own.push(
-            net.task_layers(t)
-                .map(|i| Linear {
-                    weight: gradient_of(&mut gradients, &net.layers[i].weight),
-                    bias: gradient_of(&mut gradients, &net.layers[i].bias),
-                })
-                .collect(),
-        );
+        out.own.push(layer_gradients(
+            &mut gradients,
+            net.task_layers(t).map(|i| &net.layers[i]),
+        ));
     }
     out
 }
@@ -241,14 +243,10 @@ pub fn rep_gradients<D: Device<f32>>(
         let mut gradients = loss.backward();
         out.per_sample
             .push(gradient_of(&mut gradients, &leaf).as_vec());
-        out.own.push(
-            net.task_layers(t)
-                .map(|i| Linear {
-                    weight: gradient_of(&mut gradients, &net.layers[i].weight),
-                    bias: gradient_of(&mut gradients, &net.layers[i].bias),
-                })
-                .collect(),
-        );
+        out.own.push(layer_gradients(
+            &mut gradients,
+            net.task_layers(t).map(|i| &net.layers[i]),
+        ));
     }
     out
 }
@@ -270,13 +268,7 @@ pub fn backprop_rep<D: Device<f32>>(
     let shape = *rep.shape();
     let target = dev.tensor_from_vec(rep_grad, shape);
     let mut gradients = (rep * target).sum().backward();
-    net.layers[net.shared.clone()]
-        .iter()
-        .map(|l| Linear {
-            weight: gradient_of(&mut gradients, &l.weight),
-            bias: gradient_of(&mut gradients, &l.bias),
-        })
-        .collect()
+    layer_gradients(&mut gradients, net.layers[net.shared.clone()].iter())
 }
 
 #[cfg(test)]

@@ -895,32 +895,22 @@ impl Weighter {
                 aggregate::mgda(grads, losses, m.normalizer, m.tolerance, m.max_iterations)
             }
             WeightingSpec::PcGrad(p) => {
-                let orders: Vec<Vec<usize>> = (0..self.tasks)
-                    .map(|_| {
-                        let mut order: Vec<usize> = (0..self.tasks).collect();
-                        order.shuffle(&mut self.rng);
-                        order
-                    })
-                    .collect();
-                aggregate::pcgrad(grads, &orders, p.libmtl_loop)
+                let libmtl_loop = p.libmtl_loop;
+                let orders = self.random_orders();
+                aggregate::pcgrad(grads, &orders, libmtl_loop)
             }
             WeightingSpec::CaGrad(c) => {
                 aggregate::cagrad(grads, c.c, c.rescale, c.tolerance, c.max_iterations)
             }
             WeightingSpec::GradVac(g) => {
+                let (granularity, beta) = (g.granularity, g.beta);
                 let len = grads.first().map_or(0, Vec::len);
-                let groups = self.gradvac_groups(g.granularity, len);
+                let groups = self.gradvac_groups(granularity, len);
                 if self.targets.is_empty() {
                     self.targets = vec![0.0; self.tasks * self.tasks * groups.len()];
                 }
-                let orders: Vec<Vec<usize>> = (0..self.tasks)
-                    .map(|_| {
-                        let mut order: Vec<usize> = (0..self.tasks).collect();
-                        order.shuffle(&mut self.rng);
-                        order
-                    })
-                    .collect();
-                aggregate::gradvac(grads, &orders, &groups, g.beta, &mut self.targets)
+                let orders = self.random_orders();
+                aggregate::gradvac(grads, &orders, &groups, beta, &mut self.targets)
             }
             WeightingSpec::DbMtl(d) => {
                 self.steps += 1;
@@ -1011,6 +1001,17 @@ impl Weighter {
                 }
             }
         }
+    }
+
+    /// One random order of the tasks per task (PCGrad, GradVac), from the run's stream.
+    fn random_orders(&mut self) -> Vec<Vec<usize>> {
+        (0..self.tasks)
+            .map(|_| {
+                let mut order: Vec<usize> = (0..self.tasks).collect();
+                order.shuffle(&mut self.rng);
+                order
+            })
+            .collect()
     }
 
     /// Records an epoch's mean training losses (DWA reads the last two).
