@@ -515,32 +515,48 @@ mod tests {
     use crate::WeightingSpec;
     use mtlbench_tasks::planted_correlation::PlantedCorrelation;
 
+    /// A small planted suite: `tasks` tasks, `inputs` features, `train` rows (val and test
+    /// a quarter and a half of that).
+    fn tiny_suite(tasks: usize, inputs: usize, train: usize, seed: u64) -> SuiteData {
+        PlantedCorrelation {
+            tasks,
+            input_dim: inputs,
+            train,
+            val: train / 4,
+            test: train / 2,
+            ..Default::default()
+        }
+        .generate(seed)
+        .unwrap()
+    }
+
+    /// Adam at lr 0.01.
+    fn adam_training(
+        epochs: usize,
+        batch_size: usize,
+        eval_every: usize,
+        rep_grad: bool,
+    ) -> TrainConfig {
+        TrainConfig {
+            epochs,
+            batch_size,
+            lr: 0.01,
+            optimizer: OptimizerSpec::Adam(Adam::default()),
+            eval_every,
+            rep_grad,
+        }
+    }
+
     /// Conformance: each registered architecture × weighting lowers the training loss on a
     /// tiny suite, and the same seeds give a bit-identical outcome.
     #[test]
     fn every_method_learns_and_is_deterministic() {
-        let suite = PlantedCorrelation {
-            tasks: 3,
-            input_dim: 8,
-            train: 64,
-            val: 16,
-            test: 32,
-            ..Default::default()
-        }
-        .generate(9)
-        .unwrap();
+        let suite = tiny_suite(3, 8, 64, 9);
         let model = ModelSpec {
             trunk: vec![16],
             head: vec![],
         };
-        let training = TrainConfig {
-            epochs: 15,
-            batch_size: 16,
-            lr: 0.01,
-            optimizer: OptimizerSpec::Adam(Adam::default()),
-            eval_every: 5,
-            rep_grad: false,
-        };
+        let training = adam_training(15, 16, 5, false);
         // single_task, and hard_sharing with every registered weighting.
         let mut methods = vec![
             (
@@ -628,28 +644,12 @@ mod tests {
     /// (always exactly 1) is hard sharing: bit-identical training.
     #[test]
     fn one_expert_mmoe_is_hard_sharing() {
-        let suite = PlantedCorrelation {
-            tasks: 2,
-            input_dim: 6,
-            train: 40,
-            val: 10,
-            test: 20,
-            ..Default::default()
-        }
-        .generate(2)
-        .unwrap();
+        let suite = tiny_suite(2, 6, 40, 2);
         let model = ModelSpec {
             trunk: vec![8],
             head: vec![],
         };
-        let training = TrainConfig {
-            epochs: 3,
-            batch_size: 8,
-            lr: 0.01,
-            optimizer: OptimizerSpec::Adam(Adam::default()),
-            eval_every: 1,
-            rep_grad: false,
-        };
+        let training = adam_training(3, 8, 1, false);
         let run = |architecture: &ArchitectureSpec| {
             let def = RunDefinition {
                 suite: &suite,
@@ -674,29 +674,13 @@ mod tests {
     /// differs from MGDA on parameter gradients.
     #[test]
     fn rep_grad_path_trains() {
-        let suite = PlantedCorrelation {
-            tasks: 3,
-            input_dim: 8,
-            train: 64,
-            val: 16,
-            test: 32,
-            ..Default::default()
-        }
-        .generate(9)
-        .unwrap();
+        let suite = tiny_suite(3, 8, 64, 9);
         let model = ModelSpec {
             trunk: vec![16],
             head: vec![],
         };
         let run = |rep_grad: bool| {
-            let training = TrainConfig {
-                epochs: 10,
-                batch_size: 16,
-                lr: 0.01,
-                optimizer: OptimizerSpec::Adam(Adam::default()),
-                eval_every: 5,
-                rep_grad,
-            };
+            let training = adam_training(10, 16, 5, rep_grad);
             let def = RunDefinition {
                 suite: &suite,
                 architecture: &ArchitectureSpec::HardSharing(HardSharing {}),
