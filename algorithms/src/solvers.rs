@@ -12,12 +12,18 @@ pub struct SolverReport {
     pub gap: f64,
 }
 
-/// GGᵀ of per-task gradients (rows), in f64.
+/// GGᵀ of per-task gradients (rows), in f64; each pair's product is computed once.
 pub fn gramian(grads: &[Vec<f32>]) -> Vec<Vec<f64>> {
-    grads
-        .iter()
-        .map(|a| grads.iter().map(|b| dot(a, b)).collect())
-        .collect()
+    let t = grads.len();
+    let mut m = vec![vec![0.0; t]; t];
+    for i in 0..t {
+        for j in i..t {
+            let v = dot(&grads[i], &grads[j]);
+            m[i][j] = v;
+            m[j][i] = v;
+        }
+    }
+    m
 }
 
 /// aᵀb in f64.
