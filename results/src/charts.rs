@@ -12,7 +12,9 @@ use std::sync::Once;
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
-const SIZE: (u32, u32) = (960, 540);
+const SIZE: (u32, u32) = (1200, 560);
+/// Width of the legend panel at the right of the chart.
+const LEGEND_WIDTH: u32 = 300;
 
 /// One colour per algorithm, in order (Okabe–Ito, readable for colour-blind readers).
 pub const PALETTE: [RGBColor; 8] = [
@@ -111,6 +113,12 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
+/// Series k's marker: circles for the first palette's worth of series, then triangles,
+/// then crosses, so up to 24 series stay distinguishable.
+fn marker_shape(series: usize) -> usize {
+    (series / PALETTE.len()) % 3
+}
+
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &TaskChart) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
@@ -133,18 +141,17 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &TaskChart) -> 
         lo = 0.0;
         hi = 1.0;
     }
+    // The axis spans the data (not from zero): the comparison is between methods.
     let pad = ((hi - lo) * 0.08).max(1e-9);
-    let (lo, hi) = (
-        (lo - pad).min(if lo >= 0.0 { 0.0 } else { lo - pad }),
-        hi + pad,
-    );
+    let (lo, hi) = (lo - pad, hi + pad);
     let n_tasks = chart.tasks.len();
     let direction = if chart.higher_is_better {
         "higher is better"
     } else {
         "lower is better"
     };
-    let mut ctx = ChartBuilder::on(&root)
+    let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+    let mut ctx = ChartBuilder::on(&plot)
         .caption(&chart.title, (FAMILY, 22))
         .margin(16)
         .x_label_area_size(44)
@@ -171,7 +178,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &TaskChart) -> 
         .map_err(err)?;
     let width = 0.7;
     let k = chart.series.len().max(1) as f64;
-    for (a, (algorithm, rows)) in chart.series.iter().enumerate() {
+    for (a, (_, rows)) in chart.series.iter().enumerate() {
         let color = PALETTE[a % PALETTE.len()];
         let offset = -width / 2.0 + width * (a as f64 + 0.5) / k;
         let at = |r: &MetricRow| {
@@ -188,21 +195,34 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &TaskChart) -> 
             )
         }))
         .map_err(err)?;
-        ctx.draw_series(
-            rows.iter()
-                .map(|r| Circle::new((at(r), r.stats.mean), 5, color.filled())),
-        )
-        .map_err(err)?
-        .label(algorithm.as_str())
-        .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
-    }
-    ctx.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FAMILY, 14))
-        .draw()
+        let points = rows.iter().map(|r| (at(r), r.stats.mean));
+        match marker_shape(a) {
+            0 => ctx
+                .draw_series(points.map(|p| Circle::new(p, 5, color.filled())))
+                .map(|_| ()),
+            1 => ctx
+                .draw_series(points.map(|p| TriangleMarker::new(p, 7, color.filled())))
+                .map(|_| ()),
+            _ => ctx
+                .draw_series(points.map(|p| Cross::new(p, 5, color.stroke_width(2))))
+                .map(|_| ()),
+        }
         .map_err(err)?;
+    }
+    // The legend in its own panel, so it never covers data.
+    for (a, (algorithm, _)) in chart.series.iter().enumerate() {
+        let color = PALETTE[a % PALETTE.len()];
+        let y = 48 + 20 * a as i32;
+        match marker_shape(a) {
+            0 => legend.draw(&Circle::new((16, y), 5, color.filled())),
+            1 => legend.draw(&TriangleMarker::new((16, y), 7, color.filled())),
+            _ => legend.draw(&Cross::new((16, y), 5, color.stroke_width(2))),
+        }
+        .map_err(err)?;
+        legend
+            .draw(&Text::new(algorithm.clone(), (30, y - 8), (FAMILY, 14)))
+            .map_err(err)?;
+    }
     root.present().map_err(err)
 }
 
