@@ -9,6 +9,7 @@ pub mod stats;
 pub mod store;
 pub mod summary;
 pub mod tables;
+pub mod transfer;
 
 pub use error::ResultsError;
 pub use record::{Point, RunRecord};

@@ -1,16 +1,14 @@
 //! Summaries of a study's runs: per suite × fraction × algorithm × task × metric, the final
-//! test value's mean and 95% CI over replicates; and Δm against `single_task` of the same
-//! replicate in LibMTL's per-task-mean variant ("Δp", FORMULAS.md b.1 item 2).
+//! test value's mean and 95% CI over replicates; and per cell the four Δm variants against
+//! `single_task`, the negative-transfer count and the mean rank (see `transfer`).
 
 use crate::record::RunRecord;
 use crate::stats::{summarize, Summary};
+use crate::transfer::{delta, mean_ranks, task_gains, DeltaVariant, FinalTest};
 use std::collections::BTreeMap;
 
 /// The architecture every transfer number is measured against.
 pub const BASELINE_ARCHITECTURE: &str = "single_task";
-
-/// The label of the Δm variant computed here, as it appears in every table.
-pub const DELTA_P_LIBMTL: &str = "Δp LibMTL (%)";
 
 /// The metric tables and charts show for a task when it has it: comparable across tasks
 /// of different scale. Otherwise a task's first metric is shown.
@@ -36,11 +34,19 @@ pub struct MetricRow {
     pub stats: Summary,
 }
 
+/// A cell's transfer figures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeltaRow {
     pub key: GroupKey,
-    /// Δp over the replicates that have a paired baseline run.
-    pub stats: Summary,
+    /// Each variant of `DeltaVariant::ALL`, over the replicates that have a baseline.
+    pub variants: Vec<Summary>,
+    /// Tasks whose gain on their primary metric, averaged over replicates, is negative
+    /// (`None` without a baseline).
+    pub negative_transfer: Option<usize>,
+    /// Tasks compared.
+    pub tasks: usize,
+    /// Mean rank over the section's (task, metric) columns among its algorithms (1 = best).
+    pub mean_rank: f64,
     /// Runs of this cell that did not finish with status `ok`.
     pub not_ok: usize,
 }
@@ -77,32 +83,6 @@ pub fn format_fraction(f: f64) -> String {
     format!("{f}")
 }
 
-/// LibMTL's Δp of `method` against `baseline` over their common final test metrics:
-/// 100 · (1/T) Σₜ (1/Mₜ) Σₘ sₘ (Nₜₘ − Bₜₘ)/Bₜₘ, with sₘ = +1 when higher is better, −1 otherwise.
-pub fn delta_p_libmtl(method: &RunRecord, baseline: &RunRecord) -> Option<f64> {
-    let base: BTreeMap<(&str, &str), f64> = baseline
-        .final_test()
-        .map(|p| ((p.task.as_str(), p.metric.as_str()), p.value))
-        .collect();
-    let mut per_task: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    for p in method.final_test() {
-        let b = *base.get(&(p.task.as_str(), p.metric.as_str()))?;
-        let sign = if p.higher_is_better { 1.0 } else { -1.0 };
-        per_task
-            .entry(p.task.as_str())
-            .or_default()
-            .push(sign * (p.value - b) / b);
-    }
-    if per_task.is_empty() {
-        return None;
-    }
-    let task_means: Vec<f64> = per_task
-        .values()
-        .map(|v| v.iter().sum::<f64>() / v.len() as f64)
-        .collect();
-    Some(100.0 * task_means.iter().sum::<f64>() / task_means.len() as f64)
-}
-
 /// Summarises `runs` (any order); rows come out sorted by suite, fraction, baseline
 /// first, algorithm, then task order as stored.
 pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
@@ -110,21 +90,32 @@ pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
     for run in runs {
         cells.entry(group_key(run)).or_default().push(run);
     }
-    // Baselines by (suite, fraction, replicate, training settings): the pairing key.
-    let baselines: BTreeMap<(&str, String, usize, &str), &RunRecord> = runs
+    // Baselines by (suite, fraction, replicate, training settings): the pairing key; and
+    // their mean over replicates, the fixed reference of Auto-Lambda's variant.
+    let mut baselines: BTreeMap<(&str, String, usize, &str), FinalTest> = BTreeMap::new();
+    let mut grouped: BTreeMap<(&str, String, &str), Vec<FinalTest>> = BTreeMap::new();
+    for r in runs
         .iter()
         .filter(|r| r.architecture == BASELINE_ARCHITECTURE && r.is_ok())
-        .map(|r| {
+    {
+        let f = format_fraction(r.fraction);
+        baselines.insert(
             (
-                (
-                    r.suite.as_str(),
-                    format_fraction(r.fraction),
-                    r.replicate,
-                    r.training.as_str(),
-                ),
-                r,
-            )
-        })
+                r.suite.as_str(),
+                f.clone(),
+                r.replicate,
+                r.training.as_str(),
+            ),
+            FinalTest::of(r),
+        );
+        grouped
+            .entry((r.suite.as_str(), f, r.training.as_str()))
+            .or_default()
+            .push(FinalTest::of(r));
+    }
+    let references: BTreeMap<(&str, String, &str), FinalTest> = grouped
+        .into_iter()
+        .filter_map(|(k, v)| FinalTest::mean(&v).map(|m| (k, m)))
         .collect();
 
     let mut out = StudySummary::default();
@@ -152,25 +143,96 @@ pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
                 stats,
             });
         }
-        let deltas: Vec<f64> = ok
-            .iter()
-            .filter_map(|run| {
-                let pair = (
-                    run.suite.as_str(),
-                    format_fraction(run.fraction),
-                    run.replicate,
-                    run.training.as_str(),
-                );
-                baselines.get(&pair).and_then(|b| delta_p_libmtl(run, b))
-            })
-            .collect();
+        let mut variants: Vec<Vec<f64>> = vec![Vec::new(); DeltaVariant::ALL.len()];
+        let mut gains: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for run in &ok {
+            let pair = (
+                run.suite.as_str(),
+                format_fraction(run.fraction),
+                run.replicate,
+                run.training.as_str(),
+            );
+            let Some(baseline) = baselines.get(&pair) else {
+                continue;
+            };
+            let reference = &references[&(pair.0, pair.1.clone(), pair.3)];
+            let method = FinalTest::of(run);
+            for (v, variant) in DeltaVariant::ALL.iter().enumerate() {
+                let against = if *variant == DeltaVariant::AutoLambda {
+                    reference
+                } else {
+                    baseline
+                };
+                if let Some(d) = delta(*variant, &method, against) {
+                    variants[v].push(d);
+                }
+            }
+            for (task, gain) in task_gains(&method, baseline) {
+                gains.entry(task).or_default().push(gain);
+            }
+        }
+        let negative_transfer = (!gains.is_empty()).then(|| {
+            gains
+                .values()
+                .filter(|g| g.iter().sum::<f64>() / (g.len() as f64) < 0.0)
+                .count()
+        });
         out.deltas.push(DeltaRow {
             key: key.clone(),
-            stats: summarize(&deltas),
+            variants: variants.iter().map(|v| summarize(v)).collect(),
+            negative_transfer,
+            tasks: gains.len(),
+            mean_rank: f64::NAN,
             not_ok: cell.len() - ok.len(),
         });
     }
+    fill_mean_ranks(&mut out);
     out
+}
+
+/// Mean rank of every cell among the algorithms of its section, over the section's
+/// (task, metric) columns of mean final values.
+fn fill_mean_ranks(summary: &mut StudySummary) {
+    for (suite, fraction) in summary.sections() {
+        let in_section = |k: &GroupKey| k.suite == suite && k.fraction == fraction;
+        let cells: Vec<GroupKey> = summary
+            .deltas
+            .iter()
+            .filter(|d| in_section(&d.key))
+            .map(|d| d.key.clone())
+            .collect();
+        let mut columns: Vec<(String, String, bool)> = Vec::new();
+        for r in summary.metrics.iter().filter(|r| in_section(&r.key)) {
+            if !columns
+                .iter()
+                .any(|(t, m, _)| *t == r.task && *m == r.metric)
+            {
+                columns.push((r.task.clone(), r.metric.clone(), r.higher_is_better));
+            }
+        }
+        let values: Vec<Vec<f64>> = columns
+            .iter()
+            .map(|(task, metric, _)| {
+                cells
+                    .iter()
+                    .map(|cell| {
+                        summary
+                            .metrics
+                            .iter()
+                            .find(|r| r.key == *cell && r.task == *task && r.metric == *metric)
+                            .map_or(f64::NAN, |r| r.stats.mean)
+                    })
+                    .collect()
+            })
+            .collect();
+        let higher: Vec<bool> = columns.iter().map(|c| c.2).collect();
+        let ranks = mean_ranks(&values, &higher);
+        for (cell, rank) in cells.iter().zip(ranks) {
+            if let Some(row) = summary.deltas.iter_mut().find(|d| d.key == *cell) {
+                row.mean_rank = rank;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -217,33 +279,6 @@ mod tests {
         }
     }
 
-    /// Hand-computed Δp: task a has two metrics (one higher-better), task b one
-    /// (lower-better). a: acc 0.8→0.88 (+10%), mse 2→1 (+50%) ⇒ mean +30%;
-    /// b: mse 1→1.2 (−20%) ⇒ Δp = 100·(0.30 − 0.20)/2 = 5.
-    #[test]
-    fn delta_p_by_hand_with_direction_flips() {
-        let base = run(
-            "single_task",
-            0,
-            &[
-                ("a", "acc", true, 0.8),
-                ("a", "mse", false, 2.0),
-                ("b", "mse", false, 1.0),
-            ],
-        );
-        let mtl = run(
-            "hard_sharing",
-            0,
-            &[
-                ("a", "acc", true, 0.88),
-                ("a", "mse", false, 1.0),
-                ("b", "mse", false, 1.2),
-            ],
-        );
-        let d = delta_p_libmtl(&mtl, &base).unwrap();
-        assert!((d - 5.0).abs() < 1e-9, "{d}");
-    }
-
     #[test]
     fn summary_pairs_by_replicate_and_puts_baseline_first() {
         let runs = vec![
@@ -254,11 +289,17 @@ mod tests {
         ];
         let s = summarize_study(&runs);
         assert_eq!(s.deltas[0].key.algorithm, "single_task+equal");
-        assert_eq!(s.deltas[0].stats.mean, 0.0);
-        // Δp per replicate: +50 and −50.
-        assert_eq!(s.deltas[1].stats.n, 2);
-        assert!((s.deltas[1].stats.mean - 0.0).abs() < 1e-12);
-        assert!((s.deltas[1].stats.std - 70.71067811865476).abs() < 1e-9);
+        let libmtl = |row: &DeltaRow| row.variants[0];
+        assert_eq!(libmtl(&s.deltas[0]).mean, 0.0);
+        // Δp per replicate: +50 and −50 (paired), so mean 0 and std 50·√2.
+        assert_eq!(libmtl(&s.deltas[1]).n, 2);
+        assert!((libmtl(&s.deltas[1]).mean - 0.0).abs() < 1e-12);
+        assert!((libmtl(&s.deltas[1]).std - 70.71067811865476).abs() < 1e-9);
+        // Auto-Lambda's fixed reference is the baseline mean (1.0): the same numbers here.
+        assert!((s.deltas[1].variants[3].mean - 0.0).abs() < 1e-12);
+        // Mean gain 0 is not negative; both cells share mean rank 1 (equal means).
+        assert_eq!(s.deltas[1].negative_transfer, Some(0));
+        assert_eq!((s.deltas[0].mean_rank, s.deltas[1].mean_rank), (1.0, 1.0));
         assert_eq!(s.metrics[1].stats.mean, 1.0);
     }
 }

@@ -2,8 +2,10 @@
 //! table, written as CSV and Parquet; and the Markdown summary.
 
 use crate::record::RunRecord;
+use crate::stats::Summary;
 use crate::store::write_atomic;
-use crate::summary::{StudySummary, DELTA_P_LIBMTL, PREFERRED_METRIC};
+use crate::summary::{StudySummary, PREFERRED_METRIC};
+use crate::transfer::DeltaVariant;
 use crate::ResultsError;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -139,7 +141,8 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
 }
 
 /// The summary in long form: one row per (suite, fraction, algorithm, task, metric), and
-/// one Δp row per (suite, fraction, algorithm) with task `(all)`.
+/// per (suite, fraction, algorithm) rows with task `(all)`: each Δm variant under its
+/// name, `negative_transfer_tasks` (n = tasks compared) and `mean_rank`.
 pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
     let mut suite = Vec::new();
     let mut fraction = Vec::new();
@@ -183,13 +186,41 @@ pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
         );
     }
     for row in &summary.deltas {
+        let bad = Some(row.not_ok as u64);
+        for (variant, stats) in DeltaVariant::ALL.iter().zip(&row.variants) {
+            push(
+                &row.key,
+                "(all)",
+                variant.label(),
+                variant.higher_is_better(),
+                stats,
+                bad,
+            );
+        }
+        // Counts and ranks as single values (n = tasks compared / 1; no spread).
+        let single = |value: f64, n: usize| Summary {
+            n,
+            mean: value,
+            std: f64::NAN,
+            ci95: f64::NAN,
+        };
+        if let Some(count) = row.negative_transfer {
+            push(
+                &row.key,
+                "(all)",
+                "negative_transfer_tasks",
+                false,
+                &single(count as f64, row.tasks),
+                bad,
+            );
+        }
         push(
             &row.key,
             "(all)",
-            DELTA_P_LIBMTL,
-            true,
-            &row.stats,
-            Some(row.not_ok as u64),
+            "mean_rank",
+            false,
+            &single(row.mean_rank, 1),
+            bad,
         );
     }
     DataFrame::new_infer_height(vec![
@@ -250,7 +281,19 @@ pub fn format_estimate(mean: f64, ci: f64) -> String {
     };
     // Adding 0.0 turns −0.0 into 0.0, so an exact zero never prints as "-0.000".
     let (mean, ci) = (mean + 0.0, ci + 0.0);
-    let d = digits(mean);
+    // The precision follows the larger of the two, so a mean that is zero to rounding
+    // next to a wide interval prints as 0.000 rather than with 8 decimals.
+    let scale = if ci.is_finite() {
+        mean.abs().max(ci.abs())
+    } else {
+        mean.abs()
+    };
+    let d = digits(scale);
+    let mean = if mean.abs() < 0.5 * 10f64.powi(-(d as i32)) {
+        0.0
+    } else {
+        mean
+    };
     if ci.is_finite() {
         format!("{mean:.d$} ± {ci:.d$}")
     } else {
@@ -259,16 +302,25 @@ pub fn format_estimate(mean: f64, ci: f64) -> String {
 }
 
 /// The Markdown summary: per suite and fraction, rows = algorithms, columns = each task's
-/// shown metric as mean ± 95% CI, then Δp and the count of runs not ok.
+/// shown metric as mean ± 95% CI, the four Δm variants, the negative-transfer count, the
+/// mean rank and the count of runs not ok.
 pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# {study}: summary\n");
     let _ = writeln!(
         md,
         "Final test metrics, mean ± 95% CI (Student t) over replicates (n per cell). \
-         {DELTA_P_LIBMTL}: LibMTL's Δm variant (per-task mean of the relative improvement \
-         over the metrics of the task, then the mean over tasks; FORMULAS.md b.1 item 2), \
-         against `single_task` of the same replicate; higher is better.\n"
+         Transfer against `single_task` (FORMULAS.md b.1), each variant under its name: \
+         {} (per task the mean relative gain over its metrics, then the mean over tasks; \
+         paired by replicate), {} (flat mean over all metrics, lower is better; paired), \
+         {} (each task's primary metric; paired), {} (primary metrics against the \
+         baseline's mean over replicates). neg. = tasks whose mean gain on their primary \
+         metric is negative, out of those compared; rank = mean rank over every \
+         (task, metric) among the algorithms of the section (1 = best).\n",
+        DeltaVariant::LibMtl.label(),
+        DeltaVariant::NashMtl.label(),
+        DeltaVariant::Vandenhende.label(),
+        DeltaVariant::AutoLambda.label(),
     );
     for (suite, fraction) in summary.sections() {
         let in_section = |k: &crate::summary::GroupKey| k.suite == suite && k.fraction == fraction;
@@ -290,9 +342,18 @@ pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
             let _ = write!(header, " {task} {metric} {arrow} |");
             rule.push_str("---:|");
         }
+        for variant in DeltaVariant::ALL {
+            let arrow = if variant.higher_is_better() {
+                "↑"
+            } else {
+                "↓"
+            };
+            let _ = write!(header, " {} {arrow} |", variant.label());
+            rule.push_str("---:|");
+        }
         let _ = writeln!(
             md,
-            "{header} {DELTA_P_LIBMTL} ↑ | runs not ok |\n{rule}---:|---:|"
+            "{header} neg. | rank | runs not ok |\n{rule}---:|---:|---:|"
         );
         for delta in summary.deltas.iter().filter(|d| in_section(&d.key)) {
             let mut line = format!("| {} |", delta.key.algorithm);
@@ -311,12 +372,21 @@ pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
                     None => cells.push_str(" – |"),
                 }
             }
-            let delta_cell = if delta.stats.n == 0 {
-                "–".to_string()
-            } else {
-                format_estimate(delta.stats.mean, delta.stats.ci95)
-            };
-            let _ = write!(line, " {n} |{cells} {delta_cell} | {} |", delta.not_ok);
+            for stats in &delta.variants {
+                if stats.n == 0 {
+                    cells.push_str(" – |");
+                } else {
+                    let _ = write!(cells, " {} |", format_estimate(stats.mean, stats.ci95));
+                }
+            }
+            let negative = delta
+                .negative_transfer
+                .map_or("–".to_string(), |c| format!("{c}/{}", delta.tasks));
+            let _ = write!(
+                line,
+                " {n} |{cells} {negative} | {:.2} | {} |",
+                delta.mean_rank, delta.not_ok
+            );
             let _ = writeln!(md, "{line}");
         }
         md.push('\n');
