@@ -3,7 +3,7 @@
 //! `single_task`, the negative-transfer count and the mean rank (see `transfer`).
 
 use crate::record::RunRecord;
-use crate::stats::{summarize, Summary};
+use crate::stats::{summarize, t_test_p, Summary};
 use crate::transfer::{delta, mean_ranks, task_gains, DeltaVariant, FinalTest};
 use std::collections::BTreeMap;
 
@@ -47,6 +47,15 @@ pub struct DeltaRow {
     pub tasks: usize,
     /// Mean rank over the section's (task, metric) columns among its algorithms (1 = best).
     pub mean_rank: f64,
+    /// Two-sided p of a paired t test of LibMTL's Δp against 0 (method vs `single_task`,
+    /// replicate by replicate).
+    pub p_vs_single_task: f64,
+    /// Two-sided p of a paired t test of the Δp difference to the same architecture with
+    /// `equal` weighting (NaN for that cell itself and where there is none).
+    pub p_vs_equal: f64,
+    /// Mean wall-clock seconds and backward passes per run (ok runs).
+    pub wall_time_s: f64,
+    pub backward_passes: f64,
     /// Runs of this cell that did not finish with status `ok`.
     pub not_ok: usize,
 }
@@ -118,6 +127,48 @@ pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
         .filter_map(|(k, v)| FinalTest::mean(&v).map(|m| (k, m)))
         .collect();
 
+    // LibMTL's Δp of every ok run that has a baseline, for the paired tests.
+    let paired_dp: BTreeMap<&str, f64> = runs
+        .iter()
+        .filter(|r| r.is_ok())
+        .filter_map(|r| {
+            let pair = (
+                r.suite.as_str(),
+                format_fraction(r.fraction),
+                r.replicate,
+                r.training.as_str(),
+            );
+            let baseline = baselines.get(&pair)?;
+            Some((
+                r.id.as_str(),
+                delta(DeltaVariant::LibMtl, &FinalTest::of(r), baseline)?,
+            ))
+        })
+        .collect();
+    // The `equal`-weighting run of the same architecture settings, per run.
+    let architecture_of = |r: &RunRecord| -> String {
+        serde_json::from_str::<Vec<serde_json::Value>>(&r.hparams)
+            .ok()
+            .and_then(|v| v.first().map(|a| a.to_string()))
+            .unwrap_or_default()
+    };
+    let equal_runs: BTreeMap<(&str, String, usize, &str, String), &str> = runs
+        .iter()
+        .filter(|r| r.is_ok() && r.weighting == "equal")
+        .map(|r| {
+            (
+                (
+                    r.suite.as_str(),
+                    format_fraction(r.fraction),
+                    r.replicate,
+                    r.training.as_str(),
+                    architecture_of(r),
+                ),
+                r.id.as_str(),
+            )
+        })
+        .collect();
+
     let mut out = StudySummary::default();
     for (key, cell) in &cells {
         let ok: Vec<&&RunRecord> = cell.iter().filter(|r| r.is_ok()).collect();
@@ -177,12 +228,42 @@ pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
                 .filter(|g| g.iter().sum::<f64>() / (g.len() as f64) < 0.0)
                 .count()
         });
+        let own_dp: Vec<f64> = ok
+            .iter()
+            .filter_map(|r| paired_dp.get(r.id.as_str()).copied())
+            .collect();
+        let versus_equal: Vec<f64> = ok
+            .iter()
+            .filter(|r| r.weighting != "equal")
+            .filter_map(|r| {
+                let key = (
+                    r.suite.as_str(),
+                    format_fraction(r.fraction),
+                    r.replicate,
+                    r.training.as_str(),
+                    architecture_of(r),
+                );
+                let equal = paired_dp.get(equal_runs.get(&key)?)?;
+                Some(paired_dp.get(r.id.as_str())? - equal)
+            })
+            .collect();
+        let mean_of = |f: &dyn Fn(&RunRecord) -> f64| -> f64 {
+            if ok.is_empty() {
+                f64::NAN
+            } else {
+                ok.iter().map(|r| f(r)).sum::<f64>() / ok.len() as f64
+            }
+        };
         out.deltas.push(DeltaRow {
             key: key.clone(),
             variants: variants.iter().map(|v| summarize(v)).collect(),
             negative_transfer,
             tasks: gains.len(),
             mean_rank: f64::NAN,
+            p_vs_single_task: t_test_p(&own_dp),
+            p_vs_equal: t_test_p(&versus_equal),
+            wall_time_s: mean_of(&|r| r.wall_time_s),
+            backward_passes: mean_of(&|r| r.backward_passes as f64),
             not_ok: cell.len() - ok.len(),
         });
     }

@@ -142,7 +142,9 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
 
 /// The summary in long form: one row per (suite, fraction, algorithm, task, metric), and
 /// per (suite, fraction, algorithm) rows with task `(all)`: each Δm variant under its
-/// name, `negative_transfer_tasks` (n = tasks compared) and `mean_rank`.
+/// name, `negative_transfer_tasks` (n = tasks compared), `mean_rank`, the paired t tests’
+/// p-values `p_paired_vs_single_task` and `p_paired_vs_equal`, and the mean cost per run
+/// `wall_time_s` and `backward_passes`.
 pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
     let mut suite = Vec::new();
     let mut fraction = Vec::new();
@@ -222,6 +224,15 @@ pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
             &single(row.mean_rank, 1),
             bad,
         );
+        let n = row.variants[0].n;
+        for (name, value) in [
+            ("p_paired_vs_single_task", row.p_vs_single_task),
+            ("p_paired_vs_equal", row.p_vs_equal),
+            ("wall_time_s", row.wall_time_s),
+            ("backward_passes", row.backward_passes),
+        ] {
+            push(&row.key, "(all)", name, false, &single(value, n), bad);
+        }
     }
     DataFrame::new_infer_height(vec![
         col("suite", suite),
@@ -301,6 +312,15 @@ pub fn format_estimate(mean: f64, ci: f64) -> String {
     }
 }
 
+/// A p-value with three decimals, or – when undefined.
+fn p_value(p: f64) -> String {
+    if p.is_finite() {
+        format!("{p:.3}")
+    } else {
+        "–".to_string()
+    }
+}
+
 /// The Markdown summary: per suite and fraction, rows = algorithms, columns = each task's
 /// shown metric as mean ± 95% CI, the four Δm variants, the negative-transfer count, the
 /// mean rank and the count of runs not ok.
@@ -316,7 +336,10 @@ pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
          {} (each task's primary metric; paired), {} (primary metrics against the \
          baseline's mean over replicates). neg. = tasks whose mean gain on their primary \
          metric is negative, out of those compared; rank = mean rank over every \
-         (task, metric) among the algorithms of the section (1 = best).\n",
+         (task, metric) among the algorithms of the section (1 = best); p (STL) and \
+         p (equal): two-sided paired t tests (by replicate) of the LibMTL Δp against \
+         `single_task` and against `equal` weighting of the same architecture; time: mean \
+         wall-clock seconds per run.\n",
         DeltaVariant::LibMtl.label(),
         DeltaVariant::NashMtl.label(),
         DeltaVariant::Vandenhende.label(),
@@ -353,7 +376,7 @@ pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
         }
         let _ = writeln!(
             md,
-            "{header} neg. | rank | runs not ok |\n{rule}---:|---:|---:|"
+            "{header} neg. | rank | p (STL) | p (equal) | time (s) | runs not ok |\n{rule}---:|---:|---:|---:|---:|---:|"
         );
         for delta in summary.deltas.iter().filter(|d| in_section(&d.key)) {
             let mut line = format!("| {} |", delta.key.algorithm);
@@ -384,8 +407,12 @@ pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
                 .map_or("–".to_string(), |c| format!("{c}/{}", delta.tasks));
             let _ = write!(
                 line,
-                " {n} |{cells} {negative} | {:.2} | {} |",
-                delta.mean_rank, delta.not_ok
+                " {n} |{cells} {negative} | {:.2} | {} | {} | {:.1} | {} |",
+                delta.mean_rank,
+                p_value(delta.p_vs_single_task),
+                p_value(delta.p_vs_equal),
+                delta.wall_time_s,
+                delta.not_ok
             );
             let _ = writeln!(md, "{line}");
         }
