@@ -62,7 +62,7 @@ pub fn summarize(values: &[f64]) -> Summary {
 /// paired differences: a paired t test). NaN with fewer than two values or no spread.
 pub fn t_test_p(values: &[f64]) -> f64 {
     let s = summarize(values);
-    if s.n < 2 || !(s.std > 0.0) {
+    if s.n < 2 || s.std.is_nan() || s.std <= 0.0 {
         return f64::NAN;
     }
     let t = s.mean / (s.std / (s.n as f64).sqrt());
