@@ -66,6 +66,7 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
             optimizer: OptimizerSpec::Adam(Adam::default()),
             eval_every: 1,
             rep_grad: false,
+            conflict_every: 0,
         };
         let arch = ArchitectureSpec::HardSharing(HardSharing {});
         let weighting = WeightingSpec::Equal(Equal {});

@@ -58,6 +58,9 @@ pub struct TrainingGrid {
     /// Gradient-level methods use the task gradients of the shared representation
     /// (LibMTL's `rep_grad`; hard_sharing only).
     pub rep_grad: bool,
+    /// Measure gradient conflict every this many steps (0: never); the extra passes are
+    /// counted apart.
+    pub conflict_every: usize,
 }
 
 impl Default for TrainingGrid {
@@ -69,6 +72,7 @@ impl Default for TrainingGrid {
             optimizer: OptimizerSpec::default(),
             eval_every: 1,
             rep_grad: false,
+            conflict_every: 0,
         }
     }
 }

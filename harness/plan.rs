@@ -176,6 +176,7 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
                     optimizer: t.optimizer.clone(),
                     eval_every: t.eval_every,
                     rep_grad: t.rep_grad,
+                    conflict_every: t.conflict_every,
                 };
                 cfg.validate()
                     .map_err(|e| study.error_at(&format!("training.{}", e.key()), e.message()))?;

@@ -9,6 +9,7 @@ use crate::plan::RunSpec;
 use indicatif::{ProgressBar, ProgressStyle};
 use mtlbench_algorithms::train::{RunDefinition, RunSeeds};
 use mtlbench_algorithms::{RunStatus, TrainOutcome};
+use mtlbench_results::record::TelemetryRow;
 use mtlbench_results::store::{self, runs_dir, write_atomic};
 use mtlbench_results::{Point, RunRecord};
 use mtlbench_tasks::SuiteData;
@@ -240,6 +241,20 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
         optimizer_bytes: outcome.optimizer_bytes,
         solver_mean_iterations: outcome.solver.map(|s| s.mean_iterations),
         solver_max_gap: outcome.solver.map(|s| s.max_gap),
+        telemetry_backward_passes: outcome.telemetry_backward_passes,
+        telemetry: outcome
+            .telemetry
+            .iter()
+            .map(|t| TelemetryRow {
+                step: t.step,
+                epoch: t.epoch,
+                measure: t.measure.to_string(),
+                task_a: t.tasks.map(|(a, _)| task_name(a)),
+                task_b: t.tasks.map(|(_, b)| task_name(b)),
+                // JSON has no NaN or infinity: those are stored as null.
+                value: t.value.is_finite().then_some(t.value),
+            })
+            .collect(),
         planted_correlation: suite.as_ref().and_then(|s| s.planted_correlation.clone()),
         points: outcome
             .points
@@ -268,5 +283,7 @@ fn failed(message: String) -> TrainOutcome {
         parameter_bytes: 0,
         optimizer_bytes: 0,
         solver: None,
+        telemetry: Vec::new(),
+        telemetry_backward_passes: 0,
     }
 }

@@ -143,6 +143,20 @@ pub fn per_task_gradients<D: Device<f32>>(
     out
 }
 
+/// Layers' gradients as one flat vector (weight then bias per layer; the order of
+/// `per_task_gradients`).
+pub fn flatten<D: Device<f32>>(layers: &[Linear<D>]) -> Vec<f32> {
+    let mut flat = Vec::with_capacity(layers.iter().map(Linear::numel).sum());
+    for layer in layers {
+        flat.extend(layer.weight.as_vec());
+        // as_vec of an empty tensor panics in dfdx 0.13: skip empty biases.
+        if layer.bias.shape().0 > 0 {
+            flat.extend(layer.bias.as_vec());
+        }
+    }
+    flat
+}
+
 /// The full gradient list for the optimizer: the shared layers take `direction` (a flat
 /// vector in `per_task_gradients` order), task i's own layers take its gradients × `scale[i]`.
 pub fn assemble_gradients<D: Device<f32>>(

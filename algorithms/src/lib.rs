@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod architecture;
 pub mod bench;
+pub mod conflict;
 pub mod device;
 pub mod engine;
 pub mod error;

@@ -26,6 +26,10 @@ pub struct TrainConfig {
     /// representation (LibMTL's `rep_grad`) instead of the shared parameters.
     #[serde(default)]
     pub rep_grad: bool,
+    /// Measure gradient conflict every this many steps (0: never). The per-task gradients
+    /// this needs are extra passes, counted apart from the training's.
+    #[serde(default)]
+    pub conflict_every: usize,
 }
 
 impl TrainConfig {
@@ -139,6 +143,20 @@ pub struct TrainOutcome {
     pub optimizer_bytes: usize,
     /// Inner-solver statistics, for methods that solve one each step.
     pub solver: Option<SolverStats>,
+    /// Gradient-conflict measures (see `conflict`), every `conflict_every` steps.
+    pub telemetry: Vec<TelemetryPoint>,
+    /// Backward passes spent on telemetry alone (not in `backward_passes`).
+    pub telemetry_backward_passes: usize,
+}
+
+/// One conflict measure at one step, on the shared parameters, before that step's update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetryPoint {
+    pub step: usize,
+    pub epoch: usize,
+    pub measure: &'static str,
+    pub tasks: Option<(usize, usize)>,
+    pub value: f64,
 }
 
 /// One step's task losses (before the update) and its forward and backward passes.
@@ -173,6 +191,9 @@ pub struct Trainer<'a, D: Device<f32>> {
     pub kinds: Vec<TaskKind>,
     pub weighter: Weighter,
     pub solver: SolverStats,
+    /// When set, the next update's shared part is kept in `captured` (telemetry).
+    pub capture: bool,
+    pub captured: Option<Vec<f32>>,
 }
 
 impl<'a, D: Device<f32>> Trainer<'a, D> {
@@ -208,6 +229,8 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             kinds,
             weighter,
             solver: SolverStats::default(),
+            capture: false,
+            captured: None,
         }
     }
 
@@ -254,7 +277,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             let step = engine::weighted_loss_gradients(&self.net, &self.kinds, batch, |l| {
                 weighter.loss_weights(l)
             });
-            self.optimizer.update(&mut self.net.layers, step.grads);
+            self.apply(step.grads);
             (
                 step.losses,
                 StepCost {
@@ -296,7 +319,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             };
         let grads =
             engine::assemble_gradients(&self.net, &self.dev, &direction, g.own, &head_scale);
-        self.optimizer.update(&mut self.net.layers, grads);
+        self.apply(grads);
         g.losses
     }
 
@@ -340,8 +363,16 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         };
         let shared = engine::backprop_rep(&self.net, &self.dev, batch, combined);
         let grads = engine::assemble_with_shared(&self.net, shared, r.own, &head_scale);
-        self.optimizer.update(&mut self.net.layers, grads);
+        self.apply(grads);
         r.losses
+    }
+
+    /// Hands the gradients to the optimizer, keeping the shared part when capturing.
+    fn apply(&mut self, grads: Vec<crate::model::Linear<D>>) {
+        if self.capture {
+            self.captured = Some(engine::flatten(&grads[self.net.shared.clone()]));
+        }
+        self.optimizer.update(&mut self.net.layers, grads);
     }
 
     /// The task losses on `batch` at the current parameters (a forward pass, no tape).
@@ -447,6 +478,8 @@ pub fn train<D: Device<f32>>(
         parameter_bytes: trainer.net.numel() * std::mem::size_of::<f32>(),
         optimizer_bytes: trainer.optimizer.state_bytes(),
         solver: None,
+        telemetry: Vec::new(),
+        telemetry_backward_passes: 0,
     };
     let mut order: Vec<usize> = (0..n).collect();
     for epoch in 1..=cfg.epochs {
@@ -460,11 +493,31 @@ pub fn train<D: Device<f32>>(
         let mut loss_sums = vec![0.0f64; tasks];
         for rows in order.chunks(cfg.batch_size) {
             let batch = trainer.batch(rows);
+            // Conflict telemetry: the task gradients at the current parameters, and the
+            // update this step applies.
+            let measure = cfg.conflict_every > 0
+                && outcome.steps % cfg.conflict_every == 0
+                && !trainer.net.shared.is_empty();
+            let task_gradients = measure
+                .then(|| engine::per_task_gradients(&trainer.net, &trainer.kinds, &batch).shared);
+            trainer.capture = measure;
             let StepCost {
                 losses,
                 forward,
                 backward,
             } = trainer.step(&batch);
+            if let (Some(grads), Some(update)) = (task_gradients, trainer.captured.take()) {
+                outcome.telemetry_backward_passes += tasks;
+                for m in crate::conflict::measures(&grads, &update) {
+                    outcome.telemetry.push(TelemetryPoint {
+                        step: outcome.steps,
+                        epoch,
+                        measure: m.name,
+                        tasks: m.tasks,
+                        value: m.value,
+                    });
+                }
+            }
             outcome.steps += 1;
             outcome.forward_passes += forward;
             outcome.backward_passes += backward;
@@ -544,6 +597,7 @@ mod tests {
             optimizer: OptimizerSpec::Adam(Adam::default()),
             eval_every,
             rep_grad,
+            conflict_every: 0,
         }
     }
 
@@ -706,5 +760,56 @@ mod tests {
         };
         assert!(loss(&rep, 10) < 0.7 * loss(&rep, 1));
         assert_ne!(rep.points, run(false).points);
+    }
+
+    /// Telemetry sees the update each method applies: equal weighting's update is the sum
+    /// of the task gradients (cosine with it 1), MGDA's never conflicts with a task; the
+    /// extra passes are counted apart and the training is unchanged.
+    #[test]
+    fn conflict_telemetry_measures_the_applied_update() {
+        let suite = tiny_suite(3, 8, 64, 9);
+        let model = ModelSpec {
+            trunk: vec![16],
+            head: vec![],
+        };
+        let run = |weighting: WeightingSpec, conflict_every: usize| {
+            let training = TrainConfig {
+                conflict_every,
+                ..adam_training(2, 16, 1, false)
+            };
+            let def = RunDefinition {
+                suite: &suite,
+                architecture: &ArchitectureSpec::HardSharing(HardSharing {}),
+                weighting: &weighting,
+                model: &model,
+                training: &training,
+                seeds: RunSeeds {
+                    init: 4,
+                    batches: 5,
+                },
+            };
+            train(cpu(), def, &|_| {})
+        };
+        let value = |o: &TrainOutcome, measure: &str| -> Vec<f64> {
+            o.telemetry
+                .iter()
+                .filter(|t| t.measure == measure)
+                .map(|t| t.value)
+                .collect()
+        };
+        let equal = run(WeightingSpec::Equal(Equal {}), 3);
+        // 8 steps, measured at steps 0, 3, 6.
+        assert_eq!(value(&equal, "cos_update_mean_grad").len(), 3);
+        assert!(value(&equal, "cos_update_mean_grad")
+            .iter()
+            .all(|c| (c - 1.0).abs() < 1e-5));
+        assert_eq!(equal.telemetry_backward_passes, 3 * 3);
+        assert_eq!(
+            equal.points,
+            run(WeightingSpec::Equal(Equal {}), 0).points,
+            "telemetry leaves training unchanged"
+        );
+        let mgda = run(WeightingSpec::Mgda(Default::default()), 2);
+        assert!(value(&mgda, "update_conflicts").iter().all(|c| *c == 0.0));
     }
 }

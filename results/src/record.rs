@@ -16,6 +16,19 @@ pub struct Point {
     pub value: f64,
 }
 
+/// One gradient-conflict measure at one step (on the shared parameters, before that
+/// step's update); pair measures name both tasks. `value` is null when not finite (a
+/// severity without conflicts, the condition number of a singular GGᵀ).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TelemetryRow {
+    pub step: usize,
+    pub epoch: usize,
+    pub measure: String,
+    pub task_a: Option<String>,
+    pub task_b: Option<String>,
+    pub value: Option<f64>,
+}
+
 /// One finished run (ok, diverged or failed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -51,6 +64,12 @@ pub struct RunRecord {
     /// The largest final gap or residual of the inner solver over the run.
     #[serde(default)]
     pub solver_max_gap: Option<f64>,
+    /// Backward passes spent on telemetry alone.
+    #[serde(default)]
+    pub telemetry_backward_passes: usize,
+    /// Gradient-conflict telemetry (when the study asks for it).
+    #[serde(default)]
+    pub telemetry: Vec<TelemetryRow>,
     /// The suite's planted task-correlation matrix, when it has one.
     pub planted_correlation: Option<Vec<Vec<f64>>>,
     pub points: Vec<Point>,

@@ -8,8 +8,24 @@ use crate::tables::{self, table_error};
 use crate::ResultsError;
 use std::path::{Path, PathBuf};
 
-/// Reads `<out>/runs/*.json` and writes `runs.parquet`, `runs.csv`, `summary.csv`,
-/// `summary.md` and `charts/*.{svg,png}` under `out`. Returns the files written.
+/// `<out>/<stem>.parquet` and `<out>/<stem>.csv` of `frame`.
+fn write_parquet_and_csv(
+    mut frame: polars::prelude::DataFrame,
+    out: &Path,
+    stem: &str,
+) -> Result<Vec<PathBuf>, ResultsError> {
+    let (parquet, csv) = (
+        out.join(format!("{stem}.parquet")),
+        out.join(format!("{stem}.csv")),
+    );
+    tables::write_parquet(&mut frame, &parquet)?;
+    tables::write_csv(&mut frame, &csv)?;
+    Ok(vec![parquet, csv])
+}
+
+/// Reads `<out>/runs/*.json` and writes `runs.parquet`, `runs.csv`, `telemetry.parquet`
+/// and `telemetry.csv` (when runs recorded telemetry), `summary.csv`, `summary.md` and
+/// `charts/*.{svg,png}` under `out`. Returns the files written.
 pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
     let runs = read_runs(&runs_dir(out))?;
     if runs.is_empty() {
@@ -18,15 +34,11 @@ pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
     let study = runs[0].study.clone();
     let mut written = Vec::new();
 
-    let mut frame = tables::runs_frame(&runs).map_err(|e| table_error(out, e))?;
-    for (name, parquet) in [("runs.parquet", true), ("runs.csv", false)] {
-        let path = out.join(name);
-        if parquet {
-            tables::write_parquet(&mut frame, &path)?;
-        } else {
-            tables::write_csv(&mut frame, &path)?;
-        }
-        written.push(path);
+    let frame = tables::runs_frame(&runs).map_err(|e| table_error(out, e))?;
+    written.extend(write_parquet_and_csv(frame, out, "runs")?);
+    if let Some(frame) = tables::telemetry_frame(&runs) {
+        let frame = frame.map_err(|e| table_error(out, e))?;
+        written.extend(write_parquet_and_csv(frame, out, "telemetry")?);
     }
 
     let summary = summarize_study(&runs);

@@ -103,6 +103,8 @@ mod tests {
             optimizer_bytes: 20,
             solver_mean_iterations: None,
             solver_max_gap: None,
+            telemetry_backward_passes: 0,
+            telemetry: Vec::new(),
             planted_correlation: None,
             points: vec![Point {
                 task: "t0".into(),

@@ -344,6 +344,8 @@ mod tests {
             optimizer_bytes: 0,
             solver_mean_iterations: None,
             solver_max_gap: None,
+            telemetry_backward_passes: 0,
+            telemetry: Vec::new(),
             planted_correlation: None,
             points: values
                 .iter()

@@ -42,6 +42,7 @@ pub const RUNS_COLUMNS: &[&str] = &[
     "optimizer_bytes",
     "solver_mean_iterations",
     "solver_max_gap",
+    "telemetry_backward_passes",
 ];
 
 /// The columns that measure wall-clock time (everything else is a pure function of the
@@ -109,6 +110,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
                 ("backward_passes", run.backward_passes),
                 ("parameter_bytes", run.parameter_bytes),
                 ("optimizer_bytes", run.optimizer_bytes),
+                ("telemetry_backward_passes", run.telemetry_backward_passes),
             ] {
                 u.entry(name).or_default().push(value as u64);
             }
@@ -138,6 +140,61 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
         })
         .collect();
     DataFrame::new_infer_height(columns)
+}
+
+/// Gradient-conflict telemetry of every run, one row per measure and step; `None` when no
+/// run recorded any.
+pub fn telemetry_frame(runs: &[RunRecord]) -> Option<Result<DataFrame, PolarsError>> {
+    let rows: Vec<(&RunRecord, &crate::record::TelemetryRow)> = runs
+        .iter()
+        .flat_map(|r| r.telemetry.iter().map(move |t| (r, t)))
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let text = |f: &dyn Fn(&RunRecord, &crate::record::TelemetryRow) -> String| -> Vec<String> {
+        rows.iter().map(|(r, t)| f(r, t)).collect()
+    };
+    Some(DataFrame::new_infer_height(vec![
+        col("run_id", text(&|r, _| r.id.clone())),
+        col("suite", text(&|r, _| r.suite.clone())),
+        col("algorithm", text(&|r, _| r.algorithm.clone())),
+        col(
+            "replicate",
+            rows.iter()
+                .map(|(r, _)| r.replicate as u64)
+                .collect::<Vec<_>>(),
+        ),
+        col(
+            "fraction",
+            rows.iter().map(|(r, _)| r.fraction).collect::<Vec<_>>(),
+        ),
+        col(
+            "step",
+            rows.iter().map(|(_, t)| t.step as u64).collect::<Vec<_>>(),
+        ),
+        col(
+            "epoch",
+            rows.iter().map(|(_, t)| t.epoch as u64).collect::<Vec<_>>(),
+        ),
+        col("measure", text(&|_, t| t.measure.clone())),
+        col(
+            "task_a",
+            rows.iter()
+                .map(|(_, t)| t.task_a.clone())
+                .collect::<Vec<_>>(),
+        ),
+        col(
+            "task_b",
+            rows.iter()
+                .map(|(_, t)| t.task_b.clone())
+                .collect::<Vec<_>>(),
+        ),
+        col(
+            "value",
+            rows.iter().map(|(_, t)| t.value).collect::<Vec<_>>(),
+        ),
+    ]))
 }
 
 /// The summary in long form: one row per (suite, fraction, algorithm, task, metric), and
