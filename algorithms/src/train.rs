@@ -496,7 +496,7 @@ pub fn train<D: Device<f32>>(
             // Conflict telemetry: the task gradients at the current parameters, and the
             // update this step applies.
             let measure = cfg.conflict_every > 0
-                && outcome.steps % cfg.conflict_every == 0
+                && outcome.steps.is_multiple_of(cfg.conflict_every)
                 && !trainer.net.shared.is_empty();
             let task_gradients = measure
                 .then(|| engine::per_task_gradients(&trainer.net, &trainer.kinds, &batch).shared);
