@@ -414,3 +414,76 @@ training:
         );
     }
 }
+
+/// Average ranks (ties share the mean of their positions).
+fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|a, b| values[*a].total_cmp(&values[*b]));
+    let mut out = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
+            j += 1;
+        }
+        for k in i..=j {
+            out[order[k]] = (i + j) as f64 / 2.0 + 1.0;
+        }
+        i = j + 1;
+    }
+    out
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+/// FORMULAS.md b.2 / b.7.3: on a block-planted suite, the mean gradient cosine of each
+/// task pair (conflict telemetry) ranks the pairs like the planted correlation matrix.
+#[test]
+fn gradient_cosines_recover_the_planted_blocks() {
+    let study = "\
+name: blocks
+seed: 3
+replicates: 2
+suites:
+  - {kind: planted_correlation, tasks: 6, groups: [[0, 1, 2], [3, 4, 5]], rho: 0.9, rho_between: 0.0, input_dim: 20, train: 300}
+architectures:
+  - kind: hard_sharing
+training: {epochs: 10, batch_size: 32, lr: 0.001, conflict_every: 10}
+";
+    let dir = tempfile::tempdir().unwrap();
+    write_study(dir.path(), "blocks.yaml", study);
+    let o = run_in(
+        dir.path(),
+        &["run", "blocks.yaml", "--out", "out", "--quiet"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(dir.path().join("out/telemetry.csv")).unwrap();
+    let mut sums: std::collections::BTreeMap<(usize, usize), (f64, usize)> = Default::default();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        // run_id,suite,algorithm,replicate,fraction,step,epoch,measure,task_a,task_b,value
+        if f[7] != "cosine" || f[10].is_empty() {
+            continue;
+        }
+        let task = |s: &str| s.trim_start_matches("task").parse::<usize>().unwrap();
+        let e = sums.entry((task(f[8]), task(f[9]))).or_default();
+        e.0 += f[10].parse::<f64>().unwrap();
+        e.1 += 1;
+    }
+    assert_eq!(sums.len(), 15, "every pair of 6 tasks measured");
+    let group = |t: usize| t / 3;
+    let (mut measured, mut planted) = (Vec::new(), Vec::new());
+    for ((a, b), (sum, n)) in &sums {
+        measured.push(sum / *n as f64);
+        planted.push(if group(*a) == group(*b) { 0.9 } else { 0.0 });
+    }
+    let spearman = pearson(&ranks(&measured), &ranks(&planted));
+    assert!(spearman >= 0.8, "Spearman {spearman}: {measured:?}");
+}
