@@ -487,3 +487,29 @@ training: {epochs: 10, batch_size: 32, lr: 0.001, conflict_every: 10}
     let spearman = pearson(&ranks(&measured), &ranks(&planted));
     assert!(spearman >= 0.8, "Spearman {spearman}: {measured:?}");
 }
+
+/// With several fractions the report adds learning curves and data efficiency; the
+/// single-task curve is worth exactly itself (DER 1).
+#[test]
+fn several_fractions_give_data_efficiency_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = SMALL.replace("replicates: 2", "replicates: 1\nfractions: [0.5, 1.0]");
+    write_study(dir.path(), "s.yaml", &study);
+    let o = run_in(dir.path(), &["run", "s.yaml", "--out", "out", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let curves = std::fs::read_to_string(dir.path().join("out/learning_curves.csv")).unwrap();
+    let stl: Vec<&str> = curves
+        .lines()
+        .filter(|l| l.contains("single_task"))
+        .collect();
+    assert_eq!(
+        stl.len(),
+        (3 + 2) * 2,
+        "every task of both suites at both fractions"
+    );
+    assert!(stl.iter().all(|l| l.ends_with(",1.0")), "{stl:?}");
+    let efficiency = std::fs::read_to_string(dir.path().join("out/data_efficiency.csv")).unwrap();
+    assert!(efficiency
+        .starts_with("suite,algorithm,task,metric,auc_log_fraction,mean_data_equivalence_ratio"));
+    assert_eq!(efficiency.lines().count(), 1 + 5 * 2);
+}

@@ -2,6 +2,7 @@
 //! replicates, Δm against the single-task baseline, polars tables and plotters charts.
 
 pub mod charts;
+pub mod efficiency;
 pub mod error;
 pub mod record;
 pub mod report;

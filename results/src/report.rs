@@ -24,7 +24,8 @@ fn write_parquet_and_csv(
 }
 
 /// Reads `<out>/runs/*.json` and writes `runs.parquet`, `runs.csv`, `telemetry.parquet`
-/// and `telemetry.csv` (when runs recorded telemetry), `summary.csv`, `summary.md` and
+/// and `telemetry.csv` (when runs recorded telemetry), `learning_curves.csv` and
+/// `data_efficiency.csv` (when the study has several fractions), `summary.csv`, `summary.md` and
 /// `charts/*.{svg,png}` under `out`. Returns the files written.
 pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
     let runs = read_runs(&runs_dir(out))?;
@@ -42,6 +43,17 @@ pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
     }
 
     let summary = summarize_study(&runs);
+    if let Some(frames) = tables::efficiency_frames(&summary) {
+        let (mut curves, mut auc) = frames.map_err(|e| table_error(out, e))?;
+        for (frame, name) in [
+            (&mut curves, "learning_curves.csv"),
+            (&mut auc, "data_efficiency.csv"),
+        ] {
+            let path = out.join(name);
+            tables::write_csv(frame, &path)?;
+            written.push(path);
+        }
+    }
     let path = out.join("summary.csv");
     let mut summary_frame = tables::summary_frame(&summary).map_err(|e| table_error(&path, e))?;
     tables::write_csv(&mut summary_frame, &path)?;

@@ -197,6 +197,126 @@ pub fn telemetry_frame(runs: &[RunRecord]) -> Option<Result<DataFrame, PolarsErr
     ]))
 }
 
+/// Learning curves of each task's primary metric over the training fractions, with the
+/// data-equivalence ratio against the single-task curve of the same training settings;
+/// and per (suite, algorithm, task) the normalised area under the curve over log fraction.
+/// `None` when the study has fewer than two fractions.
+pub fn efficiency_frames(
+    summary: &StudySummary,
+) -> Option<Result<(DataFrame, DataFrame), PolarsError>> {
+    use crate::efficiency::{data_equivalence_ratio, normalised_auc};
+    // (suite, algorithm, task) → (metric, higher is better, curve over fractions).
+    let mut curves: Vec<((String, String, String), (String, bool, Vec<(f64, f64)>))> = Vec::new();
+    for row in &summary.metrics {
+        let key = (
+            row.key.suite.clone(),
+            row.key.algorithm.clone(),
+            row.task.clone(),
+        );
+        let fraction: f64 = row.key.fraction.parse().unwrap_or(f64::NAN);
+        match curves.iter_mut().find(|(k, _)| *k == key) {
+            // The task's primary metric is the first one stored.
+            Some((_, (metric, _, curve))) if *metric == row.metric => {
+                curve.push((fraction, row.stats.mean))
+            }
+            Some(_) => {}
+            None => curves.push((
+                key,
+                (
+                    row.metric.clone(),
+                    row.higher_is_better,
+                    vec![(fraction, row.stats.mean)],
+                ),
+            )),
+        }
+    }
+    for (_, (_, _, curve)) in &mut curves {
+        curve.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    if curves.iter().all(|(_, (_, _, c))| c.len() < 2) {
+        return None;
+    }
+    // The single-task curve for a method: same suite and task, same training suffix.
+    let suffix = |label: &str| {
+        label
+            .split_once(' ')
+            .map(|x| x.1.to_string())
+            .unwrap_or_default()
+    };
+    let baseline_of = |suite: &str, algorithm: &str, task: &str| {
+        curves.iter().find(|((s, a, t), _)| {
+            s == suite
+                && t == task
+                && a.starts_with(crate::summary::BASELINE_ARCHITECTURE)
+                && suffix(a) == suffix(algorithm)
+        })
+    };
+    let (mut suite, mut algorithm, mut task, mut metric, mut fraction, mut mean, mut der) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    let (mut a_suite, mut a_algorithm, mut a_task, mut a_metric, mut auc, mut mean_der) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for ((s, a, t), (m, hib, curve)) in &curves {
+        let stl = baseline_of(s, a, t).map(|(_, (_, _, c))| c.clone());
+        let mut ders = Vec::new();
+        for &(f, value) in curve {
+            let d = stl
+                .as_ref()
+                .map_or(f64::NAN, |c| data_equivalence_ratio(c, f, value, *hib));
+            if d.is_finite() && f < 1.0 {
+                ders.push(d);
+            }
+            suite.push(s.clone());
+            algorithm.push(a.clone());
+            task.push(t.clone());
+            metric.push(m.clone());
+            fraction.push(f);
+            mean.push(value);
+            der.push(d);
+        }
+        a_suite.push(s.clone());
+        a_algorithm.push(a.clone());
+        a_task.push(t.clone());
+        a_metric.push(m.clone());
+        auc.push(normalised_auc(curve));
+        mean_der.push(if ders.is_empty() {
+            f64::NAN
+        } else {
+            ders.iter().sum::<f64>() / ders.len() as f64
+        });
+    }
+    let curves_frame = DataFrame::new_infer_height(vec![
+        col("suite", suite),
+        col("algorithm", algorithm),
+        col("task", task),
+        col("metric", metric),
+        col("fraction", fraction),
+        col("mean", mean),
+        col("data_equivalence_ratio", der),
+    ]);
+    let auc_frame = DataFrame::new_infer_height(vec![
+        col("suite", a_suite),
+        col("algorithm", a_algorithm),
+        col("task", a_task),
+        col("metric", a_metric),
+        col("auc_log_fraction", auc),
+        col("mean_data_equivalence_ratio", mean_der),
+    ]);
+    Some(curves_frame.and_then(|c| auc_frame.map(|a| (c, a))))
+}
+
 /// The summary in long form: one row per (suite, fraction, algorithm, task, metric), and
 /// per (suite, fraction, algorithm) rows with task `(all)`: each Δm variant under its
 /// name, `negative_transfer_tasks` (n = tasks compared), `mean_rank`, the paired t tests’
