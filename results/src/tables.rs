@@ -197,6 +197,11 @@ pub fn telemetry_frame(runs: &[RunRecord]) -> Option<Result<DataFrame, PolarsErr
     ]))
 }
 
+/// (suite, algorithm, task).
+type CurveKey = (String, String, String);
+/// (metric, higher is better, (fraction, mean) points).
+type TaskCurve = (String, bool, Vec<(f64, f64)>);
+
 /// Learning curves of each task's primary metric over the training fractions, with the
 /// data-equivalence ratio against the single-task curve of the same training settings;
 /// and per (suite, algorithm, task) the normalised area under the curve over log fraction.
@@ -206,7 +211,7 @@ pub fn efficiency_frames(
 ) -> Option<Result<(DataFrame, DataFrame), PolarsError>> {
     use crate::efficiency::{data_equivalence_ratio, normalised_auc};
     // (suite, algorithm, task) → (metric, higher is better, curve over fractions).
-    let mut curves: Vec<((String, String, String), (String, bool, Vec<(f64, f64)>))> = Vec::new();
+    let mut curves: Vec<(CurveKey, TaskCurve)> = Vec::new();
     for row in &summary.metrics {
         let key = (
             row.key.suite.clone(),
