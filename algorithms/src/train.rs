@@ -583,6 +583,26 @@ mod tests {
         .unwrap()
     }
 
+    /// Trains one run on the CPU with seeds (init, batches).
+    fn train_tiny(
+        suite: &SuiteData,
+        architecture: &ArchitectureSpec,
+        weighting: &WeightingSpec,
+        model: &ModelSpec,
+        training: &TrainConfig,
+        (init, batches): (u64, u64),
+    ) -> TrainOutcome {
+        let def = RunDefinition {
+            suite,
+            architecture,
+            weighting,
+            model,
+            training,
+            seeds: RunSeeds { init, batches },
+        };
+        train(cpu(), def, &|_| {})
+    }
+
     /// Adam at lr 0.01.
     fn adam_training(
         epochs: usize,
@@ -641,20 +661,7 @@ mod tests {
             methods.push((ArchitectureSpec::HardSharing(HardSharing {}), weighting));
         }
         for (architecture, weighting) in &methods {
-            let run = || {
-                let def = RunDefinition {
-                    suite: &suite,
-                    architecture,
-                    weighting,
-                    model: &model,
-                    training: &training,
-                    seeds: RunSeeds {
-                        init: 4,
-                        batches: 5,
-                    },
-                };
-                train(cpu(), def, &|_| {})
-            };
+            let run = || train_tiny(&suite, architecture, weighting, &model, &training, (4, 5));
             let outcome = run();
             assert_eq!(outcome.status, RunStatus::Ok);
             let train_loss = |epoch: usize| -> f64 {
@@ -705,18 +712,15 @@ mod tests {
         };
         let training = adam_training(3, 8, 1, false);
         let run = |architecture: &ArchitectureSpec| {
-            let def = RunDefinition {
-                suite: &suite,
+            train_tiny(
+                &suite,
                 architecture,
-                weighting: &WeightingSpec::Equal(Equal {}),
-                model: &model,
-                training: &training,
-                seeds: RunSeeds {
-                    init: 1,
-                    batches: 2,
-                },
-            };
-            train(cpu(), def, &|_| {}).points
+                &WeightingSpec::Equal(Equal {}),
+                &model,
+                &training,
+                (1, 2),
+            )
+            .points
         };
         assert_eq!(
             run(&ArchitectureSpec::Mmoe(Mmoe { experts: 1 })),
@@ -735,18 +739,14 @@ mod tests {
         };
         let run = |rep_grad: bool| {
             let training = adam_training(10, 16, 5, rep_grad);
-            let def = RunDefinition {
-                suite: &suite,
-                architecture: &ArchitectureSpec::HardSharing(HardSharing {}),
-                weighting: &WeightingSpec::Mgda(Default::default()),
-                model: &model,
-                training: &training,
-                seeds: RunSeeds {
-                    init: 4,
-                    batches: 5,
-                },
-            };
-            train(cpu(), def, &|_| {})
+            train_tiny(
+                &suite,
+                &ArchitectureSpec::HardSharing(HardSharing {}),
+                &WeightingSpec::Mgda(Default::default()),
+                &model,
+                &training,
+                (4, 5),
+            )
         };
         let rep = run(true);
         assert_eq!(rep.status, RunStatus::Ok);
@@ -777,18 +777,14 @@ mod tests {
                 conflict_every,
                 ..adam_training(2, 16, 1, false)
             };
-            let def = RunDefinition {
-                suite: &suite,
-                architecture: &ArchitectureSpec::HardSharing(HardSharing {}),
-                weighting: &weighting,
-                model: &model,
-                training: &training,
-                seeds: RunSeeds {
-                    init: 4,
-                    batches: 5,
-                },
-            };
-            train(cpu(), def, &|_| {})
+            train_tiny(
+                &suite,
+                &ArchitectureSpec::HardSharing(HardSharing {}),
+                &weighting,
+                &model,
+                &training,
+                (4, 5),
+            )
         };
         let value = |o: &TrainOutcome, measure: &str| -> Vec<f64> {
             o.telemetry
