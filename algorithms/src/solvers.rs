@@ -50,29 +50,27 @@ pub fn project_simplex(v: &[f64]) -> Vec<f64> {
     v.iter().map(|x| (x - theta).max(0.0)).collect()
 }
 
-/// Minimises a smooth convex `f` over the simplex by FISTA with backtracking and
-/// restarts, from the uniform point. `f` returns (value, gradient). Stops when the
-/// Frank–Wolfe gap ⟨∇f(w), w⟩ − minᵢ ∂ᵢf(w) falls below `tolerance`, when a plain
+/// Minimises a smooth convex `f` (returning value and gradient) over a convex set given by
+/// its Euclidean `project`ion, by FISTA with backtracking and monotone restarts, from
+/// `start`. Stops when `stationarity(w, ∇f(w))` falls below `tolerance`, when a plain
 /// projected step from the iterate no longer lowers f in f64 arithmetic, or after
-/// `max_iterations`. The report carries the gap either way.
-pub fn minimize_on_simplex(
-    n: usize,
+/// `max_iterations`; the report carries the final stationarity measure.
+pub fn minimize_projected(
+    start: Vec<f64>,
     f: impl Fn(&[f64]) -> (f64, Vec<f64>),
+    project: impl Fn(Vec<f64>) -> Vec<f64>,
+    stationarity: impl Fn(&[f64], &[f64]) -> f64,
     tolerance: f64,
     max_iterations: usize,
 ) -> (Vec<f64>, SolverReport) {
-    let gap_at = |w: &[f64], g: &[f64]| -> f64 {
-        let inner: f64 = w.iter().zip(g).map(|(a, b)| a * b).sum();
-        inner - g.iter().cloned().fold(f64::INFINITY, f64::min)
-    };
-    let mut w = vec![1.0 / n as f64; n];
+    let mut w = start;
     let mut y = w.clone();
     let mut t: f64 = 1.0;
     let mut step = 1.0;
     let (mut fw, mut gw) = f(&w);
     let mut restarted = false;
     for iteration in 0..max_iterations {
-        let gap = gap_at(&w, &gw);
+        let gap = stationarity(&w, &gw);
         if gap <= tolerance {
             return (
                 w,
@@ -85,8 +83,7 @@ pub fn minimize_on_simplex(
         let (fy, gy) = f(&y);
         // Backtracking: shrink the step until the quadratic upper bound holds.
         let next = loop {
-            let candidate: Vec<f64> = y.iter().zip(&gy).map(|(a, g)| a - step * g).collect();
-            let candidate = project_simplex(&candidate);
+            let candidate = project(y.iter().zip(&gy).map(|(a, g)| a - step * g).collect());
             let diff: Vec<f64> = candidate.iter().zip(&y).map(|(a, b)| a - b).collect();
             let bound = fy
                 + diff.iter().zip(&gy).map(|(d, g)| d * g).sum::<f64>()
@@ -101,8 +98,8 @@ pub fn minimize_on_simplex(
         if fn_ > fw {
             if restarted {
                 // A plain projected step from w no longer descends: w is optimal to
-                // rounding; stop with its gap.
-                let gap = gap_at(&w, &gw);
+                // rounding; stop with its measure.
+                let gap = stationarity(&w, &gw);
                 return (
                     w,
                     SolverReport {
@@ -129,13 +126,35 @@ pub fn minimize_on_simplex(
         fw = fn_;
         gw = gn;
     }
-    let gap = gap_at(&w, &gw);
+    let gap = stationarity(&w, &gw);
     (
         w,
         SolverReport {
             iterations: max_iterations,
             gap,
         },
+    )
+}
+
+/// Minimises a smooth convex `f` over the probability simplex from the uniform point; the
+/// stationarity measure is the Frank–Wolfe gap ⟨∇f(w), w⟩ − minᵢ ∂ᵢf(w).
+pub fn minimize_on_simplex(
+    n: usize,
+    f: impl Fn(&[f64]) -> (f64, Vec<f64>),
+    tolerance: f64,
+    max_iterations: usize,
+) -> (Vec<f64>, SolverReport) {
+    let gap = |w: &[f64], g: &[f64]| -> f64 {
+        let inner: f64 = w.iter().zip(g).map(|(a, b)| a * b).sum();
+        inner - g.iter().cloned().fold(f64::INFINITY, f64::min)
+    };
+    minimize_projected(
+        vec![1.0 / n as f64; n],
+        f,
+        |v| project_simplex(&v),
+        gap,
+        tolerance,
+        max_iterations,
     )
 }
 
@@ -247,10 +266,9 @@ pub fn solve_linear(a: &[Vec<f64>], b: &[f64]) -> Option<Vec<f64>> {
     Some(x)
 }
 
-/// argmin_v vᵀQv subject to v ≥ lower (elementwise), by projected FISTA with restarts
-/// (the projection is a clamp). Stops when the projected-gradient residual falls below
-/// `tolerance`, when a step no longer descends in f64 arithmetic, or after
-/// `max_iterations`; the report's gap is that residual.
+/// argmin_v vᵀQv subject to v ≥ lower (elementwise): `minimize_projected` with a clamp;
+/// the stationarity measure is the norm of the projected-gradient map (zero exactly at the
+/// KKT point).
 pub fn min_quadratic_above(
     q: &[Vec<f64>],
     lower: &[f64],
@@ -258,17 +276,18 @@ pub fn min_quadratic_above(
     max_iterations: usize,
 ) -> (Vec<f64>, SolverReport) {
     let n = lower.len();
-    let grad = |v: &[f64]| -> Vec<f64> {
-        (0..n)
-            .map(|i| 2.0 * (0..n).map(|j| q[i][j] * v[j]).sum::<f64>())
-            .collect()
+    let f = |v: &[f64]| -> (f64, Vec<f64>) {
+        let qv: Vec<f64> = (0..n)
+            .map(|i| (0..n).map(|j| q[i][j] * v[j]).sum())
+            .collect();
+        (
+            v.iter().zip(&qv).map(|(a, b)| a * b).sum(),
+            qv.iter().map(|x| 2.0 * x).collect(),
+        )
     };
-    let value = |v: &[f64]| -> f64 {
-        (0..n)
-            .map(|i| v[i] * (0..n).map(|j| q[i][j] * v[j]).sum::<f64>())
-            .sum()
-    };
-    // Lipschitz bound of the gradient: 2 × the largest absolute row sum.
+    let clamp =
+        |v: Vec<f64>| -> Vec<f64> { v.into_iter().zip(lower).map(|(x, l)| x.max(*l)).collect() };
+    // Unit-step projected-gradient residual, scaled by the problem's curvature bound.
     let lipschitz = 2.0
         * q.iter()
             .map(|r| r.iter().map(|x| x.abs()).sum::<f64>())
@@ -278,12 +297,8 @@ pub fn min_quadratic_above(
     } else {
         1.0
     };
-    let clamp =
-        |v: Vec<f64>| -> Vec<f64> { v.into_iter().zip(lower).map(|(x, l)| x.max(*l)).collect() };
-    let residual = |v: &[f64]| -> f64 {
-        let g = grad(v);
-        // Norm of the projected-gradient map (zero exactly at the KKT point).
-        let moved = clamp(v.iter().zip(&g).map(|(x, gi)| x - step * gi).collect());
+    let residual = |v: &[f64], g: &[f64]| -> f64 {
+        let moved = clamp(v.iter().zip(g).map(|(x, gi)| x - step * gi).collect());
         v.iter()
             .zip(&moved)
             .map(|(a, b)| (a - b).powi(2))
@@ -291,56 +306,13 @@ pub fn min_quadratic_above(
             .sqrt()
             / step
     };
-    let mut v = lower.to_vec();
-    let mut y = v.clone();
-    let mut t: f64 = 1.0;
-    let mut restarted = false;
-    for iteration in 0..max_iterations {
-        let r = residual(&v);
-        if r <= tolerance {
-            return (
-                v,
-                SolverReport {
-                    iterations: iteration,
-                    gap: r,
-                },
-            );
-        }
-        let g = grad(&y);
-        let next = clamp(y.iter().zip(&g).map(|(a, gi)| a - step * gi).collect());
-        if value(&next) > value(&v) {
-            if restarted {
-                // No descent left in f64 arithmetic: v is optimal to rounding.
-                return (
-                    v.clone(),
-                    SolverReport {
-                        iterations: iteration + 1,
-                        gap: r,
-                    },
-                );
-            }
-            y = v.clone();
-            t = 1.0;
-            restarted = true;
-            continue;
-        }
-        restarted = false;
-        let t_next = (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0;
-        y = next
-            .iter()
-            .zip(&v)
-            .map(|(a, b)| a + (t - 1.0) / t_next * (a - b))
-            .collect();
-        t = t_next;
-        v = next;
-    }
-    let r = residual(&v);
-    (
-        v,
-        SolverReport {
-            iterations: max_iterations,
-            gap: r,
-        },
+    minimize_projected(
+        lower.to_vec(),
+        f,
+        clamp,
+        residual,
+        tolerance,
+        max_iterations,
     )
 }
 
