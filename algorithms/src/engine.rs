@@ -126,15 +126,8 @@ pub fn per_task_gradients<D: Device<f32>>(
         let loss = task_loss(kinds[t], net.task_output(t, z), batch.targets[t].clone());
         out.losses.push(loss.as_vec()[0]);
         let mut gradients = loss.backward();
-        let mut flat = Vec::with_capacity(net.shared_numel());
-        for layer in &net.layers[net.shared.clone()] {
-            flat.extend(gradient_of(&mut gradients, &layer.weight).as_vec());
-            // as_vec of an empty tensor panics in dfdx 0.13: skip empty biases.
-            if layer.bias.shape().0 > 0 {
-                flat.extend(gradient_of(&mut gradients, &layer.bias).as_vec());
-            }
-        }
-        out.shared.push(flat);
+        let shared = layer_gradients(&mut gradients, net.layers[net.shared.clone()].iter());
+        out.shared.push(flatten(&shared));
         out.own.push(layer_gradients(
             &mut gradients,
             net.task_layers(t).map(|i| &net.layers[i]),
