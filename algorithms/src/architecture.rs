@@ -204,16 +204,19 @@ impl ArchitectureSpec {
             }
             start..layers.len()
         };
-        let empty = |layers: &Vec<Linear<D>>| layers.len()..layers.len();
+        // One head per task reading the shared part directly (no private layers).
+        let push_heads = |layers: &mut Vec<Linear<D>>| -> Vec<Tower> {
+            (0..tasks)
+                .map(|t| Tower {
+                    trunk: layers.len()..layers.len(),
+                    head: push_head(layers, t),
+                })
+                .collect()
+        };
         match self {
             ArchitectureSpec::HardSharing(_) => {
                 let shared = push_trunk(&mut layers, &["trunk"]);
-                let towers = (0..tasks)
-                    .map(|t| Tower {
-                        trunk: empty(&layers),
-                        head: push_head(&mut layers, t),
-                    })
-                    .collect();
+                let towers = push_heads(&mut layers);
                 Network {
                     layers,
                     shared,
@@ -260,12 +263,7 @@ impl ArchitectureSpec {
                     .map(|_| push_trunk(&mut layers, &["trunk"]))
                     .collect();
                 let shared = start..layers.len();
-                let towers = (0..tasks)
-                    .map(|t| Tower {
-                        trunk: empty(&layers),
-                        head: push_head(&mut layers, t),
-                    })
-                    .collect();
+                let towers = push_heads(&mut layers);
                 Network {
                     layers,
                     shared,
@@ -423,14 +421,6 @@ impl<D: Device<f32>> Network<D> {
             }
         };
         self.apply(tower.head.clone(), z, false)
-    }
-
-    /// Number of scalars in the shared layers.
-    pub fn shared_numel(&self) -> usize {
-        self.layers[self.shared.clone()]
-            .iter()
-            .map(Linear::numel)
-            .sum()
     }
 
     /// Multiply-adds per input row in the shared layers.
