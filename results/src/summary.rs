@@ -99,28 +99,36 @@ pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
     for run in runs {
         cells.entry(group_key(run)).or_default().push(run);
     }
+    // Every ok run's final test values, read once.
+    let finals: BTreeMap<&str, FinalTest> = runs
+        .iter()
+        .filter(|r| r.is_ok())
+        .map(|r| (r.id.as_str(), FinalTest::of(r)))
+        .collect();
+    // The pairing key: runs compared replicate by replicate share it.
+    fn pairing(r: &RunRecord) -> (&str, String, usize, &str) {
+        (
+            r.suite.as_str(),
+            format_fraction(r.fraction),
+            r.replicate,
+            r.training.as_str(),
+        )
+    }
     // Baselines by (suite, fraction, replicate, training settings): the pairing key; and
     // their mean over replicates, the fixed reference of Auto-Lambda's variant.
-    let mut baselines: BTreeMap<(&str, String, usize, &str), FinalTest> = BTreeMap::new();
-    let mut grouped: BTreeMap<(&str, String, &str), Vec<FinalTest>> = BTreeMap::new();
+    let mut baselines: BTreeMap<(&str, String, usize, &str), &FinalTest> = BTreeMap::new();
+    let mut grouped: BTreeMap<(&str, String, &str), Vec<&FinalTest>> = BTreeMap::new();
     for r in runs
         .iter()
         .filter(|r| r.architecture == BASELINE_ARCHITECTURE && r.is_ok())
     {
-        let f = format_fraction(r.fraction);
-        baselines.insert(
-            (
-                r.suite.as_str(),
-                f.clone(),
-                r.replicate,
-                r.training.as_str(),
-            ),
-            FinalTest::of(r),
-        );
+        let final_test = &finals[r.id.as_str()];
+        let key = pairing(r);
         grouped
-            .entry((r.suite.as_str(), f, r.training.as_str()))
+            .entry((key.0, key.1.clone(), key.3))
             .or_default()
-            .push(FinalTest::of(r));
+            .push(final_test);
+        baselines.insert(key, final_test);
     }
     let references: BTreeMap<(&str, String, &str), FinalTest> = grouped
         .into_iter()
@@ -132,17 +140,9 @@ pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
         .iter()
         .filter(|r| r.is_ok())
         .filter_map(|r| {
-            let pair = (
-                r.suite.as_str(),
-                format_fraction(r.fraction),
-                r.replicate,
-                r.training.as_str(),
-            );
-            let baseline = baselines.get(&pair)?;
-            Some((
-                r.id.as_str(),
-                delta(DeltaVariant::LibMtl, &FinalTest::of(r), baseline)?,
-            ))
+            let baseline = baselines.get(&pairing(r))?;
+            let id = r.id.as_str();
+            Some((id, delta(DeltaVariant::LibMtl, &finals[id], baseline)?))
         })
         .collect();
     // The `equal`-weighting run of the same architecture settings, per run.
@@ -197,28 +197,23 @@ pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
         let mut variants: Vec<Vec<f64>> = vec![Vec::new(); DeltaVariant::ALL.len()];
         let mut gains: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         for run in &ok {
-            let pair = (
-                run.suite.as_str(),
-                format_fraction(run.fraction),
-                run.replicate,
-                run.training.as_str(),
-            );
-            let Some(baseline) = baselines.get(&pair) else {
+            let pair = pairing(run);
+            let Some(&baseline) = baselines.get(&pair) else {
                 continue;
             };
             let reference = &references[&(pair.0, pair.1.clone(), pair.3)];
-            let method = FinalTest::of(run);
+            let method = &finals[run.id.as_str()];
             for (v, variant) in DeltaVariant::ALL.iter().enumerate() {
                 let against = if *variant == DeltaVariant::AutoLambda {
                     reference
                 } else {
                     baseline
                 };
-                if let Some(d) = delta(*variant, &method, against) {
+                if let Some(d) = delta(*variant, method, against) {
                     variants[v].push(d);
                 }
             }
-            for (task, gain) in task_gains(&method, baseline) {
+            for (task, gain) in task_gains(method, baseline) {
                 gains.entry(task).or_default().push(gain);
             }
         }

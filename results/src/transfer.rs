@@ -72,7 +72,7 @@ impl FinalTest {
     }
 
     /// Mean of several runs' final values, key by key (a fixed reference).
-    pub fn mean(runs: &[FinalTest]) -> Option<Self> {
+    pub fn mean(runs: &[&FinalTest]) -> Option<Self> {
         let first = runs.first()?;
         let values = first
             .values
@@ -249,7 +249,7 @@ mod tests {
             "task b is a negative transfer"
         );
         // The reference of several runs is their mean.
-        let mean = FinalTest::mean(&[base, reference]).unwrap();
+        let mean = FinalTest::mean(&[&base, &reference]).unwrap();
         assert!((mean.values[&("b".to_string(), "mse".to_string())].0 - 0.9).abs() < 1e-12);
     }
 
