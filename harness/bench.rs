@@ -67,6 +67,9 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
             eval_every: 1,
             rep_grad: false,
             conflict_every: 0,
+            conflict_per_layer: false,
+            affinity_every: 0,
+            weights_every: 0,
         };
         let arch = ArchitectureSpec::HardSharing(HardSharing {});
         let weighting = WeightingSpec::Equal(Equal {});

@@ -33,6 +33,10 @@ pub struct StudyConfig {
     pub model: ModelSpec,
     #[serde(default)]
     pub training: TrainingGrid,
+    /// Pairwise transfer: also train hard_sharing+equal on every single task and every
+    /// pair of tasks of each suite (the `pairwise_transfer` table).
+    #[serde(default)]
+    pub pairwise: bool,
 }
 
 fn default_replicates() -> usize {
@@ -61,6 +65,13 @@ pub struct TrainingGrid {
     /// Measure gradient conflict every this many steps (0: never); the extra passes are
     /// counted apart.
     pub conflict_every: usize,
+    /// With `conflict_every`: the pairwise cosines per shared layer too.
+    pub conflict_per_layer: bool,
+    /// Measure TAG's inter-task affinity every this many steps (0: never); the extra
+    /// passes are counted apart.
+    pub affinity_every: usize,
+    /// Record the task weights the method applied every this many steps (0: never).
+    pub weights_every: usize,
 }
 
 impl Default for TrainingGrid {
@@ -73,6 +84,9 @@ impl Default for TrainingGrid {
             eval_every: 1,
             rep_grad: false,
             conflict_every: 0,
+            conflict_per_layer: false,
+            affinity_every: 0,
+            weights_every: 0,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::config::{canonical_json, LoadedStudy};
 use crate::error::HarnessError;
-use mtlbench_algorithms::architecture::SingleTask;
+use mtlbench_algorithms::architecture::{HardSharing, SingleTask};
 use mtlbench_algorithms::weighting::Equal;
 use mtlbench_algorithms::{ArchitectureSpec, ModelSpec, TrainConfig, WeightingSpec};
 use mtlbench_tasks::seed::derive_seed;
@@ -37,6 +37,10 @@ pub struct RunSpec {
     pub replicate: usize,
     pub fraction: f64,
     pub seeds: RunSeeds,
+    /// Pairwise-transfer runs train on these tasks of the suite only (a pair or a
+    /// single); `None` for the study's ordinary runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_subset: Option<Vec<usize>>,
 }
 
 impl RunSpec {
@@ -177,6 +181,9 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
                     eval_every: t.eval_every,
                     rep_grad: t.rep_grad,
                     conflict_every: t.conflict_every,
+                    conflict_per_layer: t.conflict_per_layer,
+                    affinity_every: t.affinity_every,
+                    weights_every: t.weights_every,
                 };
                 cfg.validate()
                     .map_err(|e| study.error_at(&format!("training.{}", e.key()), e.message()))?;
@@ -249,41 +256,74 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
         }
     };
 
+    // Pairwise transfer (Standley et al. 2020): hard sharing with equal weighting on every
+    // single task and every pair of tasks, beside the study's own algorithms.
+    let pairwise = (
+        ArchitectureSpec::HardSharing(HardSharing {}),
+        WeightingSpec::Equal(Equal {}),
+    );
     let mut runs = Vec::new();
     for suite in &c.suites {
         let suite_label = suite.label();
+        let tasks = suite.task_count();
+        let mut subsets: Vec<Option<Vec<usize>>> = vec![None];
+        if c.pairwise {
+            subsets.extend((0..tasks).map(|i| Some(vec![i])));
+            for i in 0..tasks {
+                subsets.extend((i + 1..tasks).map(|j| Some(vec![i, j])));
+            }
+        }
         for &fraction in &c.fractions {
             for replicate in 0..c.replicates {
                 let seeds = run_seeds(c.seed, suite, replicate, fraction);
                 for training in &trainings {
-                    for (arch, weighting) in &algorithms {
-                        let algorithm =
-                            format!("{}{}", label_of(arch, weighting), training_suffix(training));
-                        let mut spec = RunSpec {
-                            id: String::new(),
-                            study: c.name.clone(),
-                            suite_label: suite_label.clone(),
-                            suite: suite.clone(),
-                            architecture: arch.clone(),
-                            weighting: weighting.clone(),
-                            algorithm,
-                            model: c.model.clone(),
-                            training: training.clone(),
-                            replicate,
-                            fraction,
-                            seeds,
+                    for subset in &subsets {
+                        let chosen: &[(ArchitectureSpec, WeightingSpec)] = match subset {
+                            None => &algorithms,
+                            Some(_) => std::slice::from_ref(&pairwise),
                         };
-                        let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
-                        spec.id = format!(
-                            "{}-{}-{}-r{}-f{}-{:08x}",
-                            sanitize(&suite_label),
-                            arch.kind(),
-                            weighting.kind(),
-                            replicate,
-                            sanitize(&fraction.to_string()),
-                            hash >> 32
-                        );
-                        runs.push(spec);
+                        for (arch, weighting) in chosen {
+                            let mut algorithm = match subset {
+                                None => label_of(arch, weighting),
+                                Some(_) => format!("{}+{}", arch.kind(), weighting.label()),
+                            };
+                            algorithm.push_str(&training_suffix(training));
+                            if let Some(s) = subset {
+                                let list: Vec<String> = s.iter().map(usize::to_string).collect();
+                                algorithm.push_str(&format!(" tasks={}", list.join(",")));
+                            }
+                            let mut spec = RunSpec {
+                                id: String::new(),
+                                study: c.name.clone(),
+                                suite_label: suite_label.clone(),
+                                suite: suite.clone(),
+                                architecture: arch.clone(),
+                                weighting: weighting.clone(),
+                                algorithm,
+                                model: c.model.clone(),
+                                training: training.clone(),
+                                replicate,
+                                fraction,
+                                seeds,
+                                task_subset: subset.clone(),
+                            };
+                            let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
+                            let tasks_part = subset.as_ref().map_or(String::new(), |s| {
+                                let list: Vec<String> = s.iter().map(usize::to_string).collect();
+                                format!("-t{}", list.join("_"))
+                            });
+                            spec.id = format!(
+                                "{}-{}-{}{}-r{}-f{}-{:08x}",
+                                sanitize(&suite_label),
+                                arch.kind(),
+                                weighting.kind(),
+                                tasks_part,
+                                replicate,
+                                sanitize(&fraction.to_string()),
+                                hash >> 32
+                            );
+                            runs.push(spec);
+                        }
                     }
                 }
             }

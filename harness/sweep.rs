@@ -9,7 +9,7 @@ use crate::plan::RunSpec;
 use indicatif::{ProgressBar, ProgressStyle};
 use mtlbench_algorithms::train::{RunDefinition, RunSeeds};
 use mtlbench_algorithms::{RunStatus, TrainOutcome};
-use mtlbench_results::record::TelemetryRow;
+use mtlbench_results::record::{TelemetryRow, WeightRow};
 use mtlbench_results::store::{self, runs_dir, write_atomic};
 use mtlbench_results::{Point, RunRecord};
 use mtlbench_tasks::SuiteData;
@@ -184,7 +184,10 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
     let start = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(
         || -> Result<(TrainOutcome, Arc<SuiteData>), String> {
-            let suite = cache.get(spec)?;
+            let mut suite = cache.get(spec)?;
+            if let Some(keep) = &spec.task_subset {
+                suite = Arc::new(suite.select_tasks(keep));
+            }
             let def = RunDefinition {
                 suite: &suite,
                 architecture: &spec.architecture,
@@ -242,6 +245,21 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
         solver_mean_iterations: outcome.solver.map(|s| s.mean_iterations),
         solver_max_gap: outcome.solver.map(|s| s.max_gap),
         telemetry_backward_passes: outcome.telemetry_backward_passes,
+        telemetry_forward_passes: outcome.telemetry_forward_passes,
+        weights: outcome
+            .weights
+            .iter()
+            .map(|w| WeightRow {
+                step: w.step,
+                epoch: w.epoch,
+                task: task_name(w.task),
+                value: w.value,
+            })
+            .collect(),
+        task_subset: spec
+            .task_subset
+            .as_ref()
+            .map(|keep| (0..keep.len()).map(task_name).collect()),
         telemetry: outcome
             .telemetry
             .iter()
@@ -251,6 +269,7 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
                 measure: t.measure.to_string(),
                 task_a: t.tasks.map(|(a, _)| task_name(a)),
                 task_b: t.tasks.map(|(_, b)| task_name(b)),
+                layer: t.layer,
                 // JSON has no NaN or infinity: those are stored as null.
                 value: t.value.is_finite().then_some(t.value),
             })
@@ -285,5 +304,7 @@ fn failed(message: String) -> TrainOutcome {
         solver: None,
         telemetry: Vec::new(),
         telemetry_backward_passes: 0,
+        telemetry_forward_passes: 0,
+        weights: Vec::new(),
     }
 }

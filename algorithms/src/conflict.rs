@@ -1,7 +1,8 @@
 //! Gradient-conflict measures on the per-task gradients of the shared parameters and the
 //! applied update (FORMULAS.md b.2): pairwise cosines, conflict ratio and severity,
 //! gradient magnitude similarity, update conflict, alignment with the mean gradient, the
-//! norm of the summed gradient and the condition number of GGᵀ.
+//! norm of the summed gradient, the condition number of GGᵀ and GradDrop's sign purity;
+//! optionally the pairwise cosines per shared layer.
 
 use crate::solvers;
 
@@ -10,7 +11,78 @@ use crate::solvers;
 pub struct Measure {
     pub name: &'static str,
     pub tasks: Option<(usize, usize)>,
+    /// The shared layer it was measured on (`None`: all shared parameters).
+    pub layer: Option<usize>,
     pub value: f64,
+}
+
+impl Measure {
+    fn all(name: &'static str, tasks: Option<(usize, usize)>, value: f64) -> Self {
+        Measure {
+            name,
+            tasks,
+            layer: None,
+            value,
+        }
+    }
+}
+
+/// cos(a, b), NaN when either is zero.
+fn cosine(ab: f64, aa: f64, bb: f64) -> f64 {
+    if aa > 0.0 && bb > 0.0 {
+        ab / (aa.sqrt() * bb.sqrt())
+    } else {
+        f64::NAN
+    }
+}
+
+/// The pairwise cosines on each shared layer: `layer_sizes[l]` consecutive entries of
+/// every gradient belong to layer l (the layout of `engine::flatten`).
+pub fn layer_cosines(grads: &[Vec<f32>], layer_sizes: &[usize]) -> Vec<Measure> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for (l, &size) in layer_sizes.iter().enumerate() {
+        let part: Vec<&[f32]> = grads.iter().map(|g| &g[offset..offset + size]).collect();
+        offset += size;
+        for i in 0..part.len() {
+            for j in i + 1..part.len() {
+                out.push(Measure {
+                    name: "layer_cosine",
+                    tasks: Some((i, j)),
+                    layer: Some(l),
+                    value: cosine(
+                        solvers::dot(part[i], part[j]),
+                        solvers::dot(part[i], part[i]),
+                        solvers::dot(part[j], part[j]),
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// GradDrop's sign purity Pₖ = ½(1 + Σᵢ gᵢₖ / Σᵢ |gᵢₖ|) per parameter k, summarised as the
+/// mean of max(Pₖ, 1 − Pₖ) over parameters with a non-zero gradient: 1 when every task's
+/// gradient has the same sign on every parameter, ½ when the signs cancel everywhere.
+pub fn sign_purity(grads: &[Vec<f32>]) -> f64 {
+    let len = grads.first().map_or(0, Vec::len);
+    let (mut total, mut counted) = (0.0f64, 0usize);
+    for k in 0..len {
+        let (sum, abs) = grads.iter().fold((0.0f64, 0.0f64), |(s, a), g| {
+            (s + f64::from(g[k]), a + f64::from(g[k].abs()))
+        });
+        if abs > 0.0 {
+            let p = 0.5 * (1.0 + sum / abs);
+            total += p.max(1.0 - p);
+            counted += 1;
+        }
+    }
+    if counted == 0 {
+        f64::NAN
+    } else {
+        total / counted as f64
+    }
 }
 
 /// Every conflict measure for task gradients `grads` (rows of G) and applied update `d`.
@@ -23,22 +95,10 @@ pub fn measures(grads: &[Vec<f32>], update: &[f32]) -> Vec<Measure> {
     let mut severity = Vec::new();
     for i in 0..t {
         for j in i + 1..t {
-            let cos = if norm[i] > 0.0 && norm[j] > 0.0 {
-                gram[i][j] / (norm[i] * norm[j])
-            } else {
-                f64::NAN
-            };
+            let cos = cosine(gram[i][j], gram[i][i], gram[j][j]);
             let gms = 2.0 * norm[i] * norm[j] / (gram[i][i] + gram[j][j]);
-            out.push(Measure {
-                name: "cosine",
-                tasks: Some((i, j)),
-                value: cos,
-            });
-            out.push(Measure {
-                name: "magnitude_similarity",
-                tasks: Some((i, j)),
-                value: gms,
-            });
+            out.push(Measure::all("cosine", Some((i, j)), cos));
+            out.push(Measure::all("magnitude_similarity", Some((i, j)), gms));
             if gram[i][j] < 0.0 {
                 conflicts += 1;
                 severity.push(-cos);
@@ -51,53 +111,33 @@ pub fn measures(grads: &[Vec<f32>], update: &[f32]) -> Vec<Measure> {
     } else {
         f64::NAN
     };
-    out.push(Measure {
-        name: "conflict_ratio",
-        tasks: None,
-        value: ratio,
-    });
+    out.push(Measure::all("conflict_ratio", None, ratio));
     let mean_severity = if severity.is_empty() {
         f64::NAN
     } else {
         severity.iter().sum::<f64>() / severity.len() as f64
     };
-    out.push(Measure {
-        name: "conflict_severity",
-        tasks: None,
-        value: mean_severity,
-    });
+    out.push(Measure::all("conflict_severity", None, mean_severity));
     // Update conflict: tasks whose gradient points against the applied update.
     let against = grads
         .iter()
         .filter(|g| solvers::dot(g, update) < 0.0)
         .count();
-    out.push(Measure {
-        name: "update_conflicts",
-        tasks: None,
-        value: against as f64,
-    });
+    out.push(Measure::all("update_conflicts", None, against as f64));
     let len = update.len();
     let mut sum = vec![0.0f32; len];
     for g in grads {
         sum.iter_mut().zip(g).for_each(|(s, x)| *s += x);
     }
     let sum_norm = solvers::dot(&sum, &sum).sqrt();
-    out.push(Measure {
-        name: "norm_sum_grads",
-        tasks: None,
-        value: sum_norm,
-    });
+    out.push(Measure::all("norm_sum_grads", None, sum_norm));
     let d_norm = solvers::dot(update, update).sqrt();
     let alignment = if d_norm > 0.0 && sum_norm > 0.0 {
         solvers::dot(update, &sum) / (d_norm * sum_norm)
     } else {
         f64::NAN
     };
-    out.push(Measure {
-        name: "cos_update_mean_grad",
-        tasks: None,
-        value: alignment,
-    });
+    out.push(Measure::all("cos_update_mean_grad", None, alignment));
     let (values, _) = solvers::symmetric_eigen(&gram);
     let max = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let min = values.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -107,11 +147,8 @@ pub fn measures(grads: &[Vec<f32>], update: &[f32]) -> Vec<Measure> {
     } else {
         f64::INFINITY
     };
-    out.push(Measure {
-        name: "condition_number",
-        tasks: None,
-        value: condition,
-    });
+    out.push(Measure::all("condition_number", None, condition));
+    out.push(Measure::all("sign_purity", None, sign_purity(grads)));
     out
 }
 
@@ -150,5 +187,21 @@ mod tests {
         // GGᵀ = [[1, −1], [−1, 2]]: λ = (3 ± √5)/2.
         let expected = ((3.0 + 5f64.sqrt()) / (3.0 - 5f64.sqrt())).sqrt();
         assert!((value(&two, "condition_number", None) - expected).abs() < 1e-9);
+        // Signs per coordinate: (+, −, 0) → P = ½(1 + (1−1)/2) = ½; (0, +, +) → P = 1.
+        assert!((value(&m, "sign_purity", None) - 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sign_purity_and_layer_cosines_by_hand() {
+        // One parameter, gradients 3 and −1: P = ½(1 + 2/4) = ¾.
+        assert!((sign_purity(&[vec![3.0], vec![-1.0]]) - 0.75).abs() < 1e-12);
+        // P = ¼ on the first parameter scores the same (max(P, 1 − P)); the second (all
+        // zero) is skipped.
+        assert!((sign_purity(&[vec![-3.0, 0.0], vec![1.0, 0.0]]) - 0.75).abs() < 1e-12);
+        // Layers of sizes 2 and 1: layer 0 (1, 0)·(0, 1) → 0; layer 1 (2)·(−1) → −1.
+        let m = layer_cosines(&[vec![1.0, 0.0, 2.0], vec![0.0, 1.0, -1.0]], &[2, 1]);
+        assert_eq!(m.len(), 2);
+        assert_eq!((m[0].layer, m[0].value), (Some(0), 0.0));
+        assert_eq!((m[1].layer, m[1].value), (Some(1), -1.0));
     }
 }

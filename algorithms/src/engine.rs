@@ -159,23 +159,57 @@ pub fn assemble_gradients<D: Device<f32>>(
     own: Vec<Vec<Linear<D>>>,
     scale: &[f32],
 ) -> Vec<Linear<D>> {
+    assemble_with_shared(net, unflatten_shared(net, dev, direction), own, scale)
+}
+
+/// A flat vector over the shared parameters (the layout of `flatten`) as layers.
+pub fn unflatten_shared<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32]) -> Vec<Linear<D>> {
     let mut shared = Vec::with_capacity(net.shared.len());
     let mut offset = 0;
     for i in net.shared.clone() {
         let (w_shape, b_shape) = (*net.layers[i].weight.shape(), *net.layers[i].bias.shape());
         let w_len = w_shape.0 * w_shape.1;
-        let weight = dev.tensor_from_vec(direction[offset..offset + w_len].to_vec(), w_shape);
+        let weight = dev.tensor_from_vec(flat[offset..offset + w_len].to_vec(), w_shape);
         offset += w_len;
-        let bias = dev.tensor_from_vec(direction[offset..offset + b_shape.0].to_vec(), b_shape);
+        let bias = dev.tensor_from_vec(flat[offset..offset + b_shape.0].to_vec(), b_shape);
         offset += b_shape.0;
         shared.push(Linear { weight, bias });
     }
     assert_eq!(
         offset,
-        direction.len(),
-        "direction length matches the shared parameters"
+        flat.len(),
+        "flat vector length matches the shared parameters"
     );
-    assemble_with_shared(net, shared, own, scale)
+    shared
+}
+
+/// A copy of `net` whose shared parameters took the plain gradient step θ_s − η·g
+/// (TAG's look-ahead); task layers unchanged.
+pub fn look_ahead<D: Device<f32>>(net: &Network<D>, dev: &D, g: &[f32], lr: f32) -> Network<D> {
+    let mut ahead = net.clone();
+    for (i, step) in net.shared.clone().zip(unflatten_shared(net, dev, g)) {
+        let layer = &mut ahead.layers[i];
+        layer.weight = layer.weight.clone() - step.weight * lr;
+        if layer.bias.shape().0 > 0 {
+            layer.bias = layer.bias.clone() - step.bias * lr;
+        }
+    }
+    ahead
+}
+
+/// The task losses of `net` on `batch` (one shared forward, no tape).
+pub fn batch_losses<D: Device<f32>>(
+    net: &Network<D>,
+    kinds: &[TaskKind],
+    batch: &Batch<D>,
+) -> Vec<f32> {
+    let z = net.shared_output(batch.x.clone());
+    (0..kinds.len())
+        .map(|t| {
+            let pred = net.task_output(t, z.branch());
+            task_loss(kinds[t], pred, batch.targets[t].clone()).as_vec()[0]
+        })
+        .collect()
 }
 
 /// The full gradient list from the shared layers' gradients (in order) and each task's

@@ -30,6 +30,16 @@ pub struct TrainConfig {
     /// this needs are extra passes, counted apart from the training's.
     #[serde(default)]
     pub conflict_every: usize,
+    /// With `conflict_every`: also the pairwise cosines per shared layer.
+    #[serde(default)]
+    pub conflict_per_layer: bool,
+    /// Measure TAG's inter-task affinity every this many steps (0: never): T extra
+    /// backward passes (shared with conflict telemetry on the same step) and T forwards.
+    #[serde(default)]
+    pub affinity_every: usize,
+    /// Record the task weights the method applied every this many steps (0: never).
+    #[serde(default)]
+    pub weights_every: usize,
 }
 
 impl TrainConfig {
@@ -145,17 +155,33 @@ pub struct TrainOutcome {
     pub solver: Option<SolverStats>,
     /// Gradient-conflict measures (see `conflict`), every `conflict_every` steps.
     pub telemetry: Vec<TelemetryPoint>,
-    /// Backward passes spent on telemetry alone (not in `backward_passes`).
+    /// Backward and forward passes spent on telemetry alone (not in `backward_passes`,
+    /// `forward_passes`).
     pub telemetry_backward_passes: usize,
+    pub telemetry_forward_passes: usize,
+    /// The task weights applied, every `weights_every` steps.
+    pub weights: Vec<WeightPoint>,
 }
 
-/// One conflict measure at one step, on the shared parameters, before that step's update.
+/// The weight a method gave one task at one step: the factor of its loss (loss-level
+/// methods) or of its gradient gᵢ in the update (gradient-level methods).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightPoint {
+    pub step: usize,
+    pub epoch: usize,
+    pub task: usize,
+    pub value: f64,
+}
+
+/// One conflict or affinity measure at one step, on the shared parameters (or one shared
+/// layer), before that step's update. Affinity pairs are ordered (source, target).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TelemetryPoint {
     pub step: usize,
     pub epoch: usize,
     pub measure: &'static str,
     pub tasks: Option<(usize, usize)>,
+    pub layer: Option<usize>,
     pub value: f64,
 }
 
@@ -194,6 +220,8 @@ pub struct Trainer<'a, D: Device<f32>> {
     /// When set, the next update's shared part is kept in `captured` (telemetry).
     pub capture: bool,
     pub captured: Option<Vec<f32>>,
+    /// The task weights of the last step, when the method has them (GradDrop has none).
+    pub last_weights: Option<Vec<f64>>,
 }
 
 impl<'a, D: Device<f32>> Trainer<'a, D> {
@@ -231,6 +259,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             solver: SolverStats::default(),
             capture: false,
             captured: None,
+            last_weights: None,
         }
     }
 
@@ -274,9 +303,12 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             )
         } else {
             let weighter = &mut self.weighter;
+            let mut applied = Vec::new();
             let step = engine::weighted_loss_gradients(&self.net, &self.kinds, batch, |l| {
-                weighter.loss_weights(l)
+                applied = weighter.loss_weights(l);
+                applied.clone()
             });
+            self.last_weights = Some(applied.iter().map(|w| f64::from(*w)).collect());
             self.apply(step.grads);
             (
                 step.losses,
@@ -307,6 +339,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         if let Some(report) = aggregation.report {
             self.solver.add(report);
         }
+        self.keep_weights(&aggregation);
         let direction = match aggregation.direction {
             Some(direction) => direction,
             None => crate::aggregate::combine(&g.shared, &aggregation.weights),
@@ -352,6 +385,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             if let Some(report) = aggregation.report {
                 self.solver.add(report);
             }
+            self.keep_weights(&aggregation);
             let heads = aggregation
                 .head_scales
                 .clone()
@@ -367,6 +401,33 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         r.losses
     }
 
+    /// The aggregation's task weights, when its update is Gᵀw (not DB-MTL's own direction).
+    fn keep_weights(&mut self, aggregation: &crate::aggregate::Aggregation) {
+        self.last_weights = (aggregation.direction.is_none()
+            && aggregation.weights.len() == self.kinds.len())
+        .then(|| aggregation.weights.clone());
+    }
+
+    /// TAG's look-ahead affinity Z_{i→j} = 1 − Lⱼ(θ_s − η gᵢ)/Lⱼ(θ_s) on `batch` for every
+    /// ordered pair (i, j), with η the run's learning rate (a plain gradient step; the
+    /// reference code's momentum look-ahead is not used): `z[i][j]`.
+    pub fn affinity(&self, batch: &Batch<D>, grads: &engine::TaskGradients<D>) -> Vec<Vec<f64>> {
+        let lr = self.def.training.lr as f32;
+        grads
+            .shared
+            .iter()
+            .map(|g| {
+                let ahead = engine::look_ahead(&self.net, &self.dev, g, lr);
+                let after = engine::batch_losses(&ahead, &self.kinds, batch);
+                after
+                    .iter()
+                    .zip(&grads.losses)
+                    .map(|(a, b)| 1.0 - f64::from(*a) / f64::from(*b))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Hands the gradients to the optimizer, keeping the shared part when capturing.
     fn apply(&mut self, grads: Vec<crate::model::Linear<D>>) {
         if self.capture {
@@ -377,13 +438,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
 
     /// The task losses on `batch` at the current parameters (a forward pass, no tape).
     pub fn batch_losses(&self, batch: &Batch<D>) -> Vec<f32> {
-        let z = self.net.shared_output(batch.x.clone());
-        (0..self.kinds.len())
-            .map(|t| {
-                let pred = self.net.task_output(t, z.branch());
-                engine::task_loss(self.kinds[t], pred, batch.targets[t].clone()).as_vec()[0]
-            })
-            .collect()
+        engine::batch_losses(&self.net, &self.kinds, batch)
     }
 
     /// Predictions of every task on `x`, in chunks to bound memory.
@@ -480,6 +535,8 @@ pub fn train<D: Device<f32>>(
         solver: None,
         telemetry: Vec::new(),
         telemetry_backward_passes: 0,
+        telemetry_forward_passes: 0,
+        weights: Vec::new(),
     };
     let mut order: Vec<usize> = (0..n).collect();
     for epoch in 1..=cfg.epochs {
@@ -493,29 +550,72 @@ pub fn train<D: Device<f32>>(
         let mut loss_sums = vec![0.0f64; tasks];
         for rows in order.chunks(cfg.batch_size) {
             let batch = trainer.batch(rows);
-            // Conflict telemetry: the task gradients at the current parameters, and the
-            // update this step applies.
-            let measure = cfg.conflict_every > 0
-                && outcome.steps.is_multiple_of(cfg.conflict_every)
-                && !trainer.net.shared.is_empty();
-            let task_gradients = measure
-                .then(|| engine::per_task_gradients(&trainer.net, &trainer.kinds, &batch).shared);
-            trainer.capture = measure;
+            // Telemetry: the task gradients at the current parameters (and, for
+            // conflict, the update this step applies).
+            let has_shared = !trainer.net.shared.is_empty();
+            let due = |every: usize| has_shared && every > 0 && outcome.steps.is_multiple_of(every);
+            let (conflict, affinity) = (due(cfg.conflict_every), due(cfg.affinity_every));
+            let task_gradients = (conflict || affinity)
+                .then(|| engine::per_task_gradients(&trainer.net, &trainer.kinds, &batch));
+            if let Some(g) = &task_gradients {
+                outcome.telemetry_backward_passes += tasks;
+                outcome.telemetry_forward_passes += tasks;
+                if affinity {
+                    outcome.telemetry_forward_passes += tasks;
+                    for (i, row) in trainer.affinity(&batch, g).iter().enumerate() {
+                        for (j, z) in row.iter().enumerate() {
+                            for (measure, value) in
+                                [("affinity", *z), ("affinity_per_lr", z / cfg.lr)]
+                            {
+                                outcome.telemetry.push(TelemetryPoint {
+                                    step: outcome.steps,
+                                    epoch,
+                                    measure,
+                                    tasks: Some((i, j)),
+                                    layer: None,
+                                    value,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            trainer.capture = conflict;
             let StepCost {
                 losses,
                 forward,
                 backward,
             } = trainer.step(&batch);
-            if let (Some(grads), Some(update)) = (task_gradients, trainer.captured.take()) {
-                outcome.telemetry_backward_passes += tasks;
-                for m in crate::conflict::measures(&grads, &update) {
+            if let (Some(g), Some(update)) = (&task_gradients, trainer.captured.take()) {
+                let mut measured = crate::conflict::measures(&g.shared, &update);
+                if cfg.conflict_per_layer {
+                    let sizes: Vec<usize> = trainer.net.layers[trainer.net.shared.clone()]
+                        .iter()
+                        .map(|l| l.numel())
+                        .collect();
+                    measured.extend(crate::conflict::layer_cosines(&g.shared, &sizes));
+                }
+                for m in measured {
                     outcome.telemetry.push(TelemetryPoint {
                         step: outcome.steps,
                         epoch,
                         measure: m.name,
                         tasks: m.tasks,
+                        layer: m.layer,
                         value: m.value,
                     });
+                }
+            }
+            if cfg.weights_every > 0 && outcome.steps.is_multiple_of(cfg.weights_every) {
+                if let Some(weights) = &trainer.last_weights {
+                    for (task, value) in weights.iter().enumerate() {
+                        outcome.weights.push(WeightPoint {
+                            step: outcome.steps,
+                            epoch,
+                            task,
+                            value: *value,
+                        });
+                    }
                 }
             }
             outcome.steps += 1;
@@ -618,6 +718,9 @@ mod tests {
             eval_every,
             rep_grad,
             conflict_every: 0,
+            conflict_per_layer: false,
+            affinity_every: 0,
+            weights_every: 0,
         }
     }
 
@@ -807,5 +910,106 @@ mod tests {
         );
         let mgda = run(WeightingSpec::Mgda(Default::default()), 2);
         assert!(value(&mgda, "update_conflicts").iter().all(|c| *c == 0.0));
+    }
+
+    /// TAG affinity to first order: Lⱼ(θ − η gᵢ) ≈ Lⱼ(θ) − η gᵢᵀgⱼ, so Z_{i→j}/η approaches
+    /// gᵢᵀgⱼ / Lⱼ for a small step.
+    #[test]
+    fn affinity_matches_its_first_order_expansion() {
+        let suite = tiny_suite(3, 8, 64, 4);
+        let model = ModelSpec {
+            trunk: vec![16],
+            head: vec![],
+        };
+        let training = TrainConfig {
+            lr: 1e-3,
+            ..adam_training(1, 64, 1, false)
+        };
+        let arch = ArchitectureSpec::HardSharing(HardSharing {});
+        let weighting = WeightingSpec::Equal(Equal {});
+        let trainer = Trainer::new(
+            cpu(),
+            RunDefinition {
+                suite: &suite,
+                architecture: &arch,
+                weighting: &weighting,
+                model: &model,
+                training: &training,
+                seeds: RunSeeds {
+                    init: 2,
+                    batches: 3,
+                },
+            },
+        );
+        let rows: Vec<usize> = (0..64).collect();
+        let batch = trainer.batch(&rows);
+        let g = engine::per_task_gradients(&trainer.net, &trainer.kinds, &batch);
+        let z = trainer.affinity(&batch, &g);
+        for i in 0..3 {
+            for j in 0..3 {
+                let expected =
+                    crate::solvers::dot(&g.shared[i], &g.shared[j]) / f64::from(g.losses[j]);
+                let measured = z[i][j] / 1e-3;
+                assert!(
+                    (measured - expected).abs() < 0.05 * expected.abs() + 1e-3,
+                    "Z[{i}][{j}]/lr = {measured}, first order {expected}"
+                );
+            }
+            // A step on a task's own gradient lowers its own loss.
+            assert!(z[i][i] > 0.0);
+        }
+    }
+
+    /// Affinity telemetry is counted apart; the weights recorded are the ones applied.
+    #[test]
+    fn affinity_and_weights_are_recorded() {
+        let suite = tiny_suite(2, 8, 64, 9);
+        let model = ModelSpec {
+            trunk: vec![16],
+            head: vec![],
+        };
+        let training = TrainConfig {
+            affinity_every: 4,
+            weights_every: 2,
+            ..adam_training(1, 16, 1, false)
+        };
+        let run = |weighting: WeightingSpec| {
+            train_tiny(
+                &suite,
+                &ArchitectureSpec::HardSharing(HardSharing {}),
+                &weighting,
+                &model,
+                &training,
+                (4, 5),
+            )
+        };
+        let weights = WeightingSpec::Static(Static {
+            weights: vec![0.25, 2.0],
+        });
+        let o = run(weights);
+        // 4 steps: affinity at step 0 (2 backward, 2 + 2 forward), weights at steps 0, 2.
+        assert_eq!(o.telemetry_backward_passes, 2);
+        assert_eq!(o.telemetry_forward_passes, 4);
+        assert_eq!(
+            o.telemetry
+                .iter()
+                .filter(|t| t.measure == "affinity")
+                .count(),
+            4
+        );
+        let w: Vec<(usize, usize, f64)> = o
+            .weights
+            .iter()
+            .map(|p| (p.step, p.task, p.value))
+            .collect();
+        assert_eq!(
+            w,
+            vec![(0, 0, 0.25), (0, 1, 2.0), (2, 0, 0.25), (2, 1, 2.0)]
+        );
+        // MGDA's weights lie on the simplex.
+        let mgda = run(WeightingSpec::Mgda(Default::default()));
+        for step in mgda.weights.chunks(2) {
+            assert!((step[0].value + step[1].value - 1.0).abs() < 1e-6);
+        }
     }
 }

@@ -26,7 +26,19 @@ pub struct TelemetryRow {
     pub measure: String,
     pub task_a: Option<String>,
     pub task_b: Option<String>,
+    /// The shared layer (index among the shared layers) for per-layer measures.
+    #[serde(default)]
+    pub layer: Option<usize>,
     pub value: Option<f64>,
+}
+
+/// The weight a method applied to one task at one step (see `TrainConfig::weights_every`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightRow {
+    pub step: usize,
+    pub epoch: usize,
+    pub task: String,
+    pub value: f64,
 }
 
 /// One finished run (ok, diverged or failed).
@@ -64,13 +76,22 @@ pub struct RunRecord {
     /// The largest final gap or residual of the inner solver over the run.
     #[serde(default)]
     pub solver_max_gap: Option<f64>,
-    /// Backward passes spent on telemetry alone.
+    /// Backward and forward passes spent on telemetry alone.
     #[serde(default)]
     pub telemetry_backward_passes: usize,
+    #[serde(default)]
+    pub telemetry_forward_passes: usize,
     /// Gradient-conflict telemetry (when the study asks for it).
     #[serde(default)]
     pub telemetry: Vec<TelemetryRow>,
-    /// The suite's planted task-correlation matrix, when it has one.
+    /// The task weights applied (when the study asks for them).
+    #[serde(default)]
+    pub weights: Vec<WeightRow>,
+    /// For pairwise-transfer runs, the tasks (names) this run trained on; `None` for the
+    /// study's ordinary runs.
+    #[serde(default)]
+    pub task_subset: Option<Vec<String>>,
+    /// The suite's planted task-correlation matrix over the run's tasks, when it has one.
     pub planted_correlation: Option<Vec<Vec<f64>>>,
     pub points: Vec<Point>,
 }

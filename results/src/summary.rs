@@ -340,6 +340,9 @@ mod tests {
             solver_mean_iterations: None,
             solver_max_gap: None,
             telemetry_backward_passes: 0,
+            telemetry_forward_passes: 0,
+            weights: Vec::new(),
+            task_subset: None,
             telemetry: Vec::new(),
             planted_correlation: None,
             points: values

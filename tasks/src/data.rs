@@ -103,6 +103,21 @@ impl SuiteData {
         self.tasks.len()
     }
 
+    /// The same data with only the tasks `keep` (indices, in the given order); the planted
+    /// matrix is restricted alike. Used by pairwise-transfer runs.
+    pub fn select_tasks(&self, keep: &[usize]) -> SuiteData {
+        SuiteData {
+            name: self.name.clone(),
+            x: self.x.clone(),
+            tasks: keep.iter().map(|&t| self.tasks[t].clone()).collect(),
+            planted_correlation: self.planted_correlation.as_ref().map(|r| {
+                keep.iter()
+                    .map(|&i| keep.iter().map(|&j| r[i][j]).collect())
+                    .collect()
+            }),
+        }
+    }
+
     /// Keeps a nested, seeded subset of the training split: the first ⌈f·N⌉ rows of one
     /// permutation drawn from `seed`, so the subset for a smaller fraction is always inside
     /// the subset for a larger one.
