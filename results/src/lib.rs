@@ -1,15 +1,19 @@
 //! Results of mtlbench: the stored run record, the crash-safe run store, statistics over
-//! replicates, Δm against the single-task baseline, polars tables and plotters charts.
+//! replicates, Δm against the single-task baseline, telemetry and affinity summaries,
+//! pairwise transfer, polars tables and plotters charts.
 
+pub mod affinity;
 pub mod charts;
 pub mod efficiency;
 pub mod error;
+pub mod pairwise;
 pub mod record;
 pub mod report;
 pub mod stats;
 pub mod store;
 pub mod summary;
 pub mod tables;
+pub mod telemetry;
 pub mod transfer;
 
 pub use error::ResultsError;

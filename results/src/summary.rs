@@ -314,50 +314,9 @@ fn fill_mean_ranks(summary: &mut StudySummary) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Point;
 
     fn run(arch: &str, replicate: usize, values: &[(&str, &str, bool, f64)]) -> RunRecord {
-        RunRecord {
-            id: format!("{arch}-{replicate}"),
-            study: "s".into(),
-            suite: "toy".into(),
-            suite_kind: "toy".into(),
-            architecture: arch.into(),
-            weighting: "equal".into(),
-            algorithm: format!("{arch}+equal"),
-            hparams: "{}".into(),
-            training: "{}".into(),
-            replicate,
-            fraction: 1.0,
-            status: "ok".into(),
-            message: None,
-            wall_time_s: 0.0,
-            steps: 1,
-            forward_passes: 1,
-            backward_passes: 1,
-            parameter_bytes: 0,
-            optimizer_bytes: 0,
-            solver_mean_iterations: None,
-            solver_max_gap: None,
-            telemetry_backward_passes: 0,
-            telemetry_forward_passes: 0,
-            weights: Vec::new(),
-            task_subset: None,
-            telemetry: Vec::new(),
-            planted_correlation: None,
-            points: values
-                .iter()
-                .map(|(task, metric, hib, value)| Point {
-                    task: task.to_string(),
-                    split: "test".into(),
-                    metric: metric.to_string(),
-                    higher_is_better: *hib,
-                    epoch: 5,
-                    step: 10,
-                    value: *value,
-                })
-                .collect(),
-        }
+        crate::record::test_run(arch, replicate, values)
     }
 
     #[test]
