@@ -42,6 +42,35 @@ pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
         written.extend(write_parquet_and_csv(frame, out, "telemetry")?);
     }
 
+    let ordinary: Vec<&crate::RunRecord> =
+        runs.iter().filter(|r| r.task_subset.is_none()).collect();
+    let cells = crate::telemetry::summarize_telemetry(&ordinary);
+    if !cells.is_empty() {
+        let path = out.join("telemetry_summary.csv");
+        let mut frame =
+            tables::telemetry_summary_frame(&cells).map_err(|e| table_error(&path, e))?;
+        tables::write_csv(&mut frame, &path)?;
+        written.push(path);
+    }
+    if let Some(frame) = tables::weights_frame(&runs) {
+        let frame = frame.map_err(|e| table_error(out, e))?;
+        written.extend(write_parquet_and_csv(frame, out, "task_weights")?);
+    }
+    let gains = crate::pairwise::pairwise_gains(&runs);
+    if !gains.is_empty() {
+        let path = out.join("pairwise_transfer.csv");
+        let mut frame = tables::pairwise_frame(&gains).map_err(|e| table_error(&path, e))?;
+        tables::write_csv(&mut frame, &path)?;
+        written.push(path);
+    }
+    let relations = crate::relationships::relations(&ordinary, &cells);
+    if !relations.is_empty() || !gains.is_empty() {
+        let path = out.join("relationships.md");
+        let md = crate::relationships::relationships_markdown(&study, &relations, &gains);
+        crate::store::write_atomic(&path, md.as_bytes())?;
+        written.push(path);
+    }
+
     let summary = summarize_study(&runs);
     if let Some(frames) = tables::efficiency_frames(&summary) {
         let (mut curves, mut auc) = frames.map_err(|e| table_error(out, e))?;
@@ -60,6 +89,13 @@ pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
     written.push(path);
     let path = out.join("summary.md");
     crate::store::write_atomic(&path, tables::summary_markdown(&study, &summary).as_bytes())?;
+    written.push(path);
+    let path = out.join("summary.tex");
+    let main = crate::main_table::main_table(&summary);
+    crate::store::write_atomic(
+        &path,
+        crate::main_table::render_latex(&study, &main).as_bytes(),
+    )?;
     written.push(path);
 
     let chart_dir = out.join("charts");

@@ -53,9 +53,15 @@ pub struct DeltaRow {
     /// Two-sided p of a paired t test of the Δp difference to the same architecture with
     /// `equal` weighting (NaN for that cell itself and where there is none).
     pub p_vs_equal: f64,
-    /// Mean wall-clock seconds and backward passes per run (ok runs).
+    /// Mean cost per run (ok runs): wall-clock seconds, optimizer steps, forward and
+    /// backward passes (training only; telemetry's are counted apart), parameter and
+    /// optimizer-state bytes.
     pub wall_time_s: f64,
+    pub steps: f64,
+    pub forward_passes: f64,
     pub backward_passes: f64,
+    pub parameter_bytes: f64,
+    pub optimizer_bytes: f64,
     /// Runs of this cell that did not finish with status `ok`.
     pub not_ok: usize,
 }
@@ -92,11 +98,13 @@ pub fn format_fraction(f: f64) -> String {
     format!("{f}")
 }
 
-/// Summarises `runs` (any order); rows come out sorted by suite, fraction, baseline
-/// first, algorithm, then task order as stored.
+/// Summarises the study's ordinary runs among `runs` (any order; pairwise-transfer runs
+/// on task subsets are left to `pairwise`); rows come out sorted by suite, fraction,
+/// baseline first, algorithm, then task order as stored.
 pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
+    let runs: Vec<&RunRecord> = runs.iter().filter(|r| r.task_subset.is_none()).collect();
     let mut cells: BTreeMap<GroupKey, Vec<&RunRecord>> = BTreeMap::new();
-    for run in runs {
+    for &run in &runs {
         cells.entry(group_key(run)).or_default().push(run);
     }
     // Every ok run's final test values, read once.
@@ -258,7 +266,11 @@ pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
             p_vs_single_task: t_test_p(&own_dp),
             p_vs_equal: t_test_p(&versus_equal),
             wall_time_s: mean_of(&|r| r.wall_time_s),
+            steps: mean_of(&|r| r.steps as f64),
+            forward_passes: mean_of(&|r| r.forward_passes as f64),
             backward_passes: mean_of(&|r| r.backward_passes as f64),
+            parameter_bytes: mean_of(&|r| r.parameter_bytes as f64),
+            optimizer_bytes: mean_of(&|r| r.optimizer_bytes as f64),
             not_ok: cell.len() - ok.len(),
         });
     }

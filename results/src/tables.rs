@@ -1,10 +1,12 @@
 //! polars tables: the long/tidy `runs` table (one row per measured value) and the summary
 //! table, written as CSV and Parquet; and the Markdown summary.
 
+use crate::pairwise::PairGain;
 use crate::record::RunRecord;
 use crate::stats::Summary;
 use crate::store::write_atomic;
-use crate::summary::{StudySummary, PREFERRED_METRIC};
+use crate::summary::StudySummary;
+use crate::telemetry::MeasureCell;
 use crate::transfer::DeltaVariant;
 use crate::ResultsError;
 use polars::prelude::*;
@@ -43,6 +45,8 @@ pub const RUNS_COLUMNS: &[&str] = &[
     "solver_mean_iterations",
     "solver_max_gap",
     "telemetry_backward_passes",
+    "telemetry_forward_passes",
+    "task_subset",
 ];
 
 /// The columns that measure wall-clock time (everything else is a pure function of the
@@ -68,6 +72,10 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
     let mut solver_iterations: Vec<Option<f64>> = Vec::new();
     let mut solver_gaps: Vec<Option<f64>> = Vec::new();
     for run in runs {
+        let subset = run
+            .task_subset
+            .as_ref()
+            .map_or(String::new(), |t| t.join(","));
         let empty;
         let points = if run.points.is_empty() {
             empty = [crate::record::Point {
@@ -98,6 +106,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
                 ("split", &p.split),
                 ("metric", &p.metric),
                 ("status", &run.status),
+                ("task_subset", &subset),
             ] {
                 s.entry(name).or_default().push(value.clone());
             }
@@ -111,6 +120,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
                 ("parameter_bytes", run.parameter_bytes),
                 ("optimizer_bytes", run.optimizer_bytes),
                 ("telemetry_backward_passes", run.telemetry_backward_passes),
+                ("telemetry_forward_passes", run.telemetry_forward_passes),
             ] {
                 u.entry(name).or_default().push(value as u64);
             }
@@ -191,10 +201,118 @@ pub fn telemetry_frame(runs: &[RunRecord]) -> Option<Result<DataFrame, PolarsErr
                 .collect::<Vec<_>>(),
         ),
         col(
+            "layer",
+            rows.iter()
+                .map(|(_, t)| t.layer.map(|l| l as u64))
+                .collect::<Vec<_>>(),
+        ),
+        col(
             "value",
             rows.iter().map(|(_, t)| t.value).collect::<Vec<_>>(),
         ),
     ]))
+}
+
+/// Every telemetry measure averaged per (suite, fraction, algorithm, measure, task pair,
+/// layer): `mean` over logged steps and replicates, `negative_share` (for `cosine`, the
+/// pair's conflict frequency), `values` and `replicates` counted.
+pub fn telemetry_summary_frame(cells: &[MeasureCell]) -> Result<DataFrame, PolarsError> {
+    let text =
+        |f: &dyn Fn(&MeasureCell) -> String| -> Vec<String> { cells.iter().map(f).collect() };
+    let opt = |f: &dyn Fn(&MeasureCell) -> Option<String>| -> Vec<Option<String>> {
+        cells.iter().map(f).collect()
+    };
+    DataFrame::new_infer_height(vec![
+        col("suite", text(&|c| c.key.suite.clone())),
+        col(
+            "fraction",
+            cells
+                .iter()
+                .map(|c| c.key.fraction.parse::<f64>().unwrap_or(f64::NAN))
+                .collect::<Vec<_>>(),
+        ),
+        col("algorithm", text(&|c| c.key.algorithm.clone())),
+        col("measure", text(&|c| c.measure.clone())),
+        col("task_a", opt(&|c| c.task_a.clone())),
+        col("task_b", opt(&|c| c.task_b.clone())),
+        col(
+            "layer",
+            cells
+                .iter()
+                .map(|c| c.layer.map(|l| l as u64))
+                .collect::<Vec<_>>(),
+        ),
+        col("mean", cells.iter().map(|c| c.mean).collect::<Vec<_>>()),
+        col(
+            "negative_share",
+            cells.iter().map(|c| c.negative_share).collect::<Vec<_>>(),
+        ),
+        col(
+            "values",
+            cells.iter().map(|c| c.values as u64).collect::<Vec<_>>(),
+        ),
+        col(
+            "replicates",
+            cells
+                .iter()
+                .map(|c| c.replicates as u64)
+                .collect::<Vec<_>>(),
+        ),
+    ])
+}
+
+/// The task weights every run recorded, one row per (run, step, task); `None` when no run
+/// recorded any.
+pub fn weights_frame(runs: &[RunRecord]) -> Option<Result<DataFrame, PolarsError>> {
+    let rows: Vec<(&RunRecord, &crate::record::WeightRow)> = runs
+        .iter()
+        .flat_map(|r| r.weights.iter().map(move |w| (r, w)))
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let text = |f: &dyn Fn(&RunRecord, &crate::record::WeightRow) -> String| -> Vec<String> {
+        rows.iter().map(|(r, w)| f(r, w)).collect()
+    };
+    let int = |f: &dyn Fn(&RunRecord, &crate::record::WeightRow) -> usize| -> Vec<u64> {
+        rows.iter().map(|(r, w)| f(r, w) as u64).collect()
+    };
+    Some(DataFrame::new_infer_height(vec![
+        col("run_id", text(&|r, _| r.id.clone())),
+        col("suite", text(&|r, _| r.suite.clone())),
+        col("algorithm", text(&|r, _| r.algorithm.clone())),
+        col("replicate", int(&|r, _| r.replicate)),
+        col(
+            "fraction",
+            rows.iter().map(|(r, _)| r.fraction).collect::<Vec<_>>(),
+        ),
+        col("step", int(&|_, w| w.step)),
+        col("epoch", int(&|_, w| w.epoch)),
+        col("task", text(&|_, w| w.task.clone())),
+        col(
+            "weight",
+            rows.iter().map(|(_, w)| w.value).collect::<Vec<_>>(),
+        ),
+    ]))
+}
+
+/// gain_{task|partner} of the pairwise-transfer runs, in percent, over replicates.
+pub fn pairwise_frame(gains: &[PairGain]) -> Result<DataFrame, PolarsError> {
+    let text = |f: &dyn Fn(&PairGain) -> String| -> Vec<String> { gains.iter().map(f).collect() };
+    let num = |f: &dyn Fn(&PairGain) -> f64| -> Vec<f64> { gains.iter().map(f).collect() };
+    DataFrame::new_infer_height(vec![
+        col("suite", text(&|g| g.suite.clone())),
+        col("fraction", num(&|g| g.fraction.parse().unwrap_or(f64::NAN))),
+        col("task", text(&|g| g.task.clone())),
+        col("partner", text(&|g| g.partner.clone())),
+        col(
+            "n",
+            gains.iter().map(|g| g.gain.n as u64).collect::<Vec<_>>(),
+        ),
+        col("gain_pct_mean", num(&|g| g.gain.mean)),
+        col("gain_pct_ci95_low", num(&|g| g.gain.mean - g.gain.ci95)),
+        col("gain_pct_ci95_high", num(&|g| g.gain.mean + g.gain.ci95)),
+    ])
 }
 
 /// (suite, algorithm, task).
@@ -411,7 +529,11 @@ pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
             ("p_paired_vs_single_task", row.p_vs_single_task),
             ("p_paired_vs_equal", row.p_vs_equal),
             ("wall_time_s", row.wall_time_s),
+            ("steps", row.steps),
+            ("forward_passes", row.forward_passes),
             ("backward_passes", row.backward_passes),
+            ("parameter_bytes", row.parameter_bytes),
+            ("optimizer_bytes", row.optimizer_bytes),
         ] {
             push(&row.key, "(all)", name, false, &single(value, n), bad);
         }
@@ -494,111 +616,32 @@ pub fn format_estimate(mean: f64, ci: f64) -> String {
     }
 }
 
-/// A p-value with three decimals, or – when undefined.
-fn p_value(p: f64) -> String {
-    if p.is_finite() {
-        format!("{p:.3}")
-    } else {
-        "–".to_string()
-    }
-}
-
-/// The Markdown summary: per suite and fraction, rows = algorithms, columns = each task's
-/// shown metric as mean ± 95% CI, the four Δm variants, the negative-transfer count, the
-/// mean rank and the count of runs not ok.
+/// The Markdown summary: how to read it, then the main table (see `main_table`).
 pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# {study}: summary\n");
     let _ = writeln!(
         md,
-        "Final test metrics, mean ± 95% CI (Student t) over replicates (n per cell). \
+        "Final test metrics, mean ± 95% CI (Student t) over replicates (n per row). \
          Transfer against `single_task` (FORMULAS.md b.1), each variant under its name: \
          {} (per task the mean relative gain over its metrics, then the mean over tasks; \
          paired by replicate), {} (flat mean over all metrics, lower is better; paired), \
          {} (each task's primary metric; paired), {} (primary metrics against the \
          baseline's mean over replicates). neg. = tasks whose mean gain on their primary \
          metric is negative, out of those compared; rank = mean rank over every \
-         (task, metric) among the algorithms of the section (1 = best); p (STL) and \
-         p (equal): two-sided paired t tests (by replicate) of the LibMTL Δp against \
-         `single_task` and against `equal` weighting of the same architecture; time: mean \
-         wall-clock seconds per run.\n",
+         (task, metric) among the algorithms of the section (the set compared: the rows of \
+         that section; 1 = best); p (STL) and p (equal): two-sided paired t tests (by \
+         replicate) of the LibMTL Δp against `single_task` and against `equal` weighting of \
+         the same architecture. Cost, mean per run: wall-clock seconds, optimizer steps, \
+         training forward/backward passes (telemetry's are counted apart in the runs \
+         table), parameter and optimizer-state KiB. Bold: the best value of the column.\n",
         DeltaVariant::LibMtl.label(),
         DeltaVariant::NashMtl.label(),
         DeltaVariant::Vandenhende.label(),
         DeltaVariant::AutoLambda.label(),
     );
-    for (suite, fraction) in summary.sections() {
-        let in_section = |k: &crate::summary::GroupKey| k.suite == suite && k.fraction == fraction;
-        // Each task's shown metric (PREFERRED_METRIC, else its first), in stored order.
-        let mut primary: Vec<(String, String, bool)> = Vec::new();
-        for row in summary.metrics.iter().filter(|r| in_section(&r.key)) {
-            let entry = (row.task.clone(), row.metric.clone(), row.higher_is_better);
-            match primary.iter_mut().find(|(t, _, _)| *t == row.task) {
-                None => primary.push(entry),
-                Some(shown) if row.metric == PREFERRED_METRIC => *shown = entry,
-                Some(_) => {}
-            }
-        }
-        let _ = writeln!(md, "## {suite} (training fraction {fraction})\n");
-        let mut header = String::from("| algorithm | n |");
-        let mut rule = String::from("|---|---:|");
-        for (task, metric, hib) in &primary {
-            let arrow = if *hib { "↑" } else { "↓" };
-            let _ = write!(header, " {task} {metric} {arrow} |");
-            rule.push_str("---:|");
-        }
-        for variant in DeltaVariant::ALL {
-            let arrow = if variant.higher_is_better() {
-                "↑"
-            } else {
-                "↓"
-            };
-            let _ = write!(header, " {} {arrow} |", variant.label());
-            rule.push_str("---:|");
-        }
-        let _ = writeln!(
-            md,
-            "{header} neg. | rank | p (STL) | p (equal) | time (s) | runs not ok |\n{rule}---:|---:|---:|---:|---:|---:|"
-        );
-        for delta in summary.deltas.iter().filter(|d| in_section(&d.key)) {
-            let mut line = format!("| {} |", delta.key.algorithm);
-            let mut n = 0;
-            let mut cells = String::new();
-            for (task, metric, _) in &primary {
-                let cell = summary
-                    .metrics
-                    .iter()
-                    .find(|r| r.key == delta.key && r.task == *task && r.metric == *metric);
-                match cell {
-                    Some(r) => {
-                        n = n.max(r.stats.n);
-                        let _ = write!(cells, " {} |", format_estimate(r.stats.mean, r.stats.ci95));
-                    }
-                    None => cells.push_str(" – |"),
-                }
-            }
-            for stats in &delta.variants {
-                if stats.n == 0 {
-                    cells.push_str(" – |");
-                } else {
-                    let _ = write!(cells, " {} |", format_estimate(stats.mean, stats.ci95));
-                }
-            }
-            let negative = delta
-                .negative_transfer
-                .map_or("–".to_string(), |c| format!("{c}/{}", delta.tasks));
-            let _ = write!(
-                line,
-                " {n} |{cells} {negative} | {:.2} | {} | {} | {:.1} | {} |",
-                delta.mean_rank,
-                p_value(delta.p_vs_single_task),
-                p_value(delta.p_vs_equal),
-                delta.wall_time_s,
-                delta.not_ok
-            );
-            let _ = writeln!(md, "{line}");
-        }
-        md.push('\n');
-    }
+    md.push_str(&crate::main_table::render_markdown(
+        &crate::main_table::main_table(summary),
+    ));
     md
 }

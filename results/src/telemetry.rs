@@ -86,15 +86,16 @@ pub fn task_order(runs: &[&RunRecord], key: &GroupKey) -> Vec<String> {
     tasks
 }
 
-/// The T×T matrix of a pair measure of one cell: entry (a, b) from the pair (a, b), or
-/// (b, a) when `symmetric` and only that was logged; the diagonal is 1 for symmetric
-/// measures (a cosine of a gradient with itself) and NaN where nothing was logged.
+/// The T×T matrix of `value` of a pair measure of one cell: entry (a, b) from the pair
+/// (a, b), or (b, a) when `symmetric` and only that was logged; NaN where nothing was
+/// logged (the diagonal of a symmetric measure).
 pub fn pair_matrix(
     cells: &[MeasureCell],
     key: &GroupKey,
     measure: &str,
     tasks: &[String],
     symmetric: bool,
+    value: impl Fn(&MeasureCell) -> f64,
 ) -> Vec<Vec<f64>> {
     let find = |a: &str, b: &str| {
         cells.iter().find(|c| {
@@ -112,11 +113,7 @@ pub fn pair_matrix(
                 .iter()
                 .map(|b| {
                     let cell = find(a, b).or_else(|| symmetric.then(|| find(b, a)).flatten());
-                    match cell {
-                        Some(c) => c.mean,
-                        None if symmetric && a == b => 1.0,
-                        None => f64::NAN,
-                    }
+                    cell.map_or(f64::NAN, &value)
                 })
                 .collect()
         })
@@ -240,10 +237,12 @@ mod tests {
         let key = &cells[0].key;
         let tasks = task_order(&refs, key);
         assert_eq!(tasks, vec!["b", "a"]);
-        let m = pair_matrix(&cells, key, "cosine", &tasks, true);
-        assert_eq!(m[0][0], 1.0);
+        let m = pair_matrix(&cells, key, "cosine", &tasks, true, |c| c.mean);
+        assert!(m[0][0].is_nan());
         assert!(m[1][0].abs() < 1e-12 && m[0][1].abs() < 1e-12);
-        assert!(pair_matrix(&cells, key, "cosine", &tasks, false)[1][0].is_nan());
+        let directed = pair_matrix(&cells, key, "cosine", &tasks, false, |c| c.negative_share);
+        assert!(directed[1][0].is_nan());
+        assert_eq!(directed[0][1], 0.5);
         let t = pair_trajectories(&refs, "cosine");
         assert_eq!(t[0].label, "b–a");
         assert_eq!(t[0].points, vec![(0, 0.3), (5, -0.3)]);
