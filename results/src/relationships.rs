@@ -105,11 +105,23 @@ fn write_matrix(md: &mut String, title: &str, tasks: &[String], m: &Matrix, corn
         let _ = write!(md, " {t} |");
     });
     let _ = writeln!(md, "\n|---|{}", "---:|".repeat(tasks.len()));
+    // Three significant digits for the matrix's largest entry (Ẑ is often ~1e-3).
+    let largest = m
+        .iter()
+        .flatten()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, |a, v| a.max(v.abs()));
+    let digits = if largest > 0.0 {
+        (2 - largest.log10().floor() as i64).clamp(3, 8) as usize
+    } else {
+        3
+    };
     for (task, row) in tasks.iter().zip(m) {
         let _ = write!(md, "| {task} |");
         for v in row {
             if v.is_finite() {
-                let _ = write!(md, " {v:.3} |");
+                // + 0.0 prints a rounded −0 as 0.
+                let _ = write!(md, " {:.digits$} |", v + 0.0);
             } else {
                 md.push_str(" – |");
             }
