@@ -20,3 +20,14 @@ pub mod transfer;
 
 pub use error::ResultsError;
 pub use record::{Point, RunRecord};
+
+/// The distinct items of `items` in first-seen order.
+pub fn unique<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}

@@ -381,7 +381,7 @@ mod tests {
             s.best(),
             vec![vec![false, false, false], vec![true, true, false]]
         );
-        let md = render_markdown(&[s.clone()]);
+        let md = render_markdown(std::slice::from_ref(&s));
         assert!(md.contains("| hard_sharing+equal | **0.500 ± 0.100** | **50.0** | 3 |"));
         let tex = render_latex("study_1", &[s]);
         assert!(

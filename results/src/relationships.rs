@@ -215,11 +215,11 @@ pub fn relationships_markdown(study: &str, rels: &[CellRelations], gains: &[Pair
              i's primary metric, in %, mean ± 95% CI over replicates (positive: j helps i). \
              Rows i, columns j.\n"
         );
-        let mut sections: Vec<(&str, &str)> = gains
-            .iter()
-            .map(|g| (g.suite.as_str(), g.fraction.as_str()))
-            .collect();
-        sections.dedup();
+        let sections: Vec<(&str, &str)> = crate::unique(
+            gains
+                .iter()
+                .map(|g| (g.suite.as_str(), g.fraction.as_str())),
+        );
         for (suite, fraction) in sections {
             let in_section: Vec<&PairGain> = gains
                 .iter()

@@ -1,7 +1,7 @@
 //! `report`: rebuilds every table and chart of an output directory from its stored run
 //! records alone.
 
-use crate::charts;
+use crate::charts::{self, figures, Figure};
 use crate::store::{read_runs, runs_dir};
 use crate::summary::summarize_study;
 use crate::tables::{self, table_error};
@@ -100,8 +100,124 @@ pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
 
     let chart_dir = out.join("charts");
     std::fs::create_dir_all(&chart_dir).map_err(|e| ResultsError::io(&chart_dir, e))?;
-    for (stem, chart) in charts::task_charts(&summary) {
-        written.extend(charts::write_chart(&chart_dir, &stem, &chart)?);
+    let mut figures: Vec<(&str, String, Figure)> = Vec::new();
+    fn add<'a>(
+        figures: &mut Vec<(&'static str, String, Figure<'a>)>,
+        kind: &'static str,
+        list: Vec<(String, Figure<'a>)>,
+    ) {
+        figures.extend(list.into_iter().map(|(stem, f)| (kind, stem, f)));
     }
+    add(
+        &mut figures,
+        "Transfer (Δm) per method",
+        figures::delta_bars(&summary),
+    );
+    add(
+        &mut figures,
+        "Final test metric per task",
+        charts::task_charts(&summary)
+            .into_iter()
+            .map(|(stem, c)| (stem, Figure::Metrics(c)))
+            .collect(),
+    );
+    add(
+        &mut figures,
+        "Pareto front (two tasks)",
+        figures::pareto(&summary),
+    );
+    add(
+        &mut figures,
+        "Learning curves",
+        figures::learning_curves(&ordinary),
+    );
+    add(
+        &mut figures,
+        "Data efficiency",
+        figures::efficiency_curves(&summary),
+    );
+    add(
+        &mut figures,
+        "Gradient conflict",
+        figures::conflict_figures(&ordinary, &relations),
+    );
+    add(
+        &mut figures,
+        "Inter-task affinity",
+        figures::affinity_figures(&relations),
+    );
+    add(
+        &mut figures,
+        "Pairwise transfer",
+        figures::pairwise_figures(&gains),
+    );
+    add(
+        &mut figures,
+        "Task-weight trajectories",
+        figures::weight_figures(&ordinary),
+    );
+    let mut charts_written: Vec<(&str, String)> = Vec::new();
+    for (kind, stem, figure) in &figures {
+        written.extend(charts::write_figure(&chart_dir, stem, figure)?);
+        charts_written.push((kind, stem.clone()));
+    }
+    // Charts of an earlier report that this one did not draw would mislead: remove them.
+    if let Ok(entries) = std::fs::read_dir(&chart_dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !written.contains(&path) {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    let path = out.join("index.md");
+    let index = index_markdown(&study, out, &written, &charts_written);
+    crate::store::write_atomic(&path, index.as_bytes())?;
+    written.push(path);
     Ok(written)
+}
+
+/// `index.md`: every table and chart of the report, linked in reading order.
+fn index_markdown(
+    study: &str,
+    out: &Path,
+    written: &[PathBuf],
+    charts: &[(&str, String)],
+) -> String {
+    use std::fmt::Write as _;
+    let exists = |name: &str| written.iter().any(|p| p.ends_with(name));
+    let mut md = format!(
+        "# {study}: report\n\nRegenerate with `mtlbench report {}`.\n\n## Tables\n\n",
+        out.display()
+    );
+    for (name, what) in [
+        ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost"),
+        ("summary.tex", "the main table in LaTeX (booktabs; best per column in bold)"),
+        ("summary.csv", "the summary in long form"),
+        ("relationships.md", "gradient cosines, conflict frequency, TAG affinity and groupings, pairwise transfer"),
+        ("data_efficiency.csv", "normalised area under the learning curve and data-equivalence ratio"),
+        ("learning_curves.csv", "final test metric by training fraction"),
+        ("pairwise_transfer.csv", "gain of each task from each partner"),
+        ("telemetry_summary.csv", "every conflict and affinity measure averaged per cell"),
+        ("telemetry.csv", "every logged conflict and affinity value"),
+        ("task_weights.csv", "the task weights each run applied"),
+        ("runs.csv", "every measured value of every run (also runs.parquet)"),
+    ] {
+        if exists(name) {
+            let _ = writeln!(md, "- [{name}]({name}): {what}");
+        }
+    }
+    let mut kinds: Vec<&str> = charts.iter().map(|(k, _)| *k).collect();
+    kinds.dedup();
+    md.push_str("\n## Charts\n");
+    for kind in kinds {
+        let _ = writeln!(md, "\n### {kind}\n");
+        for (_, stem) in charts.iter().filter(|(k, _)| *k == kind) {
+            let _ = writeln!(
+                md,
+                "- {stem}: [PNG](charts/{stem}.png), [SVG](charts/{stem}.svg)"
+            );
+        }
+    }
+    md
 }

@@ -1,0 +1,514 @@
+//! The report's figures beyond the per-task metric charts, built from the summary, the
+//! relationship matrices and the stored runs: Δm bars with CIs, learning curves,
+//! data-efficiency curves, Pareto scatters, conflict heatmaps beside the cosine matrix,
+//! affinity beside the planted matrix, pairwise transfer, and task-weight trajectories.
+
+use super::panels::{HeatPanel, LinePanel};
+use super::{sanitize, Figure};
+use crate::pairwise::PairGain;
+use crate::record::RunRecord;
+use crate::relationships::CellRelations;
+use crate::stats::Summary;
+use crate::summary::{group_key, GroupKey, StudySummary, PREFERRED_METRIC};
+use crate::telemetry::{pair_trajectories, weight_trajectories};
+use crate::transfer::DeltaVariant;
+use std::collections::BTreeMap;
+
+/// File stem of a (suite, fraction) figure.
+fn section_stem(suite: &str, fraction: &str, what: &str) -> String {
+    format!("{}_f{}_{what}", sanitize(suite), sanitize(fraction))
+}
+
+fn cell_stem(key: &GroupKey, what: &str) -> String {
+    format!(
+        "{}_f{}_{}_{what}",
+        sanitize(&key.suite),
+        sanitize(&key.fraction),
+        sanitize(&key.algorithm)
+    )
+}
+
+/// Per section, LibMTL's Δp of every method against `single_task`, mean with 95% CI.
+pub fn delta_bars(summary: &StudySummary) -> Vec<(String, Figure<'static>)> {
+    let variant = DeltaVariant::LibMtl;
+    summary
+        .sections()
+        .into_iter()
+        .filter_map(|(suite, fraction)| {
+            let bars: Vec<(String, Summary)> = summary
+                .deltas
+                .iter()
+                .filter(|d| d.key.suite == suite && d.key.fraction == fraction && d.key.order == 1)
+                .filter(|d| d.variants[0].n > 0)
+                .map(|d| (d.key.algorithm.clone(), d.variants[0]))
+                .collect();
+            (!bars.is_empty()).then(|| {
+                (
+                    section_stem(&suite, &fraction, "delta"),
+                    Figure::Bars {
+                        title: format!(
+                            "{suite} (fraction {fraction}): transfer against single_task"
+                        ),
+                        x_desc: format!("{} (higher is better; mean, 95% CI)", variant.label()),
+                        bars,
+                    },
+                )
+            })
+        })
+        .collect()
+}
+
+/// The metric shown for each task of a set of runs: `PREFERRED_METRIC` when recorded,
+/// else the task's first, in stored order.
+fn shown_metrics(runs: &[&RunRecord]) -> Vec<(String, String, bool)> {
+    let mut shown: Vec<(String, String, bool)> = Vec::new();
+    for p in runs
+        .iter()
+        .flat_map(|r| r.points.iter())
+        .filter(|p| p.split != "train")
+    {
+        let entry = (p.task.clone(), p.metric.clone(), p.higher_is_better);
+        match shown.iter_mut().find(|(t, _, _)| *t == p.task) {
+            None => shown.push(entry),
+            Some(s) if p.metric == PREFERRED_METRIC => *s = entry,
+            Some(_) => {}
+        }
+    }
+    shown
+}
+
+fn direction(higher_is_better: bool) -> &'static str {
+    if higher_is_better {
+        "higher is better"
+    } else {
+        "lower is better"
+    }
+}
+
+/// Per section, each task's validation metric by epoch, one line per algorithm (mean
+/// over replicates).
+pub fn learning_curves(runs: &[&RunRecord]) -> Vec<(String, Figure<'static>)> {
+    let mut sections: BTreeMap<(String, String), Vec<&RunRecord>> = BTreeMap::new();
+    for run in runs.iter().filter(|r| r.is_ok()) {
+        let k = group_key(run);
+        sections.entry((k.suite, k.fraction)).or_default().push(run);
+    }
+    let mut out = Vec::new();
+    for ((suite, fraction), runs) in sections {
+        let shown = shown_metrics(&runs);
+        let mut algorithms: Vec<(u8, String)> = runs
+            .iter()
+            .map(|r| {
+                let k = group_key(r);
+                (k.order, k.algorithm)
+            })
+            .collect();
+        algorithms.sort();
+        algorithms.dedup();
+        let mut panels = Vec::new();
+        for (task, metric, hib) in &shown {
+            let mut series = Vec::new();
+            for (k, (_, algorithm)) in algorithms.iter().enumerate() {
+                let mut by_epoch: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
+                for run in runs.iter().filter(|r| r.algorithm == *algorithm) {
+                    for p in run
+                        .points
+                        .iter()
+                        .filter(|p| p.split == "val" && p.task == *task && p.metric == *metric)
+                    {
+                        let e = by_epoch.entry(p.epoch).or_default();
+                        e.0 += p.value;
+                        e.1 += 1;
+                    }
+                }
+                let points: Vec<(f64, f64)> = by_epoch
+                    .iter()
+                    .map(|(e, (s, n))| (*e as f64, s / *n as f64))
+                    .collect();
+                if !points.is_empty() {
+                    series.push((k, points));
+                }
+            }
+            panels.push(LinePanel {
+                title: task.clone(),
+                x_desc: "epoch".into(),
+                y_desc: format!("validation {metric} ({})", direction(*hib)),
+                log_x: false,
+                series,
+            });
+        }
+        if panels
+            .iter()
+            .any(|p| p.series.iter().any(|(_, s)| s.len() > 1))
+        {
+            out.push((
+                section_stem(&suite, &fraction, "learning_curves"),
+                Figure::Lines {
+                    title: format!("{suite} (fraction {fraction}): validation metric by epoch, mean over replicates"),
+                    panels,
+                    legend: algorithms.into_iter().map(|(_, a)| a).collect(),
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// Per suite with several fractions, each task's final test metric against the training
+/// fraction (log axis), one line per algorithm.
+pub fn efficiency_curves(summary: &StudySummary) -> Vec<(String, Figure<'static>)> {
+    let mut suites: Vec<String> = summary
+        .metrics
+        .iter()
+        .map(|r| r.key.suite.clone())
+        .collect();
+    suites.dedup();
+    let mut out = Vec::new();
+    for suite in suites {
+        let rows: Vec<_> = summary
+            .metrics
+            .iter()
+            .filter(|r| r.key.suite == suite)
+            .collect();
+        let mut fractions: Vec<&str> = rows.iter().map(|r| r.key.fraction.as_str()).collect();
+        fractions.sort();
+        fractions.dedup();
+        if fractions.len() < 2 {
+            continue;
+        }
+        let mut algorithms: Vec<(u8, String)> = rows
+            .iter()
+            .map(|r| (r.key.order, r.key.algorithm.clone()))
+            .collect();
+        algorithms.sort();
+        algorithms.dedup();
+        let mut shown: Vec<(String, String, bool)> = Vec::new();
+        for r in &rows {
+            let entry = (r.task.clone(), r.metric.clone(), r.higher_is_better);
+            match shown.iter_mut().find(|(t, _, _)| *t == r.task) {
+                None => shown.push(entry),
+                Some(s) if r.metric == PREFERRED_METRIC => *s = entry,
+                Some(_) => {}
+            }
+        }
+        let panels = shown
+            .iter()
+            .map(|(task, metric, hib)| {
+                let series = algorithms
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (_, algorithm))| {
+                        let mut pts: Vec<(f64, f64)> = rows
+                            .iter()
+                            .filter(|r| {
+                                r.key.algorithm == *algorithm
+                                    && r.task == *task
+                                    && r.metric == *metric
+                            })
+                            .map(|r| (r.key.fraction.parse().unwrap_or(f64::NAN), r.stats.mean))
+                            .collect();
+                        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                        (k, pts)
+                    })
+                    .collect();
+                LinePanel {
+                    title: task.clone(),
+                    x_desc: "training fraction (log scale)".into(),
+                    y_desc: format!("test {metric} ({})", direction(*hib)),
+                    log_x: true,
+                    series,
+                }
+            })
+            .collect();
+        out.push((
+            format!("{}_data_efficiency", sanitize(&suite)),
+            Figure::Lines {
+                title: format!(
+                    "{suite}: final test metric by training fraction, mean over replicates"
+                ),
+                panels,
+                legend: algorithms.into_iter().map(|(_, a)| a).collect(),
+            },
+        ));
+    }
+    out
+}
+
+/// Per section whose tasks number exactly two: each algorithm's final test metrics as a
+/// point (task 1, task 2) with 95% CI bars both ways.
+pub fn pareto(summary: &StudySummary) -> Vec<(String, Figure<'static>)> {
+    let mut out = Vec::new();
+    for (suite, fraction) in summary.sections() {
+        let rows: Vec<_> = summary
+            .metrics
+            .iter()
+            .filter(|r| r.key.suite == suite && r.key.fraction == fraction)
+            .collect();
+        let mut shown: Vec<(String, String, bool)> = Vec::new();
+        for r in &rows {
+            let entry = (r.task.clone(), r.metric.clone(), r.higher_is_better);
+            match shown.iter_mut().find(|(t, _, _)| *t == r.task) {
+                None => shown.push(entry),
+                Some(s) if r.metric == PREFERRED_METRIC => *s = entry,
+                Some(_) => {}
+            }
+        }
+        if shown.len() != 2 {
+            continue;
+        }
+        let mut points = Vec::new();
+        for d in summary
+            .deltas
+            .iter()
+            .filter(|d| d.key.suite == suite && d.key.fraction == fraction)
+        {
+            let stat = |(task, metric, _): &(String, String, bool)| {
+                rows.iter()
+                    .find(|r| r.key == d.key && r.task == *task && r.metric == *metric)
+                    .map(|r| r.stats)
+            };
+            if let (Some(a), Some(b)) = (stat(&shown[0]), stat(&shown[1])) {
+                points.push((d.key.algorithm.clone(), a, b));
+            }
+        }
+        let desc = |(task, metric, hib): &(String, String, bool)| {
+            format!("{task} test {metric} ({})", direction(*hib))
+        };
+        out.push((
+            section_stem(&suite, &fraction, "pareto"),
+            Figure::Pareto {
+                title: format!("{suite} (fraction {fraction}): the two tasks' final test metrics"),
+                x_desc: desc(&shown[0]),
+                y_desc: desc(&shown[1]),
+                points,
+            },
+        ));
+    }
+    out
+}
+
+/// Largest |v| over the off-diagonal finite entries (the diagonal of a self-affinity or
+/// cosine would flatten the colour scale).
+fn off_diagonal_extent(m: &[Vec<f64>]) -> f64 {
+    let mut e = 0.0f64;
+    for (i, row) in m.iter().enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            if i != j && v.is_finite() {
+                e = e.max(v.abs());
+            }
+        }
+    }
+    if e > 0.0 {
+        e
+    } else {
+        1.0
+    }
+}
+
+fn matrix_panel(
+    title: String,
+    tasks: &[String],
+    m: &[Vec<f64>],
+    lo: f64,
+    hi: f64,
+    cols: &str,
+    rows: &str,
+) -> HeatPanel {
+    HeatPanel {
+        title,
+        row_desc: rows.into(),
+        col_desc: cols.into(),
+        rows: tasks.to_vec(),
+        cols: tasks.to_vec(),
+        values: m.to_vec(),
+        lo,
+        hi,
+    }
+}
+
+/// Per cell with conflict telemetry: the cosine of every task pair over the logged steps
+/// (mean over replicates) beside the mean cosine matrix.
+pub fn conflict_figures(
+    runs: &[&RunRecord],
+    rels: &[CellRelations],
+) -> Vec<(String, Figure<'static>)> {
+    let trajectories = pair_trajectories(runs, "cosine");
+    let mut out = Vec::new();
+    for rel in rels {
+        let Some(cosine) = &rel.cosine else { continue };
+        let series: Vec<_> = trajectories.iter().filter(|t| t.key == rel.key).collect();
+        let mut steps: Vec<usize> = series
+            .iter()
+            .flat_map(|t| t.points.iter().map(|p| p.0))
+            .collect();
+        steps.sort_unstable();
+        steps.dedup();
+        let values: Vec<Vec<f64>> = series
+            .iter()
+            .map(|t| {
+                steps
+                    .iter()
+                    .map(|s| {
+                        t.points
+                            .iter()
+                            .find(|p| p.0 == *s)
+                            .map_or(f64::NAN, |p| p.1)
+                    })
+                    .collect()
+            })
+            .collect();
+        let over_time = HeatPanel {
+            title: "cos(g_i, g_j) by training step".into(),
+            row_desc: "task pair".into(),
+            col_desc: "training step".into(),
+            rows: series.iter().map(|t| t.label.clone()).collect(),
+            cols: steps.iter().map(|s| s.to_string()).collect(),
+            values,
+            lo: -1.0,
+            hi: 1.0,
+        };
+        let matrix = matrix_panel(
+            "mean cos(g_i, g_j)".into(),
+            &rel.tasks,
+            cosine,
+            -1.0,
+            1.0,
+            "task j",
+            "task i",
+        );
+        out.push((
+            cell_stem(&rel.key, "conflict"),
+            Figure::Heatmaps {
+                title: format!(
+                    "{} (fraction {}), {}: gradient cosine on the shared parameters (blue: conflict)",
+                    rel.key.suite, rel.key.fraction, rel.key.algorithm
+                ),
+                panels: vec![over_time, matrix],
+            },
+        ));
+    }
+    out
+}
+
+/// Per cell with affinity telemetry: TAG's Ẑ/lr beside the planted matrix when the suite
+/// has one.
+pub fn affinity_figures(rels: &[CellRelations]) -> Vec<(String, Figure<'static>)> {
+    let mut out = Vec::new();
+    for rel in rels {
+        let Some(z) = &rel.affinity_per_lr else {
+            continue;
+        };
+        let e = off_diagonal_extent(z);
+        let mut panels = vec![matrix_panel(
+            "TAG affinity Ẑ(i→j) / lr (diagonal off scale)".into(),
+            &rel.tasks,
+            z,
+            -e,
+            e,
+            "target task j",
+            "source task i",
+        )];
+        if let Some(p) = &rel.planted {
+            let title = if rel.affinity_vs_planted.is_finite() {
+                format!(
+                    "planted correlation (Spearman ρ = {:.2})",
+                    rel.affinity_vs_planted
+                )
+            } else {
+                "planted correlation".into()
+            };
+            panels.push(matrix_panel(
+                title, &rel.tasks, p, -1.0, 1.0, "task j", "task i",
+            ));
+        }
+        out.push((
+            cell_stem(&rel.key, "affinity"),
+            Figure::Heatmaps {
+                title: format!(
+                    "{} (fraction {}), {}: inter-task affinity (red: a step on i lowers j's loss)",
+                    rel.key.suite, rel.key.fraction, rel.key.algorithm
+                ),
+                panels,
+            },
+        ));
+    }
+    out
+}
+
+/// Per (suite, fraction) of the pairwise-transfer runs: gain_{i|j} in %.
+pub fn pairwise_figures(gains: &[PairGain]) -> Vec<(String, Figure<'static>)> {
+    let sections: Vec<(String, String)> =
+        crate::unique(gains.iter().map(|g| (g.suite.clone(), g.fraction.clone())));
+    sections
+        .into_iter()
+        .map(|(suite, fraction)| {
+            let here: Vec<&PairGain> = gains.iter().filter(|g| g.suite == suite && g.fraction == fraction).collect();
+            let mut tasks: Vec<String> = Vec::new();
+            for g in &here {
+                for t in [&g.task, &g.partner] {
+                    if !tasks.contains(t) {
+                        tasks.push(t.clone());
+                    }
+                }
+            }
+            let m: Vec<Vec<f64>> = tasks
+                .iter()
+                .map(|i| {
+                    tasks
+                        .iter()
+                        .map(|j| here.iter().find(|g| g.task == *i && g.partner == *j).map_or(f64::NAN, |g| g.gain.mean))
+                        .collect()
+                })
+                .collect();
+            let e = off_diagonal_extent(&m);
+            (
+                section_stem(&suite, &fraction, "pairwise_transfer"),
+                Figure::Heatmaps {
+                    title: format!("{suite} (fraction {fraction}): pairwise transfer, hard_sharing+equal on pairs vs alone"),
+                    panels: vec![matrix_panel("gain of task i from partner j (%)".into(), &tasks, &m, -e, e, "partner task j", "task i")],
+                },
+            )
+        })
+        .collect()
+}
+
+/// Per cell that recorded task weights: each task's weight over training steps (mean
+/// over replicates).
+pub fn weight_figures(runs: &[&RunRecord]) -> Vec<(String, Figure<'static>)> {
+    let trajectories = weight_trajectories(runs);
+    let keys: Vec<GroupKey> = crate::unique(trajectories.iter().map(|t| t.key.clone()));
+    keys.into_iter()
+        .filter_map(|key| {
+            let series: Vec<_> = trajectories.iter().filter(|t| t.key == key).collect();
+            // Constant weights (equal, static, single_task) make no trajectory worth a chart.
+            let varies = series
+                .iter()
+                .any(|t| t.points.iter().any(|p| p.1 != t.points[0].1));
+            if !varies {
+                return None;
+            }
+            let panel = LinePanel {
+                title: String::new(),
+                x_desc: "training step".into(),
+                y_desc: "task weight (loss or gradient factor)".into(),
+                log_x: false,
+                series: series
+                    .iter()
+                    .enumerate()
+                    .map(|(k, t)| (k, t.points.iter().map(|(s, v)| (*s as f64, *v)).collect()))
+                    .collect(),
+            };
+            Some((
+                cell_stem(&key, "task_weights"),
+                Figure::Lines {
+                    title: format!(
+                        "{} (fraction {}), {}: task weights, mean over replicates",
+                        key.suite, key.fraction, key.algorithm
+                    ),
+                    panels: vec![panel],
+                    legend: series.iter().map(|t| t.label.clone()).collect(),
+                },
+            ))
+        })
+        .collect()
+}
