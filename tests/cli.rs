@@ -106,10 +106,36 @@ fn same_seed_gives_identical_records_on_1_and_2_threads() {
     ] {
         assert!(dir.path().join("a").join(f).is_file(), "{f}");
     }
-    let charts: Vec<_> = std::fs::read_dir(dir.path().join("a/charts"))
-        .unwrap()
+    let linked = linked_charts(&dir.path().join("a"));
+    // Per suite at least the metric chart, the Δm bars and the learning curves.
+    assert!(linked.len() >= 2 * 3 * 2, "{linked:?}");
+    assert_eq!(
+        chart_files(&dir.path().join("a")),
+        linked,
+        "index.md links every chart"
+    );
+}
+
+/// The chart files `index.md` links (sorted).
+fn linked_charts(out: &Path) -> Vec<String> {
+    let index = std::fs::read_to_string(out.join("index.md")).unwrap();
+    let mut linked: Vec<String> = index
+        .split("](charts/")
+        .skip(1)
+        .map(|rest| rest.split(')').next().unwrap().to_string())
         .collect();
-    assert_eq!(charts.len(), 4, "an SVG and a PNG per suite");
+    linked.sort();
+    linked
+}
+
+/// The files under `<out>/charts` (sorted).
+fn chart_files(out: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(out.join("charts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    files
 }
 
 #[test]
@@ -335,16 +361,25 @@ fn plan_list_and_report() {
 
     let o = run_in(dir.path(), &["run", "s.yaml", "--out", "out", "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let summary = std::fs::read(dir.path().join("out/summary.md")).unwrap();
-    std::fs::remove_file(dir.path().join("out/summary.md")).unwrap();
-    std::fs::remove_dir_all(dir.path().join("out/charts")).unwrap();
+    // `report` regenerates every table and chart from the stored records alone.
+    let out = dir.path().join("out");
+    let regenerated = ["summary.md", "summary.tex", "summary.csv", "index.md"];
+    let before: Vec<Vec<u8>> = regenerated
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    let charts = chart_files(&out);
+    for f in regenerated {
+        std::fs::remove_file(out.join(f)).unwrap();
+    }
+    std::fs::remove_dir_all(out.join("charts")).unwrap();
     let o = run_in(dir.path(), &["report", "out"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(
-        std::fs::read(dir.path().join("out/summary.md")).unwrap(),
-        summary
-    );
-    assert!(dir.path().join("out/charts").read_dir().unwrap().count() == 4);
+    for (f, content) in regenerated.iter().zip(before) {
+        assert_eq!(std::fs::read(out.join(f)).unwrap(), content, "{f}");
+    }
+    assert_eq!(chart_files(&out), charts);
+    assert_eq!(linked_charts(&out), charts);
 
     let o = run_in(dir.path(), &["report", "nowhere"]);
     assert_eq!(o.status.code(), Some(2));
@@ -548,4 +583,30 @@ fn several_fractions_give_data_efficiency_tables() {
     assert!(efficiency
         .starts_with("suite,algorithm,task,metric,auc_log_fraction,mean_data_equivalence_ratio"));
     assert_eq!(efficiency.lines().count(), 1 + 5 * 2);
+}
+
+/// `pairwise: true` adds hard_sharing+equal on every single task and pair; the gains go to
+/// their own table and stay out of the main summary.
+#[test]
+fn pairwise_option_tabulates_gains_apart_from_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = SMALL.replace("replicates: 2", "replicates: 1\npairwise: true");
+    write_study(dir.path(), "p.yaml", &study);
+    let o = run_in(dir.path(), &["plan", "p.yaml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_in(dir.path(), &["run", "p.yaml", "--out", "out", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // planted (3 tasks): 3 singles + 3 pairs; gradnorm_toy (2 tasks): 2 + 1; plus the
+    // ordinary 2 runs per suite.
+    let runs = std::fs::read_dir(dir.path().join("out/runs"))
+        .unwrap()
+        .count();
+    assert_eq!(runs, (3 + 3 + 2) + (2 + 1 + 2));
+    let gains = std::fs::read_to_string(dir.path().join("out/pairwise_transfer.csv")).unwrap();
+    // gain_{i|j} for every ordered pair: 6 + 2.
+    assert_eq!(gains.lines().count(), 1 + 6 + 2, "{gains}");
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
+    assert!(!summary.contains("tasks="), "{summary}");
+    let rel = std::fs::read_to_string(dir.path().join("out/relationships.md")).unwrap();
+    assert!(rel.contains("## Pairwise transfer"));
 }
