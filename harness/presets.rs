@@ -12,6 +12,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         "every weighting with hard_sharing vs single_task on both synthetic suites, 3 replicates",
         include_str!("presets/method-zoo.yaml"),
     ),
+    (
+        "transfer-conflict-efficiency",
+        "every transfer, conflict and data-efficiency table and chart on planted blocks and a 2-task toy",
+        include_str!("presets/transfer-conflict-efficiency.yaml"),
+    ),
 ];
 
 /// The YAML text of preset `name`.

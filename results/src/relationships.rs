@@ -199,7 +199,7 @@ pub fn relationships_markdown(study: &str, rels: &[CellRelations], gains: &[Pair
                 .collect();
             let _ = writeln!(
                 md,
-                "- TAG grouping, at most {k} groups: {} (score {total:.4})",
+                "- TAG grouping, at most {k} group(s): {} (score {total:.4})",
                 named.join(" ")
             );
         }
