@@ -259,7 +259,9 @@ impl Figure<'_> {
             Figure::Lines { panels, .. } => {
                 let cols = panels.len().clamp(1, 3) as u32;
                 let rows = panels.len().div_ceil(3).max(1) as u32;
-                (cols * 430 + LEGEND_WIDTH, rows * 340 + 50)
+                // A lone panel gets the width of two.
+                let width = if panels.len() == 1 { 860 } else { cols * 430 };
+                (width + LEGEND_WIDTH, rows * 340 + 50)
             }
             Figure::Heatmaps { panels, .. } => {
                 let width: u32 = panels
