@@ -3,7 +3,7 @@
 //! metric ± 95% CI, the four Δm variants, the negative-transfer count, the mean rank, the
 //! paired tests and the cost per run. The best value of each ranked column is bold.
 
-use crate::summary::{DeltaRow, GroupKey, StudySummary, PREFERRED_METRIC};
+use crate::summary::{shown_metrics, DeltaRow, GroupKey, StudySummary};
 use crate::tables::format_estimate;
 use crate::transfer::DeltaVariant;
 use std::fmt::Write as _;
@@ -103,30 +103,18 @@ fn p_value(p: f64) -> String {
     }
 }
 
-/// Each task's shown metric in a section: `PREFERRED_METRIC` when it has it, else its
-/// first, in stored order.
-fn shown_metrics(
-    summary: &StudySummary,
-    in_section: &dyn Fn(&GroupKey) -> bool,
-) -> Vec<(String, String, bool)> {
-    let mut shown: Vec<(String, String, bool)> = Vec::new();
-    for row in summary.metrics.iter().filter(|r| in_section(&r.key)) {
-        let entry = (row.task.clone(), row.metric.clone(), row.higher_is_better);
-        match shown.iter_mut().find(|(t, _, _)| *t == row.task) {
-            None => shown.push(entry),
-            Some(s) if row.metric == PREFERRED_METRIC => *s = entry,
-            Some(_) => {}
-        }
-    }
-    shown
-}
-
 /// The table's sections.
 pub fn main_table(summary: &StudySummary) -> Vec<Section> {
     let mut sections = Vec::new();
     for (suite, fraction) in summary.sections() {
         let in_section = |k: &GroupKey| k.suite == suite && k.fraction == fraction;
-        let shown = shown_metrics(summary, &in_section);
+        let shown = shown_metrics(
+            summary
+                .metrics
+                .iter()
+                .filter(|r| in_section(&r.key))
+                .map(|r| (r.task.clone(), r.metric.clone(), r.higher_is_better)),
+        );
         let mut columns = vec![Column {
             header: "n".into(),
             better: None,

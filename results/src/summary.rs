@@ -14,6 +14,22 @@ pub const BASELINE_ARCHITECTURE: &str = "single_task";
 /// of different scale. Otherwise a task's first metric is shown.
 pub const PREFERRED_METRIC: &str = "normalized_mse";
 
+/// The metric shown for each task, from (task, metric, higher is better) entries in stored
+/// order: `PREFERRED_METRIC` when the task has it, else its first.
+pub fn shown_metrics(
+    entries: impl IntoIterator<Item = (String, String, bool)>,
+) -> Vec<(String, String, bool)> {
+    let mut shown: Vec<(String, String, bool)> = Vec::new();
+    for entry in entries {
+        match shown.iter_mut().find(|(t, _, _)| *t == entry.0) {
+            None => shown.push(entry),
+            Some(s) if entry.1 == PREFERRED_METRIC => *s = entry,
+            Some(_) => {}
+        }
+    }
+    shown
+}
+
 /// A (suite, fraction, algorithm) cell of a study.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct GroupKey {

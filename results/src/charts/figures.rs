@@ -9,7 +9,7 @@ use crate::pairwise::PairGain;
 use crate::record::RunRecord;
 use crate::relationships::CellRelations;
 use crate::stats::Summary;
-use crate::summary::{group_key, GroupKey, StudySummary, PREFERRED_METRIC};
+use crate::summary::{group_key, shown_metrics, GroupKey, StudySummary};
 use crate::telemetry::{pair_trajectories, weight_trajectories};
 use crate::transfer::DeltaVariant;
 use std::collections::BTreeMap;
@@ -58,25 +58,6 @@ pub fn delta_bars(summary: &StudySummary) -> Vec<(String, Figure<'static>)> {
         .collect()
 }
 
-/// The metric shown for each task of a set of runs: `PREFERRED_METRIC` when recorded,
-/// else the task's first, in stored order.
-fn shown_metrics(runs: &[&RunRecord]) -> Vec<(String, String, bool)> {
-    let mut shown: Vec<(String, String, bool)> = Vec::new();
-    for p in runs
-        .iter()
-        .flat_map(|r| r.points.iter())
-        .filter(|p| p.split != "train")
-    {
-        let entry = (p.task.clone(), p.metric.clone(), p.higher_is_better);
-        match shown.iter_mut().find(|(t, _, _)| *t == p.task) {
-            None => shown.push(entry),
-            Some(s) if p.metric == PREFERRED_METRIC => *s = entry,
-            Some(_) => {}
-        }
-    }
-    shown
-}
-
 fn direction(higher_is_better: bool) -> &'static str {
     if higher_is_better {
         "higher is better"
@@ -95,7 +76,12 @@ pub fn learning_curves(runs: &[&RunRecord]) -> Vec<(String, Figure<'static>)> {
     }
     let mut out = Vec::new();
     for ((suite, fraction), runs) in sections {
-        let shown = shown_metrics(&runs);
+        let shown = shown_metrics(
+            runs.iter()
+                .flat_map(|r| r.points.iter())
+                .filter(|p| p.split != "train")
+                .map(|p| (p.task.clone(), p.metric.clone(), p.higher_is_better)),
+        );
         let mut algorithms: Vec<(u8, String)> = runs
             .iter()
             .map(|r| {
@@ -182,15 +168,10 @@ pub fn efficiency_curves(summary: &StudySummary) -> Vec<(String, Figure<'static>
             .collect();
         algorithms.sort();
         algorithms.dedup();
-        let mut shown: Vec<(String, String, bool)> = Vec::new();
-        for r in &rows {
-            let entry = (r.task.clone(), r.metric.clone(), r.higher_is_better);
-            match shown.iter_mut().find(|(t, _, _)| *t == r.task) {
-                None => shown.push(entry),
-                Some(s) if r.metric == PREFERRED_METRIC => *s = entry,
-                Some(_) => {}
-            }
-        }
+        let shown = shown_metrics(
+            rows.iter()
+                .map(|r| (r.task.clone(), r.metric.clone(), r.higher_is_better)),
+        );
         let panels = shown
             .iter()
             .map(|(task, metric, hib)| {
@@ -244,15 +225,10 @@ pub fn pareto(summary: &StudySummary) -> Vec<(String, Figure<'static>)> {
             .iter()
             .filter(|r| r.key.suite == suite && r.key.fraction == fraction)
             .collect();
-        let mut shown: Vec<(String, String, bool)> = Vec::new();
-        for r in &rows {
-            let entry = (r.task.clone(), r.metric.clone(), r.higher_is_better);
-            match shown.iter_mut().find(|(t, _, _)| *t == r.task) {
-                None => shown.push(entry),
-                Some(s) if r.metric == PREFERRED_METRIC => *s = entry,
-                Some(_) => {}
-            }
-        }
+        let shown = shown_metrics(
+            rows.iter()
+                .map(|r| (r.task.clone(), r.metric.clone(), r.higher_is_better)),
+        );
         if shown.len() != 2 {
             continue;
         }
