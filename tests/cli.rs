@@ -552,7 +552,7 @@ training: {{epochs: 10, batch_size: 32, lr: 0.001, conflict_every: 10, affinity_
         let md = std::fs::read_to_string(dir.path().join("out/relationships.md")).unwrap();
         assert!(
             md.contains(
-                "TAG grouping, at most 2 groups: {task0, task1, task2} {task3, task4, task5}"
+                "TAG grouping, at most 2 group(s): {task0, task1, task2} {task3, task4, task5}"
             ),
             "{md}"
         );
