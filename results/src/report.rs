@@ -25,8 +25,9 @@ fn write_parquet_and_csv(
 
 /// Reads `<out>/runs/*.json` and writes `runs.parquet`, `runs.csv`, `telemetry.parquet`
 /// and `telemetry.csv` (when runs recorded telemetry), `learning_curves.csv` and
-/// `data_efficiency.csv` (when the study has several fractions), `summary.csv`, `summary.md` and
-/// `charts/*.{svg,png}` under `out`. Returns the files written.
+/// `data_efficiency.csv` (when the study has several fractions), `summary.{parquet,csv,md,tex}`,
+/// `telemetry_summary.csv`, `task_weights.*`, `pairwise_transfer.csv`, `relationships.md`,
+/// `charts/*.{svg,png}` and `index.md` under `out`. Returns the files written.
 pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
     let runs = read_runs(&runs_dir(out))?;
     if runs.is_empty() {
@@ -83,10 +84,8 @@ pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
             written.push(path);
         }
     }
-    let path = out.join("summary.csv");
-    let mut summary_frame = tables::summary_frame(&summary).map_err(|e| table_error(&path, e))?;
-    tables::write_csv(&mut summary_frame, &path)?;
-    written.push(path);
+    let frame = tables::summary_frame(&summary).map_err(|e| table_error(out, e))?;
+    written.extend(write_parquet_and_csv(frame, out, "summary")?);
     let path = out.join("summary.md");
     crate::store::write_atomic(&path, tables::summary_markdown(&study, &summary).as_bytes())?;
     written.push(path);
@@ -193,7 +192,7 @@ fn index_markdown(
     for (name, what) in [
         ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost"),
         ("summary.tex", "the main table in LaTeX (booktabs; best per column in bold)"),
-        ("summary.csv", "the summary in long form"),
+        ("summary.csv", "the summary in long form (also summary.parquet)"),
         ("relationships.md", "gradient cosines, conflict frequency, TAG affinity and groupings, pairwise transfer"),
         ("data_efficiency.csv", "normalised area under the learning curve and data-equivalence ratio"),
         ("learning_curves.csv", "final test metric by training fraction"),
