@@ -207,5 +207,92 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
         times[1],
         times[0] / times[1]
     );
+    real_data();
     Ok(0)
+}
+
+/// With `MTLBENCH_DATA` set: the time to build MultiMNIST (paper size) and Census-Income
+/// in memory, and one training epoch of hard_sharing+equal on each (1 thread).
+fn real_data() {
+    use mtlbench_tasks::real::{
+        census::CensusIncome,
+        multi_mnist::{MultiImage, Source},
+    };
+    if std::env::var_os(mtlbench_tasks::real::datadir::DATA_ENV).is_none() {
+        println!("real data: skipped (set MTLBENCH_DATA to time MultiMNIST and Census-Income)");
+        return;
+    }
+    println!("real data (1 thread; hard_sharing+equal, trunk 256→128, batch 256, Adam):");
+    type Build = Box<
+        dyn Fn() -> Result<mtlbench_tasks::SuiteData, mtlbench_tasks::TasksError> + Send + Sync,
+    >;
+    let build: Vec<(&str, Build)> = vec![
+        (
+            "multi_mnist 120k/10k/20k",
+            Box::new(|| MultiImage::default().generate(Source::Mnist, "multi_mnist", 1)),
+        ),
+        (
+            "census_income group 1",
+            Box::new(|| CensusIncome::default().generate(1)),
+        ),
+    ];
+    for (name, make) in build {
+        let result = one_thread(|| {
+            let start = Instant::now();
+            let suite = make()?;
+            let built = start.elapsed().as_secs_f64();
+            let model = ModelSpec {
+                trunk: vec![256, 128],
+                head: vec![],
+            };
+            let training = TrainConfig {
+                epochs: 1,
+                batch_size: 256,
+                lr: 1e-3,
+                optimizer: OptimizerSpec::Adam(Adam::default()),
+                eval_every: 1,
+                rep_grad: false,
+                conflict_every: 0,
+                conflict_per_layer: false,
+                affinity_every: 0,
+                weights_every: 0,
+            };
+            let arch = ArchitectureSpec::HardSharing(HardSharing {});
+            let weighting = WeightingSpec::Equal(Equal {});
+            let mut trainer = Trainer::new(
+                cpu(),
+                RunDefinition {
+                    suite: &suite,
+                    architecture: &arch,
+                    weighting: &weighting,
+                    model: &model,
+                    training: &training,
+                    seeds: RunSeeds {
+                        init: 1,
+                        batches: 1,
+                    },
+                },
+            );
+            let rows: Vec<usize> = (0..suite.x.train.rows).collect();
+            let start = Instant::now();
+            for chunk in rows.chunks(256) {
+                let batch = trainer.batch(chunk);
+                trainer.step(&batch);
+            }
+            let epoch = start.elapsed().as_secs_f64();
+            Ok::<_, mtlbench_tasks::TasksError>((
+                built,
+                epoch,
+                suite.x.train.rows,
+                suite.input_width(),
+            ))
+        });
+        match result {
+            Ok((built, epoch, rows, width)) => println!(
+                "  {name}: built in {built:.2} s ({rows} training rows × {width} features); one epoch {epoch:.2} s ({:.2}x the build)",
+                epoch / built
+            ),
+            Err(e) => println!("  {name}: {e}"),
+        }
+    }
 }

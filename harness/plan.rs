@@ -121,6 +121,10 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
         suite
             .validate()
             .map_err(|e| study.error_at(&format!("suites[{i}].{}", e.key()), e.message()))?;
+        // Suites that read files: every file there and intact before anything runs.
+        suite
+            .check_data()
+            .map_err(|e| study.error_at(&format!("suites[{i}]"), e.message()))?;
         if let Some(first) = labels.insert(suite.label(), i) {
             return Err(study.error_at(
                 &format!("suites[{i}]"),

@@ -24,6 +24,12 @@ impl TasksError {
         }
     }
 
+    /// A problem with a data file (missing, damaged, malformed); `key` is the suite
+    /// parameter to change (usually `data_dir`).
+    pub fn data(key: &str, message: impl Into<String>) -> Self {
+        Self::invalid(key, message)
+    }
+
     pub fn invalid(key: &str, message: impl Into<String>) -> Self {
         TasksError::InvalidParameter {
             key: key.to_string(),

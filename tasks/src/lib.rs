@@ -1,5 +1,6 @@
-//! Task suites for mtlbench: seeded synthetic suites with planted structure, splits,
-//! nested data fractions and task metrics, as plain `f32` buffers (no dfdx, no polars).
+//! Task suites for mtlbench: seeded synthetic suites with planted structure, real data
+//! sets read from a data directory, splits, nested data fractions and task metrics, as
+//! plain `f32` buffers (no dfdx, no polars).
 
 pub mod data;
 pub mod error;
@@ -7,6 +8,7 @@ pub mod gradnorm_toy;
 mod linalg;
 pub mod metrics;
 pub mod planted_correlation;
+pub mod real;
 pub mod registry;
 pub mod seed;
 pub mod suite;

@@ -1,5 +1,5 @@
 //! Task metrics computed from predictions on the host: MSE, normalised MSE, accuracy,
-//! cross-entropy. Each metric says whether higher is better.
+//! cross-entropy, ROC AUC (two classes). Each metric says whether higher is better.
 
 use crate::data::{Matrix, TaskData, TaskKind};
 use serde::Serialize;
@@ -78,6 +78,16 @@ pub fn cross_entropy(logits: &Matrix, labels: &Matrix) -> f64 {
     total / logits.rows as f64
 }
 
+/// ROC AUC of a two-class task, scored by the logit margin z₁ − z₀ (monotone in the
+/// softmax probability of class 1).
+pub fn auc(logits: &Matrix, labels: &Matrix) -> f64 {
+    let scores: Vec<f64> = (0..logits.rows)
+        .map(|r| f64::from(logits.row(r)[1] - logits.row(r)[0]))
+        .collect();
+    let positive: Vec<bool> = labels.data.iter().map(|l| *l == 1.0).collect();
+    crate::real::census::auc(&scores, &positive)
+}
+
 fn argmax(row: &[f32]) -> usize {
     let mut best = 0;
     for (i, v) in row.iter().enumerate() {
@@ -98,6 +108,7 @@ pub fn evaluate(task: &TaskData, pred: &Matrix, target: &Matrix) -> Vec<(MetricS
                 "normalized_mse" => mse(pred, target) / f64::from(task.target_scale),
                 "accuracy" => accuracy(pred, target),
                 "cross_entropy" => cross_entropy(pred, target),
+                "auc" => auc(pred, target),
                 other => unreachable!("metric `{other}` has no implementation"),
             };
             (spec.clone(), value)

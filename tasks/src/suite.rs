@@ -3,6 +3,8 @@
 use crate::data::SuiteData;
 use crate::gradnorm_toy::GradnormToy;
 use crate::planted_correlation::PlantedCorrelation;
+use crate::real::census::CensusIncome;
+use crate::real::multi_mnist::{MultiImage, Source};
 use crate::TasksError;
 
 crate::registry! {
@@ -12,6 +14,14 @@ crate::registry! {
             "GradNorm regression toy: T tasks σᵢ·tanh((B+εᵢ)x), x∈R^250, y∈R^100, σ spread 1..100 (Chen et al. 2018)",
         PlantedCorrelation(PlantedCorrelation) = "planted_correlation":
             "MMoE generator for K tasks with a planted task-correlation matrix (one rho, or blocks via groups)",
+        MultiMnist(MultiImage) = "multi_mnist":
+            "MultiMNIST: two MNIST digits overlaid (top-left, bottom-right, 36×36 → 28×28); tasks left, right (10 classes); needs MTLBENCH_DATA",
+        MultiFashion(MultiImage) = "multi_fashion":
+            "MultiFashion: as multi_mnist with two Fashion-MNIST items; needs MTLBENCH_DATA",
+        MultiFashionMnist(MultiImage) = "multi_fashion_mnist":
+            "Multi-(Fashion+MNIST): an MNIST digit top-left, a Fashion-MNIST item bottom-right; needs MTLBENCH_DATA",
+        CensusIncome(CensusIncome) = "census_income":
+            "UCI Census-Income as in MMoE: group 1 {income > 50K, never married}, group 2 {education ≥ college, never married}; needs MTLBENCH_DATA",
     }
 }
 
@@ -20,6 +30,22 @@ impl SuiteSpec {
         match self {
             SuiteSpec::GradnormToy(s) => s.validate(),
             SuiteSpec::PlantedCorrelation(s) => s.validate(),
+            SuiteSpec::MultiMnist(s)
+            | SuiteSpec::MultiFashion(s)
+            | SuiteSpec::MultiFashionMnist(s) => s.validate(),
+            SuiteSpec::CensusIncome(s) => s.validate(),
+        }
+    }
+
+    /// For suites that read files: checks that they are there and intact (one clear error
+    /// naming the file and the fetch command), without building the suite.
+    pub fn check_data(&self) -> Result<(), TasksError> {
+        match self {
+            SuiteSpec::MultiMnist(s) => s.check_data(Source::Mnist),
+            SuiteSpec::MultiFashion(s) => s.check_data(Source::Fashion),
+            SuiteSpec::MultiFashionMnist(s) => s.check_data(Source::FashionMnist),
+            SuiteSpec::CensusIncome(s) => s.check_data(),
+            _ => Ok(()),
         }
     }
 
@@ -28,6 +54,10 @@ impl SuiteSpec {
         match self {
             SuiteSpec::GradnormToy(s) => s.generate(seed),
             SuiteSpec::PlantedCorrelation(s) => s.generate(seed),
+            SuiteSpec::MultiMnist(s) => s.generate(Source::Mnist, self.kind(), seed),
+            SuiteSpec::MultiFashion(s) => s.generate(Source::Fashion, self.kind(), seed),
+            SuiteSpec::MultiFashionMnist(s) => s.generate(Source::FashionMnist, self.kind(), seed),
+            SuiteSpec::CensusIncome(s) => s.generate(seed),
         }
     }
 
@@ -36,16 +66,33 @@ impl SuiteSpec {
         let name = match self {
             SuiteSpec::GradnormToy(s) => &s.name,
             SuiteSpec::PlantedCorrelation(s) => &s.name,
+            SuiteSpec::MultiMnist(s)
+            | SuiteSpec::MultiFashion(s)
+            | SuiteSpec::MultiFashionMnist(s) => &s.name,
+            SuiteSpec::CensusIncome(s) => &s.name,
         };
         name.clone().unwrap_or_else(|| self.kind().to_string())
     }
 
-    /// The same suite without its label: what the data depends on.
+    /// The same suite without its label, data directory and checksum switch: what the
+    /// data depends on.
     pub fn without_label(&self) -> SuiteSpec {
         let mut spec = self.clone();
         match &mut spec {
             SuiteSpec::GradnormToy(s) => s.name = None,
             SuiteSpec::PlantedCorrelation(s) => s.name = None,
+            SuiteSpec::MultiMnist(s)
+            | SuiteSpec::MultiFashion(s)
+            | SuiteSpec::MultiFashionMnist(s) => {
+                s.name = None;
+                s.data_dir = None;
+                s.verify_checksums = true;
+            }
+            SuiteSpec::CensusIncome(s) => {
+                s.name = None;
+                s.data_dir = None;
+                s.verify_checksums = true;
+            }
         }
         spec
     }
@@ -55,6 +102,8 @@ impl SuiteSpec {
         match self {
             SuiteSpec::GradnormToy(s) => s.tasks,
             SuiteSpec::PlantedCorrelation(s) => s.tasks,
+            // Two tasks each: left/right, or the census group's pair.
+            _ => 2,
         }
     }
 }

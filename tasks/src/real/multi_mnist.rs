@@ -1,0 +1,329 @@
+//! `multi_mnist`, `multi_fashion`, `multi_fashion_mnist` (Sener & Koltun 2018; Lin et al.
+//! 2019): two 28×28 images overlaid on a 36×36 canvas, one at the top-left and one at the
+//! bottom-right, the canvas resized back to 28×28; task `left` = the top-left image's
+//! class, task `right` = the bottom-right one's. Pairs are drawn from the seed; train and
+//! validation pairs from the training images, test pairs from the test images.
+
+use super::datadir::{read_checked, resolve};
+use super::idx::parse;
+use crate::data::{Matrix, Splits, SuiteData, TaskData, TaskKind};
+use crate::metrics::default_metrics;
+use crate::seed;
+use crate::TasksError;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Which image sets the two positions draw from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Mnist,
+    Fashion,
+    /// Left from MNIST, right from Fashion-MNIST (Lin et al.'s Multi-(Fashion+MNIST)).
+    FashionMnist,
+}
+
+impl Source {
+    fn folders(self) -> (&'static str, &'static str) {
+        match self {
+            Source::Mnist => ("mnist", "mnist"),
+            Source::Fashion => ("fashion-mnist", "fashion-mnist"),
+            Source::FashionMnist => ("mnist", "fashion-mnist"),
+        }
+    }
+}
+
+/// Parameters of a MultiMNIST-family suite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MultiImage {
+    /// Label of this suite in tables and run ids (default: the kind). Not part of the data.
+    pub name: Option<String>,
+    /// Overlaid pairs per split (the papers: 120k train, 20k test).
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+    /// Directory holding `mnist/` and `fashion-mnist/`; default `$MTLBENCH_DATA`.
+    pub data_dir: Option<PathBuf>,
+    /// Check each file against the SHA-256 the project ships.
+    pub verify_checksums: bool,
+}
+
+impl Default for MultiImage {
+    fn default() -> Self {
+        MultiImage {
+            name: None,
+            train: 120_000,
+            val: 10_000,
+            test: 20_000,
+            data_dir: None,
+            verify_checksums: true,
+        }
+    }
+}
+
+/// Side of the canvas the two images are placed on, and of the result.
+const CANVAS: usize = 36;
+const SIDE: usize = 28;
+
+/// Images (n × 784, values 0–255) and labels of one IDX pair.
+struct ImageSet {
+    images: Vec<u8>,
+    labels: Vec<u8>,
+}
+
+impl ImageSet {
+    fn read(dir: &Path, folder: &str, prefix: &str, verify: bool) -> Result<Self, TasksError> {
+        let images_name = format!("{folder}/{prefix}-images-idx3-ubyte.gz");
+        let labels_name = format!("{folder}/{prefix}-labels-idx1-ubyte.gz");
+        let images = parse(read_checked(dir, &images_name, verify)?, &images_name)?;
+        let labels = parse(read_checked(dir, &labels_name, verify)?, &labels_name)?;
+        if images.dims.len() != 3 || images.dims[1] != SIDE || images.dims[2] != SIDE {
+            return Err(TasksError::data(
+                "data_dir",
+                format!(
+                    "{images_name}: dimensions {:?}, expected n×28×28",
+                    images.dims
+                ),
+            ));
+        }
+        if labels.dims != [images.dims[0]] || labels.data.iter().any(|l| *l > 9) {
+            return Err(TasksError::data(
+                "data_dir",
+                format!("{labels_name}: expected {} labels in 0..=9", images.dims[0]),
+            ));
+        }
+        Ok(ImageSet {
+            images: images.data,
+            labels: labels.data,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    fn image(&self, i: usize) -> &[u8] {
+        &self.images[i * SIDE * SIDE..(i + 1) * SIDE * SIDE]
+    }
+}
+
+/// The overlay of `left` (at the top-left) and `right` (at the bottom-right) on the 36×36
+/// canvas, pixel-wise maximum, resized to 28×28 by bilinear interpolation (pixel centres
+/// aligned, as PIL and OpenCV do), scaled to [0, 1].
+pub fn overlay(left: &[u8], right: &[u8]) -> Vec<f32> {
+    let offset = CANVAS - SIDE;
+    let mut canvas = [0f32; CANVAS * CANVAS];
+    for r in 0..SIDE {
+        for c in 0..SIDE {
+            let a = &mut canvas[r * CANVAS + c];
+            *a = a.max(f32::from(left[r * SIDE + c]));
+            let b = &mut canvas[(r + offset) * CANVAS + c + offset];
+            *b = b.max(f32::from(right[r * SIDE + c]));
+        }
+    }
+    let scale = CANVAS as f32 / SIDE as f32;
+    let at = |r: usize, c: usize| canvas[r.min(CANVAS - 1) * CANVAS + c.min(CANVAS - 1)];
+    let mut out = Vec::with_capacity(SIDE * SIDE);
+    for r in 0..SIDE {
+        let y = ((r as f32 + 0.5) * scale - 0.5).max(0.0);
+        let (y0, fy) = (y.floor() as usize, y.fract());
+        for c in 0..SIDE {
+            let x = ((c as f32 + 0.5) * scale - 0.5).max(0.0);
+            let (x0, fx) = (x.floor() as usize, x.fract());
+            let top = at(y0, x0) * (1.0 - fx) + at(y0, x0 + 1) * fx;
+            let bottom = at(y0 + 1, x0) * (1.0 - fx) + at(y0 + 1, x0 + 1) * fx;
+            out.push((top * (1.0 - fy) + bottom * fy) / 255.0);
+        }
+    }
+    out
+}
+
+impl MultiImage {
+    pub fn validate(&self) -> Result<(), TasksError> {
+        if self.train == 0 || self.test == 0 {
+            return Err(TasksError::invalid(
+                "train",
+                "train and test must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks that the data files exist (and match their checksums) without building.
+    pub fn check_data(&self, source: Source) -> Result<(), TasksError> {
+        self.read_sets(source).map(|_| ())
+    }
+
+    /// (left train, right train, left test, right test) image sets.
+    fn read_sets(&self, source: Source) -> Result<[ImageSet; 4], TasksError> {
+        let dir = resolve(&self.data_dir)?;
+        let (left, right) = source.folders();
+        let v = self.verify_checksums;
+        Ok([
+            ImageSet::read(&dir, left, "train", v)?,
+            ImageSet::read(&dir, right, "train", v)?,
+            ImageSet::read(&dir, left, "t10k", v)?,
+            ImageSet::read(&dir, right, "t10k", v)?,
+        ])
+    }
+
+    /// Builds the suite; a pure function of the files and `seed`.
+    pub fn generate(&self, source: Source, kind: &str, seed: u64) -> Result<SuiteData, TasksError> {
+        let [left_train, right_train, left_test, right_test] = self.read_sets(source)?;
+        let mut rng = seed::stream(seed, &["pairs"]);
+        let mut split = |n: usize, left: &ImageSet, right: &ImageSet| {
+            let mut x = Vec::with_capacity(n * SIDE * SIDE);
+            let (mut yl, mut yr) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            for _ in 0..n {
+                let (a, b) = (rng.gen_range(0..left.len()), rng.gen_range(0..right.len()));
+                x.extend(overlay(left.image(a), right.image(b)));
+                yl.push(f32::from(left.labels[a]));
+                yr.push(f32::from(right.labels[b]));
+            }
+            (
+                Matrix::new(n, SIDE * SIDE, x),
+                Matrix::new(n, 1, yl),
+                Matrix::new(n, 1, yr),
+            )
+        };
+        let train = split(self.train, &left_train, &right_train);
+        let val = split(self.val, &left_train, &right_train);
+        let test = split(self.test, &left_test, &right_test);
+        let kind_of = TaskKind::Classification { classes: 10 };
+        let task = |name: &str, pick: fn(&(Matrix, Matrix, Matrix)) -> Matrix| TaskData {
+            name: name.into(),
+            kind: kind_of,
+            metrics: default_metrics(kind_of),
+            y: Splits {
+                train: pick(&train),
+                val: pick(&val),
+                test: pick(&test),
+            },
+            target_scale: 1.0,
+        };
+        let tasks = vec![
+            task("left", |s| s.1.clone()),
+            task("right", |s| s.2.clone()),
+        ];
+        Ok(SuiteData {
+            name: kind.to_string(),
+            x: Splits {
+                train: train.0.clone(),
+                val: val.0.clone(),
+                test: test.0.clone(),
+            },
+            tasks,
+            planted_correlation: None,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::real::idx::encode;
+
+    /// Writes a tiny MNIST-like set under `dir/folder`: image i is all `10·(i+1)` except a
+    /// bright top-left pixel, label i % 10.
+    pub(crate) fn write_fixture(dir: &Path, folder: &str, n: usize) {
+        std::fs::create_dir_all(dir.join(folder)).unwrap();
+        for prefix in ["train", "t10k"] {
+            let mut images = Vec::new();
+            for i in 0..n {
+                let mut img = vec![(10 * (i + 1)) as u8; SIDE * SIDE];
+                img[0] = 255;
+                images.extend(img);
+            }
+            let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+            std::fs::write(
+                dir.join(format!("{folder}/{prefix}-images-idx3-ubyte.gz")),
+                encode(&[n, SIDE, SIDE], &images),
+            )
+            .unwrap();
+            std::fs::write(
+                dir.join(format!("{folder}/{prefix}-labels-idx1-ubyte.gz")),
+                encode(&[n], &labels),
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn overlay_places_left_top_left_and_right_bottom_right() {
+        let left = vec![255u8; SIDE * SIDE];
+        let right = vec![0u8; SIDE * SIDE];
+        let o = overlay(&left, &right);
+        assert_eq!(o.len(), SIDE * SIDE);
+        // The left image covers canvas rows/cols 0..28, i.e. output up to ≈ 21.8.
+        assert!((o[0] - 1.0).abs() < 1e-6);
+        assert!(
+            o[SIDE * SIDE - 1].abs() < 1e-6,
+            "bottom-right corner is blank"
+        );
+        let o = overlay(&right, &left);
+        assert!(o[0].abs() < 1e-6 && (o[SIDE * SIDE - 1] - 1.0).abs() < 1e-6);
+        // Overlap (canvas 8..28) takes the maximum of the two.
+        let mid = overlay(&vec![100u8; SIDE * SIDE], &vec![200u8; SIDE * SIDE]);
+        assert!((mid[14 * SIDE + 14] - 200.0 / 255.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn fixture_suite_has_two_ten_class_tasks_and_is_seeded() {
+        let dir = tempfile::tempdir().unwrap();
+        write_fixture(dir.path(), "mnist", 12);
+        write_fixture(dir.path(), "fashion-mnist", 7);
+        let spec = MultiImage {
+            train: 20,
+            val: 5,
+            test: 8,
+            data_dir: Some(dir.path().to_path_buf()),
+            verify_checksums: false,
+            ..Default::default()
+        };
+        let s = spec
+            .generate(Source::FashionMnist, "multi_fashion_mnist", 3)
+            .unwrap();
+        assert_eq!(
+            (s.x.train.rows, s.x.train.cols, s.x.val.rows, s.x.test.rows),
+            (20, 784, 5, 8)
+        );
+        assert_eq!(s.tasks.len(), 2);
+        assert!(
+            s.tasks[1].y.train.data.iter().all(|l| *l < 7.0),
+            "right labels from the 7-image set"
+        );
+        assert_eq!(
+            s,
+            spec.generate(Source::FashionMnist, "multi_fashion_mnist", 3)
+                .unwrap()
+        );
+        assert_ne!(
+            s.x.train,
+            spec.generate(Source::FashionMnist, "multi_fashion_mnist", 4)
+                .unwrap()
+                .x
+                .train
+        );
+        // Missing files name the file and the fetch command.
+        let e = MultiImage {
+            data_dir: Some(dir.path().join("nope")),
+            ..spec.clone()
+        }
+        .check_data(Source::Mnist)
+        .unwrap_err();
+        assert!(
+            e.message().contains("train-images-idx3-ubyte.gz")
+                && e.message().contains("fetch-data.sh"),
+            "{e}"
+        );
+        // With checksums on, the fixture is not the published file.
+        let e = MultiImage {
+            verify_checksums: true,
+            ..spec
+        }
+        .check_data(Source::Mnist)
+        .unwrap_err();
+        assert!(e.message().contains("SHA-256"), "{e}");
+    }
+}
