@@ -39,6 +39,9 @@ const COLLEGE: [&str; 7] = [
     "Doctorate degree(PhD EdD)",
 ];
 
+/// A task's label of a row (its fields).
+type Labeler = fn(&[&str]) -> bool;
+
 /// Parameters of the Census-Income suite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -150,8 +153,8 @@ impl CensusIncome {
     }
 
     /// (task name, label of a row) of the group.
-    fn tasks(&self) -> Vec<(&'static str, fn(&[&str]) -> bool)> {
-        let never_married: fn(&[&str]) -> bool = |r| r[MARITAL] == "Never married";
+    fn tasks(&self) -> Vec<(&'static str, Labeler)> {
+        let never_married: Labeler = |r| r[MARITAL] == "Never married";
         if self.group == 1 {
             vec![
                 ("income_50k", |r| r[INCOME].starts_with("50000+")),
