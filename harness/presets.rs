@@ -17,6 +17,16 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         "every transfer, conflict and data-efficiency table and chart on planted blocks and a 2-task toy",
         include_str!("presets/transfer-conflict-efficiency.yaml"),
     ),
+    (
+        "multimnist",
+        "reference study on MultiMNIST: single_task vs hard_sharing with 7 weightings, 3 replicates (needs MTLBENCH_DATA)",
+        include_str!("presets/multimnist.yaml"),
+    ),
+    (
+        "census",
+        "reference study on Census-Income (MMoE group 1): single_task, hard_sharing and mmoe with 5 weightings (needs MTLBENCH_DATA)",
+        include_str!("presets/census.yaml"),
+    ),
 ];
 
 /// The YAML text of preset `name`.

@@ -610,3 +610,145 @@ fn pairwise_option_tabulates_gains_apart_from_the_summary() {
     let rel = std::fs::read_to_string(dir.path().join("out/relationships.md")).unwrap();
     assert!(rel.contains("## Pairwise transfer"));
 }
+
+/// Writes a tiny IDX image set under `dir/folder` (train and t10k): image i is all
+/// `10·(i+1)`, label i % 10.
+fn write_idx_fixture(dir: &Path, folder: &str, n: usize) {
+    use mtlbench_tasks::real::idx::encode;
+    std::fs::create_dir_all(dir.join(folder)).unwrap();
+    for prefix in ["train", "t10k"] {
+        let images: Vec<u8> = (0..n)
+            .flat_map(|i| vec![(10 * (i + 1)) as u8; 784])
+            .collect();
+        let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+        std::fs::write(
+            dir.join(format!("{folder}/{prefix}-images-idx3-ubyte.gz")),
+            encode(&[n, 28, 28], &images),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{folder}/{prefix}-labels-idx1-ubyte.gz")),
+            encode(&[n], &labels),
+        )
+        .unwrap();
+    }
+}
+
+/// A MultiMNIST study on fixture files runs; without data, or with a damaged file, the
+/// plan stops with one error naming the file and the fetch command, and writes nothing.
+#[test]
+fn real_suites_read_the_data_directory_and_fail_clearly_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_idx_fixture(&dir.path().join("data"), "mnist", 12);
+    let study = "\
+name: mm
+replicates: 1
+suites:
+  - {kind: multi_mnist, train: 40, val: 10, test: 20, data_dir: data, verify_checksums: false}
+architectures:
+  - kind: hard_sharing
+model: {trunk: [16]}
+training: {epochs: 2, batch_size: 16}
+";
+    write_study(dir.path(), "mm.yaml", study);
+    let o = run_in(dir.path(), &["run", "mm.yaml", "--out", "out", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let runs = std::fs::read_to_string(dir.path().join("out/runs.csv")).unwrap();
+    assert!(runs.contains(",left,test,accuracy,") && runs.contains(",right,test,accuracy,"));
+
+    // The published checksums reject the fixture.
+    write_study(
+        dir.path(),
+        "checked.yaml",
+        &study.replace(", verify_checksums: false", ""),
+    );
+    let o = run_in(
+        dir.path(),
+        &["run", "checked.yaml", "--out", "out2", "--quiet"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("checked.yaml: suites[0]")
+            && e.contains("SHA-256")
+            && e.contains("scripts/fetch-data.sh"),
+        "{e}"
+    );
+    assert!(!dir.path().join("out2").exists(), "nothing written");
+
+    // No data directory at all (and no MTLBENCH_DATA).
+    write_study(
+        dir.path(),
+        "nodata.yaml",
+        &study.replace(", data_dir: data", ""),
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_mtlbench"))
+        .current_dir(dir.path())
+        .env_remove("MTLBENCH_DATA")
+        .args(["plan", "nodata.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("MTLBENCH_DATA") && e.contains("line 4"), "{e}");
+    // A missing file is named.
+    std::fs::remove_file(dir.path().join("data/mnist/t10k-labels-idx1-ubyte.gz")).unwrap();
+    let o = run_in(dir.path(), &["plan", "mm.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("t10k-labels-idx1-ubyte.gz"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// With `MTLBENCH_DATA` pointing at the full data sets (CI: ../shared/data): every real
+/// suite builds from the published files, checksums verified, and trains.
+#[test]
+#[ignore = "needs MTLBENCH_DATA with the full data sets; run with --ignored"]
+fn full_data_sets_build_and_train() {
+    let data = std::env::var("MTLBENCH_DATA").expect("MTLBENCH_DATA names the data directory");
+    let dir = tempfile::tempdir().unwrap();
+    let study = "\
+name: full
+replicates: 1
+suites:
+  - {kind: multi_mnist, train: 2000, val: 500, test: 1000}
+  - {kind: multi_fashion, train: 2000, val: 500, test: 1000}
+  - {kind: multi_fashion_mnist, train: 2000, val: 500, test: 1000}
+  - {kind: census_income, group: 1, train: 5000}
+  - {kind: census_income, name: census2, group: 2, train: 5000}
+architectures:
+  - kind: single_task
+  - kind: hard_sharing
+model: {trunk: [64]}
+training: {epochs: 2, batch_size: 128}
+";
+    write_study(dir.path(), "full.yaml", study);
+    let o = Command::new(env!("CARGO_BIN_EXE_mtlbench"))
+        .current_dir(dir.path())
+        .env("MTLBENCH_DATA", &data)
+        .args(["run", "full.yaml", "--out", "out", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
+    for suite in [
+        "multi_mnist",
+        "multi_fashion",
+        "multi_fashion_mnist",
+        "census_income",
+        "census2",
+    ] {
+        assert!(summary.contains(&format!("## {suite} (")), "{suite}");
+    }
+    // Census tasks are scored by AUC first; two epochs on 5k rows already beat chance.
+    assert!(summary.contains("income_50k auc ↑") && summary.contains("college auc ↑"));
+    let csv = std::fs::read_to_string(dir.path().join("out/summary.csv")).unwrap();
+    let auc: Vec<f64> = csv
+        .lines()
+        .filter(|l| l.contains(",auc,"))
+        .map(|l| l.split(',').nth(7).unwrap().parse().unwrap())
+        .collect();
+    assert!(!auc.is_empty() && auc.iter().all(|a| *a > 0.6), "{auc:?}");
+}
