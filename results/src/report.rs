@@ -170,24 +170,19 @@ pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
         }
     }
     let path = out.join("index.md");
-    let index = index_markdown(&study, out, &written, &charts_written);
+    let index = index_markdown(&study, &written, &charts_written);
     crate::store::write_atomic(&path, index.as_bytes())?;
     written.push(path);
     Ok(written)
 }
 
 /// `index.md`: every table and chart of the report, linked in reading order.
-fn index_markdown(
-    study: &str,
-    out: &Path,
-    written: &[PathBuf],
-    charts: &[(&str, String)],
-) -> String {
+fn index_markdown(study: &str, written: &[PathBuf], charts: &[(&str, String)]) -> String {
     use std::fmt::Write as _;
     let exists = |name: &str| written.iter().any(|p| p.ends_with(name));
+    // No paths: the report reads the same wherever the directory is moved.
     let mut md = format!(
-        "# {study}: report\n\nRegenerate with `mtlbench report {}`.\n\n## Tables\n\n",
-        out.display()
+        "# {study}: report\n\nEverything here is rebuilt from `runs/` by `mtlbench report DIR` (DIR: this directory).\n\n## Tables\n\n"
     );
     for (name, what) in [
         ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost"),
