@@ -142,6 +142,37 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
                 )
             })?;
         }
+        for (j, a) in c.architectures.iter().enumerate() {
+            a.validate_for(suite.task_count(), c.model.trunk.len())
+                .map_err(|e| {
+                    study.error_at(
+                        &format!("architectures[{j}].{}", e.key()),
+                        format!("{} (suite `{}`)", e.message(), suite.label()),
+                    )
+                })?;
+        }
+    }
+
+    // Gradient-level weightings combine the task gradients of shared parameters.
+    for (i, a) in c.architectures.iter().enumerate() {
+        let skipped = matches!(a, ArchitectureSpec::SingleTask(_));
+        if skipped || a.has_shared_parameters() {
+            continue;
+        }
+        if let Some(w) = c
+            .weightings
+            .iter()
+            .find(|w| w.is_gradient_level() || w.uses_representation())
+        {
+            return Err(study.error_at(
+                &format!("architectures[{i}]"),
+                format!(
+                    "`{}` shares no parameters, so gradient-level `{}` has nothing to combine: use loss-level weightings with it (or another study)",
+                    a.kind(),
+                    w.label()
+                ),
+            ));
+        }
     }
 
     // Methods that work on the shared representation need one shared trunk output.

@@ -18,6 +18,16 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         include_str!("presets/transfer-conflict-efficiency.yaml"),
     ),
     (
+        "soft-vs-hard",
+        "soft_sharing at three λ (and the pairwise penalty) between single_task and hard_sharing, 5 replicates",
+        include_str!("presets/soft-vs-hard.yaml"),
+    ),
+    (
+        "hierarchy",
+        "hierarchical MTL on a planted task tree: planted vs wrong grouping, depth supervision, 8 replicates",
+        include_str!("presets/hierarchy.yaml"),
+    ),
+    (
         "multimnist",
         "reference study on MultiMNIST: single_task vs hard_sharing with 7 weightings, 3 replicates (needs MTLBENCH_DATA)",
         include_str!("presets/multimnist.yaml"),

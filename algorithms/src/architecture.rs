@@ -79,6 +79,81 @@ impl Default for Cgc {
 #[serde(deny_unknown_fields)]
 pub struct CrossStitch {}
 
+/// How `soft_sharing` measures the distance between the task towers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SoftPenalty {
+    /// λ Σᵢ ‖θᵢ − θ̄‖², θ̄ the towers' mean.
+    #[default]
+    Mean,
+    /// λ Σ_{i<j} ‖θᵢ − θⱼ‖² (Duong et al. 2015; MMoE's "L2-Constrained" baseline).
+    Pairwise,
+}
+
+/// `soft_sharing`: one tower per task (trunk + head, as `single_task`, from the same
+/// initial weights), trained jointly with L = Σᵢ Lᵢ(θᵢ) + λ·penalty over the corresponding
+/// trunk layers of the towers. The penalty's gradient is exact: for `mean`,
+/// ∂/∂θᵢ Σₖ‖θₖ − θ̄‖² = 2(θᵢ − θ̄) (the terms through θ̄ cancel, since Σₖ(θₖ − θ̄) = 0, so
+/// treating θ̄ as a constant gives the same gradient); for `pairwise`, 2T(θᵢ − θ̄). It is
+/// added to the task gradients before the optimizer step. Nothing is shared, so only
+/// loss-level weightings apply.
+///
+/// Paper: Duong et al. 2015, "Low resource dependency parsing: cross-lingual parameter
+/// sharing in a neural network parser"; FORMULAS.md b.5. Hyper-parameters: `lambda` 0.01,
+/// `penalty` mean | pairwise (mean).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SoftSharing {
+    pub lambda: f64,
+    pub penalty: SoftPenalty,
+}
+
+impl Default for SoftSharing {
+    fn default() -> Self {
+        SoftSharing {
+            lambda: 0.01,
+            penalty: SoftPenalty::Mean,
+        }
+    }
+}
+
+/// `hierarchical`: tasks organised as a hierarchy, in one of two forms.
+///
+/// - Task tree (`groups`): the first `root_depth` trunk layers are shared by all tasks;
+///   each group gets its own copy of the remaining trunk layers, computed once for its
+///   tasks; then the task heads. Every copy starts from the trunk's initial weights, so one
+///   group holding every task is `hard_sharing` and singleton groups with `root_depth: 0`
+///   are `single_task`.
+/// - Depth supervision (`levels`): one trunk; task t's head reads the trunk's output after
+///   `levels[t]` layers (lower-level tasks lower), so the trunk has max(levels) layers.
+///
+/// All trunk layers count as shared parameters (a task outside a group has a zero
+/// gradient there), so every weighting applies.
+///
+/// Paper: Søgaard & Goldberg 2016, "Deep multi-task learning with low level tasks
+/// supervised at lower layers" (depth supervision); Hashimoto et al. 2017 (JMT). The task
+/// tree is the group form of tree-structured sharing. FORMULAS.md b.5 marks the details
+/// [unverified]; JMT's successive regularisation is not implemented. Hyper-parameters:
+/// `groups` (lists of task indices covering every task once) with `root_depth` (1), or
+/// `levels` (one depth ≥ 1 per task).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Hierarchical {
+    pub groups: Option<Vec<Vec<usize>>>,
+    pub root_depth: usize,
+    pub levels: Option<Vec<usize>>,
+}
+
+impl Default for Hierarchical {
+    fn default() -> Self {
+        Hierarchical {
+            groups: None,
+            root_depth: 1,
+            levels: None,
+        }
+    }
+}
+
 mtlbench_tasks::registry! {
     /// How an algorithm shares parameters between tasks.
     pub enum ArchitectureSpec {
@@ -92,6 +167,10 @@ mtlbench_tasks::registry! {
             "shared and task-specific experts, one gate per task (Tang et al. 2020; LibMTL CGC)",
         CrossStitch(CrossStitch) = "cross_stitch":
             "one tower per task, mixed after every layer by learnable cross-stitch units (Misra et al. 2016)",
+        SoftSharing(SoftSharing) = "soft_sharing":
+            "one tower per task, an L2 penalty pulls corresponding trunk layers together (Duong et al. 2015)",
+        Hierarchical(Hierarchical) = "hierarchical":
+            "task tree (groups share layers above a common root) or depth supervision (levels) (Søgaard & Goldberg 2016)",
     }
 }
 
@@ -116,6 +195,15 @@ pub enum Sharing {
         task_experts: Vec<Vec<Range<usize>>>,
         gates: Vec<usize>,
     },
+    /// Task tree: the `root` layers feed every group's layers (`groups[g]`, computed once
+    /// per group); task t reads the output of group `group_of[t]`.
+    Groups {
+        root: Range<usize>,
+        groups: Vec<Range<usize>>,
+        group_of: Vec<usize>,
+    },
+    /// Depth supervision: one trunk; task t reads its output after `levels[t]` layers.
+    Levels { levels: Vec<usize> },
     /// One trunk per task (`towers[t]`); after trunk layer l, stitch layer `stitches.start
     /// + l` (a T×T weight) mixes the towers' activations. Task t reads its tower's output.
     CrossStitch {
@@ -163,8 +251,75 @@ impl ArchitectureSpec {
             ArchitectureSpec::Cgc(c) if c.shared_experts + c.task_experts == 0 => Err(
                 AlgorithmsError::invalid("shared_experts", "at least one expert is needed"),
             ),
+            ArchitectureSpec::SoftSharing(s) if !(s.lambda >= 0.0 && s.lambda.is_finite()) => {
+                Err(AlgorithmsError::invalid("lambda", "must be finite and ≥ 0"))
+            }
+            ArchitectureSpec::Hierarchical(h) if h.groups.is_some() == h.levels.is_some() => {
+                Err(AlgorithmsError::invalid(
+                    "groups",
+                    "give either `groups` (task tree) or `levels` (depth supervision)",
+                ))
+            }
             _ => Ok(()),
         }
+    }
+
+    /// Checks what depends on the suite's task count and the trunk's depth.
+    pub fn validate_for(&self, tasks: usize, depth: usize) -> Result<(), AlgorithmsError> {
+        let ArchitectureSpec::Hierarchical(h) = self else {
+            return Ok(());
+        };
+        if let Some(groups) = &h.groups {
+            let mut seen = vec![0usize; tasks];
+            for t in groups.iter().flatten() {
+                if *t >= tasks {
+                    return Err(AlgorithmsError::invalid(
+                        "groups",
+                        format!("task {t} does not exist: the suite has {tasks} tasks"),
+                    ));
+                }
+                seen[*t] += 1;
+            }
+            if let Some(t) = seen.iter().position(|c| *c != 1) {
+                return Err(AlgorithmsError::invalid(
+                    "groups",
+                    format!("task {t} must be in exactly one group"),
+                ));
+            }
+            if groups.iter().any(Vec::is_empty) {
+                return Err(AlgorithmsError::invalid("groups", "a group is empty"));
+            }
+            if h.root_depth > depth {
+                return Err(AlgorithmsError::invalid(
+                    "root_depth",
+                    format!("{} exceeds the trunk's {depth} layers", h.root_depth),
+                ));
+            }
+        }
+        if let Some(levels) = &h.levels {
+            if levels.len() != tasks {
+                return Err(AlgorithmsError::invalid(
+                    "levels",
+                    format!("{} levels for {tasks} tasks", levels.len()),
+                ));
+            }
+            if let Some(l) = levels.iter().find(|l| **l == 0 || **l > depth) {
+                return Err(AlgorithmsError::invalid(
+                    "levels",
+                    format!("level {l} is not in 1..={depth} (the trunk's layers)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the architecture has parameters shared between tasks (gradient-level
+    /// weightings need them).
+    pub fn has_shared_parameters(&self) -> bool {
+        !matches!(
+            self,
+            ArchitectureSpec::SingleTask(_) | ArchitectureSpec::SoftSharing(_)
+        )
     }
 
     /// Builds the network for a suite with input width `inputs` and one output width per
@@ -181,29 +336,39 @@ impl ArchitectureSpec {
         let mut layers = Vec::new();
         // An MLP of the trunk's shape, its layers drawn from the stream named by `labels`
         // plus the layer index.
-        let push_trunk = |layers: &mut Vec<Linear<D>>, labels: &[&str]| -> Range<usize> {
+        // Trunk layers `from..to` (layer l reads width trunk[l − 1], or the input).
+        let push_trunk_part = |layers: &mut Vec<Linear<D>>,
+                               labels: &[&str],
+                               from: usize,
+                               to: usize|
+         -> Range<usize> {
             let start = layers.len();
-            let mut width = inputs;
-            for (l, &w) in model.trunk.iter().enumerate() {
+            for l in from..to {
+                let width = if l == 0 { inputs } else { model.trunk[l - 1] };
                 let layer = l.to_string();
                 let names: Vec<&str> = labels.iter().copied().chain([layer.as_str()]).collect();
-                layers.push(Linear::init(dev, width, w, init_seed, &names));
-                width = w;
+                layers.push(Linear::init(dev, width, model.trunk[l], init_seed, &names));
             }
             start..layers.len()
+        };
+        let push_trunk = |layers: &mut Vec<Linear<D>>, labels: &[&str]| -> Range<usize> {
+            push_trunk_part(layers, labels, 0, model.trunk.len())
         };
         let trunk_out = *model.trunk.last().expect("validated: trunk is not empty");
-        let push_head = |layers: &mut Vec<Linear<D>>, task: usize| -> Range<usize> {
-            let start = layers.len();
-            let mut width = trunk_out;
-            let widths = model.head.iter().chain(std::iter::once(&outputs[task]));
-            for (l, &w) in widths.enumerate() {
-                let labels = ["head", &task.to_string(), &l.to_string()];
-                layers.push(Linear::init(dev, width, w, init_seed, &labels));
-                width = w;
-            }
-            start..layers.len()
-        };
+        // Task `task`'s head reading a representation of width `width`.
+        let push_head_from =
+            |layers: &mut Vec<Linear<D>>, task: usize, mut width: usize| -> Range<usize> {
+                let start = layers.len();
+                let widths = model.head.iter().chain(std::iter::once(&outputs[task]));
+                for (l, &w) in widths.enumerate() {
+                    let labels = ["head", &task.to_string(), &l.to_string()];
+                    layers.push(Linear::init(dev, width, w, init_seed, &labels));
+                    width = w;
+                }
+                start..layers.len()
+            };
+        let push_head =
+            |layers: &mut Vec<Linear<D>>, task: usize| push_head_from(layers, task, trunk_out);
         // One head per task reading the shared part directly (no private layers).
         let push_heads = |layers: &mut Vec<Linear<D>>| -> Vec<Tower> {
             (0..tasks)
@@ -224,7 +389,54 @@ impl ArchitectureSpec {
                     sharing: Sharing::Trunk,
                 }
             }
-            ArchitectureSpec::SingleTask(_) => {
+            ArchitectureSpec::Hierarchical(h) => match (&h.groups, &h.levels) {
+                (Some(groups), _) => {
+                    let depth = model.trunk.len();
+                    let root = push_trunk_part(&mut layers, &["trunk"], 0, h.root_depth);
+                    let group_ranges: Vec<Range<usize>> = groups
+                        .iter()
+                        .map(|_| push_trunk_part(&mut layers, &["trunk"], h.root_depth, depth))
+                        .collect();
+                    let shared = root.start..layers.len();
+                    let mut group_of = vec![0; tasks];
+                    for (g, members) in groups.iter().enumerate() {
+                        for &t in members {
+                            group_of[t] = g;
+                        }
+                    }
+                    let towers = push_heads(&mut layers);
+                    Network {
+                        layers,
+                        shared,
+                        towers,
+                        sharing: Sharing::Groups {
+                            root,
+                            groups: group_ranges,
+                            group_of,
+                        },
+                    }
+                }
+                (None, levels) => {
+                    let levels = levels
+                        .clone()
+                        .unwrap_or_else(|| vec![model.trunk.len(); tasks]);
+                    let top = *levels.iter().max().unwrap_or(&1);
+                    let shared = push_trunk_part(&mut layers, &["trunk"], 0, top);
+                    let towers = (0..tasks)
+                        .map(|t| Tower {
+                            trunk: layers.len()..layers.len(),
+                            head: push_head_from(&mut layers, t, model.trunk[levels[t] - 1]),
+                        })
+                        .collect();
+                    Network {
+                        layers,
+                        shared,
+                        towers,
+                        sharing: Sharing::Levels { levels },
+                    }
+                }
+            },
+            ArchitectureSpec::SingleTask(_) | ArchitectureSpec::SoftSharing(_) => {
                 let towers = (0..tasks)
                     .map(|t| {
                         let trunk = push_trunk(&mut layers, &["trunk"]);
@@ -368,6 +580,29 @@ impl<D: Device<f32>> Network<D> {
                 }
                 SharedRep { parts }
             }
+            Sharing::Groups { root, groups, .. } => {
+                let z = self.apply(root.clone(), x, true);
+                let parts = uses(z, groups.len())
+                    .into_iter()
+                    .zip(groups)
+                    .map(|(z, range)| self.apply(range.clone(), z, true))
+                    .collect();
+                SharedRep { parts }
+            }
+            Sharing::Levels { .. } => {
+                // Every layer's output: a copy on an empty tape for the tasks that read it,
+                // the original (with the tape) going on to the next layer.
+                let mut parts = Vec::with_capacity(self.shared.len());
+                let mut h = x;
+                for i in self.shared.clone() {
+                    h = self.layers[i].forward(h).relu();
+                    if i + 1 < self.shared.end {
+                        parts.push(h.with_empty_tape());
+                    }
+                }
+                parts.push(h);
+                SharedRep { parts }
+            }
             Sharing::CrossStitch { stitches, towers } => {
                 let mut hs = uses(x, towers.len());
                 for l in 0..stitches.len() {
@@ -395,16 +630,9 @@ impl<D: Device<f32>> Network<D> {
                 let z = rep.parts.into_iter().next().expect("a trunk output");
                 self.apply(tower.trunk.clone(), z, true)
             }
-            Sharing::CrossStitch { .. } => {
-                // Task t reads tower t, but the ops behind the other towers' outputs are
-                // recorded on their tapes: merge them in so no gradient path is dropped.
-                let mut parts = rep.parts;
-                let (value, mut tape) = parts.swap_remove(task).split_tape();
-                for other in parts {
-                    tape = tape.merge(other.split_tape().1);
-                }
-                value.put_tape(tape)
-            }
+            Sharing::CrossStitch { .. } => read_part(rep.parts, task),
+            Sharing::Groups { group_of, .. } => read_part(rep.parts, group_of[task]),
+            Sharing::Levels { levels } => read_part(rep.parts, levels[task] - 1),
             Sharing::Experts {
                 task_experts,
                 gates,
@@ -441,6 +669,19 @@ impl<D: Device<f32>> Network<D> {
         let tower = &self.towers[task];
         tower.trunk.clone().chain(tower.head.clone())
     }
+}
+
+/// Part `k` of a shared representation with the tapes of the other parts merged in: the
+/// ops behind them are recorded on their tapes, and no gradient path may be dropped.
+fn read_part<D: Device<f32>, T: Tape<f32, D> + Default>(
+    mut parts: Vec<T2<D, T>>,
+    k: usize,
+) -> T2<D, T> {
+    let (value, mut tape) = parts.swap_remove(k).split_tape();
+    for other in parts {
+        tape = tape.merge(other.split_tape().1);
+    }
+    value.put_tape(tape)
 }
 
 /// `n` handles on `x` for `n` uses: the first n − 1 read it through an empty tape and the

@@ -315,7 +315,9 @@ pub fn backprop_rep<D: Device<f32>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::architecture::{ArchitectureSpec, Cgc, CrossStitch, HardSharing, Mmoe, SingleTask};
+    use crate::architecture::{
+        ArchitectureSpec, Cgc, CrossStitch, HardSharing, Hierarchical, Mmoe, SingleTask,
+    };
     use crate::device::cpu;
     use crate::model::ModelSpec;
 
@@ -353,6 +355,16 @@ mod tests {
                 task_experts: 2,
             }),
             ArchitectureSpec::CrossStitch(CrossStitch {}),
+            ArchitectureSpec::Hierarchical(Hierarchical {
+                groups: Some(vec![vec![1], vec![0]]),
+                root_depth: 1,
+                levels: None,
+            }),
+            ArchitectureSpec::Hierarchical(Hierarchical {
+                groups: None,
+                root_depth: 0,
+                levels: Some(vec![1, 2]),
+            }),
         ] {
             let net = arch.build(&dev, &model, 3, &[2, 2], 11);
             let b = batch(&dev);
@@ -395,6 +407,11 @@ mod tests {
                 task_experts: 1,
             }),
             ArchitectureSpec::CrossStitch(CrossStitch {}),
+            ArchitectureSpec::Hierarchical(Hierarchical {
+                groups: Some(vec![vec![0], vec![1]]),
+                root_depth: 0,
+                levels: None,
+            }),
         ] {
             let net = arch.build(&dev, &model, 3, &[2, 2], 3);
             let b = batch(&dev);

@@ -428,8 +428,14 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             .collect()
     }
 
-    /// Hands the gradients to the optimizer, keeping the shared part when capturing.
-    fn apply(&mut self, grads: Vec<crate::model::Linear<D>>) {
+    /// Hands the gradients to the optimizer (with `soft_sharing`'s penalty gradient added),
+    /// keeping the shared part when capturing.
+    fn apply(&mut self, mut grads: Vec<crate::model::Linear<D>>) {
+        if let ArchitectureSpec::SoftSharing(soft) = self.def.architecture {
+            if soft.lambda > 0.0 {
+                soft_penalty_gradient(&self.net, soft, &mut grads);
+            }
+        }
         if self.capture {
             self.captured = Some(engine::flatten(&grads[self.net.shared.clone()]));
         }
@@ -488,6 +494,61 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             }
         }
     }
+}
+
+/// Adds the gradient of `soft_sharing`'s penalty to `grads`: for each trunk layer,
+/// tower i gets 2λ(θᵢ − θ̄) (`mean`) or 2λT(θᵢ − θ̄) (`pairwise`), weight and bias alike.
+fn soft_penalty_gradient<D: Device<f32>>(
+    net: &Network<D>,
+    soft: &crate::architecture::SoftSharing,
+    grads: &mut [crate::model::Linear<D>],
+) {
+    let towers = net.towers.len();
+    let scale = match soft.penalty {
+        crate::architecture::SoftPenalty::Mean => 2.0 * soft.lambda,
+        crate::architecture::SoftPenalty::Pairwise => 2.0 * soft.lambda * towers as f64,
+    } as f32;
+    let depth = net.towers[0].trunk.len();
+    for l in 0..depth {
+        let layer = |t: usize| &net.layers[net.towers[t].trunk.start + l];
+        let (mut weight_sum, mut bias_sum) = (layer(0).weight.clone(), layer(0).bias.clone());
+        for t in 1..towers {
+            weight_sum = weight_sum + layer(t).weight.clone();
+            bias_sum = bias_sum + layer(t).bias.clone();
+        }
+        let (weight_mean, bias_mean) = (weight_sum / towers as f32, bias_sum / towers as f32);
+        for t in 0..towers {
+            let i = net.towers[t].trunk.start + l;
+            let g = &mut grads[i];
+            g.weight = g.weight.clone() + (layer(t).weight.clone() - weight_mean.clone()) * scale;
+            g.bias = g.bias.clone() + (layer(t).bias.clone() - bias_mean.clone()) * scale;
+        }
+    }
+}
+
+/// Σ over trunk layers and towers of ‖θᵢ − θ̄‖²: how far apart `soft_sharing`'s towers are.
+pub fn tower_spread<D: Device<f32>>(net: &Network<D>) -> f64 {
+    let towers = net.towers.len();
+    let depth = net.towers[0].trunk.len();
+    let mut total = 0.0f64;
+    for l in 0..depth {
+        let values: Vec<Vec<f32>> = (0..towers)
+            .map(|t| {
+                let layer = &net.layers[net.towers[t].trunk.start + l];
+                let mut v = layer.weight.as_vec();
+                v.extend(layer.bias.as_vec());
+                v
+            })
+            .collect();
+        for k in 0..values[0].len() {
+            let mean = values.iter().map(|v| f64::from(v[k])).sum::<f64>() / towers as f64;
+            total += values
+                .iter()
+                .map(|v| (f64::from(v[k]) - mean).powi(2))
+                .sum::<f64>();
+        }
+    }
+    total
 }
 
 /// Rows of `y` as a target tensor: the values for regression, one-hot rows for
@@ -661,7 +722,9 @@ pub fn train<D: Device<f32>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::architecture::{Cgc, CrossStitch, HardSharing, Mmoe, SingleTask};
+    use crate::architecture::{
+        Cgc, CrossStitch, HardSharing, Hierarchical, Mmoe, SingleTask, SoftPenalty, SoftSharing,
+    };
     use crate::device::cpu;
     use crate::optimizer::Adam;
     use crate::weighting::{Equal, Static};
@@ -750,6 +813,18 @@ mod tests {
             ),
             (
                 ArchitectureSpec::Cgc(Cgc::default()),
+                WeightingSpec::Mgda(Default::default()),
+            ),
+            (
+                ArchitectureSpec::SoftSharing(SoftSharing::default()),
+                WeightingSpec::Equal(Equal {}),
+            ),
+            (
+                ArchitectureSpec::Hierarchical(Hierarchical {
+                    groups: Some(vec![vec![0, 2], vec![1]]),
+                    root_depth: 0,
+                    levels: None,
+                }),
                 WeightingSpec::Mgda(Default::default()),
             ),
         ];
@@ -1010,6 +1085,143 @@ mod tests {
         let mgda = run(WeightingSpec::Mgda(Default::default()));
         for step in mgda.weights.chunks(2) {
             assert!((step[0].value + step[1].value - 1.0).abs() < 1e-6);
+        }
+    }
+
+    /// soft_sharing with λ = 0 is single_task, bit for bit; a larger λ keeps the towers
+    /// closer (monotonically); a large λ brings the test loss towards hard_sharing's.
+    #[test]
+    fn soft_sharing_interpolates_between_single_task_and_hard_sharing() {
+        let suite = tiny_suite(3, 8, 96, 21);
+        let model = ModelSpec {
+            trunk: vec![16],
+            head: vec![],
+        };
+        let training = adam_training(6, 16, 6, false);
+        let equal = WeightingSpec::Equal(Equal {});
+        let soft = |lambda: f64, penalty: SoftPenalty| {
+            ArchitectureSpec::SoftSharing(SoftSharing { lambda, penalty })
+        };
+        let run =
+            |arch: &ArchitectureSpec| train_tiny(&suite, arch, &equal, &model, &training, (3, 4));
+        assert_eq!(
+            run(&soft(0.0, SoftPenalty::Mean)).points,
+            run(&ArchitectureSpec::SingleTask(SingleTask {})).points
+        );
+        // The towers' spread after training, by λ.
+        let spread = |lambda: f64, penalty: SoftPenalty| {
+            let arch = soft(lambda, penalty);
+            let mut trainer = Trainer::new(
+                cpu(),
+                RunDefinition {
+                    suite: &suite,
+                    architecture: &arch,
+                    weighting: &equal,
+                    model: &model,
+                    training: &training,
+                    seeds: RunSeeds {
+                        init: 3,
+                        batches: 4,
+                    },
+                },
+            );
+            let rows: Vec<usize> = (0..96).collect();
+            for _ in 0..6 {
+                for chunk in rows.chunks(16) {
+                    let batch = trainer.batch(chunk);
+                    trainer.step(&batch);
+                }
+            }
+            tower_spread(&trainer.net)
+        };
+        let spreads: Vec<f64> = [0.0, 0.01, 0.1, 1.0]
+            .iter()
+            .map(|l| spread(*l, SoftPenalty::Mean))
+            .collect();
+        assert!(spreads[0] > 0.0);
+        assert!(spreads.windows(2).all(|w| w[1] < w[0]), "{spreads:?}");
+        // Pairwise is T times the mean form's pull: at the same λ the towers stay closer.
+        assert!(spread(0.1, SoftPenalty::Pairwise) < spreads[2]);
+        let test_loss = |arch: &ArchitectureSpec| -> f64 {
+            run(arch)
+                .points
+                .iter()
+                .filter(|p| p.split == Split::Test && p.metric == "mse")
+                .map(|p| p.value)
+                .sum()
+        };
+        // As λ grows the test loss moves from single_task's to hard_sharing's (here sharing
+        // hurts: single 1.57, hard 3.21). With Adam a much larger λ overshoots (λ = 10:
+        // 3.65): the stiff penalty slows training. Under plain SGD the tied towers' trunk
+        // moves by the mean of the task gradients, 1/T of hard sharing's step, so the limit
+        // is hard sharing at a smaller trunk learning rate rather than hard sharing itself.
+        let hard = test_loss(&ArchitectureSpec::HardSharing(HardSharing {}));
+        let single = test_loss(&ArchitectureSpec::SingleTask(SingleTask {}));
+        let losses: Vec<f64> = [0.1, 1.0, 3.0]
+            .iter()
+            .map(|l| test_loss(&soft(*l, SoftPenalty::Mean)))
+            .collect();
+        let towards_hard = |a: f64, b: f64| (b - hard).abs() < (a - hard).abs();
+        assert!(
+            towards_hard(single, losses[0])
+                && towards_hard(losses[0], losses[1])
+                && towards_hard(losses[1], losses[2]),
+            "{losses:?}, hard {hard}, single {single}"
+        );
+        assert!(
+            (losses[2] - hard).abs() < 0.2 * (single - hard).abs(),
+            "{losses:?}, hard {hard}, single {single}"
+        );
+    }
+
+    /// One group holding every task, or every task at the top level, is hard_sharing bit for
+    /// bit; singleton groups without a root are single_task.
+    #[test]
+    fn hierarchical_special_cases_are_the_basic_architectures() {
+        let suite = tiny_suite(3, 8, 64, 5);
+        let model = ModelSpec {
+            trunk: vec![12, 8],
+            head: vec![],
+        };
+        let training = adam_training(3, 16, 1, false);
+        let run = |arch: &ArchitectureSpec| {
+            train_tiny(
+                &suite,
+                arch,
+                &WeightingSpec::Equal(Equal {}),
+                &model,
+                &training,
+                (1, 2),
+            )
+            .points
+        };
+        let hard = run(&ArchitectureSpec::HardSharing(HardSharing {}));
+        for root_depth in [0, 1, 2] {
+            let one_group = ArchitectureSpec::Hierarchical(Hierarchical {
+                groups: Some(vec![vec![0, 1, 2]]),
+                root_depth,
+                levels: None,
+            });
+            assert_eq!(run(&one_group), hard, "root_depth {root_depth}");
+        }
+        let top = ArchitectureSpec::Hierarchical(Hierarchical {
+            groups: None,
+            root_depth: 0,
+            levels: Some(vec![2, 2, 2]),
+        });
+        assert_eq!(run(&top), hard);
+        let singletons = ArchitectureSpec::Hierarchical(Hierarchical {
+            groups: Some(vec![vec![0], vec![1], vec![2]]),
+            root_depth: 0,
+            levels: None,
+        });
+        let single = run(&ArchitectureSpec::SingleTask(SingleTask {}));
+        let tree = run(&singletons);
+        for (a, b) in tree.iter().zip(&single) {
+            assert!(
+                (a.value - b.value).abs() <= 1e-5 * b.value.abs().max(1.0),
+                "{a:?} vs {b:?}"
+            );
         }
     }
 }

@@ -37,6 +37,11 @@ pub struct PlantedCorrelation {
     pub train: usize,
     pub val: usize,
     pub test: usize,
+    /// Adds a last task `coarse`: the linear target (Σₖ wₖ)ᵀx/√(Σᵢⱼ Rᵢⱼ) + ε, no sine
+    /// terms: a simple function of the input related to every task (`task_tree`). Left out
+    /// of the canonical parameters when false, so existing suites keep their seeds.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub coarse: bool,
 }
 
 impl Default for PlantedCorrelation {
@@ -54,6 +59,7 @@ impl Default for PlantedCorrelation {
             train: 200,
             val: 200,
             test: 1000,
+            coarse: false,
         }
     }
 }
@@ -179,25 +185,40 @@ impl PlantedCorrelation {
             test: draw_x("test", self.test),
         };
         let noise = Normal::new(0.0, self.noise_std).expect("validated std");
+        // The coarse task's vector: Σₖ wₖ scaled to norm c, so cos(w_c, wₖ) = Σⱼ Rⱼₖ/√ΣR.
+        let total: f64 = r.iter().flatten().sum::<f64>().max(1e-12);
+        let coarse_weights: Vec<f64> = (0..d)
+            .map(|e| weights.iter().map(|w| w[e]).sum::<f64>() / total.sqrt())
+            .collect();
         let targets = |t: usize, split: &str, xs: &Matrix| -> Matrix {
             let mut rng = seed::stream(
                 seed,
                 &["planted_correlation", "noise", split, &t.to_string()],
             );
+            let (w, waves) = if t < k {
+                (&weights[t], true)
+            } else {
+                (&coarse_weights, false)
+            };
             let data = (0..xs.rows)
                 .map(|row| {
-                    let z: f64 = weights[t]
+                    let z: f64 = w
                         .iter()
                         .zip(xs.row(row))
                         .map(|(w, v)| w * f64::from(*v))
                         .sum();
-                    let wave: f64 = sines.iter().map(|(a, b)| (a * z + b).sin()).sum();
+                    let wave: f64 = if waves {
+                        sines.iter().map(|(a, b)| (a * z + b).sin()).sum()
+                    } else {
+                        0.0
+                    };
                     (z + wave + rng.sample(noise)) as f32
                 })
                 .collect();
             Matrix::new(xs.rows, 1, data)
         };
-        let tasks = (0..k)
+        let count = k + usize::from(self.coarse);
+        let tasks = (0..count)
             .map(|t| {
                 let train = targets(t, "train", &x.train);
                 let mean =
@@ -209,7 +230,11 @@ impl PlantedCorrelation {
                     .sum::<f64>()
                     / train.rows as f64;
                 TaskData {
-                    name: format!("task{t}"),
+                    name: if t < k {
+                        format!("task{t}")
+                    } else {
+                        "coarse".into()
+                    },
                     kind: TaskKind::Regression { outputs: 1 },
                     metrics: vec![
                         MetricSpec::new("mse", false),
@@ -225,12 +250,82 @@ impl PlantedCorrelation {
                 }
             })
             .collect();
+        let mut planted = r.clone();
+        if self.coarse {
+            // cos(w_c, wₖ) = Σⱼ Rⱼₖ / √(Σᵢⱼ Rᵢⱼ).
+            let column: Vec<f64> = (0..k)
+                .map(|c| (0..k).map(|j| r[j][c]).sum::<f64>() / total.sqrt())
+                .collect();
+            for (row, c) in planted.iter_mut().zip(&column) {
+                row.push(*c);
+            }
+            planted.push(column.into_iter().chain([1.0]).collect());
+        }
         Ok(SuiteData {
             name: "planted_correlation".into(),
             x,
             tasks,
-            planted_correlation: Some(r),
+            planted_correlation: Some(planted),
         })
+    }
+}
+
+/// `task_tree`: a planted task hierarchy. Fine tasks in `groups` (strongly related within,
+/// `rho`; weakly across, `rho_between`), each a non-linear target (the planted generator's
+/// sine terms), plus, with `coarse`, a last task whose target is linear in the input and
+/// related to every fine task. The planted matrix (coarse row included) is recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaskTree {
+    pub name: Option<String>,
+    pub groups: Vec<Vec<usize>>,
+    pub rho: f64,
+    pub rho_between: f64,
+    pub coarse: bool,
+    pub input_dim: usize,
+    pub noise_std: f64,
+    pub sin_terms: usize,
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+}
+
+impl Default for TaskTree {
+    fn default() -> Self {
+        TaskTree {
+            name: None,
+            groups: vec![vec![0, 1], vec![2, 3]],
+            rho: 0.9,
+            rho_between: 0.1,
+            coarse: true,
+            input_dim: 20,
+            noise_std: 0.5,
+            sin_terms: 5,
+            train: 300,
+            val: 200,
+            test: 1000,
+        }
+    }
+}
+
+impl TaskTree {
+    /// The planted generator this tree is made of.
+    pub fn planted(&self) -> PlantedCorrelation {
+        PlantedCorrelation {
+            name: None,
+            tasks: self.groups.iter().map(Vec::len).sum(),
+            input_dim: self.input_dim,
+            scale: 1.0,
+            rho: self.rho,
+            groups: Some(self.groups.clone()),
+            rho_between: self.rho_between,
+            sin_terms: self.sin_terms,
+            noise_std: self.noise_std,
+            train: self.train,
+            val: self.val,
+            test: self.test,
+            coarse: self.coarse,
+        }
     }
 }
 
@@ -301,5 +396,43 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("groups"));
+    }
+
+    /// The coarse task is linear in x and correlates with task k as Σⱼ Rⱼₖ/√ΣR.
+    #[test]
+    fn task_tree_adds_a_coarse_task_with_its_planted_correlation() {
+        let tree = TaskTree {
+            rho: 0.8,
+            rho_between: 0.0,
+            noise_std: 0.0,
+            ..Default::default()
+        };
+        let s = tree.planted().generate(4).unwrap();
+        assert_eq!(s.tasks.len(), 5);
+        assert_eq!(s.tasks[4].name, "coarse");
+        let r = s.planted_correlation.unwrap();
+        // Blocks {0,1} {2,3} at 0.8: ΣR = 4 + 4·0.8 = 7.2; column sums 1.8.
+        assert!((r[4][0] - 1.8 / 7.2f64.sqrt()).abs() < 1e-12);
+        assert_eq!(r[4][4], 1.0);
+        // Without sine terms the fine targets are the linear wₖᵀx, and the coarse target is
+        // their sum over √ΣR; it is the same with sine terms (it has none).
+        let linear = TaskTree {
+            sin_terms: 0,
+            ..tree
+        }
+        .planted()
+        .generate(4)
+        .unwrap();
+        assert_eq!(linear.tasks[4].y.train, s.tasks[4].y.train);
+        for row in 0..10 {
+            let sum: f64 = (0..4)
+                .map(|t| f64::from(linear.tasks[t].y.train.data[row]))
+                .sum();
+            let coarse = f64::from(s.tasks[4].y.train.data[row]);
+            assert!(
+                (coarse - sum / 7.2f64.sqrt()).abs() < 1e-4,
+                "{coarse} vs {sum}"
+            );
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::data::SuiteData;
 use crate::gradnorm_toy::GradnormToy;
-use crate::planted_correlation::PlantedCorrelation;
+use crate::planted_correlation::{PlantedCorrelation, TaskTree};
 use crate::real::census::CensusIncome;
 use crate::real::multi_mnist::{MultiImage, Source};
 use crate::TasksError;
@@ -14,6 +14,8 @@ crate::registry! {
             "GradNorm regression toy: T tasks σᵢ·tanh((B+εᵢ)x), x∈R^250, y∈R^100, σ spread 1..100 (Chen et al. 2018)",
         PlantedCorrelation(PlantedCorrelation) = "planted_correlation":
             "MMoE generator for K tasks with a planted task-correlation matrix (one rho, or blocks via groups)",
+        TaskTree(TaskTree) = "task_tree":
+            "planted task hierarchy: groups of strongly related tasks (rho), weakly related across (rho_between), plus a linear `coarse` task",
         MultiMnist(MultiImage) = "multi_mnist":
             "MultiMNIST: two MNIST digits overlaid (top-left, bottom-right, 36×36 → 28×28); tasks left, right (10 classes); needs MTLBENCH_DATA",
         MultiFashion(MultiImage) = "multi_fashion":
@@ -30,6 +32,7 @@ impl SuiteSpec {
         match self {
             SuiteSpec::GradnormToy(s) => s.validate(),
             SuiteSpec::PlantedCorrelation(s) => s.validate(),
+            SuiteSpec::TaskTree(s) => s.planted().validate(),
             SuiteSpec::MultiMnist(s)
             | SuiteSpec::MultiFashion(s)
             | SuiteSpec::MultiFashionMnist(s) => s.validate(),
@@ -54,6 +57,7 @@ impl SuiteSpec {
         match self {
             SuiteSpec::GradnormToy(s) => s.generate(seed),
             SuiteSpec::PlantedCorrelation(s) => s.generate(seed),
+            SuiteSpec::TaskTree(s) => s.planted().generate(seed),
             SuiteSpec::MultiMnist(s) => s.generate(Source::Mnist, self.kind(), seed),
             SuiteSpec::MultiFashion(s) => s.generate(Source::Fashion, self.kind(), seed),
             SuiteSpec::MultiFashionMnist(s) => s.generate(Source::FashionMnist, self.kind(), seed),
@@ -66,6 +70,7 @@ impl SuiteSpec {
         let name = match self {
             SuiteSpec::GradnormToy(s) => &s.name,
             SuiteSpec::PlantedCorrelation(s) => &s.name,
+            SuiteSpec::TaskTree(s) => &s.name,
             SuiteSpec::MultiMnist(s)
             | SuiteSpec::MultiFashion(s)
             | SuiteSpec::MultiFashionMnist(s) => &s.name,
@@ -81,6 +86,7 @@ impl SuiteSpec {
         match &mut spec {
             SuiteSpec::GradnormToy(s) => s.name = None,
             SuiteSpec::PlantedCorrelation(s) => s.name = None,
+            SuiteSpec::TaskTree(s) => s.name = None,
             SuiteSpec::MultiMnist(s)
             | SuiteSpec::MultiFashion(s)
             | SuiteSpec::MultiFashionMnist(s) => {
@@ -101,7 +107,8 @@ impl SuiteSpec {
     pub fn task_count(&self) -> usize {
         match self {
             SuiteSpec::GradnormToy(s) => s.tasks,
-            SuiteSpec::PlantedCorrelation(s) => s.tasks,
+            SuiteSpec::PlantedCorrelation(s) => s.tasks + usize::from(s.coarse),
+            SuiteSpec::TaskTree(s) => s.planted().tasks + usize::from(s.coarse),
             // Two tasks each: left/right, or the census group's pair.
             _ => 2,
         }
