@@ -28,6 +28,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         include_str!("presets/hierarchy.yaml"),
     ),
     (
+        "meta-weighting",
+        "learned task weights (uw, famo, auto_lambda) with one pure-noise task among related ones, 5 replicates",
+        include_str!("presets/meta-weighting.yaml"),
+    ),
+    (
         "multimnist",
         "reference study on MultiMNIST: single_task vs hard_sharing with 7 weightings, 3 replicates (needs MTLBENCH_DATA)",
         include_str!("presets/multimnist.yaml"),

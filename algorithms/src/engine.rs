@@ -183,6 +183,31 @@ pub fn unflatten_shared<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32])
     shared
 }
 
+/// A copy of `net` with every parameter moved by `scale`·`flat` (`flat` over all layers,
+/// in the layout of `flatten`): Auto-Lambda's virtual and finite-difference points.
+pub fn shifted<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32], scale: f32) -> Network<D> {
+    let mut out = net.clone();
+    let mut offset = 0;
+    for layer in &mut out.layers {
+        let (w_shape, b_shape) = (*layer.weight.shape(), *layer.bias.shape());
+        let w_len = w_shape.0 * w_shape.1;
+        let step = dev.tensor_from_vec(flat[offset..offset + w_len].to_vec(), w_shape);
+        layer.weight = layer.weight.clone() + step * scale;
+        offset += w_len;
+        if b_shape.0 > 0 {
+            let step = dev.tensor_from_vec(flat[offset..offset + b_shape.0].to_vec(), b_shape);
+            layer.bias = layer.bias.clone() + step * scale;
+            offset += b_shape.0;
+        }
+    }
+    assert_eq!(
+        offset,
+        flat.len(),
+        "flat vector length matches the parameters"
+    );
+    out
+}
+
 /// A copy of `net` whose shared parameters took the plain gradient step θ_s − η·g
 /// (TAG's look-ahead); task layers unchanged.
 pub fn look_ahead<D: Device<f32>>(net: &Network<D>, dev: &D, g: &[f32], lr: f32) -> Network<D> {

@@ -222,11 +222,14 @@ pub struct Trainer<'a, D: Device<f32>> {
     pub captured: Option<Vec<f32>>,
     /// The task weights of the last step, when the method has them (GradDrop has none).
     pub last_weights: Option<Vec<f64>>,
+    /// Auto-Lambda's draws of its second (outer) batch.
+    meta_rng: rand_chacha::ChaCha8Rng,
 }
 
 impl<'a, D: Device<f32>> Trainer<'a, D> {
     pub fn new(dev: D, def: RunDefinition<'a>) -> Self {
         let suite = def.suite;
+        let def_batches = def.seeds.batches;
         let kinds = task_kinds(suite);
         let outputs: Vec<usize> = kinds.iter().map(TaskKind::output_width).collect();
         let net = def.architecture.build(
@@ -260,6 +263,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             capture: false,
             captured: None,
             last_weights: None,
+            meta_rng: seed::stream(def_batches, &["auto_lambda"]),
         }
     }
 
@@ -282,6 +286,14 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
     /// and the passes it took.
     pub fn step(&mut self, batch: &Batch<D>) -> StepCost {
         let tasks = self.kinds.len();
+        if let Some(spec) = self.weighter.auto_lambda().cloned() {
+            let losses = self.step_auto_lambda(batch, &spec);
+            return StepCost {
+                losses,
+                forward: 5,
+                backward: 3,
+            };
+        }
         if self.weighter.uses_representation()
             || (self.def.training.rep_grad && self.weighter.is_gradient_level())
         {
@@ -399,6 +411,64 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         let grads = engine::assemble_with_shared(&self.net, shared, r.own, &head_scale);
         self.apply(grads);
         r.losses
+    }
+
+    /// Auto-Lambda's step (see `weighting::AutoLambda`): the meta update of λ from a
+    /// virtual step and a finite-difference hypergradient, then the real step on Σλᵢ Lᵢ.
+    /// Returns the task losses on `batch` before the update.
+    fn step_auto_lambda(
+        &mut self,
+        batch: &Batch<D>,
+        spec: &crate::weighting::AutoLambda,
+    ) -> Vec<f32> {
+        let tasks = self.kinds.len();
+        let alpha = self.def.training.lr as f32;
+        let lambda = self.weighter.loss_weights(&[]);
+        let train =
+            engine::weighted_loss_gradients(&self.net, &self.kinds, batch, |_| lambda.clone());
+        let virtual_net =
+            engine::shifted(&self.net, &self.dev, &engine::flatten(&train.grads), -alpha);
+        // The outer batch: as many rows as this one, drawn from the training split.
+        let n = self.def.suite.x.train.rows;
+        let size = batch.x.shape().0.min(n);
+        let mut rows = rand::seq::index::sample(&mut self.meta_rng, n, size).into_vec();
+        rows.sort_unstable();
+        let outer = self.batch(&rows);
+        let primary: Vec<f32> = (0..tasks)
+            .map(|t| match &spec.primary {
+                Some(p) => f32::from(u8::from(p.contains(&t))),
+                None => 1.0,
+            })
+            .collect();
+        let val =
+            engine::weighted_loss_gradients(&virtual_net, &self.kinds, &outer, |_| primary.clone());
+        let v = engine::flatten(&val.grads);
+        let norm = crate::solvers::dot(&v, &v).sqrt();
+        if norm > 0.0 && norm.is_finite() {
+            let eps = (0.01 / norm) as f32;
+            let plus = engine::batch_losses(
+                &engine::shifted(&self.net, &self.dev, &v, eps),
+                &self.kinds,
+                batch,
+            );
+            let minus = engine::batch_losses(
+                &engine::shifted(&self.net, &self.dev, &v, -eps),
+                &self.kinds,
+                batch,
+            );
+            let hypergradient: Vec<f64> = plus
+                .iter()
+                .zip(&minus)
+                .map(|(p, m)| -f64::from(alpha) * f64::from(p - m) / (2.0 * f64::from(eps)))
+                .collect();
+            self.weighter.meta_update(&hypergradient);
+        }
+        let lambda = self.weighter.loss_weights(&[]);
+        let step =
+            engine::weighted_loss_gradients(&self.net, &self.kinds, batch, |_| lambda.clone());
+        self.last_weights = Some(lambda.iter().map(|w| f64::from(*w)).collect());
+        self.apply(step.grads);
+        train.losses
     }
 
     /// The aggregation's task weights, when its update is Gᵀw (not DB-MTL's own direction).
@@ -863,9 +933,12 @@ mod tests {
             );
             assert_eq!(outcome.steps, 15 * 4);
             // Backward calls and forward passes per step: 1 and 1 (loss-level; FAMO one more
-            // forward), T and T (parameter gradients), T + 1 and 2 (representation).
+            // forward; Auto-Lambda 3 and 5), T and T (parameter gradients), T + 1 and 2
+            // (representation).
             let (backward, forward) = if weighting.uses_representation() {
                 (4, 2)
+            } else if matches!(weighting, WeightingSpec::AutoLambda(_)) {
+                (3, 5)
             } else if weighting.is_gradient_level() {
                 (3, 3)
             } else {
@@ -1222,6 +1295,71 @@ mod tests {
                 (a.value - b.value).abs() <= 1e-5 * b.value.abs().max(1.0),
                 "{a:?} vs {b:?}"
             );
+        }
+    }
+
+    /// A suite whose last task is pure noise: its targets are drawn independently of x.
+    fn suite_with_noise_task(seed: u64) -> SuiteData {
+        use rand::Rng;
+        let mut suite = tiny_suite(3, 8, 128, seed);
+        let mut rng = seed::stream(seed, &["noise-task"]);
+        let y = &mut suite.tasks[2].y;
+        for m in [&mut y.train, &mut y.val, &mut y.test] {
+            for v in &mut m.data {
+                *v = rng.sample::<f32, _>(rand_distr::StandardNormal) * 2.0;
+            }
+        }
+        suite
+    }
+
+    /// The last recorded weight of every task.
+    fn final_weights(o: &TrainOutcome, tasks: usize) -> Vec<f64> {
+        let last = o.weights.iter().map(|w| w.step).max().unwrap();
+        (0..tasks)
+            .map(|t| {
+                o.weights
+                    .iter()
+                    .find(|w| w.step == last && w.task == t)
+                    .unwrap()
+                    .value
+            })
+            .collect()
+    }
+
+    /// Auto-Lambda: with a pure-noise task among related ones, the noise task's λ ends the
+    /// lowest, for each of three seeds; its cost is 5 forward and 3 backward passes a step.
+    #[test]
+    fn auto_lambda_gives_the_noise_task_the_lowest_weight() {
+        let model = ModelSpec {
+            trunk: vec![16],
+            head: vec![],
+        };
+        let training = TrainConfig {
+            weights_every: 1,
+            ..adam_training(8, 16, 8, false)
+        };
+        let weighting = WeightingSpec::AutoLambda(crate::weighting::AutoLambda {
+            meta_lr: 0.01,
+            ..Default::default()
+        });
+        for seed in [1, 2, 3] {
+            let suite = suite_with_noise_task(seed);
+            let o = train_tiny(
+                &suite,
+                &ArchitectureSpec::HardSharing(HardSharing {}),
+                &weighting,
+                &model,
+                &training,
+                (seed, seed + 10),
+            );
+            assert_eq!(o.status, RunStatus::Ok);
+            assert_eq!(
+                (o.forward_passes, o.backward_passes),
+                (5 * o.steps, 3 * o.steps)
+            );
+            let w = final_weights(&o, 3);
+            eprintln!("seed {seed}: λ = {w:?}");
+            assert!(w[2] < w[0] && w[2] < w[1], "seed {seed}: λ = {w:?}");
         }
     }
 }

@@ -233,6 +233,38 @@ impl Default for NashMtl {
 #[serde(deny_unknown_fields)]
 pub struct Uw {}
 
+/// `auto_lambda`: meta-learned task weights λ (unconstrained, initialised to `init`) on
+/// L = Σᵢ λᵢLᵢ. Each step: a virtual step θ′ = θ − α∇θ Σλᵢ Lᵢ^tr (α = the run's learning
+/// rate; a plain gradient step, where the reference also adds the SGD momentum buffer and
+/// weight decay); the outer loss Σ_{i∈primary} Lᵢ on a second batch drawn at random from
+/// the training set (as the reference's second shuffled loader) at θ′, v = its gradient;
+/// the hypergradient by finite differences (DARTS style), ∇λ ≈ −α[Lᵢ^tr(θ⁺) −
+/// Lᵢ^tr(θ⁻)]/(2ε) with θ± = θ ± εv, ε = 0.01/‖v‖ (∇λ of Σλᵢ Lᵢ is the vector of task losses,
+/// so no second-order autodiff is needed); Adam on λ with `meta_lr`; then the real step on
+/// Σλᵢ Lᵢ with the updated λ. Costs 5 forward and 3 backward passes per step.
+///
+/// Paper: Liu et al. 2022, "Auto-Lambda: disentangling dynamic task relationships";
+/// reference lorenmt/auto-lambda (`auto_lambda.py`), FORMULAS.md b.6. Hyper-parameters:
+/// `init` 0.1, `meta_lr` 1e-4 (the reference's NYUv2 value), `primary` (task indices of the
+/// outer loss; default all tasks: the MTL mode; a subset: auxiliary learning).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutoLambda {
+    pub init: f64,
+    pub meta_lr: f64,
+    pub primary: Option<Vec<usize>>,
+}
+
+impl Default for AutoLambda {
+    fn default() -> Self {
+        AutoLambda {
+            init: 0.1,
+            meta_lr: 1e-4,
+            primary: None,
+        }
+    }
+}
+
 /// `famo`: z = softmax(w), Dᵢ = Lᵢ − Lᵢ^min + 1e-8, the update of Σᵢ zᵢ log Dᵢ / sg(Σᵢ zᵢ/Dᵢ);
 /// after the model step, on the same batch, δᵢ = log Dᵢ(before) − log Dᵢ(after), the logits
 /// w get the gradient J_softmax(w)ᵀδ and an Adam step. One extra forward pass per step.
@@ -400,6 +432,7 @@ mtlbench_tasks::registry! {
         NashMtl(NashMtl) = "nash_mtl": "Nash bargaining weights (Navon et al. 2022); gradient-level",
         DbMtl(DbMtl) = "db_mtl": "dual-balancing: EMA of log-loss gradients, equal norms (Lin et al. 2023); gradient-level",
         GradNorm(GradNorm) = "gradnorm": "balance weighted gradient norms to relative training rates (Chen et al. 2018); gradient-level",
+        AutoLambda(AutoLambda) = "auto_lambda": "meta-learned task weights by a finite-difference look-ahead on a second batch (Liu et al. 2022); 5 forward + 3 backward per step",
         Compose(Compose) = "compose": "a loss weighting followed by a gradient aggregator (loss: ..., gradient: ...)",
     }
 }
@@ -410,8 +443,10 @@ impl WeightingSpec {
         if let WeightingSpec::Compose(c) = self {
             let part =
                 |key: &str, spec: &WeightingSpec, gradient: bool| -> Result<(), AlgorithmsError> {
-                    if matches!(spec, WeightingSpec::Compose(_))
-                        || spec.is_gradient_level() != gradient
+                    if matches!(
+                        spec,
+                        WeightingSpec::Compose(_) | WeightingSpec::AutoLambda(_)
+                    ) || spec.is_gradient_level() != gradient
                     {
                         let want = if gradient {
                             "a gradient-level weighting"
@@ -481,6 +516,23 @@ impl WeightingSpec {
                         "min_losses",
                         format!("has {} values but the suite has {tasks} tasks", m.len()),
                     )),
+                    _ => Ok(()),
+                }
+            }
+            WeightingSpec::AutoLambda(a) => {
+                if !(a.meta_lr > 0.0 && a.meta_lr.is_finite() && a.init.is_finite()) {
+                    return Err(AlgorithmsError::invalid(
+                        "meta_lr",
+                        "meta_lr must be > 0 and init finite",
+                    ));
+                }
+                match &a.primary {
+                    Some(p) if p.is_empty() || p.iter().any(|t| *t >= tasks) => {
+                        Err(AlgorithmsError::invalid(
+                            "primary",
+                            format!("must list task indices in 0..{tasks}"),
+                        ))
+                    }
                     _ => Ok(()),
                 }
             }
@@ -610,6 +662,10 @@ impl Weighter {
                 vec![0.0; tasks],
                 Some(HostAdam::new(tasks, f.lr, f.weight_decay)),
             ),
+            WeightingSpec::AutoLambda(a) => (
+                vec![a.init; tasks],
+                Some(HostAdam::new(tasks, a.meta_lr, 0.0)),
+            ),
             _ => (Vec::new(), None),
         };
         let mut rng = rng;
@@ -672,6 +728,22 @@ impl Weighter {
                 start - n..start
             })
             .collect()
+    }
+
+    /// Auto-Lambda's settings, when this run's weighting is it (the trainer runs its
+    /// look-ahead step).
+    pub fn auto_lambda(&self) -> Option<&AutoLambda> {
+        match &self.spec {
+            WeightingSpec::AutoLambda(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// One Adam step of Auto-Lambda's λ on hypergradient `grad`.
+    pub fn meta_update(&mut self, grad: &[f64]) {
+        if let Some(adam) = &mut self.params_optimizer {
+            adam.update(&mut self.params, grad);
+        }
     }
 
     /// Whether the method needs the same batch's losses after the model update (FAMO).
@@ -804,6 +876,7 @@ impl Weighter {
                     .map(|d| (total * d / sum) as f32)
                     .collect()
             }
+            WeightingSpec::AutoLambda(_) => self.params.iter().map(|l| *l as f32).collect(),
             WeightingSpec::Uw(_) => {
                 let weights: Vec<f32> = self
                     .params

@@ -42,6 +42,11 @@ pub struct PlantedCorrelation {
     /// of the canonical parameters when false, so existing suites keep their seeds.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub coarse: bool,
+    /// Tasks whose targets are pure noise, N(0, 1) drawn independently of x (a task that
+    /// nothing can learn: meta-learned weightings should give it the lowest weight). Left
+    /// out of the canonical parameters when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub noise_tasks: Vec<usize>,
 }
 
 impl Default for PlantedCorrelation {
@@ -60,6 +65,7 @@ impl Default for PlantedCorrelation {
             val: 200,
             test: 1000,
             coarse: false,
+            noise_tasks: Vec::new(),
         }
     }
 }
@@ -128,6 +134,12 @@ impl PlantedCorrelation {
                 ));
             }
         }
+        if let Some(t) = self.noise_tasks.iter().find(|t| **t >= self.tasks) {
+            return Err(TasksError::invalid(
+                "noise_tasks",
+                format!("task {t} does not exist"),
+            ));
+        }
         if !(self.scale.is_finite() && self.noise_std >= 0.0) {
             return Err(TasksError::invalid(
                 "scale",
@@ -195,6 +207,12 @@ impl PlantedCorrelation {
                 seed,
                 &["planted_correlation", "noise", split, &t.to_string()],
             );
+            if self.noise_tasks.contains(&t) {
+                let data = (0..xs.rows)
+                    .map(|_| rng.sample::<f64, _>(StandardNormal) as f32)
+                    .collect();
+                return Matrix::new(xs.rows, 1, data);
+            }
             let (w, waves) = if t < k {
                 (&weights[t], true)
             } else {
@@ -325,6 +343,7 @@ impl TaskTree {
             val: self.val,
             test: self.test,
             coarse: self.coarse,
+            noise_tasks: Vec::new(),
         }
     }
 }
