@@ -29,7 +29,7 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ),
     (
         "meta-weighting",
-        "learned task weights (uw, famo, auto_lambda) with one pure-noise task among related ones, 5 replicates",
+        "learned task weights (uw, famo, auto_lambda, meta_weight_net) with one pure-noise task among related ones, 5 replicates",
         include_str!("presets/meta-weighting.yaml"),
     ),
     (

@@ -183,6 +183,30 @@ pub fn unflatten_shared<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32])
     shared
 }
 
+/// A flat vector over every layer (the layout of `flatten`) as layers: a full gradient.
+pub fn unflatten_all<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32]) -> Vec<Linear<D>> {
+    let mut offset = 0;
+    let layers = net
+        .layers
+        .iter()
+        .map(|layer| {
+            let (w_shape, b_shape) = (*layer.weight.shape(), *layer.bias.shape());
+            let w_len = w_shape.0 * w_shape.1;
+            let weight = dev.tensor_from_vec(flat[offset..offset + w_len].to_vec(), w_shape);
+            offset += w_len;
+            let bias = dev.tensor_from_vec(flat[offset..offset + b_shape.0].to_vec(), b_shape);
+            offset += b_shape.0;
+            Linear { weight, bias }
+        })
+        .collect();
+    assert_eq!(
+        offset,
+        flat.len(),
+        "flat vector length matches the parameters"
+    );
+    layers
+}
+
 /// A copy of `net` with every parameter moved by `scale`·`flat` (`flat` over all layers,
 /// in the layout of `flatten`): Auto-Lambda's virtual and finite-difference points.
 pub fn shifted<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32], scale: f32) -> Network<D> {

@@ -10,6 +10,7 @@ pub mod conflict;
 pub mod device;
 pub mod engine;
 pub mod error;
+pub mod meta_weight;
 pub mod model;
 pub mod optimizer;
 pub mod solvers;

@@ -9,7 +9,7 @@ use crate::optimizer::{Optimizer, OptimizerSpec};
 use crate::weighting::{Weighter, WeightingSpec};
 use crate::AlgorithmsError;
 use dfdx::prelude::*;
-use mtlbench_tasks::{metrics, seed, Matrix, SuiteData, TaskKind};
+use mtlbench_tasks::{metrics, seed, Matrix, Splits, SuiteData, TaskKind};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -269,15 +269,25 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
 
     /// The training batch made of rows `rows` of the training split.
     pub fn batch(&self, rows: &[usize]) -> Batch<D> {
+        self.batch_of(Split::Train, rows)
+    }
+
+    /// The batch made of rows `rows` of `split`.
+    pub fn batch_of(&self, split: Split, rows: &[usize]) -> Batch<D> {
         let suite = self.def.suite;
+        let pick = |s: &'a Splits<Matrix>| match split {
+            Split::Train => &s.train,
+            Split::Val => &s.val,
+            Split::Test => &s.test,
+        };
         let x = self.dev.tensor_from_vec(
-            suite.x.train.select_rows(rows).data,
+            pick(&suite.x).select_rows(rows).data,
             (rows.len(), suite.input_width()),
         );
         let targets = suite
             .tasks
             .iter()
-            .map(|task| target_tensor(&self.dev, task.kind, &task.y.train, rows))
+            .map(|task| target_tensor(&self.dev, task.kind, pick(&task.y), rows))
             .collect();
         Batch { x, targets }
     }
@@ -286,6 +296,14 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
     /// and the passes it took.
     pub fn step(&mut self, batch: &Batch<D>) -> StepCost {
         let tasks = self.kinds.len();
+        if matches!(self.def.weighting, WeightingSpec::MetaWeightNet(_)) {
+            let losses = self.step_meta_weight_net(batch);
+            return StepCost {
+                losses,
+                forward: tasks + 1,
+                backward: tasks + 1,
+            };
+        }
         if let Some(spec) = self.weighter.auto_lambda().cloned() {
             let losses = self.step_auto_lambda(batch, &spec);
             return StepCost {
@@ -469,6 +487,51 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         self.last_weights = Some(lambda.iter().map(|w| f64::from(*w)).collect());
         self.apply(step.grads);
         train.losses
+    }
+
+    /// Meta-Weight-Net's step (see `meta_weight`): each task's full gradient, the weights
+    /// from the weight network, a look-ahead on a validation batch, the network's meta
+    /// step, and the real update Σ v̄ᵢgᵢ with the updated weights. Returns the task losses.
+    fn step_meta_weight_net(&mut self, batch: &Batch<D>) -> Vec<f32> {
+        let tasks = self.kinds.len();
+        let alpha = self.def.training.lr as f32;
+        let mut losses = Vec::new();
+        let mut grads: Vec<Vec<f32>> = Vec::with_capacity(tasks);
+        for t in 0..tasks {
+            let one_hot: Vec<f32> = (0..tasks).map(|k| f32::from(u8::from(k == t))).collect();
+            let step = engine::weighted_loss_gradients(&self.net, &self.kinds, batch, |_| one_hot);
+            losses = step.losses;
+            grads.push(engine::flatten(&step.grads));
+        }
+        let features = self
+            .weighter
+            .mwn_features(&losses)
+            .expect("meta_weight_net has its weight network");
+        let combine = |w: &[f64]| -> Vec<f32> { crate::aggregate::combine(&grads, w) };
+        let weights = self.weighter.mwn_weights(&features);
+        let ahead = engine::shifted(&self.net, &self.dev, &combine(&weights), -alpha);
+        // The meta batch: rows of the validation split, as many as this batch.
+        let val_rows = self.def.suite.x.val.rows;
+        if val_rows > 0 {
+            let size = batch.x.shape().0.min(val_rows);
+            let mut rows = rand::seq::index::sample(&mut self.meta_rng, val_rows, size).into_vec();
+            rows.sort_unstable();
+            let meta = self.batch_of(Split::Val, &rows);
+            let ones = vec![1.0f32; tasks];
+            let val = engine::weighted_loss_gradients(&ahead, &self.kinds, &meta, |_| ones);
+            let g_val = engine::flatten(&val.grads);
+            // First order: ∂L_val/∂v̄ᵢ ≈ −α g_valᵀgᵢ.
+            let d_weights: Vec<f64> = grads
+                .iter()
+                .map(|g| -f64::from(alpha) * crate::solvers::dot(&g_val, g))
+                .collect();
+            self.weighter.mwn_update(&features, &d_weights);
+        }
+        let weights = self.weighter.mwn_weights(&features);
+        let update = engine::unflatten_all(&self.net, &self.dev, &combine(&weights));
+        self.last_weights = Some(weights);
+        self.apply(update);
+        losses
     }
 
     /// The aggregation's task weights, when its update is Gᵀw (not DB-MTL's own direction).
@@ -933,12 +996,14 @@ mod tests {
             );
             assert_eq!(outcome.steps, 15 * 4);
             // Backward calls and forward passes per step: 1 and 1 (loss-level; FAMO one more
-            // forward; Auto-Lambda 3 and 5), T and T (parameter gradients), T + 1 and 2
+            // forward; Auto-Lambda 3 and 5; Meta-Weight-Net T + 1 each), T and T (parameter gradients), T + 1 and 2
             // (representation).
             let (backward, forward) = if weighting.uses_representation() {
                 (4, 2)
             } else if matches!(weighting, WeightingSpec::AutoLambda(_)) {
                 (3, 5)
+            } else if matches!(weighting, WeightingSpec::MetaWeightNet(_)) {
+                (4, 4)
             } else if weighting.is_gradient_level() {
                 (3, 3)
             } else {
@@ -1326,10 +1391,10 @@ mod tests {
             .collect()
     }
 
-    /// Auto-Lambda: with a pure-noise task among related ones, the noise task's λ ends the
-    /// lowest, for each of three seeds; its cost is 5 forward and 3 backward passes a step.
+    /// Auto-Lambda and Meta-Weight-Net: with a pure-noise task among related ones, the
+    /// noise task's weight ends the lowest, for each of three seeds.
     #[test]
-    fn auto_lambda_gives_the_noise_task_the_lowest_weight() {
+    fn meta_learned_weights_give_the_noise_task_the_lowest_weight() {
         let model = ModelSpec {
             trunk: vec![16],
             head: vec![],
@@ -1338,28 +1403,36 @@ mod tests {
             weights_every: 1,
             ..adam_training(8, 16, 8, false)
         };
-        let weighting = WeightingSpec::AutoLambda(crate::weighting::AutoLambda {
-            meta_lr: 0.01,
-            ..Default::default()
-        });
-        for seed in [1, 2, 3] {
-            let suite = suite_with_noise_task(seed);
-            let o = train_tiny(
-                &suite,
-                &ArchitectureSpec::HardSharing(HardSharing {}),
-                &weighting,
-                &model,
-                &training,
-                (seed, seed + 10),
-            );
-            assert_eq!(o.status, RunStatus::Ok);
-            assert_eq!(
-                (o.forward_passes, o.backward_passes),
-                (5 * o.steps, 3 * o.steps)
-            );
-            let w = final_weights(&o, 3);
-            eprintln!("seed {seed}: λ = {w:?}");
-            assert!(w[2] < w[0] && w[2] < w[1], "seed {seed}: λ = {w:?}");
+        let methods = [
+            WeightingSpec::AutoLambda(crate::weighting::AutoLambda {
+                meta_lr: 0.01,
+                ..Default::default()
+            }),
+            WeightingSpec::MetaWeightNet(crate::weighting::MetaWeightNetSpec {
+                meta_lr: 0.05,
+                ..Default::default()
+            }),
+        ];
+        for weighting in &methods {
+            for seed in [1, 2, 3] {
+                let suite = suite_with_noise_task(seed);
+                let o = train_tiny(
+                    &suite,
+                    &ArchitectureSpec::HardSharing(HardSharing {}),
+                    weighting,
+                    &model,
+                    &training,
+                    (seed, seed + 10),
+                );
+                assert_eq!(o.status, RunStatus::Ok);
+                let w = final_weights(&o, 3);
+                eprintln!("{} seed {seed}: weights {w:?}", weighting.kind());
+                assert!(
+                    w[2] < w[0] && w[2] < w[1],
+                    "{} seed {seed}: weights {w:?}",
+                    weighting.kind()
+                );
+            }
         }
     }
 }

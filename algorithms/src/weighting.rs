@@ -265,6 +265,34 @@ impl Default for AutoLambda {
     }
 }
 
+/// `meta_weight_net`: Meta-Weight-Net adapted to tasks (see `meta_weight`): an MLP
+/// 2 → `hidden` → 1 maps each task's (loss, loss ratio to its first-step loss) to a
+/// weight; trained each step by the first-order one-step look-ahead on a batch of the
+/// validation split (the meta set), SGD Nesterov 0.9, weight decay 5e-4, lr `meta_lr`;
+/// the real step then uses the updated weights. T + 1 forward and backward passes a step.
+///
+/// Paper: Shu et al. 2019, "Meta-Weight-Net: learning an explicit mapping for sample
+/// weighting" (per-sample weights; reference xjtushujun/meta-weight-net); the task
+/// adaptation is FORMULAS.md b.6's proposal. First order: the task gradients at θ stand in
+/// for their values along the look-ahead (the reference differentiates through it).
+/// Weights are normalised to sum T (the reference: sum 1). Hyper-parameters: `hidden` 100,
+/// `meta_lr` 1e-3.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetaWeightNetSpec {
+    pub hidden: usize,
+    pub meta_lr: f64,
+}
+
+impl Default for MetaWeightNetSpec {
+    fn default() -> Self {
+        MetaWeightNetSpec {
+            hidden: 100,
+            meta_lr: 1e-3,
+        }
+    }
+}
+
 /// `famo`: z = softmax(w), Dᵢ = Lᵢ − Lᵢ^min + 1e-8, the update of Σᵢ zᵢ log Dᵢ / sg(Σᵢ zᵢ/Dᵢ);
 /// after the model step, on the same batch, δᵢ = log Dᵢ(before) − log Dᵢ(after), the logits
 /// w get the gradient J_softmax(w)ᵀδ and an Adam step. One extra forward pass per step.
@@ -432,6 +460,7 @@ mtlbench_tasks::registry! {
         NashMtl(NashMtl) = "nash_mtl": "Nash bargaining weights (Navon et al. 2022); gradient-level",
         DbMtl(DbMtl) = "db_mtl": "dual-balancing: EMA of log-loss gradients, equal norms (Lin et al. 2023); gradient-level",
         GradNorm(GradNorm) = "gradnorm": "balance weighted gradient norms to relative training rates (Chen et al. 2018); gradient-level",
+        MetaWeightNet(MetaWeightNetSpec) = "meta_weight_net": "an MLP maps each task's loss and loss ratio to its weight, trained by a one-step look-ahead on validation batches (Shu et al. 2019, adapted to tasks)",
         AutoLambda(AutoLambda) = "auto_lambda": "meta-learned task weights by a finite-difference look-ahead on a second batch (Liu et al. 2022); 5 forward + 3 backward per step",
         Compose(Compose) = "compose": "a loss weighting followed by a gradient aggregator (loss: ..., gradient: ...)",
     }
@@ -518,6 +547,14 @@ impl WeightingSpec {
                     )),
                     _ => Ok(()),
                 }
+            }
+            WeightingSpec::MetaWeightNet(m)
+                if m.hidden == 0 || !(m.meta_lr > 0.0 && m.meta_lr.is_finite()) =>
+            {
+                Err(AlgorithmsError::invalid(
+                    "hidden",
+                    "hidden must be ≥ 1 and meta_lr > 0",
+                ))
             }
             WeightingSpec::AutoLambda(a) => {
                 if !(a.meta_lr > 0.0 && a.meta_lr.is_finite() && a.init.is_finite()) {
@@ -648,6 +685,9 @@ pub struct Weighter {
     targets: Vec<f64>,
     /// `compose`: the loss weighting's and the aggregator's own weighters.
     parts: Option<Box<(Weighter, Weighter)>>,
+    /// `meta_weight_net`: the weight network, and each task's first-step loss.
+    mwn: Option<crate::meta_weight::MetaWeightNet>,
+    first_losses: Vec<f32>,
 }
 
 impl Weighter {
@@ -669,6 +709,14 @@ impl Weighter {
             _ => (Vec::new(), None),
         };
         let mut rng = rng;
+        let mwn = match spec {
+            WeightingSpec::MetaWeightNet(m) => Some(crate::meta_weight::MetaWeightNet::new(
+                m.hidden,
+                m.meta_lr,
+                rng.gen(),
+            )),
+            _ => None,
+        };
         let parts = match spec {
             WeightingSpec::Compose(c) => {
                 // The loss part draws from its own stream, split off this one.
@@ -693,6 +741,8 @@ impl Weighter {
             shared_layout: Vec::new(),
             targets: Vec::new(),
             parts,
+            mwn,
+            first_losses: Vec::new(),
         }
     }
 
@@ -736,6 +786,37 @@ impl Weighter {
         match &self.spec {
             WeightingSpec::AutoLambda(a) => Some(a),
             _ => None,
+        }
+    }
+
+    /// Meta-Weight-Net's input features of each task: (Lᵢ, Lᵢ/Lᵢ(first step)); `None`
+    /// for other weightings.
+    pub fn mwn_features(&mut self, losses: &[f32]) -> Option<Vec<[f64; 2]>> {
+        self.mwn.as_ref()?;
+        if self.first_losses.is_empty() {
+            self.first_losses = losses.to_vec();
+        }
+        Some(
+            losses
+                .iter()
+                .zip(&self.first_losses)
+                .map(|(l, f)| [f64::from(*l), f64::from(*l) / f64::from(f.max(1e-12))])
+                .collect(),
+        )
+    }
+
+    /// Meta-Weight-Net's task weights for `features`.
+    pub fn mwn_weights(&self, features: &[[f64; 2]]) -> Vec<f64> {
+        self.mwn
+            .as_ref()
+            .map_or_else(|| vec![1.0; features.len()], |m| m.weights(features))
+    }
+
+    /// One meta step of the weight network, from ∂L_val/∂v̄.
+    pub fn mwn_update(&mut self, features: &[[f64; 2]], d_weights: &[f64]) {
+        if let Some(m) = &mut self.mwn {
+            let grad = m.gradient(features, d_weights);
+            m.step(&grad);
         }
     }
 
