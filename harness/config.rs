@@ -37,6 +37,9 @@ pub struct StudyConfig {
     /// pair of tasks of each suite (the `pairwise_transfer` table).
     #[serde(default)]
     pub pairwise: bool,
+    /// Meta-test adaptation to unseen tasks of each suite's family (see `adapt`).
+    #[serde(default)]
+    pub adaptation: Option<mtlbench_algorithms::adapt::AdaptConfig>,
 }
 
 fn default_replicates() -> usize {

@@ -1,7 +1,9 @@
 //! The compute backend a sweep runs on: the CPU, or CUDA when built with `--features cuda`.
 
+use mtlbench_algorithms::adapt::{run_adaptation, AdaptConfig, AdaptPoint, StartSpec};
 use mtlbench_algorithms::train::RunDefinition;
 use mtlbench_algorithms::TrainOutcome;
+use mtlbench_tasks::sinusoid::HeldOutTask;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
@@ -18,6 +20,35 @@ impl Backend {
             Backend::Cuda => {
                 Err("this build has no CUDA support: rebuild with `--features cuda`".into())
             }
+        }
+    }
+
+    /// Runs one meta-test adaptation run on a fresh device of this backend.
+    pub fn adapt(
+        self,
+        def: &RunDefinition<'_>,
+        config: &AdaptConfig,
+        start: &StartSpec,
+        held_out: &dyn Fn(usize) -> Vec<HeldOutTask>,
+    ) -> Result<Vec<AdaptPoint>, String> {
+        match self {
+            Backend::Cpu => Ok(run_adaptation(
+                mtlbench_algorithms::device::cpu(),
+                def,
+                config,
+                start,
+                held_out,
+            )),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => Ok(run_adaptation(
+                mtlbench_algorithms::device::cuda()?,
+                def,
+                config,
+                start,
+                held_out,
+            )),
+            #[cfg(not(feature = "cuda"))]
+            Backend::Cuda => Err(Backend::Cuda.check_available().unwrap_err()),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use crate::config::{canonical_json, LoadedStudy};
 use crate::error::HarnessError;
+use mtlbench_algorithms::adapt::{AdaptConfig, StartSpec};
 use mtlbench_algorithms::architecture::{HardSharing, SingleTask};
 use mtlbench_algorithms::weighting::Equal;
 use mtlbench_algorithms::{ArchitectureSpec, ModelSpec, TrainConfig, WeightingSpec};
@@ -41,6 +42,9 @@ pub struct RunSpec {
     /// single); `None` for the study's ordinary runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_subset: Option<Vec<usize>>,
+    /// Meta-test adaptation runs: the settings and the start this run adapts from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adaptation: Option<(AdaptConfig, StartSpec)>,
 }
 
 impl RunSpec {
@@ -341,6 +345,7 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
                                 fraction,
                                 seeds,
                                 task_subset: subset.clone(),
+                                adaptation: None,
                             };
                             let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
                             let tasks_part = subset.as_ref().map_or(String::new(), |s| {
@@ -359,6 +364,57 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
                             );
                             runs.push(spec);
                         }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(adaptation) = &c.adaptation {
+        adaptation
+            .validate()
+            .map_err(|e| study.error_at(&format!("adaptation.{}", e.key()), e.message()))?;
+        for (i, suite) in c.suites.iter().enumerate() {
+            if suite.held_out_tasks(0, 1, 1, 1).is_none() {
+                return Err(study.error_at(
+                    &format!("suites[{i}]"),
+                    format!("`{}` has no task family to draw unseen tasks from: adaptation needs a suite like `sinusoid`", suite.kind()),
+                ));
+            }
+        }
+        // Per suite, fraction and replicate, one run per start, with the first training
+        // settings (the `transfer` start trains with them).
+        let training = &trainings[0];
+        for suite in &c.suites {
+            for &fraction in &c.fractions {
+                for replicate in 0..c.replicates {
+                    let seeds = run_seeds(c.seed, suite, replicate, fraction);
+                    for start in &adaptation.starts {
+                        let mut spec = RunSpec {
+                            id: String::new(),
+                            study: c.name.clone(),
+                            suite_label: suite.label(),
+                            suite: suite.clone(),
+                            architecture: ArchitectureSpec::HardSharing(HardSharing {}),
+                            weighting: WeightingSpec::Equal(Equal {}),
+                            algorithm: format!("adapt:{}", start.kind()),
+                            model: c.model.clone(),
+                            training: training.clone(),
+                            replicate,
+                            fraction,
+                            seeds,
+                            task_subset: None,
+                            adaptation: Some((adaptation.clone(), start.clone())),
+                        };
+                        let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
+                        spec.id = format!(
+                            "{}-adapt-{}-r{}-f{}-{:08x}",
+                            sanitize(&suite.label()),
+                            start.kind(),
+                            replicate,
+                            sanitize(&fraction.to_string()),
+                            hash >> 32
+                        );
+                        runs.push(spec);
                     }
                 }
             }

@@ -33,6 +33,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         include_str!("presets/meta-weighting.yaml"),
     ),
     (
+        "few-shot",
+        "meta-test adaptation on the sinusoid family: random, transfer, reptile and fomaml starts, 5/10/20 shots, 3 replicates",
+        include_str!("presets/few-shot.yaml"),
+    ),
+    (
         "multimnist",
         "reference study on MultiMNIST: single_task vs hard_sharing with 7 weightings, 3 replicates (needs MTLBENCH_DATA)",
         include_str!("presets/multimnist.yaml"),

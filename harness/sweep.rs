@@ -199,7 +199,19 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
                     batches: spec.seeds.batches,
                 },
             };
-            let outcome = backend.train(def)?;
+            let outcome = match &spec.adaptation {
+                None => backend.train(def)?,
+                Some((config, start)) => {
+                    // The held-out tasks come from the data seed: every start of a
+                    // replicate adapts to the same unseen tasks.
+                    let held_out = |k: usize| {
+                        spec.suite
+                            .held_out_tasks(spec.seeds.data, config.held_out, k, config.query)
+                            .unwrap_or_default()
+                    };
+                    adaptation_outcome(backend.adapt(&def, config, start, &held_out)?)
+                }
+            };
             Ok((outcome, suite.clone()))
         },
     ));
@@ -275,11 +287,16 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
             })
             .collect(),
         planted_correlation: suite.as_ref().and_then(|s| s.planted_correlation.clone()),
+        stage: spec.adaptation.as_ref().map(|_| "adaptation".to_string()),
         points: outcome
             .points
             .iter()
             .map(|p| Point {
-                task: task_name(p.task),
+                task: if spec.adaptation.is_some() {
+                    "held_out".to_string()
+                } else {
+                    task_name(p.task)
+                },
                 split: p.split.as_str().to_string(),
                 metric: p.metric.clone(),
                 higher_is_better: p.higher_is_better,
@@ -289,6 +306,27 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
             })
             .collect(),
     }
+}
+
+/// An adaptation run's curves as an outcome: one test point per (k, step), metric
+/// `query_mse_k<k>`, epoch = step.
+fn adaptation_outcome(points: Vec<mtlbench_algorithms::adapt::AdaptPoint>) -> TrainOutcome {
+    let mut outcome = failed(String::new());
+    outcome.status = RunStatus::Ok;
+    outcome.message = None;
+    outcome.points = points
+        .into_iter()
+        .map(|p| mtlbench_algorithms::train::EvalPoint {
+            epoch: p.step,
+            step: p.step,
+            task: 0,
+            split: mtlbench_algorithms::train::Split::Test,
+            metric: format!("query_mse_k{}", p.shots),
+            higher_is_better: false,
+            value: p.mse,
+        })
+        .collect();
+    outcome
 }
 
 fn failed(message: String) -> TrainOutcome {

@@ -794,3 +794,64 @@ training: {epochs: 30, batch_size: 32, lr: 0.001}
         "planted {planted}, wrong {wrong}, hard {hard}"
     );
 }
+
+/// An `adaptation` section adds one run per start and replicate; their curves go to
+/// adaptation.csv/.md and a chart, not into the summary; a suite without a task family is
+/// refused.
+#[test]
+fn adaptation_runs_report_their_curves_apart() {
+    let study = "\
+name: fs
+replicates: 2
+suites:
+  - {kind: sinusoid, tasks: 5, train: 60, val: 20, test: 40}
+architectures:
+  - kind: hard_sharing
+model: {trunk: [16]}
+training: {epochs: 2, batch_size: 20}
+adaptation:
+  held_out: 3
+  shots: [5, 10]
+  steps: 3
+  query: 20
+  starts:
+    - kind: random
+    - {kind: reptile, iterations: 20}
+";
+    let dir = tempfile::tempdir().unwrap();
+    write_study(dir.path(), "fs.yaml", study);
+    let o = run_in(dir.path(), &["run", "fs.yaml", "--out", "out", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 2 replicates × (1 ordinary + 2 adaptation runs).
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("out/runs"))
+            .unwrap()
+            .count(),
+        6
+    );
+    let csv = std::fs::read_to_string(dir.path().join("out/adaptation.csv")).unwrap();
+    // 2 starts × 2 shot counts × 4 steps (0..=3).
+    assert_eq!(csv.lines().count(), 1 + 2 * 2 * 4, "{csv}");
+    assert!(
+        csv.lines().skip(1).all(|l| l.contains(",2,")),
+        "n = 2 replicates: {csv}"
+    );
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
+    assert!(!summary.contains("adapt:"), "{summary}");
+    assert!(dir
+        .path()
+        .join("out/charts/sinusoid_f1_adaptation.png")
+        .is_file());
+
+    write_study(
+        dir.path(),
+        "bad.yaml",
+        &study.replace(
+            "kind: sinusoid, tasks: 5",
+            "kind: planted_correlation, tasks: 3",
+        ),
+    );
+    let o = run_in(dir.path(), &["plan", "bad.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no task family"), "{}", stderr(&o));
+}

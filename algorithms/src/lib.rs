@@ -3,6 +3,7 @@
 //! optimizers as dfdx tensor ops, per-task gradients as flat vectors, the architecture and
 //! weighting registries, and the training loop. Generic over the dfdx device.
 
+pub mod adapt;
 pub mod aggregate;
 pub mod architecture;
 pub mod bench;

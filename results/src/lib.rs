@@ -2,6 +2,7 @@
 //! replicates, Δm against the single-task baseline, telemetry and affinity summaries,
 //! pairwise transfer, polars tables and plotters charts.
 
+pub mod adaptation;
 pub mod affinity;
 pub mod charts;
 pub mod efficiency;

@@ -91,6 +91,10 @@ pub struct RunRecord {
     /// study's ordinary runs.
     #[serde(default)]
     pub task_subset: Option<Vec<String>>,
+    /// `adaptation` for meta-test adaptation runs (their points are the held-out query
+    /// losses by step); `None` for the study's ordinary runs.
+    #[serde(default)]
+    pub stage: Option<String>,
     /// The suite's planted task-correlation matrix over the run's tasks, when it has one.
     pub planted_correlation: Option<Vec<Vec<f64>>>,
     pub points: Vec<Point>,
@@ -99,6 +103,12 @@ pub struct RunRecord {
 impl RunRecord {
     pub fn is_ok(&self) -> bool {
         self.status == "ok"
+    }
+
+    /// A run of the study's own grid: not a pairwise-transfer run on a task subset, not a
+    /// meta-test adaptation run.
+    pub fn is_ordinary(&self) -> bool {
+        self.task_subset.is_none() && self.stage.is_none()
     }
 
     /// The final test value of every (task, metric), in stored order.
@@ -149,6 +159,7 @@ pub(crate) fn test_run(
         telemetry_forward_passes: 0,
         weights: Vec::new(),
         task_subset: None,
+        stage: None,
         telemetry: Vec::new(),
         planted_correlation: None,
         points: values

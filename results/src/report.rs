@@ -64,6 +64,19 @@ pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
         tables::write_csv(&mut frame, &path)?;
         written.push(path);
     }
+    let adapted = crate::adaptation::adaptation_rows(&runs);
+    if !adapted.is_empty() {
+        let path = out.join("adaptation.csv");
+        let mut frame = tables::adaptation_frame(&adapted).map_err(|e| table_error(&path, e))?;
+        tables::write_csv(&mut frame, &path)?;
+        written.push(path);
+        let path = out.join("adaptation.md");
+        crate::store::write_atomic(
+            &path,
+            crate::adaptation::adaptation_markdown(&study, &adapted).as_bytes(),
+        )?;
+        written.push(path);
+    }
     let relations = crate::relationships::relations(&ordinary, &cells);
     if !relations.is_empty() || !gains.is_empty() {
         let path = out.join("relationships.md");
@@ -155,6 +168,11 @@ pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
         "Task-weight trajectories",
         figures::weight_figures(&ordinary),
     );
+    add(
+        &mut figures,
+        "Meta-test adaptation",
+        figures::adaptation_curves(&adapted),
+    );
     let mut charts_written: Vec<(&str, String)> = Vec::new();
     for (kind, stem, figure) in &figures {
         written.extend(charts::write_figure(&chart_dir, stem, figure)?);
@@ -192,6 +210,8 @@ fn index_markdown(study: &str, written: &[PathBuf], charts: &[(&str, String)]) -
         ("data_efficiency.csv", "normalised area under the learning curve and data-equivalence ratio"),
         ("learning_curves.csv", "final test metric by training fraction"),
         ("pairwise_transfer.csv", "gain of each task from each partner"),
+        ("adaptation.md", "meta-test adaptation: held-out query loss before and after adapting, per start and k"),
+        ("adaptation.csv", "the adaptation curves: query loss by step, per start and k"),
         ("telemetry_summary.csv", "every conflict and affinity measure averaged per cell"),
         ("telemetry.csv", "every logged conflict and affinity value"),
         ("task_weights.csv", "the task weights each run applied"),

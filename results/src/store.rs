@@ -107,6 +107,7 @@ mod tests {
             telemetry_forward_passes: 0,
             weights: Vec::new(),
             task_subset: None,
+            stage: None,
             telemetry: Vec::new(),
             planted_correlation: None,
             points: vec![Point {

@@ -115,10 +115,10 @@ pub fn format_fraction(f: f64) -> String {
 }
 
 /// Summarises the study's ordinary runs among `runs` (any order; pairwise-transfer runs
-/// on task subsets are left to `pairwise`); rows come out sorted by suite, fraction,
+/// on task subsets are left to `pairwise`, adaptation runs to `adaptation`); rows come out sorted by suite, fraction,
 /// baseline first, algorithm, then task order as stored.
 pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
-    let runs: Vec<&RunRecord> = runs.iter().filter(|r| r.task_subset.is_none()).collect();
+    let runs: Vec<&RunRecord> = runs.iter().filter(|r| r.is_ordinary()).collect();
     let mut cells: BTreeMap<GroupKey, Vec<&RunRecord>> = BTreeMap::new();
     for &run in &runs {
         cells.entry(group_key(run)).or_default().push(run);

@@ -296,6 +296,33 @@ pub fn weights_frame(runs: &[RunRecord]) -> Option<Result<DataFrame, PolarsError
     ]))
 }
 
+/// The adaptation curves: query MSE by suite, fraction, start, k and step over replicates.
+pub fn adaptation_frame(rows: &[crate::adaptation::AdaptRow]) -> Result<DataFrame, PolarsError> {
+    let text = |f: &dyn Fn(&crate::adaptation::AdaptRow) -> String| -> Vec<String> {
+        rows.iter().map(f).collect()
+    };
+    let num = |f: &dyn Fn(&crate::adaptation::AdaptRow) -> f64| -> Vec<f64> {
+        rows.iter().map(f).collect()
+    };
+    DataFrame::new_infer_height(vec![
+        col("suite", text(&|r| r.suite.clone())),
+        col("fraction", num(&|r| r.fraction.parse().unwrap_or(f64::NAN))),
+        col("start", text(&|r| r.start.clone())),
+        col(
+            "shots",
+            rows.iter().map(|r| r.shots as u64).collect::<Vec<_>>(),
+        ),
+        col(
+            "step",
+            rows.iter().map(|r| r.step as u64).collect::<Vec<_>>(),
+        ),
+        col("n", rows.iter().map(|r| r.mse.n as u64).collect::<Vec<_>>()),
+        col("query_mse_mean", num(&|r| r.mse.mean)),
+        col("query_mse_ci95_low", num(&|r| r.mse.mean - r.mse.ci95)),
+        col("query_mse_ci95_high", num(&|r| r.mse.mean + r.mse.ci95)),
+    ])
+}
+
 /// gain_{task|partner} of the pairwise-transfer runs, in percent, over replicates.
 pub fn pairwise_frame(gains: &[PairGain]) -> Result<DataFrame, PolarsError> {
     let text = |f: &dyn Fn(&PairGain) -> String| -> Vec<String> { gains.iter().map(f).collect() };

@@ -11,6 +11,7 @@ pub mod planted_correlation;
 pub mod real;
 pub mod registry;
 pub mod seed;
+pub mod sinusoid;
 pub mod suite;
 
 pub use data::{Matrix, Splits, SuiteData, TaskData, TaskKind};

@@ -5,6 +5,7 @@ use crate::gradnorm_toy::GradnormToy;
 use crate::planted_correlation::{PlantedCorrelation, TaskTree};
 use crate::real::census::CensusIncome;
 use crate::real::multi_mnist::{MultiImage, Source};
+use crate::sinusoid::Sinusoid;
 use crate::TasksError;
 
 crate::registry! {
@@ -14,6 +15,8 @@ crate::registry! {
             "GradNorm regression toy: T tasks σᵢ·tanh((B+εᵢ)x), x∈R^250, y∈R^100, σ spread 1..100 (Chen et al. 2018)",
         PlantedCorrelation(PlantedCorrelation) = "planted_correlation":
             "MMoE generator for K tasks with a planted task-correlation matrix (one rho, or blocks via groups)",
+        Sinusoid(Sinusoid) = "sinusoid":
+            "MAML's sinusoid family y = A sin(x − φ), A ~ U[0.1, 5], φ ~ U[0, π]; unseen tasks for meta-test adaptation",
         TaskTree(TaskTree) = "task_tree":
             "planted task hierarchy: groups of strongly related tasks (rho), weakly related across (rho_between), plus a linear `coarse` task",
         MultiMnist(MultiImage) = "multi_mnist":
@@ -33,10 +36,26 @@ impl SuiteSpec {
             SuiteSpec::GradnormToy(s) => s.validate(),
             SuiteSpec::PlantedCorrelation(s) => s.validate(),
             SuiteSpec::TaskTree(s) => s.planted().validate(),
+            SuiteSpec::Sinusoid(s) => s.validate(),
             SuiteSpec::MultiMnist(s)
             | SuiteSpec::MultiFashion(s)
             | SuiteSpec::MultiFashionMnist(s) => s.validate(),
             SuiteSpec::CensusIncome(s) => s.validate(),
+        }
+    }
+
+    /// `n` unseen tasks of the suite's family with `shots` support and `query` query
+    /// points each, for meta-test adaptation; `None` for suites without a task family.
+    pub fn held_out_tasks(
+        &self,
+        seed: u64,
+        n: usize,
+        shots: usize,
+        query: usize,
+    ) -> Option<Vec<crate::sinusoid::HeldOutTask>> {
+        match self {
+            SuiteSpec::Sinusoid(s) => Some(s.held_out_tasks(seed, n, shots, query)),
+            _ => None,
         }
     }
 
@@ -58,6 +77,7 @@ impl SuiteSpec {
             SuiteSpec::GradnormToy(s) => s.generate(seed),
             SuiteSpec::PlantedCorrelation(s) => s.generate(seed),
             SuiteSpec::TaskTree(s) => s.planted().generate(seed),
+            SuiteSpec::Sinusoid(s) => s.generate(seed),
             SuiteSpec::MultiMnist(s) => s.generate(Source::Mnist, self.kind(), seed),
             SuiteSpec::MultiFashion(s) => s.generate(Source::Fashion, self.kind(), seed),
             SuiteSpec::MultiFashionMnist(s) => s.generate(Source::FashionMnist, self.kind(), seed),
@@ -71,6 +91,7 @@ impl SuiteSpec {
             SuiteSpec::GradnormToy(s) => &s.name,
             SuiteSpec::PlantedCorrelation(s) => &s.name,
             SuiteSpec::TaskTree(s) => &s.name,
+            SuiteSpec::Sinusoid(s) => &s.name,
             SuiteSpec::MultiMnist(s)
             | SuiteSpec::MultiFashion(s)
             | SuiteSpec::MultiFashionMnist(s) => &s.name,
@@ -87,6 +108,7 @@ impl SuiteSpec {
             SuiteSpec::GradnormToy(s) => s.name = None,
             SuiteSpec::PlantedCorrelation(s) => s.name = None,
             SuiteSpec::TaskTree(s) => s.name = None,
+            SuiteSpec::Sinusoid(s) => s.name = None,
             SuiteSpec::MultiMnist(s)
             | SuiteSpec::MultiFashion(s)
             | SuiteSpec::MultiFashionMnist(s) => {
@@ -109,6 +131,7 @@ impl SuiteSpec {
             SuiteSpec::GradnormToy(s) => s.tasks,
             SuiteSpec::PlantedCorrelation(s) => s.tasks + usize::from(s.coarse),
             SuiteSpec::TaskTree(s) => s.planted().tasks + usize::from(s.coarse),
+            SuiteSpec::Sinusoid(s) => s.tasks,
             // Two tasks each: left/right, or the census group's pair.
             _ => 2,
         }

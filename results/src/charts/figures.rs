@@ -488,3 +488,45 @@ pub fn weight_figures(runs: &[&RunRecord]) -> Vec<(String, Figure<'static>)> {
         })
         .collect()
 }
+
+/// Per suite and fraction with adaptation runs: the held-out query MSE by adaptation step,
+/// one panel per k, one line per start (mean over replicates).
+pub fn adaptation_curves(rows: &[crate::adaptation::AdaptRow]) -> Vec<(String, Figure<'static>)> {
+    let sections = crate::unique(rows.iter().map(|r| (r.suite.clone(), r.fraction.clone())));
+    sections
+        .into_iter()
+        .map(|(suite, fraction)| {
+            let here: Vec<_> = rows.iter().filter(|r| r.suite == suite && r.fraction == fraction).collect();
+            let starts = crate::unique(here.iter().map(|r| r.start.clone()));
+            let panels = crate::unique(here.iter().map(|r| r.shots))
+                .into_iter()
+                .map(|k| LinePanel {
+                    title: format!("{k}-shot"),
+                    x_desc: "adaptation step".into(),
+                    y_desc: "held-out query MSE (lower is better)".into(),
+                    log_x: false,
+                    series: starts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, start)| {
+                            let pts = here
+                                .iter()
+                                .filter(|r| r.shots == k && r.start == *start)
+                                .map(|r| (r.step as f64, r.mse.mean))
+                                .collect();
+                            (i, pts)
+                        })
+                        .collect(),
+                })
+                .collect();
+            (
+                section_stem(&suite, &fraction, "adaptation"),
+                Figure::Lines {
+                    title: format!("{suite} (fraction {fraction}): meta-test adaptation to unseen tasks, mean over replicates"),
+                    panels,
+                    legend: starts,
+                },
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,199 @@
+//! `sinusoid`: the MAML regression family (Finn et al. 2017; FORMULAS.md b.7.6): task t is
+//! y = Aₜ sin(x − φₜ) with Aₜ ~ U[amplitude], φₜ ~ U[phase], x ~ U[−5, 5] (one input shared
+//! by the training tasks, row by row). Unseen tasks of the same family are drawn for
+//! meta-test adaptation (`held_out_tasks`).
+
+use crate::data::{Matrix, Splits, SuiteData, TaskData, TaskKind};
+use crate::metrics::MetricSpec;
+use crate::seed;
+use crate::TasksError;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Parameters of the sinusoid family.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sinusoid {
+    pub name: Option<String>,
+    /// Training tasks.
+    pub tasks: usize,
+    /// Ranges of the amplitude A and the phase φ (narrower: more related tasks).
+    pub amplitude: [f64; 2],
+    pub phase: [f64; 2],
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+}
+
+impl Default for Sinusoid {
+    fn default() -> Self {
+        Sinusoid {
+            name: None,
+            tasks: 10,
+            amplitude: [0.1, 5.0],
+            phase: [0.0, std::f64::consts::PI],
+            train: 200,
+            val: 100,
+            test: 200,
+        }
+    }
+}
+
+/// One task of the family: y = A sin(x − φ).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wave {
+    pub amplitude: f64,
+    pub phase: f64,
+}
+
+impl Wave {
+    pub fn at(&self, x: f32) -> f32 {
+        (self.amplitude * (f64::from(x) - self.phase).sin()) as f32
+    }
+}
+
+/// An unseen task's support and query points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldOutTask {
+    pub support_x: Matrix,
+    pub support_y: Matrix,
+    pub query_x: Matrix,
+    pub query_y: Matrix,
+}
+
+impl Sinusoid {
+    pub fn validate(&self) -> Result<(), TasksError> {
+        if self.tasks == 0 {
+            return Err(TasksError::invalid("tasks", "must be at least 1"));
+        }
+        for (key, [lo, hi]) in [("amplitude", self.amplitude), ("phase", self.phase)] {
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                return Err(TasksError::invalid(
+                    key,
+                    "must be [low, high] with low ≤ high",
+                ));
+            }
+        }
+        if self.train < 2 || self.test < 2 {
+            return Err(TasksError::invalid(
+                "train",
+                "train and test must be at least 2",
+            ));
+        }
+        Ok(())
+    }
+
+    fn wave(&self, rng: &mut impl Rng) -> Wave {
+        let draw =
+            |rng: &mut dyn rand::RngCore, [lo, hi]: [f64; 2]| lo + (hi - lo) * rng.gen::<f64>();
+        Wave {
+            amplitude: draw(rng, self.amplitude),
+            phase: draw(rng, self.phase),
+        }
+    }
+
+    fn inputs(n: usize, rng: &mut impl Rng) -> Matrix {
+        Matrix::new(n, 1, (0..n).map(|_| rng.gen_range(-5.0f32..5.0)).collect())
+    }
+
+    /// Builds the training tasks; a pure function of `seed`.
+    pub fn generate(&self, seed: u64) -> Result<SuiteData, TasksError> {
+        self.validate()?;
+        let mut rng = seed::stream(seed, &["sinusoid", "tasks"]);
+        let waves: Vec<Wave> = (0..self.tasks).map(|_| self.wave(&mut rng)).collect();
+        let mut xr = seed::stream(seed, &["sinusoid", "x"]);
+        let x = Splits {
+            train: Self::inputs(self.train, &mut xr),
+            val: Self::inputs(self.val, &mut xr),
+            test: Self::inputs(self.test, &mut xr),
+        };
+        let tasks = waves
+            .iter()
+            .enumerate()
+            .map(|(t, w)| {
+                let y =
+                    |m: &Matrix| Matrix::new(m.rows, 1, m.data.iter().map(|v| w.at(*v)).collect());
+                TaskData {
+                    name: format!("wave{t}"),
+                    kind: TaskKind::Regression { outputs: 1 },
+                    metrics: vec![
+                        MetricSpec::new("mse", false),
+                        MetricSpec::new("normalized_mse", false),
+                    ],
+                    y: Splits {
+                        train: y(&x.train),
+                        val: y(&x.val),
+                        test: y(&x.test),
+                    },
+                    // E[A² sin²] = A²/2.
+                    target_scale: (w.amplitude * w.amplitude / 2.0).max(1e-12) as f32,
+                }
+            })
+            .collect();
+        Ok(SuiteData {
+            name: "sinusoid".into(),
+            x,
+            tasks,
+            planted_correlation: None,
+        })
+    }
+
+    /// `n` unseen tasks of the family (drawn from streams the training tasks do not use),
+    /// each with `shots` support points and `query` query points.
+    pub fn held_out_tasks(
+        &self,
+        seed: u64,
+        n: usize,
+        shots: usize,
+        query: usize,
+    ) -> Vec<HeldOutTask> {
+        (0..n)
+            .map(|i| {
+                let mut rng = seed::stream(seed, &["sinusoid", "held-out", &i.to_string()]);
+                let wave = self.wave(&mut rng);
+                let mut points = seed::stream(
+                    seed,
+                    &["sinusoid", "held-out", &i.to_string(), &shots.to_string()],
+                );
+                let support_x = Self::inputs(shots, &mut points);
+                let query_x = Self::inputs(query, &mut points);
+                let y = |m: &Matrix| {
+                    Matrix::new(m.rows, 1, m.data.iter().map(|v| wave.at(*v)).collect())
+                };
+                HeldOutTask {
+                    support_y: y(&support_x),
+                    query_y: y(&query_x),
+                    support_x,
+                    query_x,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waves_follow_the_family_and_held_out_tasks_are_new() {
+        let s = Sinusoid::default();
+        let data = s.generate(3).unwrap();
+        assert_eq!((data.tasks.len(), data.x.train.cols), (10, 1));
+        assert!(data.x.train.data.iter().all(|x| (-5.0..5.0).contains(x)));
+        // |y| ≤ A ≤ 5.
+        assert!(data
+            .tasks
+            .iter()
+            .all(|t| t.y.train.data.iter().all(|y| y.abs() <= 5.0)));
+        let held = s.held_out_tasks(3, 4, 10, 50);
+        assert_eq!(
+            (held.len(), held[0].support_x.rows, held[0].query_x.rows),
+            (4, 10, 50)
+        );
+        // The same held-out task for every shot count: its query targets follow one wave;
+        // support and query differ.
+        assert_ne!(held[0].support_x.data[..5], held[0].query_x.data[..5]);
+        assert_eq!(held, s.held_out_tasks(3, 4, 10, 50));
+    }
+}
