@@ -132,6 +132,10 @@ pub fn list() -> Result<u8, HarnessError> {
     section("architectures", ArchitectureSpec::registry());
     section("weightings", WeightingSpec::registry());
     section("optimizers", OptimizerSpec::registry());
+    section(
+        "adaptation starts (the study's adaptation.starts)",
+        mtlbench_algorithms::adapt::StartSpec::registry(),
+    );
     println!("presets (mtlbench run --preset NAME):");
     for (name, description, _) in PRESETS {
         println!("  {name:<22} {description}");

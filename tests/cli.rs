@@ -355,6 +355,15 @@ fn plan_list_and_report() {
         "static",
         "adamw",
         "quickstart",
+        "soft_sharing",
+        "hierarchical",
+        "auto_lambda",
+        "meta_weight_net",
+        "sinusoid",
+        "task_tree",
+        "reptile",
+        "fomaml",
+        "few-shot",
     ] {
         assert!(text.contains(kind), "{kind} missing from list");
     }
