@@ -374,12 +374,9 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
             .validate()
             .map_err(|e| study.error_at(&format!("adaptation.{}", e.key()), e.message()))?;
         for (i, suite) in c.suites.iter().enumerate() {
-            if suite.held_out_tasks(0, 1, 1, 1).is_none() {
-                return Err(study.error_at(
-                    &format!("suites[{i}]"),
-                    format!("`{}` has no task family to draw unseen tasks from: adaptation needs a suite like `sinusoid`", suite.kind()),
-                ));
-            }
+            suite
+                .check_held_out()
+                .map_err(|message| study.error_at(&format!("suites[{i}]"), message))?;
         }
         // Per suite, fraction and replicate, one run per start, with the first training
         // settings (the `transfer` start trains with them).

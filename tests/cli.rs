@@ -852,12 +852,27 @@ adaptation:
         .join("out/charts/sinusoid_f1_adaptation.png")
         .is_file());
 
+    // planted_correlation draws unseen task vectors too; gradnorm_toy has no family.
+    write_study(
+        dir.path(),
+        "planted.yaml",
+        &study.replace(
+            "kind: sinusoid, tasks: 5",
+            "kind: planted_correlation, tasks: 3, input_dim: 8",
+        ),
+    );
+    let o = run_in(
+        dir.path(),
+        &["run", "planted.yaml", "--out", "planted", "--quiet"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("planted/adaptation.csv").is_file());
     write_study(
         dir.path(),
         "bad.yaml",
         &study.replace(
             "kind: sinusoid, tasks: 5",
-            "kind: planted_correlation, tasks: 3",
+            "kind: gradnorm_toy, tasks: 2, input_dim: 8, output_dim: 2",
         ),
     );
     let o = run_in(dir.path(), &["plan", "bad.yaml"]);

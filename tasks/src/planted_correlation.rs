@@ -47,6 +47,17 @@ pub struct PlantedCorrelation {
     /// out of the canonical parameters when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub noise_tasks: Vec<usize>,
+    /// Meta-test adaptation: the correlation of each unseen task's vector with every
+    /// training task's (default `rho`). Left out of the canonical parameters when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_out_rho: Option<f64>,
+}
+
+/// The seeded structure behind a planted suite: the task vectors and the sine terms.
+struct Structure {
+    basis: Vec<Vec<f64>>,
+    weights: Vec<Vec<f64>>,
+    sines: Vec<(f64, f64)>,
 }
 
 impl Default for PlantedCorrelation {
@@ -66,6 +77,7 @@ impl Default for PlantedCorrelation {
             test: 1000,
             coarse: false,
             noise_tasks: Vec::new(),
+            held_out_rho: None,
         }
     }
 }
@@ -155,6 +167,9 @@ impl PlantedCorrelation {
                 return Err(TasksError::invalid(key, "must be at least 2"));
             }
         }
+        if self.held_out_rho.is_some() {
+            self.check_held_out()?;
+        }
         if linalg::cholesky_psd(&self.correlation_matrix(), 1e-9).is_none() {
             return Err(TasksError::invalid(
                 "rho",
@@ -165,12 +180,10 @@ impl PlantedCorrelation {
         Ok(())
     }
 
-    /// Generates the suite; a pure function of `seed`.
-    pub fn generate(&self, seed: u64) -> Result<SuiteData, TasksError> {
-        self.validate()?;
+    /// The task vectors wₖ = c·Σⱼ chol(R)ₖⱼ uⱼ and the shared sine terms of `seed`.
+    fn structure(&self, seed: u64) -> Structure {
         let (k, d) = (self.tasks, self.input_dim);
-        let r = self.correlation_matrix();
-        let l = linalg::cholesky_psd(&r, 1e-9).expect("validated PSD");
+        let l = linalg::cholesky_psd(&self.correlation_matrix(), 1e-9).expect("validated PSD");
         let mut rng = seed::stream(seed, &["planted_correlation", "structure"]);
         let basis = linalg::orthonormal_basis(d, k, || rng.sample(StandardNormal));
         let weights: Vec<Vec<f64>> = (0..k)
@@ -183,6 +196,132 @@ impl PlantedCorrelation {
         let sines: Vec<(f64, f64)> = (0..self.sin_terms)
             .map(|_| (rng.sample(StandardNormal), rng.sample(StandardNormal)))
             .collect();
+        Structure {
+            basis,
+            weights,
+            sines,
+        }
+    }
+
+    /// The correlation matrix extended by one unseen task correlated `held_out_rho` (or
+    /// `rho`) with every training task.
+    fn extended_matrix(&self) -> Vec<Vec<f64>> {
+        let rho = self.held_out_rho.unwrap_or(self.rho);
+        let mut r = self.correlation_matrix();
+        for row in &mut r {
+            row.push(rho);
+        }
+        r.push((0..self.tasks).map(|_| rho).chain([1.0]).collect());
+        r
+    }
+
+    /// Whether unseen tasks can be drawn: one more input direction than tasks, and a
+    /// correlation `held_out_rho` (or `rho`) to every training task that R allows.
+    pub fn check_held_out(&self) -> Result<(), TasksError> {
+        let rho = self.held_out_rho.unwrap_or(self.rho);
+        if self.input_dim <= self.tasks {
+            return Err(TasksError::invalid(
+                "input_dim",
+                "unseen tasks need input_dim > tasks (a new direction)",
+            ));
+        }
+        if !(-1.0..=1.0).contains(&rho)
+            || linalg::cholesky_psd(&self.extended_matrix(), 1e-9).is_none()
+        {
+            return Err(TasksError::invalid(
+                "held_out_rho",
+                format!("{rho}: an unseen task with this correlation to every training task is not possible (the extended matrix is not PSD)"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Unseen task i's vector: a new orthonormal direction (its own stream) completes the
+    /// Cholesky factor of the extended matrix, so cos(w_new, wₖ) = `held_out_rho` exactly.
+    fn held_out_vector(&self, seed: u64, structure: &Structure, i: usize) -> Vec<f64> {
+        let (k, d) = (self.tasks, self.input_dim);
+        let l = linalg::cholesky_psd(&self.extended_matrix(), 1e-9).expect("validated PSD");
+        let mut rng = seed::stream(
+            seed,
+            &["planted_correlation", "held-out-direction", &i.to_string()],
+        );
+        let mut direction: Vec<f64> = Vec::new();
+        while direction.is_empty() {
+            let mut v: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
+            for b in &structure.basis {
+                let dot: f64 = v.iter().zip(b).map(|(x, y)| x * y).sum();
+                v.iter_mut().zip(b).for_each(|(x, y)| *x -= dot * y);
+            }
+            let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm > 1e-8 {
+                direction = v.into_iter().map(|x| x / norm).collect();
+            }
+        }
+        (0..d)
+            .map(|e| {
+                let along: f64 = (0..k).map(|j| l[k][j] * structure.basis[j][e]).sum();
+                self.scale * (along + l[k][k] * direction[e])
+            })
+            .collect()
+    }
+
+    /// `n` unseen tasks (vectors from `held_out_vector`, the suite's sine terms and noise),
+    /// each with `shots` support and `query` query points, x ~ N(0, I).
+    pub fn held_out_tasks(
+        &self,
+        seed: u64,
+        n: usize,
+        shots: usize,
+        query: usize,
+    ) -> Vec<crate::sinusoid::HeldOutTask> {
+        let structure = self.structure(seed);
+        let d = self.input_dim;
+        let noise = Normal::new(0.0, self.noise_std).expect("validated std");
+        (0..n)
+            .map(|i| {
+                let w = self.held_out_vector(seed, &structure, i);
+                let mut rng = seed::stream(
+                    seed,
+                    &[
+                        "planted_correlation",
+                        "held-out",
+                        &i.to_string(),
+                        &shots.to_string(),
+                    ],
+                );
+                let mut draw = |rows: usize| {
+                    let x: Vec<f32> = (0..rows * d)
+                        .map(|_| rng.sample::<f64, _>(StandardNormal) as f32)
+                        .collect();
+                    let y: Vec<f32> = x
+                        .chunks(d)
+                        .map(|row| {
+                            let z: f64 = w.iter().zip(row).map(|(w, v)| w * f64::from(*v)).sum();
+                            let wave: f64 =
+                                structure.sines.iter().map(|(a, b)| (a * z + b).sin()).sum();
+                            (z + wave + rng.sample(noise)) as f32
+                        })
+                        .collect();
+                    (Matrix::new(rows, d, x), Matrix::new(rows, 1, y))
+                };
+                let (support_x, support_y) = draw(shots);
+                let (query_x, query_y) = draw(query);
+                crate::sinusoid::HeldOutTask {
+                    support_x,
+                    support_y,
+                    query_x,
+                    query_y,
+                }
+            })
+            .collect()
+    }
+
+    /// Generates the suite; a pure function of `seed`.
+    pub fn generate(&self, seed: u64) -> Result<SuiteData, TasksError> {
+        self.validate()?;
+        let (k, d) = (self.tasks, self.input_dim);
+        let r = self.correlation_matrix();
+        let Structure { weights, sines, .. } = self.structure(seed);
 
         let draw_x = |split: &str, n: usize| -> Matrix {
             let mut rng = seed::stream(seed, &["planted_correlation", "x", split]);
@@ -344,6 +483,7 @@ impl TaskTree {
             test: self.test,
             coarse: self.coarse,
             noise_tasks: Vec::new(),
+            held_out_rho: None,
         }
     }
 }
@@ -453,5 +593,51 @@ mod tests {
                 "{coarse} vs {sum}"
             );
         }
+    }
+
+    /// Unseen tasks have exactly the requested correlation with every training task, and
+    /// the training suite does not change when they are drawn.
+    #[test]
+    fn held_out_vectors_have_the_requested_correlation() {
+        let p = PlantedCorrelation {
+            tasks: 3,
+            input_dim: 10,
+            rho: 0.5,
+            held_out_rho: Some(0.8),
+            ..Default::default()
+        };
+        p.validate().unwrap();
+        let s = p.structure(7);
+        let cos = |a: &[f64], b: &[f64]| {
+            let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            let n = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+            dot / (n(a) * n(b))
+        };
+        for i in 0..3 {
+            let w = p.held_out_vector(7, &s, i);
+            for k in 0..3 {
+                assert!((cos(&w, &s.weights[k]) - 0.8).abs() < 1e-9);
+            }
+        }
+        let (a, b) = (p.held_out_vector(7, &s, 0), p.held_out_vector(7, &s, 1));
+        assert!(cos(&a, &b) < 0.999, "unseen tasks differ");
+        let tasks = p.held_out_tasks(7, 2, 5, 20);
+        assert_eq!(
+            (tasks.len(), tasks[0].support_x.rows, tasks[0].query_x.cols),
+            (2, 5, 10)
+        );
+        // Training vectors as without `held_out_rho`.
+        let plain = PlantedCorrelation {
+            held_out_rho: None,
+            ..p.clone()
+        };
+        assert_eq!(plain.structure(7).weights, s.weights);
+        // Impossible correlations are refused: −0.9 to three tasks at 0.5.
+        assert!(PlantedCorrelation {
+            held_out_rho: Some(-0.9),
+            ..p
+        }
+        .validate()
+        .is_err());
     }
 }

@@ -55,7 +55,21 @@ impl SuiteSpec {
     ) -> Option<Vec<crate::sinusoid::HeldOutTask>> {
         match self {
             SuiteSpec::Sinusoid(s) => Some(s.held_out_tasks(seed, n, shots, query)),
+            SuiteSpec::PlantedCorrelation(s) => Some(s.held_out_tasks(seed, n, shots, query)),
             _ => None,
+        }
+    }
+
+    /// Whether the suite can draw unseen tasks for adaptation (a task family, and for
+    /// `planted_correlation` a possible `held_out_rho`): the reason when it cannot.
+    pub fn check_held_out(&self) -> Result<(), String> {
+        match self {
+            SuiteSpec::Sinusoid(_) => Ok(()),
+            SuiteSpec::PlantedCorrelation(p) => p.check_held_out().map_err(|e| e.to_string()),
+            other => Err(format!(
+                "`{}` has no task family to draw unseen tasks from: adaptation needs `sinusoid` or `planted_correlation`",
+                other.kind()
+            )),
         }
     }
 
