@@ -74,11 +74,14 @@ impl Sinusoid {
                 ));
             }
         }
-        if self.train < 2 || self.test < 2 {
-            return Err(TasksError::invalid(
-                "train",
-                "train and test must be at least 2",
-            ));
+        for (key, n) in [
+            ("train", self.train),
+            ("val", self.val),
+            ("test", self.test),
+        ] {
+            if n < 2 {
+                return Err(TasksError::invalid(key, "must be at least 2"));
+            }
         }
         Ok(())
     }

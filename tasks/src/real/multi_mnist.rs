@@ -141,11 +141,14 @@ pub fn overlay(left: &[u8], right: &[u8]) -> Vec<f32> {
 
 impl MultiImage {
     pub fn validate(&self) -> Result<(), TasksError> {
-        if self.train == 0 || self.test == 0 {
-            return Err(TasksError::invalid(
-                "train",
-                "train and test must be at least 1",
-            ));
+        for (key, n) in [
+            ("train", self.train),
+            ("val", self.val),
+            ("test", self.test),
+        ] {
+            if n == 0 {
+                return Err(TasksError::invalid(key, "must be at least 1"));
+            }
         }
         Ok(())
     }
