@@ -472,9 +472,13 @@ impl WeightingSpec {
         if let WeightingSpec::Compose(c) = self {
             let part =
                 |key: &str, spec: &WeightingSpec, gradient: bool| -> Result<(), AlgorithmsError> {
+                    // Compositions nest no further; the meta-learned weightings run their
+                    // own step, which a composition would bypass.
                     if matches!(
                         spec,
-                        WeightingSpec::Compose(_) | WeightingSpec::AutoLambda(_)
+                        WeightingSpec::Compose(_)
+                            | WeightingSpec::AutoLambda(_)
+                            | WeightingSpec::MetaWeightNet(_)
                     ) || spec.is_gradient_level() != gradient
                     {
                         let want = if gradient {
@@ -1328,6 +1332,22 @@ mod tests {
 
     /// compose(static, mgda) scales each gradient and head by the static weight before
     /// MGDA: with weights (1, 0, 0) only task 0 is left, so d = g₀ and heads 1 and 2 get 0.
+    /// The meta-learned weightings run their own training step: a composition, which only
+    /// asks its loss part for weights, would silently skip it, so it is refused.
+    #[test]
+    fn meta_learned_weightings_do_not_compose() {
+        for loss in [
+            WeightingSpec::AutoLambda(AutoLambda::default()),
+            WeightingSpec::MetaWeightNet(MetaWeightNetSpec::default()),
+        ] {
+            let spec = WeightingSpec::Compose(Compose {
+                loss: Box::new(loss),
+                gradient: Box::new(WeightingSpec::Mgda(Default::default())),
+            });
+            assert!(spec.validate(3).is_err());
+        }
+    }
+
     #[test]
     fn composition_scales_before_aggregating() {
         let spec = WeightingSpec::Compose(Compose {
