@@ -9,10 +9,9 @@ use crate::sweep::{run_sweep, SweepOptions};
 use mtlbench_algorithms::architecture::HardSharing;
 use mtlbench_algorithms::bench::{forward_flops, matmul_gflops, seconds_per_step};
 use mtlbench_algorithms::device::cpu;
-use mtlbench_algorithms::optimizer::Adam;
 use mtlbench_algorithms::train::{RunDefinition, RunSeeds, Trainer};
 use mtlbench_algorithms::weighting::{Equal, Static};
-use mtlbench_algorithms::{ArchitectureSpec, ModelSpec, OptimizerSpec, TrainConfig, WeightingSpec};
+use mtlbench_algorithms::{ArchitectureSpec, ModelSpec, TrainConfig, WeightingSpec};
 use mtlbench_tasks::gradnorm_toy::GradnormToy;
 use std::time::Instant;
 
@@ -59,18 +58,7 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
             trunk: vec![100; 4],
             head: vec![],
         };
-        let training = TrainConfig {
-            epochs: 1,
-            batch_size: batch,
-            lr: 1e-3,
-            optimizer: OptimizerSpec::Adam(Adam::default()),
-            eval_every: 1,
-            rep_grad: false,
-            conflict_every: 0,
-            conflict_per_layer: false,
-            affinity_every: 0,
-            weights_every: 0,
-        };
+        let training = TrainConfig::adam(1, batch, 1e-3);
         let arch = ArchitectureSpec::HardSharing(HardSharing {});
         let weighting = WeightingSpec::Equal(Equal {});
         let def = || RunDefinition {
@@ -245,18 +233,7 @@ fn real_data() {
                 trunk: vec![256, 128],
                 head: vec![],
             };
-            let training = TrainConfig {
-                epochs: 1,
-                batch_size: 256,
-                lr: 1e-3,
-                optimizer: OptimizerSpec::Adam(Adam::default()),
-                eval_every: 1,
-                rep_grad: false,
-                conflict_every: 0,
-                conflict_per_layer: false,
-                affinity_every: 0,
-                weights_every: 0,
-            };
+            let training = TrainConfig::adam(1, 256, 1e-3);
             let arch = ArchitectureSpec::HardSharing(HardSharing {});
             let weighting = WeightingSpec::Equal(Equal {});
             let mut trainer = Trainer::new(

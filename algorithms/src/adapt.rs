@@ -327,7 +327,6 @@ pub fn adapt<D: Device<f32>>(
 mod tests {
     use super::*;
     use crate::device::cpu;
-    use crate::optimizer::{Adam, OptimizerSpec};
     use mtlbench_tasks::sinusoid::Sinusoid;
 
     /// Issue acceptance: on the sinusoid family, a meta-trained initialisation (Reptile
@@ -344,18 +343,7 @@ mod tests {
             trunk: vec![40, 40],
             head: vec![],
         };
-        let training = TrainConfig {
-            epochs: 10,
-            batch_size: 20,
-            lr: 0.003,
-            optimizer: OptimizerSpec::Adam(Adam::default()),
-            eval_every: 1,
-            rep_grad: false,
-            conflict_every: 0,
-            conflict_per_layer: false,
-            affinity_every: 0,
-            weights_every: 0,
-        };
+        let training = TrainConfig::adam(10, 20, 0.003);
         let config = AdaptConfig {
             held_out: 10,
             shots: vec![10],

@@ -43,6 +43,23 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// Adam at `lr`, validation every epoch, no telemetry: the settings benchmarks and
+    /// tests start from.
+    pub fn adam(epochs: usize, batch_size: usize, lr: f64) -> Self {
+        TrainConfig {
+            epochs,
+            batch_size,
+            lr,
+            optimizer: OptimizerSpec::Adam(crate::optimizer::Adam::default()),
+            eval_every: 1,
+            rep_grad: false,
+            conflict_every: 0,
+            conflict_per_layer: false,
+            affinity_every: 0,
+            weights_every: 0,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), AlgorithmsError> {
         if self.epochs == 0 {
             return Err(AlgorithmsError::invalid("epochs", "must be at least 1"));
@@ -859,7 +876,6 @@ mod tests {
         Cgc, CrossStitch, HardSharing, Hierarchical, Mmoe, SingleTask, SoftPenalty, SoftSharing,
     };
     use crate::device::cpu;
-    use crate::optimizer::Adam;
     use crate::weighting::{Equal, Static};
     use crate::WeightingSpec;
     use mtlbench_tasks::planted_correlation::PlantedCorrelation;
@@ -907,16 +923,9 @@ mod tests {
         rep_grad: bool,
     ) -> TrainConfig {
         TrainConfig {
-            epochs,
-            batch_size,
-            lr: 0.01,
-            optimizer: OptimizerSpec::Adam(Adam::default()),
             eval_every,
             rep_grad,
-            conflict_every: 0,
-            conflict_per_layer: false,
-            affinity_every: 0,
-            weights_every: 0,
+            ..TrainConfig::adam(epochs, batch_size, 0.01)
         }
     }
 
