@@ -162,32 +162,10 @@ pub fn assemble_gradients<D: Device<f32>>(
     assemble_with_shared(net, unflatten_shared(net, dev, direction), own, scale)
 }
 
-/// A flat vector over the shared parameters (the layout of `flatten`) as layers.
-pub fn unflatten_shared<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32]) -> Vec<Linear<D>> {
-    let mut shared = Vec::with_capacity(net.shared.len());
+/// A flat vector over `layers` (the layout of `flatten`) as layers of the same shapes.
+fn unflatten<D: Device<f32>>(layers: &[Linear<D>], dev: &D, flat: &[f32]) -> Vec<Linear<D>> {
     let mut offset = 0;
-    for i in net.shared.clone() {
-        let (w_shape, b_shape) = (*net.layers[i].weight.shape(), *net.layers[i].bias.shape());
-        let w_len = w_shape.0 * w_shape.1;
-        let weight = dev.tensor_from_vec(flat[offset..offset + w_len].to_vec(), w_shape);
-        offset += w_len;
-        let bias = dev.tensor_from_vec(flat[offset..offset + b_shape.0].to_vec(), b_shape);
-        offset += b_shape.0;
-        shared.push(Linear { weight, bias });
-    }
-    assert_eq!(
-        offset,
-        flat.len(),
-        "flat vector length matches the shared parameters"
-    );
-    shared
-}
-
-/// A flat vector over every layer (the layout of `flatten`) as layers: a full gradient.
-pub fn unflatten_all<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32]) -> Vec<Linear<D>> {
-    let mut offset = 0;
-    let layers = net
-        .layers
+    let out = layers
         .iter()
         .map(|layer| {
             let (w_shape, b_shape) = (*layer.weight.shape(), *layer.bias.shape());
@@ -199,51 +177,50 @@ pub fn unflatten_all<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32]) ->
             Linear { weight, bias }
         })
         .collect();
-    assert_eq!(
-        offset,
-        flat.len(),
-        "flat vector length matches the parameters"
-    );
-    layers
+    assert_eq!(offset, flat.len(), "flat vector length matches the layers");
+    out
 }
 
-/// A copy of `net` with every parameter moved by `scale`·`flat` (`flat` over all layers,
-/// in the layout of `flatten`): Auto-Lambda's virtual and finite-difference points.
-pub fn shifted<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32], scale: f32) -> Network<D> {
+/// A flat vector over the shared parameters as layers.
+pub fn unflatten_shared<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32]) -> Vec<Linear<D>> {
+    unflatten(&net.layers[net.shared.clone()], dev, flat)
+}
+
+/// A flat vector over every layer as layers: a full gradient.
+pub fn unflatten_all<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32]) -> Vec<Linear<D>> {
+    unflatten(&net.layers, dev, flat)
+}
+
+/// A copy of `net` whose layers `range` moved by `scale`·`flat` (`flat` over those layers).
+fn shift<D: Device<f32>>(
+    net: &Network<D>,
+    range: std::ops::Range<usize>,
+    dev: &D,
+    flat: &[f32],
+    scale: f32,
+) -> Network<D> {
     let mut out = net.clone();
-    let mut offset = 0;
-    for layer in &mut out.layers {
-        let (w_shape, b_shape) = (*layer.weight.shape(), *layer.bias.shape());
-        let w_len = w_shape.0 * w_shape.1;
-        let step = dev.tensor_from_vec(flat[offset..offset + w_len].to_vec(), w_shape);
-        layer.weight = layer.weight.clone() + step * scale;
-        offset += w_len;
-        if b_shape.0 > 0 {
-            let step = dev.tensor_from_vec(flat[offset..offset + b_shape.0].to_vec(), b_shape);
-            layer.bias = layer.bias.clone() + step * scale;
-            offset += b_shape.0;
+    for (i, step) in range.clone().zip(unflatten(&net.layers[range], dev, flat)) {
+        let layer = &mut out.layers[i];
+        layer.weight = layer.weight.clone() + step.weight * scale;
+        // Empty biases (cross-stitch units) have nothing to move.
+        if layer.bias.shape().0 > 0 {
+            layer.bias = layer.bias.clone() + step.bias * scale;
         }
     }
-    assert_eq!(
-        offset,
-        flat.len(),
-        "flat vector length matches the parameters"
-    );
     out
+}
+
+/// A copy of `net` with every parameter moved by `scale`·`flat` (`flat` over all layers):
+/// Auto-Lambda's virtual and finite-difference points, Reptile's and FOMAML's steps.
+pub fn shifted<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32], scale: f32) -> Network<D> {
+    shift(net, 0..net.layers.len(), dev, flat, scale)
 }
 
 /// A copy of `net` whose shared parameters took the plain gradient step θ_s − η·g
 /// (TAG's look-ahead); task layers unchanged.
 pub fn look_ahead<D: Device<f32>>(net: &Network<D>, dev: &D, g: &[f32], lr: f32) -> Network<D> {
-    let mut ahead = net.clone();
-    for (i, step) in net.shared.clone().zip(unflatten_shared(net, dev, g)) {
-        let layer = &mut ahead.layers[i];
-        layer.weight = layer.weight.clone() - step.weight * lr;
-        if layer.bias.shape().0 > 0 {
-            layer.bias = layer.bias.clone() - step.bias * lr;
-        }
-    }
-    ahead
+    shift(net, net.shared.clone(), dev, g, -lr)
 }
 
 /// The task losses of `net` on `batch` (one shared forward, no tape).
