@@ -78,48 +78,11 @@ pub fn read_runs(runs: &Path) -> Result<Vec<RunRecord>, ResultsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Point;
 
     pub fn sample(id: &str) -> RunRecord {
-        RunRecord {
-            id: id.into(),
-            study: "s".into(),
-            suite: "toy".into(),
-            suite_kind: "toy".into(),
-            architecture: "hard_sharing".into(),
-            weighting: "equal".into(),
-            algorithm: "hard_sharing+equal".into(),
-            hparams: "{}".into(),
-            training: "{}".into(),
-            replicate: 0,
-            fraction: 1.0,
-            status: "ok".into(),
-            message: None,
-            wall_time_s: 0.5,
-            steps: 3,
-            forward_passes: 3,
-            backward_passes: 3,
-            parameter_bytes: 10,
-            optimizer_bytes: 20,
-            solver_mean_iterations: None,
-            solver_max_gap: None,
-            telemetry_backward_passes: 0,
-            telemetry_forward_passes: 0,
-            weights: Vec::new(),
-            task_subset: None,
-            stage: None,
-            telemetry: Vec::new(),
-            planted_correlation: None,
-            points: vec![Point {
-                task: "t0".into(),
-                split: "test".into(),
-                metric: "mse".into(),
-                higher_is_better: false,
-                epoch: 1,
-                step: 3,
-                value: 0.25,
-            }],
-        }
+        let mut run = crate::record::test_run("hard_sharing", 0, &[("t0", "mse", false, 0.25)]);
+        run.id = id.into();
+        run
     }
 
     #[test]
