@@ -368,7 +368,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         };
         if self.weighter.needs_losses_after_step() {
             // FAMO: the same batch's losses after the update (one more forward).
-            let after = self.batch_losses(batch);
+            let after = engine::batch_losses(&self.net, &self.kinds, batch);
             self.weighter.after_step(&after);
             cost.forward += 1;
         }
@@ -592,11 +592,6 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         self.optimizer.update(&mut self.net.layers, grads);
     }
 
-    /// The task losses on `batch` at the current parameters (a forward pass, no tape).
-    pub fn batch_losses(&self, batch: &Batch<D>) -> Vec<f32> {
-        engine::batch_losses(&self.net, &self.kinds, batch)
-    }
-
     /// Predictions of every task on `x`, in chunks to bound memory.
     pub fn predict(&self, x: &Matrix) -> Vec<Matrix> {
         const CHUNK: usize = 1024;
@@ -674,31 +669,6 @@ fn soft_penalty_gradient<D: Device<f32>>(
             g.bias = g.bias.clone() + (layer(t).bias.clone() - bias_mean.clone()) * scale;
         }
     }
-}
-
-/// Σ over trunk layers and towers of ‖θᵢ − θ̄‖²: how far apart `soft_sharing`'s towers are.
-pub fn tower_spread<D: Device<f32>>(net: &Network<D>) -> f64 {
-    let towers = net.towers.len();
-    let depth = net.towers[0].trunk.len();
-    let mut total = 0.0f64;
-    for l in 0..depth {
-        let values: Vec<Vec<f32>> = (0..towers)
-            .map(|t| {
-                let layer = &net.layers[net.towers[t].trunk.start + l];
-                let mut v = layer.weight.as_vec();
-                v.extend(layer.bias.as_vec());
-                v
-            })
-            .collect();
-        for k in 0..values[0].len() {
-            let mean = values.iter().map(|v| f64::from(v[k])).sum::<f64>() / towers as f64;
-            total += values
-                .iter()
-                .map(|v| (f64::from(v[k]) - mean).powi(2))
-                .sum::<f64>();
-        }
-    }
-    total
 }
 
 /// Rows of `y` as a target tensor: the values for regression, one-hot rows for
@@ -879,6 +849,31 @@ mod tests {
     use crate::weighting::{Equal, Static};
     use crate::WeightingSpec;
     use mtlbench_tasks::planted_correlation::PlantedCorrelation;
+
+    /// Σ over trunk layers and towers of ‖θᵢ − θ̄‖²: how far apart `soft_sharing`'s towers are.
+    fn tower_spread<D: Device<f32>>(net: &Network<D>) -> f64 {
+        let towers = net.towers.len();
+        let depth = net.towers[0].trunk.len();
+        let mut total = 0.0f64;
+        for l in 0..depth {
+            let values: Vec<Vec<f32>> = (0..towers)
+                .map(|t| {
+                    let layer = &net.layers[net.towers[t].trunk.start + l];
+                    let mut v = layer.weight.as_vec();
+                    v.extend(layer.bias.as_vec());
+                    v
+                })
+                .collect();
+            for k in 0..values[0].len() {
+                let mean = values.iter().map(|v| f64::from(v[k])).sum::<f64>() / towers as f64;
+                total += values
+                    .iter()
+                    .map(|v| (f64::from(v[k]) - mean).powi(2))
+                    .sum::<f64>();
+            }
+        }
+        total
+    }
 
     /// A small planted suite: `tasks` tasks, `inputs` features, `train` rows (val and test
     /// a quarter and a half of that).
