@@ -60,6 +60,20 @@ struct Structure {
     sines: Vec<(f64, f64)>,
 }
 
+impl Structure {
+    /// The noise-free target of input `row` for task vector `w`: z = wᵀx plus, with
+    /// `waves`, the shared sine terms Σ sin(αᵢz + βᵢ).
+    fn signal(&self, w: &[f64], row: &[f32], waves: bool) -> f64 {
+        let z: f64 = w.iter().zip(row).map(|(w, v)| w * f64::from(*v)).sum();
+        let wave: f64 = if waves {
+            self.sines.iter().map(|(a, b)| (a * z + b).sin()).sum()
+        } else {
+            0.0
+        };
+        z + wave
+    }
+}
+
 impl Default for PlantedCorrelation {
     fn default() -> Self {
         PlantedCorrelation {
@@ -295,12 +309,7 @@ impl PlantedCorrelation {
                         .collect();
                     let y: Vec<f32> = x
                         .chunks(d)
-                        .map(|row| {
-                            let z: f64 = w.iter().zip(row).map(|(w, v)| w * f64::from(*v)).sum();
-                            let wave: f64 =
-                                structure.sines.iter().map(|(a, b)| (a * z + b).sin()).sum();
-                            (z + wave + rng.sample(noise)) as f32
-                        })
+                        .map(|row| (structure.signal(&w, row, true) + rng.sample(noise)) as f32)
                         .collect();
                     (Matrix::new(rows, d, x), Matrix::new(rows, 1, y))
                 };
@@ -321,7 +330,8 @@ impl PlantedCorrelation {
         self.validate()?;
         let (k, d) = (self.tasks, self.input_dim);
         let r = self.correlation_matrix();
-        let Structure { weights, sines, .. } = self.structure(seed);
+        let structure = self.structure(seed);
+        let weights = &structure.weights;
 
         let draw_x = |split: &str, n: usize| -> Matrix {
             let mut rng = seed::stream(seed, &["planted_correlation", "x", split]);
@@ -358,19 +368,7 @@ impl PlantedCorrelation {
                 (&coarse_weights, false)
             };
             let data = (0..xs.rows)
-                .map(|row| {
-                    let z: f64 = w
-                        .iter()
-                        .zip(xs.row(row))
-                        .map(|(w, v)| w * f64::from(*v))
-                        .sum();
-                    let wave: f64 = if waves {
-                        sines.iter().map(|(a, b)| (a * z + b).sin()).sum()
-                    } else {
-                        0.0
-                    };
-                    (z + wave + rng.sample(noise)) as f32
-                })
+                .map(|row| (structure.signal(w, xs.row(row), waves) + rng.sample(noise)) as f32)
                 .collect();
             Matrix::new(xs.rows, 1, data)
         };

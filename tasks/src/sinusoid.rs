@@ -50,6 +50,11 @@ impl Wave {
     pub fn at(&self, x: f32) -> f32 {
         (self.amplitude * (f64::from(x) - self.phase).sin()) as f32
     }
+
+    /// The targets of the one-column inputs `x`.
+    pub fn targets(&self, x: &Matrix) -> Matrix {
+        Matrix::new(x.rows, 1, x.data.iter().map(|v| self.at(*v)).collect())
+    }
 }
 
 /// An unseen task's support and query points.
@@ -114,8 +119,7 @@ impl Sinusoid {
             .iter()
             .enumerate()
             .map(|(t, w)| {
-                let y =
-                    |m: &Matrix| Matrix::new(m.rows, 1, m.data.iter().map(|v| w.at(*v)).collect());
+                let y = |m: &Matrix| w.targets(m);
                 TaskData {
                     name: format!("wave{t}"),
                     kind: TaskKind::Regression { outputs: 1 },
@@ -160,12 +164,9 @@ impl Sinusoid {
                 );
                 let support_x = Self::inputs(shots, &mut points);
                 let query_x = Self::inputs(query, &mut points);
-                let y = |m: &Matrix| {
-                    Matrix::new(m.rows, 1, m.data.iter().map(|v| wave.at(*v)).collect())
-                };
                 HeldOutTask {
-                    support_y: y(&support_x),
-                    query_y: y(&query_x),
+                    support_y: wave.targets(&support_x),
+                    query_y: wave.targets(&query_x),
                     support_x,
                     query_x,
                 }
