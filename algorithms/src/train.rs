@@ -1439,4 +1439,46 @@ mod tests {
             }
         }
     }
+
+    /// soft_sharing's penalty gradient by hand: two towers whose single trunk weights are
+    /// 1 and 3 (θ̄ = 2), biases 0 and 2 (mean 1); λ = 0.5 adds 2λ(θᵢ − θ̄) = ∓1 (mean form)
+    /// and 2λT(θᵢ − θ̄) = ∓2 (pairwise) to zero gradients; heads are untouched.
+    #[test]
+    fn soft_penalty_gradient_by_hand() {
+        let dev = cpu();
+        let model = ModelSpec {
+            trunk: vec![1],
+            head: vec![],
+        };
+        let arch = ArchitectureSpec::SoftSharing(SoftSharing::default());
+        let mut net = arch.build(&dev, &model, 1, &[1, 1], 1);
+        for (t, (w, b)) in [(1.0f32, 0.0f32), (3.0, 2.0)].into_iter().enumerate() {
+            let i = net.towers[t].trunk.start;
+            net.layers[i].weight = dev.tensor_from_vec(vec![w], (1, 1));
+            net.layers[i].bias = dev.tensor_from_vec(vec![b], (1,));
+        }
+        for (penalty, expected) in [(SoftPenalty::Mean, 1.0f32), (SoftPenalty::Pairwise, 2.0)] {
+            let mut grads: Vec<crate::model::Linear<_>> =
+                net.layers.iter().map(|l| l.zeros_like(&dev)).collect();
+            soft_penalty_gradient(
+                &net,
+                &SoftSharing {
+                    lambda: 0.5,
+                    penalty,
+                },
+                &mut grads,
+            );
+            for (t, sign) in [(0, -1.0f32), (1, 1.0)] {
+                let i = net.towers[t].trunk.start;
+                assert_eq!(
+                    grads[i].weight.as_vec(),
+                    vec![sign * expected],
+                    "{penalty:?}"
+                );
+                assert_eq!(grads[i].bias.as_vec(), vec![sign * expected], "{penalty:?}");
+                let head = net.towers[t].head.start;
+                assert_eq!(grads[head].weight.as_vec(), vec![0.0]);
+            }
+        }
+    }
 }
