@@ -1481,4 +1481,79 @@ mod tests {
             }
         }
     }
+
+    /// Auto-Lambda's first step against its first-order value: the finite-difference
+    /// hypergradient approximates hᵢ = −α gᵢᵀv (gᵢ = ∇Lᵢ on the batch at θ, v = ∇ of the
+    /// outer loss at θ′ = θ − αΣλᵢgᵢ on the same outer batch), and Adam's first step moves
+    /// each λᵢ from 0.1 by −meta_lr·sign(hᵢ).
+    #[test]
+    fn auto_lambda_first_step_follows_the_first_order_hypergradient() {
+        let suite = tiny_suite(3, 8, 64, 13);
+        let model = ModelSpec {
+            trunk: vec![16],
+            head: vec![],
+        };
+        let training = adam_training(1, 16, 1, false);
+        let meta_lr = 0.01;
+        let weighting = WeightingSpec::AutoLambda(crate::weighting::AutoLambda {
+            meta_lr,
+            ..Default::default()
+        });
+        let arch = ArchitectureSpec::HardSharing(HardSharing {});
+        let seeds = RunSeeds {
+            init: 5,
+            batches: 6,
+        };
+        let mut trainer = Trainer::new(
+            cpu(),
+            RunDefinition {
+                suite: &suite,
+                architecture: &arch,
+                weighting: &weighting,
+                model: &model,
+                training: &training,
+                seeds,
+            },
+        );
+        let rows: Vec<usize> = (0..16).collect();
+        let batch = trainer.batch(&rows);
+        // The outer batch the step will draw.
+        let mut rng = seed::stream(seeds.batches, &["auto_lambda"]);
+        let mut outer_rows = rand::seq::index::sample(&mut rng, 64, 16).into_vec();
+        outer_rows.sort_unstable();
+        let outer = trainer.batch(&outer_rows);
+        let alpha = 0.01f32;
+        let task_gradients: Vec<Vec<f32>> = (0..3)
+            .map(|t| {
+                let one_hot: Vec<f32> = (0..3).map(|k| f32::from(u8::from(k == t))).collect();
+                let g =
+                    engine::weighted_loss_gradients(&trainer.net, &trainer.kinds, &batch, |_| {
+                        one_hot
+                    });
+                engine::flatten(&g.grads)
+            })
+            .collect();
+        let combined = crate::aggregate::combine(&task_gradients, &[0.1, 0.1, 0.1]);
+        let virtual_net = engine::shifted(&trainer.net, &trainer.dev, &combined, -alpha);
+        let v = engine::flatten(
+            &engine::weighted_loss_gradients(&virtual_net, &trainer.kinds, &outer, |_| {
+                vec![1.0; 3]
+            })
+            .grads,
+        );
+        let first_order: Vec<f64> = task_gradients
+            .iter()
+            .map(|g| -f64::from(alpha) * crate::solvers::dot(g, &v))
+            .collect();
+        trainer.step(&batch);
+        let lambda = trainer.last_weights.clone().unwrap();
+        for (l, h) in lambda.iter().zip(&first_order) {
+            assert!(h.abs() > 1e-6, "a clear hypergradient: {first_order:?}");
+            let expected = 0.1 - meta_lr * h.signum();
+            assert!(
+                (l - expected).abs() < 1e-4,
+                "λ {lambda:?}, first-order h {first_order:?}"
+            );
+        }
+    }
 }
