@@ -73,9 +73,16 @@ struct ImageSet {
 }
 
 impl ImageSet {
+    /// The image and label files of one set.
+    fn files(folder: &str, prefix: &str) -> [String; 2] {
+        [
+            format!("{folder}/{prefix}-images-idx3-ubyte.gz"),
+            format!("{folder}/{prefix}-labels-idx1-ubyte.gz"),
+        ]
+    }
+
     fn read(dir: &Path, folder: &str, prefix: &str, verify: bool) -> Result<Self, TasksError> {
-        let images_name = format!("{folder}/{prefix}-images-idx3-ubyte.gz");
-        let labels_name = format!("{folder}/{prefix}-labels-idx1-ubyte.gz");
+        let [images_name, labels_name] = Self::files(folder, prefix);
         let images = parse(read_checked(dir, &images_name, verify)?, &images_name)?;
         let labels = parse(read_checked(dir, &labels_name, verify)?, &labels_name)?;
         if images.dims.len() != 3 || images.dims[1] != SIDE || images.dims[2] != SIDE {
@@ -154,8 +161,19 @@ impl MultiImage {
     }
 
     /// Checks that the data files exist (and match their checksums) without building.
+    /// Only the files' presence and checksums: the plan need not decompress and parse
+    /// them (generation does that once per replicate).
     pub fn check_data(&self, source: Source) -> Result<(), TasksError> {
-        self.read_sets(source).map(|_| ())
+        let dir = resolve(&self.data_dir)?;
+        let (left, right) = source.folders();
+        for folder in [left, right] {
+            for prefix in ["train", "t10k"] {
+                for name in ImageSet::files(folder, prefix) {
+                    read_checked(&dir, &name, self.verify_checksums)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// (left train, right train, left test, right test) image sets.
