@@ -7,7 +7,7 @@
 use crate::architecture::{ArchitectureSpec, HardSharing, Network};
 use crate::engine::{self, Batch};
 use crate::model::ModelSpec;
-use crate::train::{RunDefinition, RunSeeds, TrainConfig, Trainer};
+use crate::train::{RunDefinition, RunSeeds, TrainConfig};
 use crate::weighting::{Equal, WeightingSpec};
 use crate::AlgorithmsError;
 use dfdx::prelude::*;
@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 pub struct RandomStart {}
 
 /// `transfer`: hard_sharing trained with `equal` weighting on the training tasks (the
-/// study's training settings); its trunk, with a fresh head, starts the adaptation.
+/// study's training settings and seeds: the same network as the study's hard_sharing+equal
+/// run of the replicate); its trunk, with a fresh head, starts the adaptation.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransferStart {}
@@ -213,34 +214,20 @@ pub fn initial_network<D: Device<f32>>(
     match start {
         StartSpec::Random(_) => fresh,
         StartSpec::Transfer(_) => {
+            // Exactly the study's hard_sharing+equal run of this replicate.
             let weighting = WeightingSpec::Equal(Equal {});
-            let mut trainer = Trainer::new(
-                dev.clone(),
-                RunDefinition {
-                    suite,
-                    architecture: &hard,
-                    weighting: &weighting,
-                    model,
-                    training,
-                    seeds,
-                },
-            );
-            use rand::seq::SliceRandom;
-            let mut order: Vec<usize> = (0..n).collect();
-            for epoch in 1..=training.epochs {
-                order.sort_unstable();
-                order.shuffle(&mut seed::stream(
-                    seeds.batches,
-                    &["epoch", &epoch.to_string()],
-                ));
-                for rows in order.chunks(training.batch_size) {
-                    let b = trainer.batch(rows);
-                    trainer.step(&b);
-                }
-            }
+            let definition = RunDefinition {
+                suite,
+                architecture: &hard,
+                weighting: &weighting,
+                model,
+                training,
+                seeds,
+            };
+            let (_, trained) = crate::train::train_network(dev.clone(), definition, &|_| {});
             let mut net = fresh;
             for i in net.shared.clone() {
-                net.layers[i] = trainer.net.layers[i].clone();
+                net.layers[i] = trained.layers[i].clone();
             }
             net
         }

@@ -699,6 +699,15 @@ pub fn train<D: Device<f32>>(
     def: RunDefinition<'_>,
     on_epoch: &dyn Fn(usize),
 ) -> TrainOutcome {
+    train_network(dev, def, on_epoch).0
+}
+
+/// `train`, also handing back the trained network (the `transfer` start of adaptation).
+pub fn train_network<D: Device<f32>>(
+    dev: D,
+    def: RunDefinition<'_>,
+    on_epoch: &dyn Fn(usize),
+) -> (TrainOutcome, Network<D>) {
     let cfg = def.training.clone();
     let batch_seed = def.seeds.batches;
     let mut trainer = Trainer::new(dev, def);
@@ -809,7 +818,7 @@ pub fn train<D: Device<f32>>(
                     losses[t], outcome.steps
                 ));
                 outcome.solver = (trainer.solver.solves > 0).then_some(trainer.solver);
-                return outcome;
+                return (outcome, trainer.net);
             }
             for (sum, l) in loss_sums.iter_mut().zip(&losses) {
                 *sum += f64::from(*l) * rows.len() as f64;
@@ -836,7 +845,7 @@ pub fn train<D: Device<f32>>(
     }
     trainer.evaluate(Split::Test, cfg.epochs, outcome.steps, &mut outcome.points);
     outcome.solver = (trainer.solver.solves > 0).then_some(trainer.solver);
-    outcome
+    (outcome, trainer.net)
 }
 
 #[cfg(test)]
