@@ -171,6 +171,7 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
                 resume: false,
                 progress: false,
                 backend: crate::device::Backend::Cpu,
+                shard: None,
             };
             let start = Instant::now();
             let summary = run_sweep(&study.text, &runs, &opts)?;

@@ -1,13 +1,18 @@
 //! The CLI's commands, as functions returning the process exit code (0 ok, 1 some runs
 //! failed, 2 bad input).
 
-use crate::config::{self, canonical_json, LoadedStudy};
+use crate::config::{self, canonical_json, LoadedStudy, Override};
 use crate::device::Backend;
 use crate::error::HarnessError;
 use crate::plan;
 use crate::presets::{preset, PRESETS};
+use crate::shard::Shard;
+use crate::slurm::SlurmOptions;
 use crate::sweep::{run_sweep, SweepOptions};
 use mtlbench_algorithms::{ArchitectureSpec, OptimizerSpec, WeightingSpec};
+use mtlbench_results::store::{read_runs, runs_dir};
+use mtlbench_results::summary::summarize_study;
+use mtlbench_results::terminal::terminal_summary;
 use mtlbench_tasks::SuiteSpec;
 use std::path::{Path, PathBuf};
 
@@ -18,9 +23,10 @@ pub enum StudySource {
     Preset(String),
 }
 
-pub fn load(source: &StudySource) -> Result<LoadedStudy, HarnessError> {
-    match source {
-        StudySource::File(path) => config::load_study(path),
+/// The study of `source` with the `--set` overrides applied.
+pub fn load(source: &StudySource, sets: &[Override]) -> Result<LoadedStudy, HarnessError> {
+    let study = match source {
+        StudySource::File(path) => config::load_study(path)?,
         StudySource::Preset(name) => {
             let text = preset(name).ok_or_else(|| HarnessError::Config {
                 file: format!("preset:{name}"),
@@ -29,39 +35,55 @@ pub fn load(source: &StudySource) -> Result<LoadedStudy, HarnessError> {
                     PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
                 ),
             })?;
-            config::parse_study(&format!("preset:{name}"), text)
+            config::parse_study(&format!("preset:{name}"), text)?
         }
-    }
+    };
+    config::apply_overrides(study, sets)
 }
 
-pub fn run(
-    source: StudySource,
-    out: Option<PathBuf>,
-    threads: Option<usize>,
-    resume: bool,
-    progress: bool,
-    backend: Backend,
-) -> Result<u8, HarnessError> {
-    let study = load(&source)?;
+/// How `run` carries out a study.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Default: `out/<study name>`.
+    pub out: Option<PathBuf>,
+    /// Default: the number of CPUs.
+    pub threads: Option<usize>,
+    pub resume: bool,
+    pub progress: bool,
+    pub backend: Backend,
+    /// Default: from Slurm's array variables, when set; else the whole plan.
+    pub shard: Option<Shard>,
+}
+
+pub fn run(source: StudySource, sets: &[Override], o: RunOptions) -> Result<u8, HarnessError> {
+    let study = load(&source, sets)?;
     let runs = plan::expand(&study)?;
-    backend
+    o.backend
         .check_available()
         .map_err(|message| HarnessError::Config {
             file: "--device".into(),
             message,
         })?;
-    let out = out.unwrap_or_else(|| PathBuf::from("out").join(&study.config.name));
-    let threads =
-        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let shard = match o.shard {
+        Some(s) => Some(s),
+        None => Shard::from_env(|k| std::env::var(k).ok())?,
+    };
+    let out = o
+        .out
+        .unwrap_or_else(|| PathBuf::from("out").join(&study.config.name));
+    let threads = o
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if threads == 0 {
         return Err(HarnessError::Config {
             file: "--threads".into(),
             message: "must be at least 1".into(),
         });
     }
-    if progress {
+    if o.progress {
+        let part = shard.map_or(String::new(), |s| format!(" (shard {s})"));
         eprintln!(
-            "{}: {} runs on {threads} thread(s) → {}",
+            "{}: {} runs{part} on {threads} thread(s) → {}",
             study.config.name,
             runs.len(),
             out.display()
@@ -70,13 +92,29 @@ pub fn run(
     let opts = SweepOptions {
         out: out.clone(),
         threads,
-        resume,
-        progress,
-        backend,
+        resume: o.resume,
+        progress: o.progress,
+        backend: o.backend,
+        shard,
     };
     let summary = run_sweep(&study.text, &runs, &opts)?;
+    let code = if summary.not_ok > 0 { 1 } else { 0 };
+    if let Some(s) = shard {
+        if o.progress {
+            eprintln!(
+                "shard {s}: {} of {} planned runs, {} already stored, {} ok, {} not ok;                  once every shard has finished: mtlbench report {} (mtlbench status tells)",
+                summary.planned,
+                runs.len(),
+                summary.skipped,
+                summary.ok,
+                summary.not_ok,
+                out.display()
+            );
+        }
+        return Ok(code);
+    }
     let files = mtlbench_results::report::write_report(&out)?;
-    if progress {
+    if o.progress {
         eprintln!(
             "{} planned, {} already stored, {} ok, {} not ok; report: {} files",
             summary.planned,
@@ -85,15 +123,17 @@ pub fn run(
             summary.not_ok,
             files.len()
         );
-        if let Ok(md) = std::fs::read_to_string(out.join("summary.md")) {
-            println!("{md}");
-        }
+        let records = read_runs(&runs_dir(&out))?;
+        let ordinary: Vec<_> = records.into_iter().filter(|r| r.is_ordinary()).collect();
+        let table = summarize_study(&ordinary);
+        let index = out.join("index.md");
+        print!("{}", terminal_summary(&table, &index.display().to_string()));
     }
-    Ok(if summary.not_ok > 0 { 1 } else { 0 })
+    Ok(code)
 }
 
-pub fn plan(source: StudySource) -> Result<u8, HarnessError> {
-    let study = load(&source)?;
+pub fn plan(source: StudySource, sets: &[Override]) -> Result<u8, HarnessError> {
+    let study = load(&source, sets)?;
     let runs = plan::expand(&study)?;
     println!("{}: {} runs", study.config.name, runs.len());
     println!(
@@ -114,6 +154,66 @@ pub fn plan(source: StudySource) -> Result<u8, HarnessError> {
         );
     }
     Ok(0)
+}
+
+/// `slurm`: the study as a job array of shards plus a report job (see `slurm`).
+pub fn slurm(
+    source: StudySource,
+    sets: &[Override],
+    mut o: SlurmOptions,
+    dry_run: bool,
+) -> Result<u8, HarnessError> {
+    let study = load(&source, sets)?;
+    let runs = plan::expand(&study)?;
+    for (flag, value) in [("--shards", o.shards), ("--cpus-per-task", o.cpus_per_task)] {
+        if value == 0 {
+            return Err(HarnessError::Config {
+                file: flag.into(),
+                message: "must be at least 1".into(),
+            });
+        }
+    }
+    if o.out.is_relative() {
+        let here = std::env::current_dir().map_err(|e| HarnessError::Output {
+            path: o.out.clone(),
+            message: e.to_string(),
+        })?;
+        o.out = here.join(&o.out);
+    }
+    let done = crate::slurm::submit(&study.text, &runs, &o, dry_run)?;
+    if dry_run {
+        println!(
+            "# {}/slurm/shards.sbatch\n{}",
+            o.out.display(),
+            done.shard_script
+        );
+        println!(
+            "# {}/slurm/report.sbatch\n{}",
+            o.out.display(),
+            done.report_script
+        );
+        println!(
+            "# submitted as: sbatch --parsable shards.sbatch; sbatch --parsable --dependency=afterany:<array job> report.sbatch"
+        );
+    } else if let Some((array, report)) = done.jobs {
+        println!(
+            "{}: {} runs in {} shards → {}",
+            study.config.name,
+            runs.len(),
+            done.shards,
+            o.out.display()
+        );
+        println!("array job {array}");
+        println!("report job {report}");
+    }
+    Ok(0)
+}
+
+/// `status DIR`: exit 0 when every planned run is stored and ok, 1 otherwise.
+pub fn status(out: &Path) -> Result<u8, HarnessError> {
+    let s = crate::status::status(out)?;
+    print!("{}", crate::status::render(&s, 20));
+    Ok(if s.complete() { 0 } else { 1 })
 }
 
 pub fn list() -> Result<u8, HarnessError> {

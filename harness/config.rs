@@ -136,12 +136,15 @@ pub struct LoadedStudy {
     pub source: String,
     pub text: String,
     pub config: StudyConfig,
+    /// Whether `text` is what the user wrote, so that errors can point at its lines
+    /// (false for a study resolved from `--set` overrides).
+    pub locatable: bool,
 }
 
 impl LoadedStudy {
     /// An error about key `path` (e.g. `suites[1].rho`), located in the study text.
     pub fn error_at(&self, path: &str, message: impl fmt::Display) -> HarnessError {
-        let location = match locate(&self.text, path) {
+        let location = match locate(&self.text, path).filter(|_| self.locatable) {
             Some((line, column)) => format!(" at line {line} column {column}"),
             None => String::new(),
         };
@@ -162,6 +165,156 @@ pub fn parse_study(source: &str, text: &str) -> Result<LoadedStudy, HarnessError
         source: source.to_string(),
         text: text.to_string(),
         config,
+        locatable: true,
+    })
+}
+
+/// One `--set key.path=value` override of a study: the value is YAML (`0.01`, `[1, 2]`,
+/// `{kind: adam}`), the path a key path as errors print it (`training.lr`,
+/// `suites[0].rho`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    pub path: String,
+    pub value: String,
+}
+
+impl std::str::FromStr for Override {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (path, value) = s
+            .split_once('=')
+            .ok_or_else(|| format!("`{s}` is not of the form key.path=value"))?;
+        let path = path.trim();
+        if path.is_empty() {
+            return Err(format!("`{s}` names no key"));
+        }
+        Ok(Override {
+            path: path.to_string(),
+            value: value.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Override {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}={}", self.path, self.value)
+    }
+}
+
+/// The segments of an override's key path, strictly: keys are non-empty, indices numbers.
+fn override_segments(path: &str) -> Result<Vec<Segment>, String> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (key, mut rest) = part.split_at(part.find('[').unwrap_or(part.len()));
+        if key.is_empty() && (out.is_empty() || rest.is_empty()) {
+            return Err("an empty key".into());
+        }
+        if !key.is_empty() {
+            out.push(Segment::Key(key.to_string()));
+        }
+        while !rest.is_empty() {
+            let inner = rest
+                .strip_prefix('[')
+                .and_then(|r| r.split_once(']'))
+                .ok_or_else(|| format!("`{rest}` is not an index like [0]"))?;
+            let index = inner
+                .0
+                .parse()
+                .map_err(|_| format!("`[{}]` is not an index like [0]", inner.0))?;
+            out.push(Segment::Index(index));
+            rest = inner.1;
+        }
+    }
+    Ok(out)
+}
+
+/// Sets `value` at `segments` inside `doc`, creating missing maps on the way.
+fn set_at(
+    doc: &mut serde_yaml::Value,
+    segments: &[Segment],
+    value: serde_yaml::Value,
+) -> Result<(), String> {
+    use serde_yaml::Value;
+    let Some((first, rest)) = segments.split_first() else {
+        *doc = value;
+        return Ok(());
+    };
+    match first {
+        Segment::Key(key) => {
+            if doc.is_null() {
+                *doc = Value::Mapping(Default::default());
+            }
+            let map = doc.as_mapping_mut().ok_or_else(|| {
+                format!("cannot set key `{key}` inside a value that is not a map")
+            })?;
+            let slot = map.entry(Value::String(key.clone())).or_insert(Value::Null);
+            set_at(slot, rest, value)
+        }
+        Segment::Index(i) => {
+            let list = doc
+                .as_sequence_mut()
+                .ok_or_else(|| format!("cannot index [{i}] into a value that is not a list"))?;
+            let len = list.len();
+            let slot = list.get_mut(*i).ok_or_else(|| {
+                format!("index [{i}] is out of range: the list has {len} entries")
+            })?;
+            set_at(slot, rest, value)
+        }
+    }
+}
+
+/// A serde_yaml message without its ` at line L column C`: after `--set` the lines are
+/// those of a resolved study the user never saw.
+fn without_location(message: &str) -> &str {
+    message
+        .find(" at line ")
+        .map_or(message, |at| &message[..at])
+}
+
+/// Applies `--set` overrides to a study, in order. Each is checked by reading the study
+/// after it, so an error names the override and the key path. The result's text is the
+/// resolved study (what `run` stores as `study.yaml`); without overrides, the study as read.
+pub fn apply_overrides(study: LoadedStudy, sets: &[Override]) -> Result<LoadedStudy, HarnessError> {
+    if sets.is_empty() {
+        return Ok(study);
+    }
+    let mut doc: serde_yaml::Value =
+        serde_yaml::from_str(&study.text).map_err(|e| HarnessError::Config {
+            file: study.source.clone(),
+            message: e.to_string(),
+        })?;
+    let mut config = study.config.clone();
+    for set in sets {
+        let fail = |message: String| HarnessError::Config {
+            file: format!("--set {set}"),
+            message: format!("{}: {message}", set.path),
+        };
+        let segments = override_segments(&set.path).map_err(fail)?;
+        let value: serde_yaml::Value = serde_yaml::from_str(&set.value).map_err(|e| {
+            fail(format!(
+                "the value is not YAML: {}",
+                without_location(&e.to_string())
+            ))
+        })?;
+        set_at(&mut doc, &segments, value).map_err(fail)?;
+        config = serde_yaml::from_value(doc.clone())
+            .map_err(|e| fail(without_location(&e.to_string()).to_string()))?;
+    }
+    let listed: Vec<String> = sets.iter().map(ToString::to_string).collect();
+    let body = serde_yaml::to_string(&doc).map_err(|e| HarnessError::Config {
+        file: study.source.clone(),
+        message: e.to_string(),
+    })?;
+    Ok(LoadedStudy {
+        source: format!("{} with --set", study.source),
+        text: format!(
+            "# {} with --set {}\n{body}",
+            study.source,
+            listed.join(" --set ")
+        ),
+        config,
+        locatable: false,
     })
 }
 
@@ -287,6 +440,68 @@ mod tests {
         // Absent key: the position of its parent map.
         assert_eq!(locate(TEXT, "suites[0].tasks").map(|l| l.0), Some(3));
         assert_eq!(locate(TEXT, "training.lr[1]").map(|l| l.0), Some(8));
+    }
+
+    fn with_sets(sets: &[&str]) -> Result<LoadedStudy, String> {
+        let sets: Vec<Override> = sets.iter().map(|s| s.parse().unwrap()).collect();
+        apply_overrides(parse_study("t.yaml", TEXT).unwrap(), &sets).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn overrides_set_scalars_lists_and_nested_keys() {
+        let s = with_sets(&[
+            "training.lr=[0.001, 0.01]",
+            "replicates=5",
+            "suites[0].rho=0.25",
+            "training.optimizer={kind: sgd, momentum: 0.5}",
+            "model.trunk=[8]",
+        ])
+        .unwrap();
+        assert_eq!(s.config.training.lr.0, vec![0.001, 0.01]);
+        assert_eq!(s.config.replicates, 5);
+        assert_eq!(s.config.model.trunk, vec![8]);
+        let suite = canonical_json(&s.config.suites[0]);
+        assert!(suite.contains("\"rho\":0.25"), "{suite}");
+        assert!(canonical_json(&s.config.training.optimizer).contains("\"sgd\""));
+        // The stored text is the resolved study: reading it back gives the same config.
+        let again = parse_study("study.yaml", &s.text).unwrap();
+        assert_eq!(again.config, s.config);
+        assert!(
+            s.text.starts_with("# t.yaml with --set training.lr="),
+            "{}",
+            s.text
+        );
+        // Later overrides win; no overrides leave the study as read.
+        let s = with_sets(&["replicates=5", "replicates=2"]).unwrap();
+        assert_eq!(s.config.replicates, 2);
+        assert_eq!(with_sets(&[]).unwrap().text, TEXT);
+    }
+
+    #[test]
+    fn override_errors_name_the_set_and_the_key_path() {
+        let err = with_sets(&["training.lrr=0.1"]).unwrap_err();
+        assert!(
+            err.starts_with("--set training.lrr=0.1: training.lrr: "),
+            "{err}"
+        );
+        assert!(err.contains("unknown field `lrr`"), "{err}");
+        assert!(!err.contains("line"), "{err}");
+        let err = with_sets(&["replicates=many"]).unwrap_err();
+        assert!(
+            err.starts_with("--set replicates=many: replicates: "),
+            "{err}"
+        );
+        let err = with_sets(&["suites[3].rho=0.1"]).unwrap_err();
+        assert!(
+            err.contains("suites[3].rho: index [3] is out of range: the list has 1 entries"),
+            "{err}"
+        );
+        let err = with_sets(&["name.x=1"]).unwrap_err();
+        assert!(err.contains("name.x: cannot set key `x`"), "{err}");
+        let err = with_sets(&["suites[x].rho=1"]).unwrap_err();
+        assert!(err.contains("is not an index"), "{err}");
+        assert!("replicates".parse::<Override>().is_err());
+        assert!("=3".parse::<Override>().is_err());
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The `mtlbench` command line.
 
 use clap::{Parser, Subcommand};
-use mtlbench::commands::{self, StudySource};
+use mtlbench::commands::{self, RunOptions, StudySource};
+use mtlbench::config::Override;
 use mtlbench::device::Backend;
+use mtlbench::shard::Shard;
+use mtlbench::slurm::SlurmOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,11 +27,15 @@ struct StudyArgs {
     /// A built-in study by name (see `mtlbench list`).
     #[arg(long, conflicts_with = "study")]
     preset: Option<String>,
+    /// Override a key of the study (repeatable; a YAML value; a list for a grid axis),
+    /// e.g. `--set training.lr=[0.001,0.01] --set replicates=5`.
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    sets: Vec<Override>,
 }
 
 impl StudyArgs {
-    fn source(self) -> StudySource {
-        match (self.study, self.preset) {
+    fn source(&self) -> StudySource {
+        match (self.study.clone(), self.preset.clone()) {
             (Some(path), _) => StudySource::File(path),
             (None, Some(name)) => StudySource::Preset(name),
             (None, None) => StudySource::Preset("quickstart".into()),
@@ -57,6 +64,44 @@ enum Command {
         /// Compute device.
         #[arg(long, value_enum, default_value = "cpu")]
         device: Backend,
+        /// Carry out only shard i of n (0 ≤ i < n) of the plan, into a shared --out; under
+        /// a Slurm job array, taken from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT.
+        #[arg(long, value_name = "i/n")]
+        shard: Option<Shard>,
+    },
+    /// A sweep as a Slurm job array (one shard per task) and a report job after it.
+    Slurm {
+        #[command(flatten)]
+        study: StudyArgs,
+        /// The shared output directory (every node must see it).
+        #[arg(long)]
+        out: PathBuf,
+        /// Array tasks (default: 8, at most one per run).
+        #[arg(long, default_value_t = 8)]
+        shards: usize,
+        /// Time limit of each task (sbatch --time).
+        #[arg(long)]
+        time: Option<String>,
+        /// Partition (sbatch --partition).
+        #[arg(long)]
+        partition: Option<String>,
+        /// CPUs per task; each shard runs that many runs at once.
+        #[arg(long, default_value_t = 1)]
+        cpus_per_task: usize,
+        /// GPUs per task (sbatch --gpus).
+        #[arg(long)]
+        gpus: Option<String>,
+        /// Compute device of every shard.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: Backend,
+        /// Print the batch scripts; write and submit nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// How many runs of an output directory's plan are stored, ok, not ok, and missing.
+    Status {
+        /// The output directory of `run` or `slurm`.
+        out: PathBuf,
     },
     /// Print the expanded, validated runs of a study; nothing is trained or written.
     Plan {
@@ -91,8 +136,46 @@ fn main() -> ExitCode {
             resume,
             quiet,
             device,
-        } => commands::run(study.source(), out, threads, resume, !quiet, device),
-        Command::Plan { study } => commands::plan(study.source()),
+            shard,
+        } => commands::run(
+            study.source(),
+            &study.sets,
+            RunOptions {
+                out,
+                threads,
+                resume,
+                progress: !quiet,
+                backend: device,
+                shard,
+            },
+        ),
+        Command::Slurm {
+            study,
+            out,
+            shards,
+            time,
+            partition,
+            cpus_per_task,
+            gpus,
+            device,
+            dry_run,
+        } => commands::slurm(
+            study.source(),
+            &study.sets,
+            SlurmOptions {
+                out,
+                shards,
+                time,
+                partition,
+                cpus_per_task,
+                gpus,
+                device: format!("{device:?}").to_lowercase(),
+                binary: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mtlbench")),
+            },
+            dry_run,
+        ),
+        Command::Status { out } => commands::status(&out),
+        Command::Plan { study } => commands::plan(study.source(), &study.sets),
         Command::List => commands::list(),
         Command::Report { out } => commands::report(&out),
         Command::Bench { steps, rounds } => commands::bench(steps, rounds),

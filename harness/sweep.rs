@@ -6,6 +6,7 @@
 use crate::device::Backend;
 use crate::error::HarnessError;
 use crate::plan::RunSpec;
+use crate::shard::{self, Shard};
 use indicatif::{ProgressBar, ProgressStyle};
 use mtlbench_algorithms::train::{RunDefinition, RunSeeds};
 use mtlbench_algorithms::{RunStatus, TrainOutcome};
@@ -30,6 +31,9 @@ pub struct SweepOptions {
     /// Print progress (a bar on a terminal, a line per run otherwise).
     pub progress: bool,
     pub backend: Backend,
+    /// Carry out only this part of the plan (the other shards run elsewhere, into the
+    /// same directory).
+    pub shard: Option<Shard>,
 }
 
 /// What a sweep did.
@@ -74,48 +78,134 @@ impl DataCache {
     }
 }
 
-/// Checks the output directory before anything is written: a directory that already holds
-/// runs needs `--resume`, and a resumed directory must hold the same study.
-pub fn check_output(out: &Path, study_text: &str, resume: bool) -> Result<(), HarnessError> {
+/// The plan's identity file in an output directory: `{"plan_id", "study", "runs"}`.
+pub const PLAN_FILE: &str = "plan.json";
+
+/// What `plan.json` holds: the plan's identity and its run ids in plan order, so that
+/// `status` and every shard can check a directory without the study's data.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredPlan {
+    pub plan_id: String,
+    pub study: String,
+    pub runs: Vec<String>,
+}
+
+impl StoredPlan {
+    pub fn of(runs: &[RunSpec]) -> StoredPlan {
+        StoredPlan {
+            plan_id: shard::plan_id(runs),
+            study: runs.first().map_or_else(String::new, |r| r.study.clone()),
+            runs: runs.iter().map(|r| r.id.clone()).collect(),
+        }
+    }
+
+    /// The stored plan of `out`, if it has one.
+    pub fn read(out: &Path) -> Result<Option<StoredPlan>, HarnessError> {
+        let path = out.join(PLAN_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bad = |message: String| HarnessError::Output {
+            path: path.clone(),
+            message,
+        };
+        let bytes = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| bad(format!("is not a plan file: {e}")))
+    }
+}
+
+/// Checks the output directory before anything is written: it must hold no other plan's
+/// runs; a directory that already holds runs of this sweep (or of this shard) needs
+/// `--resume`; a resumed directory must hold the same study.
+pub fn check_output(
+    out: &Path,
+    study_text: &str,
+    plan: &StoredPlan,
+    mine: &[RunSpec],
+    opts: &SweepOptions,
+) -> Result<(), HarnessError> {
+    let refuse = |path: PathBuf, message: String| Err(HarnessError::Output { path, message });
     let stored = store::stored_ids(&runs_dir(out))?;
-    if !stored.is_empty() && !resume {
-        return Err(HarnessError::Output {
-            path: out.to_path_buf(),
-            message: format!(
-                "already holds {} stored runs: pass --resume to continue that sweep, or choose another --out",
-                stored.len()
+    if let Some(previous) = StoredPlan::read(out)? {
+        if previous.plan_id != plan.plan_id {
+            return refuse(
+                out.to_path_buf(),
+                format!(
+                    "holds the runs of another plan (study `{}`, plan {}; this study's plan is {}): shards and resumed sweeps must run the same study; choose another --out",
+                    previous.study, previous.plan_id, plan.plan_id
+                ),
+            );
+        }
+    }
+    if opts.shard.is_some() {
+        let strangers = stored.iter().filter(|id| !plan.runs.contains(id)).count();
+        if strangers > 0 {
+            return refuse(
+                out.to_path_buf(),
+                format!("holds {strangers} stored runs that are not in this study's plan: choose another --out"),
+            );
+        }
+    }
+    let mine_stored = mine.iter().filter(|r| stored.contains(&r.id)).count();
+    let (held, what) = match opts.shard {
+        None => (stored.len(), String::new()),
+        Some(s) => (mine_stored, format!(" of shard {s}")),
+    };
+    if held > 0 && !opts.resume {
+        return refuse(
+            out.to_path_buf(),
+            format!(
+                "already holds {held} stored runs{what}: pass --resume to continue that sweep, or choose another --out"
             ),
-        });
+        );
     }
     let saved = out.join("study.yaml");
-    if resume && saved.exists() {
+    if opts.resume && opts.shard.is_none() && saved.exists() {
         let previous = std::fs::read_to_string(&saved).map_err(|e| HarnessError::Output {
             path: saved.clone(),
             message: e.to_string(),
         })?;
         if previous != study_text {
-            return Err(HarnessError::Output {
-                path: saved,
-                message: "holds a different study: --resume continues the same study only".into(),
-            });
+            return refuse(
+                saved,
+                "holds a different study: --resume continues the same study only".into(),
+            );
         }
     }
     Ok(())
 }
 
-/// Runs every planned run not yet stored, storing each as it finishes.
+/// Runs every planned run (of the shard, with `opts.shard`) not yet stored, storing each
+/// as it finishes.
 pub fn run_sweep(
     study_text: &str,
-    runs: &[RunSpec],
+    plan: &[RunSpec],
     opts: &SweepOptions,
 ) -> Result<SweepSummary, HarnessError> {
-    check_output(&opts.out, study_text, opts.resume)?;
+    let stored_plan = StoredPlan::of(plan);
+    let runs: Vec<RunSpec> = match opts.shard {
+        Some(s) => shard::select(plan, s),
+        None => plan.to_vec(),
+    };
+    check_output(&opts.out, study_text, &stored_plan, &runs, opts)?;
     let runs_path = runs_dir(&opts.out);
     std::fs::create_dir_all(&runs_path).map_err(|e| HarnessError::Output {
         path: runs_path.clone(),
         message: format!("cannot create the output directory: {e}"),
     })?;
-    write_atomic(&opts.out.join("study.yaml"), study_text.as_bytes())?;
+    // Shards of one plan write the same two files; the first one's copy stays.
+    let plan_json = serde_json::to_vec_pretty(&stored_plan).expect("a plan serialises");
+    for (name, bytes) in [
+        ("study.yaml", study_text.as_bytes()),
+        (PLAN_FILE, plan_json.as_slice()),
+    ] {
+        let path = opts.out.join(name);
+        if opts.shard.is_none() || !path.exists() {
+            write_atomic(&path, bytes)?;
+        }
+    }
 
     let stored = store::stored_ids(&runs_path)?;
     let todo: Vec<&RunSpec> = runs.iter().filter(|r| !stored.contains(&r.id)).collect();

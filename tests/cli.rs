@@ -1,77 +1,11 @@
 //! End-to-end tests of the `mtlbench` binary, each in its own temporary directory.
 
+mod common;
+
+use common::{bin, records_without_wall_clock, run_in, stderr, write_study, SMALL};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mtlbench"))
-}
-
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    bin()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A small study: 2 suites × 2 algorithms × 2 replicates, a few epochs.
-const SMALL: &str = "\
-name: small
-seed: 3
-replicates: 2
-suites:
-  - kind: planted_correlation
-    tasks: 3
-    input_dim: 10
-    train: 60
-    val: 30
-    test: 60
-  - kind: gradnorm_toy
-    tasks: 2
-    input_dim: 12
-    output_dim: 4
-    train: 60
-    val: 20
-    test: 40
-architectures:
-  - kind: single_task
-  - kind: hard_sharing
-model:
-  trunk: [16, 16]
-training:
-  epochs: 3
-  batch_size: 16
-  lr: 0.01
-";
-
-/// Every stored run record of `out`, as JSON with the wall-clock field removed.
-fn records_without_wall_clock(out: &Path) -> Vec<(String, serde_json::Value)> {
-    let mut records: Vec<(String, serde_json::Value)> = std::fs::read_dir(out.join("runs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| {
-            let mut v: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-            v.as_object_mut().unwrap().remove("wall_time_s");
-            (p.file_name().unwrap().to_string_lossy().into_owned(), v)
-        })
-        .collect();
-    records.sort_by(|a, b| a.0.cmp(&b.0));
-    records
-}
-
-fn write_study(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 #[test]
 fn same_seed_gives_identical_records_on_1_and_2_threads() {

@@ -17,6 +17,7 @@ pub mod store;
 pub mod summary;
 pub mod tables;
 pub mod telemetry;
+pub mod terminal;
 pub mod transfer;
 
 pub use error::ResultsError;

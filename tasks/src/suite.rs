@@ -139,6 +139,22 @@ impl SuiteSpec {
         spec
     }
 
+    /// (training rows, input width) the suite will have, known from its parameters alone:
+    /// an estimate for balancing the shards of a sweep, never used for training. The
+    /// real suites' widths are their feature counts (Census: one-hot width ≈ 500).
+    pub fn size_hint(&self) -> (usize, usize) {
+        match self {
+            SuiteSpec::GradnormToy(s) => (s.train, s.input_dim),
+            SuiteSpec::PlantedCorrelation(s) => (s.train, s.input_dim),
+            SuiteSpec::TaskTree(s) => (s.planted().train, s.planted().input_dim),
+            SuiteSpec::Sinusoid(s) => (s.train, 1),
+            SuiteSpec::MultiMnist(s)
+            | SuiteSpec::MultiFashion(s)
+            | SuiteSpec::MultiFashionMnist(s) => (s.train, 28 * 28),
+            SuiteSpec::CensusIncome(s) => (s.train.unwrap_or(199_523), 500),
+        }
+    }
+
     /// Number of tasks the suite will have.
     pub fn task_count(&self) -> usize {
         match self {

@@ -1,0 +1,90 @@
+//! Helpers shared by the end-to-end tests: the binary, a small study, stored records.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mtlbench"))
+}
+
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A small study: 2 suites × 2 algorithms × 2 replicates, a few epochs.
+pub const SMALL: &str = "\
+name: small
+seed: 3
+replicates: 2
+suites:
+  - kind: planted_correlation
+    tasks: 3
+    input_dim: 10
+    train: 60
+    val: 30
+    test: 60
+  - kind: gradnorm_toy
+    tasks: 2
+    input_dim: 12
+    output_dim: 4
+    train: 60
+    val: 20
+    test: 40
+architectures:
+  - kind: single_task
+  - kind: hard_sharing
+model:
+  trunk: [16, 16]
+training:
+  epochs: 3
+  batch_size: 16
+  lr: 0.01
+";
+
+/// Every stored run record of `out`, as JSON with the wall-clock field removed.
+pub fn records_without_wall_clock(out: &Path) -> Vec<(String, serde_json::Value)> {
+    let mut records: Vec<(String, serde_json::Value)> = std::fs::read_dir(out.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            v.as_object_mut().unwrap().remove("wall_time_s");
+            (p.file_name().unwrap().to_string_lossy().into_owned(), v)
+        })
+        .collect();
+    records.sort_by(|a, b| a.0.cmp(&b.0));
+    records
+}
+
+pub fn write_study(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// How many run records `<out>/runs` holds (temporary files aside).
+pub fn stored(out: &Path) -> usize {
+    std::fs::read_dir(out.join("runs")).map_or(0, |d| {
+        d.filter(|e| {
+            let name = e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            name.ends_with(".json") && !name.starts_with('.')
+        })
+        .count()
+    })
+}
