@@ -41,6 +41,24 @@ pub fn load(source: &StudySource, sets: &[Override]) -> Result<LoadedStudy, Harn
     config::apply_overrides(study, sets)
 }
 
+/// A study as the command line gives it: where it comes from, its overrides, and the
+/// largest plan accepted.
+#[derive(Debug, Clone)]
+pub struct StudyInput {
+    pub source: StudySource,
+    pub sets: Vec<Override>,
+    pub max_runs: usize,
+}
+
+impl StudyInput {
+    /// The study and its validated plan.
+    pub fn plan(&self) -> Result<(LoadedStudy, Vec<plan::RunSpec>), HarnessError> {
+        let study = load(&self.source, &self.sets)?;
+        let runs = plan::expand_limited(&study, self.max_runs)?;
+        Ok((study, runs))
+    }
+}
+
 /// How `run` carries out a study.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -55,9 +73,8 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
 }
 
-pub fn run(source: StudySource, sets: &[Override], o: RunOptions) -> Result<u8, HarnessError> {
-    let study = load(&source, sets)?;
-    let runs = plan::expand(&study)?;
+pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
+    let (study, runs) = input.plan()?;
     o.backend
         .check_available()
         .map_err(|message| HarnessError::Config {
@@ -132,9 +149,8 @@ pub fn run(source: StudySource, sets: &[Override], o: RunOptions) -> Result<u8, 
     Ok(code)
 }
 
-pub fn plan(source: StudySource, sets: &[Override]) -> Result<u8, HarnessError> {
-    let study = load(&source, sets)?;
-    let runs = plan::expand(&study)?;
+pub fn plan(input: StudyInput) -> Result<u8, HarnessError> {
+    let (study, runs) = input.plan()?;
     println!("{}: {} runs", study.config.name, runs.len());
     println!(
         "{:<58} {:<22} {:<32} {:>3} {:>8} {:>6} {:>5} {:>9}",
@@ -157,14 +173,8 @@ pub fn plan(source: StudySource, sets: &[Override]) -> Result<u8, HarnessError> 
 }
 
 /// `slurm`: the study as a job array of shards plus a report job (see `slurm`).
-pub fn slurm(
-    source: StudySource,
-    sets: &[Override],
-    mut o: SlurmOptions,
-    dry_run: bool,
-) -> Result<u8, HarnessError> {
-    let study = load(&source, sets)?;
-    let runs = plan::expand(&study)?;
+pub fn slurm(input: StudyInput, mut o: SlurmOptions, dry_run: bool) -> Result<u8, HarnessError> {
+    let (study, runs) = input.plan()?;
     for (flag, value) in [("--shards", o.shards), ("--cpus-per-task", o.cpus_per_task)] {
         if value == 0 {
             return Err(HarnessError::Config {

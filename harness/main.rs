@@ -1,9 +1,10 @@
 //! The `mtlbench` command line.
 
 use clap::{Parser, Subcommand};
-use mtlbench::commands::{self, RunOptions, StudySource};
+use mtlbench::commands::{self, RunOptions, StudyInput, StudySource};
 use mtlbench::config::Override;
 use mtlbench::device::Backend;
+use mtlbench::plan::DEFAULT_MAX_RUNS;
 use mtlbench::shard::Shard;
 use mtlbench::slurm::SlurmOptions;
 use std::path::PathBuf;
@@ -31,14 +32,22 @@ struct StudyArgs {
     /// e.g. `--set training.lr=[0.001,0.01] --set replicates=5`.
     #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
     sets: Vec<Override>,
+    /// The most runs a plan may have (a guard against typos such as a huge `replicates`).
+    #[arg(long, default_value_t = DEFAULT_MAX_RUNS)]
+    max_runs: usize,
 }
 
 impl StudyArgs {
-    fn source(&self) -> StudySource {
-        match (self.study.clone(), self.preset.clone()) {
+    fn input(self) -> StudyInput {
+        let source = match (self.study, self.preset) {
             (Some(path), _) => StudySource::File(path),
             (None, Some(name)) => StudySource::Preset(name),
             (None, None) => StudySource::Preset("quickstart".into()),
+        };
+        StudyInput {
+            source,
+            sets: self.sets,
+            max_runs: self.max_runs,
         }
     }
 }
@@ -138,8 +147,7 @@ fn main() -> ExitCode {
             device,
             shard,
         } => commands::run(
-            study.source(),
-            &study.sets,
+            study.input(),
             RunOptions {
                 out,
                 threads,
@@ -160,8 +168,7 @@ fn main() -> ExitCode {
             device,
             dry_run,
         } => commands::slurm(
-            study.source(),
-            &study.sets,
+            study.input(),
             SlurmOptions {
                 out,
                 shards,
@@ -175,7 +182,7 @@ fn main() -> ExitCode {
             dry_run,
         ),
         Command::Status { out } => commands::status(&out),
-        Command::Plan { study } => commands::plan(study.source(), &study.sets),
+        Command::Plan { study } => commands::plan(study.input()),
         Command::List => commands::list(),
         Command::Report { out } => commands::report(&out),
         Command::Bench { steps, rounds } => commands::bench(steps, rounds),

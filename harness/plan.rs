@@ -85,9 +85,63 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-/// Expands and validates a study. Any problem is a `Config` error naming the key path and
-/// its line; nothing is written.
+/// The most runs a plan may have unless `--max-runs` says otherwise: a typo such as
+/// `replicates: 1000000000000` is refused before anything is allocated.
+pub const DEFAULT_MAX_RUNS: usize = 100_000;
+
+/// Expands and validates a study, with the default limit on the number of runs.
 pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
+    expand_limited(study, DEFAULT_MAX_RUNS)
+}
+
+/// The number of runs the plan will have, counted before any is built, with the key path
+/// of its largest factor.
+fn planned_runs(
+    c: &crate::config::StudyConfig,
+    trainings: usize,
+    algorithms: usize,
+) -> (u128, &'static str) {
+    let (fractions, replicates) = (c.fractions.len() as u128, c.replicates as u128);
+    let mut total: u128 = 0;
+    for suite in &c.suites {
+        let t = suite.task_count() as u128;
+        let subsets = if c.pairwise {
+            t + t * t.saturating_sub(1) / 2
+        } else {
+            0
+        };
+        total = total.saturating_add(
+            fractions
+                .saturating_mul(replicates)
+                .saturating_mul(trainings as u128)
+                .saturating_mul(algorithms as u128 + subsets),
+        );
+    }
+    if let Some(a) = &c.adaptation {
+        total = total.saturating_add(
+            (c.suites.len() as u128)
+                .saturating_mul(fractions)
+                .saturating_mul(replicates)
+                .saturating_mul(a.starts.len() as u128),
+        );
+    }
+    let factors = [
+        ("replicates", replicates),
+        ("fractions", fractions),
+        ("training", trainings as u128),
+        ("weightings", algorithms as u128),
+        ("suites", c.suites.len() as u128),
+    ];
+    let key = factors
+        .iter()
+        .fold(factors[0], |best, f| if f.1 > best.1 { *f } else { best })
+        .0;
+    (total, key)
+}
+
+/// Expands and validates a study; more than `max_runs` runs is an error. Any problem is a
+/// `Config` error naming the key path and its line; nothing is written.
+pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpec>, HarnessError> {
     let c = &study.config;
     if c.name.trim().is_empty() {
         return Err(study.error_at("name", "must not be empty"));
@@ -301,6 +355,15 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
         ArchitectureSpec::HardSharing(HardSharing {}),
         WeightingSpec::Equal(Equal {}),
     );
+    let (count, key) = planned_runs(c, trainings.len(), algorithms.len());
+    if count > max_runs as u128 {
+        return Err(study.error_at(
+            key,
+            format!(
+                "the plan would have {count} runs, more than the limit of {max_runs} (--max-runs raises it)"
+            ),
+        ));
+    }
     let mut runs = Vec::new();
     for suite in &c.suites {
         let suite_label = suite.label();
@@ -466,6 +529,28 @@ training:
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), runs.len());
+    }
+
+    #[test]
+    fn run_count_is_capped_before_anything_is_built() {
+        let study = parse_study(
+            "s.yaml",
+            &STUDY.replace("replicates: 2", "replicates: 1000000000000"),
+        )
+        .unwrap();
+        let err = expand(&study).unwrap_err().to_string();
+        assert!(
+            err.starts_with("s.yaml: replicates: the plan would have 16000000000000 runs, more than the limit of 100000 (--max-runs raises it) at line 2"),
+            "{err}"
+        );
+        // The count is exact: the 32-run study passes a limit of 32 and fails one of 31.
+        let study = parse_study("s.yaml", STUDY).unwrap();
+        assert_eq!(expand_limited(&study, 32).unwrap().len(), 32);
+        assert!(expand_limited(&study, 31).is_err());
+        let pairwise = parse_study("s.yaml", &format!("{STUDY}pairwise: true\n")).unwrap();
+        let n = expand(&pairwise).unwrap().len();
+        assert!(expand_limited(&pairwise, n).is_ok());
+        assert!(expand_limited(&pairwise, n - 1).is_err());
     }
 
     #[test]

@@ -7,6 +7,11 @@
 #   scripts/regenerate-docs.sh --report  rebuild the reports from the committed run records
 #   scripts/regenerate-docs.sh --check   rebuild them in a scratch copy and fail if any file
 #                                        differs from the committed one
+#   scripts/regenerate-docs.sh --retrain-check
+#                                        retrain replicate 0 of two algorithms of each study
+#                                        (needs MTLBENCH_DATA) and fail unless their records
+#                                        equal the committed ones field for field, wall-clock
+#                                        times aside (CPU records are bit-identical by design)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 studies=(multimnist census)
@@ -45,8 +50,49 @@ case "$mode" in
     done
     exit $status
     ;;
+  --retrain-check)
+    if [ -z "${MTLBENCH_DATA:-}" ]; then
+      echo "regenerate-docs: --retrain-check needs MTLBENCH_DATA (scripts/fetch-data.sh)" >&2
+      exit 2
+    fi
+    scratch="$(mktemp -d)"
+    trap 'rm -rf "$scratch"' EXIT
+    # Replicate 0 of hard_sharing with two weightings: the same run ids as in the full study
+    # (a run's id and seeds depend on its own settings and replicate only).
+    declare -A weightings=([multimnist]="[{kind: equal}, {kind: pcgrad}]" [census]="[{kind: equal}, {kind: mgda}]")
+    for s in "${studies[@]}"; do
+      "$bin" run --preset "$s" --out "$scratch/$s" --threads 2 --quiet \
+        --set replicates=1 --set 'architectures=[{kind: hard_sharing}]' \
+        --set "weightings=${weightings[$s]}" || test $? -eq 1
+    done
+    python3 - "$scratch" "${studies[@]}" <<'EOF'
+import json, pathlib, sys
+scratch, studies = pathlib.Path(sys.argv[1]), sys.argv[2:]
+failed = False
+for s in studies:
+    fresh = sorted(scratch.joinpath(s, "runs").glob("*.json"))
+    if len(fresh) != 2:
+        sys.exit(f"regenerate-docs: {s}: expected 2 retrained runs, got {len(fresh)}")
+    for path in fresh:
+        committed = pathlib.Path("docs/results", s, "runs", path.name)
+        if not committed.exists():
+            print(f"regenerate-docs: {s}: {path.name} is not among the committed runs", file=sys.stderr)
+            failed = True
+            continue
+        a, b = json.loads(path.read_text()), json.loads(committed.read_text())
+        # Timing aside; a field absent from an older record reads as null.
+        a, b = ({k: v for k, v in r.items() if v is not None and k not in ("wall_time_s", "data_time_s")} for r in (a, b))
+        if a != b:
+            keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            print(f"regenerate-docs: {s}: {path.name} differs from the committed record in {keys}", file=sys.stderr)
+            failed = True
+        else:
+            print(f"regenerate-docs: {s}: {path.name} retrained identically")
+sys.exit(1 if failed else 0)
+EOF
+    ;;
   *)
-    echo "usage: scripts/regenerate-docs.sh [--report|--check]" >&2
+    echo "usage: scripts/regenerate-docs.sh [--report|--check|--retrain-check]" >&2
     exit 2
     ;;
 esac

@@ -63,6 +63,7 @@ def records(d):
     for p in sorted(pathlib.Path(d, "runs").glob("*.json")):
         r = json.loads(p.read_text())
         r.pop("wall_time_s", None)
+        r.pop("data_time_s", None)
         out[p.name] = r
     return out
 a, b = records(sys.argv[1]), records(sys.argv[2])

@@ -394,3 +394,47 @@ fn run_ends_with_a_summary_that_fits_100_columns() {
     }
     assert!(text.contains("Full report: o/index.md"), "{text}");
 }
+
+#[test]
+fn plans_too_large_to_run_are_refused_unless_max_runs_allows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_study(d, "s.yaml", SMALL);
+    let start = Instant::now();
+    let o = run_in(
+        d,
+        &[
+            "run",
+            "s.yaml",
+            "--out",
+            "o",
+            "--set",
+            "replicates=1000000000000",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("replicates: the plan would have 4000000000000 runs, more than the limit of 100000 (--max-runs raises it)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "refused before allocating"
+    );
+    assert!(!d.join("o").exists());
+    let o = run_in(d, &["plan", "s.yaml", "--max-runs", "7"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    run_ok(d, &["plan", "s.yaml", "--max-runs", "8"]);
+    // A suite too large to allocate is refused at plan time, naming the key.
+    let o = run_in(
+        d,
+        &["plan", "s.yaml", "--set", "suites[0].train=1000000000000"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("suites[0].train: 1000000000000 rows is more than the limit"),
+        "{}",
+        stderr(&o)
+    );
+}

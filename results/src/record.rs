@@ -64,7 +64,13 @@ pub struct RunRecord {
     pub fraction: f64,
     pub status: String,
     pub message: Option<String>,
+    /// Seconds of training and evaluation; the suite's data is obtained apart.
     pub wall_time_s: f64,
+    /// Seconds this run spent obtaining its suite's data: generating or reading it, or
+    /// waiting while another run of the sweep did (0 when it was ready). Kept out of
+    /// `wall_time_s`, so that the first run to touch a suite is not charged for building it.
+    #[serde(default)]
+    pub data_time_s: f64,
     pub steps: usize,
     pub forward_passes: usize,
     pub backward_passes: usize,
@@ -148,6 +154,7 @@ pub(crate) fn test_run(
         status: "ok".into(),
         message: None,
         wall_time_s: 0.0,
+        data_time_s: 0.0,
         steps: 1,
         forward_passes: 1,
         backward_passes: 1,

@@ -37,6 +37,7 @@ pub const RUNS_COLUMNS: &[&str] = &[
     "status",
     "message",
     "wall_time_s",
+    "data_time_s",
     "steps",
     "forward_passes",
     "backward_passes",
@@ -51,7 +52,7 @@ pub const RUNS_COLUMNS: &[&str] = &[
 
 /// The columns that measure wall-clock time (everything else is a pure function of the
 /// study and seed).
-pub const WALL_CLOCK_COLUMNS: &[&str] = &["wall_time_s"];
+pub const WALL_CLOCK_COLUMNS: &[&str] = &["wall_time_s", "data_time_s"];
 
 fn col<T, P>(name: &str, values: T) -> Column
 where
@@ -128,6 +129,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
                 ("fraction", run.fraction),
                 ("value", p.value),
                 ("wall_time_s", run.wall_time_s),
+                ("data_time_s", run.data_time_s),
             ] {
                 f.entry(name).or_default().push(value);
             }

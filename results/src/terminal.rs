@@ -103,15 +103,12 @@ pub fn terminal_summary(summary: &StudySummary, report: &str) -> String {
         }
         text.push('\n');
     }
-    let _ = writeln!(
-        text,
-        "{}",
-        fit(
-            "Δ_MTL: mean over tasks of the relative gain on each task's primary metric \
-             against single_task (paired by replicate); neg.: tasks with a negative gain.",
-            WIDTH
-        )
-    );
+    for note in [
+        "Δ_MTL: mean over tasks of the relative gain on each task's primary metric against",
+        "single_task (paired by replicate); neg.: tasks with a negative gain; rank: 1 = best.",
+    ] {
+        let _ = writeln!(text, "{}", fit(note, WIDTH));
+    }
     let _ = writeln!(text, "{}", fit(&format!("Full report: {report}"), WIDTH));
     text
 }

@@ -30,8 +30,82 @@ crate::registry! {
     }
 }
 
+/// The most rows one split of a suite may have.
+pub const MAX_SPLIT_ROWS: usize = 10_000_000;
+/// The most values (rows × (input width + task outputs), all splits) a suite may hold:
+/// 2·10⁹ f32 values are 8 GB.
+pub const MAX_SUITE_VALUES: usize = 2_000_000_000;
+
 impl SuiteSpec {
+    /// The suite's split sizes by parameter name, and the values one row holds (input
+    /// width + task outputs). Real suites' absent sizes (all rows of a file) count as 0:
+    /// their files bound them.
+    fn extent(&self) -> (Vec<(&'static str, usize)>, usize) {
+        let splits = |t: usize, v: usize, e: usize| vec![("train", t), ("val", v), ("test", e)];
+        match self {
+            SuiteSpec::GradnormToy(s) => (
+                splits(s.train, s.val, s.test),
+                s.input_dim
+                    .saturating_add(s.tasks.saturating_mul(s.output_dim)),
+            ),
+            SuiteSpec::PlantedCorrelation(s) => (
+                splits(s.train, s.val, s.test),
+                s.input_dim.saturating_add(s.tasks + 1),
+            ),
+            SuiteSpec::TaskTree(s) => {
+                let p = s.planted();
+                (
+                    splits(p.train, p.val, p.test),
+                    p.input_dim.saturating_add(p.tasks + 1),
+                )
+            }
+            SuiteSpec::Sinusoid(s) => (splits(s.train, s.val, s.test), 1 + s.tasks),
+            SuiteSpec::MultiMnist(s)
+            | SuiteSpec::MultiFashion(s)
+            | SuiteSpec::MultiFashionMnist(s) => (splits(s.train, s.val, s.test), 28 * 28 + 2),
+            SuiteSpec::CensusIncome(s) => (
+                vec![
+                    ("train", s.train.unwrap_or(0)),
+                    ("test", s.test.unwrap_or(0)),
+                ],
+                502,
+            ),
+        }
+    }
+
+    /// Refuses sizes that could not be allocated (a typo such as `train: 1000000000000`)
+    /// before anything is generated.
+    fn check_extent(&self) -> Result<(), TasksError> {
+        let (splits, width) = self.extent();
+        let mut rows = 0usize;
+        for (key, n) in &splits {
+            if *n > MAX_SPLIT_ROWS {
+                return Err(TasksError::invalid(
+                    key,
+                    format!("{n} rows is more than the limit of {MAX_SPLIT_ROWS} per split"),
+                ));
+            }
+            rows += n;
+        }
+        let values = rows.saturating_mul(width);
+        if values > MAX_SUITE_VALUES {
+            let key = if matches!(self, SuiteSpec::GradnormToy(_)) {
+                "output_dim"
+            } else {
+                "input_dim"
+            };
+            return Err(TasksError::invalid(
+                key,
+                format!(
+                    "the suite would hold {rows} rows × {width} values = {values} values, more than the limit of {MAX_SUITE_VALUES} (8 GB)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), TasksError> {
+        self.check_extent()?;
         match self {
             SuiteSpec::GradnormToy(s) => s.validate(),
             SuiteSpec::PlantedCorrelation(s) => s.validate(),
@@ -165,5 +239,32 @@ impl SuiteSpec {
             // Two tasks each: left/right, or the census group's pair.
             _ => 2,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_that_cannot_be_allocated_are_refused() {
+        let ok = SuiteSpec::PlantedCorrelation(Default::default());
+        assert!(ok.validate().is_ok());
+        let huge = SuiteSpec::PlantedCorrelation(PlantedCorrelation {
+            train: 1_000_000_000_000,
+            ..Default::default()
+        });
+        let err = huge.validate().unwrap_err();
+        assert_eq!(err.key(), "train");
+        assert!(err.message().contains("limit of 10000000"), "{err}");
+        // Rows within the limit, but too many values in all.
+        let wide = SuiteSpec::GradnormToy(GradnormToy {
+            train: 5_000_000,
+            output_dim: 1000,
+            ..Default::default()
+        });
+        let err = wide.validate().unwrap_err();
+        assert_eq!(err.key(), "output_dim");
+        assert!(err.message().contains("8 GB"), "{err}");
     }
 }

@@ -50,7 +50,7 @@ training:
   lr: 0.01
 ";
 
-/// Every stored run record of `out`, as JSON with the wall-clock field removed.
+/// Every stored run record of `out`, as JSON with the wall-clock fields removed.
 pub fn records_without_wall_clock(out: &Path) -> Vec<(String, serde_json::Value)> {
     let mut records: Vec<(String, serde_json::Value)> = std::fs::read_dir(out.join("runs"))
         .unwrap()
@@ -59,7 +59,9 @@ pub fn records_without_wall_clock(out: &Path) -> Vec<(String, serde_json::Value)
         .map(|p| {
             let mut v: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-            v.as_object_mut().unwrap().remove("wall_time_s");
+            for timing in ["wall_time_s", "data_time_s"] {
+                v.as_object_mut().unwrap().remove(timing);
+            }
             (p.file_name().unwrap().to_string_lossy().into_owned(), v)
         })
         .collect();
