@@ -553,7 +553,7 @@ mod tests {
         }
     }
 
-    include!("aggregate_golden.rs");
+    include!("aggregate/golden.rs");
 
     #[test]
     fn golden_numbers() {
