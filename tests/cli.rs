@@ -2,7 +2,10 @@
 
 mod common;
 
-use common::{bin, records_without_wall_clock, run_in, stderr, write_study, SMALL};
+use common::{
+    assert_untouched, bin, modification_times, records_without_wall_clock, run_in, stderr,
+    write_study, SMALL,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -135,15 +138,7 @@ fn killed_sweep_resumes_to_the_same_records() {
         (3..24).contains(&before),
         "the kill landed part-way ({before} stored)"
     );
-    let mtimes: Vec<(PathBuf, std::time::SystemTime)> = std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| {
-            let t = std::fs::metadata(&p).unwrap().modified().unwrap();
-            (p, t)
-        })
-        .collect();
+    let mtimes = modification_times(&runs);
 
     // Without --resume the directory is refused, and nothing changes.
     let o = run_in(dir.path(), &["run", "s.yaml", "--out", "part", "--quiet"]);
@@ -168,14 +163,7 @@ fn killed_sweep_resumes_to_the_same_records() {
         "{}",
         stderr(&o)
     );
-    for (path, t) in mtimes {
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().modified().unwrap(),
-            t,
-            "{} was rerun",
-            path.display()
-        );
-    }
+    assert_untouched(&mtimes);
     assert_eq!(records_without_wall_clock(&dir.path().join("part")), full);
 }
 

@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{bin, records_without_wall_clock, run_in, stderr, stored, write_study, SMALL};
+use common::{
+    assert_untouched, bin, modification_times, records_without_wall_clock, run_in, stderr, stored,
+    write_study, SMALL,
+};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -177,15 +180,7 @@ fn a_killed_shard_resumes_without_duplicates() {
         (after_one + 2..24).contains(&before),
         "the kill landed part-way ({before})"
     );
-    let mtimes: Vec<(PathBuf, std::time::SystemTime)> = std::fs::read_dir(d.join("part/runs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| {
-            let t = std::fs::metadata(&p).unwrap().modified().unwrap();
-            (p, t)
-        })
-        .collect();
+    let mtimes = modification_times(d.join("part/runs"));
 
     // Without --resume the shard is refused; with it, only the missing runs are trained.
     let o = run_in(
@@ -212,14 +207,7 @@ fn a_killed_shard_resumes_without_duplicates() {
         "{}",
         stderr(&o)
     );
-    for (path, t) in mtimes {
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().modified().unwrap(),
-            t,
-            "{} was rerun",
-            path.display()
-        );
-    }
+    assert_untouched(&mtimes);
     assert_eq!(stored(&d.join("part")), 24, "no duplicates");
     assert_eq!(records_without_wall_clock(&d.join("part")), full);
 }

@@ -90,3 +90,24 @@ pub fn stored(out: &Path) -> usize {
         .count()
     })
 }
+
+/// The modification time of every run record under `runs`.
+pub fn modification_times(runs: impl AsRef<Path>) -> Vec<(PathBuf, std::time::SystemTime)> {
+    std::fs::read_dir(runs.as_ref())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            let t = std::fs::metadata(&p).unwrap().modified().unwrap();
+            (p, t)
+        })
+        .collect()
+}
+
+/// Fails when a record of `before` was written again (a stored run was rerun).
+pub fn assert_untouched(before: &[(PathBuf, std::time::SystemTime)]) {
+    for (path, t) in before {
+        let now = std::fs::metadata(path).unwrap().modified().unwrap();
+        assert_eq!(now, *t, "{} was rerun", path.display());
+    }
+}
