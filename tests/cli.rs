@@ -6,7 +6,7 @@ use common::{
     assert_untouched, bin, modification_times, records_without_wall_clock, run_in, stderr,
     write_study, SMALL,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

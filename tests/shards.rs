@@ -7,7 +7,7 @@ use common::{
     assert_untouched, bin, modification_times, records_without_wall_clock, run_in, stderr, stored,
     write_study, SMALL,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
