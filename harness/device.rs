@@ -16,7 +16,19 @@ impl Backend {
     pub fn check_available(self) -> Result<(), String> {
         match self {
             Backend::Cpu => Ok(()),
-            Backend::Cuda if cfg!(feature = "cuda") => Ok(()),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => {
+                // Opening the device may panic inside cudarc (caught there): keep the panic
+                // hook quiet meanwhile, so that the error is the one line the user sees.
+                let hook = std::panic::take_hook();
+                std::panic::set_hook(Box::new(|_| {}));
+                let opened = mtlbench_algorithms::device::worker_cuda();
+                std::panic::set_hook(hook);
+                opened
+                    .map(|_| ())
+                    .map_err(|e| format!("no usable CUDA device: {e}"))
+            }
+            #[cfg(not(feature = "cuda"))]
             Backend::Cuda => {
                 Err("this build has no CUDA support: rebuild with `--features cuda`".into())
             }
@@ -41,7 +53,7 @@ impl Backend {
             )),
             #[cfg(feature = "cuda")]
             Backend::Cuda => Ok(run_adaptation(
-                mtlbench_algorithms::device::cuda()?,
+                mtlbench_algorithms::device::worker_cuda()?,
                 def,
                 config,
                 start,

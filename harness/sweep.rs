@@ -321,7 +321,7 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "the run panicked".into());
-            (failed(format!("internal error: {message}")), None)
+            (failed(panic_message(&message)), None)
         }
     };
     let task_name = |t: usize| -> String {
@@ -405,6 +405,15 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
     }
 }
 
+/// A failed run's message for a panic: running out of device memory is said plainly.
+fn panic_message(message: &str) -> String {
+    if message.contains("OUT_OF_MEMORY") {
+        format!("the run does not fit in the device's memory: {message}")
+    } else {
+        format!("internal error: {message}")
+    }
+}
+
 /// An adaptation run's curves as an outcome: one test point per (k, step), metric
 /// `query_mse_k<k>`, epoch = step.
 fn adaptation_outcome(points: Vec<mtlbench_algorithms::adapt::AdaptPoint>) -> TrainOutcome {
@@ -448,6 +457,16 @@ fn failed(message: String) -> TrainOutcome {
 mod tests {
     use super::*;
     use crate::config::parse_study;
+
+    #[test]
+    fn out_of_memory_is_said_plainly() {
+        let m = panic_message("called `Result::unwrap()` on an `Err` value: DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")");
+        assert!(
+            m.starts_with("the run does not fit in the device's memory: "),
+            "{m}"
+        );
+        assert!(panic_message("index out of bounds").starts_with("internal error: "));
+    }
 
     #[test]
     fn building_the_suite_is_timed_apart_from_the_run() {

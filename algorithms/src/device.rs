@@ -15,7 +15,45 @@ pub type CudaDevice = dfdx::tensor::Cuda;
 /// A fresh CUDA device on GPU 0.
 #[cfg(feature = "cuda")]
 pub fn cuda() -> Result<CudaDevice, String> {
-    dfdx::tensor::Cuda::try_build(0, 0).map_err(|e| format!("cannot open CUDA device 0: {e:?}"))
+    // cudarc unwraps the driver's first answers (cuInit, cuDeviceGet): on a machine without a
+    // usable GPU that is a panic, turned here into an error.
+    match std::panic::catch_unwind(|| dfdx::tensor::Cuda::try_build(0, 0)) {
+        Ok(Ok(dev)) => Ok(dev),
+        Ok(Err(e)) => Err(format!("cannot open CUDA device 0: {}", cuda_error(&e))),
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(format!("cannot open CUDA device 0: {text}"))
+        }
+    }
+}
+
+/// A CUDA error as text without asking the driver to describe it: cudarc's `Debug` of a
+/// driver error calls the driver again and panics where the driver itself is what failed.
+#[cfg(feature = "cuda")]
+pub fn cuda_error(e: &dfdx::tensor::CudaError) -> String {
+    match e {
+        dfdx::tensor::CudaError::Driver(d) => format!("{:?}", d.0),
+        dfdx::tensor::CudaError::Blas(b) => format!("cuBLAS {:?}", b.0),
+        other => format!("{other:?}"),
+    }
+}
+
+/// This thread's CUDA device on GPU 0, opened on its first use and kept for the thread's
+/// later runs: a sweep opens one device per worker thread (dfdx's device is neither `Send`
+/// nor `Sync`, so one device cannot serve several threads), not one per run, and so loads
+/// its kernels and creates its stream and cuBLAS handle once per worker. All of them live
+/// in the process's one primary context of GPU 0.
+#[cfg(feature = "cuda")]
+pub fn worker_cuda() -> Result<CudaDevice, String> {
+    thread_local! {
+        static DEVICE: std::cell::OnceCell<Result<CudaDevice, String>> =
+            const { std::cell::OnceCell::new() };
+    }
+    DEVICE.with(|d| d.get_or_init(cuda).clone())
 }
 
 /// Trains one run on a fresh CPU device.
@@ -23,8 +61,14 @@ pub fn train_on_cpu(def: crate::train::RunDefinition<'_>) -> crate::TrainOutcome
     crate::train::train(cpu(), def, &|_| {})
 }
 
-/// Trains one run on a fresh CUDA device.
+/// Trains one run on this thread's CUDA device, then returns the memory the run's tensors
+/// held (dfdx keeps freed blocks in a cache) so that the next run starts empty.
 #[cfg(feature = "cuda")]
 pub fn train_on_cuda(def: crate::train::RunDefinition<'_>) -> Result<crate::TrainOutcome, String> {
-    Ok(crate::train::train(cuda()?, def, &|_| {}))
+    use dfdx::tensor::Cache;
+    let dev = worker_cuda()?;
+    let outcome = crate::train::train(dev.clone(), def, &|_| {});
+    dev.try_empty_cache()
+        .map_err(|e| format!("cannot release device memory: {}", cuda_error(&e)))?;
+    Ok(outcome)
 }
