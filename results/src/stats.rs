@@ -1,5 +1,5 @@
 //! Statistics over replicates: mean, sample standard deviation, and the Student-t 95%
-//! confidence interval of the mean.
+//! confidence interval of the mean (exact t quantiles), and the one-sample t test.
 
 /// Mean, sample standard deviation and 95% CI half-width (Student t, n−1 degrees of
 /// freedom) of a sample. With n = 1 the deviation and CI are NaN (undefined).
@@ -11,22 +11,50 @@ pub struct Summary {
     pub ci95: f64,
 }
 
-/// Two-sided 97.5% quantiles of Student's t for 1..=30 degrees of freedom.
-const T975: [f64; 30] = [
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-    2.052, 2.048, 2.045, 2.042,
-];
+/// Φ⁻¹(0.975), the standard normal's 97.5% quantile (the limit of t₀.₉₇₅(df) as df → ∞).
+const Z975: f64 = 1.959_963_984_540_054;
 
-/// The t quantile for a 95% two-sided interval with `df` degrees of freedom.
+/// Degrees of freedom above which the quantile is taken from its Cornish–Fisher expansion
+/// in 1/df (five terms; the first omitted term is below 1e-19 there) instead of by inverting
+/// the distribution function.
+const EXPANSION_DF: usize = 10_000;
+
+/// The t quantile for a 95% two-sided interval with `df` degrees of freedom: the t > 0 with
+/// P(|T| > t) = 0.05, found by bisection on the exact two-sided tail
+/// I_{df/(df+t²)}(df/2, ½) to the resolution of f64 (for df ≤ 10 000; above, the
+/// Cornish–Fisher expansion, exact to f64 there). NaN for df = 0.
 pub fn t_quantile_975(df: usize) -> f64 {
-    match df {
-        0 => f64::NAN,
-        1..=30 => T975[df - 1],
-        31..=60 => 2.000,
-        61..=120 => 1.980,
-        _ => 1.960,
+    if df == 0 {
+        return f64::NAN;
     }
+    let nu = df as f64;
+    if df > EXPANSION_DF {
+        let z = Z975;
+        let z2 = z * z;
+        let terms = [
+            z,
+            z * (z2 + 1.0) / 4.0,
+            z * ((5.0 * z2 + 16.0) * z2 + 3.0) / 96.0,
+            z * (((3.0 * z2 + 19.0) * z2 + 17.0) * z2 - 15.0) / 384.0,
+            z * ((((79.0 * z2 + 776.0) * z2 + 1482.0) * z2 - 1920.0) * z2 - 945.0) / 92_160.0,
+        ];
+        return terms.iter().rev().fold(0.0, |acc, c| acc / nu + c);
+    }
+    // The two-sided tail falls strictly with t; t₀.₉₇₅ lies in [z, t₀.₉₇₅(1) ≈ 12.706].
+    let tail = |t: f64| regularized_incomplete_beta(nu / (nu + t * t), nu / 2.0, 0.5);
+    let (mut low, mut high) = (Z975, 12.8);
+    loop {
+        let middle = 0.5 * (low + high);
+        if middle <= low || middle >= high {
+            break;
+        }
+        if tail(middle) > 0.05 {
+            low = middle;
+        } else {
+            high = middle;
+        }
+    }
+    0.5 * (low + high)
 }
 
 pub fn summarize(values: &[f64]) -> Summary {
@@ -143,6 +171,7 @@ fn ln_gamma(x: f64) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision)] // published values, digit for digit
 mod tests {
     use super::*;
 
@@ -153,32 +182,114 @@ mod tests {
         assert!((s.mean - 2.5).abs() < 1e-12);
         let std = (5.0f64 / 3.0).sqrt();
         assert!((s.std - std).abs() < 1e-12);
-        assert!((s.ci95 - 3.182 * std / 2.0).abs() < 1e-12);
+        // t₀.₉₇₅(3) = 3.182446305283710 (to 16 digits).
+        assert!((s.ci95 - 3.182_446_305_283_710 * std / 2.0).abs() < 1e-12);
         assert!(summarize(&[3.0]).ci95.is_nan());
     }
 
-    /// Two-sided p-values against tables: t = 2.0 with 5 df → 0.1019; the 97.5 % quantile
-    /// for 4 df (2.776) → 0.05; a sample with mean 0 → 1.
+    /// The 97.5% quantiles against the published three-decimal table (df 1–30, 40, 60,
+    /// 120) and against 16-digit values (R's `qt(0.975, df)`; checked at 30 digits with
+    /// mpmath) where the old table was coarse: t₀.₉₇₅(31) = 2.0395, not 2.000.
+    #[test]
+    fn quantiles_match_published_tables() {
+        let table = [
+            12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+            2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+            2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        ];
+        for (df, want) in (1..)
+            .zip(table)
+            .chain([(40, 2.021), (60, 2.000), (120, 1.980)])
+        {
+            let got = t_quantile_975(df);
+            assert!(
+                (got - want).abs() <= 5e-4 + 1e-12,
+                "df {df}: {got} vs {want}"
+            );
+        }
+        for (df, want) in [
+            (1, 12.706_204_736_174_705),
+            (2, 4.302_652_729_749_464),
+            (10, 2.228_138_851_986_275),
+            (30, 2.042_272_456_301_238),
+            (31, 2.039_513_446_396_408_5),
+            (60, 2.000_297_822_014_260_5),
+            (120, 1.979_930_405_082_440_8),
+            (1000, 1.962_339_080_826_408_5),
+            (10_000, 1.960_201_239_890_626_3),
+            (100_000, 1.959_987_707_534_609_6),
+            (1_000_000, 1.959_966_356_814_107),
+        ] {
+            let got = t_quantile_975(df);
+            assert!(
+                (got - want).abs() <= 1e-12 * want,
+                "df {df}: {got} vs {want}"
+            );
+        }
+        assert!(t_quantile_975(0).is_nan());
+        assert!((t_quantile_975(usize::MAX) - Z975).abs() < 1e-15);
+    }
+
+    /// The quantile inverts the exact two-sided tail for every df the bisection serves, and
+    /// the expansion agrees with that tail just past the switch.
+    #[test]
+    fn quantile_inverts_the_tail() {
+        let tail = |t: f64, df: usize| {
+            let nu = df as f64;
+            regularized_incomplete_beta(nu / (nu + t * t), nu / 2.0, 0.5)
+        };
+        for df in (1..=300).chain([999, 4_321, EXPANSION_DF, EXPANSION_DF + 1]) {
+            let p = tail(t_quantile_975(df), df);
+            assert!((p - 0.05).abs() < 1e-12, "df {df}: tail {p}");
+        }
+        // Falls strictly with df towards z.
+        for df in (1..=400)
+            .chain((401..EXPANSION_DF).step_by(97))
+            .chain([EXPANSION_DF])
+        {
+            assert!(t_quantile_975(df + 1) < t_quantile_975(df), "df {df}");
+        }
+    }
+
+    /// n = df + 1 values whose one-sample t statistic is exactly `t`: ±1 deviations around
+    /// a mean of t·s/√n.
+    fn sample_with_t(t: f64, df: usize) -> Vec<f64> {
+        let n = df + 1;
+        let deviations: Vec<f64> = (0..n)
+            .map(|k| match (k % 2, n % 2 == 1 && k == n - 1) {
+                (_, true) => 0.0,
+                (0, _) => 1.0,
+                _ => -1.0,
+            })
+            .collect();
+        let std = (deviations.iter().map(|d| d * d).sum::<f64>() / df as f64).sqrt();
+        let mean = t * std / (n as f64).sqrt();
+        deviations.iter().map(|d| mean + d).collect()
+    }
+
+    /// Two-sided p-values of the t test against published critical values: t₀.₉₇₅(10) =
+    /// 2.228, t₀.₉₇₅(30) = 2.042, t₀.₉₇₅(31) = 2.040 (p = 0.05), t₀.₉₉₅(10) = 3.169
+    /// (p = 0.01), and t = 2.0 with 5 df → p = 0.1019. The tables round t to three decimals,
+    /// which moves p by less than 1e-4 here.
     #[test]
     fn t_test_p_values_match_tables() {
-        // n = 6 values with mean 1 and std √1.5 give t = 1/(√1.5/√6) = 2.
-        let values = [
-            1.0 - 1.5f64.sqrt(),
-            1.0 + 1.5f64.sqrt(),
-            1.0,
-            1.0,
-            1.0 - 1.5f64.sqrt(),
-            1.0 + 1.5f64.sqrt(),
-        ];
-        let s = summarize(&values);
-        let t = s.mean / (s.std / 6f64.sqrt());
-        let df = 5.0;
-        let p = regularized_incomplete_beta(df / (df + t * t), df / 2.0, 0.5);
-        assert!((t_test_p(&values) - p).abs() < 1e-12);
-        let p_two = regularized_incomplete_beta(5.0 / (5.0 + 4.0), 2.5, 0.5);
-        assert!((p_two - 0.1019).abs() < 1e-4, "{p_two}");
-        let p_crit = regularized_incomplete_beta(4.0 / (4.0 + 2.776f64.powi(2)), 2.0, 0.5);
-        assert!((p_crit - 0.05).abs() < 1e-3, "{p_crit}");
+        for (t, df, want) in [
+            (2.228, 10, 0.05),
+            (2.042, 30, 0.05),
+            (2.040, 31, 0.05),
+            (3.169, 10, 0.01),
+            (2.0, 5, 0.1019),
+            (-2.228, 10, 0.05),
+        ] {
+            let values = sample_with_t(t, df);
+            let s = summarize(&values);
+            let got_t = s.mean / (s.std / (s.n as f64).sqrt());
+            assert!((got_t - t).abs() < 1e-9, "the sample's t is {got_t}");
+            let p = t_test_p(&values);
+            assert!((p - want).abs() < 1e-4, "t {t}, df {df}: p {p} vs {want}");
+        }
         assert!((t_test_p(&[-1.0, 1.0, -2.0, 2.0]) - 1.0).abs() < 1e-12);
+        assert!(t_test_p(&[1.0]).is_nan());
+        assert!(t_test_p(&[2.0, 2.0, 2.0]).is_nan());
     }
 }
