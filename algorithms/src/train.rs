@@ -348,17 +348,18 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
                 backward: 3,
             };
         }
-        if self.weighter.uses_representation()
+        let (losses, mut cost) = if self.weighter.uses_representation()
             || (self.def.training.rep_grad && self.weighter.is_gradient_level())
         {
-            let losses = self.step_rep(batch);
-            return StepCost {
-                losses,
-                forward: 2,
-                backward: tasks + 1,
-            };
-        }
-        let (losses, mut cost) = if self.weighter.is_gradient_level() {
+            (
+                self.step_rep(batch),
+                StepCost {
+                    losses: Vec::new(),
+                    forward: 2,
+                    backward: tasks + 1,
+                },
+            )
+        } else if self.weighter.is_gradient_level() {
             (
                 self.step_per_task(batch),
                 StepCost {
@@ -432,11 +433,11 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         let r = engine::rep_gradients(&self.net, &self.dev, &self.kinds, batch);
         let width = r.shape.1;
         let tasks = self.kinds.len();
-        let (combined, head_scale) = if self.weighter.uses_representation() {
-            (
-                self.weighter.graddrop(&r.per_sample, &r.rep, width),
-                vec![1.0; tasks],
-            )
+        let (combined, head_scale): (Vec<f32>, Vec<f32>) = if self.weighter.uses_representation() {
+            let (combined, heads) = self
+                .weighter
+                .graddrop(&r.per_sample, &r.rep, width, &r.losses);
+            (combined, heads.iter().map(|h| *h as f32).collect())
         } else {
             // Weights from the batch-summed representation gradients (LibMTL's rep_grad).
             let summed: Vec<Vec<f32>> = r
@@ -886,6 +887,7 @@ mod tests {
     use crate::WeightingSpec;
     use mtlbench_tasks::planted_correlation::PlantedCorrelation;
 
+    mod compose_paths;
     mod recorded;
 
     /// Σ over trunk layers and towers of ‖θᵢ − θ̄‖²: how far apart `soft_sharing`'s towers are.

@@ -499,6 +499,16 @@ impl Weighter {
         self.spec.is_gradient_level()
     }
 
+    /// The loss part's learnable parameters and the losses it last received (for a
+    /// composition; the weighting's own otherwise).
+    #[cfg(test)]
+    pub(crate) fn loss_part_state(&self) -> (&[f64], &[f32]) {
+        match &self.parts {
+            Some(parts) => parts.0.loss_part_state(),
+            None => (&self.params, &self.losses_before),
+        }
+    }
+
     /// Whether the aggregation's weights are task weights although it returns its own
     /// direction: DB-MTL's αᵢ, the factors of its smoothed gradients ĝᵢ.
     pub fn direction_has_task_weights(&self) -> bool {
@@ -509,25 +519,37 @@ impl Weighter {
         self.spec.uses_representation()
     }
 
-    /// GradDrop's masked sum of per-sample representation gradients (composition: each
-    /// task's gradient scaled by the loss weighting first).
-    pub fn graddrop(&mut self, per_sample: &[Vec<f32>], rep: &[f32], width: usize) -> Vec<f32> {
-        let losses = vec![1.0f32; per_sample.len()];
+    /// GradDrop's masked sum of per-sample representation gradients, and the scale of
+    /// each task's head. In a composition the loss part weighs the batch's `losses` first:
+    /// each task's gradient and its head are scaled by its wᵢ (as on the per-task path);
+    /// alone, the heads keep scale 1.
+    pub fn graddrop(
+        &mut self,
+        per_sample: &[Vec<f32>],
+        rep: &[f32],
+        width: usize,
+        losses: &[f32],
+    ) -> (Vec<f32>, Vec<f64>) {
         if let Some(parts) = &mut self.parts {
-            let w = parts.0.loss_weights(&losses);
+            let w = parts.0.loss_weights(losses);
             let scaled: Vec<Vec<f32>> = per_sample
                 .iter()
                 .zip(&w)
                 .map(|(g, wi)| g.iter().map(|x| x * wi).collect())
                 .collect();
-            return parts.1.graddrop(&scaled, rep, width);
+            let scaled_losses: Vec<f32> = losses.iter().zip(&w).map(|(l, wi)| l * wi).collect();
+            let (combined, _) = parts.1.graddrop(&scaled, rep, width, &scaled_losses);
+            return (combined, w.iter().map(|wi| f64::from(*wi)).collect());
         }
         let leak = match &self.spec {
             WeightingSpec::GradDrop(g) => g.leak,
             _ => 0.0,
         };
         let uniform: Vec<f64> = (0..width).map(|_| self.rng.gen::<f64>()).collect();
-        aggregate::graddrop(per_sample, rep, width, &uniform, leak)
+        (
+            aggregate::graddrop(per_sample, rep, width, &uniform, leak),
+            vec![1.0; per_sample.len()],
+        )
     }
 
     /// Loss-level weights wᵢ for this step: the update is the gradient of Σ wᵢLᵢ with the

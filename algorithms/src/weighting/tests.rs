@@ -253,3 +253,28 @@ fn rep_grad_is_refused_where_it_would_be_ignored() {
         assert!(spec.validate_rep_grad(true).is_ok(), "{}", spec.kind());
     }
 }
+
+/// compose(scale_invariant, graddrop): the loss part weighs the batch's losses (wᵢ = 1/Lᵢ),
+/// each task's representation gradient is scaled by wᵢ before the masking (leak 1: nothing
+/// dropped, so the combination is Σ wᵢGᵢ), and the heads get the same wᵢ.
+#[test]
+fn graddrop_composition_weighs_the_losses() {
+    let spec = WeightingSpec::Compose(Compose {
+        loss: Box::new(WeightingSpec::ScaleInvariant(ScaleInvariant {})),
+        gradient: Box::new(WeightingSpec::GradDrop(GradDrop { leak: 1.0 })),
+    });
+    let mut w = Weighter::new(&spec, 2, ChaCha8Rng::seed_from_u64(1), 0.01);
+    let per_sample = vec![vec![1.0f32, 2.0], vec![4.0, -1.0]];
+    let (combined, heads) = w.graddrop(&per_sample, &[1.0, 1.0], 2, &[2.0, 0.5]);
+    assert_eq!(heads, vec![0.5, 2.0]);
+    assert_eq!(combined, vec![0.5 + 8.0, 1.0 - 2.0]);
+    let mut plain = Weighter::new(
+        &WeightingSpec::GradDrop(GradDrop { leak: 1.0 }),
+        2,
+        ChaCha8Rng::seed_from_u64(1),
+        0.01,
+    );
+    let (combined, heads) = plain.graddrop(&per_sample, &[1.0, 1.0], 2, &[2.0, 0.5]);
+    assert_eq!(heads, vec![1.0, 1.0]);
+    assert_eq!(combined, vec![5.0, 1.0]);
+}
