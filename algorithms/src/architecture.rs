@@ -135,23 +135,31 @@ impl Default for SoftSharing {
 /// tree is the group form of tree-structured sharing. FORMULAS.md b.5 marks the details
 /// [unverified]; JMT's successive regularisation is not implemented. Hyper-parameters:
 /// `groups` (lists of task indices covering every task once) with `root_depth` (1), or
-/// `levels` (one depth ≥ 1 per task).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `levels` (one depth ≥ 1 per task), not both; `root_depth` belongs to `groups`. With
+/// neither (the default), every task is in one group: `hard_sharing`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Hierarchical {
     pub groups: Option<Vec<Vec<usize>>>,
-    pub root_depth: usize,
+    /// `None` when the study does not give it (then 1); written as its value, so the
+    /// record's hyper-parameters do not depend on whether it was given.
+    #[serde(serialize_with = "serialize_root_depth")]
+    pub root_depth: Option<usize>,
     pub levels: Option<Vec<usize>>,
 }
 
-impl Default for Hierarchical {
-    fn default() -> Self {
-        Hierarchical {
-            groups: None,
-            root_depth: 1,
-            levels: None,
-        }
+impl Hierarchical {
+    /// The shared root's depth of the task tree (default 1).
+    pub fn root_depth(&self) -> usize {
+        self.root_depth.unwrap_or(1)
     }
+}
+
+fn serialize_root_depth<S: serde::Serializer>(
+    root_depth: &Option<usize>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(root_depth.unwrap_or(1) as u64)
 }
 
 mtlbench_tasks::registry! {
@@ -254,10 +262,17 @@ impl ArchitectureSpec {
             ArchitectureSpec::SoftSharing(s) if !(s.lambda >= 0.0 && s.lambda.is_finite()) => {
                 Err(AlgorithmsError::invalid("lambda", "must be finite and ≥ 0"))
             }
-            ArchitectureSpec::Hierarchical(h) if h.groups.is_some() == h.levels.is_some() => {
+            ArchitectureSpec::Hierarchical(h) if h.groups.is_some() && h.levels.is_some() => {
                 Err(AlgorithmsError::invalid(
                     "groups",
-                    "give either `groups` (task tree) or `levels` (depth supervision)",
+                    "give either `groups` (task tree) or `levels` (depth supervision), not both",
+                ))
+            }
+            ArchitectureSpec::Hierarchical(h) if h.levels.is_some() && h.root_depth.is_some() => {
+                Err(AlgorithmsError::invalid(
+                    "root_depth",
+                    "belongs to the task tree (`groups`); with `levels` each task's depth is \
+                     its level",
                 ))
             }
             _ => Ok(()),
@@ -289,10 +304,10 @@ impl ArchitectureSpec {
             if groups.iter().any(Vec::is_empty) {
                 return Err(AlgorithmsError::invalid("groups", "a group is empty"));
             }
-            if h.root_depth > depth {
+            if h.root_depth() > depth {
                 return Err(AlgorithmsError::invalid(
                     "root_depth",
-                    format!("{} exceeds the trunk's {depth} layers", h.root_depth),
+                    format!("{} exceeds the trunk's {depth} layers", h.root_depth()),
                 ));
             }
         }
@@ -392,10 +407,10 @@ impl ArchitectureSpec {
             ArchitectureSpec::Hierarchical(h) => match (&h.groups, &h.levels) {
                 (Some(groups), _) => {
                     let depth = model.trunk.len();
-                    let root = push_trunk_part(&mut layers, &["trunk"], 0, h.root_depth);
+                    let root = push_trunk_part(&mut layers, &["trunk"], 0, h.root_depth());
                     let group_ranges: Vec<Range<usize>> = groups
                         .iter()
-                        .map(|_| push_trunk_part(&mut layers, &["trunk"], h.root_depth, depth))
+                        .map(|_| push_trunk_part(&mut layers, &["trunk"], h.root_depth(), depth))
                         .collect();
                     let shared = root.start..layers.len();
                     let mut group_of = vec![0; tasks];

@@ -383,12 +383,12 @@ mod tests {
             ArchitectureSpec::CrossStitch(CrossStitch {}),
             ArchitectureSpec::Hierarchical(Hierarchical {
                 groups: Some(vec![vec![1], vec![0]]),
-                root_depth: 1,
+                root_depth: Some(1),
                 levels: None,
             }),
             ArchitectureSpec::Hierarchical(Hierarchical {
                 groups: None,
-                root_depth: 0,
+                root_depth: None,
                 levels: Some(vec![1, 2]),
             }),
         ] {
@@ -435,7 +435,7 @@ mod tests {
             ArchitectureSpec::CrossStitch(CrossStitch {}),
             ArchitectureSpec::Hierarchical(Hierarchical {
                 groups: Some(vec![vec![0], vec![1]]),
-                root_depth: 0,
+                root_depth: Some(0),
                 levels: None,
             }),
         ] {

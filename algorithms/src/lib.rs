@@ -18,6 +18,9 @@ pub mod solvers;
 pub mod train;
 pub mod weighting;
 
+#[cfg(test)]
+mod registry_tests;
+
 pub use architecture::ArchitectureSpec;
 pub use error::AlgorithmsError;
 pub use model::ModelSpec;

@@ -266,9 +266,39 @@ pub fn solve_linear(a: &[Vec<f64>], b: &[f64]) -> Option<Vec<f64>> {
     Some(x)
 }
 
+/// The stationarity measure of argmin_v vᵀQv s.t. v ≥ lower at `v`: the norm of the
+/// projected-gradient map with step 1/L (L = 2·maxᵢ Σⱼ|Qᵢⱼ|, a curvature bound), divided by
+/// the step; zero exactly at the KKT point.
+pub fn quadratic_above_residual(q: &[Vec<f64>], lower: &[f64], v: &[f64]) -> f64 {
+    let n = lower.len();
+    let g: Vec<f64> = (0..n)
+        .map(|i| 2.0 * (0..n).map(|j| q[i][j] * v[j]).sum::<f64>())
+        .collect();
+    let step = quadratic_step(q);
+    v.iter()
+        .zip(&g)
+        .zip(lower)
+        .map(|((x, gi), l)| (x - (x - step * gi).max(*l)).powi(2))
+        .sum::<f64>()
+        .sqrt()
+        / step
+}
+
+/// 1/L for the quadratic vᵀQv (L = 2·maxᵢ Σⱼ|Qᵢⱼ|), or 1 for Q = 0.
+fn quadratic_step(q: &[Vec<f64>]) -> f64 {
+    let lipschitz = 2.0
+        * q.iter()
+            .map(|r| r.iter().map(|x| x.abs()).sum::<f64>())
+            .fold(0.0, f64::max);
+    if lipschitz > 0.0 {
+        1.0 / lipschitz
+    } else {
+        1.0
+    }
+}
+
 /// argmin_v vᵀQv subject to v ≥ lower (elementwise): `minimize_projected` with a clamp;
-/// the stationarity measure is the norm of the projected-gradient map (zero exactly at the
-/// KKT point).
+/// the stationarity measure is `quadratic_above_residual`.
 pub fn min_quadratic_above(
     q: &[Vec<f64>],
     lower: &[f64],
@@ -287,16 +317,7 @@ pub fn min_quadratic_above(
     };
     let clamp =
         |v: Vec<f64>| -> Vec<f64> { v.into_iter().zip(lower).map(|(x, l)| x.max(*l)).collect() };
-    // Unit-step projected-gradient residual, scaled by the problem's curvature bound.
-    let lipschitz = 2.0
-        * q.iter()
-            .map(|r| r.iter().map(|x| x.abs()).sum::<f64>())
-            .fold(0.0, f64::max);
-    let step = if lipschitz > 0.0 {
-        1.0 / lipschitz
-    } else {
-        1.0
-    };
+    let step = quadratic_step(q);
     let residual = |v: &[f64], g: &[f64]| -> f64 {
         let moved = clamp(v.iter().zip(g).map(|(x, gi)| x - step * gi).collect());
         v.iter()
@@ -314,6 +335,84 @@ pub fn min_quadratic_above(
         tolerance,
         max_iterations,
     )
+}
+
+/// argmin_v vᵀQv subject to v ≥ lower, solved exactly (to rounding) by Lawson and Hanson's
+/// active-set method for non-negative least squares, on u = v − lower ≥ 0 in Gram form: the
+/// free set grows by the coordinate whose gradient is most negative, each step solves the
+/// free block Q_FF u_F = −(Q·lower)_F, and a step back keeps u ≥ 0. Finite in exact
+/// arithmetic. Returns the point and the number of linear solves, or `None` when a free
+/// block is singular or the method has not finished within 3n + 10 additions (then use
+/// `min_quadratic_above`). Q must be symmetric positive semi-definite.
+pub fn min_quadratic_above_exact(q: &[Vec<f64>], lower: &[f64]) -> Option<(Vec<f64>, usize)> {
+    let n = lower.len();
+    let scale = (0..n).map(|i| q[i][i].abs()).fold(0.0, f64::max);
+    let c: Vec<f64> = (0..n)
+        .map(|i| (0..n).map(|j| q[i][j] * lower[j]).sum())
+        .collect();
+    let gradient = |u: &[f64]| -> Vec<f64> {
+        (0..n)
+            .map(|i| c[i] + (0..n).map(|j| q[i][j] * u[j]).sum::<f64>())
+            .collect()
+    };
+    let mut u = vec![0.0; n];
+    let mut free = vec![false; n];
+    let mut solves = 0;
+    for _ in 0..3 * n + 10 {
+        let g = gradient(&u);
+        let size: f64 = lower.iter().chain(&u).map(|x| x.abs()).sum();
+        let threshold = 1e-13 * scale * size.max(f64::MIN_POSITIVE);
+        let Some(enter) = (0..n)
+            .filter(|&j| !free[j] && -g[j] > threshold)
+            .max_by(|&a, &b| (-g[a]).total_cmp(&-g[b]))
+        else {
+            return Some((lower.iter().zip(&u).map(|(l, x)| l + x).collect(), solves));
+        };
+        free[enter] = true;
+        let mut first = true;
+        loop {
+            let set: Vec<usize> = (0..n).filter(|&j| free[j]).collect();
+            let block: Vec<Vec<f64>> = set
+                .iter()
+                .map(|&i| set.iter().map(|&j| q[i][j]).collect())
+                .collect();
+            let rhs: Vec<f64> = set.iter().map(|&i| -c[i]).collect();
+            let z = solve_linear(&block, &rhs)?;
+            solves += 1;
+            if z.iter().all(|x| *x > 0.0) {
+                u = vec![0.0; n];
+                set.iter().zip(&z).for_each(|(&i, x)| u[i] = *x);
+                break;
+            }
+            // The coordinate just freed must move up, or rounding has stalled the method.
+            if first && z[set.iter().position(|&i| i == enter)?] <= 0.0 {
+                return None;
+            }
+            first = false;
+            // Step back from u towards z until the first free coordinate reaches 0; that
+            // one (and any other at 0) leaves the free set.
+            let ratios: Vec<Option<f64>> = set
+                .iter()
+                .zip(&z)
+                .map(|(&i, x)| (*x <= 0.0).then(|| u[i] / (u[i] - x)))
+                .collect();
+            let alpha = ratios
+                .iter()
+                .flatten()
+                .fold(f64::INFINITY, |a, b| a.min(*b));
+            for ((&i, x), ratio) in set.iter().zip(&z).zip(&ratios) {
+                u[i] += alpha * (x - u[i]);
+                if *ratio == Some(alpha) || u[i] <= 0.0 {
+                    u[i] = 0.0;
+                    free[i] = false;
+                }
+            }
+            if free.iter().all(|f| !f) {
+                break;
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -73,6 +73,12 @@ impl TrainConfig {
         if self.eval_every == 0 {
             return Err(AlgorithmsError::invalid("eval_every", "must be at least 1"));
         }
+        if self.conflict_per_layer && self.conflict_every == 0 {
+            return Err(AlgorithmsError::invalid(
+                "conflict_per_layer",
+                "needs `conflict_every` (the steps at which conflict is measured; 0 = never)",
+            ));
+        }
         self.optimizer.validate()
     }
 }
@@ -145,6 +151,10 @@ pub struct SolverStats {
     pub max_iterations: usize,
     /// The largest final gap (Frank–Wolfe gap, KKT or equation residual) of any step.
     pub max_gap: f64,
+    /// Counted events: the steps at which the method fell back instead of applying its
+    /// rule (IMTL-G: equal weights, DUᵀ singular; Aligned-MTL: a zero update, no
+    /// eigenvalue kept). Each method has one kind of fallback (`Aggregation::event`).
+    pub fallbacks: usize,
 }
 
 impl SolverStats {
@@ -154,6 +164,15 @@ impl SolverStats {
             (report.iterations as f64 - self.mean_iterations) / self.solves as f64;
         self.max_iterations = self.max_iterations.max(report.iterations);
         self.max_gap = self.max_gap.max(report.gap);
+    }
+
+    fn count(&mut self, _event: &'static str) {
+        self.fallbacks += 1;
+    }
+
+    /// Whether anything was solved or counted (otherwise the run has no statistics).
+    fn is_empty(&self) -> bool {
+        self.solves == 0 && self.fallbacks == 0
     }
 }
 
@@ -329,17 +348,18 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
                 backward: 3,
             };
         }
-        if self.weighter.uses_representation()
+        let (losses, mut cost) = if self.weighter.uses_representation()
             || (self.def.training.rep_grad && self.weighter.is_gradient_level())
         {
-            let losses = self.step_rep(batch);
-            return StepCost {
-                losses,
-                forward: 2,
-                backward: tasks + 1,
-            };
-        }
-        let (losses, mut cost) = if self.weighter.is_gradient_level() {
+            (
+                self.step_rep(batch),
+                StepCost {
+                    losses: Vec::new(),
+                    forward: 2,
+                    backward: tasks + 1,
+                },
+            )
+        } else if self.weighter.is_gradient_level() {
             (
                 self.step_per_task(batch),
                 StepCost {
@@ -383,6 +403,9 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
     pub fn step_per_task(&mut self, batch: &Batch<D>) -> Vec<f32> {
         let g = engine::per_task_gradients(&self.net, &self.kinds, batch);
         let aggregation = self.weighter.aggregate(&g.shared, &g.losses);
+        if let Some(event) = aggregation.event {
+            self.solver.count(event);
+        }
         if let Some(report) = aggregation.report {
             self.solver.add(report);
         }
@@ -410,11 +433,11 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         let r = engine::rep_gradients(&self.net, &self.dev, &self.kinds, batch);
         let width = r.shape.1;
         let tasks = self.kinds.len();
-        let (combined, head_scale) = if self.weighter.uses_representation() {
-            (
-                self.weighter.graddrop(&r.per_sample, &r.rep, width),
-                vec![1.0; tasks],
-            )
+        let (combined, head_scale): (Vec<f32>, Vec<f32>) = if self.weighter.uses_representation() {
+            let (combined, heads) = self
+                .weighter
+                .graddrop(&r.per_sample, &r.rep, width, &r.losses);
+            (combined, heads.iter().map(|h| *h as f32).collect())
         } else {
             // Weights from the batch-summed representation gradients (LibMTL's rep_grad).
             let summed: Vec<Vec<f32>> = r
@@ -429,6 +452,9 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
                 })
                 .collect();
             let aggregation = self.weighter.aggregate(&summed, &r.losses);
+            if let Some(event) = aggregation.event {
+                self.solver.count(event);
+            }
             if let Some(report) = aggregation.report {
                 self.solver.add(report);
             }
@@ -551,9 +577,11 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         losses
     }
 
-    /// The aggregation's task weights, when its update is Gᵀw (not DB-MTL's own direction).
+    /// The aggregation's task weights: w when its update is Gᵀw, and DB-MTL's αᵢ on its
+    /// smoothed gradients ĝᵢ (GradVac's own direction has none).
     fn keep_weights(&mut self, aggregation: &crate::aggregate::Aggregation) {
-        self.last_weights = (aggregation.direction.is_none()
+        self.last_weights = ((aggregation.direction.is_none()
+            || self.weighter.direction_has_task_weights())
             && aggregation.weights.len() == self.kinds.len())
         .then(|| aggregation.weights.clone());
     }
@@ -817,7 +845,7 @@ pub fn train_network<D: Device<f32>>(
                     "task {t} loss became {} at epoch {epoch}, step {}",
                     losses[t], outcome.steps
                 ));
-                outcome.solver = (trainer.solver.solves > 0).then_some(trainer.solver);
+                outcome.solver = (!trainer.solver.is_empty()).then_some(trainer.solver);
                 return (outcome, trainer.net);
             }
             for (sum, l) in loss_sums.iter_mut().zip(&losses) {
@@ -844,7 +872,7 @@ pub fn train_network<D: Device<f32>>(
         on_epoch(epoch);
     }
     trainer.evaluate(Split::Test, cfg.epochs, outcome.steps, &mut outcome.points);
-    outcome.solver = (trainer.solver.solves > 0).then_some(trainer.solver);
+    outcome.solver = (!trainer.solver.is_empty()).then_some(trainer.solver);
     (outcome, trainer.net)
 }
 
@@ -858,6 +886,9 @@ mod tests {
     use crate::weighting::{Equal, Static};
     use crate::WeightingSpec;
     use mtlbench_tasks::planted_correlation::PlantedCorrelation;
+
+    mod compose_paths;
+    mod recorded;
 
     /// Σ over trunk layers and towers of ‖θᵢ − θ̄‖²: how far apart `soft_sharing`'s towers are.
     fn tower_spread<D: Device<f32>>(net: &Network<D>) -> f64 {
@@ -968,7 +999,7 @@ mod tests {
             (
                 ArchitectureSpec::Hierarchical(Hierarchical {
                     groups: Some(vec![vec![0, 2], vec![1]]),
-                    root_depth: 0,
+                    root_depth: Some(0),
                     levels: None,
                 }),
                 WeightingSpec::Mgda(Default::default()),
@@ -1350,20 +1381,25 @@ mod tests {
         for root_depth in [0, 1, 2] {
             let one_group = ArchitectureSpec::Hierarchical(Hierarchical {
                 groups: Some(vec![vec![0, 1, 2]]),
-                root_depth,
+                root_depth: Some(root_depth),
                 levels: None,
             });
             assert_eq!(run(&one_group), hard, "root_depth {root_depth}");
         }
         let top = ArchitectureSpec::Hierarchical(Hierarchical {
             groups: None,
-            root_depth: 0,
+            root_depth: None,
             levels: Some(vec![2, 2, 2]),
         });
         assert_eq!(run(&top), hard);
+        // `{kind: hierarchical}` with no parameters: every task in one group.
+        assert_eq!(
+            run(&ArchitectureSpec::Hierarchical(Hierarchical::default())),
+            hard
+        );
         let singletons = ArchitectureSpec::Hierarchical(Hierarchical {
             groups: Some(vec![vec![0], vec![1], vec![2]]),
-            root_depth: 0,
+            root_depth: Some(0),
             levels: None,
         });
         let single = run(&ArchitectureSpec::SingleTask(SingleTask {}));

@@ -2,440 +2,15 @@
 //! of the shared parameters (gradient-level methods) become one update, and `Weighter`,
 //! a run's weighting with its state (random stream, loss history).
 
-use crate::aggregate::{self, Aggregation, GradVacGranularity, MgdaNormalizer};
+use crate::aggregate::{self, Aggregation, GradVacGranularity};
 use crate::optimizer::HostAdam;
 use crate::AlgorithmsError;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
-/// `equal`: L = Σᵢ Lᵢ.
-///
-/// Paper: the uniform-scalarisation baseline of every MTL paper. LibMTL `EW` (which sums,
-/// as here); torchjd's `Mean` averages instead, which only rescales the learning rate.
-/// No hyper-parameters.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Equal {}
-
-/// `static`: L = Σᵢ wᵢ Lᵢ with fixed weights given in the study.
-///
-/// Paper: linear scalarisation with hand-set weights (the grid-searched baseline of Kendall
-/// et al. 2018). Hyper-parameters: `weights` (one per task, ≥ 0; no default — the plan
-/// rejects an empty list).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Static {
-    pub weights: Vec<f64>,
-}
-
-/// `scale_invariant`: L = Σᵢ log Lᵢ, i.e. the update of Σᵢ Lᵢ/sg(Lᵢ).
-///
-/// Paper: the scale-invariant baseline of Navon et al. 2022 (Nash-MTL, "SI"); the
-/// reference is Nash-MTL's `ScaleInvariantLinearScalarization`. No hyper-parameters.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScaleInvariant {}
-
-/// `gls`: L = (Πᵢ Lᵢ)^{1/T}, whose gradient is Σᵢ [(ΠL)^{1/T}/(T·Lᵢ)] ∇Lᵢ.
-///
-/// Paper: Chennupati et al. 2019, geometric loss strategy; LibMTL `GLS`. No
-/// hyper-parameters.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Gls {}
-
-/// The distribution RLW draws its weights from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum RlwDistribution {
-    /// λ = softmax(ε), ε ~ N(0, I), Σλ = 1 (LibMTL).
-    #[default]
-    Libmtl,
-    /// λᵢ ~ U(0, 1), rescaled to Σλ = T.
-    Uniform,
-    /// λ = softmax(ε), ε ~ N(0, I), rescaled to Σλ = T.
-    Normal,
-    /// λ ~ Dirichlet(1, …, 1), rescaled to Σλ = T.
-    Dirichlet,
-    /// λᵢ ~ Bernoulli(½), rescaled to Σλ = T (all ones when every draw is 0).
-    Bernoulli,
-    /// One task drawn uniformly gets weight T, the others 0.
-    ConstrainedBernoulli,
-}
-
-/// `rlw`: L = Σᵢ λᵢLᵢ with λ drawn fresh each step from the run's own stream.
-///
-/// Paper: Lin et al. 2022, random loss weighting; LibMTL `RLW`; Kurin et al. 2022 for the
-/// rescaled variants (their `random_normal` is not offered). Hyper-parameters:
-/// `distribution` libmtl | uniform | normal | dirichlet | bernoulli | constrained_bernoulli
-/// (default libmtl).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Rlw {
-    pub distribution: RlwDistribution,
-}
-
-/// `dwa`: for epoch e > 2, wᵢ = T·exp(rᵢ/τ)/Σⱼexp(rⱼ/τ) with rᵢ = L̄ᵢ(e−1)/L̄ᵢ(e−2), the
-/// ratio of the last two epoch-mean training losses; wᵢ = 1 for the first 2 epochs.
-///
-/// Paper: Liu et al. 2019, dynamic weight average; LibMTL `DWA`.
-/// Hyper-parameters: `temperature` τ = 2.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Dwa {
-    pub temperature: f64,
-}
-
-impl Default for Dwa {
-    fn default() -> Self {
-        Dwa { temperature: 2.0 }
-    }
-}
-
-/// `mgda`: d = Σ αᵢ*ĝᵢ with α* = argmin_{α∈Δ} ‖Σ αᵢĝᵢ‖² (the min-norm point), ĝᵢ = gᵢ/nᵢ.
-/// Solved by accelerated projected gradient on the simplex to `tolerance` (Frank–Wolfe
-/// gap), not by the reference's 250-iteration Frank–Wolfe. Task heads get their own
-/// task's gradient, unscaled (as LibMTL).
-///
-/// Paper: Sener & Koltun 2018; LibMTL `MGDA` (`mgda_gn`). Hyper-parameters: `normalizer`
-/// none | l2 | loss | loss_plus (default none), `tolerance` 1e-10, `max_iterations` 10000.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Mgda {
-    pub normalizer: MgdaNormalizer,
-    pub tolerance: f64,
-    pub max_iterations: usize,
-}
-
-impl Default for Mgda {
-    fn default() -> Self {
-        Mgda {
-            normalizer: MgdaNormalizer::None,
-            tolerance: 1e-10,
-            max_iterations: 10_000,
-        }
-    }
-}
-
-/// `pcgrad`: project each gᵢ off every gⱼ it conflicts with (gᵢ′ᵀgⱼ < 0), j in a random
-/// order drawn per step from the run's stream; d = Σᵢ gᵢ′ (summed, as LibMTL). Task heads
-/// get their own task's gradient.
-///
-/// Paper: Yu et al. 2020; LibMTL `PCGrad`. Hyper-parameters: `libmtl_loop` (default
-/// false): also "project" gᵢ′ on gᵢ itself, as LibMTL's loop does.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PcGrad {
-    pub libmtl_loop: bool,
-}
-
-/// `cagrad`: d = ḡ + φ/‖g_w‖·g_w with w* = argmin_{w∈Δ} wᵀA·1/T + φ√(wᵀAw), φ = c‖ḡ‖,
-/// rescaled (FORMULAS.md b.5; LibMTL's form, with its 1e-8 terms). Task heads get their own
-/// task's gradient.
-///
-/// Paper: Liu et al. 2021; LibMTL `CAGrad`. Hyper-parameters: `c` 0.5 (LibMTL's default;
-/// the CAGrad NYUv2 runs use 0.4), `rescale` 1 (0 none, 1 ÷(1+c²), 2 ÷(1+c)), `tolerance`
-/// 1e-10, `max_iterations` 10000.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CaGrad {
-    pub c: f64,
-    pub rescale: u8,
-    pub tolerance: f64,
-    pub max_iterations: usize,
-}
-
-impl Default for CaGrad {
-    fn default() -> Self {
-        CaGrad {
-            c: 0.5,
-            rescale: 1,
-            tolerance: 1e-10,
-            max_iterations: 10_000,
-        }
-    }
-}
-
-/// `imtl_g`: the update with equal projections onto every task's unit gradient,
-/// α₂..T = g₁Uᵀ(DUᵀ)⁻¹, α₁ = 1 − Σα₂..T (the gradient part of IMTL; the learnable loss
-/// scales of IMTL-L are not included). Task heads get their own task's gradient.
-///
-/// Paper: Liu et al. 2021, "Towards impartial multi-task learning"; LibMTL `IMTL`
-/// (gradient part). No hyper-parameters.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImtlG {}
-
-/// `aligned_mtl`: GGᵀ = VΛVᵀ (eigenvalues ≤ λ_max·T·ε₃₂ dropped), B = √λ_min·VΛ^{−1/2}Vᵀ,
-/// wᵢ = column sums of B (LibMTL's `min` scale mode). Task heads get their own task's
-/// gradient.
-///
-/// Paper: Senushkin et al. 2023, "Independent component alignment for multi-task
-/// learning"; LibMTL `Aligned_MTL`. No hyper-parameters.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlignedMtl {}
-
-/// `upgrad`: project each gᵢ onto the dual cone of the task gradients and sum the
-/// projections (weights w = Σᵢ vᵢ, vᵢ = argmin vᵀĜv s.t. v ≥ eᵢ/T, Ĝ = GGᵀ/tr + 1e-4·I). Never
-/// conflicts with a task. Task heads get their own task's gradient.
-///
-/// Paper: Quinton & Rey 2024, "Jacobian descent for multi-objective optimization"; torchjd
-/// `UPGrad`. Hyper-parameters: `tolerance` 1e-10, `max_iterations` 10000 (inner QPs).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct UpGrad {
-    pub tolerance: f64,
-    pub max_iterations: usize,
-}
-
-impl Default for UpGrad {
-    fn default() -> Self {
-        UpGrad {
-            tolerance: 1e-10,
-            max_iterations: 10_000,
-        }
-    }
-}
-
-/// `nash_mtl`: the Nash bargaining weights α with (GGᵀα)ᵢ = 1/αᵢ (GGᵀ normalised by its
-/// Frobenius norm), solved exactly by damped Newton (not the reference's CCCP); the update
-/// of Σ αᵢLᵢ, shared part clipped to `max_norm`. Weights are recomputed every step.
-///
-/// Paper: Navon et al. 2022; reference AvivNavon/nash-mtl `NashMTL`. Hyper-parameters:
-/// `max_norm` 1.0, `tolerance` 1e-10, `max_iterations` 100 (Newton steps).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct NashMtl {
-    pub max_norm: f64,
-    pub tolerance: f64,
-    pub max_iterations: usize,
-}
-
-impl Default for NashMtl {
-    fn default() -> Self {
-        NashMtl {
-            max_norm: 1.0,
-            tolerance: 1e-10,
-            max_iterations: 100,
-        }
-    }
-}
-
-/// `uw`: L = Σᵢ [Lᵢ/(2e^{sᵢ}) + sᵢ/2] with learnable sᵢ initialised to −0.5 (LibMTL's
-/// form of Kendall et al.'s Σ Lᵢ/(2σᵢ²) + log σᵢ). The sᵢ are trained by Adam with the run's
-/// learning rate (LibMTL trains them with the model optimizer, Adam in its examples).
-///
-/// Paper: Kendall et al. 2018; LibMTL `UW`. No hyper-parameters.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Uw {}
-
-/// `auto_lambda`: meta-learned task weights λ (unconstrained, initialised to `init`) on
-/// L = Σᵢ λᵢLᵢ. Each step: a virtual step θ′ = θ − α∇θ Σλᵢ Lᵢ^tr (α = the run's learning
-/// rate; a plain gradient step, where the reference also adds the SGD momentum buffer and
-/// weight decay); the outer loss Σ_{i∈primary} Lᵢ on a second batch drawn at random from
-/// the training set (as the reference's second shuffled loader) at θ′, v = its gradient;
-/// the hypergradient by finite differences (DARTS style), ∇λ ≈ −α[Lᵢ^tr(θ⁺) −
-/// Lᵢ^tr(θ⁻)]/(2ε) with θ± = θ ± εv, ε = 0.01/‖v‖ (∇λ of Σλᵢ Lᵢ is the vector of task losses,
-/// so no second-order autodiff is needed); Adam on λ with `meta_lr`; then the real step on
-/// Σλᵢ Lᵢ with the updated λ. Costs 5 forward and 3 backward passes per step.
-///
-/// Paper: Liu et al. 2022, "Auto-Lambda: disentangling dynamic task relationships";
-/// reference lorenmt/auto-lambda (`auto_lambda.py`), FORMULAS.md b.6. Hyper-parameters:
-/// `init` 0.1, `meta_lr` 1e-4 (the reference's NYUv2 value), `primary` (task indices of the
-/// outer loss; default all tasks: the MTL mode; a subset: auxiliary learning).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AutoLambda {
-    pub init: f64,
-    pub meta_lr: f64,
-    pub primary: Option<Vec<usize>>,
-}
-
-impl Default for AutoLambda {
-    fn default() -> Self {
-        AutoLambda {
-            init: 0.1,
-            meta_lr: 1e-4,
-            primary: None,
-        }
-    }
-}
-
-/// `meta_weight_net`: Meta-Weight-Net adapted to tasks (see `meta_weight`): an MLP
-/// 2 → `hidden` → 1 maps each task's (loss, loss ratio to its first-step loss) to a
-/// weight; trained each step by the first-order one-step look-ahead on a batch of the
-/// validation split (the meta set), SGD Nesterov 0.9, weight decay 5e-4, lr `meta_lr`;
-/// the real step then uses the updated weights. T + 1 forward and backward passes a step.
-///
-/// Paper: Shu et al. 2019, "Meta-Weight-Net: learning an explicit mapping for sample
-/// weighting" (per-sample weights; reference xjtushujun/meta-weight-net); the task
-/// adaptation is FORMULAS.md b.6's proposal. First order: the task gradients at θ stand in
-/// for their values along the look-ahead (the reference differentiates through it).
-/// Weights are normalised to sum T (the reference: sum 1). Hyper-parameters: `hidden` 100,
-/// `meta_lr` 1e-3.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetaWeightNetSpec {
-    pub hidden: usize,
-    pub meta_lr: f64,
-}
-
-impl Default for MetaWeightNetSpec {
-    fn default() -> Self {
-        MetaWeightNetSpec {
-            hidden: 100,
-            meta_lr: 1e-3,
-        }
-    }
-}
-
-/// `famo`: z = softmax(w), Dᵢ = Lᵢ − Lᵢ^min + 1e-8, the update of Σᵢ zᵢ log Dᵢ / sg(Σᵢ zᵢ/Dᵢ);
-/// after the model step, on the same batch, δᵢ = log Dᵢ(before) − log Dᵢ(after), the logits
-/// w get the gradient J_softmax(w)ᵀδ and an Adam step. One extra forward pass per step.
-/// The reference's gradient clipping of its experiment scripts is not applied.
-///
-/// Paper: Liu et al. 2023, "FAMO: fast adaptive multitask optimization"; LibMTL `FAMO`.
-/// Hyper-parameters: `lr` 0.025 (Adam on w), `weight_decay` γ 1e-3 (LibMTL's default;
-/// `famo.py` uses 0.01), `min_losses` (default all 0).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Famo {
-    pub lr: f64,
-    pub weight_decay: f64,
-    pub min_losses: Option<Vec<f64>>,
-}
-
-impl Default for Famo {
-    fn default() -> Self {
-        Famo {
-            lr: 0.025,
-            weight_decay: 1e-3,
-            min_losses: None,
-        }
-    }
-}
-
-/// `db_mtl`: per-task gradients of log(Lᵢ + 1e-8), smoothed by an EMA
-/// ĝᵢ ← gᵢ + (β/t^{β_σ})(ĝᵢ − gᵢ); αᵢ = maxⱼ‖ĝⱼ‖/‖ĝᵢ‖; d = Σ αᵢĝᵢ. Heads get the gradient of
-/// their task's log loss.
-///
-/// Paper: Lin et al. 2023, "Dual-balancing for multi-task learning"; LibMTL `DB_MTL`.
-/// Hyper-parameters: `beta` 0.9, `beta_sigma` 0.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DbMtl {
-    pub beta: f64,
-    pub beta_sigma: f64,
-}
-
-impl Default for DbMtl {
-    fn default() -> Self {
-        DbMtl {
-            beta: 0.9,
-            beta_sigma: 0.0,
-        }
-    }
-}
-
-/// `gradnorm`: w = T·softmax(s); Gᵢ = ‖wᵢgᵢ‖; Ḡ = meanᵢGᵢ; rᵢ = L̃ᵢ/meanⱼL̃ⱼ with
-/// L̃ᵢ = Lᵢ/Lᵢ(0) and Lᵢ(0) the first epoch's mean training loss; L_grad = Σᵢ|Gᵢ − sg(Ḡrᵢ^α)|;
-/// s takes ∂L_grad/∂s and an Adam step at the run's learning rate; d = Σ wᵢgᵢ. Equal weights
-/// during the first epoch (as LibMTL). Heads get their own task's gradient × wᵢ.
-///
-/// Paper: Chen et al. 2018; LibMTL `GradNorm` (norms over all shared parameters). The
-/// paper's form takes the norms on the last shared layer only: `last_shared_layer: true`.
-/// Hyper-parameters: `alpha` 1.5 (LibMTL; the paper's toy uses 0.12),
-/// `last_shared_layer` false.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GradNorm {
-    pub alpha: f64,
-    pub last_shared_layer: bool,
-}
-
-impl Default for GradNorm {
-    fn default() -> Self {
-        GradNorm {
-            alpha: 1.5,
-            last_shared_layer: false,
-        }
-    }
-}
-
-/// `compose`: a loss weighting followed by a gradient aggregator: each task gradient and
-/// head is scaled by the loss weighting's wᵢ (gᵢ ← wᵢgᵢ, Lᵢ ← wᵢLᵢ), then the aggregator
-/// combines them. E.g. `{kind: compose, loss: {kind: uw}, gradient: {kind: pcgrad}}`.
-///
-/// Paper: the combinations of Auto-Lambda's `--grad_method` and of LibMTL's weighting ×
-/// architecture split, generalised. Hyper-parameters: `loss` (a loss-level weighting,
-/// default equal), `gradient` (a gradient-level weighting, default mgda).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Compose {
-    pub loss: Box<WeightingSpec>,
-    pub gradient: Box<WeightingSpec>,
-}
-
-impl Default for Compose {
-    fn default() -> Self {
-        Compose {
-            loss: Box::new(WeightingSpec::Equal(Equal {})),
-            gradient: Box::new(WeightingSpec::Mgda(Mgda::default())),
-        }
-    }
-}
-
-/// `imtl_l`: the loss part of IMTL: each loss becomes e^{sᵢ}Lᵢ − sᵢ with learnable sᵢ
-/// (initialised to 0), trained by Adam at the run's learning rate (LibMTL trains them with
-/// the model optimizer). Full IMTL is `{kind: compose, loss: {kind: imtl_l}, gradient:
-/// {kind: imtl_g}}`, as LibMTL's `IMTL` applies IMTL-G to the scaled losses' gradients.
-///
-/// Paper: Liu et al. 2021, "Towards impartial multi-task learning"; LibMTL `IMTL` (loss
-/// part). No hyper-parameters.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImtlL {}
-
-/// `gradvac`: gradient vaccine: per task pair (and per parameter group), raise the cosine
-/// of gᵢ′ and gⱼ to an EMA target φ̂ᵢⱼ when it falls below it, j in a random order per step;
-/// targets start at 0 and move by φ̂ ← (1−β)φ̂ + βρ. With targets at 0 it is PCGrad. Task
-/// heads get their own task's gradient.
-///
-/// Paper: Wang et al. 2021, "Gradient vaccine"; LibMTL `GradVac`. Hyper-parameters:
-/// `beta` 0.5, `granularity` whole | layer | tensor (default whole, LibMTL's group type 0).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GradVac {
-    pub beta: f64,
-    pub granularity: GradVacGranularity,
-}
-
-impl Default for GradVac {
-    fn default() -> Self {
-        GradVac {
-            beta: 0.5,
-            granularity: GradVacGranularity::Whole,
-        }
-    }
-}
-
-/// `graddrop`: gradient sign dropout on the shared representation: per feature, keep each
-/// task's gradient with the probability that its sign agrees with the batch's sign purity
-/// P; the masked sum is backpropagated through the trunk. Always uses the representation
-/// path (one trunk forward and backward; needs `hard_sharing`). Uniform draws come from the
-/// run's stream.
-///
-/// Paper: Chen et al. 2020, "Just pick a sign"; LibMTL `GradDrop`. Hyper-parameters:
-/// `leak` 0.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GradDrop {
-    pub leak: f64,
-}
+mod specs;
+pub use specs::*;
 
 mtlbench_tasks::registry! {
     /// How per-task losses or gradients are combined.
@@ -496,7 +71,15 @@ impl WeightingSpec {
                     })
                 };
             part("loss", &c.loss, false)?;
-            return part("gradient", &c.gradient, true);
+            part("gradient", &c.gradient, true)?;
+            if let WeightingSpec::DbMtl(_) = *c.gradient {
+                return Err(AlgorithmsError::invalid(
+                    "gradient",
+                    "`db_mtl` takes the gradients of log(wᵢLᵢ), in which a loss weight wᵢ \
+                     cancels, so the composition would ignore `loss`: use db_mtl alone",
+                ));
+            }
+            return Ok(());
         }
         let solver = |tolerance: f64, max_iterations: usize| {
             if !(tolerance > 0.0 && tolerance.is_finite()) {
@@ -614,6 +197,40 @@ impl WeightingSpec {
                 solver(c.tolerance, c.max_iterations)
             }
             _ => Ok(()),
+        }
+    }
+
+    /// Checks the weighting against `training.rep_grad`: representation gradients serve
+    /// gradient-level methods that weight this step's task gradients; a loss-level
+    /// weighting would ignore the setting, and DB-MTL and GradVac need parameter gradients.
+    pub fn validate_rep_grad(&self, rep_grad: bool) -> Result<(), AlgorithmsError> {
+        if !rep_grad || self.uses_representation() {
+            return Ok(());
+        }
+        if !self.is_gradient_level() {
+            return Err(AlgorithmsError::invalid(
+                "rep_grad",
+                format!(
+                    "`{}` is loss-level: it takes no task gradients, so rep_grad would be ignored",
+                    self.label()
+                ),
+            ));
+        }
+        if !self.supports_rep_grad() {
+            return Err(AlgorithmsError::invalid(
+                "rep_grad",
+                format!("`{}` needs parameter gradients", self.label()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The keys a study must give because they have no default (the default value fails
+    /// `validate`): `static`'s `weights`.
+    pub fn required_keys(&self) -> &'static [&'static str] {
+        match self {
+            WeightingSpec::Static(_) => &["weights"],
+            _ => &[],
         }
     }
 
@@ -882,29 +499,57 @@ impl Weighter {
         self.spec.is_gradient_level()
     }
 
+    /// The loss part's learnable parameters and the losses it last received (for a
+    /// composition; the weighting's own otherwise).
+    #[cfg(test)]
+    pub(crate) fn loss_part_state(&self) -> (&[f64], &[f32]) {
+        match &self.parts {
+            Some(parts) => parts.0.loss_part_state(),
+            None => (&self.params, &self.losses_before),
+        }
+    }
+
+    /// Whether the aggregation's weights are task weights although it returns its own
+    /// direction: DB-MTL's αᵢ, the factors of its smoothed gradients ĝᵢ.
+    pub fn direction_has_task_weights(&self) -> bool {
+        matches!(self.spec, WeightingSpec::DbMtl(_))
+    }
+
     pub fn uses_representation(&self) -> bool {
         self.spec.uses_representation()
     }
 
-    /// GradDrop's masked sum of per-sample representation gradients (composition: each
-    /// task's gradient scaled by the loss weighting first).
-    pub fn graddrop(&mut self, per_sample: &[Vec<f32>], rep: &[f32], width: usize) -> Vec<f32> {
-        let losses = vec![1.0f32; per_sample.len()];
+    /// GradDrop's masked sum of per-sample representation gradients, and the scale of
+    /// each task's head. In a composition the loss part weighs the batch's `losses` first:
+    /// each task's gradient and its head are scaled by its wᵢ (as on the per-task path);
+    /// alone, the heads keep scale 1.
+    pub fn graddrop(
+        &mut self,
+        per_sample: &[Vec<f32>],
+        rep: &[f32],
+        width: usize,
+        losses: &[f32],
+    ) -> (Vec<f32>, Vec<f64>) {
         if let Some(parts) = &mut self.parts {
-            let w = parts.0.loss_weights(&losses);
+            let w = parts.0.loss_weights(losses);
             let scaled: Vec<Vec<f32>> = per_sample
                 .iter()
                 .zip(&w)
                 .map(|(g, wi)| g.iter().map(|x| x * wi).collect())
                 .collect();
-            return parts.1.graddrop(&scaled, rep, width);
+            let scaled_losses: Vec<f32> = losses.iter().zip(&w).map(|(l, wi)| l * wi).collect();
+            let (combined, _) = parts.1.graddrop(&scaled, rep, width, &scaled_losses);
+            return (combined, w.iter().map(|wi| f64::from(*wi)).collect());
         }
         let leak = match &self.spec {
             WeightingSpec::GradDrop(g) => g.leak,
             _ => 0.0,
         };
         let uniform: Vec<f64> = (0..width).map(|_| self.rng.gen::<f64>()).collect();
-        aggregate::graddrop(per_sample, rep, width, &uniform, leak)
+        (
+            aggregate::graddrop(per_sample, rep, width, &uniform, leak),
+            vec![1.0; per_sample.len()],
+        )
     }
 
     /// Loss-level weights wᵢ for this step: the update is the gradient of Σ wᵢLᵢ with the
@@ -1093,6 +738,7 @@ impl Weighter {
                 let Some(initial) = self.epoch_means.first().cloned() else {
                     // First epoch: equal weights while the initial losses are measured.
                     return Aggregation {
+                        event: None,
                         weights: vec![1.0; t],
                         report: None,
                         head_scales: None,
@@ -1133,6 +779,7 @@ impl Weighter {
                     adam.update(&mut self.params, &ds);
                 }
                 Aggregation {
+                    event: None,
                     head_scales: Some(w.clone()),
                     weights: w,
                     report: None,
@@ -1141,7 +788,9 @@ impl Weighter {
             }
             WeightingSpec::ImtlG(_) => aggregate::imtl_g(grads),
             WeightingSpec::AlignedMtl(_) => aggregate::aligned_mtl(grads),
-            WeightingSpec::UpGrad(u) => aggregate::upgrad(grads, u.tolerance, u.max_iterations),
+            WeightingSpec::UpGrad(u) => {
+                aggregate::upgrad(grads, u.regularisation, u.tolerance, u.max_iterations)
+            }
             WeightingSpec::NashMtl(n) => {
                 aggregate::nash_mtl(grads, n.max_norm, n.tolerance, n.max_iterations)
             }
@@ -1152,6 +801,7 @@ impl Weighter {
                     .map(f64::from)
                     .collect();
                 Aggregation {
+                    event: None,
                     weights,
                     report: None,
                     head_scales: None,
@@ -1191,209 +841,4 @@ fn softmax(x: &[f64], temperature: f64) -> Vec<f64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-
-    fn weighter(spec: WeightingSpec) -> Weighter {
-        Weighter::new(&spec, 3, ChaCha8Rng::seed_from_u64(1), 0.01)
-    }
-
-    #[test]
-    fn loss_level_weights_by_hand() {
-        let losses = [0.5f32, 2.0, 4.0];
-        assert_eq!(
-            weighter(WeightingSpec::ScaleInvariant(ScaleInvariant {})).loss_weights(&losses),
-            vec![2.0, 0.5, 0.25]
-        );
-        // GLS: (0.5·2·4)^(1/3) = 4^(1/3); wᵢ = 4^(1/3)/(3Lᵢ).
-        let g = 4f64.powf(1.0 / 3.0);
-        let w = weighter(WeightingSpec::Gls(Gls {})).loss_weights(&losses);
-        for (wi, li) in w.iter().zip(losses) {
-            assert!((f64::from(*wi) - g / (3.0 * f64::from(li))).abs() < 1e-6);
-        }
-        // RLW: a fresh point of the simplex each step, reproducible from the stream.
-        let mut r = weighter(WeightingSpec::Rlw(Rlw::default()));
-        let (a, b) = (r.loss_weights(&losses), r.loss_weights(&losses));
-        assert!((a.iter().sum::<f32>() - 1.0).abs() < 1e-6 && a != b);
-        assert_eq!(
-            a,
-            weighter(WeightingSpec::Rlw(Rlw::default())).loss_weights(&losses)
-        );
-        // Kurin's variants sum to T; constrained Bernoulli picks exactly one task.
-        for distribution in [
-            RlwDistribution::Uniform,
-            RlwDistribution::Normal,
-            RlwDistribution::Dirichlet,
-            RlwDistribution::Bernoulli,
-            RlwDistribution::ConstrainedBernoulli,
-        ] {
-            let mut r = weighter(WeightingSpec::Rlw(Rlw { distribution }));
-            for _ in 0..20 {
-                let w = r.loss_weights(&losses);
-                let sum: f32 = w.iter().sum();
-                assert!(
-                    (sum - 3.0).abs() < 1e-5 && w.iter().all(|x| *x >= 0.0),
-                    "{distribution:?} {w:?}"
-                );
-                if distribution == RlwDistribution::ConstrainedBernoulli {
-                    assert_eq!(w.iter().filter(|x| **x == 3.0).count(), 1);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn dwa_uses_the_last_two_epochs() {
-        let mut d = weighter(WeightingSpec::Dwa(Dwa { temperature: 2.0 }));
-        assert_eq!(d.loss_weights(&[1.0; 3]), vec![1.0; 3]);
-        d.end_epoch(vec![1.0, 1.0, 2.0]);
-        assert_eq!(d.loss_weights(&[1.0; 3]), vec![1.0; 3]);
-        d.end_epoch(vec![0.5, 1.0, 2.0]);
-        // r = (0.5, 1, 1); w = 3·exp(r/2)/Σ exp(r/2).
-        let e = [0.25f64.exp(), 0.5f64.exp(), 0.5f64.exp()];
-        let s: f64 = e.iter().sum();
-        let w = d.loss_weights(&[1.0; 3]);
-        for (wi, ei) in w.iter().zip(e) {
-            assert!((f64::from(*wi) - 3.0 * ei / s).abs() < 1e-6);
-        }
-    }
-
-    #[test]
-    fn uncertainty_weights_and_their_update() {
-        let mut uw = weighter(WeightingSpec::Uw(Uw {}));
-        let w = uw.loss_weights(&[1.0, 0.2, 5.0]);
-        let start = (0.5 * 0.5f64.exp()) as f32;
-        assert_eq!(w, vec![start; 3]);
-        // ∂/∂s = −L·e^{0.5}/2 + 1/2: negative for L = 1 and 5 (s rises, weight falls),
-        // positive for L = 0.2 (s falls, weight rises); Adam's first step is lr·sign.
-        let w = uw.loss_weights(&[1.0, 0.2, 5.0]);
-        assert!(w[0] < start && w[2] < start && w[1] > start, "{w:?}");
-        assert!((f64::from(w[0]) - 0.5 * (0.5f64 - 0.01).exp()).abs() < 1e-6);
-    }
-
-    #[test]
-    fn famo_starts_inverse_to_losses_and_favours_the_slower_task() {
-        let mut famo = weighter(WeightingSpec::Famo(Famo::default()));
-        let before = [1.0f32, 2.0, 4.0];
-        let w = famo.loss_weights(&before);
-        // z uniform: wᵢ = (1/Lᵢ)/Σⱼ(1/Lⱼ).
-        let inv_sum = 1.0 + 0.5 + 0.25;
-        for (wi, li) in w.iter().zip(before) {
-            assert!((f64::from(*wi) - (1.0 / f64::from(li)) / inv_sum).abs() < 1e-6);
-        }
-        // Task 0 halves its loss, tasks 1 and 2 do not move: its logit falls.
-        famo.after_step(&[0.5, 2.0, 4.0]);
-        let z = softmax(&famo.params, 1.0);
-        assert!(z[0] < z[1] && (z[1] - z[2]).abs() < 1e-12, "{z:?}");
-    }
-
-    #[test]
-    fn db_mtl_smooths_log_gradients_and_balances_norms() {
-        let mut db = weighter(WeightingSpec::DbMtl(DbMtl::default()));
-        let grads = vec![vec![2.0f32, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]];
-        let losses = [2.0f32, 0.5, 1.0];
-        let agg = db.aggregate(&grads, &losses);
-        // First step: ĝᵢ = (1 − β)·gᵢ/Lᵢ = 0.1·(1, 0), 0.1·(0, 2), 0.1·(1, 1).
-        let expected_ema = [vec![0.1f32, 0.0], vec![0.0, 0.2], vec![0.1, 0.1]];
-        for (e, x) in db.ema.iter().zip(&expected_ema) {
-            assert!(e.iter().zip(x).all(|(a, b)| (a - b).abs() < 1e-7), "{e:?}");
-        }
-        // αᵢ = 0.2/‖ĝᵢ‖ → d = 0.2·(1, 0) + 0.2·(0, 1) + 0.2/√2·(1, 1).
-        let d = agg.direction.unwrap();
-        let r = 0.2 / 2f32.sqrt();
-        assert!(
-            (d[0] - (0.2 + r)).abs() < 1e-6 && (d[1] - (0.2 + r)).abs() < 1e-6,
-            "{d:?}"
-        );
-        assert_eq!(agg.head_scales.unwrap().len(), 3);
-    }
-
-    #[test]
-    fn gradnorm_equal_first_then_moves_towards_the_slow_task() {
-        let mut gn = weighter(WeightingSpec::GradNorm(GradNorm {
-            alpha: 1.5,
-            last_shared_layer: false,
-        }));
-        let grads = vec![vec![1.0f32, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]];
-        assert_eq!(gn.aggregate(&grads, &[1.0, 1.0, 1.0]).weights, vec![1.0; 3]);
-        gn.end_epoch(vec![1.0, 1.0, 1.0]);
-        // Task 0 has trained least (L̃ = 1 vs 0.5): its target norm is the largest, so its
-        // weight rises; weights stay on the simplex scaled by T.
-        let agg = gn.aggregate(&grads, &[1.0, 0.5, 0.5]);
-        assert!(
-            agg.weights.iter().all(|w| (w - 1.0).abs() < 1e-12),
-            "weights of this step use s before the update"
-        );
-        let next = gn.aggregate(&grads, &[1.0, 0.5, 0.5]).weights;
-        assert!(next[0] > next[1], "{next:?}");
-        assert!((next.iter().sum::<f64>() - 3.0).abs() < 1e-9);
-    }
-
-    /// compose(static, mgda) scales each gradient and head by the static weight before
-    /// MGDA: with weights (1, 0, 0) only task 0 is left, so d = g₀ and heads 1 and 2 get 0.
-    /// The meta-learned weightings run their own training step: a composition, which only
-    /// asks its loss part for weights, would silently skip it, so it is refused.
-    #[test]
-    fn meta_learned_weightings_do_not_compose() {
-        for loss in [
-            WeightingSpec::AutoLambda(AutoLambda::default()),
-            WeightingSpec::MetaWeightNet(MetaWeightNetSpec::default()),
-        ] {
-            let spec = WeightingSpec::Compose(Compose {
-                loss: Box::new(loss),
-                gradient: Box::new(WeightingSpec::Mgda(Default::default())),
-            });
-            assert!(spec.validate(3).is_err());
-        }
-    }
-
-    #[test]
-    fn composition_scales_before_aggregating() {
-        let spec = WeightingSpec::Compose(Compose {
-            loss: Box::new(WeightingSpec::Static(Static {
-                weights: vec![1.0, 0.0, 0.0],
-            })),
-            gradient: Box::new(WeightingSpec::PcGrad(PcGrad::default())),
-        });
-        assert!(spec.validate(3).is_ok());
-        assert_eq!(spec.label(), "static+pcgrad");
-        let grads = vec![vec![1.0f32, 0.0], vec![-1.0, 1.0], vec![0.0, -3.0]];
-        let agg = weighter(spec).aggregate(&grads, &[1.0, 1.0, 1.0]);
-        assert_eq!(
-            crate::aggregate::combine(&grads, &agg.weights),
-            vec![1.0, 0.0]
-        );
-        assert_eq!(agg.head_scales.unwrap(), vec![1.0, 0.0, 0.0]);
-
-        let wrong = WeightingSpec::Compose(Compose {
-            loss: Box::new(WeightingSpec::PcGrad(PcGrad::default())),
-            gradient: Box::new(WeightingSpec::Mgda(Mgda::default())),
-        });
-        assert_eq!(wrong.validate(3).unwrap_err().key(), "loss");
-    }
-
-    #[test]
-    fn imtl_l_scales_move_towards_equal_scaled_losses() {
-        let mut imtl = weighter(WeightingSpec::ImtlL(ImtlL {}));
-        assert_eq!(imtl.loss_weights(&[2.0, 0.5, 1.0]), vec![1.0; 3]);
-        // ∂/∂s = L − 1 at s = 0: s₀ falls (L = 2), s₁ rises (L = 0.5), s₂ stays.
-        let w = imtl.loss_weights(&[2.0, 0.5, 1.0]);
-        assert!(w[0] < 1.0 && w[1] > 1.0 && w[2] == 1.0, "{w:?}");
-    }
-
-    #[test]
-    fn gradvac_groups_follow_the_shared_layout() {
-        let mut w = weighter(WeightingSpec::GradVac(GradVac::default()));
-        w.set_shared_layout(vec![(6, 2), (4, 1)]);
-        assert_eq!(w.gradvac_groups(GradVacGranularity::Whole, 13), vec![0..13]);
-        assert_eq!(
-            w.gradvac_groups(GradVacGranularity::Layer, 13),
-            vec![0..8, 8..13]
-        );
-        assert_eq!(
-            w.gradvac_groups(GradVacGranularity::Tensor, 13),
-            vec![0..6, 6..8, 8..12, 12..13]
-        );
-    }
-}
+mod tests;
