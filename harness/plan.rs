@@ -236,15 +236,12 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
     // Methods that work on the shared representation need one shared trunk output.
     for (j, w) in c.weightings.iter().enumerate() {
         let on_rep = w.uses_representation() || (c.training.rep_grad && w.is_gradient_level());
-        if c.training.rep_grad && w.is_gradient_level() && !w.supports_rep_grad() {
-            return Err(study.error_at(
+        w.validate_rep_grad(c.training.rep_grad).map_err(|e| {
+            study.error_at(
                 &format!("weightings[{j}]"),
-                format!(
-                    "`{}` cannot use training.rep_grad (it needs parameter gradients)",
-                    w.label()
-                ),
-            ));
-        }
+                format!("training.{}: {}", e.key(), e.message()),
+            )
+        })?;
         for (i, a) in c.architectures.iter().enumerate() {
             let single = matches!(a, ArchitectureSpec::SingleTask(_));
             if on_rep && !single && !matches!(a, ArchitectureSpec::HardSharing(_)) {
@@ -551,6 +548,23 @@ training:
         let n = expand(&pairwise).unwrap().len();
         assert!(expand_limited(&pairwise, n).is_ok());
         assert!(expand_limited(&pairwise, n - 1).is_err());
+    }
+
+    #[test]
+    fn rep_grad_with_a_loss_level_weighting_is_refused() {
+        let bad = STUDY.replace("training:\n", "training:\n  rep_grad: true\n");
+        let err = expand(&parse_study("s.yaml", &bad).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("s.yaml: weightings[0]: training.rep_grad: `equal` is loss-level"),
+            "{err}"
+        );
+        let ok = bad.replace(
+            "weightings:\n  - kind: equal\n  - kind: static\n    weights: [1, 2]\n  - kind: static\n    weights: [2, 1]\n",
+            "weightings:\n  - kind: mgda\n",
+        );
+        assert!(expand(&parse_study("s.yaml", &ok).unwrap()).is_ok());
     }
 
     #[test]

@@ -353,6 +353,9 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
         optimizer_bytes: outcome.optimizer_bytes,
         solver_mean_iterations: outcome.solver.map(|s| s.mean_iterations),
         solver_max_gap: outcome.solver.map(|s| s.max_gap),
+        solver_fallbacks: outcome
+            .solver
+            .and_then(|s| (s.fallbacks > 0).then_some(s.fallbacks)),
         telemetry_backward_passes: outcome.telemetry_backward_passes,
         telemetry_forward_passes: outcome.telemetry_forward_passes,
         weights: outcome

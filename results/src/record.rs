@@ -82,6 +82,10 @@ pub struct RunRecord {
     /// The largest final gap or residual of the inner solver over the run.
     #[serde(default)]
     pub solver_max_gap: Option<f64>,
+    /// Steps at which the method fell back instead of applying its rule (IMTL-G: equal
+    /// weights; Aligned-MTL: a zero update); absent when it never did.
+    #[serde(default)]
+    pub solver_fallbacks: Option<usize>,
     /// Backward and forward passes spent on telemetry alone.
     #[serde(default)]
     pub telemetry_backward_passes: usize,
@@ -162,6 +166,7 @@ pub(crate) fn test_run(
         optimizer_bytes: 0,
         solver_mean_iterations: None,
         solver_max_gap: None,
+        solver_fallbacks: None,
         telemetry_backward_passes: 0,
         telemetry_forward_passes: 0,
         weights: Vec::new(),

@@ -45,6 +45,7 @@ pub const RUNS_COLUMNS: &[&str] = &[
     "optimizer_bytes",
     "solver_mean_iterations",
     "solver_max_gap",
+    "solver_fallbacks",
     "telemetry_backward_passes",
     "telemetry_forward_passes",
     "task_subset",
@@ -72,6 +73,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
     let mut messages: Vec<Option<String>> = Vec::new();
     let mut solver_iterations: Vec<Option<f64>> = Vec::new();
     let mut solver_gaps: Vec<Option<f64>> = Vec::new();
+    let mut solver_fallbacks: Vec<Option<u64>> = Vec::new();
     for run in runs {
         let subset = run
             .task_subset
@@ -137,6 +139,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
             messages.push(run.message.clone());
             solver_iterations.push(run.solver_mean_iterations);
             solver_gaps.push(run.solver_max_gap);
+            solver_fallbacks.push(run.solver_fallbacks.map(|n| n as u64));
         }
     }
     let columns = RUNS_COLUMNS
@@ -146,6 +149,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
             "message" => col(name, std::mem::take(&mut messages)),
             "solver_mean_iterations" => col(name, std::mem::take(&mut solver_iterations)),
             "solver_max_gap" => col(name, std::mem::take(&mut solver_gaps)),
+            "solver_fallbacks" => col(name, std::mem::take(&mut solver_fallbacks)),
             _ if s.contains_key(name) => col(name, s.remove(name).unwrap_or_default()),
             _ if u.contains_key(name) => col(name, u.remove(name).unwrap_or_default()),
             _ => col(name, f.remove(name).unwrap_or_default()),

@@ -99,6 +99,21 @@ fn split_rows<'t>(text: &'t str, relative: &str) -> Result<Vec<Vec<&'t str>>, Ta
                 ),
             ));
         }
+        // The numeric columns must read as numbers: a value that does not would otherwise
+        // enter training as some default.
+        for c in NUMERIC {
+            if !fields[c].parse::<f64>().is_ok_and(f64::is_finite) {
+                return Err(TasksError::data(
+                    "data_dir",
+                    format!(
+                        "{relative} line {}: field {} (numeric) is `{}`, not a finite number",
+                        i + 1,
+                        c + 1,
+                        fields[c]
+                    ),
+                ));
+            }
+        }
         rows.push(fields);
     }
     Ok(rows)
@@ -250,7 +265,8 @@ struct Encoder<'t> {
 
 impl<'t> Encoder<'t> {
     fn fit(rows: &[Vec<&'t str>], excluded: &[usize]) -> Self {
-        let value = |r: &[&str], c: usize| r[c].parse::<f64>().unwrap_or(0.0);
+        // Numeric fields were checked when the rows were read (`split_rows`).
+        let value = |r: &[&str], c: usize| r[c].parse::<f64>().unwrap_or(f64::NAN);
         let numeric: Vec<(usize, f64, f64)> = NUMERIC
             .iter()
             .map(|&c| {
@@ -288,7 +304,7 @@ impl<'t> Encoder<'t> {
         for (i, r) in rows.iter().enumerate() {
             let row = &mut data[i * self.width..(i + 1) * self.width];
             for (k, (c, mean, std)) in self.numeric.iter().enumerate() {
-                row[k] = ((r[*c].parse::<f64>().unwrap_or(0.0) - mean) / std) as f32;
+                row[k] = ((r[*c].parse::<f64>().unwrap_or(f64::NAN) - mean) / std) as f32;
             }
             for (c, positions) in &self.categorical {
                 if let Some(&at) = positions.get(r[*c]) {
@@ -371,6 +387,19 @@ mod tests {
         assert_eq!(g2.tasks[0].name, "college");
         assert_eq!(g2.tasks[0].y.train.data, vec![0.0, 1.0, 0.0, 1.0]);
         assert_eq!(g2.x.train.cols, s.x.train.cols - 4);
+        // A numeric field that is not a number names the file, line and field.
+        let bad = row(30, "Children", "Never married", "- 50000.").replacen("30", "thirty", 1);
+        std::fs::write(
+            dir.path().join(TEST_FILE),
+            format!("{}\n{bad}\n", row(20, "Children", "Widowed", "- 50000.")),
+        )
+        .unwrap();
+        let e = spec.generate(1).unwrap_err();
+        assert!(
+            e.message()
+                .contains("line 2: field 1 (numeric) is `thirty`"),
+            "{e}"
+        );
         // A malformed row names the file and line.
         std::fs::write(dir.path().join(TEST_FILE), "a, b\n").unwrap();
         let e = spec.generate(1).unwrap_err();
