@@ -252,9 +252,15 @@ pub fn assemble_with_shared<D: Device<f32>>(
     }
     for (t, layers) in own.into_iter().enumerate() {
         for (i, g) in net.task_layers(t).zip(layers) {
+            // No kernel over a zero-size bias (a cross-stitch unit's): invalid on CUDA.
+            let bias = if g.bias.shape().0 == 0 {
+                g.bias
+            } else {
+                g.bias * scale[t]
+            };
             grads[i] = Some(Linear {
                 weight: g.weight * scale[t],
-                bias: g.bias * scale[t],
+                bias,
             });
         }
     }

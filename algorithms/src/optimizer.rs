@@ -231,6 +231,11 @@ fn sgd<S: Shape, D: Device<f32>>(
     momentum: f32,
     weight_decay: f32,
 ) -> (T<S, D>, T<S, D>) {
+    // A zero-size tensor (a cross-stitch unit's bias) has nothing to update, and on CUDA an
+    // element-wise kernel over no elements is an invalid launch.
+    if p.shape().num_elements() == 0 {
+        return (p, v);
+    }
     let g = if weight_decay > 0.0 {
         g + p.clone() * weight_decay
     } else {
@@ -247,6 +252,9 @@ fn adam<S: Shape, D: Device<f32>>(
     v: T<S, D>,
     c: Coefficients,
 ) -> (T<S, D>, T<S, D>, T<S, D>) {
+    if p.shape().num_elements() == 0 {
+        return (p, m, v);
+    }
     let (p, g) = match (c.weight_decay > 0.0, c.decoupled) {
         (false, _) => (p, g),
         (true, true) => (p * (1.0 - c.lr * c.weight_decay), g),
