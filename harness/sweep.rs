@@ -351,6 +351,7 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
         backward_passes: outcome.backward_passes,
         parameter_bytes: outcome.parameter_bytes,
         optimizer_bytes: outcome.optimizer_bytes,
+        device_memory_bytes: outcome.device_memory_bytes,
         solver_mean_iterations: outcome.solver.map(|s| s.mean_iterations),
         solver_max_gap: outcome.solver.map(|s| s.max_gap),
         solver_fallbacks: outcome
@@ -448,6 +449,7 @@ fn failed(message: String) -> TrainOutcome {
         backward_passes: 0,
         parameter_bytes: 0,
         optimizer_bytes: 0,
+        device_memory_bytes: None,
         solver: None,
         telemetry: Vec::new(),
         telemetry_backward_passes: 0,

@@ -67,7 +67,14 @@ pub fn train_on_cpu(def: crate::train::RunDefinition<'_>) -> crate::TrainOutcome
 pub fn train_on_cuda(def: crate::train::RunDefinition<'_>) -> Result<crate::TrainOutcome, String> {
     use dfdx::tensor::Cache;
     let dev = worker_cuda()?;
-    let outcome = crate::train::train(dev.clone(), def, &|_| {});
+    let in_use = || {
+        cudarc::driver::result::mem_get_info()
+            .ok()
+            .map(|(free, total)| total.saturating_sub(free))
+    };
+    let before = in_use();
+    let mut outcome = crate::train::train(dev.clone(), def, &|_| {});
+    outcome.device_memory_bytes = before.zip(in_use()).map(|(b, a)| a.saturating_sub(b));
     dev.try_empty_cache()
         .map_err(|e| format!("cannot release device memory: {}", cuda_error(&e)))?;
     Ok(outcome)

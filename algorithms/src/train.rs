@@ -187,6 +187,9 @@ pub struct TrainOutcome {
     pub backward_passes: usize,
     pub parameter_bytes: usize,
     pub optimizer_bytes: usize,
+    /// On a GPU: the device memory in use when the run ended less that in use when it
+    /// began (see `device::train_on_cuda`); `None` on the CPU.
+    pub device_memory_bytes: Option<usize>,
     /// Inner-solver statistics, for methods that solve one each step.
     pub solver: Option<SolverStats>,
     /// Gradient-conflict measures (see `conflict`), every `conflict_every` steps.
@@ -750,6 +753,7 @@ pub fn train_network<D: Device<f32>>(
         backward_passes: 0,
         parameter_bytes: trainer.net.numel() * std::mem::size_of::<f32>(),
         optimizer_bytes: trainer.optimizer.state_bytes(),
+        device_memory_bytes: None,
         solver: None,
         telemetry: Vec::new(),
         telemetry_backward_passes: 0,

@@ -76,6 +76,11 @@ pub struct RunRecord {
     pub backward_passes: usize,
     pub parameter_bytes: usize,
     pub optimizer_bytes: usize,
+    /// On a GPU: the device memory in use at the run's end less that at its start. dfdx
+    /// keeps the blocks a run frees for reuse, so with one run at a time on the GPU this is
+    /// the run's peak working set; runs sharing the GPU at once count in each other's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_memory_bytes: Option<usize>,
     /// Mean iterations of the method's inner solver per step (methods that solve one).
     #[serde(default)]
     pub solver_mean_iterations: Option<f64>,
@@ -164,6 +169,7 @@ pub(crate) fn test_run(
         backward_passes: 1,
         parameter_bytes: 0,
         optimizer_bytes: 0,
+        device_memory_bytes: None,
         solver_mean_iterations: None,
         solver_max_gap: None,
         solver_fallbacks: None,

@@ -43,6 +43,7 @@ pub const RUNS_COLUMNS: &[&str] = &[
     "backward_passes",
     "parameter_bytes",
     "optimizer_bytes",
+    "device_memory_bytes",
     "solver_mean_iterations",
     "solver_max_gap",
     "solver_fallbacks",
@@ -74,6 +75,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
     let mut solver_iterations: Vec<Option<f64>> = Vec::new();
     let mut solver_gaps: Vec<Option<f64>> = Vec::new();
     let mut solver_fallbacks: Vec<Option<u64>> = Vec::new();
+    let mut device_memory: Vec<Option<u64>> = Vec::new();
     for run in runs {
         let subset = run
             .task_subset
@@ -140,6 +142,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
             solver_iterations.push(run.solver_mean_iterations);
             solver_gaps.push(run.solver_max_gap);
             solver_fallbacks.push(run.solver_fallbacks.map(|n| n as u64));
+            device_memory.push(run.device_memory_bytes.map(|n| n as u64));
         }
     }
     let columns = RUNS_COLUMNS
@@ -150,6 +153,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
             "solver_mean_iterations" => col(name, std::mem::take(&mut solver_iterations)),
             "solver_max_gap" => col(name, std::mem::take(&mut solver_gaps)),
             "solver_fallbacks" => col(name, std::mem::take(&mut solver_fallbacks)),
+            "device_memory_bytes" => col(name, std::mem::take(&mut device_memory)),
             _ if s.contains_key(name) => col(name, s.remove(name).unwrap_or_default()),
             _ if u.contains_key(name) => col(name, u.remove(name).unwrap_or_default()),
             _ => col(name, f.remove(name).unwrap_or_default()),
