@@ -3,11 +3,12 @@
 //! threads. Figures are printed, never asserted: read them as ratios of one run.
 
 use crate::config::parse_study;
+use crate::device::Backend;
 use crate::error::HarnessError;
 use crate::plan;
 use crate::sweep::{run_sweep, SweepOptions};
 use mtlbench_algorithms::architecture::HardSharing;
-use mtlbench_algorithms::bench::{forward_flops, matmul_gflops, seconds_per_step};
+use mtlbench_algorithms::bench::{forward_flops, matmul_gflops, seconds_per_step, BenchDevice};
 use mtlbench_algorithms::device::cpu;
 use mtlbench_algorithms::train::{RunDefinition, RunSeeds, Trainer};
 use mtlbench_algorithms::weighting::{Equal, Static};
@@ -42,78 +43,124 @@ fn one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
         .install(f)
 }
 
-pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
+/// The W1 figures on one device: the matmul rate, the equal and per-task steps with their
+/// FLOPs, and every weighting's step.
+struct W1Figures {
+    gflops: f64,
+    equal_s: f64,
+    per_task_s: f64,
+    equal_flops: f64,
+    per_task_flops: f64,
+    methods: Vec<(String, f64)>,
+}
+
+fn w1<D: BenchDevice>(dev: impl Fn() -> D, steps: usize, rounds: usize) -> W1Figures {
     let batch = 100;
-    let (gflops, equal_s, per_task_s, equal_flops, per_task_flops, methods) = one_thread(|| {
-        let gflops = matmul_gflops(1024, 5);
-        let toy = GradnormToy {
-            tasks: 10,
-            train: batch,
-            val: 2,
-            test: 2,
-            ..Default::default()
-        };
-        let suite = toy.generate(1).expect("the W1 suite is valid");
-        let model = ModelSpec {
-            trunk: vec![100; 4],
-            head: vec![],
-        };
-        let training = TrainConfig::adam(1, batch, 1e-3);
-        let arch = ArchitectureSpec::HardSharing(HardSharing {});
-        let weighting = WeightingSpec::Equal(Equal {});
-        let def = || RunDefinition {
-            suite: &suite,
-            architecture: &arch,
-            weighting: &weighting,
-            model: &model,
-            training: &training,
-            seeds: RunSeeds {
-                init: 1,
-                batches: 1,
-            },
-        };
-        let mut trainer = Trainer::new(cpu(), def());
-        // Forward + backward ≈ 3 × forward FLOPs.
-        let forward = forward_flops(&trainer, batch);
-        let equal_s = seconds_per_step(&mut trainer, batch, steps, rounds, false);
-        let mut trainer = Trainer::new(cpu(), def());
-        let shared_macs = trainer.net.shared_macs();
-        let tasks = trainer.kinds.len() as f64;
-        // Per-task path: the shared trunk runs once per task.
-        let per_task_forward = forward + (tasks - 1.0) * 2.0 * (shared_macs * batch) as f64;
-        let per_task_s = seconds_per_step(&mut trainer, batch, steps, rounds, true);
-        // Every registered weighting, through the path it needs, relative to equal.
-        let methods: Vec<(String, f64)> = WeightingSpec::registry()
-            .into_iter()
-            .map(|(entry, weighting)| {
-                let weighting = match weighting {
-                    WeightingSpec::Static(_) => WeightingSpec::Static(Static {
-                        weights: vec![1.0; 10],
-                    }),
-                    other => other,
-                };
-                let def = RunDefinition {
-                    weighting: &weighting,
-                    ..def()
-                };
-                let mut trainer = Trainer::new(cpu(), def);
-                (
-                    entry.kind.to_string(),
-                    seconds_per_step(&mut trainer, batch, steps, rounds, false),
-                )
-            })
-            .collect();
-        (
-            gflops,
-            equal_s,
-            per_task_s,
-            3.0 * forward,
-            3.0 * per_task_forward,
-            methods,
-        )
-    });
+    let gflops = matmul_gflops(&dev(), 1024, 5);
+    let toy = GradnormToy {
+        tasks: 10,
+        train: batch,
+        val: 2,
+        test: 2,
+        ..Default::default()
+    };
+    let suite = toy.generate(1).expect("the W1 suite is valid");
+    let model = ModelSpec {
+        trunk: vec![100; 4],
+        head: vec![],
+    };
+    let training = TrainConfig::adam(1, batch, 1e-3);
+    let arch = ArchitectureSpec::HardSharing(HardSharing {});
+    let weighting = WeightingSpec::Equal(Equal {});
+    let def = || RunDefinition {
+        suite: &suite,
+        architecture: &arch,
+        weighting: &weighting,
+        model: &model,
+        training: &training,
+        seeds: RunSeeds {
+            init: 1,
+            batches: 1,
+        },
+    };
+    let mut trainer = Trainer::new(dev(), def());
+    // Forward + backward ≈ 3 × forward FLOPs.
+    let forward = forward_flops(&trainer, batch);
+    let equal_s = seconds_per_step(&mut trainer, batch, steps, rounds, false);
+    let mut trainer = Trainer::new(dev(), def());
+    let shared_macs = trainer.net.shared_macs();
+    let tasks = trainer.kinds.len() as f64;
+    // Per-task path: the shared trunk runs once per task.
+    let per_task_forward = forward + (tasks - 1.0) * 2.0 * (shared_macs * batch) as f64;
+    let per_task_s = seconds_per_step(&mut trainer, batch, steps, rounds, true);
+    // Every registered weighting, through the path it needs, relative to equal.
+    let methods: Vec<(String, f64)> = WeightingSpec::registry()
+        .into_iter()
+        .map(|(entry, weighting)| {
+            let weighting = match weighting {
+                WeightingSpec::Static(_) => WeightingSpec::Static(Static {
+                    weights: vec![1.0; 10],
+                }),
+                other => other,
+            };
+            let def = RunDefinition {
+                weighting: &weighting,
+                ..def()
+            };
+            let mut trainer = Trainer::new(dev(), def);
+            (
+                entry.kind.to_string(),
+                seconds_per_step(&mut trainer, batch, steps, rounds, false),
+            )
+        })
+        .collect();
+    W1Figures {
+        gflops,
+        equal_s,
+        per_task_s,
+        equal_flops: 3.0 * forward,
+        per_task_flops: 3.0 * per_task_forward,
+        methods,
+    }
+}
+
+pub fn run(steps: usize, rounds: usize, backend: Backend) -> Result<u8, HarnessError> {
+    let batch = 100;
+    backend
+        .check_available()
+        .map_err(|message| HarnessError::Config {
+            file: "--device".into(),
+            message,
+        })?;
+    let figures = match backend {
+        Backend::Cpu => one_thread(|| w1(cpu, steps, rounds)),
+        #[cfg(feature = "cuda")]
+        Backend::Cuda => {
+            let dev = mtlbench_algorithms::device::worker_cuda().map_err(|message| {
+                HarnessError::Config {
+                    file: "--device".into(),
+                    message,
+                }
+            })?;
+            w1(|| dev.clone(), steps, rounds)
+        }
+        #[cfg(not(feature = "cuda"))]
+        Backend::Cuda => unreachable!("check_available refuses CUDA in a build without it"),
+    };
+    let W1Figures {
+        gflops,
+        equal_s,
+        per_task_s,
+        equal_flops,
+        per_task_flops,
+        methods,
+    } = figures;
+    let on = match backend {
+        Backend::Cpu => "1 thread".to_string(),
+        Backend::Cuda => "CUDA device 0".to_string(),
+    };
     println!("mtlbench bench (figures of this run; compare them as ratios)");
-    println!("matmul 1024x1024x1024 f32, 1 thread: {gflops:.1} GFLOP/s");
+    println!("matmul 1024x1024x1024 f32, {on}: {gflops:.1} GFLOP/s");
     let row = |name: &str, seconds: f64, flops: f64| {
         let rate = flops / seconds / 1e9;
         println!(
@@ -123,7 +170,9 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
             100.0 * rate / gflops
         );
     };
-    println!("W1 = gradnorm_toy T=10, batch {batch}, trunk 250→4×100 ReLU, heads 100→100, Adam, 1 thread:");
+    println!(
+        "W1 = gradnorm_toy T=10, batch {batch}, trunk 250→4×100 ReLU, heads 100→100, Adam, {on}:"
+    );
     row(
         "  hard_sharing+equal step (1 forward + 1 backward)",
         equal_s,
@@ -170,7 +219,7 @@ pub fn run(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
                 threads,
                 resume: false,
                 progress: false,
-                backend: crate::device::Backend::Cpu,
+                backend,
                 shard: None,
             };
             let start = Instant::now();

@@ -266,6 +266,6 @@ pub fn report(out: &Path) -> Result<u8, HarnessError> {
     Ok(0)
 }
 
-pub fn bench(steps: usize, rounds: usize) -> Result<u8, HarnessError> {
-    crate::bench::run(steps, rounds)
+pub fn bench(steps: usize, rounds: usize, backend: Backend) -> Result<u8, HarnessError> {
+    crate::bench::run(steps, rounds, backend)
 }

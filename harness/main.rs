@@ -132,6 +132,9 @@ enum Command {
         /// Timing rounds (the median is reported).
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// The device the W1 figures and the sweep are measured on.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: Backend,
     },
 }
 
@@ -185,7 +188,11 @@ fn main() -> ExitCode {
         Command::Plan { study } => commands::plan(study.input()),
         Command::List => commands::list(),
         Command::Report { out } => commands::report(&out),
-        Command::Bench { steps, rounds } => commands::bench(steps, rounds),
+        Command::Bench {
+            steps,
+            rounds,
+            device,
+        } => commands::bench(steps, rounds, device),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -9,7 +9,8 @@
 #  2. CUDA agrees with the CPU on W1 (gradnorm_toy T=10, 250→4×100, batch 100) and on the
 #     quickstart: final test metrics within 1% relative on W1 (the largest difference is
 #     printed for both);
-#  3. a 12-run W1 sweep on the GPU with --threads 1 and --threads 8: the wall times, and a
+#  3. `mtlbench bench --device cuda`, its figures as printed;
+#  4. a 12-run W1 sweep on the GPU with --threads 1 and --threads 8: the wall times, and a
 #     failure when 8 threads are slower than 1.
 set -uo pipefail
 BIN="$(realpath "${1:?usage: scripts/device-check.sh BINARY [WORKDIR]}")"
@@ -126,7 +127,15 @@ for s in w1 quickstart; do
   compare "$s" "$s-cpu" "$s-gpu" "$([ "$s" = w1 ] && echo 0.01)" || fail "$s: CUDA disagrees with the CPU"
 done
 
-# 3. One GPU shared by a sweep: 12 W1 runs on 1 and on 8 threads.
+# 3. The benchmark on the GPU (its figures, as printed).
+if "$BIN" bench --device cuda --steps 20 --rounds 3 >bench.txt 2>&1; then
+  sed 's/^/device-check: bench: /' bench.txt
+else
+  cat bench.txt
+  fail "mtlbench bench --device cuda"
+fi
+
+# 4. One GPU shared by a sweep: 12 W1 runs on 1 and on 8 threads.
 cat >sweep.yaml <<'EOF'
 name: sweep
 seed: 6

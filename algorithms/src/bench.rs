@@ -1,23 +1,28 @@
-//! Measurements for `mtlbench bench`: the f32 matmul rate of the CPU device and the time
-//! per training step of a trainer, with the FLOPs each step does.
+//! Measurements for `mtlbench bench`: the f32 matmul rate of a device and the time per
+//! training step of a trainer, with the FLOPs each step does. Every figure waits for the
+//! device to finish its work (`Synchronize`), so GPU timings are not launch times.
 
-use crate::device::{cpu, CpuDevice};
 use crate::train::Trainer;
 use dfdx::prelude::*;
 use std::hint::black_box;
 use std::time::Instant;
 
-/// Achieved GFLOP/s of an n×n by n×n f32 matmul on the CPU device in the current rayon
-/// pool (2n³ FLOPs per product), the best of `reps` timed products after one warm-up.
-pub fn matmul_gflops(n: usize, reps: usize) -> f64 {
-    let dev = cpu();
-    let a: Tensor<(usize, usize), f32, CpuDevice> = dev.sample_uniform_like(&(n, n));
-    let b: Tensor<(usize, usize), f32, CpuDevice> = dev.sample_uniform_like(&(n, n));
+/// A device the benchmarks can time: one that runs the engine and can be waited for.
+pub trait BenchDevice: Device<f32> + Synchronize {}
+impl<D: Device<f32> + Synchronize> BenchDevice for D {}
+
+/// Achieved GFLOP/s of an n×n by n×n f32 matmul on `dev` (on the CPU: in the current
+/// rayon pool), 2n³ FLOPs per product, the best of `reps` timed products after one warm-up.
+pub fn matmul_gflops<D: Device<f32> + Synchronize>(dev: &D, n: usize, reps: usize) -> f64 {
+    let a: Tensor<(usize, usize), f32, D> = dev.sample_uniform_like(&(n, n));
+    let b: Tensor<(usize, usize), f32, D> = dev.sample_uniform_like(&(n, n));
     black_box(a.clone().matmul(b.clone()));
+    dev.synchronize();
     let mut best = f64::INFINITY;
     for _ in 0..reps.max(1) {
         let start = Instant::now();
         black_box(a.clone().matmul(b.clone()));
+        dev.synchronize();
         best = best.min(start.elapsed().as_secs_f64());
     }
     2.0 * (n as f64).powi(3) / best / 1e9
@@ -26,15 +31,15 @@ pub fn matmul_gflops(n: usize, reps: usize) -> f64 {
 /// FLOPs of one forward pass of `trainer`'s network on a batch of `batch` rows through
 /// the shared layers and every task's own layers (2 per multiply-add; bias adds and
 /// activations not counted).
-pub fn forward_flops(trainer: &Trainer<'_, CpuDevice>, batch: usize) -> f64 {
+pub fn forward_flops<D: Device<f32>>(trainer: &Trainer<'_, D>, batch: usize) -> f64 {
     let macs: usize = trainer.net.layers.iter().map(|l| l.macs()).sum();
     2.0 * (macs * batch) as f64
 }
 
 /// Seconds per optimizer step, the median of `rounds` rounds of `steps` steps each, after
 /// `steps` warm-up steps. `per_task` selects the per-task gradient path.
-pub fn seconds_per_step(
-    trainer: &mut Trainer<'_, CpuDevice>,
+pub fn seconds_per_step<D: Device<f32> + Synchronize>(
+    trainer: &mut Trainer<'_, D>,
     batch: usize,
     steps: usize,
     rounds: usize,
@@ -42,7 +47,7 @@ pub fn seconds_per_step(
 ) -> f64 {
     let rows: Vec<usize> = (0..batch).collect();
     let data = trainer.batch(&rows);
-    let one = |t: &mut Trainer<'_, CpuDevice>| {
+    let one = |t: &mut Trainer<'_, D>| {
         black_box(if per_task {
             t.step_per_task(&data)
         } else {
@@ -58,6 +63,7 @@ pub fn seconds_per_step(
             for _ in 0..steps {
                 one(trainer);
             }
+            trainer.dev.synchronize();
             start.elapsed().as_secs_f64() / steps as f64
         })
         .collect();
