@@ -119,7 +119,7 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
     if let Some(s) = shard {
         if o.progress {
             eprintln!(
-                "shard {s}: {} of {} planned runs, {} already stored, {} ok, {} not ok;                  once every shard has finished: mtlbench report {} (mtlbench status tells)",
+                "shard {s}: {} of {} planned runs, {} already stored, {} ok, {} not ok; once every shard has finished: mtlbench report {} (mtlbench status tells)",
                 summary.planned,
                 runs.len(),
                 summary.skipped,

@@ -170,20 +170,25 @@ fn main() -> ExitCode {
             gpus,
             device,
             dry_run,
-        } => commands::slurm(
-            study.input(),
-            SlurmOptions {
-                out,
-                shards,
-                time,
-                partition,
-                cpus_per_task,
-                gpus,
-                device: format!("{device:?}").to_lowercase(),
-                binary: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mtlbench")),
-            },
-            dry_run,
-        ),
+        } => {
+            let input = study.input();
+            let max_runs = input.max_runs;
+            commands::slurm(
+                input,
+                SlurmOptions {
+                    out,
+                    shards,
+                    time,
+                    partition,
+                    cpus_per_task,
+                    gpus,
+                    device: format!("{device:?}").to_lowercase(),
+                    binary: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mtlbench")),
+                    max_runs,
+                },
+                dry_run,
+            )
+        }
         Command::Status { out } => commands::status(&out),
         Command::Plan { study } => commands::plan(study.input()),
         Command::List => commands::list(),

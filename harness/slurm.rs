@@ -7,7 +7,7 @@
 
 use crate::error::HarnessError;
 use crate::plan::RunSpec;
-use crate::sweep::{StoredPlan, PLAN_FILE};
+use crate::sweep::StoredPlan;
 use mtlbench_results::store::write_atomic;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,6 +27,8 @@ pub struct SlurmOptions {
     pub device: String,
     /// The `mtlbench` binary the jobs run.
     pub binary: PathBuf,
+    /// Passed to every shard's `run --max-runs` (the plan was accepted with it).
+    pub max_runs: usize,
 }
 
 /// A path as one shell word.
@@ -51,16 +53,19 @@ pub fn shard_script(study: &str, o: &SlurmOptions) -> String {
     }
     let log = o.out.join("slurm").join("shard-%a.log");
     s.push_str(&format!("#SBATCH --output={}\n", log.display()));
-    s.push_str(
-        "# Shard k of the plan: `run` reads SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT.\n\
-         # --resume: a requeued or rerun task continues its shard.\n",
-    );
     s.push_str(&format!(
-        "exec {} run {} --out {} --resume --device {} --threads \"${{SLURM_CPUS_PER_TASK:-1}}\"\n",
+        "# Array task k runs shard k of {n}, also when resubmitted alone (sbatch --array=k);\n\
+         # --resume: a requeued or rerun task continues its shard.\n",
+        n = o.shards
+    ));
+    s.push_str(&format!(
+        "exec {} run {} --out {} --resume --device {} --max-runs {} --shard \"${{SLURM_ARRAY_TASK_ID}}/{}\" --threads \"${{SLURM_CPUS_PER_TASK:-1}}\"\n",
         quote(&o.binary),
         quote(&o.out.join("study.yaml")),
         quote(&o.out),
-        o.device
+        o.device,
+        o.max_runs,
+        o.shards
     ));
     s
 }
@@ -147,30 +152,60 @@ pub fn submit(
             jobs: None,
         });
     }
+    // Everything that can refuse comes before anything is written.
+    let refuse = |message: String| HarnessError::Output {
+        path: o.out.clone(),
+        message,
+    };
     if let Some(previous) = StoredPlan::read(&o.out)? {
         if previous.plan_id != plan.plan_id {
-            return Err(HarnessError::Output {
-                path: o.out.clone(),
-                message: format!(
-                    "holds another plan (study `{}`, plan {}): choose another --out",
-                    previous.study, previous.plan_id
-                ),
-            });
+            return Err(refuse(format!(
+                "holds another plan (study `{}`, plan {}): choose another --out",
+                previous.study, previous.plan_id
+            )));
         }
+    }
+    let strangers =
+        mtlbench_results::store::stored_ids(&mtlbench_results::store::runs_dir(&o.out))?
+            .into_iter()
+            .filter(|id| !plan.runs.contains(id))
+            .count();
+    if strangers > 0 {
+        return Err(refuse(format!(
+            "holds {strangers} stored runs that are not in this study's plan: choose another --out"
+        )));
+    }
+    let sbatch_found = Command::new("sbatch")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !sbatch_found {
+        return Err(HarnessError::Output {
+            path: PathBuf::from("sbatch"),
+            message: "cannot run `sbatch --version`: is this a Slurm login node? `--dry-run` prints the scripts".into(),
+        });
     }
     let dir = o.out.join("slurm");
     std::fs::create_dir_all(&dir).map_err(|e| HarnessError::Output {
         path: dir.clone(),
         message: format!("cannot create it: {e}"),
     })?;
-    let plan_json = serde_json::to_vec_pretty(&plan).expect("a plan serialises");
+    crate::sweep::claim_plan(&o.out, &plan)?;
     write_atomic(&o.out.join("study.yaml"), study_text.as_bytes())?;
-    write_atomic(&o.out.join(PLAN_FILE), &plan_json)?;
     let (shard_path, report_path) = (dir.join("shards.sbatch"), dir.join("report.sbatch"));
     write_atomic(&shard_path, shards.as_bytes())?;
     write_atomic(&report_path, report.as_bytes())?;
     let array = sbatch(&[], &shard_path)?;
-    let report_job = sbatch(&[format!("--dependency=afterany:{array}")], &report_path)?;
+    let report_job =
+        sbatch(&[format!("--dependency=afterany:{array}")], &report_path).map_err(|e| {
+            HarnessError::Output {
+                path: report_path.clone(),
+                message: format!(
+                    "the array job {array} was submitted, but its report job was not ({e}); once the array has ended: mtlbench report {}",
+                    o.out.display()
+                ),
+            }
+        })?;
     Ok(Submission {
         shard_script: shards,
         report_script: report,
@@ -193,6 +228,7 @@ mod tests {
             gpus: None,
             device: "cpu".into(),
             binary: PathBuf::from("/opt/mtlbench"),
+            max_runs: 200_000,
         }
     }
 
@@ -204,15 +240,11 @@ mod tests {
             "#SBATCH --cpus-per-task=2\n",
             "#SBATCH --time=01:00:00\n",
             "#SBATCH --output=/shared/out/it's/slurm/shard-%a.log\n",
-            "exec '/opt/mtlbench' run '/shared/out/it'\\''s/study.yaml' --out '/shared/out/it'\\''s' --resume --device cpu --threads \"${SLURM_CPUS_PER_TASK:-1}\"\n",
+            "exec '/opt/mtlbench' run '/shared/out/it'\\''s/study.yaml' --out '/shared/out/it'\\''s' --resume --device cpu --max-runs 200000 --shard \"${SLURM_ARRAY_TASK_ID}/4\" --threads \"${SLURM_CPUS_PER_TASK:-1}\"\n",
         ] {
             assert!(s.contains(line), "{line} not in\n{s}");
         }
         assert!(!s.contains("--partition") && !s.contains("--gpus"), "{s}");
-        assert!(
-            !s.contains("--shard"),
-            "the shard comes from the array variables: {s}"
-        );
     }
 
     #[test]

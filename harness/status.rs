@@ -46,12 +46,16 @@ pub fn stored_plan(out: &Path) -> Result<StoredPlan, HarnessError> {
 
 pub fn status(out: &Path) -> Result<PlanStatus, HarnessError> {
     let plan = stored_plan(out)?;
-    let records = read_runs(&runs_dir(out))?;
+    let records: std::collections::HashMap<String, mtlbench_results::RunRecord> =
+        read_runs(&runs_dir(out))?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
     let mut ok = Vec::new();
     let mut not_ok = Vec::new();
     let mut missing = Vec::new();
     for id in &plan.runs {
-        match records.iter().find(|r| r.id == *id) {
+        match records.get(id) {
             Some(r) if r.is_ok() => ok.push(id.clone()),
             Some(r) => not_ok.push((
                 id.clone(),

@@ -177,6 +177,43 @@ pub fn check_output(
     Ok(())
 }
 
+/// Writes `out/plan.json` unless it exists, exclusively: a temporary file is hard-linked to
+/// the name, which fails when the name exists, so that of shards of two plans started at
+/// once on an empty directory exactly one claims it. Then the stored plan must be `plan`.
+pub fn claim_plan(out: &Path, plan: &StoredPlan) -> Result<(), HarnessError> {
+    let path = out.join(PLAN_FILE);
+    let fail = |message: String| HarnessError::Output {
+        path: path.clone(),
+        message,
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let tmp = out.join(format!(".{PLAN_FILE}.claim-{}-{nanos}", std::process::id()));
+    let bytes = serde_json::to_vec_pretty(plan).expect("a plan serialises");
+    write_atomic(&tmp, &bytes)?;
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let stored = StoredPlan::read(out)?.ok_or_else(|| fail("vanished".into()))?;
+            if stored.plan_id == plan.plan_id {
+                Ok(())
+            } else {
+                Err(HarnessError::Output {
+                    path: out.to_path_buf(),
+                    message: format!(
+                        "holds the runs of another plan (study `{}`, plan {}; this study's plan is {}): shards and resumed sweeps must run the same study; choose another --out",
+                        stored.study, stored.plan_id, plan.plan_id
+                    ),
+                })
+            }
+        }
+        Err(e) => Err(fail(format!("cannot write it: {e}"))),
+    }
+}
+
 /// Runs every planned run (of the shard, with `opts.shard`) not yet stored, storing each
 /// as it finishes.
 pub fn run_sweep(
@@ -195,16 +232,11 @@ pub fn run_sweep(
         path: runs_path.clone(),
         message: format!("cannot create the output directory: {e}"),
     })?;
-    // Shards of one plan write the same two files; the first one's copy stays.
-    let plan_json = serde_json::to_vec_pretty(&stored_plan).expect("a plan serialises");
-    for (name, bytes) in [
-        ("study.yaml", study_text.as_bytes()),
-        (PLAN_FILE, plan_json.as_slice()),
-    ] {
-        let path = opts.out.join(name);
-        if opts.shard.is_none() || !path.exists() {
-            write_atomic(&path, bytes)?;
-        }
+    claim_plan(&opts.out, &stored_plan)?;
+    // Shards of one plan write the same study; the first one's copy stays.
+    let study_path = opts.out.join("study.yaml");
+    if opts.shard.is_none() || !study_path.exists() {
+        write_atomic(&study_path, study_text.as_bytes())?;
     }
 
     let stored = store::stored_ids(&runs_path)?;

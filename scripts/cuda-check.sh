@@ -19,7 +19,7 @@ expect_refusal() { # what, expected text, command...
   fi
   echo "cuda-check: $what: $(cat err.txt)"
 }
-if ldconfig -p | grep -q 'libcuda\.so\.1 '; then
+if [ "$(ldconfig -p | grep -c 'libcuda\.so\.1 ' || true)" -gt 0 ]; then
   echo "cuda-check: this machine has a CUDA driver; the no-driver checks are skipped"
 else
   expect_refusal "no driver library" "libcuda.so.1" "$DIST/mtlbench" list

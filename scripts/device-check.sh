@@ -61,12 +61,14 @@ for arch in $(kinds architectures); do
   done
   [ -z "$accepted" ] && { fail "$arch: the plan accepts no weighting with its defaults"; continue; }
   tiny_study "all-$arch" "$arch" "$accepted" >"all-$arch.yaml"
+  rm -rf "all-$arch"
   if "$BIN" run "all-$arch.yaml" --out "all-$arch" --device cuda --threads 4 --quiet && check_sweep "all-$arch"; then
     figure "$arch: $(ls "all-$arch/runs" | wc -l) runs ok on CUDA ($(echo "$accepted" | grep -c kind) weightings)"
   else
     fail "$arch: some runs on CUDA did not finish ok"
   fi
 done
+rm -rf rep fewshot w1-cpu w1-gpu quickstart-cpu quickstart-gpu sweep-1 sweep-8
 tiny_study rep hard_sharing "$(printf '  - kind: %s\n' mgda pcgrad cagrad nash_mtl graddrop)" ", rep_grad: true" >rep.yaml
 if "$BIN" run rep.yaml --out rep --device cuda --quiet && check_sweep rep; then
   figure "rep_grad: $(ls rep/runs | wc -l) runs ok on CUDA"

@@ -42,6 +42,7 @@ case "$mode" in
     for s in "${studies[@]}"; do
       mkdir -p "$scratch/$s"
       cp -r "docs/results/$s/runs" "docs/results/$s/study.yaml" "$scratch/$s/"
+      if [ -f "docs/results/$s/plan.json" ]; then cp "docs/results/$s/plan.json" "$scratch/$s/"; fi
       "$bin" report "$scratch/$s" >/dev/null
       if ! diff -r -q "docs/results/$s" "$scratch/$s"; then
         echo "docs/results/$s differs from a fresh regeneration: run scripts/regenerate-docs.sh --report" >&2

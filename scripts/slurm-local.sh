@@ -38,6 +38,8 @@ start_munge() {
   chmod 0400 /etc/munge/munge.key
   if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
     runuser -u munge -- /usr/sbin/munged --pid-file=/run/munge/munged.pid
+    # Only a munged started here is stopped by `stop`.
+    touch "$DIR/munged.started"
     for _ in $(seq 50); do
       munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break
       sleep 0.1
@@ -51,7 +53,7 @@ write_conf() {
   host="$(hostname -s)"
   # slurmd -C describes this machine; RealMemory is lowered so that the node is never
   # declared to have more than it has (that takes it out of service).
-  node="$(slurmd -C | head -n 1 | sed -E 's/RealMemory=([0-9]+)/RealMemory=1000/')"
+  node="$(slurmd -C | sed -n '1s/RealMemory=[0-9]*/RealMemory=1000/p')"
   mkdir -p "$DIR/state" "$DIR/spool" "$DIR/log"
   cat >"$CONF" <<EOF
 ClusterName=mtlbench-local
@@ -125,7 +127,7 @@ stop_daemons() {
 
 stop() {
   stop_daemons
-  if [ -f /run/munge/munged.pid ]; then
+  if [ -f "$DIR/munged.started" ] && [ -f /run/munge/munged.pid ]; then
     kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
   fi
   rm -rf "$DIR"

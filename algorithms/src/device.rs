@@ -73,9 +73,18 @@ pub fn train_on_cuda(def: crate::train::RunDefinition<'_>) -> Result<crate::Trai
             .map(|(free, total)| total.saturating_sub(free))
     };
     let before = in_use();
-    let mut outcome = crate::train::train(dev.clone(), def, &|_| {});
-    outcome.device_memory_bytes = before.zip(in_use()).map(|(b, a)| a.saturating_sub(b));
-    dev.try_empty_cache()
-        .map_err(|e| format!("cannot release device memory: {}", cuda_error(&e)))?;
+    // A run that panics (out of device memory, say) still returns its cached blocks, so
+    // that the thread's next runs start empty; then the panic goes on to the sweep.
+    let trained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::train::train(dev.clone(), def, &|_| {})
+    }));
+    let used = in_use();
+    let emptied = dev.try_empty_cache();
+    let mut outcome = match trained {
+        Ok(outcome) => outcome,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    outcome.device_memory_bytes = before.zip(used).map(|(b, a)| a.saturating_sub(b));
+    emptied.map_err(|e| format!("cannot release device memory: {}", cuda_error(&e)))?;
     Ok(outcome)
 }

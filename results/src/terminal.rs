@@ -109,7 +109,8 @@ pub fn terminal_summary(summary: &StudySummary, report: &str) -> String {
     ] {
         let _ = writeln!(text, "{}", fit(note, WIDTH));
     }
-    let _ = writeln!(text, "{}", fit(&format!("Full report: {report}"), WIDTH));
+    // The path is printed whole: a cut path is of no use.
+    let _ = writeln!(text, "Full report: {report}");
     text
 }
 
@@ -165,10 +166,19 @@ mod tests {
         );
         assert!(text.contains('…'), "the long name is cut: {text}");
         assert!(text.contains("Full report: out/x/index.md"), "{text}");
-        // The header and the rows line up: Δ starts at the same column.
+        // The columns line up: the header's Δ title and every row's Δ cell occupy the same
+        // characters after the algorithm column (the cells right-aligned).
+        let cell =
+            |line: &str| -> String { line.chars().skip(ALGORITHM + 1).take(DELTA).collect() };
         let header = text.lines().nth(1).unwrap();
-        let at = header.find("Δ_MTL").unwrap();
-        assert!(at > ALGORITHM, "{header}");
+        assert!(cell(header).trim_start().starts_with("Δ_MTL"), "{header}");
+        for row in text.lines().skip(2).take(3) {
+            let c = cell(row);
+            assert!(
+                c.contains('±') && c.ends_with(|ch: char| ch.is_ascii_digit()),
+                "`{row}`: `{c}`"
+            );
+        }
     }
 
     #[test]

@@ -104,6 +104,7 @@ fn the_loss_part_sees_the_losses_and_famo_updates_on_every_path() {
         let losses = engine::batch_losses(&trainer.net, &trainer.kinds, &batch);
         let cost = trainer.step(&batch);
         let (logits, seen) = trainer.weighter.loss_part_state();
+        assert_eq!(seen.len(), losses.len(), "{label}: {seen:?}");
         for (a, b) in seen.iter().zip(&losses) {
             assert!(
                 (a - b).abs() <= 1e-5 * b.abs(),
