@@ -3,6 +3,10 @@
 #
 #   scripts/build-cuda.sh [--out DIR] [--compute-cap 90] [--profile release|dev]
 #
+# --profile dev reuses the test build's compiled dependencies (CI uses it) and so replaces
+# its `mtlbench` binary with the CUDA one; the next `cargo build` or `cargo test` makes the
+# CPU binary again.
+#
 # Where `nvcc` is on PATH, that toolkit is used (CUDA_ROOT: the folder above nvcc's). Otherwise
 # the compile side comes from pinned PyPI wheels of CUDA 13.0 (nvcc, the runtime headers,
 # nvrtc, crt, nvvm, cccl; versions and SHA-256 hashes in scripts/cuda-wheels.txt, checked by
