@@ -1,0 +1,270 @@
+//! The training loop of one run: seeded batches, weighted-loss steps, evaluation on the
+//! validation split every `eval_every` epochs and on the test split at the end, and
+//! divergence detection (a non-finite loss stops the run with status `diverged`).
+//!
+//! The run's definition, outcome and epoch loop are here; `config` holds the
+//! hyper-parameters (`TrainConfig`), `trainer` the model and its step paths (`Trainer`),
+//! `telemetry` the conflict, affinity and weight measures taken during training.
+
+mod config;
+mod telemetry;
+mod trainer;
+
+pub use config::TrainConfig;
+pub use telemetry::{TelemetryPoint, WeightPoint};
+pub use trainer::Trainer;
+
+use crate::architecture::{ArchitectureSpec, Network};
+use crate::model::ModelSpec;
+use crate::weighting::WeightingSpec;
+use dfdx::prelude::*;
+use mtlbench_tasks::{seed, SuiteData, TaskKind};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+/// Seeds of one run's random streams. Replicate r of every algorithm gets the same ones,
+/// so all algorithms see the same data, batches and initial trunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSeeds {
+    pub init: u64,
+    pub batches: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    Train,
+    Val,
+    Test,
+}
+
+impl Split {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Val => "val",
+            Split::Test => "test",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Ok,
+    /// A loss became NaN or infinite; the run stopped there.
+    Diverged,
+    /// The run could not be carried out (the message says why).
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Diverged => "diverged",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One measured value: task `task`'s `metric` on `split` after `epoch` epochs (`step`
+/// optimizer steps). The train split's metric is `loss`, the epoch's mean training loss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalPoint {
+    pub epoch: usize,
+    pub step: usize,
+    pub task: usize,
+    pub split: Split,
+    pub metric: String,
+    pub higher_is_better: bool,
+    pub value: f64,
+}
+
+/// How a method's inner problem (min-norm point, QP, Nash equation) was solved over a
+/// run: every step's iteration count and gap, summarised.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SolverStats {
+    pub solves: usize,
+    pub mean_iterations: f64,
+    pub max_iterations: usize,
+    /// The largest final gap (Frank–Wolfe gap, KKT or equation residual) of any step.
+    pub max_gap: f64,
+    /// Counted events: the steps at which the method fell back instead of applying its
+    /// rule (IMTL-G: equal weights, DUᵀ singular; Aligned-MTL: a zero update, no
+    /// eigenvalue kept). Each method has one kind of fallback (`Aggregation::event`).
+    pub fallbacks: usize,
+}
+
+impl SolverStats {
+    fn add(&mut self, report: crate::solvers::SolverReport) {
+        self.solves += 1;
+        self.mean_iterations +=
+            (report.iterations as f64 - self.mean_iterations) / self.solves as f64;
+        self.max_iterations = self.max_iterations.max(report.iterations);
+        self.max_gap = self.max_gap.max(report.gap);
+    }
+
+    fn count(&mut self, _event: &'static str) {
+        self.fallbacks += 1;
+    }
+
+    /// Whether anything was solved or counted (otherwise the run has no statistics).
+    fn is_empty(&self) -> bool {
+        self.solves == 0 && self.fallbacks == 0
+    }
+}
+
+/// What a run produced, and what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOutcome {
+    pub status: RunStatus,
+    pub message: Option<String>,
+    pub points: Vec<EvalPoint>,
+    pub steps: usize,
+    pub forward_passes: usize,
+    pub backward_passes: usize,
+    pub parameter_bytes: usize,
+    pub optimizer_bytes: usize,
+    /// On a GPU: the device memory in use when the run ended less that in use when it
+    /// began (see `device::train_on_cuda`); `None` on the CPU.
+    pub device_memory_bytes: Option<usize>,
+    /// Inner-solver statistics, for methods that solve one each step.
+    pub solver: Option<SolverStats>,
+    /// Gradient-conflict measures (see `conflict`), every `conflict_every` steps.
+    pub telemetry: Vec<TelemetryPoint>,
+    /// Backward and forward passes spent on telemetry alone (not in `backward_passes`,
+    /// `forward_passes`).
+    pub telemetry_backward_passes: usize,
+    pub telemetry_forward_passes: usize,
+    /// The task weights applied, every `weights_every` steps.
+    pub weights: Vec<WeightPoint>,
+}
+
+/// One step's task losses (before the update) and its forward and backward passes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepCost {
+    pub losses: Vec<f32>,
+    pub forward: usize,
+    pub backward: usize,
+}
+
+/// Everything that defines one run's training, apart from the device.
+pub struct RunDefinition<'a> {
+    pub suite: &'a SuiteData,
+    pub architecture: &'a ArchitectureSpec,
+    pub weighting: &'a WeightingSpec,
+    pub model: &'a ModelSpec,
+    pub training: &'a TrainConfig,
+    pub seeds: RunSeeds,
+}
+
+/// The suite's task kinds, in task order.
+pub fn task_kinds(suite: &SuiteData) -> Vec<TaskKind> {
+    suite.tasks.iter().map(|t| t.kind).collect()
+}
+
+/// Trains one run to the end (or to divergence) and returns its measurements.
+pub fn train<D: Device<f32>>(
+    dev: D,
+    def: RunDefinition<'_>,
+    on_epoch: &dyn Fn(usize),
+) -> TrainOutcome {
+    train_network(dev, def, on_epoch).0
+}
+
+/// `train`, also handing back the trained network (the `transfer` start of adaptation).
+pub fn train_network<D: Device<f32>>(
+    dev: D,
+    def: RunDefinition<'_>,
+    on_epoch: &dyn Fn(usize),
+) -> (TrainOutcome, Network<D>) {
+    let cfg = def.training.clone();
+    let batch_seed = def.seeds.batches;
+    let mut trainer = Trainer::new(dev, def);
+    let tasks = trainer.kinds.len();
+    let n = trainer.def.suite.x.train.rows;
+    let mut outcome = TrainOutcome {
+        status: RunStatus::Ok,
+        message: None,
+        points: Vec::new(),
+        steps: 0,
+        forward_passes: 0,
+        backward_passes: 0,
+        parameter_bytes: trainer.net.numel() * std::mem::size_of::<f32>(),
+        optimizer_bytes: trainer.optimizer.state_bytes(),
+        device_memory_bytes: None,
+        solver: None,
+        telemetry: Vec::new(),
+        telemetry_backward_passes: 0,
+        telemetry_forward_passes: 0,
+        weights: Vec::new(),
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    for epoch in 1..=cfg.epochs {
+        // The epoch's order depends on (replicate, epoch) only: every algorithm of a
+        // replicate sees the same batches.
+        order.sort_unstable();
+        order.shuffle(&mut seed::stream(
+            batch_seed,
+            &["epoch", &epoch.to_string()],
+        ));
+        let mut loss_sums = vec![0.0f64; tasks];
+        for rows in order.chunks(cfg.batch_size) {
+            let batch = trainer.batch(rows);
+            let task_gradients =
+                telemetry::before_step(&mut trainer, &batch, &cfg, epoch, &mut outcome);
+            let StepCost {
+                losses,
+                forward,
+                backward,
+            } = trainer.step(&batch);
+            telemetry::after_step(
+                &mut trainer,
+                task_gradients.as_ref(),
+                &cfg,
+                epoch,
+                &mut outcome,
+            );
+            outcome.steps += 1;
+            outcome.forward_passes += forward;
+            outcome.backward_passes += backward;
+            if let Some(t) = losses.iter().position(|l| !l.is_finite()) {
+                outcome.status = RunStatus::Diverged;
+                outcome.message = Some(format!(
+                    "task {t} loss became {} at epoch {epoch}, step {}",
+                    losses[t], outcome.steps
+                ));
+                outcome.solver = (!trainer.solver.is_empty()).then_some(trainer.solver);
+                return (outcome, trainer.net);
+            }
+            for (sum, l) in loss_sums.iter_mut().zip(&losses) {
+                *sum += f64::from(*l) * rows.len() as f64;
+            }
+        }
+        trainer
+            .weighter
+            .end_epoch(loss_sums.iter().map(|s| s / n as f64).collect());
+        for (t, sum) in loss_sums.iter().enumerate() {
+            outcome.points.push(EvalPoint {
+                epoch,
+                step: outcome.steps,
+                task: t,
+                split: Split::Train,
+                metric: "loss".into(),
+                higher_is_better: false,
+                value: sum / n as f64,
+            });
+        }
+        if epoch % cfg.eval_every == 0 || epoch == cfg.epochs {
+            trainer.evaluate(Split::Val, epoch, outcome.steps, &mut outcome.points);
+        }
+        on_epoch(epoch);
+    }
+    trainer.evaluate(Split::Test, cfg.epochs, outcome.steps, &mut outcome.points);
+    outcome.solver = (!trainer.solver.is_empty()).then_some(trainer.solver);
+    (outcome, trainer.net)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,281 @@
+//! Unit tests of the training loop and the trainer on tiny planted suites. The helpers
+//! here (`tiny_suite`, `train_tiny`, `adam_training`) serve the test files beside it.
+
+use super::*;
+use crate::architecture::{
+    Cgc, CrossStitch, HardSharing, Hierarchical, Mmoe, SingleTask, SoftSharing,
+};
+use crate::device::cpu;
+use crate::engine;
+use crate::weighting::{Equal, Static};
+use crate::WeightingSpec;
+use mtlbench_tasks::planted_correlation::PlantedCorrelation;
+
+mod compose_paths;
+mod meta;
+mod recorded;
+mod soft_sharing;
+mod telemetry;
+
+/// A small planted suite: `tasks` tasks, `inputs` features, `train` rows (val and test
+/// a quarter and a half of that).
+fn tiny_suite(tasks: usize, inputs: usize, train: usize, seed: u64) -> SuiteData {
+    PlantedCorrelation {
+        tasks,
+        input_dim: inputs,
+        train,
+        val: train / 4,
+        test: train / 2,
+        ..Default::default()
+    }
+    .generate(seed)
+    .unwrap()
+}
+
+/// Trains one run on the CPU with seeds (init, batches).
+fn train_tiny(
+    suite: &SuiteData,
+    architecture: &ArchitectureSpec,
+    weighting: &WeightingSpec,
+    model: &ModelSpec,
+    training: &TrainConfig,
+    (init, batches): (u64, u64),
+) -> TrainOutcome {
+    let def = RunDefinition {
+        suite,
+        architecture,
+        weighting,
+        model,
+        training,
+        seeds: RunSeeds { init, batches },
+    };
+    train(cpu(), def, &|_| {})
+}
+
+/// Adam at lr 0.01.
+fn adam_training(
+    epochs: usize,
+    batch_size: usize,
+    eval_every: usize,
+    rep_grad: bool,
+) -> TrainConfig {
+    TrainConfig {
+        eval_every,
+        rep_grad,
+        ..TrainConfig::adam(epochs, batch_size, 0.01)
+    }
+}
+
+/// Conformance: each registered architecture × weighting lowers the training loss on a
+/// tiny suite, and the same seeds give a bit-identical outcome.
+#[test]
+fn every_method_learns_and_is_deterministic() {
+    let suite = tiny_suite(3, 8, 64, 9);
+    let model = ModelSpec {
+        trunk: vec![16],
+        head: vec![],
+    };
+    let training = adam_training(15, 16, 5, false);
+    // single_task, and hard_sharing with every registered weighting.
+    let mut methods = vec![
+        (
+            ArchitectureSpec::SingleTask(SingleTask {}),
+            WeightingSpec::Equal(Equal {}),
+        ),
+        (
+            ArchitectureSpec::Mmoe(Mmoe::default()),
+            WeightingSpec::Equal(Equal {}),
+        ),
+        (
+            ArchitectureSpec::CrossStitch(CrossStitch {}),
+            WeightingSpec::Equal(Equal {}),
+        ),
+        (
+            ArchitectureSpec::Cgc(Cgc::default()),
+            WeightingSpec::Mgda(Default::default()),
+        ),
+        (
+            ArchitectureSpec::SoftSharing(SoftSharing::default()),
+            WeightingSpec::Equal(Equal {}),
+        ),
+        (
+            ArchitectureSpec::Hierarchical(Hierarchical {
+                groups: Some(vec![vec![0, 2], vec![1]]),
+                root_depth: Some(0),
+                levels: None,
+            }),
+            WeightingSpec::Mgda(Default::default()),
+        ),
+    ];
+
+    for (_, weighting) in WeightingSpec::registry() {
+        let weighting = match weighting {
+            WeightingSpec::Static(_) => WeightingSpec::Static(Static {
+                weights: vec![1.0, 0.5, 2.0],
+            }),
+            other => other,
+        };
+        methods.push((ArchitectureSpec::HardSharing(HardSharing {}), weighting));
+    }
+    for (architecture, weighting) in &methods {
+        let run = || train_tiny(&suite, architecture, weighting, &model, &training, (4, 5));
+        let outcome = run();
+        assert_eq!(outcome.status, RunStatus::Ok);
+        let train_loss = |epoch: usize| -> f64 {
+            outcome
+                .points
+                .iter()
+                .filter(|p| p.split == Split::Train && p.epoch == epoch)
+                .map(|p| p.value)
+                .sum()
+        };
+        assert!(
+            train_loss(15) < 0.5 * train_loss(1),
+            "{architecture:?}: {} → {}",
+            train_loss(1),
+            train_loss(15)
+        );
+        assert_eq!(
+            outcome,
+            run(),
+            "{architecture:?} {weighting:?} is deterministic"
+        );
+        assert_eq!(outcome.steps, 15 * 4);
+        // Backward calls and forward passes per step: 1 and 1 (loss-level; FAMO one more
+        // forward; Auto-Lambda 3 and 5; Meta-Weight-Net T + 1 each), T and T (parameter gradients), T + 1 and 2
+        // (representation).
+        let (backward, forward) = if weighting.uses_representation() {
+            (4, 2)
+        } else if matches!(weighting, WeightingSpec::AutoLambda(_)) {
+            (3, 5)
+        } else if matches!(weighting, WeightingSpec::MetaWeightNet(_)) {
+            (4, 4)
+        } else if weighting.is_gradient_level() {
+            (3, 3)
+        } else {
+            (
+                1,
+                1 + usize::from(matches!(weighting, WeightingSpec::Famo(_))),
+            )
+        };
+        assert_eq!(outcome.backward_passes, 15 * 4 * backward);
+        assert_eq!(outcome.forward_passes, 15 * 4 * forward);
+    }
+}
+
+/// One MMoE expert, which starts from the trunk's weights, with a one-way softmax gate
+/// (always exactly 1) is hard sharing: bit-identical training.
+#[test]
+fn one_expert_mmoe_is_hard_sharing() {
+    let suite = tiny_suite(2, 6, 40, 2);
+    let model = ModelSpec {
+        trunk: vec![8],
+        head: vec![],
+    };
+    let training = adam_training(3, 8, 1, false);
+    let run = |architecture: &ArchitectureSpec| {
+        train_tiny(
+            &suite,
+            architecture,
+            &WeightingSpec::Equal(Equal {}),
+            &model,
+            &training,
+            (1, 2),
+        )
+        .points
+    };
+    assert_eq!(
+        run(&ArchitectureSpec::Mmoe(Mmoe { experts: 1 })),
+        run(&ArchitectureSpec::HardSharing(HardSharing {}))
+    );
+}
+
+/// MGDA on representation gradients trains, takes T + 1 backward calls per step, and
+/// differs from MGDA on parameter gradients.
+#[test]
+fn rep_grad_path_trains() {
+    let suite = tiny_suite(3, 8, 64, 9);
+    let model = ModelSpec {
+        trunk: vec![16],
+        head: vec![],
+    };
+    let run = |rep_grad: bool| {
+        let training = adam_training(10, 16, 5, rep_grad);
+        train_tiny(
+            &suite,
+            &ArchitectureSpec::HardSharing(HardSharing {}),
+            &WeightingSpec::Mgda(Default::default()),
+            &model,
+            &training,
+            (4, 5),
+        )
+    };
+    let rep = run(true);
+    assert_eq!(rep.status, RunStatus::Ok);
+    assert_eq!(rep.backward_passes, 40 * 4);
+    let loss = |o: &TrainOutcome, epoch: usize| -> f64 {
+        o.points
+            .iter()
+            .filter(|p| p.split == Split::Train && p.epoch == epoch)
+            .map(|p| p.value)
+            .sum()
+    };
+    assert!(loss(&rep, 10) < 0.7 * loss(&rep, 1));
+    assert_ne!(rep.points, run(false).points);
+}
+
+/// One group holding every task, or every task at the top level, is hard_sharing bit for
+/// bit; singleton groups without a root are single_task.
+#[test]
+fn hierarchical_special_cases_are_the_basic_architectures() {
+    let suite = tiny_suite(3, 8, 64, 5);
+    let model = ModelSpec {
+        trunk: vec![12, 8],
+        head: vec![],
+    };
+    let training = adam_training(3, 16, 1, false);
+    let run = |arch: &ArchitectureSpec| {
+        train_tiny(
+            &suite,
+            arch,
+            &WeightingSpec::Equal(Equal {}),
+            &model,
+            &training,
+            (1, 2),
+        )
+        .points
+    };
+    let hard = run(&ArchitectureSpec::HardSharing(HardSharing {}));
+    for root_depth in [0, 1, 2] {
+        let one_group = ArchitectureSpec::Hierarchical(Hierarchical {
+            groups: Some(vec![vec![0, 1, 2]]),
+            root_depth: Some(root_depth),
+            levels: None,
+        });
+        assert_eq!(run(&one_group), hard, "root_depth {root_depth}");
+    }
+    let top = ArchitectureSpec::Hierarchical(Hierarchical {
+        groups: None,
+        root_depth: None,
+        levels: Some(vec![2, 2, 2]),
+    });
+    assert_eq!(run(&top), hard);
+    // `{kind: hierarchical}` with no parameters: every task in one group.
+    assert_eq!(
+        run(&ArchitectureSpec::Hierarchical(Hierarchical::default())),
+        hard
+    );
+    let singletons = ArchitectureSpec::Hierarchical(Hierarchical {
+        groups: Some(vec![vec![0], vec![1], vec![2]]),
+        root_depth: Some(0),
+        levels: None,
+    });
+    let single = run(&ArchitectureSpec::SingleTask(SingleTask {}));
+    let tree = run(&singletons);
+    for (a, b) in tree.iter().zip(&single) {
+        assert!(
+            (a.value - b.value).abs() <= 1e-5 * b.value.abs().max(1.0),
+            "{a:?} vs {b:?}"
+        );
+    }
+}

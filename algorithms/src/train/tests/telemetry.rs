@@ -1,0 +1,150 @@
+//! Telemetry during training: conflict measures of the applied update, TAG's affinity
+//! against its first-order expansion, and the passes and weights recorded.
+use super::*;
+
+/// Telemetry sees the update each method applies: equal weighting's update is the sum
+/// of the task gradients (cosine with it 1), MGDA's never conflicts with a task; the
+/// extra passes are counted apart and the training is unchanged.
+#[test]
+fn conflict_telemetry_measures_the_applied_update() {
+    let suite = tiny_suite(3, 8, 64, 9);
+    let model = ModelSpec {
+        trunk: vec![16],
+        head: vec![],
+    };
+    let run = |weighting: WeightingSpec, conflict_every: usize| {
+        let training = TrainConfig {
+            conflict_every,
+            ..adam_training(2, 16, 1, false)
+        };
+        train_tiny(
+            &suite,
+            &ArchitectureSpec::HardSharing(HardSharing {}),
+            &weighting,
+            &model,
+            &training,
+            (4, 5),
+        )
+    };
+    let value = |o: &TrainOutcome, measure: &str| -> Vec<f64> {
+        o.telemetry
+            .iter()
+            .filter(|t| t.measure == measure)
+            .map(|t| t.value)
+            .collect()
+    };
+    let equal = run(WeightingSpec::Equal(Equal {}), 3);
+    // 8 steps, measured at steps 0, 3, 6.
+    assert_eq!(value(&equal, "cos_update_mean_grad").len(), 3);
+    assert!(value(&equal, "cos_update_mean_grad")
+        .iter()
+        .all(|c| (c - 1.0).abs() < 1e-5));
+    assert_eq!(equal.telemetry_backward_passes, 3 * 3);
+    assert_eq!(
+        equal.points,
+        run(WeightingSpec::Equal(Equal {}), 0).points,
+        "telemetry leaves training unchanged"
+    );
+    let mgda = run(WeightingSpec::Mgda(Default::default()), 2);
+    assert!(value(&mgda, "update_conflicts").iter().all(|c| *c == 0.0));
+}
+
+/// TAG affinity to first order: Lⱼ(θ − η gᵢ) ≈ Lⱼ(θ) − η gᵢᵀgⱼ, so Z_{i→j}/η approaches
+/// gᵢᵀgⱼ / Lⱼ for a small step.
+#[test]
+fn affinity_matches_its_first_order_expansion() {
+    let suite = tiny_suite(3, 8, 64, 4);
+    let model = ModelSpec {
+        trunk: vec![16],
+        head: vec![],
+    };
+    let training = TrainConfig {
+        lr: 1e-3,
+        ..adam_training(1, 64, 1, false)
+    };
+    let arch = ArchitectureSpec::HardSharing(HardSharing {});
+    let weighting = WeightingSpec::Equal(Equal {});
+    let trainer = Trainer::new(
+        cpu(),
+        RunDefinition {
+            suite: &suite,
+            architecture: &arch,
+            weighting: &weighting,
+            model: &model,
+            training: &training,
+            seeds: RunSeeds {
+                init: 2,
+                batches: 3,
+            },
+        },
+    );
+    let rows: Vec<usize> = (0..64).collect();
+    let batch = trainer.batch(&rows);
+    let g = engine::per_task_gradients(&trainer.net, &trainer.kinds, &batch);
+    let z = trainer.affinity(&batch, &g);
+    for i in 0..3 {
+        for j in 0..3 {
+            let expected = crate::solvers::dot(&g.shared[i], &g.shared[j]) / f64::from(g.losses[j]);
+            let measured = z[i][j] / 1e-3;
+            assert!(
+                (measured - expected).abs() < 0.05 * expected.abs() + 1e-3,
+                "Z[{i}][{j}]/lr = {measured}, first order {expected}"
+            );
+        }
+        // A step on a task's own gradient lowers its own loss.
+        assert!(z[i][i] > 0.0);
+    }
+}
+
+/// Affinity telemetry is counted apart; the weights recorded are the ones applied.
+#[test]
+fn affinity_and_weights_are_recorded() {
+    let suite = tiny_suite(2, 8, 64, 9);
+    let model = ModelSpec {
+        trunk: vec![16],
+        head: vec![],
+    };
+    let training = TrainConfig {
+        affinity_every: 4,
+        weights_every: 2,
+        ..adam_training(1, 16, 1, false)
+    };
+    let run = |weighting: WeightingSpec| {
+        train_tiny(
+            &suite,
+            &ArchitectureSpec::HardSharing(HardSharing {}),
+            &weighting,
+            &model,
+            &training,
+            (4, 5),
+        )
+    };
+    let weights = WeightingSpec::Static(Static {
+        weights: vec![0.25, 2.0],
+    });
+    let o = run(weights);
+    // 4 steps: affinity at step 0 (2 backward, 2 + 2 forward), weights at steps 0, 2.
+    assert_eq!(o.telemetry_backward_passes, 2);
+    assert_eq!(o.telemetry_forward_passes, 4);
+    assert_eq!(
+        o.telemetry
+            .iter()
+            .filter(|t| t.measure == "affinity")
+            .count(),
+        4
+    );
+    let w: Vec<(usize, usize, f64)> = o
+        .weights
+        .iter()
+        .map(|p| (p.step, p.task, p.value))
+        .collect();
+    assert_eq!(
+        w,
+        vec![(0, 0, 0.25), (0, 1, 2.0), (2, 0, 0.25), (2, 1, 2.0)]
+    );
+    // MGDA's weights lie on the simplex.
+    let mgda = run(WeightingSpec::Mgda(Default::default()));
+    for step in mgda.weights.chunks(2) {
+        assert!((step[0].value + step[1].value - 1.0).abs() < 1e-6);
+    }
+}
