@@ -10,6 +10,7 @@ use crate::shard::Shard;
 use crate::slurm::SlurmOptions;
 use crate::sweep::{run_sweep, SweepOptions};
 use mtlbench_algorithms::{ArchitectureSpec, OptimizerSpec, WeightingSpec};
+use mtlbench_results::selection::Selection;
 use mtlbench_results::store::{read_runs, runs_dir};
 use mtlbench_results::summary::summarize_study;
 use mtlbench_results::terminal::terminal_summary;
@@ -130,7 +131,8 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
         }
         return Ok(code);
     }
-    let files = mtlbench_results::report::write_report(&out)?;
+    let selection = study.config.selection;
+    let files = mtlbench_results::report::write_report_with(&out, &selection)?;
     if o.progress {
         eprintln!(
             "{} planned, {} already stored, {} ok, {} not ok; report: {} files",
@@ -140,11 +142,15 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
             summary.not_ok,
             files.len()
         );
-        let records = read_runs(&runs_dir(&out))?;
+        let mut records = read_runs(&runs_dir(&out))?;
+        selection.apply(&mut records);
         let ordinary: Vec<_> = records.into_iter().filter(|r| r.is_ordinary()).collect();
         let table = summarize_study(&ordinary);
         let index = out.join("index.md");
-        print!("{}", terminal_summary(&table, &index.display().to_string()));
+        print!(
+            "{}",
+            terminal_summary(&table, &index.display().to_string(), &selection)
+        );
     }
     Ok(code)
 }
@@ -253,14 +259,26 @@ pub fn list() -> Result<u8, HarnessError> {
     Ok(0)
 }
 
-pub fn report(out: &Path) -> Result<u8, HarnessError> {
+/// `report DIR [--selection RULE]`: without a rule, the one in `DIR/study.yaml` (or `last`).
+pub fn report(out: &Path, selection: Option<Selection>) -> Result<u8, HarnessError> {
     if !out.join(mtlbench_results::store::RUNS_DIR).is_dir() {
         return Err(HarnessError::Output {
             path: out.to_path_buf(),
             message: "no runs/ directory here: give the output directory of `mtlbench run`".into(),
         });
     }
-    for file in mtlbench_results::report::write_report(out)? {
+    let selection = match selection {
+        Some(s) => s,
+        None => {
+            let study = out.join("study.yaml");
+            if study.exists() {
+                config::load_study(&study)?.config.selection
+            } else {
+                Selection::Last
+            }
+        }
+    };
+    for file in mtlbench_results::report::write_report_with(out, &selection)? {
         println!("{}", file.display());
     }
     Ok(0)

@@ -40,6 +40,10 @@ pub struct StudyConfig {
     /// Meta-test adaptation to unseen tasks of each suite's family (see `adapt`).
     #[serde(default)]
     pub adaptation: Option<mtlbench_algorithms::adapt::AdaptConfig>,
+    /// Which evaluation point each run's test metrics are reported at: `last`, `best_val`
+    /// or `{mean_last: k}` (see `mtlbench_results::selection`).
+    #[serde(default)]
+    pub selection: mtlbench_results::selection::Selection,
 }
 
 fn default_replicates() -> usize {

@@ -123,6 +123,10 @@ enum Command {
     Report {
         /// The output directory of a run (holding runs/).
         out: PathBuf,
+        /// Which evaluation point test metrics are taken at: last, best_val or mean_last:K
+        /// (default: the study's `selection`).
+        #[arg(long, value_name = "RULE")]
+        selection: Option<mtlbench_results::selection::Selection>,
     },
     /// Time training steps and sweeps, against the machine's matmul rate.
     Bench {
@@ -192,7 +196,7 @@ fn main() -> ExitCode {
         Command::Status { out } => commands::status(&out),
         Command::Plan { study } => commands::plan(study.input()),
         Command::List => commands::list(),
-        Command::Report { out } => commands::report(&out),
+        Command::Report { out, selection } => commands::report(&out, selection),
         Command::Bench {
             steps,
             rounds,

@@ -149,6 +149,9 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
     if c.replicates == 0 {
         return Err(study.error_at("replicates", "must be at least 1"));
     }
+    c.selection
+        .validate()
+        .map_err(|message| study.error_at("selection", message))?;
     for (key, empty) in [
         ("suites", c.suites.is_empty()),
         ("architectures", c.architectures.is_empty()),

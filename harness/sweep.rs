@@ -420,6 +420,7 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
             })
             .collect(),
         planted_correlation: suite.as_ref().and_then(|s| s.planted_correlation.clone()),
+        selected_test: None,
         stage: spec.adaptation.as_ref().map(|_| "adaptation".to_string()),
         points: outcome
             .points

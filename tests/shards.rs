@@ -314,7 +314,10 @@ fn slurm_dry_run_prints_the_array_and_the_report_job() {
         "{text}"
     );
     assert!(text.contains("#SBATCH --time=00:10:00\n"), "{text}");
-    assert!(text.contains("--resume --device cpu --max-runs 100000 --shard"), "{text}");
+    assert!(
+        text.contains("--resume --device cpu --max-runs 100000 --shard"),
+        "{text}"
+    );
     assert!(text.contains("/cluster/study.yaml"), "{text}");
     assert!(
         text.contains("report.sbatch") && text.contains("afterany"),
@@ -471,6 +474,78 @@ fn plans_too_large_to_run_are_refused_unless_max_runs_allows_them() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("suites[0].train: 1000000000000 rows is more than the limit"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_selection_rule_is_applied_stated_and_re_selectable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_study(d, "s.yaml", SMALL);
+    let args = [
+        "run",
+        "s.yaml",
+        "--out",
+        "o",
+        "--quiet",
+        "--set",
+        "selection=best_val",
+        "--set",
+        "training.epochs=30",
+    ];
+    run_ok(d, &args);
+    let read = |f: &str| std::fs::read_to_string(d.join("o").join(f)).unwrap();
+    // summary.csv without its wall-clock rows.
+    let values = |text: String| -> String {
+        text.lines()
+            .filter(|l| !l.contains(",wall_time_s,"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        read("summary.md").contains("(selection: best_val)"),
+        "{}",
+        read("summary.md")
+    );
+    assert!(read("summary.tex").contains(r"selection: best\_val"));
+    assert!(read("index.md").contains("Final test metric per task (selection: best_val)"));
+    let best_val = values(read("summary.csv"));
+    // `report` keeps the study's rule by default, and re-selects on request.
+    run_ok(d, &["report", "o"]);
+    assert_eq!(values(read("summary.csv")), best_val);
+    run_ok(d, &["report", "o", "--selection", "last"]);
+    assert!(read("summary.md").contains("(selection: last)"));
+    let last = values(read("summary.csv"));
+    assert_ne!(
+        last, best_val,
+        "30 epochs on 60 rows overfit: the best validation point is not always the last"
+    );
+    run_ok(
+        d,
+        &[
+            "run",
+            "s.yaml",
+            "--out",
+            "plain",
+            "--quiet",
+            "--set",
+            "training.epochs=30",
+        ],
+    );
+    assert_eq!(
+        last,
+        values(std::fs::read_to_string(d.join("plain/summary.csv")).unwrap()),
+        "report --selection last = a run without a rule"
+    );
+    // Bad rules: exit 2.
+    let o = run_in(d, &["report", "o", "--selection", "mean_last:0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = run_in(d, &["plan", "s.yaml", "--set", "selection={mean_last: 0}"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("selection: mean_last needs k ≥ 1"),
         "{}",
         stderr(&o)
     );

@@ -12,6 +12,7 @@ pub mod pairwise;
 pub mod record;
 pub mod relationships;
 pub mod report;
+pub mod selection;
 pub mod stats;
 pub mod store;
 pub mod summary;

@@ -3,6 +3,7 @@
 //! metric ± 95% CI, the four Δm variants, the negative-transfer count, the mean rank, the
 //! paired tests and the cost per run. The best value of each ranked column is bold.
 
+use crate::selection::Selection;
 use crate::summary::{shown_metrics, DeltaRow, GroupKey, StudySummary};
 use crate::tables::format_estimate;
 use crate::transfer::DeltaVariant;
@@ -283,7 +284,7 @@ pub fn latex_escape(text: &str) -> String {
 
 /// The sections as one LaTeX document fragment: a booktabs `tabular` per section (needs
 /// `\usepackage{booktabs}`), best values in `\textbf`.
-pub fn render_latex(study: &str, sections: &[Section]) -> String {
+pub fn render_latex(study: &str, sections: &[Section], selection: &Selection) -> String {
     let mut tex = String::new();
     let _ = writeln!(
         tex,
@@ -293,9 +294,10 @@ pub fn render_latex(study: &str, sections: &[Section]) -> String {
     for section in sections {
         let _ = writeln!(
             tex,
-            "\n\\begin{{table}}[t]\n\\centering\n\\caption{{{} (training fraction {})}}\n\\resizebox{{\\textwidth}}{{!}}{{%\n\\begin{{tabular}}{{l{}}}\n\\toprule",
+            "\n\\begin{{table}}[t]\n\\centering\n\\caption{{{} (training fraction {}; selection: {})}}\n\\resizebox{{\\textwidth}}{{!}}{{%\n\\begin{{tabular}}{{l{}}}\n\\toprule",
             latex_escape(&section.suite),
             latex_escape(&section.fraction),
+            latex_escape(&selection.to_string()),
             "r".repeat(section.columns.len())
         );
         let header: Vec<String> = std::iter::once("algorithm".to_string())
@@ -371,13 +373,13 @@ mod tests {
         );
         let md = render_markdown(std::slice::from_ref(&s));
         assert!(md.contains("| hard_sharing+equal | **0.500 ± 0.100** | **50.0** | 3 |"));
-        let tex = render_latex("study_1", &[s]);
+        let tex = render_latex("study_1", &[s], &Selection::BestVal);
         assert!(
             tex.contains(r"\toprule") && tex.contains(r"\midrule") && tex.contains(r"\bottomrule")
         );
         assert!(tex
             .contains(r"hard\_sharing+equal & \textbf{0.500 $\pm$ 0.100} & \textbf{50.0} & 3 \\"));
         assert!(tex.contains(r"$\Delta$p LibMTL (\%) $\uparrow$"));
-        assert!(tex.contains(r"\caption{toy\_1 (training fraction 1)}"));
+        assert!(tex.contains(r"\caption{toy\_1 (training fraction 1; selection: best\_val)}"));
     }
 }

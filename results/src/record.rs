@@ -113,6 +113,10 @@ pub struct RunRecord {
     /// The suite's planted task-correlation matrix over the run's tasks, when it has one.
     pub planted_correlation: Option<Vec<Vec<f64>>>,
     pub points: Vec<Point>,
+    /// The test points the report's selection rule chose (`selection::Selection::apply`);
+    /// never stored: `None` reads as the last evaluation.
+    #[serde(skip)]
+    pub selected_test: Option<Vec<Point>>,
 }
 
 impl RunRecord {
@@ -127,16 +131,21 @@ impl RunRecord {
     }
 
     /// The final test value of every (task, metric), in stored order.
-    pub fn final_test(&self) -> impl Iterator<Item = &Point> {
+    pub fn final_test(&self) -> Box<dyn Iterator<Item = &Point> + '_> {
+        if let Some(selected) = &self.selected_test {
+            return Box::new(selected.iter());
+        }
         let last_epoch = self
             .points
             .iter()
             .filter(|p| p.split == "test")
             .map(|p| p.epoch)
             .max();
-        self.points
-            .iter()
-            .filter(move |p| p.split == "test" && Some(p.epoch) == last_epoch)
+        Box::new(
+            self.points
+                .iter()
+                .filter(move |p| p.split == "test" && Some(p.epoch) == last_epoch),
+        )
     }
 }
 
@@ -180,6 +189,7 @@ pub(crate) fn test_run(
         stage: None,
         telemetry: Vec::new(),
         planted_correlation: None,
+        selected_test: None,
         points: values
             .iter()
             .map(|(task, metric, hib, value)| Point {

@@ -2,6 +2,7 @@
 //! records alone.
 
 use crate::charts::{self, figures, Figure};
+use crate::selection::Selection;
 use crate::store::{read_runs, runs_dir};
 use crate::summary::summarize_study;
 use crate::tables::{self, table_error};
@@ -29,7 +30,13 @@ fn write_parquet_and_csv(
 /// `telemetry_summary.csv`, `task_weights.*`, `pairwise_transfer.csv`, `relationships.md`,
 /// `charts/*.{svg,png}` and `index.md` under `out`. Returns the files written.
 pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
-    let runs = read_runs(&runs_dir(out))?;
+    write_report_with(out, &Selection::Last)
+}
+
+/// `write_report` with the test metrics of every run taken under `selection`.
+pub fn write_report_with(out: &Path, selection: &Selection) -> Result<Vec<PathBuf>, ResultsError> {
+    let mut runs = read_runs(&runs_dir(out))?;
+    selection.apply(&mut runs);
     if runs.is_empty() {
         return Err(ResultsError::NoRuns(out.to_path_buf()));
     }
@@ -100,13 +107,16 @@ pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
     let frame = tables::summary_frame(&summary).map_err(|e| table_error(out, e))?;
     written.extend(write_parquet_and_csv(frame, out, "summary")?);
     let path = out.join("summary.md");
-    crate::store::write_atomic(&path, tables::summary_markdown(&study, &summary).as_bytes())?;
+    crate::store::write_atomic(
+        &path,
+        tables::summary_markdown(&study, &summary, selection).as_bytes(),
+    )?;
     written.push(path);
     let path = out.join("summary.tex");
     let main = crate::main_table::main_table(&summary);
     crate::store::write_atomic(
         &path,
-        crate::main_table::render_latex(&study, &main).as_bytes(),
+        crate::main_table::render_latex(&study, &main, selection).as_bytes(),
     )?;
     written.push(path);
 
@@ -188,19 +198,25 @@ pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
         }
     }
     let path = out.join("index.md");
-    let index = index_markdown(&study, &written, &charts_written);
+    let index = index_markdown(&study, &written, &charts_written, selection);
     crate::store::write_atomic(&path, index.as_bytes())?;
     written.push(path);
     Ok(written)
 }
 
 /// `index.md`: every table and chart of the report, linked in reading order.
-fn index_markdown(study: &str, written: &[PathBuf], charts: &[(&str, String)]) -> String {
+fn index_markdown(
+    study: &str,
+    written: &[PathBuf],
+    charts: &[(&str, String)],
+    selection: &Selection,
+) -> String {
     use std::fmt::Write as _;
     let exists = |name: &str| written.iter().any(|p| p.ends_with(name));
     // No paths: the report reads the same wherever the directory is moved.
     let mut md = format!(
-        "# {study}: report\n\nEverything here is rebuilt from `runs/` by `mtlbench report DIR` (DIR: this directory).\n\n## Tables\n\n"
+        "# {study}: report\n\nEverything here is rebuilt from `runs/` by `mtlbench report DIR` (DIR: this directory). {} Every table and chart of final test values below uses this rule; `mtlbench report DIR --selection last|best_val|mean_last:K` re-selects without retraining.\n\n## Tables\n\n",
+        selection.caption()
     );
     for (name, what) in [
         ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost"),
@@ -225,7 +241,19 @@ fn index_markdown(study: &str, written: &[PathBuf], charts: &[(&str, String)]) -
     kinds.dedup();
     md.push_str("\n## Charts\n");
     for kind in kinds {
-        let _ = writeln!(md, "\n### {kind}\n");
+        // The charts drawn from each run's selected test values state the rule.
+        let selected = [
+            "Transfer (Δm) per method",
+            "Final test metric per task",
+            "Pareto front (two tasks)",
+            "Data efficiency",
+            "Pairwise transfer",
+        ];
+        if selected.contains(&kind) {
+            let _ = writeln!(md, "\n### {kind} (selection: {selection})\n");
+        } else {
+            let _ = writeln!(md, "\n### {kind}\n");
+        }
         for (_, stem) in charts.iter().filter(|(k, _)| *k == kind) {
             let _ = writeln!(
                 md,

@@ -654,12 +654,16 @@ pub fn format_estimate(mean: f64, ci: f64) -> String {
 }
 
 /// The Markdown summary: how to read it, then the main table (see `main_table`).
-pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
+pub fn summary_markdown(
+    study: &str,
+    summary: &StudySummary,
+    selection: &crate::selection::Selection,
+) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# {study}: summary\n");
     let _ = writeln!(
         md,
-        "Final test metrics, mean ± 95% CI (Student t) over replicates (n per row). \
+        "{} Mean ± 95% CI (Student t) over replicates (n per row). \
          Transfer against `single_task` (FORMULAS.md b.1), each variant under its name: \
          {} (per task the mean relative gain over its metrics, then the mean over tasks; \
          paired by replicate), {} (flat mean over all metrics, lower is better; paired), \
@@ -672,6 +676,7 @@ pub fn summary_markdown(study: &str, summary: &StudySummary) -> String {
          the same architecture. Cost, mean per run: wall-clock seconds, optimizer steps, \
          training forward/backward passes (telemetry's are counted apart in the runs \
          table), parameter and optimizer-state KiB. Bold: the best value of the column.\n",
+        selection.caption(),
         DeltaVariant::LibMtl.label(),
         DeltaVariant::NashMtl.label(),
         DeltaVariant::Vandenhende.label(),

@@ -3,6 +3,7 @@
 //! 95% CI, negative-transfer count, mean rank, seconds per run. The wide tables stay in
 //! the report's files.
 
+use crate::selection::Selection;
 use crate::summary::{DeltaRow, StudySummary};
 use crate::tables::format_estimate;
 use crate::transfer::DeltaVariant;
@@ -63,7 +64,7 @@ fn delta_cell(d: &DeltaRow) -> String {
 }
 
 /// The terminal summary of `summary`, then where the full report is.
-pub fn terminal_summary(summary: &StudySummary, report: &str) -> String {
+pub fn terminal_summary(summary: &StudySummary, report: &str, selection: &Selection) -> String {
     let mut text = String::new();
     for (suite, fraction) in summary.sections() {
         let title = if fraction == "1" {
@@ -109,6 +110,10 @@ pub fn terminal_summary(summary: &StudySummary, report: &str) -> String {
     ] {
         let _ = writeln!(text, "{}", fit(note, WIDTH));
     }
+    let _ = writeln!(
+        text,
+        "Model selection: {selection} (`report --selection` re-selects)."
+    );
     // The path is printed whole: a cut path is of no use.
     let _ = writeln!(text, "Full report: {report}");
     text
@@ -150,7 +155,7 @@ mod tests {
             runs.push(run(&format!("l{rep}"), &long, "hard_sharing", rep, v * 2.0));
         }
         let summary = summarize_study(&runs);
-        let text = terminal_summary(&summary, "out/x/index.md");
+        let text = terminal_summary(&summary, "out/x/index.md", &Selection::MeanLast(3));
         for line in text.lines() {
             assert!(
                 line.chars().count() <= WIDTH,
@@ -166,6 +171,7 @@ mod tests {
         );
         assert!(text.contains('…'), "the long name is cut: {text}");
         assert!(text.contains("Full report: out/x/index.md"), "{text}");
+        assert!(text.contains("Model selection: mean_last:3"), "{text}");
         // The columns line up: the header's Δ title and every row's Δ cell occupy the same
         // characters after the algorithm column (the cells right-aligned).
         let cell =

@@ -256,12 +256,14 @@ pub fn train_network<D: Device<f32>>(
                 value: sum / n as f64,
             });
         }
+        // Validation and test at every evaluation point, so that the report can select one
+        // (results' `selection`) without retraining.
         if epoch % cfg.eval_every == 0 || epoch == cfg.epochs {
             trainer.evaluate(Split::Val, epoch, outcome.steps, &mut outcome.points);
+            trainer.evaluate(Split::Test, epoch, outcome.steps, &mut outcome.points);
         }
         on_epoch(epoch);
     }
-    trainer.evaluate(Split::Test, cfg.epochs, outcome.steps, &mut outcome.points);
     outcome.solver = (!trainer.solver.is_empty()).then_some(trainer.solver);
     (outcome, trainer.net)
 }
