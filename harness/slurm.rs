@@ -165,10 +165,11 @@ pub fn submit(
             )));
         }
     }
+    let planned: std::collections::HashSet<&String> = plan.runs.iter().collect();
     let strangers =
         mtlbench_results::store::stored_ids(&mtlbench_results::store::runs_dir(&o.out))?
             .into_iter()
-            .filter(|id| !plan.runs.contains(id))
+            .filter(|id| !planned.contains(id))
             .count();
     if strangers > 0 {
         return Err(refuse(format!(

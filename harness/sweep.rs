@@ -15,7 +15,7 @@ use mtlbench_results::store::{self, runs_dir, write_atomic};
 use mtlbench_results::{Point, RunRecord};
 use mtlbench_tasks::SuiteData;
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -127,7 +127,7 @@ pub fn check_output(
     opts: &SweepOptions,
 ) -> Result<(), HarnessError> {
     let refuse = |path: PathBuf, message: String| Err(HarnessError::Output { path, message });
-    let stored = store::stored_ids(&runs_dir(out))?;
+    let stored: HashSet<String> = store::stored_ids(&runs_dir(out))?.into_iter().collect();
     if let Some(previous) = StoredPlan::read(out)? {
         if previous.plan_id != plan.plan_id {
             return refuse(
@@ -140,7 +140,8 @@ pub fn check_output(
         }
     }
     if opts.shard.is_some() {
-        let strangers = stored.iter().filter(|id| !plan.runs.contains(id)).count();
+        let planned: HashSet<&String> = plan.runs.iter().collect();
+        let strangers = stored.iter().filter(|id| !planned.contains(id)).count();
         if strangers > 0 {
             return refuse(
                 out.to_path_buf(),
@@ -239,7 +240,7 @@ pub fn run_sweep(
         write_atomic(&study_path, study_text.as_bytes())?;
     }
 
-    let stored = store::stored_ids(&runs_path)?;
+    let stored: HashSet<String> = store::stored_ids(&runs_path)?.into_iter().collect();
     let todo: Vec<&RunSpec> = runs.iter().filter(|r| !stored.contains(&r.id)).collect();
     let mut summary = SweepSummary {
         planned: runs.len(),
