@@ -153,29 +153,7 @@ pub fn submit(
         });
     }
     // Everything that can refuse comes before anything is written.
-    let refuse = |message: String| HarnessError::Output {
-        path: o.out.clone(),
-        message,
-    };
-    if let Some(previous) = StoredPlan::read(&o.out)? {
-        if previous.plan_id != plan.plan_id {
-            return Err(refuse(format!(
-                "holds another plan (study `{}`, plan {}): choose another --out",
-                previous.study, previous.plan_id
-            )));
-        }
-    }
-    let planned: std::collections::HashSet<&String> = plan.runs.iter().collect();
-    let strangers =
-        mtlbench_results::store::stored_ids(&mtlbench_results::store::runs_dir(&o.out))?
-            .into_iter()
-            .filter(|id| !planned.contains(id))
-            .count();
-    if strangers > 0 {
-        return Err(refuse(format!(
-            "holds {strangers} stored runs that are not in this study's plan: choose another --out"
-        )));
-    }
+    crate::sweep::check_plan(&o.out, &plan)?;
     let sbatch_found = Command::new("sbatch")
         .arg("--version")
         .output()

@@ -116,9 +116,42 @@ impl StoredPlan {
     }
 }
 
-/// Checks the output directory before anything is written: it must hold no other plan's
-/// runs; a directory that already holds runs of this sweep (or of this shard) needs
-/// `--resume`; a resumed directory must hold the same study.
+/// The refusal of a directory whose stored plan is not `plan`.
+fn another_plan(out: &Path, stored: &StoredPlan, plan: &StoredPlan) -> HarnessError {
+    HarnessError::Output {
+        path: out.to_path_buf(),
+        message: format!(
+            "holds the runs of another plan (study `{}`, plan {}; this study's plan is {}): shards and resumed sweeps must run the same study; choose another --out",
+            stored.study, stored.plan_id, plan.plan_id
+        ),
+    }
+}
+
+/// Checks that `out` may receive runs of `plan`: its stored plan, if any, is `plan`, and
+/// it holds no run outside `plan`. Returns the ids it holds.
+pub fn check_plan(out: &Path, plan: &StoredPlan) -> Result<HashSet<String>, HarnessError> {
+    if let Some(previous) = StoredPlan::read(out)? {
+        if previous.plan_id != plan.plan_id {
+            return Err(another_plan(out, &previous, plan));
+        }
+    }
+    let stored: HashSet<String> = store::stored_ids(&runs_dir(out))?.into_iter().collect();
+    let planned: HashSet<&String> = plan.runs.iter().collect();
+    let strangers = stored.iter().filter(|id| !planned.contains(id)).count();
+    if strangers > 0 {
+        return Err(HarnessError::Output {
+            path: out.to_path_buf(),
+            message: format!(
+                "holds {strangers} stored runs that are not in this study's plan: choose another --out"
+            ),
+        });
+    }
+    Ok(stored)
+}
+
+/// Checks the output directory before anything is written: `check_plan`; a directory that
+/// already holds runs of this sweep (or of this shard) needs `--resume`; a resumed
+/// directory must hold the same study.
 pub fn check_output(
     out: &Path,
     study_text: &str,
@@ -126,41 +159,21 @@ pub fn check_output(
     mine: &[RunSpec],
     opts: &SweepOptions,
 ) -> Result<(), HarnessError> {
-    let refuse = |path: PathBuf, message: String| Err(HarnessError::Output { path, message });
-    let stored: HashSet<String> = store::stored_ids(&runs_dir(out))?.into_iter().collect();
-    if let Some(previous) = StoredPlan::read(out)? {
-        if previous.plan_id != plan.plan_id {
-            return refuse(
-                out.to_path_buf(),
-                format!(
-                    "holds the runs of another plan (study `{}`, plan {}; this study's plan is {}): shards and resumed sweeps must run the same study; choose another --out",
-                    previous.study, previous.plan_id, plan.plan_id
-                ),
-            );
-        }
-    }
-    if opts.shard.is_some() {
-        let planned: HashSet<&String> = plan.runs.iter().collect();
-        let strangers = stored.iter().filter(|id| !planned.contains(id)).count();
-        if strangers > 0 {
-            return refuse(
-                out.to_path_buf(),
-                format!("holds {strangers} stored runs that are not in this study's plan: choose another --out"),
-            );
-        }
-    }
-    let mine_stored = mine.iter().filter(|r| stored.contains(&r.id)).count();
-    let (held, what) = match opts.shard {
-        None => (stored.len(), String::new()),
-        Some(s) => (mine_stored, format!(" of shard {s}")),
+    let stored = check_plan(out, plan)?;
+    let held = match opts.shard {
+        None => stored.len(),
+        Some(_) => mine.iter().filter(|r| stored.contains(&r.id)).count(),
     };
+    let what = opts
+        .shard
+        .map_or(String::new(), |s| format!(" of shard {s}"));
     if held > 0 && !opts.resume {
-        return refuse(
-            out.to_path_buf(),
-            format!(
+        return Err(HarnessError::Output {
+            path: out.to_path_buf(),
+            message: format!(
                 "already holds {held} stored runs{what}: pass --resume to continue that sweep, or choose another --out"
             ),
-        );
+        });
     }
     let saved = out.join("study.yaml");
     if opts.resume && opts.shard.is_none() && saved.exists() {
@@ -169,10 +182,10 @@ pub fn check_output(
             message: e.to_string(),
         })?;
         if previous != study_text {
-            return refuse(
-                saved,
-                "holds a different study: --resume continues the same study only".into(),
-            );
+            return Err(HarnessError::Output {
+                path: saved,
+                message: "holds a different study: --resume continues the same study only".into(),
+            });
         }
     }
     Ok(())
@@ -202,13 +215,7 @@ pub fn claim_plan(out: &Path, plan: &StoredPlan) -> Result<(), HarnessError> {
             if stored.plan_id == plan.plan_id {
                 Ok(())
             } else {
-                Err(HarnessError::Output {
-                    path: out.to_path_buf(),
-                    message: format!(
-                        "holds the runs of another plan (study `{}`, plan {}; this study's plan is {}): shards and resumed sweeps must run the same study; choose another --out",
-                        stored.study, stored.plan_id, plan.plan_id
-                    ),
-                })
+                Err(another_plan(out, &stored, plan))
             }
         }
         Err(e) => Err(fail(format!("cannot write it: {e}"))),
