@@ -11,8 +11,6 @@ use crate::slurm::SlurmOptions;
 use crate::sweep::{run_sweep, SweepOptions};
 use mtlbench_algorithms::{ArchitectureSpec, OptimizerSpec, WeightingSpec};
 use mtlbench_results::selection::Selection;
-use mtlbench_results::store::{read_runs, runs_dir};
-use mtlbench_results::summary::summarize_study;
 use mtlbench_results::terminal::terminal_summary;
 use mtlbench_tasks::SuiteSpec;
 use std::path::{Path, PathBuf};
@@ -132,7 +130,7 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
         return Ok(code);
     }
     let selection = study.config.selection;
-    let files = mtlbench_results::report::write_report_with(&out, &selection)?;
+    let report = mtlbench_results::report::write_report(&out, &selection)?;
     if o.progress {
         eprintln!(
             "{} planned, {} already stored, {} ok, {} not ok; report: {} files",
@@ -140,16 +138,12 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
             summary.skipped,
             summary.ok,
             summary.not_ok,
-            files.len()
+            report.files.len()
         );
-        let mut records = read_runs(&runs_dir(&out))?;
-        selection.apply(&mut records);
-        let ordinary: Vec<_> = records.into_iter().filter(|r| r.is_ordinary()).collect();
-        let table = summarize_study(&ordinary);
         let index = out.join("index.md");
         print!(
             "{}",
-            terminal_summary(&table, &index.display().to_string(), &selection)
+            terminal_summary(&report.summary, &index.display().to_string(), &selection)
         );
     }
     Ok(code)
@@ -278,7 +272,7 @@ pub fn report(out: &Path, selection: Option<Selection>) -> Result<u8, HarnessErr
             }
         }
     };
-    for file in mtlbench_results::report::write_report_with(out, &selection)? {
+    for file in mtlbench_results::report::write_report(out, &selection)?.files {
         println!("{}", file.display());
     }
     Ok(0)

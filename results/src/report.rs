@@ -28,13 +28,9 @@ fn write_parquet_and_csv(
 /// and `telemetry.csv` (when runs recorded telemetry), `learning_curves.csv` and
 /// `data_efficiency.csv` (when the study has several fractions), `summary.{parquet,csv,md,tex}`,
 /// `telemetry_summary.csv`, `task_weights.*`, `pairwise_transfer.csv`, `relationships.md`,
-/// `charts/*.{svg,png}` and `index.md` under `out`. Returns the files written.
-pub fn write_report(out: &Path) -> Result<Vec<PathBuf>, ResultsError> {
-    write_report_with(out, &Selection::Last)
-}
-
-/// `write_report` with the test metrics of every run taken under `selection`.
-pub fn write_report_with(out: &Path, selection: &Selection) -> Result<Vec<PathBuf>, ResultsError> {
+/// `charts/*.{svg,png}` and `index.md` under `out`, the test metrics of every run taken
+/// under `selection`.
+pub fn write_report(out: &Path, selection: &Selection) -> Result<Report, ResultsError> {
     let mut runs = read_runs(&runs_dir(out))?;
     selection.apply(&mut runs);
     if runs.is_empty() {
@@ -201,7 +197,16 @@ pub fn write_report_with(out: &Path, selection: &Selection) -> Result<Vec<PathBu
     let index = index_markdown(&study, &written, &charts_written, selection);
     crate::store::write_atomic(&path, index.as_bytes())?;
     written.push(path);
-    Ok(written)
+    Ok(Report {
+        files: written,
+        summary,
+    })
+}
+
+/// What `write_report` wrote, and the summary its tables show.
+pub struct Report {
+    pub files: Vec<PathBuf>,
+    pub summary: crate::summary::StudySummary,
 }
 
 /// `index.md`: every table and chart of the report, linked in reading order.
