@@ -132,10 +132,12 @@ fn planned_runs(
         ("weightings", algorithms as u128),
         ("suites", c.suites.len() as u128),
     ];
+    // The largest factor; the first of equals.
     let key = factors
         .iter()
-        .fold(factors[0], |best, f| if f.1 > best.1 { *f } else { best })
-        .0;
+        .rev()
+        .max_by_key(|f| f.1)
+        .map_or("replicates", |f| f.0);
     (total, key)
 }
 

@@ -312,13 +312,12 @@ fn progress_bar(len: usize, show: bool) -> ProgressBar {
 /// Carries out one run; a panic or a data error becomes a `failed` record.
 pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord {
     let start = Instant::now();
-    let data_time = Mutex::new(0.0f64);
+    let mut data_time_s = 0.0f64;
     let result = catch_unwind(AssertUnwindSafe(
         || -> Result<(TrainOutcome, Arc<SuiteData>), String> {
             let data_start = Instant::now();
             let suite = cache.get(spec);
-            *data_time.lock().unwrap_or_else(|e| e.into_inner()) =
-                data_start.elapsed().as_secs_f64();
+            data_time_s = data_start.elapsed().as_secs_f64();
             let mut suite = suite?;
             if let Some(keep) = &spec.task_subset {
                 suite = Arc::new(suite.select_tasks(keep));
@@ -350,7 +349,6 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
             Ok((outcome, suite.clone()))
         },
     ));
-    let data_time_s = data_time.into_inner().unwrap_or_else(|e| e.into_inner());
     let wall_time_s = (start.elapsed().as_secs_f64() - data_time_s).max(0.0);
     let (outcome, suite) = match result {
         Ok(Ok((outcome, suite))) => (outcome, Some(suite)),

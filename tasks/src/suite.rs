@@ -37,38 +37,36 @@ pub const MAX_SPLIT_ROWS: usize = 10_000_000;
 pub const MAX_SUITE_VALUES: usize = 2_000_000_000;
 
 impl SuiteSpec {
-    /// The suite's split sizes by parameter name, and the values one row holds (input
-    /// width + task outputs). Real suites' absent sizes (all rows of a file) count as 0:
-    /// their files bound them.
-    fn extent(&self) -> (Vec<(&'static str, usize)>, usize) {
+    /// The suite's split sizes by parameter name, its input width and its outputs (over all
+    /// tasks), known from its parameters alone. Census-Income's absent `train` is its
+    /// file's 199,523 rows; its absent `test` (half the test file each) counts as 0.
+    fn extent(&self) -> (Vec<(&'static str, usize)>, usize, usize) {
         let splits = |t: usize, v: usize, e: usize| vec![("train", t), ("val", v), ("test", e)];
+        let tasks = self.task_count();
         match self {
             SuiteSpec::GradnormToy(s) => (
                 splits(s.train, s.val, s.test),
-                s.input_dim
-                    .saturating_add(s.tasks.saturating_mul(s.output_dim)),
+                s.input_dim,
+                tasks.saturating_mul(s.output_dim),
             ),
-            SuiteSpec::PlantedCorrelation(s) => (
-                splits(s.train, s.val, s.test),
-                s.input_dim.saturating_add(s.tasks + 1),
-            ),
+            SuiteSpec::PlantedCorrelation(s) => {
+                (splits(s.train, s.val, s.test), s.input_dim, tasks)
+            }
             SuiteSpec::TaskTree(s) => {
                 let p = s.planted();
-                (
-                    splits(p.train, p.val, p.test),
-                    p.input_dim.saturating_add(p.tasks + 1),
-                )
+                (splits(p.train, p.val, p.test), p.input_dim, tasks)
             }
-            SuiteSpec::Sinusoid(s) => (splits(s.train, s.val, s.test), 1 + s.tasks),
+            SuiteSpec::Sinusoid(s) => (splits(s.train, s.val, s.test), 1, tasks),
             SuiteSpec::MultiMnist(s)
             | SuiteSpec::MultiFashion(s)
-            | SuiteSpec::MultiFashionMnist(s) => (splits(s.train, s.val, s.test), 28 * 28 + 2),
+            | SuiteSpec::MultiFashionMnist(s) => (splits(s.train, s.val, s.test), 28 * 28, tasks),
             SuiteSpec::CensusIncome(s) => (
                 vec![
-                    ("train", s.train.unwrap_or(0)),
+                    ("train", s.train.unwrap_or(199_523)),
                     ("test", s.test.unwrap_or(0)),
                 ],
-                502,
+                500,
+                tasks,
             ),
         }
     }
@@ -76,7 +74,8 @@ impl SuiteSpec {
     /// Refuses sizes that could not be allocated (a typo such as `train: 1000000000000`)
     /// before anything is generated.
     fn check_extent(&self) -> Result<(), TasksError> {
-        let (splits, width) = self.extent();
+        let (splits, input, outputs) = self.extent();
+        let width = input.saturating_add(outputs);
         let mut rows = 0usize;
         for (key, n) in &splits {
             if *n > MAX_SPLIT_ROWS {
@@ -214,19 +213,15 @@ impl SuiteSpec {
     }
 
     /// (training rows, input width) the suite will have, known from its parameters alone:
-    /// an estimate for balancing the shards of a sweep, never used for training. The
-    /// real suites' widths are their feature counts (Census: one-hot width ≈ 500).
+    /// an estimate for balancing the shards of a sweep, never used for training (the real
+    /// suites' widths are approximate: Census-Income's one-hot width is ≈ 500).
     pub fn size_hint(&self) -> (usize, usize) {
-        match self {
-            SuiteSpec::GradnormToy(s) => (s.train, s.input_dim),
-            SuiteSpec::PlantedCorrelation(s) => (s.train, s.input_dim),
-            SuiteSpec::TaskTree(s) => (s.planted().train, s.planted().input_dim),
-            SuiteSpec::Sinusoid(s) => (s.train, 1),
-            SuiteSpec::MultiMnist(s)
-            | SuiteSpec::MultiFashion(s)
-            | SuiteSpec::MultiFashionMnist(s) => (s.train, 28 * 28),
-            SuiteSpec::CensusIncome(s) => (s.train.unwrap_or(199_523), 500),
-        }
+        let (splits, input, _) = self.extent();
+        let train = splits
+            .iter()
+            .find(|(k, _)| *k == "train")
+            .map_or(0, |s| s.1);
+        (train, input)
     }
 
     /// Number of tasks the suite will have.
