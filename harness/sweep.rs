@@ -195,30 +195,17 @@ pub fn check_output(
 /// the name, which fails when the name exists, so that of shards of two plans started at
 /// once on an empty directory exactly one claims it. Then the stored plan must be `plan`.
 pub fn claim_plan(out: &Path, plan: &StoredPlan) -> Result<(), HarnessError> {
-    let path = out.join(PLAN_FILE);
-    let fail = |message: String| HarnessError::Output {
-        path: path.clone(),
-        message,
-    };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let tmp = out.join(format!(".{PLAN_FILE}.claim-{}-{nanos}", std::process::id()));
     let bytes = serde_json::to_vec_pretty(plan).expect("a plan serialises");
-    write_atomic(&tmp, &bytes)?;
-    let linked = std::fs::hard_link(&tmp, &path);
-    let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let stored = StoredPlan::read(out)?.ok_or_else(|| fail("vanished".into()))?;
-            if stored.plan_id == plan.plan_id {
-                Ok(())
-            } else {
-                Err(another_plan(out, &stored, plan))
-            }
-        }
-        Err(e) => Err(fail(format!("cannot write it: {e}"))),
+    if store::write_exclusive(&out.join(PLAN_FILE), &bytes)? {
+        return Ok(());
+    }
+    match StoredPlan::read(out)? {
+        Some(stored) if stored.plan_id == plan.plan_id => Ok(()),
+        Some(stored) => Err(another_plan(out, &stored, plan)),
+        None => Err(HarnessError::Output {
+            path: out.join(PLAN_FILE),
+            message: "was removed while this sweep claimed it".into(),
+        }),
     }
 }
 

@@ -15,31 +15,54 @@ pub fn runs_dir(out: &Path) -> PathBuf {
     out.join(RUNS_DIR)
 }
 
-/// Writes `bytes` to `path` atomically: readers see the old file or the whole new one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
+/// A temporary file beside `path`, unique per writer: processes on several machines may
+/// share the directory. Readers skip names that start with a dot.
+fn temp_path(path: &Path) -> std::path::PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    // Unique per writer: processes on several machines may share the directory.
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let tmp = dir.join(format!(
+    dir.join(format!(
         ".{name}.tmp-{}-{nanos}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
+    ))
+}
+
+/// Writes `bytes` to a new temporary file beside `path`, synced, then `publish`es it.
+fn write_then(
+    path: &Path,
+    bytes: &[u8],
+    publish: impl FnOnce(&Path, &Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let tmp = temp_path(path);
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        fs::rename(&tmp, path)
+        publish(&tmp, path)
     })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(ResultsError::io(path, e));
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
+/// Writes `bytes` to `path` atomically: readers see the old file or the whole new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
+    write_then(path, bytes, |tmp, path| fs::rename(tmp, path))
+        .map_err(|e| ResultsError::io(path, e))
+}
+
+/// Writes `bytes` to `path` atomically unless `path` exists (a hard link of the whole
+/// file, which fails when the name is taken): of writers racing on one name, exactly one
+/// succeeds. Returns whether this call created it.
+pub fn write_exclusive(path: &Path, bytes: &[u8]) -> Result<bool, ResultsError> {
+    match write_then(path, bytes, |tmp, path| fs::hard_link(tmp, path)) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(ResultsError::io(path, e)),
     }
-    Ok(())
 }
 
 /// Stores one run record as `<runs>/<id>.json`.
@@ -104,6 +127,16 @@ mod tests {
         assert_eq!(stored_ids(dir.path()).unwrap(), vec!["a", "b"]);
         let runs = read_runs(dir.path()).unwrap();
         assert_eq!(runs[0], sample("a"));
+    }
+
+    #[test]
+    fn exclusive_write_creates_once_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        assert!(write_exclusive(&path, b"first").unwrap());
+        assert!(!write_exclusive(&path, b"second").unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"first");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
