@@ -341,10 +341,7 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
         Ok(Ok((outcome, suite))) => (outcome, Some(suite)),
         Ok(Err(message)) => (failed(message), None),
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            let message = mtlbench_algorithms::device::panic_text(panic.as_ref())
                 .unwrap_or_else(|| "the run panicked".into());
             (failed(panic_message(&message)), None)
         }

@@ -12,6 +12,14 @@ pub fn cpu() -> CpuDevice {
 #[cfg(feature = "cuda")]
 pub type CudaDevice = dfdx::tensor::Cuda;
 
+/// The message a panic carried (`panic!` with a `String` or a `&str`), if any.
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> Option<String> {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+}
+
 /// A fresh CUDA device on GPU 0.
 #[cfg(feature = "cuda")]
 pub fn cuda() -> Result<CudaDevice, String> {
@@ -20,14 +28,10 @@ pub fn cuda() -> Result<CudaDevice, String> {
     match std::panic::catch_unwind(|| dfdx::tensor::Cuda::try_build(0, 0)) {
         Ok(Ok(dev)) => Ok(dev),
         Ok(Err(e)) => Err(format!("cannot open CUDA device 0: {}", cuda_error(&e))),
-        Err(panic) => {
-            let text = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            Err(format!("cannot open CUDA device 0: {text}"))
-        }
+        Err(panic) => Err(format!(
+            "cannot open CUDA device 0: {}",
+            panic_text(panic.as_ref()).unwrap_or_default()
+        )),
     }
 }
 
