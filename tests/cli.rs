@@ -3,12 +3,11 @@
 mod common;
 
 use common::{
-    assert_untouched, bin, modification_times, records_without_wall_clock, run_in, stderr,
-    write_study, SMALL,
+    assert_untouched, bin, kill_once_stored, modification_times, records_without_wall_clock,
+    run_in, stderr, write_study, SMALL,
 };
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 #[test]
 fn same_seed_gives_identical_records_on_1_and_2_threads() {
@@ -115,25 +114,7 @@ fn killed_sweep_resumes_to_the_same_records() {
         .spawn()
         .unwrap();
     let runs = dir.path().join("part/runs");
-    let start = Instant::now();
-    let stored = |p: &Path| -> usize {
-        std::fs::read_dir(p).map_or(0, |d| {
-            d.filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .ends_with(".json")
-            })
-            .count()
-        })
-    };
-    while stored(&runs) < 3 && start.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let before = stored(&runs);
+    let before = kill_once_stored(&mut child, &dir.path().join("part"), 3);
     assert!(
         (3..24).contains(&before),
         "the kill landed part-way ({before} stored)"

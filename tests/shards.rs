@@ -4,8 +4,8 @@
 mod common;
 
 use common::{
-    assert_untouched, bin, modification_times, records_without_wall_clock, run_in, stderr, stored,
-    write_study, SMALL,
+    assert_untouched, bin, kill_once_stored, modification_times, records_without_wall_clock,
+    run_in, stderr, stored, write_study, SMALL,
 };
 use std::path::Path;
 use std::process::Stdio;
@@ -169,13 +169,7 @@ fn a_killed_shard_resumes_without_duplicates() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while stored(&d.join("part")) < after_one + 2 && start.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let before = stored(&d.join("part"));
+    let before = kill_once_stored(&mut child, &d.join("part"), after_one + 2);
     assert!(
         (after_one + 2..24).contains(&before),
         "the kill landed part-way ({before})"

@@ -111,3 +111,15 @@ pub fn assert_untouched(before: &[(PathBuf, std::time::SystemTime)]) {
         assert_eq!(now, *t, "{} was rerun", path.display());
     }
 }
+
+/// Waits (at most 120 s) until `out` holds `n` stored runs, then kills `child` (SIGKILL)
+/// and returns how many runs are stored.
+pub fn kill_once_stored(child: &mut std::process::Child, out: &Path, n: usize) -> usize {
+    let start = std::time::Instant::now();
+    while stored(out) < n && start.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    stored(out)
+}
