@@ -11,6 +11,7 @@ use crate::slurm::SlurmOptions;
 use crate::sweep::{run_sweep, SweepOptions};
 use mtlbench_algorithms::{ArchitectureSpec, OptimizerSpec, WeightingSpec};
 use mtlbench_results::selection::Selection;
+use mtlbench_results::transfer::DeltaMetrics;
 use mtlbench_results::terminal::terminal_summary;
 use mtlbench_tasks::SuiteSpec;
 use std::path::{Path, PathBuf};
@@ -130,7 +131,8 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
         return Ok(code);
     }
     let selection = study.config.selection;
-    let report = mtlbench_results::report::write_report(&out, &selection)?;
+    let metrics = DeltaMetrics(study.config.delta_metrics.clone());
+    let report = mtlbench_results::report::write_report(&out, &selection, &metrics)?;
     if o.progress {
         eprintln!(
             "{} planned, {} already stored, {} ok, {} not ok; report: {} files",
@@ -143,7 +145,12 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
         let index = out.join("index.md");
         print!(
             "{}",
-            terminal_summary(&report.summary, &index.display().to_string(), &selection)
+            terminal_summary(
+                &report.summary,
+                &index.display().to_string(),
+                &selection,
+                &metrics
+            )
         );
     }
     Ok(code)
@@ -253,26 +260,36 @@ pub fn list() -> Result<u8, HarnessError> {
     Ok(0)
 }
 
-/// `report DIR [--selection RULE]`: without a rule, the one in `DIR/study.yaml` (or `last`).
-pub fn report(out: &Path, selection: Option<Selection>) -> Result<u8, HarnessError> {
+/// `report DIR [--selection RULE] [--delta-metrics A,B]`: without them, those of
+/// `DIR/study.yaml` (or `last` and the suites' primary metrics).
+pub fn report(
+    out: &Path,
+    selection: Option<Selection>,
+    delta_metrics: Option<Vec<String>>,
+) -> Result<u8, HarnessError> {
     if !out.join(mtlbench_results::store::RUNS_DIR).is_dir() {
         return Err(HarnessError::Output {
             path: out.to_path_buf(),
             message: "no runs/ directory here: give the output directory of `mtlbench run`".into(),
         });
     }
-    let selection = match selection {
-        Some(s) => s,
-        None => {
-            let study = out.join("study.yaml");
-            if study.exists() {
-                config::load_study(&study)?.config.selection
-            } else {
-                Selection::Last
-            }
-        }
+    if let Some(names) = &delta_metrics {
+        crate::plan::check_delta_metrics(names).map_err(|(_, message)| HarnessError::Config {
+            file: "--delta-metrics".into(),
+            message,
+        })?;
+    }
+    let study = out.join("study.yaml");
+    let stored = if study.exists() {
+        Some(config::load_study(&study)?.config)
+    } else {
+        None
     };
-    for file in mtlbench_results::report::write_report(out, &selection)?.files {
+    let selection = selection
+        .or_else(|| stored.as_ref().map(|c| c.selection))
+        .unwrap_or(Selection::Last);
+    let metrics = DeltaMetrics(delta_metrics.or_else(|| stored.and_then(|c| c.delta_metrics)));
+    for file in mtlbench_results::report::write_report(out, &selection, &metrics)?.files {
         println!("{}", file.display());
     }
     Ok(0)

@@ -44,6 +44,11 @@ pub struct StudyConfig {
     /// or `{mean_last: k}` (see `mtlbench_results::selection`).
     #[serde(default)]
     pub selection: mtlbench_results::selection::Selection,
+    /// The metrics the transfer measures (Δ variants, negative transfer, ranks) average:
+    /// absent, each task's primary metrics as its suite declares them; or a list of metric
+    /// names (for instance `[accuracy, cross_entropy]`), each task taking those it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_metrics: Option<Vec<String>>,
 }
 
 fn default_replicates() -> usize {

@@ -127,6 +127,11 @@ enum Command {
         /// (default: the study's `selection`).
         #[arg(long, value_name = "RULE")]
         selection: Option<mtlbench_results::selection::Selection>,
+        /// The metrics the transfer measures average, comma-separated (e.g.
+        /// accuracy,cross_entropy; default: the study's `delta_metrics`, else each task's
+        /// primary metrics).
+        #[arg(long, value_name = "METRICS", value_delimiter = ',')]
+        delta_metrics: Option<Vec<String>>,
     },
     /// Time training steps and sweeps, against the machine's matmul rate.
     Bench {
@@ -196,7 +201,11 @@ fn main() -> ExitCode {
         Command::Status { out } => commands::status(&out),
         Command::Plan { study } => commands::plan(study.input()),
         Command::List => commands::list(),
-        Command::Report { out, selection } => commands::report(&out, selection),
+        Command::Report {
+            out,
+            selection,
+            delta_metrics,
+        } => commands::report(&out, selection, delta_metrics),
         Command::Bench {
             steps,
             rounds,

@@ -141,6 +141,31 @@ fn planned_runs(
     (total, key)
 }
 
+/// A `delta_metrics` list: not empty, every name a metric that some suite measures, no
+/// name twice. The error names the key (`delta_metrics[i]`).
+pub fn check_delta_metrics(names: &[String]) -> Result<(), (String, String)> {
+    use mtlbench_tasks::metrics::METRICS;
+    if names.is_empty() {
+        return Err((
+            "delta_metrics".into(),
+            "must name at least one metric (leave it out for the suites' primary metrics)".into(),
+        ));
+    }
+    for (i, name) in names.iter().enumerate() {
+        if !METRICS.iter().any(|(m, _)| m == name) {
+            let known: Vec<&str> = METRICS.iter().map(|(m, _)| *m).collect();
+            return Err((
+                format!("delta_metrics[{i}]"),
+                format!("unknown metric `{name}`; the metrics are {}", known.join(", ")),
+            ));
+        }
+        if names[..i].contains(name) {
+            return Err((format!("delta_metrics[{i}]"), format!("`{name}` is named twice")));
+        }
+    }
+    Ok(())
+}
+
 /// Expands and validates a study; more than `max_runs` runs is an error. Any problem is a
 /// `Config` error naming the key path and its line; nothing is written.
 pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpec>, HarnessError> {
@@ -154,6 +179,9 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
     c.selection
         .validate()
         .map_err(|message| study.error_at("selection", message))?;
+    if let Some(names) = &c.delta_metrics {
+        check_delta_metrics(names).map_err(|(key, message)| study.error_at(&key, message))?;
+    }
     for (key, empty) in [
         ("suites", c.suites.is_empty()),
         ("architectures", c.architectures.is_empty()),

@@ -410,6 +410,23 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
             })
             .collect(),
         planted_correlation: suite.as_ref().and_then(|s| s.planted_correlation.clone()),
+        // Adaptation runs measure held-out tasks on their own metric: no declaration.
+        primary_metrics: match (&suite, &spec.adaptation) {
+            (Some(suite), None) => suite
+                .tasks
+                .iter()
+                .flat_map(|task| {
+                    task.metrics
+                        .iter()
+                        .filter(|m| m.primary)
+                        .map(|m| mtlbench_results::record::TaskMetric {
+                            task: task.name.clone(),
+                            metric: m.name.clone(),
+                        })
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
         selected_test: None,
         stage: spec.adaptation.as_ref().map(|_| "adaptation".to_string()),
         points: outcome

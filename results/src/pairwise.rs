@@ -5,7 +5,7 @@
 use crate::record::RunRecord;
 use crate::stats::{summarize, Summary};
 use crate::summary::format_fraction;
-use crate::transfer::{task_gains, FinalTest};
+use crate::transfer::{task_gains, DeltaMetrics, FinalTest};
 use std::collections::BTreeMap;
 
 /// How much training with `partner` changed `task`'s primary metric.
@@ -36,9 +36,16 @@ pub fn pairwise_gains(runs: &[RunRecord]) -> Vec<PairGain> {
         );
         match subset.len() {
             1 => {
-                singles.insert((key, subset[0].clone()), FinalTest::of(run));
+                singles.insert(
+                    (key, subset[0].clone()),
+                    FinalTest::of(run, &DeltaMetrics::default()),
+                );
             }
-            2 => pairs.push((key, subset.clone(), FinalTest::of(run))),
+            2 => pairs.push((
+                key,
+                subset.clone(),
+                FinalTest::of(run, &DeltaMetrics::default()),
+            )),
             _ => {}
         }
     }

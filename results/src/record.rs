@@ -41,6 +41,13 @@ pub struct WeightRow {
     pub value: f64,
 }
 
+/// A task's metric: one of the primary metrics its suite declares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskMetric {
+    pub task: String,
+    pub metric: String,
+}
+
 /// One finished run (ok, diverged or failed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -110,6 +117,12 @@ pub struct RunRecord {
     /// losses by step); `None` for the study's ordinary runs.
     #[serde(default)]
     pub stage: Option<String>,
+    /// The metrics the suite declares primary for each task: those the transfer measures
+    /// and the model-selection rule average by default. Empty for a run that measured no
+    /// task (failed before training); records without it read each task's first stored
+    /// metric as its primary one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primary_metrics: Vec<TaskMetric>,
     /// The suite's planted task-correlation matrix over the run's tasks, when it has one.
     pub planted_correlation: Option<Vec<Vec<f64>>>,
     pub points: Vec<Point>,
@@ -128,6 +141,26 @@ impl RunRecord {
     /// meta-test adaptation run.
     pub fn is_ordinary(&self) -> bool {
         self.task_subset.is_none() && self.stage.is_none()
+    }
+
+    /// Each task's primary metrics as (task, metric): as declared, or for a record without
+    /// the declaration the first metric stored for each task on the validation or test
+    /// split (the training split holds the loss).
+    pub fn primary_metric_keys(&self) -> Vec<(String, String)> {
+        if !self.primary_metrics.is_empty() {
+            return self
+                .primary_metrics
+                .iter()
+                .map(|m| (m.task.clone(), m.metric.clone()))
+                .collect();
+        }
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for p in self.points.iter().filter(|p| p.split != "train") {
+            if !keys.iter().any(|(t, _)| *t == p.task) {
+                keys.push((p.task.clone(), p.metric.clone()));
+            }
+        }
+        keys
     }
 
     /// The final test value of every (task, metric), in stored order.
@@ -189,6 +222,7 @@ pub(crate) fn test_run(
         stage: None,
         telemetry: Vec::new(),
         planted_correlation: None,
+        primary_metrics: Vec::new(),
         selected_test: None,
         points: values
             .iter()

@@ -6,6 +6,7 @@ use crate::selection::Selection;
 use crate::store::{read_runs, runs_dir};
 use crate::summary::summarize_study;
 use crate::tables::{self, table_error};
+use crate::transfer::DeltaMetrics;
 use crate::ResultsError;
 use std::path::{Path, PathBuf};
 
@@ -29,8 +30,12 @@ fn write_parquet_and_csv(
 /// `data_efficiency.csv` (when the study has several fractions), `summary.{parquet,csv,md,tex}`,
 /// `telemetry_summary.csv`, `task_weights.*`, `pairwise_transfer.csv`, `relationships.md`,
 /// `charts/*.{svg,png}` and `index.md` under `out`, the test metrics of every run taken
-/// under `selection`.
-pub fn write_report(out: &Path, selection: &Selection) -> Result<Report, ResultsError> {
+/// under `selection`, the transfer measures over the metrics `metrics` takes.
+pub fn write_report(
+    out: &Path,
+    selection: &Selection,
+    metrics: &DeltaMetrics,
+) -> Result<Report, ResultsError> {
     let mut runs = read_runs(&runs_dir(out))?;
     selection.apply(&mut runs);
     if runs.is_empty() {
@@ -88,7 +93,7 @@ pub fn write_report(out: &Path, selection: &Selection) -> Result<Report, Results
         written.push(path);
     }
 
-    let summary = summarize_study(&runs);
+    let summary = summarize_study(&runs, metrics);
     if let Some(frames) = tables::efficiency_frames(&summary) {
         let (mut curves, mut auc) = frames.map_err(|e| table_error(out, e))?;
         for (frame, name) in [
@@ -105,7 +110,7 @@ pub fn write_report(out: &Path, selection: &Selection) -> Result<Report, Results
     let path = out.join("summary.md");
     crate::store::write_atomic(
         &path,
-        tables::summary_markdown(&study, &summary, selection).as_bytes(),
+        tables::summary_markdown(&study, &summary, selection, metrics).as_bytes(),
     )?;
     written.push(path);
     let path = out.join("summary.tex");
@@ -194,7 +199,7 @@ pub fn write_report(out: &Path, selection: &Selection) -> Result<Report, Results
         }
     }
     let path = out.join("index.md");
-    let index = index_markdown(&study, &written, &charts_written, selection);
+    let index = index_markdown(&study, &written, &charts_written, selection, metrics);
     crate::store::write_atomic(&path, index.as_bytes())?;
     written.push(path);
     Ok(Report {
@@ -215,13 +220,15 @@ fn index_markdown(
     written: &[PathBuf],
     charts: &[(&str, String)],
     selection: &Selection,
+    metrics: &DeltaMetrics,
 ) -> String {
     use std::fmt::Write as _;
     let exists = |name: &str| written.iter().any(|p| p.ends_with(name));
     // No paths: the report reads the same wherever the directory is moved.
     let mut md = format!(
-        "# {study}: report\n\nEverything here is rebuilt from `runs/` by `mtlbench report DIR` (DIR: this directory). {} Every table and chart of final test values below uses this rule; `mtlbench report DIR --selection last|best_val|mean_last:K` re-selects without retraining.\n\n## Tables\n\n",
-        selection.caption()
+        "# {study}: report\n\nEverything here is rebuilt from `runs/` by `mtlbench report DIR` (DIR: this directory). {} Every table and chart of final test values below uses this rule; `mtlbench report DIR --selection last|best_val|mean_last:K` re-selects without retraining. The transfer measures (Δ variants, negative transfer, ranks) take {}; the study's `delta_metrics` or `report --delta-metrics` names others.\n\n## Tables\n\n",
+        selection.caption(),
+        metrics.describe()
     );
     for (name, what) in [
         ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost"),

@@ -15,7 +15,7 @@ pub enum Selection {
     #[default]
     Last,
     /// The evaluation point with the best validation score: the mean over tasks of each
-    /// task's primary (first) validation metric, signed so that higher is better and
+    /// task's primary validation metrics (as its suite declares them), signed so that higher is better and
     /// divided by its magnitude at the run's first evaluation (so that tasks of different
     /// scales weigh alike). Ties go to the earlier point. A run without validation points
     /// falls back to its last point.
@@ -170,11 +170,13 @@ impl Selection {
 /// The test epoch whose validation score is best (ties to the earlier); `None` when the
 /// run has no validation point at any test epoch.
 fn best_val_epoch(run: &RunRecord, epochs: &[usize]) -> Option<usize> {
-    // Each task's primary metric: its first validation metric in stored order.
+    // Each task's primary metrics (as its suite declares them) on validation.
+    let keys = run.primary_metric_keys();
     let mut primary: Vec<(String, String, bool)> = Vec::new();
     for p in run.points.iter().filter(|p| p.split == "val") {
-        if !primary.iter().any(|(t, _, _)| *t == p.task) {
-            primary.push((p.task.clone(), p.metric.clone(), p.higher_is_better));
+        let key = (p.task.clone(), p.metric.clone());
+        if keys.contains(&key) && !primary.iter().any(|(t, m, _)| *t == key.0 && *m == key.1) {
+            primary.push((key.0, key.1, p.higher_is_better));
         }
     }
     if primary.is_empty() {

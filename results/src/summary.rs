@@ -4,7 +4,7 @@
 
 use crate::record::RunRecord;
 use crate::stats::{summarize, t_test_p, Summary};
-use crate::transfer::{delta, mean_ranks, task_gains, DeltaVariant, FinalTest};
+use crate::transfer::{delta, mean_ranks, task_gains, DeltaMetrics, DeltaVariant, FinalTest};
 use std::collections::BTreeMap;
 
 /// The architecture every transfer number is measured against.
@@ -56,12 +56,14 @@ pub struct DeltaRow {
     pub key: GroupKey,
     /// Each variant of `DeltaVariant::ALL`, over the replicates that have a baseline.
     pub variants: Vec<Summary>,
-    /// Tasks whose gain on their primary metric, averaged over replicates, is negative
+    /// Tasks whose gain (on the metrics the transfer measures take), averaged over
+    /// replicates, is negative
     /// (`None` without a baseline).
     pub negative_transfer: Option<usize>,
     /// Tasks compared.
     pub tasks: usize,
-    /// Mean rank over the section's (task, metric) columns among its algorithms (1 = best).
+    /// Mean rank over the section's (task, metric) columns that the transfer measures take,
+    /// among its algorithms (1 = best).
     pub mean_rank: f64,
     /// Two-sided p of a paired t test of LibMTL's Δp against 0 (method vs `single_task`,
     /// replicate by replicate).
@@ -117,7 +119,8 @@ pub fn format_fraction(f: f64) -> String {
 /// Summarises the study's ordinary runs among `runs` (any order; pairwise-transfer runs
 /// on task subsets are left to `pairwise`, adaptation runs to `adaptation`); rows come out sorted by suite, fraction,
 /// baseline first, algorithm, then task order as stored.
-pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
+/// The transfer measures pool the metrics `metrics` takes.
+pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySummary {
     let runs: Vec<&RunRecord> = runs.iter().filter(|r| r.is_ordinary()).collect();
     let mut cells: BTreeMap<GroupKey, Vec<&RunRecord>> = BTreeMap::new();
     for &run in &runs {
@@ -127,7 +130,19 @@ pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
     let finals: BTreeMap<&str, FinalTest> = runs
         .iter()
         .filter(|r| r.is_ok())
-        .map(|r| (r.id.as_str(), FinalTest::of(r)))
+        .map(|r| (r.id.as_str(), FinalTest::of(r, metrics)))
+        .collect();
+    // The (suite, task, metric) columns the mean ranks take.
+    let ranked: std::collections::BTreeSet<(String, String, String)> = runs
+        .iter()
+        .filter(|r| r.is_ok())
+        .flat_map(|r| {
+            finals[r.id.as_str()]
+                .values
+                .keys()
+                .map(|(t, m)| (r.suite.clone(), t.clone(), m.clone()))
+                .collect::<Vec<_>>()
+        })
         .collect();
     // The pairing key: runs compared replicate by replicate share it.
     fn pairing(r: &RunRecord) -> (&str, String, usize, &str) {
@@ -290,13 +305,17 @@ pub fn summarize_study(runs: &[RunRecord]) -> StudySummary {
             not_ok: cell.len() - ok.len(),
         });
     }
-    fill_mean_ranks(&mut out);
+    fill_mean_ranks(&mut out, &ranked);
     out
 }
 
 /// Mean rank of every cell among the algorithms of its section, over the section's
-/// (task, metric) columns of mean final values.
-fn fill_mean_ranks(summary: &mut StudySummary) {
+/// (task, metric) columns of mean final values that the transfer measures take (`ranked`:
+/// suite, task, metric).
+fn fill_mean_ranks(
+    summary: &mut StudySummary,
+    ranked: &std::collections::BTreeSet<(String, String, String)>,
+) {
     for (suite, fraction) in summary.sections() {
         let in_section = |k: &GroupKey| k.suite == suite && k.fraction == fraction;
         let cells: Vec<GroupKey> = summary
@@ -306,7 +325,10 @@ fn fill_mean_ranks(summary: &mut StudySummary) {
             .map(|d| d.key.clone())
             .collect();
         let mut columns: Vec<(String, String, bool)> = Vec::new();
-        for r in summary.metrics.iter().filter(|r| in_section(&r.key)) {
+        for r in summary.metrics.iter().filter(|r| {
+            in_section(&r.key)
+                && ranked.contains(&(suite.clone(), r.task.clone(), r.metric.clone()))
+        }) {
             if !columns
                 .iter()
                 .any(|(t, m, _)| *t == r.task && *m == r.metric)
@@ -355,7 +377,7 @@ mod tests {
             run("single_task", 0, &[("a", "mse", false, 1.0)]),
             run("single_task", 1, &[("a", "mse", false, 1.0)]),
         ];
-        let s = summarize_study(&runs);
+        let s = summarize_study(&runs, &DeltaMetrics::default());
         assert_eq!(s.deltas[0].key.algorithm, "single_task+equal");
         let libmtl = |row: &DeltaRow| row.variants[0];
         assert_eq!(libmtl(&s.deltas[0]).mean, 0.0);

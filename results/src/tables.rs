@@ -357,7 +357,7 @@ type CurveKey = (String, String, String);
 /// (metric, higher is better, (fraction, mean) points).
 type TaskCurve = (String, bool, Vec<(f64, f64)>);
 
-/// Learning curves of each task's primary metric over the training fractions, with the
+/// Learning curves of each task's first stored metric over the training fractions, with the
 /// data-equivalence ratio against the single-task curve of the same training settings;
 /// and per (suite, algorithm, task) the normalised area under the curve over log fraction.
 /// `None` when the study has fewer than two fractions.
@@ -375,7 +375,8 @@ pub fn efficiency_frames(
         );
         let fraction: f64 = row.key.fraction.parse().unwrap_or(f64::NAN);
         match curves.iter_mut().find(|(k, _)| *k == key) {
-            // The task's primary metric is the first one stored.
+            // The curve follows the task's first stored metric (for regression the MSE,
+            // whose ratios equal the normalised MSE's).
             Some((_, (metric, _, curve))) if *metric == row.metric => {
                 curve.push((fraction, row.stats.mean))
             }
@@ -658,25 +659,27 @@ pub fn summary_markdown(
     study: &str,
     summary: &StudySummary,
     selection: &crate::selection::Selection,
+    metrics: &crate::transfer::DeltaMetrics,
 ) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# {study}: summary\n");
     let _ = writeln!(
         md,
         "{} Mean ± 95% CI (Student t) over replicates (n per row). \
-         Transfer against `single_task` (FORMULAS.md b.1), each variant under its name: \
-         {} (per task the mean relative gain over its metrics, then the mean over tasks; \
-         paired by replicate), {} (flat mean over all metrics, lower is better; paired), \
-         {} (each task's primary metric; paired), {} (primary metrics against the \
-         baseline's mean over replicates). neg. = tasks whose mean gain on their primary \
-         metric is negative, out of those compared; rank = mean rank over every \
-         (task, metric) among the algorithms of the section (the set compared: the rows of \
+         Transfer against `single_task` (FORMULAS.md b.1) over {}, each variant under its \
+         name: {} (per task the mean relative gain over its metrics, then the mean over \
+         tasks; paired by replicate), {} (flat mean over the metrics, lower is better; \
+         paired), {} (per task the gain, then the mean over tasks; paired), {} (as Δ_MTL, \
+         against the baseline's mean over replicates). neg. = tasks whose mean gain is \
+         negative, out of those compared; rank = mean rank over those (task, metric) \
+         columns among the algorithms of the section (the set compared: the rows of \
          that section; 1 = best); p (STL) and p (equal): two-sided paired t tests (by \
          replicate) of the LibMTL Δp against `single_task` and against `equal` weighting of \
          the same architecture. Cost, mean per run: wall-clock seconds, optimizer steps, \
          training forward/backward passes (telemetry's are counted apart in the runs \
          table), parameter and optimizer-state KiB. Bold: the best value of the column.\n",
         selection.caption(),
+        metrics.describe(),
         DeltaVariant::LibMtl.label(),
         DeltaVariant::NashMtl.label(),
         DeltaVariant::Vandenhende.label(),

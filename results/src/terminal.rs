@@ -6,6 +6,7 @@
 use crate::selection::Selection;
 use crate::summary::{DeltaRow, StudySummary};
 use crate::tables::format_estimate;
+use crate::transfer::DeltaMetrics;
 use crate::transfer::DeltaVariant;
 use std::fmt::Write;
 
@@ -28,6 +29,26 @@ fn fit(text: &str, width: usize) -> String {
         cut.push('…');
         cut
     }
+}
+
+/// `text` broken at spaces into lines of at most `width` characters (a longer word is cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines.into_iter().map(|l| fit(&l, width)).collect()
 }
 
 fn row(algorithm: &str, delta: &str, neg: &str, rank: &str, time: &str) -> String {
@@ -64,7 +85,12 @@ fn delta_cell(d: &DeltaRow) -> String {
 }
 
 /// The terminal summary of `summary`, then where the full report is.
-pub fn terminal_summary(summary: &StudySummary, report: &str, selection: &Selection) -> String {
+pub fn terminal_summary(
+    summary: &StudySummary,
+    report: &str,
+    selection: &Selection,
+    metrics: &DeltaMetrics,
+) -> String {
     let mut text = String::new();
     for (suite, fraction) in summary.sections() {
         let title = if fraction == "1" {
@@ -104,11 +130,13 @@ pub fn terminal_summary(summary: &StudySummary, report: &str, selection: &Select
         }
         text.push('\n');
     }
-    for note in [
-        "Δ_MTL: mean over tasks of the relative gain on each task's primary metric against",
-        "single_task (paired by replicate); neg.: tasks with a negative gain; rank: 1 = best.",
-    ] {
-        let _ = writeln!(text, "{}", fit(note, WIDTH));
+    let note = format!(
+        "Δ_MTL: mean over tasks of the relative gain against single_task (paired by \
+         replicate) on {}; neg.: tasks with a negative gain; rank: 1 = best.",
+        metrics.describe()
+    );
+    for line in wrap(&note, WIDTH) {
+        let _ = writeln!(text, "{line}");
     }
     let _ = writeln!(
         text,
@@ -154,8 +182,13 @@ mod tests {
             ));
             runs.push(run(&format!("l{rep}"), &long, "hard_sharing", rep, v * 2.0));
         }
-        let summary = summarize_study(&runs);
-        let text = terminal_summary(&summary, "out/x/index.md", &Selection::MeanLast(3));
+        let summary = summarize_study(&runs, &DeltaMetrics::default());
+        let text = terminal_summary(
+            &summary,
+            "out/x/index.md",
+            &Selection::MeanLast(3),
+            &DeltaMetrics::default(),
+        );
         for line in text.lines() {
             assert!(
                 line.chars().count() <= WIDTH,

@@ -6,8 +6,11 @@ use crate::record::RunRecord;
 use std::collections::BTreeMap;
 
 /// The Δm variants. All compare with `single_task` on the same suite, fraction and
-/// training settings; they differ in how metrics are pooled, in direction, and in the
-/// reference run.
+/// training settings, over the metrics `DeltaMetrics` takes (by default one primary metric
+/// per task, so that no loss enters and no task counts twice); they differ in how those
+/// metrics are pooled, in direction, and in the reference run. With one metric per task,
+/// Δp and Δ_MTL are equal and Δm is −Δp; they part when `delta_metrics` names several
+/// metrics per task (Δm then weighs tasks by their number of metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeltaVariant {
     /// LibMTL's Δp (higher is better): per task the mean over its metrics of
@@ -16,8 +19,9 @@ pub enum DeltaVariant {
     /// Nash-MTL / FAMO / CAGrad's Δm% (lower is better): a flat mean over all metrics of
     /// (−1)^δ (M − B)/B, δ = 1 when higher is better; paired.
     NashMtl,
-    /// Vandenhende et al.'s Δ_MTL (higher is better): one primary metric per task (its
-    /// first), ±(M − STL)/STL averaged over tasks; paired.
+    /// Vandenhende et al.'s Δ_MTL (higher is better): ±(M − STL)/STL of each task's
+    /// primary metric (the mean over its metrics when several are taken), averaged over
+    /// tasks; paired.
     Vandenhende,
     /// Auto-Lambda's Δ (higher is better): as Vandenhende, but against a fixed single-task
     /// reference — the baseline's mean over replicates, as Auto-Lambda's hard-coded STL
@@ -48,27 +52,67 @@ impl DeltaVariant {
     }
 }
 
-/// Final test values of a run: (task, metric) → (value, higher is better), and each
-/// task's primary (first stored) metric.
+/// Which metrics the transfer measures (the Δ variants, per-task gains, negative-transfer
+/// counts and mean ranks) pool: by default each task's primary metrics as its suite
+/// declares them (accuracy, AUC, one MSE; never a loss); the study's `delta_metrics` names
+/// others instead (for instance `[accuracy, cross_entropy]`, to reproduce a paper that
+/// pools both), each task taking those of the named metrics it has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeltaMetrics(pub Option<Vec<String>>);
+
+impl DeltaMetrics {
+    /// The (task, metric) keys of `run` this choice takes.
+    pub fn keys(&self, run: &RunRecord) -> Vec<(String, String)> {
+        match &self.0 {
+            None => run.primary_metric_keys(),
+            Some(names) => {
+                let mut keys: Vec<(String, String)> = Vec::new();
+                for p in &run.points {
+                    let key = (p.task.clone(), p.metric.clone());
+                    if names.contains(&p.metric) && !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                }
+                keys
+            }
+        }
+    }
+
+    /// The choice in words, for captions.
+    pub fn describe(&self) -> String {
+        match &self.0 {
+            None => "each task's primary metric as its suite declares it (never a loss)".into(),
+            Some(names) => format!(
+                "the metrics named by delta_metrics ({}), averaged per task",
+                names.join(", ")
+            ),
+        }
+    }
+}
+
+/// Final test values of a run on the metrics the transfer measures take: (task, metric) →
+/// (value, higher is better), and the tasks in stored order.
 pub struct FinalTest {
     pub values: BTreeMap<(String, String), (f64, bool)>,
-    pub primary: Vec<(String, String)>,
+    pub tasks: Vec<String>,
 }
 
 impl FinalTest {
-    pub fn of(run: &RunRecord) -> Self {
+    pub fn of(run: &RunRecord, metrics: &DeltaMetrics) -> Self {
+        let keys = metrics.keys(run);
         let mut values = BTreeMap::new();
-        let mut primary: Vec<(String, String)> = Vec::new();
+        let mut tasks: Vec<String> = Vec::new();
         for p in run.final_test() {
-            if !primary.iter().any(|(t, _)| *t == p.task) {
-                primary.push((p.task.clone(), p.metric.clone()));
+            let key = (p.task.clone(), p.metric.clone());
+            if !keys.contains(&key) {
+                continue;
             }
-            values.insert(
-                (p.task.clone(), p.metric.clone()),
-                (p.value, p.higher_is_better),
-            );
+            if !tasks.contains(&p.task) {
+                tasks.push(p.task.clone());
+            }
+            values.insert(key, (p.value, p.higher_is_better));
         }
-        FinalTest { values, primary }
+        FinalTest { values, tasks }
     }
 
     /// Mean of several runs' final values, key by key (a fixed reference).
@@ -87,7 +131,7 @@ impl FinalTest {
             .collect();
         Some(FinalTest {
             values,
-            primary: first.primary.clone(),
+            tasks: first.tasks.clone(),
         })
     }
 }
@@ -98,15 +142,24 @@ fn relative_gain(method: f64, baseline: f64, higher_is_better: bool) -> f64 {
     sign * (method - baseline) / baseline
 }
 
-/// Each task's gain on its primary metric, ±(M − B)/B (positive: the method is better).
+/// Each task's gain, ±(M − B)/B averaged over the task's metrics that both runs have
+/// (positive: the method is better), in the method's task order.
 pub fn task_gains(method: &FinalTest, baseline: &FinalTest) -> Vec<(String, f64)> {
     method
-        .primary
+        .tasks
         .iter()
-        .filter_map(|key| {
-            let (m, hib) = method.values.get(key)?;
-            let (b, _) = baseline.values.get(key)?;
-            Some((key.0.clone(), relative_gain(*m, *b, *hib)))
+        .filter_map(|task| {
+            let gains: Vec<f64> = method
+                .values
+                .iter()
+                .filter(|((t, _), _)| t == task)
+                .filter_map(|(key, (m, hib))| {
+                    let (b, _) = baseline.values.get(key)?;
+                    Some(relative_gain(*m, *b, *hib))
+                })
+                .collect();
+            (!gains.is_empty())
+                .then(|| (task.clone(), gains.iter().sum::<f64>() / gains.len() as f64))
         })
         .collect()
 }
@@ -124,17 +177,6 @@ pub fn delta(variant: DeltaVariant, method: &FinalTest, baseline: &FinalTest) ->
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let value = match variant {
-        DeltaVariant::LibMtl => {
-            let mut per_task: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-            for (k, m, b, hib) in &common {
-                per_task
-                    .entry(k.0.as_str())
-                    .or_default()
-                    .push(relative_gain(*m, *b, *hib));
-            }
-            let task_means: Vec<f64> = per_task.values().map(|v| mean(v)).collect();
-            mean(&task_means)
-        }
         DeltaVariant::NashMtl => {
             // (−1)^δ (M − B)/B with δ = 1 for higher-is-better: the negated gain.
             let terms: Vec<f64> = common
@@ -143,7 +185,7 @@ pub fn delta(variant: DeltaVariant, method: &FinalTest, baseline: &FinalTest) ->
                 .collect();
             mean(&terms)
         }
-        DeltaVariant::Vandenhende | DeltaVariant::AutoLambda => {
+        DeltaVariant::LibMtl | DeltaVariant::Vandenhende | DeltaVariant::AutoLambda => {
             let gains: Vec<f64> = task_gains(method, baseline)
                 .into_iter()
                 .map(|(_, g)| g)
@@ -194,26 +236,24 @@ pub fn mean_ranks(columns: &[Vec<f64>], higher: &[bool]) -> Vec<f64> {
 mod tests {
     use super::*;
 
+    /// A run's final values of the metrics the transfer measures take.
     fn final_test(values: &[(&str, &str, bool, f64)]) -> FinalTest {
-        let mut primary: Vec<(String, String)> = Vec::new();
+        let mut tasks: Vec<String> = Vec::new();
         let mut map = BTreeMap::new();
         for (task, metric, hib, value) in values {
-            if !primary.iter().any(|(t, _)| t == task) {
-                primary.push((task.to_string(), metric.to_string()));
+            if !tasks.iter().any(|t| t == task) {
+                tasks.push(task.to_string());
             }
             map.insert((task.to_string(), metric.to_string()), (*value, *hib));
         }
-        FinalTest {
-            values: map,
-            primary,
-        }
+        FinalTest { values: map, tasks }
     }
 
-    /// One example on which the variants disagree, by hand. Task a has accuracy ↑
-    /// 0.8 → 0.88 (+10 %) and MSE ↓ 2 → 1 (+50 %); task b has MSE ↓ 1 → 1.2 (−20 %).
-    /// LibMTL: ((10 + 50)/2 − 20)/2 = +5. Nash-MTL: −(10 + 50 − 20)/3 = −13.33 (lower is
-    /// better, so this is an improvement). Vandenhende (primary metrics acc, mse): (10 − 20)/2
-    /// = −5. Auto-Lambda against a fixed reference whose task-b MSE is 0.8: (10 − 50)/2 = −20.
+    /// One example on which the variants disagree, by hand, over two metrics of task a:
+    /// accuracy ↑ 0.8 → 0.88 (+10 %) and MSE ↓ 2 → 1 (+50 %); task b has MSE ↓ 1 → 1.2
+    /// (−20 %). LibMTL and Vandenhende: ((10 + 50)/2 − 20)/2 = +5. Nash-MTL:
+    /// −(10 + 50 − 20)/3 = −13.33 (lower is better, so this is an improvement). Auto-Lambda
+    /// against a fixed reference whose task-b MSE is 0.8: ((10 + 50)/2 − 50)/2 = −10.
     #[test]
     fn four_variants_by_hand_with_direction_flips() {
         let base = final_test(&[
@@ -232,7 +272,7 @@ mod tests {
             delta(DeltaVariant::NashMtl, &mtl, &base),
             -40.0 / 3.0
         ));
-        assert!(close(delta(DeltaVariant::Vandenhende, &mtl, &base), -5.0));
+        assert!(close(delta(DeltaVariant::Vandenhende, &mtl, &base), 5.0));
         let reference = final_test(&[
             ("a", "acc", true, 0.8),
             ("a", "mse", false, 2.0),
@@ -240,17 +280,86 @@ mod tests {
         ]);
         assert!(close(
             delta(DeltaVariant::AutoLambda, &mtl, &reference),
-            -20.0
+            -10.0
         ));
         let gains = task_gains(&mtl, &base);
         assert_eq!(
-            gains.iter().filter(|(_, g)| *g < 0.0).count(),
-            1,
-            "task b is a negative transfer"
+            gains,
+            vec![("a".into(), 0.3), ("b".into(), -0.19999999999999996)]
         );
         // The reference of several runs is their mean.
         let mean = FinalTest::mean(&[&base, &reference]).unwrap();
         assert!((mean.values[&("b".to_string(), "mse".to_string())].0 - 0.9).abs() < 1e-12);
+    }
+
+    /// A run with a loss beside its accuracy: by default the transfer measures take only
+    /// the declared primary metrics (here accuracy and one MSE), so the cross-entropy's
+    /// −50 % and the second MSE do not enter; `delta_metrics` brings named ones back.
+    #[test]
+    fn delta_metrics_default_to_the_declared_primary_ones() {
+        use crate::record::{test_run, TaskMetric};
+        let declare = |mut run: RunRecord| {
+            run.primary_metrics = vec![
+                TaskMetric {
+                    task: "a".into(),
+                    metric: "accuracy".into(),
+                },
+                TaskMetric {
+                    task: "b".into(),
+                    metric: "normalized_mse".into(),
+                },
+            ];
+            run
+        };
+        let base = declare(test_run(
+            "single_task",
+            0,
+            &[
+                ("a", "accuracy", true, 0.80),
+                ("a", "cross_entropy", false, 0.4),
+                ("b", "mse", false, 4.0),
+                ("b", "normalized_mse", false, 1.0),
+            ],
+        ));
+        let mtl = declare(test_run(
+            "hard_sharing",
+            0,
+            &[
+                ("a", "accuracy", true, 0.82),
+                ("a", "cross_entropy", false, 0.6),
+                ("b", "mse", false, 3.6),
+                ("b", "normalized_mse", false, 0.9),
+            ],
+        ));
+        let primary = DeltaMetrics::default();
+        let (m, b) = (
+            FinalTest::of(&mtl, &primary),
+            FinalTest::of(&base, &primary),
+        );
+        assert_eq!(m.values.len(), 2);
+        // (+2.5 % + 10 %)/2 = 6.25 %.
+        let dp = delta(DeltaVariant::LibMtl, &m, &b).unwrap();
+        assert!((dp - 6.25).abs() < 1e-9, "{dp}");
+        assert!((delta(DeltaVariant::NashMtl, &m, &b).unwrap() + 6.25).abs() < 1e-9);
+        // Named: accuracy and cross-entropy for a ((2.5 − 50)/2), nothing for b.
+        let named = DeltaMetrics(Some(vec!["accuracy".into(), "cross_entropy".into()]));
+        let (m, b) = (FinalTest::of(&mtl, &named), FinalTest::of(&base, &named));
+        assert_eq!(m.tasks, vec!["a".to_string()]);
+        let dp = delta(DeltaVariant::LibMtl, &m, &b).unwrap();
+        assert!((dp - (2.5 - 50.0) / 2.0).abs() < 1e-9, "{dp}");
+        // A record without the declaration takes each task's first stored metric.
+        let old = test_run(
+            "x",
+            0,
+            &[
+                ("a", "accuracy", true, 0.8),
+                ("a", "cross_entropy", false, 0.4),
+            ],
+        );
+        assert_eq!(
+            old.primary_metric_keys(),
+            vec![("a".to_string(), "accuracy".to_string())]
+        );
     }
 
     #[test]

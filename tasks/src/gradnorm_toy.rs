@@ -9,7 +9,7 @@
 //! values appear only in a figure).
 
 use crate::data::{Matrix, Splits, SuiteData, TaskData, TaskKind};
-use crate::metrics::MetricSpec;
+use crate::metrics::default_metrics;
 use crate::seed;
 use crate::TasksError;
 use rand::Rng;
@@ -172,10 +172,7 @@ impl GradnormToy {
                 TaskData {
                     name: format!("task{t}"),
                     kind: TaskKind::Regression { outputs: d_out },
-                    metrics: vec![
-                        MetricSpec::new("mse", false),
-                        MetricSpec::new("normalized_mse", false),
-                    ],
+                    metrics: default_metrics(TaskKind::Regression { outputs: 1 }),
                     y: Splits {
                         train: target(&x.train),
                         val: target(&x.val),

@@ -4,32 +4,61 @@
 use crate::data::{Matrix, TaskData, TaskKind};
 use serde::Serialize;
 
-/// A metric's name and direction.
+/// A metric's name, its direction, and whether it is one of the task's primary metrics:
+/// those the transfer measures (the Δ variants, ranks, negative-transfer counts) and the
+/// model-selection rule average by default. A suite declares them per task; a loss is never
+/// primary (`LOSS_METRICS`), and of metrics that differ by a constant factor (`mse` and
+/// `normalized_mse`) at most one is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MetricSpec {
     pub name: String,
     pub higher_is_better: bool,
+    pub primary: bool,
 }
 
 impl MetricSpec {
-    pub fn new(name: &str, higher_is_better: bool) -> Self {
+    /// A primary metric of its task.
+    pub fn primary(name: &str, higher_is_better: bool) -> Self {
         MetricSpec {
             name: name.to_string(),
             higher_is_better,
+            primary: true,
+        }
+    }
+
+    /// A metric that is reported but not averaged by the transfer measures by default.
+    pub fn secondary(name: &str, higher_is_better: bool) -> Self {
+        MetricSpec {
+            primary: false,
+            ..MetricSpec::primary(name, higher_is_better)
         }
     }
 }
 
-/// The default metrics of a task kind.
+/// Every metric `evaluate` computes, with its direction.
+pub const METRICS: [(&str, bool); 5] = [
+    ("mse", false),
+    ("normalized_mse", false),
+    ("accuracy", true),
+    ("cross_entropy", false),
+    ("auc", true),
+];
+
+/// Metrics that are training losses: reported, never primary.
+pub const LOSS_METRICS: [&str; 1] = ["cross_entropy"];
+
+/// The default metrics of a task kind: for regression the MSE and the MSE over the target's
+/// scale (primary: comparable across tasks, and its relative change equals the MSE's); for
+/// classification the accuracy (primary) and the cross-entropy.
 pub fn default_metrics(kind: TaskKind) -> Vec<MetricSpec> {
     match kind {
         TaskKind::Regression { .. } => vec![
-            MetricSpec::new("mse", false),
-            MetricSpec::new("normalized_mse", false),
+            MetricSpec::secondary("mse", false),
+            MetricSpec::primary("normalized_mse", false),
         ],
         TaskKind::Classification { .. } => vec![
-            MetricSpec::new("accuracy", true),
-            MetricSpec::new("cross_entropy", false),
+            MetricSpec::primary("accuracy", true),
+            MetricSpec::secondary("cross_entropy", false),
         ],
     }
 }

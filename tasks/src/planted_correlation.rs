@@ -8,7 +8,7 @@
 
 use crate::data::{Matrix, Splits, SuiteData, TaskData, TaskKind};
 use crate::linalg;
-use crate::metrics::MetricSpec;
+use crate::metrics::default_metrics;
 use crate::seed;
 use crate::TasksError;
 use rand::Rng;
@@ -391,10 +391,7 @@ impl PlantedCorrelation {
                         "coarse".into()
                     },
                     kind: TaskKind::Regression { outputs: 1 },
-                    metrics: vec![
-                        MetricSpec::new("mse", false),
-                        MetricSpec::new("normalized_mse", false),
-                    ],
+                    metrics: default_metrics(TaskKind::Regression { outputs: 1 }),
                     y: Splits {
                         train,
                         val: targets(t, "val", &x.val),

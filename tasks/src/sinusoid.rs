@@ -4,7 +4,7 @@
 //! meta-test adaptation (`held_out_tasks`).
 
 use crate::data::{Matrix, Splits, SuiteData, TaskData, TaskKind};
-use crate::metrics::MetricSpec;
+use crate::metrics::default_metrics;
 use crate::seed;
 use crate::TasksError;
 use rand::Rng;
@@ -123,10 +123,7 @@ impl Sinusoid {
                 TaskData {
                     name: format!("wave{t}"),
                     kind: TaskKind::Regression { outputs: 1 },
-                    metrics: vec![
-                        MetricSpec::new("mse", false),
-                        MetricSpec::new("normalized_mse", false),
-                    ],
+                    metrics: default_metrics(TaskKind::Regression { outputs: 1 }),
                     y: Splits {
                         train: y(&x.train),
                         val: y(&x.val),

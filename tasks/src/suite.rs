@@ -262,4 +262,64 @@ mod tests {
         assert_eq!(err.key(), "output_dim");
         assert!(err.message().contains("8 GB"), "{err}");
     }
+
+    /// Every suite declares at least one primary metric per task, never a loss, and not
+    /// both of two metrics that differ by a constant factor (their relative changes are
+    /// equal, so the pair would count one change twice). The real suites declare theirs
+    /// through the same constructors (`census`, `default_metrics`).
+    #[test]
+    fn every_synthetic_suite_declares_its_primary_metrics() {
+        use crate::metrics::{default_metrics, LOSS_METRICS};
+        use crate::TaskKind;
+        let check = |label: &str, tasks: &[crate::TaskData]| {
+            for task in tasks {
+                let primary: Vec<&str> = task
+                    .metrics
+                    .iter()
+                    .filter(|m| m.primary)
+                    .map(|m| m.name.as_str())
+                    .collect();
+                assert!(
+                    !primary.is_empty(),
+                    "{label}/{}: no primary metric",
+                    task.name
+                );
+                assert!(
+                    primary.iter().all(|m| !LOSS_METRICS.contains(m)),
+                    "{label}/{}: a loss is primary: {primary:?}",
+                    task.name
+                );
+                assert!(
+                    !(primary.contains(&"mse") && primary.contains(&"normalized_mse")),
+                    "{label}/{}: both MSEs are primary",
+                    task.name
+                );
+            }
+        };
+        for (info, spec) in SuiteSpec::registry() {
+            if spec.check_data().is_err() || matches!(spec, SuiteSpec::CensusIncome(_)) {
+                continue; // real data, not needed by the default tests
+            }
+            let suite = spec.generate(7).unwrap();
+            check(info.kind, &suite.tasks);
+        }
+        let empty = crate::Matrix::new(0, 1, Vec::new());
+        for kind in [
+            TaskKind::Regression { outputs: 1 },
+            TaskKind::Classification { classes: 10 },
+        ] {
+            let task = crate::TaskData {
+                name: "t".into(),
+                kind,
+                metrics: default_metrics(kind),
+                y: crate::Splits {
+                    train: empty.clone(),
+                    val: empty.clone(),
+                    test: empty.clone(),
+                },
+                target_scale: 1.0,
+            };
+            check("default_metrics", &[task]);
+        }
+    }
 }

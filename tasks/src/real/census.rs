@@ -227,9 +227,9 @@ impl CensusIncome {
                     name: name.into(),
                     kind: TaskKind::Classification { classes: 2 },
                     metrics: vec![
-                        MetricSpec::new("auc", true),
-                        MetricSpec::new("accuracy", true),
-                        MetricSpec::new("cross_entropy", false),
+                        MetricSpec::primary("auc", true),
+                        MetricSpec::secondary("accuracy", true),
+                        MetricSpec::secondary("cross_entropy", false),
                     ],
                     y: Splits {
                         train: labels(&train),
