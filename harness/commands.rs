@@ -11,8 +11,8 @@ use crate::slurm::SlurmOptions;
 use crate::sweep::{run_sweep, SweepOptions};
 use mtlbench_algorithms::{ArchitectureSpec, OptimizerSpec, WeightingSpec};
 use mtlbench_results::selection::Selection;
-use mtlbench_results::transfer::DeltaMetrics;
 use mtlbench_results::terminal::terminal_summary;
+use mtlbench_results::transfer::DeltaMetrics;
 use mtlbench_tasks::SuiteSpec;
 use std::path::{Path, PathBuf};
 

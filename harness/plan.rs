@@ -156,11 +156,17 @@ pub fn check_delta_metrics(names: &[String]) -> Result<(), (String, String)> {
             let known: Vec<&str> = METRICS.iter().map(|(m, _)| *m).collect();
             return Err((
                 format!("delta_metrics[{i}]"),
-                format!("unknown metric `{name}`; the metrics are {}", known.join(", ")),
+                format!(
+                    "unknown metric `{name}`; the metrics are {}",
+                    known.join(", ")
+                ),
             ));
         }
         if names[..i].contains(name) {
-            return Err((format!("delta_metrics[{i}]"), format!("`{name}` is named twice")));
+            return Err((
+                format!("delta_metrics[{i}]"),
+                format!("`{name}` is named twice"),
+            ));
         }
     }
     Ok(())

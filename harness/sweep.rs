@@ -416,13 +416,12 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
                 .tasks
                 .iter()
                 .flat_map(|task| {
-                    task.metrics
-                        .iter()
-                        .filter(|m| m.primary)
-                        .map(|m| mtlbench_results::record::TaskMetric {
+                    task.metrics.iter().filter(|m| m.primary).map(|m| {
+                        mtlbench_results::record::TaskMetric {
                             task: task.name.clone(),
                             metric: m.name.clone(),
-                        })
+                        }
+                    })
                 })
                 .collect(),
             _ => Vec::new(),

@@ -195,7 +195,11 @@ fn bad_input_is_reported_with_file_key_and_line() {
     );
     assert_bad_input(
         &format!("{SMALL}delta_metrics: [accuracy, loss]\n"),
-        &["delta_metrics[1]", "unknown metric `loss`", "line 27 column 27"],
+        &[
+            "delta_metrics[1]",
+            "unknown metric `loss`",
+            "line 27 column 27",
+        ],
     );
 
     let dir = tempfile::tempdir().unwrap();
@@ -305,17 +309,33 @@ fn plan_list_and_report() {
     let (_, first) = &records[0];
     let primary = first["primary_metrics"].as_array().unwrap();
     assert!(!primary.is_empty());
-    assert!(primary.iter().all(|m| m["metric"] == "normalized_mse"), "{primary:?}");
+    assert!(
+        primary.iter().all(|m| m["metric"] == "normalized_mse"),
+        "{primary:?}"
+    );
     // `--delta-metrics` re-pools the transfer measures without retraining; a name that is
     // no metric is refused (exit 2) and nothing is rewritten.
-    let o = run_in(dir.path(), &["report", "out", "--delta-metrics", "mse,normalized_mse"]);
+    let o = run_in(
+        dir.path(),
+        &["report", "out", "--delta-metrics", "mse,normalized_mse"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
-    assert!(summary.contains("named by delta_metrics (mse, normalized_mse)"), "{summary}");
+    assert!(
+        summary.contains("named by delta_metrics (mse, normalized_mse)"),
+        "{summary}"
+    );
     let o = run_in(dir.path(), &["report", "out", "--delta-metrics", "loss"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--delta-metrics: unknown metric `loss`"), "{}", stderr(&o));
-    assert_eq!(std::fs::read_to_string(out.join("summary.md")).unwrap(), summary);
+    assert!(
+        stderr(&o).contains("--delta-metrics: unknown metric `loss`"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.md")).unwrap(),
+        summary
+    );
 }
 
 /// FORMULAS.md b.7.3 planted structure: with few training rows, a shared trunk helps when
