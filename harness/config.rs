@@ -49,6 +49,10 @@ pub struct StudyConfig {
     /// names (for instance `[accuracy, cross_entropy]`), each task taking those it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta_metrics: Option<Vec<String>>,
+    /// The scalarization front: `static` weights over a grid on the simplex (suites of 2
+    /// or 3 tasks), drawn with every method's point on it (see `scalarization`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scalarization: Option<crate::scalarization::Scalarization>,
 }
 
 fn default_replicates() -> usize {

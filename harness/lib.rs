@@ -8,6 +8,7 @@ pub mod device;
 pub mod error;
 pub mod plan;
 pub mod presets;
+pub mod scalarization;
 pub mod shard;
 pub mod slurm;
 pub mod status;

@@ -45,6 +45,11 @@ pub struct RunSpec {
     /// Meta-test adaptation runs: the settings and the start this run adapts from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adaptation: Option<(AdaptConfig, StartSpec)>,
+    /// The record stage of runs outside the main table: `scalarization` for the front's
+    /// fixed weightings; `None` for the study's ordinary runs (adaptation runs say so by
+    /// `adaptation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
 }
 
 impl RunSpec {
@@ -117,6 +122,19 @@ fn planned_runs(
                 .saturating_mul(algorithms as u128 + subsets),
         );
     }
+    if let Some(front) = &c.scalarization {
+        for suite in &c.suites {
+            // C(steps + T − 1, T − 1) weightings (T is 2 or 3 once validated).
+            let (n, t) = (front.steps as u128, suite.task_count() as u128);
+            let grid = if t <= 2 { n + 1 } else { (n + 1) * (n + 2) / 2 };
+            total = total.saturating_add(
+                fractions
+                    .saturating_mul(replicates)
+                    .saturating_mul(trainings as u128)
+                    .saturating_mul(grid),
+            );
+        }
+    }
     if let Some(a) = &c.adaptation {
         total = total.saturating_add(
             (c.suites.len() as u128)
@@ -187,6 +205,12 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
         .map_err(|message| study.error_at("selection", message))?;
     if let Some(names) = &c.delta_metrics {
         check_delta_metrics(names).map_err(|(key, message)| study.error_at(&key, message))?;
+    }
+    if let Some(front) = &c.scalarization {
+        let tasks: Vec<usize> = c.suites.iter().map(SuiteSpec::task_count).collect();
+        front
+            .validate(&tasks)
+            .map_err(|(key, message)| study.error_at(&key, message))?;
     }
     for (key, empty) in [
         ("suites", c.suites.is_empty()),
@@ -445,6 +469,7 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
                                 seeds,
                                 task_subset: subset.clone(),
                                 adaptation: None,
+                                stage: None,
                             };
                             let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
                             let tasks_part = subset.as_ref().map_or(String::new(), |s| {
@@ -460,6 +485,53 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
                                 replicate,
                                 sanitize(&fraction.to_string()),
                                 hash >> 32
+                            );
+                            runs.push(spec);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(front) = &c.scalarization {
+        // Per suite, fraction, replicate and training setting, one run per fixed weighting.
+        for suite in &c.suites {
+            let weightings = front.weightings(suite.task_count());
+            for &fraction in &c.fractions {
+                for replicate in 0..c.replicates {
+                    let seeds = run_seeds(c.seed, suite, replicate, fraction);
+                    for training in &trainings {
+                        for weighting in &weightings {
+                            let mut spec = RunSpec {
+                                id: String::new(),
+                                study: c.name.clone(),
+                                suite_label: suite.label(),
+                                suite: suite.clone(),
+                                architecture: front.architecture.clone(),
+                                weighting: weighting.clone(),
+                                algorithm: format!(
+                                    "{}+{}{}",
+                                    front.architecture.kind(),
+                                    crate::scalarization::label(weighting),
+                                    training_suffix(training)
+                                ),
+                                model: c.model.clone(),
+                                training: training.clone(),
+                                replicate,
+                                fraction,
+                                seeds,
+                                task_subset: None,
+                                adaptation: None,
+                                stage: Some(crate::scalarization::STAGE.into()),
+                            };
+                            let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
+                            spec.id = format!(
+                                "{}-{}-front-r{}-f{}-{:016x}",
+                                sanitize(&suite.label()),
+                                front.architecture.kind(),
+                                replicate,
+                                sanitize(&fraction.to_string()),
+                                hash
                             );
                             runs.push(spec);
                         }
@@ -500,6 +572,7 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
                             seeds,
                             task_subset: None,
                             adaptation: Some((adaptation.clone(), start.clone())),
+                            stage: None,
                         };
                         let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
                         spec.id = format!(

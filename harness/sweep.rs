@@ -427,7 +427,10 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
             _ => Vec::new(),
         },
         selected_test: None,
-        stage: spec.adaptation.as_ref().map(|_| "adaptation".to_string()),
+        stage: match &spec.adaptation {
+            Some(_) => Some("adaptation".to_string()),
+            None => spec.stage.clone(),
+        },
         points: outcome
             .points
             .iter()

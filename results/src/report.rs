@@ -105,6 +105,20 @@ pub fn write_report(
             written.push(path);
         }
     }
+    let fronts = crate::front::front_sections(&runs);
+    if !fronts.is_empty() {
+        let (mut long, mut wide) =
+            crate::front::front_frames(&fronts).map_err(|e| table_error(out, e))?;
+        for (frame, name) in [(&mut long, "front.csv"), (&mut wide, "front_volumes.csv")] {
+            let path = out.join(name);
+            tables::write_csv(frame, &path)?;
+            written.push(path);
+        }
+        let path = out.join("front.md");
+        let md = crate::front::front_markdown(&study, &fronts, &selection.caption());
+        crate::store::write_atomic(&path, md.as_bytes())?;
+        written.push(path);
+    }
     let frame = tables::summary_frame(&summary).map_err(|e| table_error(out, e))?;
     written.extend(write_parquet_and_csv(frame, out, "summary")?);
     let path = out.join("summary.md");
@@ -146,8 +160,8 @@ pub fn write_report(
     );
     add(
         &mut figures,
-        "Pareto front (two tasks)",
-        figures::pareto(&summary),
+        "Pareto plane (two tasks; with the scalarization front when the study has one)",
+        figures::pareto(&summary, &fronts),
     );
     add(
         &mut figures,
@@ -234,6 +248,8 @@ fn index_markdown(
         ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost"),
         ("summary.tex", "the main table in LaTeX (booktabs; best per column in bold)"),
         ("summary.csv", "the summary in long form (also summary.parquet)"),
+        ("front.md", "the scalarization front: fixed-weight results, each method's point, hypervolume and gain beyond the front"),
+        ("front_volumes.csv", "each method's hypervolume against the front"),
         ("relationships.md", "gradient cosines, conflict frequency, TAG affinity and groupings, pairwise transfer"),
         ("data_efficiency.csv", "normalised area under the learning curve and data-equivalence ratio"),
         ("learning_curves.csv", "final test metric by training fraction"),
@@ -257,7 +273,7 @@ fn index_markdown(
         let selected = [
             "Transfer (Δm) per method",
             "Final test metric per task",
-            "Pareto front (two tasks)",
+            "Pareto plane (two tasks; with the scalarization front when the study has one)",
             "Data efficiency",
             "Pairwise transfer",
         ];

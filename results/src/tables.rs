@@ -56,7 +56,7 @@ pub const RUNS_COLUMNS: &[&str] = &[
 /// study and seed).
 pub const WALL_CLOCK_COLUMNS: &[&str] = &["wall_time_s", "data_time_s"];
 
-fn col<T, P>(name: &str, values: T) -> Column
+pub(crate) fn col<T, P>(name: &str, values: T) -> Column
 where
     Series: NamedFrom<T, P>,
     P: ?Sized,

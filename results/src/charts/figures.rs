@@ -216,8 +216,12 @@ pub fn efficiency_curves(summary: &StudySummary) -> Vec<(String, Figure<'static>
 }
 
 /// Per section whose tasks number exactly two: each algorithm's final test metrics as a
-/// point (task 1, task 2) with 95% CI bars both ways.
-pub fn pareto(summary: &StudySummary) -> Vec<(String, Figure<'static>)> {
+/// point (task 1, task 2) with 95% CI bars both ways, over the section's scalarization front
+/// when the study has one on the same metrics.
+pub fn pareto(
+    summary: &StudySummary,
+    fronts: &[crate::front::FrontSection],
+) -> Vec<(String, Figure<'static>)> {
     let mut out = Vec::new();
     for (suite, fraction) in summary.sections() {
         let rows: Vec<_> = summary
@@ -250,13 +254,29 @@ pub fn pareto(summary: &StudySummary) -> Vec<(String, Figure<'static>)> {
         let desc = |(task, metric, hib): &(String, String, bool)| {
             format!("{task} test {metric} ({})", direction(*hib))
         };
+        let front: Vec<(f64, f64)> = fronts
+            .iter()
+            .find(|f| f.suite == suite && f.fraction == fraction && f.axes == shown)
+            .map(|f| {
+                f.front
+                    .iter()
+                    .map(|p| (p.axes[0].mean, p.axes[1].mean))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let title = if front.is_empty() {
+            format!("{suite} (fraction {fraction}): the two tasks' final test metrics")
+        } else {
+            format!("{suite} (fraction {fraction}): methods against the fixed-weight front")
+        };
         out.push((
             section_stem(&suite, &fraction, "pareto"),
             Figure::Pareto {
-                title: format!("{suite} (fraction {fraction}): the two tasks' final test metrics"),
+                title,
                 x_desc: desc(&shown[0]),
                 y_desc: desc(&shown[1]),
                 points,
+                front,
             },
         ));
     }

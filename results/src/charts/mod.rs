@@ -242,12 +242,14 @@ pub enum Figure<'a> {
         x_desc: String,
         bars: Vec<(String, Summary)>,
     },
-    /// Algorithms as points in the plane of two tasks' metrics, with 95% CIs.
+    /// Algorithms as points in the plane of two tasks' metrics, with 95% CIs, over the
+    /// scalarization front's fixed-weight means (grey, joined in order of x; may be empty).
     Pareto {
         title: String,
         x_desc: String,
         y_desc: String,
         points: Vec<(String, Summary, Summary)>,
+        front: Vec<(f64, f64)>,
     },
 }
 
@@ -322,7 +324,8 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, figure: &Figure) -> Re
             x_desc,
             y_desc,
             points,
-        } => draw_pareto(&root, title, x_desc, y_desc, points)?,
+            front,
+        } => draw_pareto(&root, title, x_desc, y_desc, points, front)?,
     }
     root.present().map_err(err)
 }
@@ -415,16 +418,20 @@ fn draw_pareto<DB: DrawingBackend>(
     x_desc: &str,
     y_desc: &str,
     points: &[(String, Summary, Summary)],
+    front: &[(f64, f64)],
 ) -> Result<(), String> {
     let ci = |s: &Summary| if s.ci95.is_finite() { s.ci95 } else { 0.0 };
-    let span = |get: &dyn Fn(&(String, Summary, Summary)) -> Summary| {
+    let span = |get: &dyn Fn(&(String, Summary, Summary)) -> Summary,
+                on_front: &dyn Fn(&(f64, f64)) -> f64| {
         let lo = points
             .iter()
             .map(|p| get(p).mean - ci(&get(p)))
+            .chain(front.iter().map(on_front))
             .fold(f64::INFINITY, f64::min);
         let hi = points
             .iter()
             .map(|p| get(p).mean + ci(&get(p)))
+            .chain(front.iter().map(on_front))
             .fold(f64::NEG_INFINITY, f64::max);
         let pad = ((hi - lo) * 0.08).max(1e-9);
         (lo - pad)..(hi + pad)
@@ -436,7 +443,7 @@ fn draw_pareto<DB: DrawingBackend>(
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(72)
-        .build_cartesian_2d(span(&|p| p.1), span(&|p| p.2))
+        .build_cartesian_2d(span(&|p| p.1, &|f| f.0), span(&|p| p.2, &|f| f.1))
         .map_err(panels::err)?;
     ctx.configure_mesh()
         .x_desc(x_desc)
@@ -447,6 +454,15 @@ fn draw_pareto<DB: DrawingBackend>(
         .axis_desc_style((FAMILY, 15))
         .draw()
         .map_err(panels::err)?;
+    if !front.is_empty() {
+        let grey = RGBColor(150, 150, 150);
+        let mut line = front.to_vec();
+        line.sort_by(|a, b| a.0.total_cmp(&b.0));
+        ctx.draw_series(LineSeries::new(line.clone(), grey.stroke_width(1)))
+            .map_err(panels::err)?;
+        ctx.draw_series(line.iter().map(|p| Circle::new(*p, 4, grey.filled())))
+            .map_err(panels::err)?;
+    }
     for (k, (_, a, b)) in points.iter().enumerate() {
         let c = panels::color(k);
         ctx.draw_series([ErrorBar::new_horizontal(
@@ -481,7 +497,10 @@ fn draw_pareto<DB: DrawingBackend>(
         }
         .map_err(panels::err)?;
     }
-    let labels: Vec<String> = points.iter().map(|p| p.0.clone()).collect();
+    let mut labels: Vec<String> = points.iter().map(|p| p.0.clone()).collect();
+    if !front.is_empty() {
+        labels.push("grey: fixed weights (scalarization front)".into());
+    }
     panels::draw_legend(&legend, &labels)
 }
 

@@ -1,0 +1,481 @@
+//! The scalarization front and each method's hypervolume against it (Kurin et al. 2022,
+//! "In Defense of the Unitary Scalarization"; Xin et al. 2022): the fixed-weight runs of a
+//! study's `scalarization` option are the baseline every method is drawn against.
+//!
+//! Per (suite, fraction): each fixed weighting's and each method's mean final test value of
+//! every task's primary metric (± 95% CI over replicates). Hypervolumes are taken in the
+//! space where every axis is oriented so that higher is better and rescaled to [0, 1] by the
+//! worst and best mean of that axis over all points of the section (the front's and the
+//! methods'); the reference point is the worst corner, 0. Reported per method: the
+//! hypervolume of its point alone; its gain beyond the front, HV(front ∪ {method}) −
+//! HV(front) (0 when the front dominates the point); and the fixed weighting that dominates
+//! it, if one does.
+
+use crate::record::RunRecord;
+use crate::stats::{summarize, Summary};
+use crate::summary::format_fraction;
+use std::collections::BTreeMap;
+
+/// The record stage of the front's runs (the harness's `scalarization::STAGE`).
+pub const STAGE: &str = "scalarization";
+
+/// A point of a section: a fixed weighting or a method, with each axis's summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrontPoint {
+    pub label: String,
+    pub axes: Vec<Summary>,
+}
+
+/// One method's hypervolume figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodVolume {
+    pub label: String,
+    pub hypervolume: f64,
+    /// HV(front ∪ {method}) − HV(front): how much the method adds beyond the front.
+    pub beyond_front: f64,
+    /// The fixed weighting whose mean point dominates the method's, if any (the first).
+    pub dominated_by: Option<String>,
+}
+
+/// The front of one (suite, fraction) with the methods drawn against it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrontSection {
+    pub suite: String,
+    pub fraction: String,
+    /// The axes: (task, metric, higher is better).
+    pub axes: Vec<(String, String, bool)>,
+    pub front: Vec<FrontPoint>,
+    pub methods: Vec<FrontPoint>,
+    pub front_volume: f64,
+    pub volumes: Vec<MethodVolume>,
+}
+
+/// The sections of every (suite, fraction) that has fixed-weight runs, from ok runs with
+/// their selected test points.
+pub fn front_sections(runs: &[RunRecord]) -> Vec<FrontSection> {
+    // (suite, fraction) → label → (is front, per-axis values over replicates).
+    type Points = BTreeMap<String, (bool, Vec<Vec<f64>>)>;
+    let mut sections: BTreeMap<(String, String), (Vec<(String, String, bool)>, Points)> =
+        BTreeMap::new();
+    let relevant = runs.iter().filter(|r| {
+        r.is_ok()
+            && r.task_subset.is_none()
+            && (r.stage.is_none() || r.stage.as_deref() == Some(STAGE))
+    });
+    // The axes come from the front's runs: each task's first primary metric.
+    for run in relevant.clone().filter(|r| r.stage.is_some()) {
+        let key = (run.suite.clone(), format_fraction(run.fraction));
+        let entry = sections.entry(key).or_default();
+        if entry.0.is_empty() {
+            let mut axes: Vec<(String, String, bool)> = Vec::new();
+            for (task, metric) in run.primary_metric_keys() {
+                if axes.iter().any(|(t, _, _)| *t == task) {
+                    continue;
+                }
+                let hib = run
+                    .points
+                    .iter()
+                    .find(|p| p.task == task && p.metric == metric)
+                    .is_some_and(|p| p.higher_is_better);
+                axes.push((task, metric, hib));
+            }
+            entry.0 = axes;
+        }
+    }
+    for run in relevant {
+        let key = (run.suite.clone(), format_fraction(run.fraction));
+        let Some((axes, points)) = sections.get_mut(&key) else {
+            continue;
+        };
+        let values: Option<Vec<f64>> = axes
+            .iter()
+            .map(|(task, metric, _)| {
+                run.final_test()
+                    .find(|p| p.task == *task && p.metric == *metric)
+                    .map(|p| p.value)
+            })
+            .collect();
+        let Some(values) = values else { continue };
+        let entry = points
+            .entry(run.algorithm.clone())
+            .or_insert_with(|| (run.stage.is_some(), vec![Vec::new(); axes.len()]));
+        for (a, v) in values.into_iter().enumerate() {
+            entry.1[a].push(v);
+        }
+    }
+    sections
+        .into_iter()
+        .filter(|(_, (axes, _))| !axes.is_empty())
+        .map(|((suite, fraction), (axes, points))| {
+            let summarise = |(label, (_, values)): (&String, &(bool, Vec<Vec<f64>>))| FrontPoint {
+                label: label.clone(),
+                axes: values.iter().map(|v| summarize(v)).collect(),
+            };
+            let front: Vec<FrontPoint> =
+                points.iter().filter(|(_, p)| p.0).map(summarise).collect();
+            let methods: Vec<FrontPoint> =
+                points.iter().filter(|(_, p)| !p.0).map(summarise).collect();
+            let higher: Vec<bool> = axes.iter().map(|a| a.2).collect();
+            let (front_volume, volumes) = volumes(&front, &methods, &higher);
+            FrontSection {
+                suite,
+                fraction,
+                axes,
+                front,
+                methods,
+                front_volume,
+                volumes,
+            }
+        })
+        .collect()
+}
+
+/// The front's hypervolume and each method's figures (see the module doc).
+fn volumes(
+    front: &[FrontPoint],
+    methods: &[FrontPoint],
+    higher: &[bool],
+) -> (f64, Vec<MethodVolume>) {
+    let oriented = |p: &FrontPoint| -> Vec<f64> {
+        p.axes
+            .iter()
+            .zip(higher)
+            .map(|(s, h)| if *h { s.mean } else { -s.mean })
+            .collect()
+    };
+    let all: Vec<Vec<f64>> = front.iter().chain(methods).map(oriented).collect();
+    let d = higher.len();
+    let lo: Vec<f64> = (0..d)
+        .map(|a| all.iter().map(|p| p[a]).fold(f64::INFINITY, f64::min))
+        .collect();
+    let hi: Vec<f64> = (0..d)
+        .map(|a| all.iter().map(|p| p[a]).fold(f64::NEG_INFINITY, f64::max))
+        .collect();
+    let scale = |p: Vec<f64>| -> Vec<f64> {
+        p.iter()
+            .enumerate()
+            .map(|(a, v)| {
+                let span = hi[a] - lo[a];
+                if span > 0.0 {
+                    (v - lo[a]) / span
+                } else {
+                    1.0
+                }
+            })
+            .collect()
+    };
+    let front_scaled: Vec<Vec<f64>> = front.iter().map(|p| scale(oriented(p))).collect();
+    let front_volume = hypervolume(&front_scaled);
+    let volumes = methods
+        .iter()
+        .map(|m| {
+            let raw = oriented(m);
+            let point = scale(raw.clone());
+            let mut with = front_scaled.clone();
+            with.push(point.clone());
+            let dominated_by = front
+                .iter()
+                .find(|f| dominates(&oriented(f), &raw))
+                .map(|f| f.label.clone());
+            MethodVolume {
+                label: m.label.clone(),
+                hypervolume: hypervolume(std::slice::from_ref(&point)),
+                beyond_front: (hypervolume(&with) - front_volume).max(0.0),
+                dominated_by,
+            }
+        })
+        .collect();
+    (front_volume, volumes)
+}
+
+/// Whether `a` dominates `b` (both oriented so that higher is better): no worse on every
+/// axis and better on one.
+pub fn dominates(a: &[f64], b: &[f64]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x >= y) && a.iter().zip(b).any(|(x, y)| x > y)
+}
+
+/// The volume of the union of the boxes [0, p] over `points` (every coordinate ≥ 0 counts;
+/// negative ones are clipped to 0), in 1, 2 or 3 dimensions: exact, by sweeping the last
+/// axis and summing 2-D slices.
+pub fn hypervolume(points: &[Vec<f64>]) -> f64 {
+    let clipped: Vec<Vec<f64>> = points
+        .iter()
+        .map(|p| p.iter().map(|v| v.max(0.0)).collect())
+        .collect();
+    match clipped.first().map_or(0, Vec::len) {
+        0 => 0.0,
+        1 => clipped.iter().map(|p| p[0]).fold(0.0, f64::max),
+        2 => area(&clipped.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>()),
+        3 => {
+            let mut levels: Vec<f64> = clipped.iter().map(|p| p[2]).collect();
+            levels.sort_by(|a, b| b.total_cmp(a));
+            levels.dedup();
+            let mut volume = 0.0;
+            for (k, &z) in levels.iter().enumerate() {
+                let below = levels.get(k + 1).copied().unwrap_or(0.0);
+                let slice: Vec<(f64, f64)> = clipped
+                    .iter()
+                    .filter(|p| p[2] >= z)
+                    .map(|p| (p[0], p[1]))
+                    .collect();
+                volume += (z - below) * area(&slice);
+            }
+            volume
+        }
+        d => panic!("hypervolume in {d} dimensions: the front takes 2 or 3 tasks"),
+    }
+}
+
+/// The area of the union of the rectangles [0, x] × [0, y].
+fn area(points: &[(f64, f64)]) -> f64 {
+    let mut sorted = points.to_vec();
+    sorted.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.total_cmp(&a.1)));
+    let (mut area, mut top) = (0.0, 0.0);
+    for (x, y) in sorted {
+        if y > top {
+            area += x * (y - top);
+            top = y;
+        }
+    }
+    area
+}
+
+/// `front.md`: per section the front's hypervolume and, per method, its point, its
+/// hypervolume, its gain beyond the front and the fixed weighting that dominates it.
+pub fn front_markdown(study: &str, sections: &[FrontSection], caption: &str) -> String {
+    use std::fmt::Write as _;
+    let mut md = format!(
+        "# {study}: the scalarization front\n\n{caption} Fixed task weights on a grid over the simplex (`static`, Σw = T; the study's `scalarization`), against which every method is drawn (Kurin et al. 2022; Xin et al. 2022). Values: mean ± 95% CI over replicates of each task's primary test metric. Hypervolumes are taken with every axis oriented so that higher is better and rescaled to [0, 1] between the worst and the best mean of the section, from the worst corner; HV = the method's point alone; beyond front = HV(front ∪ method) − HV(front), 0 when the front dominates the method.\n"
+    );
+    for s in sections {
+        let axis = |(task, metric, hib): &(String, String, bool)| {
+            format!("{task} {metric} {}", if *hib { "↑" } else { "↓" })
+        };
+        let _ = writeln!(
+            md,
+            "\n## {} (training fraction {})\n\nHypervolume of the front ({} fixed weightings): {:.4}\n",
+            s.suite,
+            s.fraction,
+            s.front.len(),
+            s.front_volume
+        );
+        let header: Vec<String> = s.axes.iter().map(axis).collect();
+        let _ = writeln!(
+            md,
+            "| method | {} | HV | beyond front | dominated by |\n|---|{}---:|---:|---|",
+            header.join(" | "),
+            "---:|".repeat(s.axes.len())
+        );
+        for (m, v) in s.methods.iter().zip(&s.volumes) {
+            let values: Vec<String> = m.axes.iter().map(cell).collect();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.4} | {:.4} | {} |",
+                m.label,
+                values.join(" | "),
+                v.hypervolume,
+                v.beyond_front,
+                v.dominated_by.as_deref().unwrap_or("–")
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\nThe front:\n\n| fixed weighting | {} |\n|---|{}",
+            header.join(" | "),
+            "---:|".repeat(s.axes.len())
+        );
+        for f in &s.front {
+            let values: Vec<String> = f.axes.iter().map(cell).collect();
+            let _ = writeln!(md, "| {} | {} |", f.label, values.join(" | "));
+        }
+    }
+    md
+}
+
+/// `front.csv` (long: one row per point and axis) and `front_volumes.csv` (one row per
+/// method) of `sections`.
+pub fn front_frames(
+    sections: &[FrontSection],
+) -> Result<(polars::prelude::DataFrame, polars::prelude::DataFrame), polars::prelude::PolarsError>
+{
+    use crate::tables::col;
+    use polars::prelude::DataFrame;
+    let mut points: Vec<(&FrontSection, &str, &FrontPoint)> = Vec::new();
+    for s in sections {
+        points.extend(s.front.iter().map(|p| (s, "fixed_weights", p)));
+        points.extend(s.methods.iter().map(|p| (s, "method", p)));
+    }
+    let mut rows: Vec<(&FrontSection, &str, &FrontPoint, usize)> = Vec::new();
+    for (s, kind, p) in points {
+        rows.extend((0..s.axes.len()).map(|a| (s, kind, p, a)));
+    }
+    let text = |f: &dyn Fn(&(&FrontSection, &str, &FrontPoint, usize)) -> String| -> Vec<String> {
+        rows.iter().map(f).collect()
+    };
+    let num = |f: &dyn Fn(&(&FrontSection, &str, &FrontPoint, usize)) -> f64| -> Vec<f64> {
+        rows.iter().map(f).collect()
+    };
+    let long = DataFrame::new_infer_height(vec![
+        col("suite", text(&|r| r.0.suite.clone())),
+        col(
+            "fraction",
+            num(&|r| r.0.fraction.parse().unwrap_or(f64::NAN)),
+        ),
+        col("kind", text(&|r| r.1.to_string())),
+        col("label", text(&|r| r.2.label.clone())),
+        col("task", text(&|r| r.0.axes[r.3].0.clone())),
+        col("metric", text(&|r| r.0.axes[r.3].1.clone())),
+        col(
+            "higher_is_better",
+            rows.iter().map(|r| r.0.axes[r.3].2).collect::<Vec<_>>(),
+        ),
+        col(
+            "n",
+            rows.iter()
+                .map(|r| r.2.axes[r.3].n as u64)
+                .collect::<Vec<_>>(),
+        ),
+        col("mean", num(&|r| r.2.axes[r.3].mean)),
+        col("ci95", num(&|r| r.2.axes[r.3].ci95)),
+    ])?;
+    let volumes: Vec<(&FrontSection, &MethodVolume)> = sections
+        .iter()
+        .flat_map(|s| s.volumes.iter().map(move |v| (s, v)))
+        .collect();
+    let wide = DataFrame::new_infer_height(vec![
+        col(
+            "suite",
+            volumes
+                .iter()
+                .map(|(s, _)| s.suite.clone())
+                .collect::<Vec<_>>(),
+        ),
+        col(
+            "fraction",
+            volumes
+                .iter()
+                .map(|(s, _)| s.fraction.parse().unwrap_or(f64::NAN))
+                .collect::<Vec<f64>>(),
+        ),
+        col(
+            "method",
+            volumes
+                .iter()
+                .map(|(_, v)| v.label.clone())
+                .collect::<Vec<_>>(),
+        ),
+        col(
+            "hypervolume",
+            volumes
+                .iter()
+                .map(|(_, v)| v.hypervolume)
+                .collect::<Vec<_>>(),
+        ),
+        col(
+            "beyond_front",
+            volumes
+                .iter()
+                .map(|(_, v)| v.beyond_front)
+                .collect::<Vec<_>>(),
+        ),
+        col(
+            "dominated_by",
+            volumes
+                .iter()
+                .map(|(_, v)| v.dominated_by.clone().unwrap_or_default())
+                .collect::<Vec<_>>(),
+        ),
+        col(
+            "front_hypervolume",
+            volumes
+                .iter()
+                .map(|(s, _)| s.front_volume)
+                .collect::<Vec<_>>(),
+        ),
+    ])?;
+    Ok((long, wide))
+}
+
+fn cell(s: &Summary) -> String {
+    if s.ci95.is_finite() {
+        format!("{:.4} ± {:.4}", s.mean, s.ci95)
+    } else {
+        format!("{:.4}", s.mean)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Areas and volumes by hand: two overlapping rectangles, a staircase of three, and
+    /// boxes in 3-D whose union is counted by inclusion–exclusion.
+    #[test]
+    fn hypervolumes_by_hand() {
+        // [0,1]×[0,0.5] ∪ [0,0.5]×[0,1]: 0.5 + 0.5 − 0.25.
+        assert!((hypervolume(&[vec![1.0, 0.5], vec![0.5, 1.0]]) - 0.75).abs() < 1e-15);
+        // A dominated point adds nothing; a negative coordinate is clipped.
+        let stairs = vec![
+            vec![0.2, 1.0],
+            vec![0.6, 0.7],
+            vec![1.0, 0.1],
+            vec![0.5, 0.5],
+            vec![-1.0, 2.0],
+        ];
+        let expected = 0.2 * 1.0 + (0.6 - 0.2) * 0.7 + (1.0 - 0.6) * 0.1;
+        assert!((hypervolume(&stairs) - expected).abs() < 1e-15);
+        // 3-D: A = [1,1,0.5], B = [0.5,0.5,1]: 0.5 + 0.25 − 0.5·0.5·0.5.
+        let boxes = vec![vec![1.0, 1.0, 0.5], vec![0.5, 0.5, 1.0]];
+        assert!((hypervolume(&boxes) - (0.5 + 0.25 - 0.125)).abs() < 1e-15);
+        // Three boxes each sticking out along one axis: inclusion–exclusion.
+        let c = vec![
+            vec![1.0, 0.5, 0.5],
+            vec![0.5, 1.0, 0.5],
+            vec![0.5, 0.5, 1.0],
+        ];
+        let union = 3.0 * 0.25 - 3.0 * 0.125 + 0.125;
+        assert!((hypervolume(&c) - union).abs() < 1e-15);
+    }
+
+    fn point(label: &str, means: &[f64]) -> FrontPoint {
+        FrontPoint {
+            label: label.into(),
+            axes: means
+                .iter()
+                .map(|m| Summary {
+                    n: 3,
+                    mean: *m,
+                    std: 0.0,
+                    ci95: 0.0,
+                })
+                .collect(),
+        }
+    }
+
+    /// A method beyond the front gains volume; one inside it gains none and names the
+    /// fixed weighting that dominates it. Axis 2 is an error (lower is better).
+    #[test]
+    fn methods_against_the_front() {
+        let front = vec![
+            point("w=0,2", &[0.6, 0.1]),
+            point("w=1,1", &[0.8, 0.3]),
+            point("w=2,0", &[0.9, 0.5]),
+        ];
+        let methods = vec![point("inside", &[0.7, 0.35]), point("beyond", &[0.9, 0.2])];
+        let (front_volume, v) = volumes(&front, &methods, &[true, false]);
+        // Oriented and rescaled: x = (acc − 0.6)/0.3, y = (0.5 − err)/0.4.
+        let f = [(0.0, 1.0), (2.0 / 3.0, 0.5), (1.0, 0.0)];
+        let expected = area(&f);
+        assert!((front_volume - expected).abs() < 1e-12);
+        assert_eq!(v[0].dominated_by.as_deref(), Some("w=1,1"));
+        assert!(v[0].beyond_front.abs() < 1e-12);
+        assert!(v[1].dominated_by.is_none());
+        // beyond: (1, 0.75) adds [2/3, 1] × [0.5, 0.75].
+        assert!(
+            (v[1].beyond_front - (1.0 / 3.0) * 0.25).abs() < 1e-12,
+            "{}",
+            v[1].beyond_front
+        );
+        assert!((v[1].hypervolume - 0.75).abs() < 1e-12);
+    }
+}
