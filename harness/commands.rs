@@ -114,6 +114,14 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
         backend: o.backend,
         shard,
     };
+    let runs = match &study.config.tune {
+        None => runs,
+        Some(tune) => match crate::tune_stage::search(&study, tune, &runs, &opts)? {
+            Some(final_runs) => final_runs,
+            // A shard whose search is not complete everywhere stops after its part.
+            None => return Ok(0),
+        },
+    };
     let summary = run_sweep(&study.text, &runs, &opts)?;
     let code = if summary.not_ok > 0 { 1 } else { 0 };
     if let Some(s) = shard {
@@ -281,7 +289,9 @@ pub fn report(
     }
     let study = out.join("study.yaml");
     let stored = if study.exists() {
-        Some(config::load_study(&study)?.config)
+        let loaded = config::load_study(&study)?;
+        crate::tune_stage::rewrite_markdown(&loaded, out)?;
+        Some(loaded.config)
     } else {
         None
     };

@@ -13,3 +13,5 @@ pub mod shard;
 pub mod slurm;
 pub mod status;
 pub mod sweep;
+pub mod tune;
+pub mod tune_stage;

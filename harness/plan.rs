@@ -50,6 +50,10 @@ pub struct RunSpec {
     /// `adaptation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
+    /// For a run whose settings a tuning search chose: the study's own training settings
+    /// (canonical JSON), under which it is compared (not part of its identity).
+    #[serde(skip)]
+    pub compared_as: Option<String>,
 }
 
 impl RunSpec {
@@ -78,7 +82,7 @@ pub fn run_seeds(root: u64, suite: &SuiteSpec, replicate: usize, fraction: f64) 
     }
 }
 
-fn sanitize(s: &str) -> String {
+pub(crate) fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -205,6 +209,10 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
         .map_err(|message| study.error_at("selection", message))?;
     if let Some(names) = &c.delta_metrics {
         check_delta_metrics(names).map_err(|(key, message)| study.error_at(&key, message))?;
+    }
+    if let Some(tune) = &c.tune {
+        tune.validate(c.training.lr.0.len())
+            .map_err(|(key, message)| study.error_at(&key, message))?;
     }
     if let Some(front) = &c.scalarization {
         let tasks: Vec<usize> = c.suites.iter().map(SuiteSpec::task_count).collect();
@@ -470,6 +478,7 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
                                 task_subset: subset.clone(),
                                 adaptation: None,
                                 stage: None,
+                                compared_as: None,
                             };
                             let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
                             let tasks_part = subset.as_ref().map_or(String::new(), |s| {
@@ -523,6 +532,7 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
                                 task_subset: None,
                                 adaptation: None,
                                 stage: Some(crate::scalarization::STAGE.into()),
+                                compared_as: None,
                             };
                             let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
                             spec.id = format!(
@@ -573,6 +583,7 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
                             task_subset: None,
                             adaptation: Some((adaptation.clone(), start.clone())),
                             stage: None,
+                            compared_as: None,
                         };
                         let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
                         spec.id = format!(

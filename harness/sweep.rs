@@ -362,6 +362,7 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
         algorithm: spec.algorithm.clone(),
         hparams: spec.hparams_json(),
         training: spec.training_json(),
+        compared_as: spec.compared_as.clone(),
         replicate: spec.replicate,
         fraction: spec.fraction,
         status: outcome.status.as_str().to_string(),

@@ -32,7 +32,7 @@ pub fn pairwise_gains(runs: &[RunRecord]) -> Vec<PairGain> {
             run.suite.as_str(),
             format_fraction(run.fraction),
             run.replicate,
-            run.training.as_str(),
+            run.comparison_training(),
         );
         match subset.len() {
             1 => {

@@ -67,6 +67,11 @@ pub struct RunRecord {
     /// Canonical JSON of the model and training settings; runs compared against each
     /// other (for Δm) share it.
     pub training: String,
+    /// For a run whose training settings a tuning search chose (`training` holds them):
+    /// the study's own settings, under which it is paired with the other algorithms'
+    /// runs. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compared_as: Option<String>,
     pub replicate: usize,
     pub fraction: f64,
     pub status: String,
@@ -163,6 +168,11 @@ impl RunRecord {
         keys
     }
 
+    /// The training settings this run is compared under (for Δm): the study's own.
+    pub fn comparison_training(&self) -> &str {
+        self.compared_as.as_deref().unwrap_or(&self.training)
+    }
+
     /// The final test value of every (task, metric), in stored order.
     pub fn final_test(&self) -> Box<dyn Iterator<Item = &Point> + '_> {
         if let Some(selected) = &self.selected_test {
@@ -200,6 +210,7 @@ pub(crate) fn test_run(
         algorithm: format!("{arch}+equal"),
         hparams: "{}".into(),
         training: "{}".into(),
+        compared_as: None,
         replicate,
         fraction: 1.0,
         status: "ok".into(),

@@ -105,6 +105,10 @@ pub fn write_report(
             written.push(path);
         }
     }
+    // Written by the harness from the tuning search (`DIR/tune/`), linked from the index.
+    if out.join("tune.md").exists() {
+        written.push(out.join("tune.md"));
+    }
     let fronts = crate::front::front_sections(&runs);
     if !fronts.is_empty() {
         let (mut long, mut wide) =
@@ -248,6 +252,7 @@ fn index_markdown(
         ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost"),
         ("summary.tex", "the main table in LaTeX (booktabs; best per column in bold)"),
         ("summary.csv", "the summary in long form (also summary.parquet)"),
+        ("tune.md", "the tuning search: every algorithm's configurations, their validation scores and the chosen one (the search's runs are under tune/)"),
         ("front.md", "the scalarization front: fixed-weight results, each method's point, hypervolume and gain beyond the front"),
         ("front_volumes.csv", "each method's hypervolume against the front"),
         ("relationships.md", "gradient cosines, conflict frequency, TAG affinity and groupings, pairwise transfer"),

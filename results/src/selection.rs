@@ -114,17 +114,23 @@ impl Selection {
     /// The test points of `run` under this rule: one per (task, metric), at the selected
     /// evaluation (its epoch and step), or averaged (the last one's epoch and step).
     pub fn select(&self, run: &RunRecord) -> Vec<Point> {
+        self.select_split(run, "test")
+    }
+
+    /// As `select`, for the points of `split` (`test` or `val`; the tuner scores
+    /// configurations on `val`).
+    pub fn select_split(&self, run: &RunRecord, split: &str) -> Vec<Point> {
         let at = |epoch: usize| -> Vec<Point> {
             run.points
                 .iter()
-                .filter(|p| p.split == "test" && p.epoch == epoch)
+                .filter(|p| p.split == split && p.epoch == epoch)
                 .cloned()
                 .collect()
         };
         let mut epochs: Vec<usize> = run
             .points
             .iter()
-            .filter(|p| p.split == "test")
+            .filter(|p| p.split == split)
             .map(|p| p.epoch)
             .collect();
         epochs.sort_unstable();
@@ -141,7 +147,7 @@ impl Selection {
                 for p in run
                     .points
                     .iter()
-                    .filter(|p| p.split == "test" && kept.contains(&p.epoch))
+                    .filter(|p| p.split == split && kept.contains(&p.epoch))
                 {
                     let e = sums.entry((p.task.clone(), p.metric.clone())).or_default();
                     e.0 += p.value;

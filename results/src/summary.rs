@@ -150,7 +150,7 @@ pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySumma
             r.suite.as_str(),
             format_fraction(r.fraction),
             r.replicate,
-            r.training.as_str(),
+            r.comparison_training(),
         )
     }
     // Baselines by (suite, fraction, replicate, training settings): the pairing key; and
@@ -200,7 +200,7 @@ pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySumma
                     r.suite.as_str(),
                     format_fraction(r.fraction),
                     r.replicate,
-                    r.training.as_str(),
+                    r.comparison_training(),
                     architecture_of(r),
                 ),
                 r.id.as_str(),
@@ -274,7 +274,7 @@ pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySumma
                     r.suite.as_str(),
                     format_fraction(r.fraction),
                     r.replicate,
-                    r.training.as_str(),
+                    r.comparison_training(),
                     architecture_of(r),
                 );
                 let equal = paired_dp.get(equal_runs.get(&key)?)?;

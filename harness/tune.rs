@@ -1,0 +1,694 @@
+//! An equal tuning budget for every algorithm (study key `tune`; Xin et al. 2022, Kurin et
+//! al. 2022: rankings flip once every method gets the same budget and selection on
+//! validation). Two stages in one output directory:
+//!
+//! 1. **Search** (`DIR/tune/`, records of stage `tune`): for each suite, fraction and
+//!    algorithm, `budget` configurations — configuration 0 is the study's own setting, the
+//!    others seeded random draws over the declared ranges (`strategy: random`), or the
+//!    points of the grid of listed values (`strategy: grid`) — each trained `replicates`
+//!    times (default 1) with its own initialisation and batch streams on the same data as
+//!    the study's replicates.
+//! 2. **Final** (`DIR/runs/`): each algorithm's chosen configuration, retrained with the
+//!    study's replicates and reported as usual.
+//!
+//! A configuration's score: per task the primary validation metric at the evaluation point
+//! the study's `selection` names, averaged over the configuration's replicates; signed so
+//! that higher is better and divided by the magnitude of the median over the cell's
+//! configurations, so that tasks of different scales weigh alike; then the mean over tasks.
+//! The best score wins (ties and non-finite scores to the lower index; a cell whose every
+//! configuration failed keeps configuration 0). The same budget applies to `single_task`
+//! and to every method. Resuming continues either stage.
+
+use crate::config::canonical_json;
+use crate::plan::RunSpec;
+use mtlbench_algorithms::{ArchitectureSpec, WeightingSpec};
+use mtlbench_results::record::RunRecord;
+use mtlbench_results::selection::Selection;
+use mtlbench_tasks::seed::derive_seed;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The record stage of the search's runs, and the sub-directory that holds them.
+pub const STAGE: &str = "tune";
+
+/// The largest budget: configurations per algorithm.
+pub const MAX_BUDGET: usize = 1000;
+
+/// `tune: {budget: 8, replicates: 1, strategy: random, lr: {log_uniform: [1e-4, 1e-1]}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tune {
+    /// Configurations per algorithm, the study's own setting included.
+    pub budget: usize,
+    /// Replicates of each configuration in the search.
+    #[serde(default = "one")]
+    pub replicates: usize,
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// The learning rate's range (absent: not tuned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<Range>,
+    /// The optimizer's weight decay's range (absent: not tuned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<Range>,
+    /// Also tune each method's and architecture's own hyper-parameters over the ranges it
+    /// declares (`method_space`).
+    #[serde(default = "yes")]
+    pub method: bool,
+}
+
+fn one() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Seeded draws over the ranges (values lists draw uniformly among their values).
+    #[default]
+    Random,
+    /// Every point of the grid of the `values` lists, in order; needs budget ≥ grid size.
+    Grid,
+}
+
+/// One hyper-parameter's range: exactly one of the three forms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_uniform: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uniform: Option<[f64; 2]>,
+}
+
+impl Range {
+    pub fn log_uniform(lo: f64, hi: f64) -> Self {
+        Range {
+            log_uniform: Some([lo, hi]),
+            ..Default::default()
+        }
+    }
+    pub fn uniform(lo: f64, hi: f64) -> Self {
+        Range {
+            uniform: Some([lo, hi]),
+            ..Default::default()
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        match (&self.values, &self.log_uniform, &self.uniform) {
+            (Some(v), None, None) => {
+                if v.is_empty() || v.iter().any(|x| !x.is_finite()) {
+                    Err("values: must list at least one finite number".into())
+                } else {
+                    Ok(())
+                }
+            }
+            (None, Some([lo, hi]), None) if *lo > 0.0 && lo < hi && hi.is_finite() => Ok(()),
+            (None, Some(_), None) => Err("log_uniform: needs 0 < low < high".into()),
+            (None, None, Some([lo, hi])) if lo < hi && lo.is_finite() && hi.is_finite() => Ok(()),
+            (None, None, Some(_)) => Err("uniform: needs low < high".into()),
+            _ => Err(
+                "give exactly one of values: [...], log_uniform: [low, high], uniform: [low, high]"
+                    .into(),
+            ),
+        }
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng) -> f64 {
+        if let Some(v) = &self.values {
+            return v[rng.gen_range(0..v.len())];
+        }
+        if let Some([lo, hi]) = self.log_uniform {
+            return (lo.ln() + rng.gen::<f64>() * (hi.ln() - lo.ln())).exp();
+        }
+        let [lo, hi] = self.uniform.expect("a validated range");
+        lo + rng.gen::<f64>() * (hi - lo)
+    }
+}
+
+/// A tuned hyper-parameter: its key (`lr`, `weight_decay`, `weighting.<field>`,
+/// `architecture.<field>`) and its range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub key: String,
+    pub range: Range,
+}
+
+/// A configuration: a value per tuned key (configuration 0, the study's own, has none).
+pub type Config = Vec<(String, f64)>;
+
+/// The ranges a weighting declares for its own hyper-parameters, from the values its paper
+/// and reference code sweep; `compose` takes both parts' under `loss.` and `gradient.`.
+pub fn weighting_space(w: &WeightingSpec) -> Vec<(String, Range)> {
+    let one = |key: &str, r: Range| vec![(key.to_string(), r)];
+    match w {
+        WeightingSpec::Dwa(_) => one("temperature", Range::log_uniform(0.5, 5.0)),
+        WeightingSpec::CaGrad(_) => one("c", Range::uniform(0.1, 0.9)),
+        WeightingSpec::Famo(_) => one("lr", Range::log_uniform(1e-3, 1e-1)),
+        WeightingSpec::DbMtl(_) => one("beta", Range::uniform(0.1, 0.99)),
+        WeightingSpec::GradNorm(_) => one("alpha", Range::uniform(0.5, 3.0)),
+        WeightingSpec::GradVac(_) => one("beta", Range::log_uniform(1e-3, 1e-1)),
+        WeightingSpec::GradDrop(_) => one("leak", Range::uniform(0.0, 0.5)),
+        WeightingSpec::AutoLambda(_) => one("meta_lr", Range::log_uniform(1e-5, 1e-3)),
+        WeightingSpec::MetaWeightNet(_) => one("meta_lr", Range::log_uniform(1e-4, 1e-2)),
+        WeightingSpec::Compose(c) => {
+            let mut out: Vec<(String, Range)> = weighting_space(&c.loss)
+                .into_iter()
+                .map(|(k, r)| (format!("loss.{k}"), r))
+                .collect();
+            out.extend(
+                weighting_space(&c.gradient)
+                    .into_iter()
+                    .map(|(k, r)| (format!("gradient.{k}"), r)),
+            );
+            out
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The ranges an architecture declares for its own hyper-parameters.
+pub fn architecture_space(a: &ArchitectureSpec) -> Vec<(String, Range)> {
+    match a {
+        ArchitectureSpec::SoftSharing(_) => {
+            vec![("lambda".to_string(), Range::log_uniform(1e-4, 1e-1))]
+        }
+        _ => Vec::new(),
+    }
+}
+
+impl Tune {
+    /// Checks the settings; `lr_grid` is the number of learning rates the study lists (a
+    /// grid axis and a tuned range would both set it). The error names the key.
+    pub fn validate(&self, lr_grid: usize) -> Result<(), (String, String)> {
+        let err = |k: &str, m: String| Err((format!("tune.{k}"), m));
+        if self.budget == 0 || self.budget > MAX_BUDGET {
+            return err("budget", format!("must be between 1 and {MAX_BUDGET}"));
+        }
+        if self.replicates == 0 {
+            return err("replicates", "must be at least 1".into());
+        }
+        for (key, range) in [("lr", &self.lr), ("weight_decay", &self.weight_decay)] {
+            if let Some(r) = range {
+                r.validate().map_err(|m| (format!("tune.{key}"), m))?;
+                if self.strategy == Strategy::Grid && r.values.is_none() {
+                    return err(key, "strategy grid takes `values` lists only".into());
+                }
+            }
+        }
+        if let Some(r) = &self.lr {
+            if lr_grid > 1 {
+                return err(
+                    "lr",
+                    "training.lr lists several values; tune the learning rate or grid it, not both"
+                        .into(),
+                );
+            }
+            let low = r.values.as_ref().map_or_else(
+                || r.log_uniform.or(r.uniform).map_or(0.0, |b| b[0]),
+                |v| v.iter().cloned().fold(f64::INFINITY, f64::min),
+            );
+            if low <= 0.0 {
+                return err("lr", "learning rates must be positive".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The hyper-parameters tuned for `arch` + `weighting`. Under `strategy: grid` the
+    /// methods' own ranges (continuous) are left out.
+    pub fn space(&self, arch: &ArchitectureSpec, weighting: &WeightingSpec) -> Vec<Param> {
+        let mut space = Vec::new();
+        for (key, range) in [("lr", &self.lr), ("weight_decay", &self.weight_decay)] {
+            if let Some(r) = range {
+                space.push(Param {
+                    key: key.into(),
+                    range: r.clone(),
+                });
+            }
+        }
+        if self.method && self.strategy == Strategy::Random {
+            let single = matches!(arch, ArchitectureSpec::SingleTask(_));
+            for (k, range) in architecture_space(arch) {
+                space.push(Param {
+                    key: format!("architecture.{k}"),
+                    range,
+                });
+            }
+            if !single {
+                for (k, range) in weighting_space(weighting) {
+                    space.push(Param {
+                        key: format!("weighting.{k}"),
+                        range,
+                    });
+                }
+            }
+        }
+        space
+    }
+
+    /// The configurations of one cell: configuration 0 is the study's own setting; then
+    /// (random) `budget − 1` draws from the stream `seed`, or (grid) the grid's points.
+    pub fn configurations(&self, space: &[Param], seed: u64) -> Result<Vec<Config>, String> {
+        let mut configs: Vec<Config> = vec![Vec::new()];
+        if space.is_empty() {
+            return Ok(configs);
+        }
+        match self.strategy {
+            Strategy::Random => {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                for _ in 1..self.budget {
+                    configs.push(
+                        space
+                            .iter()
+                            .map(|p| (p.key.clone(), p.range.draw(&mut rng)))
+                            .collect(),
+                    );
+                }
+            }
+            Strategy::Grid => {
+                let mut grid: Vec<Config> = vec![Vec::new()];
+                for p in space {
+                    let values = p.range.values.as_ref().expect("grid ranges are lists");
+                    grid = grid
+                        .into_iter()
+                        .flat_map(|c| {
+                            values.iter().map(move |v| {
+                                let mut c = c.clone();
+                                c.push((p.key.clone(), *v));
+                                c
+                            })
+                        })
+                        .collect();
+                }
+                if grid.len() + 1 > self.budget {
+                    return Err(format!(
+                        "the grid has {} points, and with the study's own setting {} configurations: more than the budget of {}",
+                        grid.len(),
+                        grid.len() + 1,
+                        self.budget
+                    ));
+                }
+                configs.extend(grid);
+            }
+        }
+        Ok(configs)
+    }
+}
+
+/// Sets `value` at `key` of a run: `lr`, `weight_decay` (the optimizer's), or a field of
+/// the weighting or architecture (dotted for `compose` parts). Errors name the key.
+pub fn apply(spec: &mut RunSpec, key: &str, value: f64) -> Result<(), String> {
+    match key {
+        "lr" => spec.training.lr = value,
+        "weight_decay" => {
+            spec.training.optimizer = set_field(&spec.training.optimizer, &["weight_decay"], value)?
+        }
+        _ => {
+            let (part, path) = key.split_once('.').ok_or(format!("unknown key `{key}`"))?;
+            let path: Vec<&str> = path.split('.').collect();
+            match part {
+                "weighting" => spec.weighting = set_field(&spec.weighting, &path, value)?,
+                "architecture" => spec.architecture = set_field(&spec.architecture, &path, value)?,
+                _ => return Err(format!("unknown key `{key}`")),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `item` with the number at `path` replaced by `value` (through its serde form).
+fn set_field<T: Serialize + serde::de::DeserializeOwned>(
+    item: &T,
+    path: &[&str],
+    value: f64,
+) -> Result<T, String> {
+    crate::config::with_number_at(item, path, value)
+}
+
+/// A search cell: (suite label, fraction, algorithm label).
+pub type Cell = (String, String, String);
+
+fn cell_of(spec: &RunSpec) -> Cell {
+    (
+        spec.suite_label.clone(),
+        spec.fraction.to_string(),
+        spec.algorithm.clone(),
+    )
+}
+
+/// One search run: its cell and configuration index.
+#[derive(Debug, Clone)]
+pub struct SearchRun {
+    pub spec: RunSpec,
+    pub cell: Cell,
+    pub config: usize,
+}
+
+/// The search stage of `plan` (the study's expanded runs): per cell of its ordinary runs,
+/// every configuration × the search's replicates. Also returns each cell's configurations.
+pub fn search_plan(
+    tune: &Tune,
+    root: u64,
+    plan: &[RunSpec],
+) -> Result<(Vec<SearchRun>, BTreeMap<Cell, Vec<Config>>), (String, String)> {
+    let mut cells: BTreeMap<Cell, Vec<Config>> = BTreeMap::new();
+    let mut out = Vec::new();
+    let templates = plan.iter().filter(|r| {
+        r.replicate == 0 && r.task_subset.is_none() && r.adaptation.is_none() && r.stage.is_none()
+    });
+    for template in templates {
+        let cell = cell_of(template);
+        let space = tune.space(&template.architecture, &template.weighting);
+        let seed = derive_seed(root, &["tune", &cell.0, &cell.1, &cell.2]);
+        let configs = tune
+            .configurations(&space, seed)
+            .map_err(|m| ("tune.budget".to_string(), m))?;
+        for (k, config) in configs.iter().enumerate() {
+            for r in 0..tune.replicates {
+                let mut spec = template.clone();
+                for (key, value) in config {
+                    apply(&mut spec, key, *value).map_err(|m| (format!("tune: {key}"), m))?;
+                }
+                let base = crate::plan::run_seeds(root, &spec.suite, r, spec.fraction);
+                spec.replicate = r;
+                spec.seeds = crate::plan::RunSeeds {
+                    data: base.data,
+                    init: derive_seed(base.init, &["tune"]),
+                    batches: derive_seed(base.batches, &["tune"]),
+                };
+                spec.stage = Some(STAGE.into());
+                spec.id = String::new();
+                let hash = derive_seed(root, &[&canonical_json(&spec)]);
+                spec.id = format!(
+                    "{}-{}-{}-c{k}-r{r}-f{}-{hash:016x}",
+                    crate::plan::sanitize(&spec.suite_label),
+                    spec.architecture.kind(),
+                    spec.weighting.kind(),
+                    crate::plan::sanitize(&spec.fraction.to_string()),
+                );
+                out.push(SearchRun {
+                    spec,
+                    cell: cell.clone(),
+                    config: k,
+                });
+            }
+        }
+        cells.insert(cell, configs);
+    }
+    Ok((out, cells))
+}
+
+/// A cell's outcome: each configuration's score and the chosen one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    pub scores: Vec<f64>,
+    pub chosen: usize,
+}
+
+/// Each configuration's validation score in every cell, from the search's records.
+pub fn choose(
+    search: &[SearchRun],
+    cells: &BTreeMap<Cell, Vec<Config>>,
+    records: &[RunRecord],
+    selection: &Selection,
+) -> BTreeMap<Cell, Choice> {
+    let by_id: BTreeMap<&str, &RunRecord> = records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut out = BTreeMap::new();
+    for (cell, configs) in cells {
+        // Per configuration, per (task, metric): the values over its replicates.
+        let mut values: Vec<BTreeMap<(String, String), (Vec<f64>, bool)>> =
+            vec![BTreeMap::new(); configs.len()];
+        let mut failed = vec![false; configs.len()];
+        for run in search.iter().filter(|s| s.cell == *cell) {
+            let Some(record) = by_id.get(run.spec.id.as_str()).filter(|r| r.is_ok()) else {
+                failed[run.config] = true;
+                continue;
+            };
+            let keys = record.primary_metric_keys();
+            for p in selection.select_split(record, "val") {
+                if keys.contains(&(p.task.clone(), p.metric.clone())) {
+                    let e = values[run.config]
+                        .entry((p.task.clone(), p.metric.clone()))
+                        .or_insert((Vec::new(), p.higher_is_better));
+                    e.0.push(p.value);
+                }
+            }
+        }
+        let means: Vec<BTreeMap<(String, String), (f64, bool)>> = values
+            .iter()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, (v, h))| (k.clone(), (v.iter().sum::<f64>() / v.len() as f64, *h)))
+                    .collect()
+            })
+            .collect();
+        let keys: Vec<(String, String)> = means
+            .iter()
+            .flat_map(|m| m.keys().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let median = |key: &(String, String)| -> f64 {
+            let mut v: Vec<f64> = means
+                .iter()
+                .filter_map(|m| m.get(key).map(|x| x.0))
+                .filter(|x| x.is_finite())
+                .collect();
+            v.sort_by(f64::total_cmp);
+            match v.len() {
+                0 => 1.0,
+                n if n % 2 == 1 => v[n / 2],
+                n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+            }
+        };
+        let scales: Vec<f64> = keys.iter().map(|k| median(k).abs().max(1e-12)).collect();
+        let scores: Vec<f64> = means
+            .iter()
+            .zip(&failed)
+            .map(|(m, failed)| {
+                if *failed || keys.is_empty() || m.len() != keys.len() {
+                    return f64::NAN;
+                }
+                keys.iter()
+                    .zip(&scales)
+                    .map(|(k, s)| {
+                        let (v, higher) = m[k];
+                        if higher {
+                            v / s
+                        } else {
+                            -v / s
+                        }
+                    })
+                    .sum::<f64>()
+                    / keys.len() as f64
+            })
+            .collect();
+        let mut chosen = 0;
+        for (k, s) in scores.iter().enumerate() {
+            if s.is_finite() && (!scores[chosen].is_finite() || *s > scores[chosen]) {
+                chosen = k;
+            }
+        }
+        out.insert(cell.clone(), Choice { scores, chosen });
+    }
+    out
+}
+
+/// The final stage: `plan` with each ordinary run set to its cell's chosen configuration
+/// (its id recomputed: a resumed sweep finds the same ids).
+pub fn final_plan(
+    root: u64,
+    plan: &[RunSpec],
+    cells: &BTreeMap<Cell, Vec<Config>>,
+    choices: &BTreeMap<Cell, Choice>,
+) -> Result<Vec<RunSpec>, String> {
+    plan.iter()
+        .map(|run| {
+            let mut spec = run.clone();
+            let cell = cell_of(run);
+            if let (Some(configs), Some(choice)) = (cells.get(&cell), choices.get(&cell)) {
+                let config = &configs[choice.chosen];
+                if !config.is_empty() {
+                    for (key, value) in config {
+                        apply(&mut spec, key, *value)?;
+                    }
+                    let own = run.training_json();
+                    if spec.training_json() != own {
+                        spec.compared_as = Some(own);
+                    }
+                    let prefix = spec.id.rsplit_once('-').map_or("", |p| p.0).to_string();
+                    spec.id = String::new();
+                    let hash = derive_seed(root, &[&canonical_json(&spec)]);
+                    spec.id = format!("{prefix}-{:08x}", hash >> 32);
+                }
+            }
+            Ok(spec)
+        })
+        .collect()
+}
+
+/// `tune.md`: per cell, the budget, every configuration's values and score, the chosen one.
+pub fn tune_markdown(
+    study: &str,
+    tune: &Tune,
+    cells: &BTreeMap<Cell, Vec<Config>>,
+    choices: &BTreeMap<Cell, Choice>,
+    selection: &Selection,
+) -> String {
+    use std::fmt::Write as _;
+    let mut md = format!(
+        "# {study}: tuning\n\nEvery algorithm had the same budget: {} configurations ({} search), each trained {} time(s); configuration 0 is the study's own setting. Score: per task the primary validation metric at the point `selection: {selection}` names, mean over the configuration's replicates, signed so that higher is better and divided by the magnitude of the cell's median configuration, then the mean over tasks. The chosen configuration (marked ✓) was retrained with the study's replicates; those runs are the report's.\n",
+        tune.budget,
+        match tune.strategy {
+            Strategy::Random => "random",
+            Strategy::Grid => "grid",
+        },
+        tune.replicates,
+    );
+    for (cell, configs) in cells {
+        let Some(choice) = choices.get(cell) else {
+            continue;
+        };
+        let keys: Vec<&String> =
+            configs
+                .iter()
+                .flat_map(|c| c.iter().map(|(k, _)| k))
+                .fold(Vec::new(), |mut v, k| {
+                    if !v.contains(&k) {
+                        v.push(k);
+                    }
+                    v
+                });
+        let _ = writeln!(
+            md,
+            "\n## {} · fraction {} · {}\n\n| config | {}score | chosen |\n|---:|{}---:|:---:|",
+            cell.0,
+            cell.1,
+            cell.2,
+            keys.iter().map(|k| format!("{k} | ")).collect::<String>(),
+            "---:|".repeat(keys.len())
+        );
+        for (k, config) in configs.iter().enumerate() {
+            let values: String = keys
+                .iter()
+                .map(|key| match config.iter().find(|(c, _)| c == *key) {
+                    Some((_, v)) => format!("{v:.4e} | "),
+                    None => "(study) | ".into(),
+                })
+                .collect();
+            let score = choice.scores.get(k).copied().unwrap_or(f64::NAN);
+            let score = if score.is_finite() {
+                format!("{score:.4}")
+            } else {
+                "failed".into()
+            };
+            let mark = if k == choice.chosen { "✓" } else { "" };
+            let _ = writeln!(md, "| {k} | {values}{score} | {mark} |");
+        }
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tune(strategy: Strategy) -> Tune {
+        Tune {
+            budget: 5,
+            replicates: 1,
+            strategy,
+            lr: Some(Range {
+                values: Some(vec![1e-3, 1e-2]),
+                ..Default::default()
+            }),
+            weight_decay: None,
+            method: true,
+        }
+    }
+
+    #[test]
+    fn configurations_start_with_the_study_setting_and_are_seeded() {
+        let t = tune(Strategy::Random);
+        let space = t.space(
+            &ArchitectureSpec::HardSharing(Default::default()),
+            &WeightingSpec::CaGrad(Default::default()),
+        );
+        assert_eq!(space.len(), 2, "lr and CAGrad's c");
+        let a = t.configurations(&space, 7).unwrap();
+        assert_eq!(a.len(), 5);
+        assert!(a[0].is_empty());
+        assert_eq!(a, t.configurations(&space, 7).unwrap());
+        assert_ne!(a, t.configurations(&space, 8).unwrap());
+        for c in &a[1..] {
+            assert!([1e-3, 1e-2].contains(&c[0].1));
+            assert!((0.1..=0.9).contains(&c[1].1), "{c:?}");
+        }
+        // single_task tunes only what every algorithm shares.
+        let single = t.space(
+            &ArchitectureSpec::SingleTask(Default::default()),
+            &WeightingSpec::Equal(Default::default()),
+        );
+        assert_eq!(single.len(), 1);
+        // A grid needs room for all its points besides the study's own.
+        let g = tune(Strategy::Grid);
+        let space = g.space(
+            &ArchitectureSpec::HardSharing(Default::default()),
+            &WeightingSpec::CaGrad(Default::default()),
+        );
+        assert_eq!(g.configurations(&space, 0).unwrap().len(), 3);
+        let small = Tune { budget: 2, ..g };
+        assert!(small
+            .configurations(&space, 0)
+            .unwrap_err()
+            .contains("budget of 2"));
+    }
+
+    #[test]
+    fn settings_are_checked_with_their_keys() {
+        let t = tune(Strategy::Random);
+        assert!(t.validate(1).is_ok());
+        assert_eq!(t.validate(2).unwrap_err().0, "tune.lr");
+        let zero = Tune {
+            budget: 0,
+            ..t.clone()
+        };
+        assert_eq!(zero.validate(1).unwrap_err().0, "tune.budget");
+        let bad = Tune {
+            lr: Some(Range::log_uniform(0.0, 1.0)),
+            ..t.clone()
+        };
+        assert!(bad.validate(1).unwrap_err().1.contains("0 < low < high"));
+        let grid = Tune {
+            strategy: Strategy::Grid,
+            lr: Some(Range::uniform(0.1, 0.2)),
+            ..t
+        };
+        assert!(grid.validate(1).unwrap_err().1.contains("values"));
+    }
+
+    #[test]
+    fn every_declared_range_sets_a_real_field() {
+        // Each declared key must name a numeric field of its method's serde form.
+        for (_, w) in WeightingSpec::registry() {
+            for (key, _) in weighting_space(&w) {
+                let path: Vec<&str> = key.split('.').collect();
+                set_field(&w, &path, 0.5).unwrap_or_else(|e| panic!("{}: {e}", w.kind()));
+            }
+        }
+        for (_, a) in ArchitectureSpec::registry() {
+            for (key, _) in architecture_space(&a) {
+                set_field(&a, &[key.as_str()], 0.5).unwrap();
+            }
+        }
+    }
+}
