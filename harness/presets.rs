@@ -13,6 +13,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         include_str!("presets/method-zoo.yaml"),
     ),
     (
+        "fair-comparison",
+        "paper-grade protocol in minutes: equal tuning budget, best_val selection, the scalarization front and hypervolumes, 3 replicates",
+        include_str!("presets/fair-comparison.yaml"),
+    ),
+    (
         "transfer-conflict-efficiency",
         "every transfer, conflict and data-efficiency table and chart on planted blocks and a 2-task toy",
         include_str!("presets/transfer-conflict-efficiency.yaml"),

@@ -9,7 +9,9 @@
 //!    times (default 1) with its own initialisation and batch streams on the same data as
 //!    the study's replicates.
 //! 2. **Final** (`DIR/runs/`): each algorithm's chosen configuration, retrained with the
-//!    study's replicates and reported as usual.
+//!    study's replicates and reported as usual. The scalarization front's fixed weightings
+//!    (the study's `scalarization`) are scalarizations like `equal` and train with the
+//!    learning rate and weight decay chosen for their architecture with `equal`.
 //!
 //! A configuration's score: per task the primary validation metric at the evaluation point
 //! the study's `selection` names, averaged over the configuration's replicates; signed so
@@ -504,7 +506,9 @@ pub fn choose(
 }
 
 /// The final stage: `plan` with each ordinary run set to its cell's chosen configuration
-/// (its id recomputed: a resumed sweep finds the same ids).
+/// (its id recomputed: a resumed sweep finds the same ids), and each run of the
+/// scalarization front set to the learning rate and weight decay chosen for its
+/// architecture with `equal` (when the study has that cell).
 pub fn final_plan(
     root: u64,
     plan: &[RunSpec],
@@ -514,11 +518,27 @@ pub fn final_plan(
     plan.iter()
         .map(|run| {
             let mut spec = run.clone();
-            let cell = cell_of(run);
+            let mut cell = cell_of(run);
+            // The front's fixed weightings are scalarizations like `equal`: they train with
+            // the training settings chosen for the same architecture with `equal`.
+            let front = run.stage.as_deref() == Some(crate::scalarization::STAGE);
+            if front {
+                let suffix = run.algorithm.split_once(' ').map_or("", |s| s.1);
+                let suffix = suffix.split_once(' ').map_or("", |s| s.1);
+                cell.2 = format!("{}+equal", run.architecture.kind());
+                if !suffix.is_empty() {
+                    cell.2.push(' ');
+                    cell.2.push_str(suffix);
+                }
+            }
             if let (Some(configs), Some(choice)) = (cells.get(&cell), choices.get(&cell)) {
-                let config = &configs[choice.chosen];
+                let config: Config = configs[choice.chosen]
+                    .iter()
+                    .filter(|(k, _)| !front || k == "lr" || k == "weight_decay")
+                    .cloned()
+                    .collect();
                 if !config.is_empty() {
-                    for (key, value) in config {
+                    for (key, value) in &config {
                         apply(&mut spec, key, *value)?;
                     }
                     let own = run.training_json();
@@ -546,7 +566,7 @@ pub fn tune_markdown(
 ) -> String {
     use std::fmt::Write as _;
     let mut md = format!(
-        "# {study}: tuning\n\nEvery algorithm had the same budget: {} configurations ({} search), each trained {} time(s); configuration 0 is the study's own setting. Score: per task the primary validation metric at the point `selection: {selection}` names, mean over the configuration's replicates, signed so that higher is better and divided by the magnitude of the cell's median configuration, then the mean over tasks. The chosen configuration (marked ✓) was retrained with the study's replicates; those runs are the report's.\n",
+        "# {study}: tuning\n\nEvery algorithm had the same budget: {} configurations ({} search), each trained {} time(s); configuration 0 is the study's own setting. Score: per task the primary validation metric at the point `selection: {selection}` names, mean over the configuration's replicates, signed so that higher is better and divided by the magnitude of the cell's median configuration, then the mean over tasks. The chosen configuration (marked ✓) was retrained with the study's replicates; those runs are the report's. The fixed weightings of a scalarization front train with the learning rate and weight decay chosen for their architecture with `equal`.\n",
         tune.budget,
         match tune.strategy {
             Strategy::Random => "random",
