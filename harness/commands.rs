@@ -55,6 +55,22 @@ impl StudyInput {
     pub fn plan(&self) -> Result<(LoadedStudy, Vec<plan::RunSpec>), HarnessError> {
         let study = load(&self.source, &self.sets)?;
         let runs = plan::expand_limited(&study, self.max_runs)?;
+        if let Some(t) = &study.config.tune {
+            // The search is checked (and counted against the limit) before anything runs.
+            let (search, _) = crate::tune::search_plan(t, study.config.seed, &runs)
+                .map_err(|(key, m)| study.error_at(&key, m))?;
+            if search.len() + runs.len() > self.max_runs {
+                return Err(study.error_at(
+                    "tune.budget",
+                    format!(
+                        "the tuning search ({} runs) and the final plan ({} runs) exceed the limit of {} (--max-runs raises it)",
+                        search.len(),
+                        runs.len(),
+                        self.max_runs
+                    ),
+                ));
+            }
+        }
         Ok((study, runs))
     }
 }
@@ -167,6 +183,17 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
 pub fn plan(input: StudyInput) -> Result<u8, HarnessError> {
     let (study, runs) = input.plan()?;
     println!("{}: {} runs", study.config.name, runs.len());
+    if let Some(t) = &study.config.tune {
+        let (search, cells) = crate::tune::search_plan(t, study.config.seed, &runs)
+            .map_err(|(key, m)| study.error_at(&key, m))?;
+        println!(
+            "tuning first: {} search runs ({} configurations × {} replicate(s) for each of {} cells, under DIR/tune); the runs below then train each cell's chosen configuration",
+            search.len(),
+            t.budget,
+            t.replicates,
+            cells.len()
+        );
+    }
     println!(
         "{:<58} {:<22} {:<32} {:>3} {:>8} {:>6} {:>5} {:>9}",
         "id", "suite", "algorithm", "rep", "fraction", "epochs", "batch", "lr"
