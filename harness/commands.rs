@@ -232,7 +232,18 @@ pub fn slurm(input: StudyInput, mut o: SlurmOptions, dry_run: bool) -> Result<u8
         })?;
         o.out = here.join(&o.out);
     }
-    let done = crate::slurm::submit(&study.text, &runs, &o, dry_run)?;
+    let search = match &study.config.tune {
+        Some(t) => Some(
+            crate::tune::search_plan(t, study.config.seed, &runs)
+                .map_err(|(key, m)| study.error_at(&key, m))?
+                .0
+                .into_iter()
+                .map(|s| s.spec)
+                .collect::<Vec<_>>(),
+        ),
+        None => None,
+    };
+    let done = crate::slurm::submit(&study.text, &runs, search.as_deref(), &o, dry_run)?;
     if dry_run {
         println!(
             "# {}/slurm/shards.sbatch\n{}",
@@ -244,10 +255,16 @@ pub fn slurm(input: StudyInput, mut o: SlurmOptions, dry_run: bool) -> Result<u8
             o.out.display(),
             done.report_script
         );
-        println!(
-            "# submitted as: sbatch --parsable shards.sbatch; sbatch --parsable --dependency=afterany:<array job> report.sbatch"
-        );
-    } else if let Some((array, report)) = done.jobs {
+        if search.is_some() {
+            println!(
+                "# submitted as: sbatch --parsable shards.sbatch (the tuning search); sbatch --parsable --dependency=afterany:<search array> shards.sbatch (the chosen configurations); sbatch --parsable --dependency=afterany:<final array> report.sbatch"
+            );
+        } else {
+            println!(
+                "# submitted as: sbatch --parsable shards.sbatch; sbatch --parsable --dependency=afterany:<array job> report.sbatch"
+            );
+        }
+    } else if let Some((arrays, report)) = done.jobs {
         println!(
             "{}: {} runs in {} shards → {}",
             study.config.name,
@@ -255,7 +272,14 @@ pub fn slurm(input: StudyInput, mut o: SlurmOptions, dry_run: bool) -> Result<u8
             done.shards,
             o.out.display()
         );
-        println!("array job {array}");
+        for (k, array) in arrays.iter().enumerate() {
+            let what = match (arrays.len(), k) {
+                (1, _) => "",
+                (_, 0) => " (tuning search)",
+                _ => " (chosen configurations)",
+            };
+            println!("array job {array}{what}");
+        }
         println!("report job {report}");
     }
     Ok(0)

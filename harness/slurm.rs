@@ -125,17 +125,27 @@ pub struct Submission {
     pub shard_script: String,
     pub report_script: String,
     pub shards: usize,
-    pub jobs: Option<(String, String)>,
+    /// The array jobs (two for a tuned study: its search, then its final runs) and the
+    /// report job.
+    pub jobs: Option<(Vec<String>, String)>,
 }
 
 /// Prepares (and unless `dry_run`, writes and submits) the sweep of `runs` as a job array.
+/// A tuned study gives its `search` runs: the array is then submitted twice, the second
+/// after the first has ended — each task runs its part of the search, then (once the whole
+/// search is stored) its part of the final runs, whose plan only the search decides; the
+/// output directory's claim is the search's (`DIR/tune/plan.json`).
 pub fn submit(
     study_text: &str,
     runs: &[RunSpec],
+    search: Option<&[RunSpec]>,
     o: &SlurmOptions,
     dry_run: bool,
 ) -> Result<Submission, HarnessError> {
-    let plan = StoredPlan::of(runs);
+    let (plan, claim_dir) = match search {
+        None => (StoredPlan::of(runs), o.out.clone()),
+        Some(s) => (StoredPlan::of(s), crate::tune_stage::search_dir(&o.out)),
+    };
     let o = SlurmOptions {
         shards: o.shards.clamp(1, runs.len().max(1)),
         ..o.clone()
@@ -153,7 +163,7 @@ pub fn submit(
         });
     }
     // Everything that can refuse comes before anything is written.
-    crate::sweep::check_plan(&o.out, &plan)?;
+    crate::sweep::check_plan(&claim_dir, &plan)?;
     let sbatch_found = Command::new("sbatch")
         .arg("--version")
         .output()
@@ -169,12 +179,31 @@ pub fn submit(
         path: dir.clone(),
         message: format!("cannot create it: {e}"),
     })?;
-    crate::sweep::claim_plan(&o.out, &plan)?;
+    std::fs::create_dir_all(&claim_dir).map_err(|e| HarnessError::Output {
+        path: claim_dir.clone(),
+        message: format!("cannot create it: {e}"),
+    })?;
+    crate::sweep::claim_plan(&claim_dir, &plan)?;
     write_atomic(&o.out.join("study.yaml"), study_text.as_bytes())?;
     let (shard_path, report_path) = (dir.join("shards.sbatch"), dir.join("report.sbatch"));
     write_atomic(&shard_path, shards.as_bytes())?;
     write_atomic(&report_path, report.as_bytes())?;
-    let array = sbatch(&[], &shard_path)?;
+    let mut arrays = vec![sbatch(&[], &shard_path)?];
+    if search.is_some() {
+        let first = arrays[0].clone();
+        arrays.push(
+            sbatch(&[format!("--dependency=afterany:{first}")], &shard_path).map_err(|e| {
+                HarnessError::Output {
+                    path: shard_path.clone(),
+                    message: format!(
+                        "the search's array job {first} was submitted, but the final runs' was not ({e}); once it has ended: sbatch {}",
+                        shard_path.display()
+                    ),
+                }
+            })?,
+        );
+    }
+    let array = arrays.last().cloned().unwrap_or_default();
     let report_job =
         sbatch(&[format!("--dependency=afterany:{array}")], &report_path).map_err(|e| {
             HarnessError::Output {
@@ -189,7 +218,7 @@ pub fn submit(
         shard_script: shards,
         report_script: report,
         shards: o.shards,
-        jobs: Some((array, report_job)),
+        jobs: Some((arrays, report_job)),
     })
 }
 
