@@ -470,9 +470,11 @@ mod tests {
         assert_eq!(v[0].dominated_by.as_deref(), Some("w=1,1"));
         assert!(v[0].beyond_front.abs() < 1e-12);
         assert!(v[1].dominated_by.is_none());
-        // beyond: (1, 0.75) adds [2/3, 1] × [0.5, 0.75].
+        // The front covers [0, 2/3] × [0, 0.5] (its ends lie on the axes: no area). beyond,
+        // at (1, 0.75), covers [0, 1] × [0, 0.75], which holds it: 0.75 − 1/3.
+        assert!((front_volume - 1.0 / 3.0).abs() < 1e-12);
         assert!(
-            (v[1].beyond_front - (1.0 / 3.0) * 0.25).abs() < 1e-12,
+            (v[1].beyond_front - (0.75 - 1.0 / 3.0)).abs() < 1e-12,
             "{}",
             v[1].beyond_front
         );
