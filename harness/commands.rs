@@ -292,7 +292,13 @@ pub fn status(out: &Path) -> Result<u8, HarnessError> {
     Ok(if s.complete() { 0 } else { 1 })
 }
 
-pub fn list() -> Result<u8, HarnessError> {
+/// `list`: every registered component with its description and defaults; with
+/// `markdown`, the same as the Markdown table the README embeds (`components_markdown`).
+pub fn list(markdown: bool) -> Result<u8, HarnessError> {
+    if markdown {
+        print!("{}", components_markdown());
+        return Ok(0);
+    }
     fn section<T: serde::Serialize>(
         title: &str,
         entries: Vec<(mtlbench_tasks::registry::RegistryEntry, T)>,
@@ -317,6 +323,42 @@ pub fn list() -> Result<u8, HarnessError> {
         println!("  {name:<22} {description}");
     }
     Ok(0)
+}
+
+/// The README's table of registered components, generated from the registries (one row per
+/// suite, architecture, weighting, optimizer, adaptation start and preset): kind, what it
+/// is, and its defaults. A test checks that the README holds exactly this text.
+pub fn components_markdown() -> String {
+    use std::fmt::Write as _;
+    fn rows<T: serde::Serialize>(
+        md: &mut String,
+        what: &str,
+        entries: Vec<(mtlbench_tasks::registry::RegistryEntry, T)>,
+    ) {
+        for (entry, default) in entries {
+            let defaults = canonical_json(&default).replace('|', "\\|");
+            let _ = writeln!(
+                md,
+                "| {what} `{}` | {} | `{defaults}` |",
+                entry.kind,
+                entry.description.replace('|', "\\|")
+            );
+        }
+    }
+    let mut md = String::from("| kind | what | defaults |\n|---|---|---|\n");
+    rows(&mut md, "suite", SuiteSpec::registry());
+    rows(&mut md, "architecture", ArchitectureSpec::registry());
+    rows(&mut md, "weighting", WeightingSpec::registry());
+    rows(&mut md, "optimizer", OptimizerSpec::registry());
+    rows(
+        &mut md,
+        "adaptation start",
+        mtlbench_algorithms::adapt::StartSpec::registry(),
+    );
+    for (name, description, _) in PRESETS {
+        let _ = writeln!(md, "| preset `{name}` | {description} | |");
+    }
+    md
 }
 
 /// `report DIR [--selection RULE] [--delta-metrics A,B]`: without them, those of

@@ -118,7 +118,11 @@ enum Command {
         study: StudyArgs,
     },
     /// Every registered suite, architecture, weighting, optimizer and preset, with defaults.
-    List,
+    List {
+        /// Print the README's component table (Markdown) instead.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Rebuild tables and charts of an output directory from its stored run records.
     Report {
         /// The output directory of a run (holding runs/).
@@ -220,7 +224,7 @@ fn main() -> ExitCode {
         }
         Command::Status { out } => commands::status(&out),
         Command::Plan { study } => commands::plan(study.input()),
-        Command::List => commands::list(),
+        Command::List { markdown } => commands::list(markdown),
         Command::Report {
             out,
             selection,
