@@ -156,7 +156,12 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
     }
     let selection = study.config.selection;
     let metrics = DeltaMetrics(study.config.delta_metrics.clone());
-    let report = mtlbench_results::report::write_report(&out, &selection, &metrics)?;
+    let report = mtlbench_results::report::write_report(
+        &out,
+        &selection,
+        &metrics,
+        study.config.published.as_ref(),
+    )?;
     if o.progress {
         eprintln!(
             "{} planned, {} already stored, {} ok, {} not ok; report: {} files",
@@ -391,8 +396,11 @@ pub fn report(
     let selection = selection
         .or_else(|| stored.as_ref().map(|c| c.selection))
         .unwrap_or(Selection::Last);
+    let published = stored.as_ref().and_then(|c| c.published.clone());
     let metrics = DeltaMetrics(delta_metrics.or_else(|| stored.and_then(|c| c.delta_metrics)));
-    for file in mtlbench_results::report::write_report(out, &selection, &metrics)?.files {
+    for file in
+        mtlbench_results::report::write_report(out, &selection, &metrics, published.as_ref())?.files
+    {
         println!("{}", file.display());
     }
     Ok(0)

@@ -57,6 +57,9 @@ pub struct StudyConfig {
     /// replicates are trained (see `tune`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tune: Option<crate::tune::Tune>,
+    /// A paper's table to set beside this study's results (`published.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<mtlbench_results::published::Published>,
 }
 
 fn default_replicates() -> usize {

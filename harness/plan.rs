@@ -210,6 +210,10 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
     if let Some(names) = &c.delta_metrics {
         check_delta_metrics(names).map_err(|(key, message)| study.error_at(&key, message))?;
     }
+    if let Some(p) = &c.published {
+        p.validate()
+            .map_err(|(key, message)| study.error_at(&format!("published.{key}"), message))?;
+    }
     if let Some(tune) = &c.tune {
         tune.validate(c.training.lr.0.len())
             .map_err(|(key, message)| study.error_at(&key, message))?;

@@ -10,6 +10,7 @@ pub mod error;
 pub mod front;
 pub mod main_table;
 pub mod pairwise;
+pub mod published;
 pub mod record;
 pub mod relationships;
 pub mod report;

@@ -30,11 +30,13 @@ fn write_parquet_and_csv(
 /// `data_efficiency.csv` (when the study has several fractions), `summary.{parquet,csv,md,tex}`,
 /// `telemetry_summary.csv`, `task_weights.*`, `pairwise_transfer.csv`, `relationships.md`,
 /// `charts/*.{svg,png}` and `index.md` under `out`, the test metrics of every run taken
-/// under `selection`, the transfer measures over the metrics `metrics` takes.
+/// under `selection`, the transfer measures over the metrics `metrics` takes; with
+/// `published`, `published.md` sets a paper's numbers beside ours.
 pub fn write_report(
     out: &Path,
     selection: &Selection,
     metrics: &DeltaMetrics,
+    published: Option<&crate::published::Published>,
 ) -> Result<Report, ResultsError> {
     let mut runs = read_runs(&runs_dir(out))?;
     selection.apply(&mut runs);
@@ -104,6 +106,12 @@ pub fn write_report(
             tables::write_csv(frame, &path)?;
             written.push(path);
         }
+    }
+    if let Some(p) = published {
+        let path = out.join("published.md");
+        let md = crate::published::published_markdown(&study, p, &runs, &selection.caption());
+        crate::store::write_atomic(&path, md.as_bytes())?;
+        written.push(path);
     }
     // Written by the harness from the tuning search (`DIR/tune/`), linked from the index.
     if out.join("tune.md").exists() {
@@ -252,6 +260,7 @@ fn index_markdown(
         ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost"),
         ("summary.tex", "the main table in LaTeX (booktabs; best per column in bold)"),
         ("summary.csv", "the summary in long form (also summary.parquet)"),
+        ("published.md", "the published numbers the study names, beside ours, with the differences in protocol"),
         ("tune.md", "the tuning search: every algorithm's configurations, their validation scores and the chosen one (the search's runs are under tune/)"),
         ("front.md", "the scalarization front: fixed-weight results, each method's point, hypervolume and gain beyond the front"),
         ("front_volumes.csv", "each method's hypervolume against the front"),
