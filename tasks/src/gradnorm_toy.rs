@@ -191,6 +191,7 @@ impl GradnormToy {
             x,
             tasks,
             planted_correlation: None,
+            image: None,
         })
     }
 }

@@ -421,6 +421,7 @@ impl PlantedCorrelation {
             x,
             tasks,
             planted_correlation: Some(planted),
+            image: None,
         })
     }
 }

@@ -142,6 +142,7 @@ impl Sinusoid {
             x,
             tasks,
             planted_correlation: None,
+            image: None,
         })
     }
 

@@ -1,6 +1,6 @@
 //! The suite registry: every suite a study can name, with its parameters.
 
-use crate::data::SuiteData;
+use crate::data::{ImageShape, SuiteData};
 use crate::gradnorm_toy::GradnormToy;
 use crate::planted_correlation::{PlantedCorrelation, TaskTree};
 use crate::real::census::CensusIncome;
@@ -222,6 +222,16 @@ impl SuiteSpec {
             .find(|(k, _)| *k == "train")
             .map_or(0, |s| s.1);
         (train, input)
+    }
+
+    /// The image each input row will hold, for image suites (known from the kind alone).
+    pub fn image_shape(&self) -> Option<ImageShape> {
+        match self {
+            SuiteSpec::MultiMnist(_)
+            | SuiteSpec::MultiFashion(_)
+            | SuiteSpec::MultiFashionMnist(_) => Some(crate::real::multi_mnist::IMAGE),
+            _ => None,
+        }
     }
 
     /// Number of tasks the suite will have.

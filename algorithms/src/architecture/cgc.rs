@@ -54,7 +54,7 @@ mod tests {
     #[test]
     fn task_experts_and_gates() {
         let model = ModelSpec {
-            trunk: vec![4, 3],
+            trunk: vec![4, 3].into(),
             head: vec![],
         };
         let cgc = Cgc {

@@ -2,7 +2,6 @@
 //! units.
 
 use super::{Architecture, Builder, Layout, Sharing};
-use crate::model::Linear;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -22,17 +21,14 @@ pub struct CrossStitch {}
 impl Architecture for CrossStitch {
     fn build<D: Device<f32>>(&self, b: &mut Builder<'_, D>) -> Layout {
         let tasks = b.tasks();
-        let start = b.layers.len();
+        let start = b.len();
         for _ in 0..b.depth() {
             let alpha = initial_alpha(tasks);
-            b.layers.push(Linear {
-                weight: b.dev.tensor_from_vec(alpha, (tasks, tasks)),
-                bias: b.dev.tensor_from_vec(Vec::new(), (0,)),
-            });
+            b.weight(alpha, (tasks, tasks));
         }
-        let stitches = start..b.layers.len();
+        let stitches = start..b.len();
         let trunks: Vec<Range<usize>> = (0..tasks).map(|_| b.trunk(&["trunk"])).collect();
-        let shared = start..b.layers.len();
+        let shared = start..b.len();
         let towers = b.heads();
         Layout {
             shared,
@@ -73,7 +69,7 @@ mod tests {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6, "{row:?}");
         }
         let model = ModelSpec {
-            trunk: vec![4, 3],
+            trunk: vec![4, 3].into(),
             head: vec![],
         };
         let net =

@@ -4,6 +4,7 @@
 
 use super::{Network, Sharing};
 use crate::model::Linear;
+use crate::trunk::LayerOp;
 use dfdx::prelude::*;
 use std::ops::Range;
 
@@ -27,6 +28,20 @@ impl<D: Device<f32>, T: Tape<f32, D> + Default> SharedRep<D, T> {
 }
 
 impl<D: Device<f32>> Network<D> {
+    /// Layer `i`'s output for input `x` (before its ReLU): x·W + b, or its convolution
+    /// followed by its max-pools.
+    pub fn forward_layer<T: Tape<f32, D>>(&self, i: usize, x: T2<D, T>) -> T2<D, T> {
+        let layer = &self.layers[i];
+        match &self.ops[i] {
+            LayerOp::Dense => layer.forward(x),
+            LayerOp::Conv { conv, pools } => pools
+                .iter()
+                .fold(conv.forward(x, &layer.weight, &layer.bias), |h, pool| {
+                    pool.forward(h)
+                }),
+        }
+    }
+
     /// Applies `layers[range]` in order, ReLU after each one, and after the last one too
     /// when `relu_last`.
     pub fn apply<T: Tape<f32, D>>(
@@ -37,7 +52,7 @@ impl<D: Device<f32>> Network<D> {
     ) -> T2<D, T> {
         let last = range.end;
         for i in range {
-            x = self.layers[i].forward(x);
+            x = self.forward_layer(i, x);
             if i + 1 < last || relu_last {
                 x = x.relu();
             }
@@ -75,7 +90,7 @@ impl<D: Device<f32>> Network<D> {
                 let mut parts = Vec::with_capacity(self.shared.len());
                 let mut h = x;
                 for i in self.shared.clone() {
-                    h = self.layers[i].forward(h).relu();
+                    h = self.forward_layer(i, h).relu();
                     if i + 1 < self.shared.end {
                         parts.push(h.with_empty_tape());
                     }
@@ -89,7 +104,7 @@ impl<D: Device<f32>> Network<D> {
                     hs = hs
                         .into_iter()
                         .zip(towers)
-                        .map(|(h, tower)| self.layers[tower.start + l].forward(h).relu())
+                        .map(|(h, tower)| self.forward_layer(tower.start + l, h).relu())
                         .collect();
                     hs = stitch(&self.layers[stitches.start + l].weight, hs);
                 }
@@ -131,11 +146,21 @@ impl<D: Device<f32>> Network<D> {
         self.apply(tower.head.clone(), z, false)
     }
 
-    /// Multiply-adds per input row in the shared layers.
+    /// Multiply-adds per input row in the shared layers (a convolution's weight counts
+    /// once per output pixel).
     pub fn shared_macs(&self) -> usize {
-        self.layers[self.shared.clone()]
-            .iter()
-            .map(Linear::macs)
+        self.shared
+            .clone()
+            .map(|i| {
+                let pixels = match &self.ops[i] {
+                    LayerOp::Dense => 1,
+                    LayerOp::Conv { conv, .. } => {
+                        let out = conv.output();
+                        out.height * out.width
+                    }
+                };
+                pixels * self.layers[i].macs()
+            })
             .sum()
     }
 

@@ -36,7 +36,7 @@ mod tests {
     #[test]
     fn one_trunk_then_the_heads() {
         let model = ModelSpec {
-            trunk: vec![5, 4],
+            trunk: vec![5, 4].into(),
             head: vec![3],
         };
         let net =

@@ -125,7 +125,7 @@ impl Architecture for Hierarchical {
                     .iter()
                     .map(|_| b.trunk_part(&["trunk"], self.root_depth(), depth))
                     .collect();
-                let shared = root.start..b.layers.len();
+                let shared = root.start..b.len();
                 let mut group_of = vec![0; tasks];
                 for (g, members) in groups.iter().enumerate() {
                     for &t in members {
@@ -151,7 +151,7 @@ impl Architecture for Hierarchical {
                     .map(|t| {
                         let width = b.trunk_width(levels[t]);
                         Tower {
-                            trunk: b.layers.len()..b.layers.len(),
+                            trunk: b.len()..b.len(),
                             head: b.head_from(t, width),
                         }
                     })
@@ -181,7 +181,7 @@ mod tests {
     fn hierarchical_special_cases_are_the_basic_architectures() {
         let suite = tiny_suite(3, 8, 64, 5);
         let model = ModelSpec {
-            trunk: vec![12, 8],
+            trunk: vec![12, 8].into(),
             head: vec![],
         };
         let training = adam_training(3, 16, 1, false);

@@ -55,19 +55,19 @@ pub(super) fn experts<D: Device<f32>>(
             _ => b.trunk(&["expert", &e.to_string()]),
         })
         .collect();
-    let shared = shared_experts.first().map_or(0, |r| r.start)..b.layers.len();
+    let shared = shared_experts.first().map_or(0, |r| r.start)..b.len();
     let tasks = b.tasks();
     let mut task_experts = Vec::with_capacity(tasks);
     let mut gates = Vec::with_capacity(tasks);
     let mut towers = Vec::with_capacity(tasks);
     for t in 0..tasks {
-        let start = b.layers.len();
+        let start = b.len();
         let own: Vec<Range<usize>> = (0..n_own)
             .map(|e| b.trunk(&["task-expert", &t.to_string(), &e.to_string()]))
             .collect();
-        gates.push(b.linear(b.inputs, n_shared + n_own, &["gate", &t.to_string()]));
+        gates.push(b.linear(b.input_width(), n_shared + n_own, &["gate", &t.to_string()]));
         task_experts.push(own);
-        let trunk = start..b.layers.len();
+        let trunk = start..b.len();
         towers.push(Tower {
             trunk,
             head: b.head(t),
@@ -99,7 +99,7 @@ mod tests {
     fn one_expert_mmoe_is_hard_sharing() {
         let suite = tiny_suite(2, 6, 40, 2);
         let model = ModelSpec {
-            trunk: vec![8],
+            trunk: vec![8].into(),
             head: vec![],
         };
         let training = adam_training(3, 8, 1, false);

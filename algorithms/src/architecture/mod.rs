@@ -29,8 +29,10 @@ pub use single_task::SingleTask;
 pub use soft_sharing::{SoftPenalty, SoftSharing};
 
 use crate::model::{Linear, ModelSpec};
+use crate::trunk::{LayerOp, ResolvedLayer};
 use crate::AlgorithmsError;
 use dfdx::prelude::*;
+use mtlbench_tasks::InputShape;
 use std::ops::Range;
 
 /// What an architecture is: its checks and the network it builds. `ArchitectureSpec`
@@ -116,23 +118,34 @@ architectures! {
 }
 
 impl ArchitectureSpec {
-    /// Builds the network for a suite with input width `inputs` and one output width per
-    /// task, initialised from `init_seed`.
+    /// Builds the network for a suite with input `input` (a width, or a width and an image
+    /// shape) and one output width per task, initialised from `init_seed`. The trunk must
+    /// fit the input (`ModelSpec::validate_input`, checked when a study is planned).
     pub fn build<D: Device<f32>>(
         &self,
         dev: &D,
         model: &ModelSpec,
-        inputs: usize,
+        input: impl Into<InputShape>,
         outputs: &[usize],
         init_seed: u64,
     ) -> Network<D> {
+        let input = input.into();
+        let trunk = model.trunk.resolve(input).unwrap_or_else(|e| {
+            panic!(
+                "model.{}: {} (the plan checks the trunk against the suite)",
+                e.key(),
+                e.message()
+            )
+        });
         let mut b = Builder {
             dev,
             model,
-            inputs,
+            input,
+            trunk,
             outputs,
             init_seed,
             layers: Vec::new(),
+            ops: Vec::new(),
         };
         let Layout {
             shared,
@@ -141,6 +154,7 @@ impl ArchitectureSpec {
         } = self.layout(&mut b);
         Network {
             layers: b.layers,
+            ops: b.ops,
             shared,
             towers,
             sharing,
@@ -159,12 +173,15 @@ pub struct Layout {
 /// The layer list under construction, with what every build reads: the model's shape,
 /// the suite's input and output widths, and the initialisation seed.
 pub struct Builder<'a, D: Device<f32>> {
-    pub dev: &'a D,
-    pub model: &'a ModelSpec,
-    pub inputs: usize,
-    pub outputs: &'a [usize],
-    pub init_seed: u64,
-    pub layers: Vec<Linear<D>>,
+    dev: &'a D,
+    model: &'a ModelSpec,
+    input: InputShape,
+    /// The trunk's layers with parameters, resolved against the input.
+    trunk: Vec<ResolvedLayer>,
+    outputs: &'a [usize],
+    init_seed: u64,
+    layers: Vec<Linear<D>>,
+    ops: Vec<LayerOp>,
 }
 
 impl<D: Device<f32>> Builder<'_, D> {
@@ -173,54 +190,74 @@ impl<D: Device<f32>> Builder<'_, D> {
         self.outputs.len()
     }
 
-    /// Number of trunk layers.
+    /// Number of trunk layers (with parameters: dense and conv).
     pub fn depth(&self) -> usize {
-        self.model.trunk.len()
+        self.trunk.len()
     }
 
-    /// Trunk layers `from..to` (layer l reads width trunk[l − 1], or the input), drawn
-    /// from the stream named by `labels` plus the layer index.
+    /// The input's width.
+    pub fn input_width(&self) -> usize {
+        self.input.width
+    }
+
+    /// Number of layers pushed so far (the index of the next one).
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether no layer was pushed yet.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// Pushes a layer computed by `op`; returns its index.
+    pub fn push(&mut self, layer: Linear<D>, op: LayerOp) -> usize {
+        self.layers.push(layer);
+        self.ops.push(op);
+        self.layers.len() - 1
+    }
+
+    /// Trunk layers `from..to` (layer l reads the output of layer l − 1, or the input),
+    /// drawn from the stream named by `labels` plus the layer index.
     pub fn trunk_part(&mut self, labels: &[&str], from: usize, to: usize) -> Range<usize> {
-        let start = self.layers.len();
+        let start = self.len();
         for l in from..to {
-            let width = if l == 0 {
-                self.inputs
-            } else {
-                self.model.trunk[l - 1]
-            };
             let layer = l.to_string();
             let names: Vec<&str> = labels.iter().copied().chain([layer.as_str()]).collect();
-            let linear = Linear::init(self.dev, width, self.model.trunk[l], self.init_seed, &names);
-            self.layers.push(linear);
+            let spec = &self.trunk[l];
+            let linear = Linear::init(self.dev, spec.rows, spec.cols, self.init_seed, &names);
+            let op = spec.op.clone();
+            self.push(linear, op);
         }
-        start..self.layers.len()
+        start..self.len()
     }
 
-    /// A whole trunk (an MLP of the trunk's shape) drawn from the stream `labels`.
+    /// A whole trunk drawn from the stream `labels`.
     pub fn trunk(&mut self, labels: &[&str]) -> Range<usize> {
         self.trunk_part(labels, 0, self.depth())
     }
 
     /// The width of the trunk's output after its first `depth` layers.
     pub fn trunk_width(&self, depth: usize) -> usize {
-        self.model.trunk[depth - 1]
+        self.trunk[depth - 1].width
     }
 
     /// Task `task`'s head reading a representation of width `width`.
     pub fn head_from(&mut self, task: usize, mut width: usize) -> Range<usize> {
-        let start = self.layers.len();
-        let widths = self
+        let start = self.len();
+        let widths: Vec<usize> = self
             .model
             .head
             .iter()
-            .chain(std::iter::once(&self.outputs[task]));
-        for (l, &w) in widths.enumerate() {
+            .copied()
+            .chain(std::iter::once(self.outputs[task]))
+            .collect();
+        for (l, w) in widths.into_iter().enumerate() {
             let labels = ["head", &task.to_string(), &l.to_string()];
-            self.layers
-                .push(Linear::init(self.dev, width, w, self.init_seed, &labels));
+            self.linear(width, w, &labels);
             width = w;
         }
-        start..self.layers.len()
+        start..self.len()
     }
 
     /// Task `task`'s head reading the whole trunk's output.
@@ -233,17 +270,25 @@ impl<D: Device<f32>> Builder<'_, D> {
     pub fn heads(&mut self) -> Vec<Tower> {
         (0..self.tasks())
             .map(|t| Tower {
-                trunk: self.layers.len()..self.layers.len(),
+                trunk: self.len()..self.len(),
                 head: self.head(t),
             })
             .collect()
     }
 
-    /// A linear layer of `inputs` × `outputs` drawn from the stream `labels`.
+    /// A dense layer of `inputs` × `outputs` drawn from the stream `labels`.
     pub fn linear(&mut self, inputs: usize, outputs: usize, labels: &[&str]) -> usize {
         let layer = Linear::init(self.dev, inputs, outputs, self.init_seed, labels);
-        self.layers.push(layer);
-        self.layers.len() - 1
+        self.push(layer, LayerOp::Dense)
+    }
+
+    /// A dense layer with the given weight and an empty bias (cross-stitch units).
+    pub fn weight(&mut self, values: Vec<f32>, shape: (usize, usize)) -> usize {
+        let layer = Linear {
+            weight: self.dev.tensor_from_vec(values, shape),
+            bias: self.dev.tensor_from_vec(Vec::new(), (0,)),
+        };
+        self.push(layer, LayerOp::Dense)
     }
 }
 
@@ -290,6 +335,8 @@ pub enum Sharing {
 #[derive(Debug, Clone)]
 pub struct Network<D: Device<f32>> {
     pub layers: Vec<Linear<D>>,
+    /// How each layer computes its output (dense, or a convolution and its pools).
+    pub ops: Vec<LayerOp>,
     /// Layers shared by every task, contiguous; empty for `single_task`.
     pub shared: Range<usize>,
     pub towers: Vec<Tower>,

@@ -56,7 +56,7 @@ mod tests {
     fn towers_start_from_the_shared_trunk() {
         let dev = cpu();
         let model = ModelSpec {
-            trunk: vec![5, 4],
+            trunk: vec![5, 4].into(),
             head: vec![],
         };
         let single = ArchitectureSpec::SingleTask(SingleTask {}).build(&dev, &model, 3, &[2, 1], 7);

@@ -135,7 +135,7 @@ mod tests {
     fn soft_sharing_interpolates_between_single_task_and_hard_sharing() {
         let suite = tiny_suite(3, 8, 96, 21);
         let model = ModelSpec {
-            trunk: vec![16],
+            trunk: vec![16].into(),
             head: vec![],
         };
         let training = adam_training(6, 16, 6, false);
@@ -222,7 +222,7 @@ mod tests {
     fn soft_penalty_gradient_by_hand() {
         let dev = cpu();
         let model = ModelSpec {
-            trunk: vec![1],
+            trunk: vec![1].into(),
             head: vec![],
         };
         let arch = ArchitectureSpec::SoftSharing(SoftSharing::default());

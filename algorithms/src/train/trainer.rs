@@ -38,7 +38,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         let net = def.architecture.build(
             &dev,
             def.model,
-            suite.input_width(),
+            suite.input_shape(),
             &outputs,
             def.seeds.init,
         );

@@ -71,7 +71,7 @@ fn adam_training(
 fn every_method_learns_and_is_deterministic() {
     let suite = tiny_suite(3, 8, 64, 9);
     let model = ModelSpec {
-        trunk: vec![16],
+        trunk: vec![16].into(),
         head: vec![],
     };
     let training = adam_training(15, 16, 5, false);
@@ -168,7 +168,7 @@ fn every_method_learns_and_is_deterministic() {
 fn rep_grad_path_trains() {
     let suite = tiny_suite(3, 8, 64, 9);
     let model = ModelSpec {
-        trunk: vec![16],
+        trunk: vec![16].into(),
         head: vec![],
     };
     let run = |rep_grad: bool| {
