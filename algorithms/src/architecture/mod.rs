@@ -9,6 +9,8 @@
 //! registry line (and a `Sharing` variant only when it needs a new wiring).
 
 mod cgc;
+#[cfg(test)]
+mod conv_tests;
 mod cross_stitch;
 mod forward;
 mod hard_sharing;
