@@ -8,7 +8,7 @@ use crate::architecture::{
     ArchitectureSpec, Cgc, CrossStitch, HardSharing, Hierarchical, Mmoe, SingleTask, SoftSharing,
 };
 use crate::model::ModelSpec;
-use crate::train::{RunStatus, Split, TrainOutcome};
+use crate::train::{RunStatus, Split, TrainConfig, TrainOutcome};
 use crate::trunk::{ConvSpec, Trunk, TrunkLayer};
 use crate::weighting::Equal;
 use crate::WeightingSpec;
@@ -247,8 +247,8 @@ fn lenet_trains_on_28_by_28_images() {
 
 /// Milliseconds per training step of LeNet (hard_sharing, Adam; equal, and mgda's
 /// per-task passes) on a batch of 256 28×28 images with MultiMNIST's two 10-class tasks:
-/// a figure to read, not an assertion. `cargo test -p mtlbench-algorithms --release lenet_step_time
-/// -- --ignored --nocapture`.
+/// a figure to read, not an assertion; the `multimnist` preset's MLP for comparison.
+/// `cargo test -p mtlbench-algorithms lenet_step_time -- --ignored --nocapture`.
 #[test]
 #[ignore = "prints a timing"]
 fn lenet_step_time() {
@@ -257,27 +257,31 @@ fn lenet_step_time() {
     for task in &mut suite.tasks {
         task.kind = TaskKind::Classification { classes: 10 };
     }
-    let model = ModelSpec {
+    let lenet = ModelSpec {
         trunk: Trunk::preset("lenet").unwrap(),
         head: vec![],
     };
+    // The `multimnist` preset's MLP, for comparison.
+    let mlp = ModelSpec {
+        trunk: vec![256, 128].into(),
+        head: vec![64],
+    };
     let training = adam_training(1, 256, 1, false);
     let arch = ArchitectureSpec::HardSharing(HardSharing {});
-    let weighting = WeightingSpec::Equal(Equal {});
-    for (label, weighting) in [
-        ("equal", weighting),
-        (
-            "mgda (per-task passes)",
-            WeightingSpec::Mgda(Default::default()),
-        ),
+    let equal = WeightingSpec::Equal(Equal {});
+    let mgda = WeightingSpec::Mgda(Default::default());
+    for (label, model, weighting) in [
+        ("LeNet, equal", &lenet, &equal),
+        ("LeNet, mgda (per-task passes)", &lenet, &mgda),
+        ("MLP 256-128 / 64, equal", &mlp, &equal),
     ] {
         let mut trainer = Trainer::new(
             crate::device::cpu(),
             RunDefinition {
                 suite: &suite,
                 architecture: &arch,
-                weighting: &weighting,
-                model: &model,
+                weighting,
+                model,
                 training: &training,
                 seeds: RunSeeds {
                     init: 1,
@@ -295,7 +299,7 @@ fn lenet_step_time() {
         }
         let seconds = start.elapsed().as_secs_f64() / steps as f64;
         println!(
-            "LeNet, batch 256 of 28×28, hard_sharing + {label}, {} cores: {:.1} ms per step",
+            "{label}, hard_sharing, batch 256 of 28×28, {} cores: {:.1} ms per step",
             cores(),
             seconds * 1e3
         );
@@ -330,10 +334,19 @@ fn lenet_on_multi_mnist() {
         &ArchitectureSpec::HardSharing(HardSharing {}),
         &WeightingSpec::Equal(Equal {}),
         &model,
-        &adam_training(2, 64, 2, false),
+        &TrainConfig {
+            eval_every: 3,
+            ..TrainConfig::adam(3, 64, 0.001)
+        },
         (1, 2),
     );
     assert_eq!(outcome.status, RunStatus::Ok);
+    for epoch in 1..=3 {
+        println!(
+            "epoch {epoch}: training loss {:.3}",
+            train_loss(&outcome, epoch)
+        );
+    }
     for task in 0..2 {
         let accuracy = outcome
             .points
