@@ -251,6 +251,19 @@ impl SuiteSpec {
 mod tests {
     use super::*;
 
+    /// Image suites declare their input shape, matching their width; others have none.
+    #[test]
+    fn image_suites_declare_their_shape() {
+        let mnist = SuiteSpec::MultiMnist(Default::default());
+        let image = mnist.image_shape().unwrap();
+        assert_eq!((image.height, image.width, image.channels), (28, 28, 1));
+        assert_eq!(image.len(), mnist.size_hint().1);
+        assert_eq!(
+            SuiteSpec::PlantedCorrelation(Default::default()).image_shape(),
+            None
+        );
+    }
+
     #[test]
     fn sizes_that_cannot_be_allocated_are_refused() {
         let ok = SuiteSpec::PlantedCorrelation(Default::default());

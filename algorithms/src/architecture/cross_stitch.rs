@@ -10,7 +10,9 @@ use std::ops::Range;
 /// layer, task t's activation becomes Σₛ αₜₛ hₛ with a learnable T×T matrix α per layer,
 /// initialised to 0.9 on the diagonal and 0.1/(T−1) elsewhere (the paper's (0.9, 0.1) for
 /// two tasks, rows summing to 1). The towers and the α are shared parameters (every task's
-/// loss reaches them); the heads are task-specific.
+/// loss reaches them); the heads are task-specific. With a conv trunk a unit mixes whole
+/// feature maps (one α per task pair and layer; the paper's units for conv networks have one
+/// per channel). The max-pools of a conv layer come before its unit.
 ///
 /// Paper: Misra et al. 2016, "Cross-stitch networks for multi-task learning"; LibMTL
 /// `architecture.Cross_stitch`. No hyper-parameters.

@@ -9,7 +9,8 @@ use std::ops::Range;
 
 /// `mmoe`: `experts` expert networks (each of the trunk's shape) read the input; each task
 /// mixes their outputs with its own softmax gate, a linear map of the input, then applies
-/// its head. Experts are shared; gates and heads belong to their task.
+/// its head. Experts are shared; gates and heads belong to their task. With a conv trunk
+/// the experts are conv networks and the gates read the image as one flat row.
 ///
 /// Paper: Ma et al. 2018, "Modeling task relationships in multi-task learning with
 /// multi-gate mixture-of-experts"; LibMTL `architecture.MMoE`. Hyper-parameters:
