@@ -160,6 +160,31 @@ fn every_architecture_trains_a_conv_trunk() {
     }
 }
 
+/// Every registered architecture's default builds a conv trunk and gives every task an
+/// output of its width (a new architecture is covered without being named here).
+#[test]
+fn every_registered_architecture_builds_a_conv_trunk() {
+    let dev = crate::device::cpu();
+    let suite = blob_suite(8, 8, 1);
+    let model = ModelSpec {
+        trunk: Trunk(vec![
+            conv(3, 3, 1, 1),
+            TrunkLayer::MaxPool(2),
+            TrunkLayer::Dense(5),
+        ]),
+        head: vec![4],
+    };
+    let x = dev.tensor_from_vec(suite.x.train.data.clone(), (8, suite.input_width()));
+    for (entry, arch) in ArchitectureSpec::registry() {
+        let net = arch.build(&dev, &model, suite.input_shape(), &[2, 1], 1);
+        let rep = net.shared_output(x.clone());
+        for (t, width) in [2, 1].into_iter().enumerate() {
+            let y = net.task_output(t, rep.branch());
+            assert_eq!(y.shape(), &(8, width), "{}", entry.kind);
+        }
+    }
+}
+
 /// A gradient-level weighting (per-task passes through the conv layers) trains too.
 #[test]
 fn per_task_gradients_flow_through_conv_layers() {
