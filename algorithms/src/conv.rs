@@ -11,7 +11,10 @@
 //! its output rows are NHWC again. Zero padding gathers from a zero column appended to the
 //! input. The gather indices are per image (one vector of pixels × patch length) and are
 //! broadcast over the batch (a stride-0 axis), which dfdx's CPU and CUDA gather kernels
-//! both read.
+//! both read. On CUDA the gather's backward sums with atomic adds, so there a conv layer's
+//! gradients are not bit-reproducible from run to run (on the CPU they are); zero padding
+//! uses dfdx's `concat_along`, which CUDA compiles at run time with nvrtc (the headers
+//! `scripts/build-cuda.sh` ships), so `lenet` (no padding) avoids it.
 //!
 //! Max-pool ties: `maximum` splits the gradient equally between equal operands, so tied
 //! maxima of a window share its gradient (shares summing to 1, split along the tree of
