@@ -88,12 +88,29 @@ impl Conv2d {
     }
 
     /// The convolution of every row of `x` (n × H·W·C_in) by `weight` ((k·k·C_in) ×
-    /// C_out) plus `bias` (C_out): n × H'·W'·C_out.
+    /// C_out) plus `bias` (C_out): n × H'·W'·C_out. Without `input_gradient` the patches are
+    /// gathered off the tape: the weight and bias still get their gradients, `x` none (for
+    /// a layer reading the network's input, this skips a scatter of every patch value).
     pub fn forward<E: Dtype, D: Device<E>, T: Tape<E, D>>(
         &self,
         x: Matrix<E, D, T>,
         weight: &Tensor<(usize, usize), E, D>,
         bias: &Tensor<(usize,), E, D>,
+        input_gradient: bool,
+    ) -> Matrix<E, D, T> {
+        if !input_gradient {
+            let (x, tape) = x.split_tape();
+            let patches = self.patches(x);
+            return self.apply(patches.put_tape(tape), weight, bias);
+        }
+        let patches = self.patches(x);
+        self.apply(patches, weight, bias)
+    }
+
+    /// The patches of every row of `x`: (n · H'·W') × (k·k·C_in).
+    fn patches<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        x: Matrix<E, D, T>,
     ) -> Matrix<E, D, T> {
         let n = x.shape().0;
         let dev = x.device().clone();
@@ -107,13 +124,21 @@ impl Conv2d {
         let index = dev
             .tensor_from_vec(index, (len,))
             .broadcast_like::<_, Axis<0>>(&(n, len));
-        let pixels = len / self.patch_len();
         let patches: Matrix<E, D, T> = x.gather(index);
-        let rows = (n * pixels, self.out_channels);
-        let y = patches
-            .reshape_like(&(n * pixels, self.patch_len()))
-            .matmul(weight.clone())
-            + bias.clone().broadcast_like::<_, Axis<0>>(&rows);
+        patches.reshape_like(&(len / self.patch_len() * n, self.patch_len()))
+    }
+
+    /// The patches times the weight plus the bias, as n × H'·W'·C_out.
+    fn apply<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        patches: Matrix<E, D, T>,
+        weight: &Tensor<(usize, usize), E, D>,
+        bias: &Tensor<(usize,), E, D>,
+    ) -> Matrix<E, D, T> {
+        let rows = (patches.shape().0, self.out_channels);
+        let pixels = self.output().height * self.output().width;
+        let n = rows.0 / pixels;
+        let y = patches.matmul(weight.clone()) + bias.clone().broadcast_like::<_, Axis<0>>(&rows);
         y.reshape_like(&(n, pixels * self.out_channels))
     }
 }
@@ -309,6 +334,7 @@ mod tests {
                 dev.tensor_from_vec(x.clone(), (n, conv.input.len())),
                 &dev.tensor_from_vec(w.clone(), (conv.patch_len(), conv.out_channels)),
                 &dev.tensor_from_vec(b.clone(), (conv.out_channels,)),
+                true,
             );
             assert_eq!(y.shape(), &(n, out.len()));
             close(&y.as_vec(), &naive_conv(&conv, n, &x, &w, &b), 1e-12);
@@ -369,7 +395,7 @@ mod tests {
         let xt = dev.tensor_from_vec(x.clone(), (n, conv.input.len()));
         let wt = dev.tensor_from_vec(w.clone(), (conv.patch_len(), conv.out_channels));
         let bt = dev.tensor_from_vec(b.clone(), (conv.out_channels,));
-        let y = pool.forward(conv.forward(xt.leaky_trace(), &wt, &bt));
+        let y = pool.forward(conv.forward(xt.leaky_trace(), &wt, &bt, true));
         let rt = dev.tensor_from_vec(r.clone(), (n, pool.output().len()));
         let grads = (y * rt).sum().backward();
         let h = 1e-6;
@@ -388,6 +414,13 @@ mod tests {
         close(&grads.get(&xt).as_vec(), &numeric(0, x.len()), 1e-8);
         close(&grads.get(&wt).as_vec(), &numeric(1, w.len()), 1e-8);
         close(&grads.get(&bt).as_vec(), &numeric(2, b.len()), 1e-8);
+        // Off the input's tape: the same parameter gradients (x has none: no gradient was
+        // stored for it).
+        let y2 = pool.forward(conv.forward(xt.leaky_trace(), &wt, &bt, false));
+        let rt = dev.tensor_from_vec(r.clone(), (n, pool.output().len()));
+        let grads2 = (y2 * rt).sum().backward();
+        assert_eq!(grads2.get(&wt).as_vec(), grads.get(&wt).as_vec());
+        assert_eq!(grads2.get(&bt).as_vec(), grads.get(&bt).as_vec());
     }
 
     /// Tied maxima share a window's gradient, halved at each pairwise maximum they tie in:

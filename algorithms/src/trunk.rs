@@ -228,6 +228,7 @@ impl Trunk {
                         op: LayerOp::Conv {
                             conv,
                             pools: Vec::new(),
+                            reads_input: layers.is_empty(),
                         },
                         width: out.len(),
                     });
@@ -306,8 +307,14 @@ pub enum LayerOp {
     /// x·W + b.
     Dense,
     /// A convolution (its weight the (k·k·C_in) × C_out matrix of the patches), then the
-    /// max-pools that follow it in the trunk.
-    Conv { conv: Conv2d, pools: Vec<MaxPool2d> },
+    /// max-pools that follow it in the trunk. `reads_input`: the layer reads the network's
+    /// input, whose gradient nothing uses, so its patches are gathered off the tape (no
+    /// backward through that gather).
+    Conv {
+        conv: Conv2d,
+        pools: Vec<MaxPool2d>,
+        reads_input: bool,
+    },
 }
 
 /// A trunk layer with parameters, resolved against the input: its weight is `rows` ×

@@ -34,11 +34,14 @@ impl<D: Device<f32>> Network<D> {
         let layer = &self.layers[i];
         match &self.ops[i] {
             LayerOp::Dense => layer.forward(x),
-            LayerOp::Conv { conv, pools } => pools
-                .iter()
-                .fold(conv.forward(x, &layer.weight, &layer.bias), |h, pool| {
-                    pool.forward(h)
-                }),
+            LayerOp::Conv {
+                conv,
+                pools,
+                reads_input,
+            } => pools.iter().fold(
+                conv.forward(x, &layer.weight, &layer.bias, !reads_input),
+                |h, pool| pool.forward(h),
+            ),
         }
     }
 
