@@ -66,7 +66,7 @@ fn w1<D: BenchDevice>(dev: impl Fn() -> D, steps: usize, rounds: usize) -> W1Fig
     };
     let suite = toy.generate(1).expect("the W1 suite is valid");
     let model = ModelSpec {
-        trunk: vec![100; 4],
+        trunk: vec![100; 4].into(),
         head: vec![],
     };
     let training = TrainConfig::adam(1, batch, 1e-3);
@@ -280,7 +280,7 @@ fn real_data() {
             let suite = make()?;
             let built = start.elapsed().as_secs_f64();
             let model = ModelSpec {
-                trunk: vec![256, 128],
+                trunk: vec![256, 128].into(),
                 head: vec![],
             };
             let training = TrainConfig::adam(1, 256, 1e-3);

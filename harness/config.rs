@@ -479,7 +479,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.config.training.lr.0, vec![0.001, 0.01]);
         assert_eq!(s.config.replicates, 5);
-        assert_eq!(s.config.model.trunk, vec![8]);
+        assert_eq!(s.config.model.trunk, vec![8].into());
         let suite = canonical_json(&s.config.suites[0]);
         assert!(suite.contains("\"rho\":0.25"), "{suite}");
         assert!(canonical_json(&s.config.training.optimizer).contains("\"sgd\""));

@@ -275,8 +275,14 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
                 )
             })?;
         }
+        c.model.validate_input(suite.image_shape()).map_err(|e| {
+            study.error_at(
+                &format!("model.{}", e.key()),
+                format!("{} (suite `{}`)", e.message(), suite.label()),
+            )
+        })?;
         for (j, a) in c.architectures.iter().enumerate() {
-            a.validate_for(suite.task_count(), c.model.trunk.len())
+            a.validate_for(suite.task_count(), c.model.trunk.depth())
                 .map_err(|e| {
                     study.error_at(
                         &format!("architectures[{j}].{}", e.key()),

@@ -105,10 +105,11 @@ pub fn estimate_cost(run: &RunSpec) -> f64 {
     let train = ((rows as f64) * run.fraction).ceil().max(1.0);
     let batch = run.training.batch_size.max(1) as f64;
     let steps = run.training.epochs as f64 * (train / batch).ceil();
-    let mut widths = vec![input.max(1)];
-    widths.extend(&run.model.trunk);
-    let trunk: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
-    let last = *widths.last().unwrap_or(&1);
+    let shape = match run.suite.image_shape() {
+        Some(image) => image.into(),
+        None => input.max(1).into(),
+    };
+    let (trunk, last) = run.model.trunk.macs(shape);
     let mut head_widths = vec![last];
     head_widths.extend(&run.model.head);
     head_widths.push(1);

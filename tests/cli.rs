@@ -655,6 +655,73 @@ training: {epochs: 2, batch_size: 16}
     );
 }
 
+/// A conv trunk (`lenet`) trains on the MultiMNIST fixture under every architecture that
+/// builds a trunk differently; the plan refuses conv layers on a suite of flat vectors and
+/// a kernel larger than its padded image, naming the key path and the line.
+#[test]
+fn conv_trunks_train_on_image_suites_and_are_checked_against_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    write_idx_fixture(&dir.path().join("data"), "mnist", 12);
+    let study = "\
+name: conv
+replicates: 1
+suites:
+  - {kind: multi_mnist, train: 40, val: 10, test: 20, data_dir: data, verify_checksums: false}
+architectures:
+  - kind: single_task
+  - kind: hard_sharing
+  - kind: mmoe
+  - kind: cross_stitch
+  - {kind: hierarchical, levels: [2, 3]}
+model: {trunk: lenet, head: [8]}
+training: {epochs: 2, batch_size: 16}
+";
+    write_study(dir.path(), "conv.yaml", study);
+    let o = run_in(dir.path(), &["run", "conv.yaml", "--out", "out", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let runs = std::fs::read_to_string(dir.path().join("out/runs.csv")).unwrap();
+    for arch in [
+        "single_task",
+        "hard_sharing",
+        "mmoe",
+        "cross_stitch",
+        "hierarchical",
+    ] {
+        assert!(runs.contains(&format!(",{arch},")), "{arch}");
+    }
+    assert!(!runs.contains(",failed,") && !runs.contains(",diverged,"));
+
+    assert_bad_input(
+        &SMALL.replace(
+            "  trunk: [16, 16]",
+            "  trunk: [{conv: {out: 4, kernel: 3}}, 16]",
+        ),
+        &[
+            "model.trunk[0].conv: needs an image input",
+            "(suite `planted_correlation`)",
+            "line 22",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_idx_fixture(&dir.path().join("data"), "mnist", 12);
+    write_study(
+        dir.path(),
+        "big.yaml",
+        &study.replace(
+            "trunk: lenet",
+            "trunk: [{conv: {out: 4, kernel: 3, padding: 1}}, {max_pool: 2}, {conv: {out: 4, kernel: 17}}]",
+        ),
+    );
+    let o = run_in(dir.path(), &["plan", "big.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("big.yaml: model.trunk[2].conv.kernel: 17 exceeds the padded 14×14 image")
+            && e.contains("line 11"),
+        "{e}"
+    );
+}
+
 /// With `MTLBENCH_DATA` pointing at the full data sets (CI: ../shared/data): every real
 /// suite builds from the published files, checksums verified, and trains.
 #[test]

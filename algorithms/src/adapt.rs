@@ -203,7 +203,7 @@ pub fn initial_network<D: Device<f32>>(
     seeds: RunSeeds,
 ) -> Network<D> {
     let hard = ArchitectureSpec::HardSharing(HardSharing {});
-    let fresh = hard.build(dev, model, suite.input_width(), &[1], seeds.init);
+    let fresh = hard.build(dev, model, suite.input_shape(), &[1], seeds.init);
     let mut rng = seed::stream(seeds.batches, &["meta-train"]);
     let n = suite.x.train.rows;
     let tasks = suite.tasks.len();
@@ -327,7 +327,7 @@ mod tests {
             ..Default::default()
         };
         let model = ModelSpec {
-            trunk: vec![40, 40],
+            trunk: vec![40, 40].into(),
             head: vec![],
         };
         let training = TrainConfig::adam(10, 20, 0.003);

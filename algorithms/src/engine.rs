@@ -375,7 +375,7 @@ mod tests {
     fn both_paths_agree() {
         let dev = cpu();
         let model = ModelSpec {
-            trunk: vec![5, 4],
+            trunk: vec![5, 4].into(),
             head: vec![3],
         };
         for arch in [
@@ -428,7 +428,7 @@ mod tests {
     fn gradient_matches_finite_difference() {
         let dev = cpu();
         let model = ModelSpec {
-            trunk: vec![4],
+            trunk: vec![4].into(),
             head: vec![],
         };
         for arch in [
@@ -483,7 +483,7 @@ mod tests {
     fn representation_path_agrees() {
         let dev = cpu();
         let model = ModelSpec {
-            trunk: vec![5, 4],
+            trunk: vec![5, 4].into(),
             head: vec![3],
         };
         let net = ArchitectureSpec::HardSharing(HardSharing {}).build(&dev, &model, 3, &[2, 2], 5);

@@ -8,6 +8,7 @@ pub mod aggregate;
 pub mod architecture;
 pub mod bench;
 pub mod conflict;
+pub mod conv;
 pub mod device;
 pub mod engine;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod model;
 pub mod optimizer;
 pub mod solvers;
 pub mod train;
+pub mod trunk;
 pub mod weighting;
 
 #[cfg(test)]

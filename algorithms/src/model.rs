@@ -1,6 +1,7 @@
 //! Model shapes and the parameter store: linear layers held as dfdx tensors with
 //! run-time shapes, initialised on the host from seeded ChaCha streams.
 
+use crate::trunk::Trunk;
 use crate::AlgorithmsError;
 use dfdx::prelude::*;
 use mtlbench_tasks::seed;
@@ -8,12 +9,13 @@ use rand::Rng;
 use rand_distr::Uniform;
 use serde::{Deserialize, Serialize};
 
-/// Widths of the hidden layers shared by every architecture (ReLU after each).
+/// The hidden layers shared by every architecture (ReLU after each dense and conv layer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSpec {
-    /// Hidden widths of the trunk (the part hard sharing shares).
-    pub trunk: Vec<usize>,
+    /// The trunk's layers (the part hard sharing shares): dense widths, or conv, max-pool
+    /// and flatten layers on image suites (see `trunk`).
+    pub trunk: Trunk,
     /// Hidden widths of each task head before its output layer.
     pub head: Vec<usize>,
 }
@@ -21,27 +23,37 @@ pub struct ModelSpec {
 impl Default for ModelSpec {
     fn default() -> Self {
         ModelSpec {
-            trunk: vec![64, 64],
+            trunk: vec![64, 64].into(),
             head: vec![],
         }
     }
 }
 
 impl ModelSpec {
+    /// The checks that need no suite (keys relative to `model`).
     pub fn validate(&self) -> Result<(), AlgorithmsError> {
-        if self.trunk.is_empty() {
-            return Err(AlgorithmsError::invalid(
-                "trunk",
-                "needs at least one hidden layer",
-            ));
-        }
-        if self.trunk.iter().chain(&self.head).any(|w| *w == 0) {
+        self.trunk.validate()?;
+        if self.head.contains(&0) {
             return Err(AlgorithmsError::invalid(
                 "trunk",
                 "layer widths must be at least 1",
             ));
         }
         Ok(())
+    }
+
+    /// Checks the trunk against a suite's input (`image`: its image shape, `None` for flat
+    /// vectors): conv layers need an image, and every window must fit its image.
+    pub fn validate_input(
+        &self,
+        image: Option<mtlbench_tasks::ImageShape>,
+    ) -> Result<(), AlgorithmsError> {
+        let input = match image {
+            Some(image) => image.into(),
+            // The width does not matter to the checks of a flat input.
+            None => 1.into(),
+        };
+        self.trunk.resolve(input).map(|_| ())
     }
 }
 

@@ -84,6 +84,52 @@ pub struct TaskData {
     pub target_scale: f32,
 }
 
+/// The shape of an image input: `height` × `width` pixels of `channels` values, stored in
+/// a row of the input matrix channel fastest (NHWC): pixel (h, w), channel c is column
+/// (h·width + w)·channels + c.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageShape {
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
+
+impl ImageShape {
+    /// Values per image (height × width × channels).
+    pub fn len(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    /// Whether the image holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The shape of one input row: its width, and its image shape when the suite's inputs are
+/// images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputShape {
+    pub width: usize,
+    pub image: Option<ImageShape>,
+}
+
+impl From<usize> for InputShape {
+    /// A flat input of `width` features.
+    fn from(width: usize) -> Self {
+        InputShape { width, image: None }
+    }
+}
+
+impl From<ImageShape> for InputShape {
+    fn from(image: ImageShape) -> Self {
+        InputShape {
+            width: image.len(),
+            image: Some(image),
+        }
+    }
+}
+
 /// A generated suite: one input matrix per split shared by all tasks, and the tasks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SuiteData {
@@ -92,11 +138,21 @@ pub struct SuiteData {
     pub tasks: Vec<TaskData>,
     /// The planted task-correlation matrix, when the suite plants one (row-major T×T).
     pub planted_correlation: Option<Vec<Vec<f64>>>,
+    /// The image each input row holds, for image suites (`None`: flat features).
+    pub image: Option<ImageShape>,
 }
 
 impl SuiteData {
     pub fn input_width(&self) -> usize {
         self.x.train.cols
+    }
+
+    /// The input's width and, for image suites, its image shape.
+    pub fn input_shape(&self) -> InputShape {
+        InputShape {
+            width: self.input_width(),
+            image: self.image,
+        }
     }
 
     pub fn task_count(&self) -> usize {
@@ -115,6 +171,7 @@ impl SuiteData {
                     .map(|&i| keep.iter().map(|&j| r[i][j]).collect())
                     .collect()
             }),
+            image: self.image,
         }
     }
 
@@ -172,6 +229,7 @@ mod tests {
             },
             tasks: vec![task],
             planted_correlation: None,
+            image: None,
         }
     }
 

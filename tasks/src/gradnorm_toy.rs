@@ -188,6 +188,7 @@ impl GradnormToy {
             x,
             tasks,
             planted_correlation: None,
+            image: None,
         })
     }
 }

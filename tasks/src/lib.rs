@@ -14,7 +14,7 @@ pub mod seed;
 pub mod sinusoid;
 pub mod suite;
 
-pub use data::{Matrix, Splits, SuiteData, TaskData, TaskKind};
+pub use data::{ImageShape, InputShape, Matrix, Splits, SuiteData, TaskData, TaskKind};
 pub use error::TasksError;
 pub use metrics::MetricSpec;
 pub use suite::SuiteSpec;

@@ -418,6 +418,7 @@ impl PlantedCorrelation {
             x,
             tasks,
             planted_correlation: Some(planted),
+            image: None,
         })
     }
 }

@@ -139,6 +139,7 @@ impl Sinusoid {
             x,
             tasks,
             planted_correlation: None,
+            image: None,
         })
     }
 

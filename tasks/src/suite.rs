@@ -1,6 +1,6 @@
 //! The suite registry: every suite a study can name, with its parameters.
 
-use crate::data::SuiteData;
+use crate::data::{ImageShape, SuiteData};
 use crate::gradnorm_toy::GradnormToy;
 use crate::planted_correlation::{PlantedCorrelation, TaskTree};
 use crate::real::census::CensusIncome;
@@ -224,6 +224,16 @@ impl SuiteSpec {
         (train, input)
     }
 
+    /// The image each input row will hold, for image suites (known from the kind alone).
+    pub fn image_shape(&self) -> Option<ImageShape> {
+        match self {
+            SuiteSpec::MultiMnist(_)
+            | SuiteSpec::MultiFashion(_)
+            | SuiteSpec::MultiFashionMnist(_) => Some(crate::real::multi_mnist::IMAGE),
+            _ => None,
+        }
+    }
+
     /// Number of tasks the suite will have.
     pub fn task_count(&self) -> usize {
         match self {
@@ -240,6 +250,19 @@ impl SuiteSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Image suites declare their input shape, matching their width; others have none.
+    #[test]
+    fn image_suites_declare_their_shape() {
+        let mnist = SuiteSpec::MultiMnist(Default::default());
+        let image = mnist.image_shape().unwrap();
+        assert_eq!((image.height, image.width, image.channels), (28, 28, 1));
+        assert_eq!(image.len(), mnist.size_hint().1);
+        assert_eq!(
+            SuiteSpec::PlantedCorrelation(Default::default()).image_shape(),
+            None
+        );
+    }
 
     #[test]
     fn sizes_that_cannot_be_allocated_are_refused() {

@@ -38,7 +38,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         let net = def.architecture.build(
             &dev,
             def.model,
-            suite.input_width(),
+            suite.input_shape(),
             &outputs,
             def.seeds.init,
         );
@@ -358,7 +358,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
     fn apply(&mut self, mut grads: Vec<crate::model::Linear<D>>) {
         if let ArchitectureSpec::SoftSharing(soft) = self.def.architecture {
             if soft.lambda > 0.0 {
-                soft_penalty_gradient(&self.net, soft, &mut grads);
+                soft.penalty_gradient(&self.net, &mut grads);
             }
         }
         if self.capture {
@@ -418,36 +418,6 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
                     value,
                 });
             }
-        }
-    }
-}
-
-/// Adds the gradient of `soft_sharing`'s penalty to `grads`: for each trunk layer,
-/// tower i gets 2λ(θᵢ − θ̄) (`mean`) or 2λT(θᵢ − θ̄) (`pairwise`), weight and bias alike.
-pub(super) fn soft_penalty_gradient<D: Device<f32>>(
-    net: &Network<D>,
-    soft: &crate::architecture::SoftSharing,
-    grads: &mut [crate::model::Linear<D>],
-) {
-    let towers = net.towers.len();
-    let scale = match soft.penalty {
-        crate::architecture::SoftPenalty::Mean => 2.0 * soft.lambda,
-        crate::architecture::SoftPenalty::Pairwise => 2.0 * soft.lambda * towers as f64,
-    } as f32;
-    let depth = net.towers[0].trunk.len();
-    for l in 0..depth {
-        let layer = |t: usize| &net.layers[net.towers[t].trunk.start + l];
-        let (mut weight_sum, mut bias_sum) = (layer(0).weight.clone(), layer(0).bias.clone());
-        for t in 1..towers {
-            weight_sum = weight_sum + layer(t).weight.clone();
-            bias_sum = bias_sum + layer(t).bias.clone();
-        }
-        let (weight_mean, bias_mean) = (weight_sum / towers as f32, bias_sum / towers as f32);
-        for t in 0..towers {
-            let i = net.towers[t].trunk.start + l;
-            let g = &mut grads[i];
-            g.weight = g.weight.clone() + (layer(t).weight.clone() - weight_mean.clone()) * scale;
-            g.bias = g.bias.clone() + (layer(t).bias.clone() - bias_mean.clone()) * scale;
         }
     }
 }

@@ -249,6 +249,7 @@ impl CensusIncome {
             },
             tasks,
             planted_correlation: None,
+            image: None,
         })
     }
 }

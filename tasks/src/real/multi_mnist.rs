@@ -6,7 +6,7 @@
 
 use super::datadir::{read_checked, resolve};
 use super::idx::parse;
-use crate::data::{Matrix, Splits, SuiteData, TaskData, TaskKind};
+use crate::data::{ImageShape, Matrix, Splits, SuiteData, TaskData, TaskKind};
 use crate::metrics::default_metrics;
 use crate::seed;
 use crate::TasksError;
@@ -65,6 +65,13 @@ impl Default for MultiImage {
 /// Side of the canvas the two images are placed on, and of the result.
 const CANVAS: usize = 36;
 const SIDE: usize = 28;
+
+/// The suites' input: one 28×28 grey-level image per row.
+pub const IMAGE: ImageShape = ImageShape {
+    height: SIDE,
+    width: SIDE,
+    channels: 1,
+};
 
 /// Images (n × 784, values 0–255) and labels of one IDX pair.
 struct ImageSet {
@@ -236,6 +243,7 @@ impl MultiImage {
             },
             tasks,
             planted_correlation: None,
+            image: Some(IMAGE),
         })
     }
 }

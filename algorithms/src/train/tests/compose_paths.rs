@@ -59,7 +59,7 @@ fn heads_are_scaled_by_the_loss_weights_on_every_path() {
     let suite = tiny_suite(3, 8, 64, 7);
     let arch = ArchitectureSpec::HardSharing(HardSharing {});
     let model = ModelSpec {
-        trunk: vec![8],
+        trunk: vec![8].into(),
         head: vec![],
     };
     for (label, gradient, rep_grad) in paths() {
@@ -89,7 +89,7 @@ fn the_loss_part_sees_the_losses_and_famo_updates_on_every_path() {
     let suite = tiny_suite(3, 8, 64, 8);
     let arch = ArchitectureSpec::HardSharing(HardSharing {});
     let model = ModelSpec {
-        trunk: vec![8],
+        trunk: vec![8].into(),
         head: vec![],
     };
     for (label, gradient, rep_grad) in paths() {

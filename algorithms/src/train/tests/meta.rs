@@ -35,7 +35,7 @@ fn final_weights(o: &TrainOutcome, tasks: usize) -> Vec<f64> {
 #[test]
 fn meta_learned_weights_give_the_noise_task_the_lowest_weight() {
     let model = ModelSpec {
-        trunk: vec![16],
+        trunk: vec![16].into(),
         head: vec![],
     };
     let training = TrainConfig {
@@ -83,7 +83,7 @@ fn meta_learned_weights_give_the_noise_task_the_lowest_weight() {
 fn auto_lambda_first_step_follows_the_first_order_hypergradient() {
     let suite = tiny_suite(3, 8, 64, 13);
     let model = ModelSpec {
-        trunk: vec![16],
+        trunk: vec![16].into(),
         head: vec![],
     };
     let training = adam_training(1, 16, 1, false);

@@ -14,7 +14,6 @@ use mtlbench_tasks::planted_correlation::PlantedCorrelation;
 mod compose_paths;
 mod meta;
 mod recorded;
-mod soft_sharing;
 mod telemetry;
 
 /// A small planted suite: `tasks` tasks, `inputs` features, `train` rows (val and test
@@ -72,7 +71,7 @@ fn adam_training(
 fn every_method_learns_and_is_deterministic() {
     let suite = tiny_suite(3, 8, 64, 9);
     let model = ModelSpec {
-        trunk: vec![16],
+        trunk: vec![16].into(),
         head: vec![],
     };
     let training = adam_training(15, 16, 5, false);
@@ -163,40 +162,13 @@ fn every_method_learns_and_is_deterministic() {
     }
 }
 
-/// One MMoE expert, which starts from the trunk's weights, with a one-way softmax gate
-/// (always exactly 1) is hard sharing: bit-identical training.
-#[test]
-fn one_expert_mmoe_is_hard_sharing() {
-    let suite = tiny_suite(2, 6, 40, 2);
-    let model = ModelSpec {
-        trunk: vec![8],
-        head: vec![],
-    };
-    let training = adam_training(3, 8, 1, false);
-    let run = |architecture: &ArchitectureSpec| {
-        train_tiny(
-            &suite,
-            architecture,
-            &WeightingSpec::Equal(Equal {}),
-            &model,
-            &training,
-            (1, 2),
-        )
-        .points
-    };
-    assert_eq!(
-        run(&ArchitectureSpec::Mmoe(Mmoe { experts: 1 })),
-        run(&ArchitectureSpec::HardSharing(HardSharing {}))
-    );
-}
-
 /// MGDA on representation gradients trains, takes T + 1 backward calls per step, and
 /// differs from MGDA on parameter gradients.
 #[test]
 fn rep_grad_path_trains() {
     let suite = tiny_suite(3, 8, 64, 9);
     let model = ModelSpec {
-        trunk: vec![16],
+        trunk: vec![16].into(),
         head: vec![],
     };
     let run = |rep_grad: bool| {
@@ -222,60 +194,4 @@ fn rep_grad_path_trains() {
     };
     assert!(loss(&rep, 10) < 0.7 * loss(&rep, 1));
     assert_ne!(rep.points, run(false).points);
-}
-
-/// One group holding every task, or every task at the top level, is hard_sharing bit for
-/// bit; singleton groups without a root are single_task.
-#[test]
-fn hierarchical_special_cases_are_the_basic_architectures() {
-    let suite = tiny_suite(3, 8, 64, 5);
-    let model = ModelSpec {
-        trunk: vec![12, 8],
-        head: vec![],
-    };
-    let training = adam_training(3, 16, 1, false);
-    let run = |arch: &ArchitectureSpec| {
-        train_tiny(
-            &suite,
-            arch,
-            &WeightingSpec::Equal(Equal {}),
-            &model,
-            &training,
-            (1, 2),
-        )
-        .points
-    };
-    let hard = run(&ArchitectureSpec::HardSharing(HardSharing {}));
-    for root_depth in [0, 1, 2] {
-        let one_group = ArchitectureSpec::Hierarchical(Hierarchical {
-            groups: Some(vec![vec![0, 1, 2]]),
-            root_depth: Some(root_depth),
-            levels: None,
-        });
-        assert_eq!(run(&one_group), hard, "root_depth {root_depth}");
-    }
-    let top = ArchitectureSpec::Hierarchical(Hierarchical {
-        groups: None,
-        root_depth: None,
-        levels: Some(vec![2, 2, 2]),
-    });
-    assert_eq!(run(&top), hard);
-    // `{kind: hierarchical}` with no parameters: every task in one group.
-    assert_eq!(
-        run(&ArchitectureSpec::Hierarchical(Hierarchical::default())),
-        hard
-    );
-    let singletons = ArchitectureSpec::Hierarchical(Hierarchical {
-        groups: Some(vec![vec![0], vec![1], vec![2]]),
-        root_depth: Some(0),
-        levels: None,
-    });
-    let single = run(&ArchitectureSpec::SingleTask(SingleTask {}));
-    let tree = run(&singletons);
-    for (a, b) in tree.iter().zip(&single) {
-        assert!(
-            (a.value - b.value).abs() <= 1e-5 * b.value.abs().max(1.0),
-            "{a:?} vs {b:?}"
-        );
-    }
 }

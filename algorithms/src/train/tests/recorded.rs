@@ -13,7 +13,7 @@ fn db_mtl_records_its_alphas() {
         ..adam_training(2, 16, 2, false)
     };
     let model = ModelSpec {
-        trunk: vec![8],
+        trunk: vec![8].into(),
         head: vec![],
     };
     let o = train_tiny(

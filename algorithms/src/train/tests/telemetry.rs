@@ -9,7 +9,7 @@ use super::*;
 fn conflict_telemetry_measures_the_applied_update() {
     let suite = tiny_suite(3, 8, 64, 9);
     let model = ModelSpec {
-        trunk: vec![16],
+        trunk: vec![16].into(),
         head: vec![],
     };
     let run = |weighting: WeightingSpec, conflict_every: usize| {
@@ -55,7 +55,7 @@ fn conflict_telemetry_measures_the_applied_update() {
 fn affinity_matches_its_first_order_expansion() {
     let suite = tiny_suite(3, 8, 64, 4);
     let model = ModelSpec {
-        trunk: vec![16],
+        trunk: vec![16].into(),
         head: vec![],
     };
     let training = TrainConfig {
@@ -101,7 +101,7 @@ fn affinity_matches_its_first_order_expansion() {
 fn affinity_and_weights_are_recorded() {
     let suite = tiny_suite(2, 8, 64, 9);
     let model = ModelSpec {
-        trunk: vec![16],
+        trunk: vec![16].into(),
         head: vec![],
     };
     let training = TrainConfig {

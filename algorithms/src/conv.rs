@@ -1,0 +1,443 @@
+//! Convolution and max-pool layers on (n, H·W·C) activations, built from ops that dfdx
+//! 0.13 has on stable Rust and on CUDA (its own `conv2d` and `pool2d` need nightly): a
+//! convolution is a gather of the image patches (im2col) and one matrix product; a
+//! max-pool is one gather per window offset and a tree of element-wise maxima.
+//!
+//! Layout: an image is one row of the activation matrix, NHWC (channel fastest): pixel
+//! (h, w), channel c is column (h·W + w)·C + c. The patch of an output pixel lists its
+//! inputs in (di, dj, c) order, so a convolution's weight is the (k·k·C_in) × C_out matrix
+//! whose row (di·k + dj)·C_in + c holds the kernel's (di, dj, c) entry of every output
+//! channel (PyTorch's `weight[o, c, di, dj]` is row (di·k + dj)·C_in + c, column o), and
+//! its output rows are NHWC again. Zero padding gathers from a zero column appended to the
+//! input. The gather indices are per image (one vector of pixels × patch length) and are
+//! broadcast over the batch (a stride-0 axis), which dfdx's CPU and CUDA gather kernels
+//! both read. On CUDA the gather's backward sums with atomic adds, so there a conv layer's
+//! gradients are not bit-reproducible from run to run (on the CPU they are); zero padding
+//! uses dfdx's `concat_along`, which CUDA compiles at run time with nvrtc (the headers
+//! `scripts/build-cuda.sh` ships), so `lenet` (no padding) avoids it.
+//!
+//! Max-pool ties: `maximum` splits the gradient equally between equal operands, so tied
+//! maxima of a window share its gradient (shares summing to 1, split along the tree of
+//! pairwise maxima); PyTorch gives all of it to the first maximum. Values are identical; gradients differ only at exact ties (as in
+//! blank image regions, where every pixel of a window has the same value).
+
+use dfdx::prelude::*;
+pub use mtlbench_tasks::ImageShape;
+
+type Matrix<E, D, T> = Tensor<(usize, usize), E, D, T>;
+
+/// A k×k convolution of stride `stride` over an image padded with `padding` zeros on
+/// every side (PyTorch's `Conv2d(C_in, out_channels, kernel, stride, padding)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2d {
+    pub input: ImageShape,
+    pub out_channels: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl Conv2d {
+    /// The output image: ⌊(H + 2p − k) / s⌋ + 1 rows (and columns alike), `out_channels`
+    /// channels. The kernel must fit the padded image.
+    pub fn output(&self) -> ImageShape {
+        let side = |s: usize| (s + 2 * self.padding - self.kernel) / self.stride + 1;
+        ImageShape {
+            height: side(self.input.height),
+            width: side(self.input.width),
+            channels: self.out_channels,
+        }
+    }
+
+    /// Values in one patch (k·k·C_in): the weight's rows.
+    pub fn patch_len(&self) -> usize {
+        self.kernel * self.kernel * self.input.channels
+    }
+
+    /// For each output pixel (row-major) and each patch entry (di, dj, c), the input
+    /// column it reads; positions in the padding read column H·W·C, the appended zero.
+    pub fn patch_index(&self) -> Vec<usize> {
+        let ImageShape {
+            height,
+            width,
+            channels,
+        } = self.input;
+        let out = self.output();
+        let zero = self.input.len();
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        let mut index = Vec::with_capacity(out.height * out.width * self.patch_len());
+        for oi in 0..out.height {
+            for oj in 0..out.width {
+                for di in 0..k {
+                    for dj in 0..k {
+                        // Padded coordinates; the image starts at (p, p).
+                        let (i, j) = (oi * s + di, oj * s + dj);
+                        let inside = i >= p && j >= p && i - p < height && j - p < width;
+                        for c in 0..channels {
+                            index.push(if inside {
+                                ((i - p) * width + (j - p)) * channels + c
+                            } else {
+                                zero
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        index
+    }
+
+    /// The convolution of every row of `x` (n × H·W·C_in) by `weight` ((k·k·C_in) ×
+    /// C_out) plus `bias` (C_out): n × H'·W'·C_out. Without `input_gradient` the patches are
+    /// gathered off the tape: the weight and bias still get their gradients, `x` none (for
+    /// a layer reading the network's input, this skips a scatter of every patch value).
+    pub fn forward<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        x: Matrix<E, D, T>,
+        weight: &Tensor<(usize, usize), E, D>,
+        bias: &Tensor<(usize,), E, D>,
+        input_gradient: bool,
+    ) -> Matrix<E, D, T> {
+        if !input_gradient {
+            let (x, tape) = x.split_tape();
+            let patches = self.patches(x);
+            return self.apply(patches.put_tape(tape), weight, bias);
+        }
+        let patches = self.patches(x);
+        self.apply(patches, weight, bias)
+    }
+
+    /// The patches of every row of `x`: (n · H'·W') × (k·k·C_in).
+    fn patches<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        x: Matrix<E, D, T>,
+    ) -> Matrix<E, D, T> {
+        let n = x.shape().0;
+        let dev = x.device().clone();
+        let x = if self.padding > 0 {
+            (x, dev.zeros_like(&(n, 1))).concat_along(Axis::<1>)
+        } else {
+            x
+        };
+        let index = self.patch_index();
+        let len = index.len();
+        let index = dev
+            .tensor_from_vec(index, (len,))
+            .broadcast_like::<_, Axis<0>>(&(n, len));
+        let patches: Matrix<E, D, T> = x.gather(index);
+        patches.reshape_like(&(len / self.patch_len() * n, self.patch_len()))
+    }
+
+    /// The patches times the weight plus the bias, as n × H'·W'·C_out.
+    fn apply<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        patches: Matrix<E, D, T>,
+        weight: &Tensor<(usize, usize), E, D>,
+        bias: &Tensor<(usize,), E, D>,
+    ) -> Matrix<E, D, T> {
+        let rows = (patches.shape().0, self.out_channels);
+        let pixels = self.output().height * self.output().width;
+        let n = rows.0 / pixels;
+        let y = patches.matmul(weight.clone()) + bias.clone().broadcast_like::<_, Axis<0>>(&rows);
+        y.reshape_like(&(n, pixels * self.out_channels))
+    }
+}
+
+/// A k×k max-pool of stride k (`size` k) without padding; the last rows and columns that
+/// do not fill a window are dropped (PyTorch's `MaxPool2d(k)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxPool2d {
+    pub input: ImageShape,
+    pub size: usize,
+}
+
+impl MaxPool2d {
+    /// The output image: ⌊H / k⌋ × ⌊W / k⌋, the same channels.
+    pub fn output(&self) -> ImageShape {
+        ImageShape {
+            height: self.input.height / self.size,
+            width: self.input.width / self.size,
+            channels: self.input.channels,
+        }
+    }
+
+    /// For window offset (di, dj): the input column of each output value (NHWC order).
+    pub fn window_index(&self, di: usize, dj: usize) -> Vec<usize> {
+        let out = self.output();
+        let (width, channels, k) = (self.input.width, self.input.channels, self.size);
+        let mut index = Vec::with_capacity(out.len());
+        for oi in 0..out.height {
+            for oj in 0..out.width {
+                for c in 0..channels {
+                    index.push(((oi * k + di) * width + oj * k + dj) * channels + c);
+                }
+            }
+        }
+        index
+    }
+
+    /// The max-pool of every row of `x` (n × H·W·C): n × H'·W'·C.
+    pub fn forward<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        x: Matrix<E, D, T>,
+    ) -> Matrix<E, D, T> {
+        let n = x.shape().0;
+        let dev = x.device().clone();
+        let k = self.size;
+        // k² handles on x: all but the last on an empty tape, so that the ops behind x are
+        // recorded once and every window offset's gradient reaches x once the tapes merge.
+        let mut handles: Vec<Matrix<E, D, T>> = (1..k * k).map(|_| x.with_empty_tape()).collect();
+        handles.push(x);
+        let mut values: Vec<Matrix<E, D, T>> = handles
+            .into_iter()
+            .enumerate()
+            .map(|(w, h)| {
+                let index = self.window_index(w / k, w % k);
+                let len = index.len();
+                let index = dev
+                    .tensor_from_vec(index, (len,))
+                    .broadcast_like::<_, Axis<0>>(&(n, len));
+                h.gather(index)
+            })
+            .collect();
+        // A balanced tree of pairwise maxima.
+        while values.len() > 1 {
+            let mut next = Vec::with_capacity(values.len().div_ceil(2));
+            let mut it = values.into_iter();
+            while let Some(a) = it.next() {
+                next.push(match it.next() {
+                    Some(b) => a.maximum(b),
+                    None => a,
+                });
+            }
+            values = next;
+        }
+        values.pop().expect("a window has at least one value")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn random(n: usize, seed: u64) -> Vec<f64> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect()
+    }
+
+    /// A direct convolution: loops over batch, output pixels, channels and the kernel.
+    fn naive_conv(conv: &Conv2d, n: usize, x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
+        let ImageShape {
+            height,
+            width,
+            channels,
+        } = conv.input;
+        let out = conv.output();
+        let (k, co) = (conv.kernel, conv.out_channels);
+        let mut y = Vec::new();
+        for e in 0..n {
+            for oi in 0..out.height {
+                for oj in 0..out.width {
+                    for o in 0..co {
+                        let mut sum = b[o];
+                        for di in 0..k {
+                            for dj in 0..k {
+                                let i = (oi * conv.stride + di) as isize - conv.padding as isize;
+                                let j = (oj * conv.stride + dj) as isize - conv.padding as isize;
+                                if i < 0 || j < 0 || i >= height as isize || j >= width as isize {
+                                    continue;
+                                }
+                                let (i, j) = (i as usize, j as usize);
+                                for c in 0..channels {
+                                    let xv =
+                                        x[e * conv.input.len() + (i * width + j) * channels + c];
+                                    sum += xv * w[((di * k + dj) * channels + c) * co + o];
+                                }
+                            }
+                        }
+                        y.push(sum);
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    /// A direct max-pool.
+    fn naive_pool(pool: &MaxPool2d, n: usize, x: &[f64]) -> Vec<f64> {
+        let out = pool.output();
+        let (width, channels, k) = (pool.input.width, pool.input.channels, pool.size);
+        let mut y = Vec::new();
+        for e in 0..n {
+            for oi in 0..out.height {
+                for oj in 0..out.width {
+                    for c in 0..channels {
+                        let mut m = f64::NEG_INFINITY;
+                        for di in 0..k {
+                            for dj in 0..k {
+                                let col = ((oi * k + di) * width + oj * k + dj) * channels + c;
+                                m = m.max(x[e * pool.input.len() + col]);
+                            }
+                        }
+                        y.push(m);
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    const CONV: Conv2d = Conv2d {
+        input: ImageShape {
+            height: 7,
+            width: 6,
+            channels: 2,
+        },
+        out_channels: 3,
+        kernel: 3,
+        stride: 2,
+        padding: 1,
+    };
+
+    fn close(a: &[f64], b: &[f64], tolerance: f64) {
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= tolerance, "entry {i}: {x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn conv_matches_a_direct_convolution() {
+        let dev: Cpu = Default::default();
+        let n = 3;
+        for conv in [
+            CONV,
+            Conv2d {
+                stride: 1,
+                padding: 0,
+                kernel: 2,
+                ..CONV
+            },
+            Conv2d {
+                stride: 3,
+                padding: 2,
+                kernel: 4,
+                ..CONV
+            },
+        ] {
+            let out = conv.output();
+            let x = random(n * conv.input.len(), 1);
+            let w = random(conv.patch_len() * conv.out_channels, 2);
+            let b = random(conv.out_channels, 3);
+            let y = conv.forward(
+                dev.tensor_from_vec(x.clone(), (n, conv.input.len())),
+                &dev.tensor_from_vec(w.clone(), (conv.patch_len(), conv.out_channels)),
+                &dev.tensor_from_vec(b.clone(), (conv.out_channels,)),
+                true,
+            );
+            assert_eq!(y.shape(), &(n, out.len()));
+            close(&y.as_vec(), &naive_conv(&conv, n, &x, &w, &b), 1e-12);
+        }
+        // 7×6 padded by 1, k 3, stride 2: 4×3 outputs.
+        assert_eq!(
+            CONV.output(),
+            ImageShape {
+                height: 4,
+                width: 3,
+                channels: 3
+            }
+        );
+    }
+
+    #[test]
+    fn max_pool_matches_a_direct_loop() {
+        let dev: Cpu = Default::default();
+        let n = 2;
+        for (height, width, size) in [(7, 5, 2), (6, 6, 3), (4, 5, 1)] {
+            let pool = MaxPool2d {
+                input: ImageShape {
+                    height,
+                    width,
+                    channels: 3,
+                },
+                size,
+            };
+            let x = random(n * pool.input.len(), 4);
+            let y = pool.forward(dev.tensor_from_vec(x.clone(), (n, pool.input.len())));
+            assert_eq!(y.shape(), &(n, pool.output().len()));
+            assert_eq!(y.as_vec(), naive_pool(&pool, n, &x));
+        }
+    }
+
+    /// ∂/∂θ Σ y ⊙ r by dfdx against central differences of the direct loops, in f64. The
+    /// convolution is linear in each argument and the max-pool piecewise linear (no ties
+    /// in random inputs), so the differences are exact up to rounding.
+    #[test]
+    fn gradients_match_finite_differences() {
+        let dev: Cpu = Default::default();
+        let n = 2;
+        let conv = CONV;
+        let x = random(n * conv.input.len(), 5);
+        let w = random(conv.patch_len() * conv.out_channels, 6);
+        let b = random(conv.out_channels, 7);
+        let out = conv.output();
+        let pool = MaxPool2d {
+            input: out,
+            size: 2,
+        };
+        let r = random(n * pool.output().len(), 8);
+        // The loss through both layers, by the direct loops.
+        let loss = |x: &[f64], w: &[f64], b: &[f64]| -> f64 {
+            let y = naive_pool(&pool, n, &naive_conv(&conv, n, x, w, b));
+            y.iter().zip(&r).map(|(a, b)| a * b).sum()
+        };
+        let xt = dev.tensor_from_vec(x.clone(), (n, conv.input.len()));
+        let wt = dev.tensor_from_vec(w.clone(), (conv.patch_len(), conv.out_channels));
+        let bt = dev.tensor_from_vec(b.clone(), (conv.out_channels,));
+        let y = pool.forward(conv.forward(xt.leaky_trace(), &wt, &bt, true));
+        let rt = dev.tensor_from_vec(r.clone(), (n, pool.output().len()));
+        let grads = (y * rt).sum().backward();
+        let h = 1e-6;
+        let numeric = |which: usize, len: usize| -> Vec<f64> {
+            (0..len)
+                .map(|i| {
+                    let mut args = [x.clone(), w.clone(), b.clone()];
+                    args[which][i] += h;
+                    let up = loss(&args[0], &args[1], &args[2]);
+                    args[which][i] -= 2.0 * h;
+                    let down = loss(&args[0], &args[1], &args[2]);
+                    (up - down) / (2.0 * h)
+                })
+                .collect()
+        };
+        close(&grads.get(&xt).as_vec(), &numeric(0, x.len()), 1e-8);
+        close(&grads.get(&wt).as_vec(), &numeric(1, w.len()), 1e-8);
+        close(&grads.get(&bt).as_vec(), &numeric(2, b.len()), 1e-8);
+        // Off the input's tape: the same parameter gradients (x has none: no gradient was
+        // stored for it).
+        let y2 = pool.forward(conv.forward(xt.leaky_trace(), &wt, &bt, false));
+        let rt = dev.tensor_from_vec(r.clone(), (n, pool.output().len()));
+        let grads2 = (y2 * rt).sum().backward();
+        assert_eq!(grads2.get(&wt).as_vec(), grads.get(&wt).as_vec());
+        assert_eq!(grads2.get(&bt).as_vec(), grads.get(&bt).as_vec());
+    }
+
+    /// Tied maxima share a window's gradient, halved at each pairwise maximum they tie in:
+    /// max(max(a, b), max(c, d)) with a = b = d > c gives a, b a quarter and d a half.
+    #[test]
+    fn tied_maxima_share_the_gradient() {
+        let dev: Cpu = Default::default();
+        let pool = MaxPool2d {
+            input: ImageShape {
+                height: 2,
+                width: 2,
+                channels: 1,
+            },
+            size: 2,
+        };
+        let x = dev.tensor_from_vec(vec![1.0f64, 1.0, 0.5, 1.0], (1, 4));
+        let grads = pool.forward(x.leaky_trace()).sum().backward();
+        assert_eq!(grads.get(&x).as_vec(), vec![0.25, 0.25, 0.0, 0.5]);
+    }
+}
