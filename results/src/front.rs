@@ -55,8 +55,8 @@ pub struct FrontSection {
 pub fn front_sections(runs: &[RunRecord]) -> Vec<FrontSection> {
     // (suite, fraction) → label → (is front, per-axis values over replicates).
     type Points = BTreeMap<String, (bool, Vec<Vec<f64>>)>;
-    let mut sections: BTreeMap<(String, String), (Vec<(String, String, bool)>, Points)> =
-        BTreeMap::new();
+    type Axes = Vec<(String, String, bool)>;
+    let mut sections: BTreeMap<(String, String), (Axes, Points)> = BTreeMap::new();
     let relevant = runs.iter().filter(|r| {
         r.is_ok()
             && r.task_subset.is_none()
@@ -305,16 +305,14 @@ pub fn front_frames(
         points.extend(s.front.iter().map(|p| (s, "fixed_weights", p)));
         points.extend(s.methods.iter().map(|p| (s, "method", p)));
     }
-    let mut rows: Vec<(&FrontSection, &str, &FrontPoint, usize)> = Vec::new();
+    // (section, kind, point, axis).
+    type Row<'a> = (&'a FrontSection, &'a str, &'a FrontPoint, usize);
+    let mut rows: Vec<Row> = Vec::new();
     for (s, kind, p) in points {
         rows.extend((0..s.axes.len()).map(|a| (s, kind, p, a)));
     }
-    let text = |f: &dyn Fn(&(&FrontSection, &str, &FrontPoint, usize)) -> String| -> Vec<String> {
-        rows.iter().map(f).collect()
-    };
-    let num = |f: &dyn Fn(&(&FrontSection, &str, &FrontPoint, usize)) -> f64| -> Vec<f64> {
-        rows.iter().map(f).collect()
-    };
+    let text = |f: &dyn Fn(&Row) -> String| -> Vec<String> { rows.iter().map(f).collect() };
+    let num = |f: &dyn Fn(&Row) -> f64| -> Vec<f64> { rows.iter().map(f).collect() };
     let long = DataFrame::new_infer_height(vec![
         col("suite", text(&|r| r.0.suite.clone())),
         col(
