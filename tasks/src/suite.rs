@@ -12,21 +12,21 @@ crate::registry! {
     /// A task suite and its parameters.
     pub enum SuiteSpec {
         GradnormToy(GradnormToy) = "gradnorm_toy":
-            "GradNorm regression toy: T tasks σᵢ·tanh((B+εᵢ)x), x∈R^250, y∈R^100, σ spread 1..100 (Chen et al. 2018)",
+            "GradNorm's regression toy (Chen et al. 2018): task i fits σᵢ·tanh((B+εᵢ)x), x ∈ R²⁵⁰, y ∈ R¹⁰⁰; the paper's \"N(0,10)\" and \"N(0,3.5)\" are read as standard deviations; input x ~ U(−1,1)²⁵⁰ normalised to unit length (`input: gaussian` for N(0, I)); default T = 10 with σ geometric from 1 to 100",
         PlantedCorrelation(PlantedCorrelation) = "planted_correlation":
-            "MMoE generator for K tasks with a planted task-correlation matrix (one rho, or blocks via groups)",
+            "the MMoE generator (Ma et al. 2018) for K tasks with a planted correlation matrix R: wₖ = c·U·chol(R)ₖ so cos(wᵢ, wⱼ) = Rᵢⱼ exactly; yₖ = wₖᵀx + Σ sin(αᵢwₖᵀx + βᵢ) + ε; R is stored with each run; `noise_tasks` (task indices) replaces those targets by N(0, 1) noise independent of x; for `adaptation` it draws unseen task vectors correlated `held_out_rho` (default `rho`) with every training task — exactly, through a new input direction (needs `input_dim` > `tasks`)",
         Sinusoid(Sinusoid) = "sinusoid":
-            "MAML's sinusoid family y = A sin(x − φ), A ~ U[0.1, 5], φ ~ U[0, π]; unseen tasks for meta-test adaptation",
+            "MAML's regression family (Finn et al. 2017): `tasks` training waves y = A sin(x − φ), A ~ U`amplitude` [0.1, 5], φ ~ U`phase` [0, π], x ~ U[−5, 5] shared row by row; unseen waves of the same family for `adaptation`",
         TaskTree(TaskTree) = "task_tree":
-            "planted task hierarchy: groups of strongly related tasks (rho), weakly related across (rho_between), plus a linear `coarse` task",
+            "a planted task hierarchy: fine tasks in `groups` (default [[0,1],[2,3]]) related at `rho` (0.9) within a group and `rho_between` (0.1) across, each with the planted generator's non-linear target; with `coarse` (default true) a last task `coarse` whose target is linear, (Σₖ wₖ)ᵀx/√ΣR + ε, related to every fine task; the planted matrix (coarse row included) is stored with each run",
         MultiMnist(MultiImage) = "multi_mnist":
-            "MultiMNIST: two MNIST digits overlaid (top-left, bottom-right, 36×36 → 28×28); tasks left, right (10 classes); needs MTLBENCH_DATA",
+            "MultiMNIST (Sener & Koltun 2018): two MNIST digits on a 36×36 canvas, one top-left and one bottom-right (pixel-wise max where they overlap), resized to 28×28 (bilinear, pixel centres aligned), values in [0, 1]; tasks `left` and `right` (10 classes); `train`/`val`/`test` pairs (default 120k/10k/20k) drawn from the seed, train and val from the training images, test from the test images. Reads `DATA/mnist/`",
         MultiFashion(MultiImage) = "multi_fashion":
-            "MultiFashion: as multi_mnist with two Fashion-MNIST items; needs MTLBENCH_DATA",
+            "the same with two Fashion-MNIST items. Reads `DATA/fashion-mnist/`",
         MultiFashionMnist(MultiImage) = "multi_fashion_mnist":
-            "Multi-(Fashion+MNIST): an MNIST digit top-left, a Fashion-MNIST item bottom-right; needs MTLBENCH_DATA",
+            "an MNIST digit top-left and a Fashion-MNIST item bottom-right (Lin et al. 2019)",
         CensusIncome(CensusIncome) = "census_income":
-            "UCI Census-Income as in MMoE: group 1 {income > 50K, never married}, group 2 {education ≥ college, never married}; needs MTLBENCH_DATA",
+            "UCI Census-Income (KDD) as in MMoE (Ma et al. 2018): `group: 1` = tasks `income_50k`, `never_married`; `group: 2` = `college` (any college education), `never_married`. Features: every other column but the instance weight, the 7 numeric ones standardised with training statistics, the rest one-hot over the training file's values (503 features in group 1). Validation and test = the two halves of the test file (seeded). Metrics `auc` (first), `accuracy`, `cross_entropy`. `train`/`test` subsample the training file / each half. Reads `DATA/census-income/`",
     }
 }
 

@@ -103,19 +103,19 @@ architectures! {
     /// How an algorithm shares parameters between tasks.
     pub enum ArchitectureSpec {
         SingleTask(SingleTask) = "single_task":
-            "T independent networks (trunk + head per task): the single-task baseline",
+            "T independent networks (trunk + head); each starts from the same trunk weights as `hard_sharing`'s shared trunk",
         HardSharing(HardSharing) = "hard_sharing":
-            "one shared trunk, one head per task (Caruana 1997; LibMTL HPS)",
+            "one shared trunk, one head per task (LibMTL `HPS`)",
         Mmoe(Mmoe) = "mmoe":
-            "shared experts mixed by a softmax gate per task (Ma et al. 2018; LibMTL MMoE)",
+            "`experts` (4) shared experts of the trunk's shape, mixed by a softmax gate per task (LibMTL `MMoE`)",
         Cgc(Cgc) = "cgc":
-            "shared and task-specific experts, one gate per task (Tang et al. 2020; LibMTL CGC)",
+            "`shared_experts` (2) plus `task_experts` (1) per task, one gate per task (LibMTL `CGC`)",
         CrossStitch(CrossStitch) = "cross_stitch":
-            "one tower per task, mixed after every layer by learnable cross-stitch units (Misra et al. 2016)",
+            "one tower per task, mixed after every trunk layer by learnable T×T cross-stitch units (0.9 / 0.1 init; LibMTL `Cross_stitch`)",
         SoftSharing(SoftSharing) = "soft_sharing":
-            "one tower per task, an L2 penalty pulls corresponding trunk layers together (Duong et al. 2015)",
+            "one tower per task (as `single_task`, same initial weights) plus λ·Σᵢ‖θᵢ − θ̄‖² over corresponding trunk layers (`penalty: mean`, default; `pairwise`: λ·Σ_{i<j}‖θᵢ − θⱼ‖²), `lambda` 0.01; the penalty's gradient is exact (the terms through θ̄ cancel) and added before the optimizer step. λ = 0 is `single_task` bit for bit. Shares no parameters: loss-level weightings only (Duong et al. 2015)",
         Hierarchical(Hierarchical) = "hierarchical":
-            "task tree (groups share layers above a common root) or depth supervision (levels) (Søgaard & Goldberg 2016)",
+            "a task tree, `groups` (every task in one group) with `root_depth` (1): the first trunk layers shared by all tasks, the rest copied per group and computed once per group (one group of all tasks is `hard_sharing` bit for bit); or depth supervision, `levels` (one per task): task t's head reads the trunk after `levels[t]` layers (Søgaard & Goldberg 2016); one form or the other, `root_depth` with `groups` only; `{kind: hierarchical}` alone is one group of all tasks. All trunk layers count as shared, so every weighting applies",
     }
 }
 
