@@ -31,7 +31,7 @@ pub fn task_loss<D: Device<f32>, T: Tape<f32, D>>(
 
 /// The gradient of parameter `t`; zeros for a parameter that took no part in the loss
 /// (such as the empty bias of a cross-stitch unit).
-fn gradient_of<S: Shape, D: Device<f32>>(
+pub(crate) fn gradient_of<S: Shape, D: Device<f32>>(
     gradients: &mut Gradients<f32, D>,
     t: &Tensor<S, f32, D>,
 ) -> Tensor<S, f32, D> {
@@ -42,7 +42,7 @@ fn gradient_of<S: Shape, D: Device<f32>>(
 }
 
 /// The gradients of `layers` (weight and bias each), in order.
-fn layer_gradients<'a, D: Device<f32>>(
+pub(crate) fn layer_gradients<'a, D: Device<f32>>(
     gradients: &mut Gradients<f32, D>,
     layers: impl Iterator<Item = &'a Linear<D>>,
 ) -> Vec<Linear<D>> {

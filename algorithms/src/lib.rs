@@ -16,6 +16,7 @@ pub mod model;
 pub mod optimizer;
 pub mod solvers;
 pub mod train;
+pub mod trunk;
 pub mod weighting;
 
 #[cfg(test)]

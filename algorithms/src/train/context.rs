@@ -99,12 +99,24 @@ impl<'s, 'a, D: Device<f32>> StepContext<'s, 'a, D> {
     }
 
     /// The task gradients of the shared parameters as G on the device, and of each task's
-    /// own layers (T forward and T backward passes).
+    /// own layers: on a trunk network by one trunk forward, T head backward passes and one
+    /// trunk backward batched over the tasks (`trunk`), otherwise by T forward and T
+    /// backward passes.
     pub fn task_gradients(&mut self) -> TaskGradients<D> {
         let tasks = self.tasks();
-        self.forward += tasks;
-        self.backward += tasks;
-        engine::per_task_gradients(&self.trainer.net, &self.trainer.kinds, self.batch)
+        let (net, kinds) = (&self.trainer.net, &self.trainer.kinds);
+        match crate::trunk::task_gradients(net, kinds, self.batch) {
+            Some(g) => {
+                self.forward += 1;
+                self.backward += tasks + 1;
+                g
+            }
+            None => {
+                self.forward += tasks;
+                self.backward += tasks;
+                engine::per_task_gradients(net, kinds, self.batch)
+            }
+        }
     }
 
     /// The task gradients of the shared representation (one trunk forward, T head
