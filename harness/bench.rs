@@ -9,7 +9,9 @@ use crate::error::HarnessError;
 use crate::plan;
 use crate::sweep::{run_sweep, SweepOptions};
 use mtlbench_algorithms::architecture::HardSharing;
-use mtlbench_algorithms::bench::{forward_flops, matmul_gflops, seconds_per_step, BenchDevice};
+use mtlbench_algorithms::bench::{
+    forward_flops, matmul_gflops, seconds_per_step, seconds_per_task_gradients, BenchDevice,
+};
 use mtlbench_algorithms::device::cpu;
 use mtlbench_algorithms::train::{RunDefinition, RunSeeds, Trainer};
 use mtlbench_algorithms::weighting::{Equal, Static};
@@ -88,6 +90,9 @@ const W2: Shape = Shape {
 struct Figures {
     equal_s: f64,
     per_task_s: f64,
+    /// G and GGᵀ alone by T passes and by the batched trunk route.
+    passes_s: f64,
+    batched_s: f64,
     equal_flops: f64,
     per_task_flops: f64,
     methods: Vec<(String, f64)>,
@@ -134,9 +139,12 @@ fn workload<D: BenchDevice>(
     let mut trainer = Trainer::new(dev(), def());
     let shared_macs = trainer.net.shared_macs();
     let tasks = trainer.kinds.len() as f64;
-    // Per-task path: the shared trunk runs once per task.
-    let per_task_forward = forward + (tasks - 1.0) * 2.0 * (shared_macs * batch) as f64;
+    // Per-task path: one forward, and the shared trunk's backward (2 multiply-adds per
+    // weight and row) once per task instead of once.
+    let per_task_extra = (tasks - 1.0) * 2.0 * 2.0 * (shared_macs * batch) as f64;
     let per_task_s = seconds_per_step(&mut trainer, batch, steps, rounds, true);
+    let passes_s = seconds_per_task_gradients(&trainer, batch, steps, rounds, false);
+    let batched_s = seconds_per_task_gradients(&trainer, batch, steps, rounds, true);
     // Every registered weighting, through the path it needs, relative to equal.
     let methods: Vec<(String, f64)> = WeightingSpec::registry()
         .into_iter()
@@ -161,8 +169,10 @@ fn workload<D: BenchDevice>(
     Figures {
         equal_s,
         per_task_s,
+        passes_s,
+        batched_s,
         equal_flops: 3.0 * forward,
-        per_task_flops: 3.0 * per_task_forward,
+        per_task_flops: 3.0 * forward + per_task_extra,
         methods,
     }
 }
@@ -188,13 +198,19 @@ fn print_figures(shape: Shape, on: &str, gflops: f64, f: &Figures) {
         f.equal_flops,
     );
     row(
-        "  per-task gradient step (T task gradients as G on the device, d = Gᵀw)",
+        "  per-task gradient step (G on the device by the trunk route, d = Gᵀw)",
         f.per_task_s,
         f.per_task_flops,
     );
     println!(
         "  per-task step / equal step: {:.2}x time",
         f.per_task_s / f.equal_s
+    );
+    println!(
+        "  G and GGᵀ alone: T forward+backward passes {:.2} ms, one trunk forward + batched trunk backward {:.2} ms ({:.2}x)",
+        f.passes_s * 1e3,
+        f.batched_s * 1e3,
+        f.passes_s / f.batched_s
     );
     println!("  target: equal step at >= 40% of the matmul rate; gradient-level methods <= 3.0x equal (W1, 1 thread)");
     println!(

@@ -6,8 +6,7 @@
 //! Gramian of G (one product on the device), the products Gd and the column sums of G; the
 //! host forms on `&[Vec<f32>]` serve the tests.
 
-use crate::jacobian::Jacobian;
-use crate::model::Tensor1;
+use crate::jacobian::{Direction, Jacobian};
 use crate::solvers;
 use dfdx::prelude::*;
 
@@ -141,14 +140,15 @@ pub fn measures(grads: &[Vec<f32>], update: &[f32]) -> Vec<Measure> {
 }
 
 /// Every conflict measure for G on the device and the applied update `update` ([P] on the
-/// device): the Gramian and Gd by one product each, the column sums for the sign purity.
+/// device, in G's blocks): the Gramian and Gd on the device, the column sums for the sign
+/// purity.
 pub fn measures_on_device<D: Device<f32>>(
     g: &mut Jacobian<D>,
-    update: &Tensor1<D>,
+    update: &Direction<D>,
 ) -> Vec<Measure> {
     let (sums, abs) = g.column_sums();
     let widen = |v: Vec<f32>| -> Vec<f64> { v.into_iter().map(f64::from).collect() };
-    let d_norm_sq = f64::from(update.clone().square().sum::<(), Axis<0>>().as_vec()[0]);
+    let d_norm_sq = update.norm_squared();
     measures_from(&Inputs {
         gram: g.gramian(),
         g_dot_d: g.times(update),

@@ -4,8 +4,8 @@
 //! representation path, plus the write-back of a combined shared direction.
 
 use crate::architecture::{Network, SharedRep};
-use crate::jacobian::{unflatten_on_device, Jacobian};
-use crate::model::{Linear, Tensor1, Tensor2};
+use crate::jacobian::{Direction, Jacobian};
+use crate::model::{Linear, Tensor2};
 use dfdx::prelude::*;
 use mtlbench_tasks::TaskKind;
 
@@ -144,18 +144,14 @@ pub fn per_task_gradients<D: Device<f32>>(
     }
 }
 
-/// The shared layers' gradients of direction `d` (a [P] tensor over the shared parameters,
-/// `None` when nothing is shared), unflattened on the device.
+/// The shared layers' gradients of direction `d` (G's column blocks), each block reshaped
+/// on the device into its parameter.
 pub fn shared_direction<D: Device<f32>>(
     net: &Network<D>,
     dev: &D,
-    d: Option<Tensor1<D>>,
+    d: &Direction<D>,
 ) -> Vec<Linear<D>> {
-    let layers = &net.layers[net.shared.clone()];
-    match d {
-        Some(d) => unflatten_on_device(layers, dev, &d),
-        None => layers.iter().map(|l| l.zeros_like(dev)).collect(),
-    }
+    d.to_layers(&net.layers[net.shared.clone()], dev)
 }
 
 /// Layers' gradients as one flat vector (weight then bias per layer; the order of
@@ -223,19 +219,16 @@ pub fn shifted<D: Device<f32>>(net: &Network<D>, dev: &D, flat: &[f32], scale: f
 }
 
 /// A copy of `net` whose shared parameters took the plain gradient step θ_s − η·g
-/// (TAG's look-ahead), g a [P] tensor on the device; task layers unchanged.
+/// (TAG's look-ahead), g a direction on the device (G's blocks); task layers unchanged.
 pub fn look_ahead<D: Device<f32>>(
     net: &Network<D>,
     dev: &D,
-    g: &Tensor1<D>,
+    g: &Direction<D>,
     lr: f32,
 ) -> Network<D> {
     let mut out = net.clone();
     let range = net.shared.clone();
-    for (i, step) in range
-        .clone()
-        .zip(unflatten_on_device(&net.layers[range], dev, g))
-    {
+    for (i, step) in range.clone().zip(g.to_layers(&net.layers[range], dev)) {
         let layer = &mut out.layers[i];
         layer.weight = layer.weight.clone() - step.weight * lr;
         if layer.bias.shape().0 > 0 {
@@ -418,7 +411,7 @@ mod tests {
             assert_eq!(fused.losses, per_task.losses);
             let w64: Vec<f64> = weights.iter().map(|w| f64::from(*w)).collect();
             let direction = per_task.jacobian.combine(&w64);
-            let shared = shared_direction(&net, &dev, direction);
+            let shared = shared_direction(&net, &dev, &direction);
             let assembled = assemble_with_shared(&net, shared, per_task.own, &weights);
             for (a, f) in assembled.iter().zip(&fused.grads) {
                 for (x, y) in a.weight.as_vec().iter().zip(f.weight.as_vec()) {

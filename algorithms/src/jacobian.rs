@@ -1,121 +1,150 @@
-//! The task gradients of the shared parameters as one [T, P] tensor G on the run's device:
-//! its Gramian GGᵀ (one matrix product on the device, read back as T×T f64), the Gramians
-//! of column blocks (a layer, a parameter tensor), the products Gd, and the direction
-//! d = Gᵀw (one product on the device), unflattened on the device into layer gradients.
-//! Only the T×T problems are solved on the host.
+//! The task gradients of the shared parameters as one [T, P] matrix G on the run's
+//! device, held as its column blocks G = [G₁ | … | G_K], one [T, P_k] tensor per shared
+//! parameter tensor (a layer's weight, its bias): its Gramian GGᵀ = Σₖ GₖGₖᵀ (products on
+//! the device, read back once as T×T f64), the Gramians of column blocks (a layer, a
+//! parameter tensor), the products Gd, and the direction d = Gᵀw (one product per block on
+//! the device, each block already in its parameter's shape). Only the T×T problems are
+//! solved on the host.
+//!
+//! Why blocks and not one [T, P] buffer: joining the blocks into one buffer is a copy of
+//! all T×P gradients, and dfdx's CPU concatenation is slow — measured on W1 (1 thread),
+//! 3.6–4.3 ms per step against 0.8 ms for a plain copy, a fifth of a gradient-level step —
+//! and the direction would then have to be cut back into the parameters. Every product
+//! of the method library reads G through the Gramian or Gd, which the blocks give exactly.
 
 use crate::model::{Linear, Tensor1, Tensor2};
 use dfdx::prelude::*;
 use std::ops::Range;
 
-/// The rows gᵢ of G on the device, with the layout of their columns. The column layout is
-/// that of the shared layers in order, each layer's weight (row-major, in × out) then its
-/// bias.
+/// A direction over the shared parameters (or the rows of G read as one), in G's column
+/// blocks: one [P_k] tensor per block, in column order.
+#[derive(Clone)]
+pub struct Direction<D: Device<f32>> {
+    pub blocks: Vec<Tensor1<D>>,
+}
+
+impl<D: Device<f32>> Direction<D> {
+    /// The shared layers' gradients (`layers` give the shapes): each block reshaped into
+    /// its weight or bias; zeros for an empty tensor.
+    pub fn to_layers(&self, layers: &[Linear<D>], dev: &D) -> Vec<Linear<D>> {
+        let mut blocks = self.blocks.iter();
+        let mut next = |shape_len: usize| -> Option<Tensor1<D>> {
+            (shape_len > 0).then(|| blocks.next().expect("a block per non-empty tensor").clone())
+        };
+        layers
+            .iter()
+            .map(|layer| {
+                let (w_shape, b_shape) = (*layer.weight.shape(), *layer.bias.shape());
+                let weight = match next(w_shape.0 * w_shape.1) {
+                    Some(w) => w.reshape_like(&w_shape),
+                    None => dev.zeros_like(&w_shape),
+                };
+                let bias = next(b_shape.0).unwrap_or_else(|| dev.zeros_like(&b_shape));
+                Linear { weight, bias }
+            })
+            .collect()
+    }
+
+    /// The direction of the layers' values (the applied update of the shared layers).
+    pub fn from_layers(layers: &[Linear<D>]) -> Self {
+        let mut blocks = Vec::with_capacity(2 * layers.len());
+        for layer in layers {
+            let (i, o) = *layer.weight.shape();
+            if i * o > 0 {
+                blocks.push(layer.weight.clone().reshape_like(&(i * o,)));
+            }
+            if layer.bias.shape().0 > 0 {
+                blocks.push(layer.bias.clone());
+            }
+        }
+        Direction { blocks }
+    }
+
+    /// The direction on the host, one flat vector (tests).
+    pub fn to_host(&self) -> Vec<f32> {
+        self.blocks.iter().flat_map(|b| b.as_vec()).collect()
+    }
+
+    /// ‖d‖².
+    pub fn norm_squared(&self) -> f64 {
+        self.blocks
+            .iter()
+            .map(|b| f64::from(b.clone().square().sum::<(), Axis<0>>().as_vec()[0]))
+            .sum()
+    }
+}
+
+/// G on the device as column blocks, with the layout of the columns: the shared layers in
+/// order, each layer's weight (row-major, in × out) then its bias.
 #[derive(Clone)]
 pub struct Jacobian<D: Device<f32>> {
-    /// [T, P]; `None` when nothing is shared (P = 0).
-    rows: Option<Tensor2<D>>,
+    /// The non-empty column blocks [T, P_k], in column order.
+    blocks: Vec<Tensor2<D>>,
     tasks: usize,
     /// (weight, bias) sizes of the shared layers, in column order (empty when the columns
     /// are not layers: representation gradients).
     layout: Vec<(usize, usize)>,
-    /// Per-task factors sᵢ applied to the rows when reading the Gramian (a composition's
-    /// loss weights: the rows are read as sᵢgᵢ); `None` means 1.
+    /// Per-task factors sᵢ applied to the rows when reading the Gramian and combining (a
+    /// composition's loss weights: the rows are read as sᵢgᵢ); `None` means 1.
     scale: Option<Vec<f64>>,
     gram: Option<Vec<Vec<f64>>>,
 }
 
-/// `layer` flattened on the device: its weight then (when not empty) its bias.
-fn flatten_layer<D: Device<f32>>(layer: &Linear<D>) -> Tensor1<D> {
-    let (i, o) = *layer.weight.shape();
-    let weight = layer.weight.clone().reshape_like(&(i * o,));
-    if layer.bias.shape().0 == 0 {
-        weight
-    } else {
-        (weight, layer.bias.clone()).concat_along(Axis::<0>)
-    }
+/// GGᵀ of `rows` [T, p] by one product on the device.
+fn product<D: Device<f32>>(rows: &Tensor2<D>) -> Tensor2<D> {
+    rows.clone()
+        .matmul(rows.clone().permute::<_, Axes2<1, 0>>())
 }
 
-/// Layers flattened on the device into one vector (the layout of `engine::flatten`).
-pub fn flatten_on_device<D: Device<f32>>(layers: &[Linear<D>]) -> Option<Tensor1<D>> {
-    layers
-        .iter()
-        .filter(|l| l.numel() > 0)
-        .map(flatten_layer)
-        .reduce(|a, b| (a, b).concat_along(Axis::<0>))
-}
-
-/// A flat vector over `layers` (the layout of `flatten_on_device`) as layers of the same
-/// shapes, on the device.
-pub fn unflatten_on_device<D: Device<f32>>(
-    layers: &[Linear<D>],
-    dev: &D,
-    flat: &Tensor1<D>,
-) -> Vec<Linear<D>> {
-    let mut offset = 0;
-    let out = layers
-        .iter()
-        .map(|layer| {
-            let (w_shape, b_shape) = (*layer.weight.shape(), *layer.bias.shape());
-            let w_len = w_shape.0 * w_shape.1;
-            let weight = if w_len == 0 {
-                dev.zeros_like(&w_shape)
-            } else {
-                flat.clone()
-                    .slice((offset..offset + w_len,))
-                    .reshape_like(&w_shape)
-            };
-            offset += w_len;
-            let bias = if b_shape.0 == 0 {
-                dev.zeros_like(&b_shape)
-            } else {
-                flat.clone().slice((offset..offset + b_shape.0,)).realize()
-            };
-            offset += b_shape.0;
-            Linear { weight, bias }
+/// A T×T device matrix read back as f64 (symmetrised from its upper triangle).
+fn read_square<D: Device<f32>>(m: Option<Tensor2<D>>, t: usize) -> Vec<Vec<f64>> {
+    let Some(m) = m else {
+        return vec![vec![0.0; t]; t];
+    };
+    let values = m.as_vec();
+    (0..t)
+        .map(|i| {
+            (0..t)
+                .map(|j| {
+                    let (a, b) = if i <= j { (i, j) } else { (j, i) };
+                    f64::from(values[a * t + b])
+                })
+                .collect()
         })
-        .collect();
-    assert_eq!(
-        offset,
-        flat.shape().0,
-        "flat vector length matches the layers"
-    );
-    out
+        .collect()
 }
 
 impl<D: Device<f32>> Jacobian<D> {
-    /// G from each task's gradients of the shared layers (`per_task[i]`: task i's layers).
+    /// G from each task's gradients of the shared layers (`per_task[i]`: task i's layers):
+    /// each parameter tensor's T gradients stacked into one block.
     pub fn from_layers(per_task: &[Vec<Linear<D>>]) -> Self {
-        let layout = per_task
-            .first()
-            .map(|layers| {
-                layers
+        let tasks = per_task.len();
+        let Some(first) = per_task.first() else {
+            return Self::from_blocks(Vec::new(), 0, Vec::new());
+        };
+        let layout: Vec<(usize, usize)> =
+            first.iter().map(|l| (l.macs(), l.bias.shape().0)).collect();
+        let mut blocks = Vec::with_capacity(2 * layout.len());
+        for (k, &(w, b)) in layout.iter().enumerate() {
+            if w > 0 {
+                let rows: Vec<Tensor1<D>> = per_task
                     .iter()
-                    .map(|l| (l.macs(), l.bias.shape().0))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let flat: Option<Vec<Tensor1<D>>> = per_task
-            .iter()
-            .map(|layers| flatten_on_device(layers))
-            .collect();
-        let rows = flat.filter(|f| !f.is_empty()).map(|f| f.stack());
-        Jacobian {
-            rows,
-            tasks: per_task.len(),
-            layout,
-            scale: None,
-            gram: None,
+                    .map(|layers| layers[k].weight.clone().reshape_like(&(w,)))
+                    .collect();
+                blocks.push(rows.stack());
+            }
+            if b > 0 {
+                let rows: Vec<Tensor1<D>> = per_task.iter().map(|l| l[k].bias.clone()).collect();
+                blocks.push(rows.stack());
+            }
         }
+        Self::from_blocks(blocks, tasks, layout)
     }
 
-    /// G from its rows on the device (`rows` [T, P]); `layout` as in `from_layers`, or
-    /// empty when the columns are not layers.
-    pub fn from_rows(rows: Tensor2<D>, layout: Vec<(usize, usize)>) -> Self {
-        let tasks = rows.shape().0;
-        let rows = (rows.shape().1 > 0).then_some(rows);
+    /// G from its column blocks ([T, P_k] each, in column order; empty ones are dropped).
+    pub fn from_blocks(blocks: Vec<Tensor2<D>>, tasks: usize, layout: Vec<(usize, usize)>) -> Self {
         Jacobian {
-            rows,
+            blocks: blocks.into_iter().filter(|b| b.shape().1 > 0).collect(),
             tasks,
             layout,
             scale: None,
@@ -123,12 +152,36 @@ impl<D: Device<f32>> Jacobian<D> {
         }
     }
 
-    /// G from host rows (tests and golden numbers).
+    /// G from its rows on the device (`rows` [T, P], one block); `layout` as in
+    /// `from_layers`, or empty when the columns are not layers.
+    pub fn from_rows(rows: Tensor2<D>, layout: Vec<(usize, usize)>) -> Self {
+        let tasks = rows.shape().0;
+        Self::from_blocks(vec![rows], tasks, layout)
+    }
+
+    /// G from host rows (tests and golden numbers), cut into the blocks of `layout` (one
+    /// block when it is empty).
     pub fn from_host(dev: &D, grads: &[Vec<f32>], layout: Vec<(usize, usize)>) -> Self {
         let t = grads.len();
         let p = grads.first().map_or(0, Vec::len);
-        let data: Vec<f32> = grads.iter().flatten().copied().collect();
-        Self::from_rows(dev.tensor_from_vec(data, (t, p)), layout)
+        let mut sizes: Vec<usize> = layout.iter().flat_map(|(w, b)| [*w, *b]).collect();
+        if sizes.is_empty() {
+            sizes = vec![p];
+        }
+        let mut start = 0;
+        let blocks = sizes
+            .into_iter()
+            .filter(|n| *n > 0)
+            .map(|n| {
+                let data: Vec<f32> = grads
+                    .iter()
+                    .flat_map(|g| g[start..start + n].iter().copied())
+                    .collect();
+                start += n;
+                dev.tensor_from_vec(data, (t, n))
+            })
+            .collect();
+        Self::from_blocks(blocks, t, layout)
     }
 
     pub fn tasks(&self) -> usize {
@@ -137,25 +190,23 @@ impl<D: Device<f32>> Jacobian<D> {
 
     /// P, the number of columns.
     pub fn width(&self) -> usize {
-        self.rows.as_ref().map_or(0, |r| r.shape().1)
+        self.blocks.iter().map(|b| b.shape().1).sum()
     }
 
     pub fn layout(&self) -> &[(usize, usize)] {
         &self.layout
     }
 
-    /// The rows on the device (`None` when P = 0).
-    pub fn rows(&self) -> Option<&Tensor2<D>> {
-        self.rows.as_ref()
+    /// The column blocks on the device.
+    pub fn blocks(&self) -> &[Tensor2<D>] {
+        &self.blocks
     }
 
-    /// Replaces the rows (DB-MTL: its smoothed gradients); the weights a method returns
-    /// then apply to these rows.
-    pub fn set_rows(&mut self, rows: Tensor2<D>) {
-        *self = Jacobian {
-            scale: self.scale.take(),
-            ..Self::from_rows(rows, std::mem::take(&mut self.layout))
-        };
+    /// Replaces the blocks (DB-MTL: its smoothed gradients, block for block); the weights
+    /// a method returns then apply to these rows.
+    pub fn set_blocks(&mut self, blocks: Vec<Tensor2<D>>) {
+        self.blocks = blocks;
+        self.gram = None;
     }
 
     /// Reads the rows as sᵢgᵢ from now on (`None`: as they are).
@@ -174,51 +225,48 @@ impl<D: Device<f32>> Jacobian<D> {
         m
     }
 
-    /// GGᵀ of `rows` [T, p] by one product on the device.
-    fn product(rows: &Tensor2<D>) -> Vec<Vec<f64>> {
-        let t = rows.shape().0;
-        let gram = rows
-            .clone()
-            .matmul(rows.clone().permute::<_, Axes2<1, 0>>())
-            .as_vec();
-        (0..t)
-            .map(|i| {
-                (0..t)
-                    .map(|j| {
-                        // Symmetric by construction; read the upper triangle for both.
-                        let (a, b) = if i <= j { (i, j) } else { (j, i) };
-                        f64::from(gram[a * t + b])
-                    })
-                    .collect()
+    /// The column range of each block.
+    fn ranges(&self) -> Vec<Range<usize>> {
+        let mut start = 0;
+        self.blocks
+            .iter()
+            .map(|b| {
+                start += b.shape().1;
+                start - b.shape().1..start
             })
             .collect()
     }
 
-    /// The Gramian GGᵀ (T×T, f64), computed once per G.
+    /// The Gramian GGᵀ (T×T, f64): Σₖ GₖGₖᵀ summed on the device and read back once;
+    /// computed once per G.
     pub fn gramian(&mut self) -> Vec<Vec<f64>> {
         if self.gram.is_none() {
-            let t = self.tasks;
-            self.gram = Some(match &self.rows {
-                Some(rows) => Self::product(rows),
-                None => vec![vec![0.0; t]; t],
-            });
+            let sum = self.blocks.iter().map(product).reduce(|a, b| a + b);
+            self.gram = Some(read_square(sum, self.tasks));
         }
         self.scaled(self.gram.clone().expect("computed above"))
     }
 
     /// The Gramian of the columns `range` (a layer or a parameter tensor), on the device.
     pub fn block_gramian(&self, range: Range<usize>) -> Vec<Vec<f64>> {
-        let t = self.tasks;
-        match &self.rows {
-            Some(rows) if !range.is_empty() => {
-                if range.start == 0 && range.end == rows.shape().1 {
-                    return self.scaled(Self::product(rows));
+        let sum = self
+            .blocks
+            .iter()
+            .zip(self.ranges())
+            .filter_map(|(block, r)| {
+                let (start, end) = (r.start.max(range.start), r.end.min(range.end));
+                if start >= end {
+                    None
+                } else if start == r.start && end == r.end {
+                    Some(product(block))
+                } else {
+                    let part: Tensor2<D> =
+                        block.clone().slice((.., start - r.start..end - r.start));
+                    Some(product(&part))
                 }
-                let block: Tensor2<D> = rows.clone().slice((.., range)).realize();
-                self.scaled(Self::product(&block))
-            }
-            _ => vec![vec![0.0; t]; t],
-        }
+            })
+            .reduce(|a, b| a + b);
+        self.scaled(read_square(sum, self.tasks))
     }
 
     /// The column ranges of each shared layer (weight and bias together).
@@ -233,79 +281,114 @@ impl<D: Device<f32>> Jacobian<D> {
             .collect()
     }
 
-    /// d = Gᵀw as a [P] tensor on the device (with the row scale: d = Σ wᵢsᵢgᵢ); `None`
-    /// when P = 0.
-    pub fn combine(&self, weights: &[f64]) -> Option<Tensor1<D>> {
-        let rows = self.rows.as_ref()?;
-        let (t, p) = *rows.shape();
+    /// The row factors (weights times the row scale) as a [1, T] device tensor.
+    fn factors(&self, weights: &[f64], dev: &D) -> Tensor2<D> {
         let w: Vec<f32> = weights
             .iter()
             .enumerate()
             .map(|(i, w)| (w * self.scale.as_ref().map_or(1.0, |s| s[i])) as f32)
             .collect();
-        let w = rows.device().tensor_from_vec(w, (1, t));
-        Some(w.matmul(rows.clone()).reshape_like(&(p,)))
+        dev.tensor_from_vec(w, (1, self.tasks))
+    }
+
+    /// d = Gᵀw on the device, one product per block (with the row scale: d = Σ wᵢsᵢgᵢ).
+    pub fn combine(&self, weights: &[f64]) -> Direction<D> {
+        let Some(first) = self.blocks.first() else {
+            return Direction { blocks: Vec::new() };
+        };
+        let w = self.factors(weights, first.device());
+        Direction {
+            blocks: self
+                .blocks
+                .iter()
+                .map(|block| {
+                    let p = block.shape().1;
+                    w.clone().matmul(block.clone()).reshape_like(&(p,))
+                })
+                .collect(),
+        }
     }
 
     /// The direction whose columns `blocks[k].0` are G's columns there combined by
-    /// `blocks[k].1` (GradVac's per-group coefficients); the blocks cover every column.
-    pub fn combine_blocks(&self, blocks: &[(Range<usize>, Vec<f64>)]) -> Option<Tensor1<D>> {
-        let rows = self.rows.as_ref()?;
-        let dev = rows.device().clone();
-        let t = rows.shape().0;
-        blocks
-            .iter()
-            .filter(|(range, _)| !range.is_empty())
-            .map(|(range, weights)| {
-                let w: Vec<f32> = weights
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| (w * self.scale.as_ref().map_or(1.0, |s| s[i])) as f32)
-                    .collect();
-                let block: Tensor2<D> = rows.clone().slice((.., range.clone())).realize();
-                dev.tensor_from_vec(w, (1, t))
-                    .matmul(block)
-                    .reshape_like(&(range.len(),))
-            })
-            .reduce(|a, b| (a, b).concat_along(Axis::<0>))
+    /// `blocks[k].1` (GradVac's per-group coefficients). Each group must be a union of
+    /// whole blocks (a layer, a parameter tensor, or everything), as GradVac's groups are.
+    pub fn combine_blocks(&self, groups: &[(Range<usize>, Vec<f64>)]) -> Direction<D> {
+        let Some(first) = self.blocks.first() else {
+            return Direction { blocks: Vec::new() };
+        };
+        let dev = first.device().clone();
+        let factors: Vec<Tensor2<D>> = groups.iter().map(|(_, w)| self.factors(w, &dev)).collect();
+        Direction {
+            blocks: self
+                .blocks
+                .iter()
+                .zip(self.ranges())
+                .map(|(block, r)| {
+                    let k = groups
+                        .iter()
+                        .position(|(g, _)| g.start <= r.start && r.end <= g.end)
+                        .expect("every block lies in one group");
+                    factors[k]
+                        .clone()
+                        .matmul(block.clone())
+                        .reshape_like(&(r.len(),))
+                })
+                .collect(),
+        }
     }
 
-    /// Gd for a direction `d` [P] on the device: each task's gᵢᵀd (unscaled rows).
-    pub fn times(&self, d: &Tensor1<D>) -> Vec<f64> {
-        match &self.rows {
-            Some(rows) => {
-                let p = rows.shape().1;
-                rows.clone()
-                    .matmul(d.clone().reshape_like(&(p, 1)))
-                    .as_vec()
-                    .into_iter()
-                    .map(f64::from)
-                    .collect()
-            }
+    /// Gd for a direction `d` on the device: each task's gᵢᵀd (unscaled rows).
+    pub fn times(&self, d: &Direction<D>) -> Vec<f64> {
+        let sum = self
+            .blocks
+            .iter()
+            .zip(&d.blocks)
+            .map(|(block, part)| {
+                let p = block.shape().1;
+                block.clone().matmul(part.clone().reshape_like(&(p, 1)))
+            })
+            .reduce(|a, b| a + b);
+        match sum {
+            Some(s) => s.as_vec().into_iter().map(f64::from).collect(),
             None => vec![0.0; self.tasks],
+        }
+    }
+
+    /// Row i of G as a direction.
+    pub fn row(&self, i: usize) -> Direction<D> {
+        Direction {
+            blocks: self
+                .blocks
+                .iter()
+                .map(|b| {
+                    let p = b.shape().1;
+                    b.clone().slice((i..i + 1, ..)).reshape_like(&(p,))
+                })
+                .collect(),
         }
     }
 
     /// Σᵢ gᵢ and Σᵢ |gᵢ| per column (sign purity), read back to the host.
     pub fn column_sums(&self) -> (Vec<f32>, Vec<f32>) {
-        match &self.rows {
-            Some(rows) => (
-                rows.clone().sum::<(usize,), Axis<0>>().as_vec(),
-                rows.clone().abs().sum::<(usize,), Axis<0>>().as_vec(),
-            ),
-            None => (Vec::new(), Vec::new()),
+        let mut sums = Vec::with_capacity(self.width());
+        let mut abs = Vec::with_capacity(self.width());
+        for b in &self.blocks {
+            sums.extend(b.clone().sum::<(usize,), Axis<0>>().as_vec());
+            abs.extend(b.clone().abs().sum::<(usize,), Axis<0>>().as_vec());
         }
+        (sums, abs)
     }
 
-    /// The rows on the host (tests; telemetry of small nets).
+    /// The rows on the host (tests).
     pub fn to_host(&self) -> Vec<Vec<f32>> {
-        match &self.rows {
-            Some(rows) => {
-                let p = rows.shape().1;
-                rows.as_vec().chunks(p).map(<[f32]>::to_vec).collect()
+        let mut rows = vec![Vec::with_capacity(self.width()); self.tasks];
+        for b in &self.blocks {
+            let p = b.shape().1;
+            for (row, chunk) in rows.iter_mut().zip(b.as_vec().chunks(p)) {
+                row.extend_from_slice(chunk);
             }
-            None => vec![Vec::new(); self.tasks],
         }
+        rows
     }
 }
 
@@ -314,8 +397,8 @@ mod tests {
     use super::*;
     use crate::device::cpu;
 
-    /// The device Gramian, block Gramians, Gᵀw and Gd agree with the host's f64 arithmetic
-    /// to f32 precision, and unflattening inverts flattening.
+    /// The device Gramian (a sum over blocks), block Gramians, Gᵀw and Gd agree with the
+    /// host's f64 arithmetic to f32 precision, and directions go to layers and back.
     #[test]
     fn device_products_match_the_host() {
         let dev = cpu();
@@ -325,6 +408,8 @@ mod tests {
             vec![0.5, 0.5, -2.0, 1.0, 0.0],
         ];
         let mut g = Jacobian::from_host(&dev, &grads, vec![(2, 1), (2, 0)]);
+        assert_eq!(g.blocks().len(), 3);
+        assert_eq!(g.to_host(), grads);
         let host = crate::solvers::gramian(&grads);
         let gram = g.gramian();
         for i in 0..3 {
@@ -332,24 +417,30 @@ mod tests {
                 assert!((gram[i][j] - host[i][j]).abs() < 1e-5, "{gram:?}");
             }
         }
-        let part: Vec<Vec<f32>> = grads.iter().map(|r| r[..3].to_vec()).collect();
-        let block = g.block_gramian(0..3);
-        let host_block = crate::solvers::gramian(&part);
-        assert!((block[0][1] - host_block[0][1]).abs() < 1e-5);
+        for range in [0..3, 1..4, 0..5] {
+            let part: Vec<Vec<f32>> = grads.iter().map(|r| r[range.clone()].to_vec()).collect();
+            let block = g.block_gramian(range);
+            let host_block = crate::solvers::gramian(&part);
+            for i in 0..3 {
+                assert!((block[i][2] - host_block[i][2]).abs() < 1e-5);
+            }
+        }
         assert_eq!(g.layer_ranges(), vec![0..3, 3..5]);
-        let d = g.combine(&[0.5, 1.0, -2.0]).unwrap().as_vec();
+        let d = g.combine(&[0.5, 1.0, -2.0]).to_host();
         for k in 0..5 {
             let want = 0.5 * grads[0][k] - 2.0 * grads[2][k] + grads[1][k];
             assert!((d[k] - want).abs() < 1e-6);
         }
-        let dd = dev.tensor_from_vec(d.clone(), (5,));
-        let gd = g.times(&dd);
+        let gd = g.times(&g.combine(&[0.5, 1.0, -2.0]));
         assert!((gd[1] - crate::solvers::dot(&grads[1], &d)).abs() < 1e-5);
+        assert_eq!(g.row(2).to_host(), grads[2]);
         let blocks = g
             .combine_blocks(&[(0..3, vec![1.0, 0.0, 0.0]), (3..5, vec![0.0, 0.0, 1.0])])
-            .unwrap()
-            .as_vec();
+            .to_host();
         assert_eq!(blocks, vec![1.0, -2.0, 0.5, 1.0, 0.0]);
+        let (sums, abs) = g.column_sums();
+        assert_eq!(sums, vec![0.0, -0.5, -1.5, 3.0, 2.0]);
+        assert_eq!(abs, vec![3.0, 3.5, 2.5, 3.0, 4.0]);
         g.set_scale(Some(vec![2.0, 1.0, 1.0]));
         assert!((g.gramian()[0][0] - 4.0 * host[0][0]).abs() < 1e-4);
         let layers = vec![
@@ -362,11 +453,14 @@ mod tests {
                 bias: dev.tensor_from_vec(Vec::new(), (0,)),
             },
         ];
-        let flat = flatten_on_device(&layers).unwrap();
-        assert_eq!(flat.as_vec(), crate::engine::flatten(&layers));
-        let back = unflatten_on_device(&layers, &dev, &flat);
+        let flat = Direction::from_layers(&layers);
+        assert_eq!(flat.to_host(), crate::engine::flatten(&layers));
+        assert!((flat.norm_squared() - 204.0).abs() < 1e-9);
+        let back = flat.to_layers(&layers, &dev);
         assert_eq!(back[0].weight.as_vec(), layers[0].weight.as_vec());
         assert_eq!(back[1].weight.as_vec(), vec![7.0, 8.0]);
         assert_eq!(back[0].bias.as_vec(), vec![5.0, 6.0]);
+        let from_layers = Jacobian::from_layers(&[layers.clone(), layers]);
+        assert_eq!(from_layers.to_host()[1], crate::engine::flatten(&back));
     }
 }

@@ -3,8 +3,8 @@
 //! trunk keeping each layer's input, each task's head forward and backward on the trunk's
 //! output (a leaf), then one backward through the trunk batched over the T tasks — the T
 //! representation gradients as one [T, n, width] tensor, each layer's T weight gradients
-//! by one batched product, the input gradients of all tasks by one product — giving G
-//! ([T, P]) on the device directly. The arithmetic is that of T backward passes; only the
+//! by one batched product, the input gradients of all tasks by one product — giving G's
+//! column blocks ([T, P_k] per parameter tensor) on the device directly. The arithmetic is that of T backward passes; only the
 //! trunk's forward is shared and the products are larger.
 
 use crate::architecture::{Network, SharedRep, Sharing};
@@ -97,36 +97,18 @@ pub fn task_gradients<D: Device<f32>>(
             );
         }
     }
-    // The pieces were collected last layer first, bias before weight: reverse them into
-    // the column layout (layer by layer, weight then bias) and join them.
+    // The pieces were collected last layer first, bias before weight: reversed, they are
+    // G's column blocks in order (layer by layer, weight then bias).
     pieces.reverse();
-    let rows = concat_columns(pieces);
     let layout = net.layers[shared]
         .iter()
         .map(|l| (l.macs(), l.bias.shape().0))
         .collect();
     Some(TaskGradients {
         losses,
-        jacobian: Jacobian::from_rows(rows, layout),
+        jacobian: Jacobian::from_blocks(pieces, tasks, layout),
         own,
     })
-}
-
-/// The column blocks joined into one [T, Σ widths] tensor, pairwise in a balanced tree
-/// (each element is copied about log₂(blocks) times).
-fn concat_columns<D: Device<f32>>(mut blocks: Vec<Tensor2<D>>) -> Tensor2<D> {
-    while blocks.len() > 1 {
-        let mut next = Vec::with_capacity(blocks.len().div_ceil(2));
-        let mut it = blocks.into_iter();
-        while let Some(a) = it.next() {
-            next.push(match it.next() {
-                Some(b) => (a, b).concat_along(Axis::<1>),
-                None => a,
-            });
-        }
-        blocks = next;
-    }
-    blocks.pop().expect("at least one shared layer")
 }
 
 #[cfg(test)]

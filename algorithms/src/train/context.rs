@@ -215,7 +215,7 @@ impl<'s, 'a, D: Device<f32>> StepContext<'s, 'a, D> {
         };
         let heads = head_scales(&aggregation, losses.len());
         let net = &self.trainer.net;
-        let shared = engine::shared_direction(net, &self.trainer.dev, direction);
+        let shared = engine::shared_direction(net, &self.trainer.dev, &direction);
         let grads = engine::assemble_with_shared(net, shared, own, &heads);
         self.apply(grads);
         losses
@@ -252,9 +252,14 @@ impl<'s, 'a, D: Device<f32>> StepContext<'s, 'a, D> {
             self.record(&aggregation);
             let heads = head_scales(&aggregation, tasks);
             let rows = stacked.reshape_like(&(tasks, shape.0 * shape.1));
-            let combined = Jacobian::from_rows(rows, Vec::new())
+            let combined = match Jacobian::from_rows(rows, Vec::new())
                 .combine(&aggregation.weights)
-                .map_or_else(|| dev.zeros_like(&shape), |d| d.reshape_like(&shape));
+                .blocks
+                .pop()
+            {
+                Some(d) => d.reshape_like(&shape),
+                None => dev.zeros_like(&shape),
+            };
             (combined, heads)
         };
         let shared = self.backprop_rep(combined);

@@ -34,13 +34,9 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
     /// reference code's momentum look-ahead is not used): `z[i][j]`.
     pub fn affinity(&self, batch: &Batch<D>, grads: &engine::TaskGradients<D>) -> Vec<Vec<f64>> {
         let lr = self.def.training.lr as f32;
-        let Some(rows) = grads.jacobian.rows() else {
-            return vec![vec![0.0; grads.losses.len()]; grads.losses.len()];
-        };
-        let p = rows.shape().1;
         (0..grads.losses.len())
             .map(|i| {
-                let g = rows.clone().slice((i..i + 1, ..)).reshape_like(&(p,));
+                let g = grads.jacobian.row(i);
                 let ahead = engine::look_ahead(&self.net, &self.dev, &g, lr);
                 let after = engine::batch_losses(&ahead, &self.kinds, batch);
                 after

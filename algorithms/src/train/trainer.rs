@@ -5,7 +5,7 @@
 use super::{task_kinds, EvalPoint, RunDefinition, SolverStats, Split, StepContext, StepCost};
 use crate::architecture::{ArchitectureSpec, Network};
 use crate::engine::Batch;
-use crate::model::{Tensor1, Tensor2};
+use crate::model::Tensor2;
 use crate::optimizer::Optimizer;
 use crate::weighting::{Level, Weighter};
 use dfdx::prelude::*;
@@ -23,7 +23,7 @@ pub struct Trainer<'a, D: Device<f32>> {
     /// When set, the next update's shared part is kept in `captured` (telemetry), flat on
     /// the device.
     pub capture: bool,
-    pub captured: Option<Tensor1<D>>,
+    pub captured: Option<crate::jacobian::Direction<D>>,
     /// The task weights of the last step, when the method has them (GradDrop has none).
     pub last_weights: Option<Vec<f64>>,
     /// The draws of extra batches (Auto-Lambda's outer batch, Meta-Weight-Net's meta
@@ -137,7 +137,9 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             }
         }
         if self.capture {
-            self.captured = crate::jacobian::flatten_on_device(&grads[self.net.shared.clone()]);
+            self.captured = Some(crate::jacobian::Direction::from_layers(
+                &grads[self.net.shared.clone()],
+            ));
         }
         self.optimizer.update(&mut self.net.layers, grads);
     }

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 /// the gradient of their task's log loss. `weights_every` records the αᵢ. It does not
 /// compose: a loss weight wᵢ cancels in ∇log(wᵢLᵢ).
 ///
-/// The moving averages ĝ are one [T, P] tensor on the run's device, updated there; the
+/// The moving averages ĝ are a [T, P] tensor on the run's device (in G's column blocks),
+/// updated there; the
 /// norms ‖ĝᵢ‖ are the diagonal of its Gramian (one product on the device) and d = Ĝᵀα is
 /// one product on the device.
 ///
@@ -76,8 +77,9 @@ impl MethodSpec for DbMtl {
 struct DualBalancing<D: Device<f32>> {
     beta: f64,
     beta_sigma: f64,
-    /// The EMA ĝ of each task's log-loss gradient ([T, P] on the device).
-    ema: Option<Tensor2<D>>,
+    /// The EMA ĝ of each task's log-loss gradient ([T, P] on the device, in G's column
+    /// blocks).
+    ema: Option<Vec<Tensor2<D>>>,
     steps: i32,
 }
 
@@ -86,25 +88,35 @@ impl<D: Device<f32>> Method<D> for DualBalancing<D> {
         self.steps += 1;
         let scale: Vec<f32> = losses.iter().map(|l| 1.0 / (l + 1e-8)).collect();
         let head_scales = Some(scale.iter().map(|s| f64::from(*s)).collect());
-        let Some(rows) = g.rows() else {
+        if g.blocks().is_empty() {
             return Aggregation {
                 head_scales,
                 ..Aggregation::new(vec![1.0; losses.len()], None)
             };
-        };
-        let shape = *rows.shape();
-        let dev = rows.device().clone();
-        // gᵢ' = gᵢ/(Lᵢ + 1e-8), the log-loss gradient.
-        let log_grad = rows.clone()
-            * dev
-                .tensor_from_vec(scale, (shape.0,))
-                .broadcast_like::<_, Axis<1>>(&shape);
-        // ĝᵢ ← gᵢ' + (β/t^{β_σ})(ĝᵢ − gᵢ').
+        }
         let keep = (self.beta / f64::from(self.steps).powf(self.beta_sigma)) as f32;
-        let previous = self.ema.take().unwrap_or_else(|| dev.zeros_like(&shape));
-        let ema = (previous - log_grad.clone()) * keep + log_grad;
+        let previous = self.ema.take();
+        let ema: Vec<Tensor2<D>> = g
+            .blocks()
+            .iter()
+            .enumerate()
+            .map(|(k, rows)| {
+                let shape = *rows.shape();
+                let dev = rows.device().clone();
+                // gᵢ' = gᵢ/(Lᵢ + 1e-8), the log-loss gradient.
+                let log_grad = rows.clone()
+                    * dev
+                        .tensor_from_vec(scale.clone(), (shape.0,))
+                        .broadcast_like::<_, Axis<1>>(&shape);
+                // ĝᵢ ← gᵢ' + (β/t^{β_σ})(ĝᵢ − gᵢ').
+                let before = previous
+                    .as_ref()
+                    .map_or_else(|| dev.zeros_like(&shape), |p| p[k].clone());
+                (before - log_grad.clone()) * keep + log_grad
+            })
+            .collect();
         self.ema = Some(ema.clone());
-        g.set_rows(ema);
+        g.set_blocks(ema);
         Aggregation {
             head_scales,
             ..db_mtl(&g.gramian())
@@ -143,7 +155,7 @@ mod tests {
             assert!(e.iter().zip(x).all(|(a, b)| (a - b).abs() < 1e-7), "{e:?}");
         }
         // αᵢ = 0.2/‖ĝᵢ‖ → d = 0.2·(1, 0) + 0.2·(0, 1) + 0.2/√2·(1, 1).
-        let d = g.combine(&agg.weights).unwrap().as_vec();
+        let d = g.combine(&agg.weights).to_host();
         let r = 0.2 / 2f32.sqrt();
         assert!(
             (d[0] - (0.2 + r)).abs() < 1e-6 && (d[1] - (0.2 + r)).abs() < 1e-6,
@@ -180,8 +192,7 @@ mod tests {
             let agg = m.aggregate(&mut g, &losses);
             let d: Vec<f64> = g
                 .combine(&agg.weights)
-                .unwrap()
-                .as_vec()
+                .to_host()
                 .iter()
                 .map(|x| f64::from(*x))
                 .collect();

@@ -266,12 +266,12 @@ mod tests {
             for agg in [&mut first, &mut second] {
                 let orders = random_orders(&mut rng, 3);
                 let host = gradvac(&blocks, &orders, 0.5, &mut targets);
-                let device = g.combine_blocks(agg.blocks.as_ref().unwrap()).unwrap();
+                let device = g.combine_blocks(agg.blocks.as_ref().unwrap());
                 let want: Vec<f64> = direction(&grads, &ranges, &host)
                     .iter()
                     .map(|x| f64::from(*x))
                     .collect();
-                let got: Vec<f64> = device.as_vec().iter().map(|x| f64::from(*x)).collect();
+                let got: Vec<f64> = device.to_host().iter().map(|x| f64::from(*x)).collect();
                 assert_weights_close(&got, &want);
             }
         }
