@@ -6,8 +6,8 @@
 //! method), the trait and the helpers they share.
 //!
 //! Adding a loss-level or gradient-level method: a new file with its configuration
-//! (implementing [`MethodSpec`]) and its state (implementing [`Method`]), and one line in
-//! `methods!` below.
+//! (implementing [`MethodSpec`]), its state (implementing [`Method`]) and its tests, and
+//! one line in `methods!` below (`Variant(file::Config) = "kind": "description"`).
 
 use crate::jacobian::Jacobian;
 use crate::solvers::SolverReport;
@@ -18,30 +18,6 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::ops::Range;
 
-mod aligned_mtl;
-mod auto_lambda;
-mod cagrad;
-mod compose;
-mod db_mtl;
-mod dwa;
-mod equal;
-mod famo;
-mod gls;
-mod graddrop;
-mod gradnorm;
-mod gradvac;
-mod imtl_g;
-mod imtl_l;
-mod meta_weight_net;
-mod mgda;
-mod nash_mtl;
-mod pcgrad;
-mod rlw;
-mod scale_invariant;
-mod static_weights;
-mod upgrad;
-mod uw;
-
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
@@ -49,34 +25,16 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use aligned_mtl::{aligned_mtl, AlignedMtl};
-pub use auto_lambda::AutoLambda;
-pub use cagrad::{cagrad, CaGrad};
-pub use compose::Compose;
-pub use db_mtl::{db_mtl, DbMtl};
-pub use dwa::Dwa;
-pub use equal::Equal;
-pub use famo::Famo;
-pub use gls::Gls;
-pub use graddrop::{graddrop, GradDrop};
-pub use gradnorm::GradNorm;
-pub use gradvac::{gradvac, GradVac, GradVacGranularity};
-pub use imtl_g::{imtl_g, ImtlG};
-pub use imtl_l::ImtlL;
-pub use meta_weight_net::MetaWeightNetSpec;
-pub use mgda::{mgda, Mgda, MgdaNormalizer};
-pub use nash_mtl::{nash_mtl, NashMtl};
-pub use pcgrad::{pcgrad, PcGrad};
-pub use rlw::{Rlw, RlwDistribution};
-pub use scale_invariant::ScaleInvariant;
-pub use static_weights::Static;
-pub use upgrad::{upgrad, UpGrad, UpGradRegularisation};
-pub use uw::Uw;
-
-/// Declares the registry (through `mtlbench_tasks::registry!`) and its dispatch to each
-/// method's [`MethodSpec`]: one line per method.
+/// Declares each method's module (its file, whose public items are re-exported here), the
+/// registry (through `mtlbench_tasks::registry!`) and its dispatch to each method's
+/// [`MethodSpec`]: one line per method.
 macro_rules! methods {
-    ($( $variant:ident($ty:ty) = $kind:literal : $desc:literal ),+ $(,)?) => {
+    ($( $variant:ident($module:ident :: $ty:ident) = $kind:literal : $desc:literal ),+ $(,)?) => {
+        $(
+            mod $module;
+            pub use $module::*;
+        )+
+
         mtlbench_tasks::registry! {
             /// How per-task losses or gradients are combined.
             pub enum WeightingSpec {
@@ -105,29 +63,29 @@ macro_rules! methods {
 }
 
 methods! {
-    Equal(Equal) = "equal": "L = Σᵢ Lᵢ (LibMTL EW)",
-    Static(Static) = "static": "L = Σᵢ wᵢ Lᵢ with fixed weights (weights: one per task)",
-    ScaleInvariant(ScaleInvariant) = "scale_invariant": "L = Σᵢ log Lᵢ (Navon et al. 2022)",
-    Gls(Gls) = "gls": "L = (Πᵢ Lᵢ)^(1/T), geometric loss strategy (Chennupati et al. 2019)",
-    Rlw(Rlw) = "rlw": "random loss weights softmax(N(0, I)) each step (Lin et al. 2022; LibMTL RLW)",
-    Dwa(Dwa) = "dwa": "dynamic weight average from epoch loss ratios (Liu et al. 2019)",
-    Uw(Uw) = "uw": "uncertainty weighting with learnable log-variances (Kendall et al. 2018; LibMTL UW)",
-    Famo(Famo) = "famo": "fast adaptive multitask optimization (Liu et al. 2023); one extra forward per step",
-    ImtlL(ImtlL) = "imtl_l": "IMTL's learnable loss scales e^s·L − s (Liu et al. 2021); compose with imtl_g for IMTL",
-    Mgda(Mgda) = "mgda": "min-norm point of the task gradients (Sener & Koltun 2018); gradient-level",
-    PcGrad(PcGrad) = "pcgrad": "project conflicting gradients (Yu et al. 2020); gradient-level",
-    GradVac(GradVac) = "gradvac": "raise task-pair gradient cosines to EMA targets (Wang et al. 2021); gradient-level",
-    GradDrop(GradDrop) = "graddrop": "sign dropout of task gradients on the shared representation (Chen et al. 2020); needs hard_sharing",
-    CaGrad(CaGrad) = "cagrad": "conflict-averse gradient descent (Liu et al. 2021); gradient-level",
-    ImtlG(ImtlG) = "imtl_g": "equal projections on unit task gradients (IMTL-G, Liu et al. 2021); gradient-level",
-    AlignedMtl(AlignedMtl) = "aligned_mtl": "align the gradient matrix's components (Senushkin et al. 2023); gradient-level",
-    UpGrad(UpGrad) = "upgrad": "sum of projections onto the dual cone (torchjd, Quinton & Rey 2024); gradient-level",
-    NashMtl(NashMtl) = "nash_mtl": "Nash bargaining weights (Navon et al. 2022); gradient-level",
-    DbMtl(DbMtl) = "db_mtl": "dual-balancing: EMA of log-loss gradients, equal norms (Lin et al. 2023); gradient-level",
-    GradNorm(GradNorm) = "gradnorm": "balance weighted gradient norms to relative training rates (Chen et al. 2018); gradient-level",
-    MetaWeightNet(MetaWeightNetSpec) = "meta_weight_net": "an MLP maps each task's loss and loss ratio to its weight, trained by a one-step look-ahead on validation batches (Shu et al. 2019, adapted to tasks)",
-    AutoLambda(AutoLambda) = "auto_lambda": "meta-learned task weights by a finite-difference look-ahead on a second batch (Liu et al. 2022); 5 forward + 3 backward per step",
-    Compose(Compose) = "compose": "a loss weighting followed by a gradient aggregator (loss: ..., gradient: ...)",
+    Equal(equal::Equal) = "equal": "L = Σᵢ Lᵢ (LibMTL EW)",
+    Static(static_weights::Static) = "static": "L = Σᵢ wᵢ Lᵢ with fixed weights (weights: one per task)",
+    ScaleInvariant(scale_invariant::ScaleInvariant) = "scale_invariant": "L = Σᵢ log Lᵢ (Navon et al. 2022)",
+    Gls(gls::Gls) = "gls": "L = (Πᵢ Lᵢ)^(1/T), geometric loss strategy (Chennupati et al. 2019)",
+    Rlw(rlw::Rlw) = "rlw": "random loss weights softmax(N(0, I)) each step (Lin et al. 2022; LibMTL RLW)",
+    Dwa(dwa::Dwa) = "dwa": "dynamic weight average from epoch loss ratios (Liu et al. 2019)",
+    Uw(uw::Uw) = "uw": "uncertainty weighting with learnable log-variances (Kendall et al. 2018; LibMTL UW)",
+    Famo(famo::Famo) = "famo": "fast adaptive multitask optimization (Liu et al. 2023); one extra forward per step",
+    ImtlL(imtl_l::ImtlL) = "imtl_l": "IMTL's learnable loss scales e^s·L − s (Liu et al. 2021); compose with imtl_g for IMTL",
+    Mgda(mgda::Mgda) = "mgda": "min-norm point of the task gradients (Sener & Koltun 2018); gradient-level",
+    PcGrad(pcgrad::PcGrad) = "pcgrad": "project conflicting gradients (Yu et al. 2020); gradient-level",
+    GradVac(gradvac::GradVac) = "gradvac": "raise task-pair gradient cosines to EMA targets (Wang et al. 2021); gradient-level",
+    GradDrop(graddrop::GradDrop) = "graddrop": "sign dropout of task gradients on the shared representation (Chen et al. 2020); needs hard_sharing",
+    CaGrad(cagrad::CaGrad) = "cagrad": "conflict-averse gradient descent (Liu et al. 2021); gradient-level",
+    ImtlG(imtl_g::ImtlG) = "imtl_g": "equal projections on unit task gradients (IMTL-G, Liu et al. 2021); gradient-level",
+    AlignedMtl(aligned_mtl::AlignedMtl) = "aligned_mtl": "align the gradient matrix's components (Senushkin et al. 2023); gradient-level",
+    UpGrad(upgrad::UpGrad) = "upgrad": "sum of projections onto the dual cone (torchjd, Quinton & Rey 2024); gradient-level",
+    NashMtl(nash_mtl::NashMtl) = "nash_mtl": "Nash bargaining weights (Navon et al. 2022); gradient-level",
+    DbMtl(db_mtl::DbMtl) = "db_mtl": "dual-balancing: EMA of log-loss gradients, equal norms (Lin et al. 2023); gradient-level",
+    GradNorm(gradnorm::GradNorm) = "gradnorm": "balance weighted gradient norms to relative training rates (Chen et al. 2018); gradient-level",
+    MetaWeightNet(meta_weight_net::MetaWeightNetSpec) = "meta_weight_net": "an MLP maps each task's loss and loss ratio to its weight, trained by a one-step look-ahead on validation batches (Shu et al. 2019, adapted to tasks)",
+    AutoLambda(auto_lambda::AutoLambda) = "auto_lambda": "meta-learned task weights by a finite-difference look-ahead on a second batch (Liu et al. 2022); 5 forward + 3 backward per step",
+    Compose(compose::Compose) = "compose": "a loss weighting followed by a gradient aggregator (loss: ..., gradient: ...)",
 }
 
 /// What a method takes each step, which decides the passes the step makes.
@@ -135,8 +93,13 @@ methods! {
 pub enum Level {
     /// The task losses only: one forward of the trunk, one backward of Σ wᵢLᵢ.
     Loss,
-    /// The task gradients of the shared parameters (rows of G), or of the shared
-    /// representation with `training.rep_grad`.
+    /// The task gradients of the shared parameters (rows of G, on the device), or of the
+    /// shared representation with `training.rep_grad`. On a trunk network
+    /// (`hard_sharing`) G comes from one trunk forward, T head passes and one trunk
+    /// backward batched over the tasks (`crate::trunk`), chosen by measurement over T
+    /// forward and backward passes: on the CPU, W1, one thread, G and its Gramian took
+    /// 13.4 ms against 20.7 ms (`mtlbench bench` prints both); T passes on the other
+    /// architectures.
     Gradient,
     /// The per-sample task gradients of the shared representation itself (GradDrop).
     Representation,
