@@ -1,6 +1,7 @@
-//! `mtlbench bench`: time per training step on W1 (the GradNorm toy at its paper size)
-//! against the same run's matmul rate, and the throughput of a small sweep on 1 and 2
-//! threads. Figures are printed, never asserted: read them as ratios of one run.
+//! `mtlbench bench`: time per training step on W1 (the GradNorm toy at its paper size) and
+//! W2 (the same with a 4×1024 trunk and batch 1024) against the same run's matmul rate,
+//! every weighting's step relative to `equal`, and the throughput of a small sweep on 1 and
+//! 2 threads. Figures are printed, never asserted: read them as ratios of one run.
 
 use crate::config::parse_study;
 use crate::device::Backend;
@@ -8,7 +9,9 @@ use crate::error::HarnessError;
 use crate::plan;
 use crate::sweep::{run_sweep, SweepOptions};
 use mtlbench_algorithms::architecture::HardSharing;
-use mtlbench_algorithms::bench::{forward_flops, matmul_gflops, seconds_per_step, BenchDevice};
+use mtlbench_algorithms::bench::{
+    forward_flops, matmul_gflops, seconds_per_step, seconds_per_task_gradients, BenchDevice,
+};
 use mtlbench_algorithms::device::cpu;
 use mtlbench_algorithms::train::{RunDefinition, RunSeeds, Trainer};
 use mtlbench_algorithms::weighting::{Equal, Static};
@@ -36,27 +39,73 @@ training:
 ";
 
 fn one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    in_pool(1, f)
+}
+
+fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
     rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
+        .num_threads(threads.max(1))
         .build()
-        .expect("a one-thread pool")
+        .expect("a thread pool")
         .install(f)
 }
 
-/// The W1 figures on one device: the matmul rate, the equal and per-task steps with their
-/// FLOPs, and every weighting's step.
-struct W1Figures {
-    gflops: f64,
+/// Which workloads `bench` times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Workload {
+    /// W1: gradnorm_toy T=10, 250→4×100, batch 100.
+    W1,
+    /// W2: the same with trunk 4×1024 and batch 1024 (minutes on one CPU core).
+    W2,
+    /// W1 then W2.
+    All,
+}
+
+/// A workload's shape: the GradNorm toy with T = 10 tasks of 100 outputs, input 250,
+/// a trunk of 4 layers of `width` units, batch `batch`.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    name: &'static str,
+    width: usize,
+    batch: usize,
+    /// Divides the timed steps (W2's steps are ~100× longer).
+    step_divisor: usize,
+}
+
+const W1: Shape = Shape {
+    name: "W1",
+    width: 100,
+    batch: 100,
+    step_divisor: 1,
+};
+const W2: Shape = Shape {
+    name: "W2",
+    width: 1024,
+    batch: 1024,
+    step_divisor: 10,
+};
+
+/// One workload's figures on one device: the equal and per-task steps with their FLOPs,
+/// and every weighting's step.
+struct Figures {
     equal_s: f64,
     per_task_s: f64,
+    /// G and GGᵀ alone by T passes and by the batched trunk route.
+    passes_s: f64,
+    batched_s: f64,
     equal_flops: f64,
     per_task_flops: f64,
     methods: Vec<(String, f64)>,
 }
 
-fn w1<D: BenchDevice>(dev: impl Fn() -> D, steps: usize, rounds: usize) -> W1Figures {
-    let batch = 100;
-    let gflops = matmul_gflops(&dev(), 1024, 5);
+fn workload<D: BenchDevice>(
+    dev: impl Fn() -> D,
+    shape: Shape,
+    steps: usize,
+    rounds: usize,
+) -> Figures {
+    let batch = shape.batch;
+    let steps = steps.div_ceil(shape.step_divisor).max(1);
     let toy = GradnormToy {
         tasks: 10,
         train: batch,
@@ -64,9 +113,9 @@ fn w1<D: BenchDevice>(dev: impl Fn() -> D, steps: usize, rounds: usize) -> W1Fig
         test: 2,
         ..Default::default()
     };
-    let suite = toy.generate(1).expect("the W1 suite is valid");
+    let suite = toy.generate(1).expect("the bench suite is valid");
     let model = ModelSpec {
-        trunk: vec![100; 4].into(),
+        trunk: vec![shape.width; 4].into(),
         head: vec![],
     };
     let training = TrainConfig::adam(1, batch, 1e-3);
@@ -90,9 +139,12 @@ fn w1<D: BenchDevice>(dev: impl Fn() -> D, steps: usize, rounds: usize) -> W1Fig
     let mut trainer = Trainer::new(dev(), def());
     let shared_macs = trainer.net.shared_macs();
     let tasks = trainer.kinds.len() as f64;
-    // Per-task path: the shared trunk runs once per task.
-    let per_task_forward = forward + (tasks - 1.0) * 2.0 * (shared_macs * batch) as f64;
+    // Per-task path: one forward, and the shared trunk's backward (2 multiply-adds per
+    // weight and row) once per task instead of once.
+    let per_task_extra = (tasks - 1.0) * 2.0 * 2.0 * (shared_macs * batch) as f64;
     let per_task_s = seconds_per_step(&mut trainer, batch, steps, rounds, true);
+    let passes_s = seconds_per_task_gradients(&trainer, batch, steps, rounds, false);
+    let batched_s = seconds_per_task_gradients(&trainer, batch, steps, rounds, true);
     // Every registered weighting, through the path it needs, relative to equal.
     let methods: Vec<(String, f64)> = WeightingSpec::registry()
         .into_iter()
@@ -114,53 +166,19 @@ fn w1<D: BenchDevice>(dev: impl Fn() -> D, steps: usize, rounds: usize) -> W1Fig
             )
         })
         .collect();
-    W1Figures {
-        gflops,
+    Figures {
         equal_s,
         per_task_s,
+        passes_s,
+        batched_s,
         equal_flops: 3.0 * forward,
-        per_task_flops: 3.0 * per_task_forward,
+        per_task_flops: 3.0 * forward + per_task_extra,
         methods,
     }
 }
 
-pub fn run(steps: usize, rounds: usize, backend: Backend) -> Result<u8, HarnessError> {
-    let batch = 100;
-    backend
-        .check_available()
-        .map_err(|message| HarnessError::Config {
-            file: "--device".into(),
-            message,
-        })?;
-    let figures = match backend {
-        Backend::Cpu => one_thread(|| w1(cpu, steps, rounds)),
-        #[cfg(feature = "cuda")]
-        Backend::Cuda => {
-            let dev = mtlbench_algorithms::device::worker_cuda().map_err(|message| {
-                HarnessError::Config {
-                    file: "--device".into(),
-                    message,
-                }
-            })?;
-            w1(|| dev.clone(), steps, rounds)
-        }
-        #[cfg(not(feature = "cuda"))]
-        Backend::Cuda => unreachable!("check_available refuses CUDA in a build without it"),
-    };
-    let W1Figures {
-        gflops,
-        equal_s,
-        per_task_s,
-        equal_flops,
-        per_task_flops,
-        methods,
-    } = figures;
-    let on = match backend {
-        Backend::Cpu => "1 thread".to_string(),
-        Backend::Cuda => "CUDA device 0".to_string(),
-    };
-    println!("mtlbench bench (figures of this run; compare them as ratios)");
-    println!("matmul 1024x1024x1024 f32, {on}: {gflops:.1} GFLOP/s");
+/// Prints one workload's figures against the matmul rate `gflops`.
+fn print_figures(shape: Shape, on: &str, gflops: f64, f: &Figures) {
     let row = |name: &str, seconds: f64, flops: f64| {
         let rate = flops / seconds / 1e9;
         println!(
@@ -171,34 +189,100 @@ pub fn run(steps: usize, rounds: usize, backend: Backend) -> Result<u8, HarnessE
         );
     };
     println!(
-        "W1 = gradnorm_toy T=10, batch {batch}, trunk 250→4×100 ReLU, heads 100→100, Adam, {on}:"
+        "{} = gradnorm_toy T=10, batch {}, trunk 250→4×{} ReLU, heads {}→100, Adam, {on}:",
+        shape.name, shape.batch, shape.width, shape.width
     );
     row(
         "  hard_sharing+equal step (1 forward + 1 backward)",
-        equal_s,
-        equal_flops,
+        f.equal_s,
+        f.equal_flops,
     );
     row(
-        "  per-task gradient step (T forward+backward, flat gᵢ, write-back)",
-        per_task_s,
-        per_task_flops,
+        "  per-task gradient step (G on the device by the trunk route, d = Gᵀw)",
+        f.per_task_s,
+        f.per_task_flops,
     );
     println!(
         "  per-task step / equal step: {:.2}x time",
-        per_task_s / equal_s
+        f.per_task_s / f.equal_s
     );
-    println!("  target: equal step at >= 30% of the matmul rate");
-    println!("W1 step time of each weighting with hard_sharing, relative to equal (same run):");
-    let equal_method = methods
+    println!(
+        "  G and GGᵀ alone: T forward+backward passes {:.2} ms, one trunk forward + batched trunk backward {:.2} ms ({:.2}x)",
+        f.passes_s * 1e3,
+        f.batched_s * 1e3,
+        f.passes_s / f.batched_s
+    );
+    println!("  target: equal step at >= 40% of the matmul rate; gradient-level methods <= 3.0x equal (W1, 1 thread)");
+    println!(
+        "{} step time of each weighting with hard_sharing, relative to equal (same run):",
+        shape.name
+    );
+    let equal_method = f
+        .methods
         .iter()
         .find(|(k, _)| k == "equal")
-        .map_or(equal_s, |m| m.1);
-    for (kind, seconds) in &methods {
+        .map_or(f.equal_s, |m| m.1);
+    for (kind, seconds) in &f.methods {
         println!(
-            "  {kind:<16} {:>7.2} ms/step  {:>5.2}x",
+            "  {kind:<16} {:>9.2} ms/step  {:>5.2}x",
             seconds * 1e3,
             seconds / equal_method
         );
+    }
+}
+
+pub fn run(
+    steps: usize,
+    rounds: usize,
+    backend: Backend,
+    workloads: Workload,
+    threads: usize,
+) -> Result<u8, HarnessError> {
+    backend
+        .check_available()
+        .map_err(|message| HarnessError::Config {
+            file: "--device".into(),
+            message,
+        })?;
+    let shapes: Vec<Shape> = match workloads {
+        Workload::W1 => vec![W1],
+        Workload::W2 => vec![W2],
+        Workload::All => vec![W1, W2],
+    };
+    let measure = |shape: Shape| -> Result<(f64, Figures), HarnessError> {
+        Ok(match backend {
+            Backend::Cpu => in_pool(threads, || {
+                (
+                    matmul_gflops(&cpu(), 1024, 5),
+                    workload(cpu, shape, steps, rounds),
+                )
+            }),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => {
+                let dev = mtlbench_algorithms::device::worker_cuda().map_err(|message| {
+                    HarnessError::Config {
+                        file: "--device".into(),
+                        message,
+                    }
+                })?;
+                (
+                    matmul_gflops(&dev, 1024, 5),
+                    workload(|| dev.clone(), shape, steps, rounds),
+                )
+            }
+            #[cfg(not(feature = "cuda"))]
+            Backend::Cuda => unreachable!("check_available refuses CUDA in a build without it"),
+        })
+    };
+    let on = match backend {
+        Backend::Cpu => format!("{threads} thread(s)"),
+        Backend::Cuda => "CUDA device 0".to_string(),
+    };
+    println!("mtlbench bench (figures of this run; compare them as ratios)");
+    for shape in shapes {
+        let (gflops, figures) = measure(shape)?;
+        println!("matmul 1024x1024x1024 f32, {on}: {gflops:.1} GFLOP/s");
+        print_figures(shape, &on, gflops, &figures);
     }
 
     let study = parse_study("bench-sweep", SWEEP_STUDY)?;

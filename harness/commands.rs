@@ -406,6 +406,12 @@ pub fn report(
     Ok(0)
 }
 
-pub fn bench(steps: usize, rounds: usize, backend: Backend) -> Result<u8, HarnessError> {
-    crate::bench::run(steps, rounds, backend)
+pub fn bench(
+    steps: usize,
+    rounds: usize,
+    backend: Backend,
+    workload: crate::bench::Workload,
+    threads: usize,
+) -> Result<u8, HarnessError> {
+    crate::bench::run(steps, rounds, backend, workload, threads)
 }

@@ -148,6 +148,14 @@ enum Command {
         /// The device the W1 figures and the sweep are measured on.
         #[arg(long, value_enum, default_value = "cpu")]
         device: Backend,
+        /// The step-time workloads: w1 (T=10, trunk 4×100, batch 100; the default), w2
+        /// (trunk 4×1024, batch 1024: minutes per method on one CPU core) or all.
+        #[arg(long, value_enum, default_value = "w1")]
+        workload: mtlbench::bench::Workload,
+        /// Threads of the CPU pool the step times are measured in (the sweep always
+        /// compares 1 and 2).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
 }
 
@@ -234,7 +242,9 @@ fn main() -> ExitCode {
             steps,
             rounds,
             device,
-        } => commands::bench(steps, rounds, device),
+            workload,
+            threads,
+        } => commands::bench(steps, rounds, device, workload, threads),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -70,3 +70,45 @@ pub fn seconds_per_step<D: Device<f32> + Synchronize>(
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
 }
+
+/// Seconds to take the task gradients G of `trainer`'s shared parameters and their Gramian
+/// on a batch of `batch` rows, by one forward and backward pass per task (`batched` false)
+/// or by one trunk forward and one trunk backward batched over the tasks (`trunk`; the
+/// T passes where the network is not a trunk network): the median of `rounds` rounds of
+/// `steps` each, after `steps` warm-up repetitions. No optimizer step.
+pub fn seconds_per_task_gradients<D: Device<f32> + Synchronize>(
+    trainer: &Trainer<'_, D>,
+    batch: usize,
+    steps: usize,
+    rounds: usize,
+    batched: bool,
+) -> f64 {
+    let rows: Vec<usize> = (0..batch).collect();
+    let data = trainer.batch(&rows);
+    let one = || {
+        let g = if batched {
+            crate::trunk_gradients::task_gradients(&trainer.net, &trainer.kinds, &data)
+        } else {
+            None
+        };
+        let mut g = g.unwrap_or_else(|| {
+            crate::engine::per_task_gradients(&trainer.net, &trainer.kinds, &data)
+        });
+        black_box(g.jacobian.gramian());
+    };
+    for _ in 0..steps {
+        one();
+    }
+    let mut times: Vec<f64> = (0..rounds.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..steps {
+                one();
+            }
+            trainer.dev.synchronize();
+            start.elapsed().as_secs_f64() / steps as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}

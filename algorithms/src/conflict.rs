@@ -2,9 +2,13 @@
 //! applied update (FORMULAS.md b.2): pairwise cosines, conflict ratio and severity,
 //! gradient magnitude similarity, update conflict, alignment with the mean gradient, the
 //! norm of the summed gradient, the condition number of GGᵀ and GradDrop's sign purity;
-//! optionally the pairwise cosines per shared layer.
+//! optionally the pairwise cosines per shared layer. During training they read the
+//! Gramian of G (one product on the device), the products Gd and the column sums of G; the
+//! host forms on `&[Vec<f32>]` serve the tests.
 
+use crate::jacobian::{Direction, Jacobian};
 use crate::solvers;
+use dfdx::prelude::*;
 
 /// One measured value; `tasks` names the task pair (or single task) it is about.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,22 +43,32 @@ fn cosine(ab: f64, aa: f64, bb: f64) -> f64 {
 /// The pairwise cosines on each shared layer: `layer_sizes[l]` consecutive entries of
 /// every gradient belong to layer l (the layout of `engine::flatten`).
 pub fn layer_cosines(grads: &[Vec<f32>], layer_sizes: &[usize]) -> Vec<Measure> {
-    let mut out = Vec::new();
     let mut offset = 0;
-    for (l, &size) in layer_sizes.iter().enumerate() {
-        let part: Vec<&[f32]> = grads.iter().map(|g| &g[offset..offset + size]).collect();
-        offset += size;
-        for i in 0..part.len() {
-            for j in i + 1..part.len() {
+    let blocks: Vec<Vec<Vec<f64>>> = layer_sizes
+        .iter()
+        .map(|&size| {
+            let part: Vec<Vec<f32>> = grads
+                .iter()
+                .map(|g| g[offset..offset + size].to_vec())
+                .collect();
+            offset += size;
+            solvers::gramian(&part)
+        })
+        .collect();
+    layer_cosines_from(&blocks)
+}
+
+/// The pairwise cosines on each shared layer, from the layers' block Gramians.
+pub fn layer_cosines_from(blocks: &[Vec<Vec<f64>>]) -> Vec<Measure> {
+    let mut out = Vec::new();
+    for (l, gram) in blocks.iter().enumerate() {
+        for i in 0..gram.len() {
+            for j in i + 1..gram.len() {
                 out.push(Measure {
                     name: "layer_cosine",
                     tasks: Some((i, j)),
                     layer: Some(l),
-                    value: cosine(
-                        solvers::dot(part[i], part[j]),
-                        solvers::dot(part[i], part[i]),
-                        solvers::dot(part[j], part[j]),
-                    ),
+                    value: cosine(gram[i][j], gram[i][i], gram[j][j]),
                 });
             }
         }
@@ -62,17 +76,37 @@ pub fn layer_cosines(grads: &[Vec<f32>], layer_sizes: &[usize]) -> Vec<Measure> 
     out
 }
 
+/// The pairwise cosines on each shared layer of G on the device (one block Gramian per
+/// layer).
+pub fn layer_cosines_on_device<D: Device<f32>>(g: &Jacobian<D>) -> Vec<Measure> {
+    let blocks: Vec<Vec<Vec<f64>>> = g
+        .layer_ranges()
+        .into_iter()
+        .map(|r| g.block_gramian(r))
+        .collect();
+    layer_cosines_from(&blocks)
+}
+
 /// GradDrop's sign purity Pₖ = ½(1 + Σᵢ gᵢₖ / Σᵢ |gᵢₖ|) per parameter k, summarised as the
 /// mean of max(Pₖ, 1 − Pₖ) over parameters with a non-zero gradient: 1 when every task's
 /// gradient has the same sign on every parameter, ½ when the signs cancel everywhere.
 pub fn sign_purity(grads: &[Vec<f32>]) -> f64 {
     let len = grads.first().map_or(0, Vec::len);
+    let (sums, abs): (Vec<f64>, Vec<f64>) = (0..len)
+        .map(|k| {
+            grads.iter().fold((0.0f64, 0.0f64), |(s, a), g| {
+                (s + f64::from(g[k]), a + f64::from(g[k].abs()))
+            })
+        })
+        .unzip();
+    sign_purity_from(&sums, &abs)
+}
+
+/// The sign purity from the column sums Σᵢ gᵢₖ and Σᵢ |gᵢₖ|.
+pub fn sign_purity_from(sums: &[f64], abs: &[f64]) -> f64 {
     let (mut total, mut counted) = (0.0f64, 0usize);
-    for k in 0..len {
-        let (sum, abs) = grads.iter().fold((0.0f64, 0.0f64), |(s, a), g| {
-            (s + f64::from(g[k]), a + f64::from(g[k].abs()))
-        });
-        if abs > 0.0 {
+    for (sum, abs) in sums.iter().zip(abs) {
+        if *abs > 0.0 {
             let p = 0.5 * (1.0 + sum / abs);
             total += p.max(1.0 - p);
             counted += 1;
@@ -85,10 +119,48 @@ pub fn sign_purity(grads: &[Vec<f32>]) -> f64 {
     }
 }
 
-/// Every conflict measure for task gradients `grads` (rows of G) and applied update `d`.
+/// What the conflict measures read: the Gramian GGᵀ, each gᵢᵀd for the applied update d,
+/// ‖d‖², and the sign purity of G.
+pub struct Inputs {
+    pub gram: Vec<Vec<f64>>,
+    pub g_dot_d: Vec<f64>,
+    pub d_norm_sq: f64,
+    pub sign_purity: f64,
+}
+
+/// Every conflict measure for task gradients `grads` (rows of G) and applied update `d`,
+/// on the host.
 pub fn measures(grads: &[Vec<f32>], update: &[f32]) -> Vec<Measure> {
-    let t = grads.len();
-    let gram = solvers::gramian(grads);
+    measures_from(&Inputs {
+        gram: solvers::gramian(grads),
+        g_dot_d: grads.iter().map(|g| solvers::dot(g, update)).collect(),
+        d_norm_sq: solvers::dot(update, update),
+        sign_purity: sign_purity(grads),
+    })
+}
+
+/// Every conflict measure for G on the device and the applied update `update` ([P] on the
+/// device, in G's blocks): the Gramian and Gd on the device, the column sums for the sign
+/// purity.
+pub fn measures_on_device<D: Device<f32>>(
+    g: &mut Jacobian<D>,
+    update: &Direction<D>,
+) -> Vec<Measure> {
+    let (sums, abs) = g.column_sums();
+    let widen = |v: Vec<f32>| -> Vec<f64> { v.into_iter().map(f64::from).collect() };
+    let d_norm_sq = update.norm_squared();
+    measures_from(&Inputs {
+        gram: g.gramian(),
+        g_dot_d: g.times(update),
+        d_norm_sq,
+        sign_purity: sign_purity_from(&widen(sums), &widen(abs)),
+    })
+}
+
+/// Every conflict measure from what they read.
+pub fn measures_from(inputs: &Inputs) -> Vec<Measure> {
+    let gram = &inputs.gram;
+    let t = gram.len();
     let norm: Vec<f64> = (0..t).map(|i| gram[i][i].max(0.0).sqrt()).collect();
     let mut out = Vec::new();
     let mut conflicts = 0usize;
@@ -119,26 +191,19 @@ pub fn measures(grads: &[Vec<f32>], update: &[f32]) -> Vec<Measure> {
     };
     out.push(Measure::all("conflict_severity", None, mean_severity));
     // Update conflict: tasks whose gradient points against the applied update.
-    let against = grads
-        .iter()
-        .filter(|g| solvers::dot(g, update) < 0.0)
-        .count();
+    let against = inputs.g_dot_d.iter().filter(|x| **x < 0.0).count();
     out.push(Measure::all("update_conflicts", None, against as f64));
-    let len = update.len();
-    let mut sum = vec![0.0f32; len];
-    for g in grads {
-        sum.iter_mut().zip(g).for_each(|(s, x)| *s += x);
-    }
-    let sum_norm = solvers::dot(&sum, &sum).sqrt();
+    // ‖Σᵢgᵢ‖² = Σᵢⱼ (GGᵀ)ᵢⱼ and (Σᵢgᵢ)ᵀd = Σᵢ gᵢᵀd.
+    let sum_norm = gram.iter().flatten().sum::<f64>().max(0.0).sqrt();
     out.push(Measure::all("norm_sum_grads", None, sum_norm));
-    let d_norm = solvers::dot(update, update).sqrt();
+    let d_norm = inputs.d_norm_sq.max(0.0).sqrt();
     let alignment = if d_norm > 0.0 && sum_norm > 0.0 {
-        solvers::dot(update, &sum) / (d_norm * sum_norm)
+        inputs.g_dot_d.iter().sum::<f64>() / (d_norm * sum_norm)
     } else {
         f64::NAN
     };
     out.push(Measure::all("cos_update_mean_grad", None, alignment));
-    let (values, _) = solvers::symmetric_eigen(&gram);
+    let (values, _) = solvers::symmetric_eigen(gram);
     let max = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let min = values.iter().cloned().fold(f64::INFINITY, f64::min);
     // Eigenvalues at rounding level of the largest mean a singular GGᵀ: κ = ∞.
@@ -148,7 +213,7 @@ pub fn measures(grads: &[Vec<f32>], update: &[f32]) -> Vec<Measure> {
         f64::INFINITY
     };
     out.push(Measure::all("condition_number", None, condition));
-    out.push(Measure::all("sign_purity", None, sign_purity(grads)));
+    out.push(Measure::all("sign_purity", None, inputs.sign_purity));
     out
 }
 

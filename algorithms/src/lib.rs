@@ -1,10 +1,9 @@
 //! mtlbench's training engine on dfdx 0.13 with run-time shapes: a parameter store of
 //! linear layers grouped as shared or task-specific, seeded initialisation, our own
-//! optimizers as dfdx tensor ops, per-task gradients as flat vectors, the architecture and
+//! optimizers as dfdx tensor ops, per-task gradients as one [T, P] device tensor, the architecture and
 //! weighting registries, and the training loop. Generic over the dfdx device.
 
 pub mod adapt;
-pub mod aggregate;
 pub mod architecture;
 pub mod bench;
 pub mod conflict;
@@ -12,12 +11,14 @@ pub mod conv;
 pub mod device;
 pub mod engine;
 pub mod error;
+pub mod jacobian;
 pub mod meta_weight;
 pub mod model;
 pub mod optimizer;
 pub mod solvers;
 pub mod train;
 pub mod trunk;
+pub mod trunk_gradients;
 pub mod weighting;
 
 #[cfg(test)]

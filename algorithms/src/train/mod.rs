@@ -7,10 +7,12 @@
 //! `telemetry` the conflict, affinity and weight measures taken during training.
 
 mod config;
+mod context;
 mod telemetry;
 mod trainer;
 
 pub use config::TrainConfig;
+pub use context::StepContext;
 pub use telemetry::{TelemetryPoint, WeightPoint};
 pub use trainer::Trainer;
 

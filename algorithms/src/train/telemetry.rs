@@ -34,11 +34,10 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
     /// reference code's momentum look-ahead is not used): `z[i][j]`.
     pub fn affinity(&self, batch: &Batch<D>, grads: &engine::TaskGradients<D>) -> Vec<Vec<f64>> {
         let lr = self.def.training.lr as f32;
-        grads
-            .shared
-            .iter()
-            .map(|g| {
-                let ahead = engine::look_ahead(&self.net, &self.dev, g, lr);
+        (0..grads.losses.len())
+            .map(|i| {
+                let g = grads.jacobian.row(i);
+                let ahead = engine::look_ahead(&self.net, &self.dev, &g, lr);
                 let after = engine::batch_losses(&ahead, &self.kinds, batch);
                 after
                     .iter()
@@ -104,13 +103,10 @@ pub(super) fn after_step<D: Device<f32>>(
     outcome: &mut TrainOutcome,
 ) {
     if let (Some(g), Some(update)) = (task_gradients, trainer.captured.take()) {
-        let mut measured = crate::conflict::measures(&g.shared, &update);
+        let mut jacobian = g.jacobian.clone();
+        let mut measured = crate::conflict::measures_on_device(&mut jacobian, &update);
         if cfg.conflict_per_layer {
-            let sizes: Vec<usize> = trainer.net.layers[trainer.net.shared.clone()]
-                .iter()
-                .map(|l| l.numel())
-                .collect();
-            measured.extend(crate::conflict::layer_cosines(&g.shared, &sizes));
+            measured.extend(crate::conflict::layer_cosines_on_device(&jacobian));
         }
         for m in measured {
             outcome.telemetry.push(TelemetryPoint {

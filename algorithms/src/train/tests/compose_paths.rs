@@ -115,7 +115,9 @@ fn the_loss_part_sees_the_losses_and_famo_updates_on_every_path() {
             logits.iter().any(|w| *w != 0.0),
             "{label}: FAMO did not update"
         );
-        let forward = if label == "per-task" { 3 } else { 2 };
+        // Per-task gradients of a trunk network take one trunk forward (`trunk`); the
+        // representation paths two.
+        let forward = if label == "per-task" { 1 } else { 2 };
         assert_eq!(cost.forward, forward + 1, "{label}: FAMO's extra forward");
     }
 }

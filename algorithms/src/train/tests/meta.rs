@@ -124,7 +124,7 @@ fn auto_lambda_first_step_follows_the_first_order_hypergradient() {
             engine::flatten(&g.grads)
         })
         .collect();
-    let combined = crate::aggregate::combine(&task_gradients, &[0.1, 0.1, 0.1]);
+    let combined = crate::weighting::combine(&task_gradients, &[0.1, 0.1, 0.1]);
     let virtual_net = engine::shifted(&trainer.net, &trainer.dev, &combined, -alpha);
     let v = engine::flatten(
         &engine::weighted_loss_gradients(&virtual_net, &trainer.kinds, &outer, |_| vec![1.0; 3])

@@ -140,15 +140,21 @@ fn every_method_learns_and_is_deterministic() {
             "{architecture:?} {weighting:?} is deterministic"
         );
         assert_eq!(outcome.steps, 15 * 4);
-        // Backward calls and forward passes per step: 1 and 1 (loss-level; FAMO one more
-        // forward; Auto-Lambda 3 and 5; Meta-Weight-Net T + 1 each), T and T (parameter gradients), T + 1 and 2
+        // Backward calls and forward passes per step, as the step context counts them: 1
+        // and 1 (loss-level; FAMO one more forward; Auto-Lambda 3 and 5; Meta-Weight-Net
+        // T + 1 each), T + 1 and 1 (parameter gradients of a trunk network: one trunk
+        // forward, T head backward passes and one trunk backward batched over the tasks), T
+        // and T (parameter gradients of other architectures), T + 1 and 2
         // (representation).
+        let trunk = matches!(architecture, ArchitectureSpec::HardSharing(_));
         let (backward, forward) = if weighting.uses_representation() {
             (4, 2)
         } else if matches!(weighting, WeightingSpec::AutoLambda(_)) {
             (3, 5)
         } else if matches!(weighting, WeightingSpec::MetaWeightNet(_)) {
             (4, 4)
+        } else if weighting.is_gradient_level() && trunk {
+            (4, 1)
         } else if weighting.is_gradient_level() {
             (3, 3)
         } else {

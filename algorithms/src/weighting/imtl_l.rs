@@ -1,0 +1,63 @@
+//! `imtl_l`: IMTL's learnable loss scales (the loss part of IMTL).
+
+use super::{Level, Method, MethodSpec, Setup, TaskParameters};
+use dfdx::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// `imtl_l`: the loss part of IMTL: each loss becomes e^{sᵢ}Lᵢ − sᵢ with learnable sᵢ
+/// (initialised to 0), trained by Adam at the run's learning rate (LibMTL trains them with
+/// the model optimizer). Full IMTL is `{kind: compose, loss: {kind: imtl_l}, gradient:
+/// {kind: imtl_g}}`, as LibMTL's `IMTL` applies IMTL-G to the scaled losses' gradients.
+///
+/// Paper: Liu et al. 2021, "Towards impartial multi-task learning"; LibMTL `IMTL` (loss
+/// part). No hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImtlL {}
+
+impl MethodSpec for ImtlL {
+    fn level(&self) -> Level {
+        Level::Loss
+    }
+
+    fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
+        Box::new(LossScales {
+            s: TaskParameters::new(vec![0.0; setup.tasks], setup.lr, 0.0),
+        })
+    }
+}
+
+struct LossScales {
+    s: TaskParameters,
+}
+
+impl<D: Device<f32>> Method<D> for LossScales {
+    fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
+        let s = &self.s.values;
+        let weights: Vec<f32> = s.iter().map(|s| s.exp() as f32).collect();
+        // ∂/∂sᵢ [e^{sᵢ}Lᵢ − sᵢ] = e^{sᵢ}Lᵢ − 1.
+        let grad: Vec<f64> = s
+            .iter()
+            .zip(losses)
+            .map(|(s, l)| s.exp() * f64::from(*l) - 1.0)
+            .collect();
+        self.s.update(&grad);
+        weights
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::method;
+    use super::super::WeightingSpec;
+    use super::*;
+
+    #[test]
+    fn imtl_l_scales_move_towards_equal_scaled_losses() {
+        let mut imtl = method(WeightingSpec::ImtlL(ImtlL {}));
+        assert_eq!(imtl.loss_weights(&[2.0, 0.5, 1.0]), vec![1.0; 3]);
+        // ∂/∂s = L − 1 at s = 0: s₀ falls (L = 2), s₁ rises (L = 0.5), s₂ stays.
+        let w = imtl.loss_weights(&[2.0, 0.5, 1.0]);
+        assert!(w[0] < 1.0 && w[1] > 1.0 && w[2] == 1.0, "{w:?}");
+    }
+}

@@ -1,0 +1,139 @@
+//! `meta_weight_net`: task weights from a small network trained by a look-ahead on
+//! validation batches (the network itself is `crate::meta_weight`).
+
+use super::{Level, Method, MethodSpec, Setup};
+use crate::engine;
+use crate::meta_weight::MetaWeightNet;
+use crate::train::{Split, StepContext};
+use crate::AlgorithmsError;
+use dfdx::prelude::*;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// `meta_weight_net`: Meta-Weight-Net adapted to tasks (see `meta_weight`): an MLP
+/// 2 → `hidden` → 1 maps each task's (loss, loss ratio to its first-step loss) to a
+/// weight; trained each step by the first-order one-step look-ahead on a batch of the
+/// validation split (the meta set), SGD Nesterov 0.9, weight decay 5e-4, lr `meta_lr`;
+/// the real step then uses the updated weights. T + 1 forward and backward passes a step
+/// (T when the suite has no validation split), counted by the step context.
+///
+/// Paper: Shu et al. 2019, "Meta-Weight-Net: learning an explicit mapping for sample
+/// weighting" (per-sample weights; reference xjtushujun/meta-weight-net); the task
+/// adaptation is FORMULAS.md b.6's proposal. First order: the task gradients at θ stand in
+/// for their values along the look-ahead (the reference differentiates through it).
+/// Weights are normalised to sum T (the reference: sum 1). Hyper-parameters: `hidden` 100,
+/// `meta_lr` 1e-3.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetaWeightNetSpec {
+    pub hidden: usize,
+    pub meta_lr: f64,
+}
+
+impl Default for MetaWeightNetSpec {
+    fn default() -> Self {
+        MetaWeightNetSpec {
+            hidden: 100,
+            meta_lr: 1e-3,
+        }
+    }
+}
+
+impl MethodSpec for MetaWeightNetSpec {
+    fn level(&self) -> Level {
+        Level::Own
+    }
+
+    fn validate(&self, _tasks: usize) -> Result<(), AlgorithmsError> {
+        if self.hidden == 0 || !(self.meta_lr > 0.0 && self.meta_lr.is_finite()) {
+            return Err(AlgorithmsError::invalid(
+                "hidden",
+                "hidden must be ≥ 1 and meta_lr > 0",
+            ));
+        }
+        Ok(())
+    }
+
+    fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
+        let mut rng = setup.rng;
+        Box::new(WeightNet {
+            net: MetaWeightNet::new(self.hidden, self.meta_lr, rng.gen()),
+            first_losses: Vec::new(),
+        })
+    }
+}
+
+struct WeightNet {
+    net: MetaWeightNet,
+    /// Each task's first-step loss.
+    first_losses: Vec<f32>,
+}
+
+impl WeightNet {
+    /// The input features of each task: (Lᵢ, Lᵢ/Lᵢ(first step)).
+    fn features(&mut self, losses: &[f32]) -> Vec<[f64; 2]> {
+        if self.first_losses.is_empty() {
+            self.first_losses = losses.to_vec();
+        }
+        losses
+            .iter()
+            .zip(&self.first_losses)
+            .map(|(l, f)| [f64::from(*l), f64::from(*l) / f64::from(f.max(1e-12))])
+            .collect()
+    }
+}
+
+impl<D: Device<f32>> Method<D> for WeightNet {
+    /// Each task's full gradient, the weights from the weight network, a look-ahead on a
+    /// validation batch, the network's meta step, and the real update Σ v̄ᵢgᵢ with the
+    /// updated weights. Returns the task losses.
+    fn step(&mut self, ctx: &mut StepContext<'_, '_, D>) -> Vec<f32> {
+        let tasks = ctx.tasks();
+        let alpha = ctx.lr() as f32;
+        let mut losses = Vec::new();
+        let mut grads: Vec<Vec<f32>> = Vec::with_capacity(tasks);
+        for t in 0..tasks {
+            let one_hot: Vec<f32> = (0..tasks).map(|k| f32::from(u8::from(k == t))).collect();
+            let step = ctx.weighted_gradients(|_| one_hot);
+            losses = step.losses;
+            grads.push(engine::flatten(&step.grads));
+        }
+        let features = self.features(&losses);
+        let combine = |w: &[f64]| -> Vec<f32> { super::combine(&grads, w) };
+        let weights = self.net.weights(&features);
+        let ahead = ctx.shifted(&combine(&weights), -alpha);
+        // The meta batch: rows of the validation split, as many as this batch.
+        if let Some(meta) = ctx.draw_batch(Split::Val) {
+            let ones = vec![1.0f32; tasks];
+            let val = ctx.weighted_gradients_of(&ahead, &meta, |_| ones);
+            let g_val = engine::flatten(&val.grads);
+            // First order: ∂L_val/∂v̄ᵢ ≈ −α g_valᵀgᵢ.
+            let d_weights: Vec<f64> = grads
+                .iter()
+                .map(|g| -f64::from(alpha) * crate::solvers::dot(&g_val, g))
+                .collect();
+            let grad = self.net.gradient(&features, &d_weights);
+            self.net.step(&grad);
+        }
+        let weights = self.net.weights(&features);
+        let update = ctx.unflatten_all(&combine(&weights));
+        ctx.set_weights(weights);
+        ctx.apply(update);
+        losses
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weighting::WeightingSpec;
+
+    #[test]
+    fn hidden_and_rate_are_checked() {
+        let spec =
+            |hidden, meta_lr| WeightingSpec::MetaWeightNet(MetaWeightNetSpec { hidden, meta_lr });
+        assert!(spec(100, 1e-3).validate(3).is_ok());
+        assert_eq!(spec(0, 1e-3).validate(3).unwrap_err().key(), "hidden");
+        assert_eq!(spec(10, 0.0).validate(3).unwrap_err().key(), "hidden");
+    }
+}

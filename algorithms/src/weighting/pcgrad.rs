@@ -1,0 +1,123 @@
+//! `pcgrad`: project each task gradient off those it conflicts with.
+
+use super::{random_orders, Aggregation, Level, Method, MethodSpec, Setup};
+use crate::jacobian::Jacobian;
+use dfdx::prelude::*;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// `pcgrad`: project each gᵢ off every gⱼ it conflicts with (gᵢ′ᵀgⱼ < 0), j in a random
+/// order drawn per step from the run's stream; d = Σᵢ gᵢ′ (summed, as LibMTL). Task heads
+/// get their own task's gradient.
+///
+/// Each gᵢ′ is tracked as coefficients on the gⱼ, so the projections read only the Gramian
+/// GGᵀ (one product on the device) and d = Gᵀw exactly (one product on the device).
+///
+/// Paper: Yu et al. 2020; LibMTL `PCGrad`. Hyper-parameters: `libmtl_loop` (default
+/// false): also "project" gᵢ′ on gᵢ itself, as LibMTL's loop does.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PcGrad {
+    pub libmtl_loop: bool,
+}
+
+impl MethodSpec for PcGrad {
+    fn level(&self) -> Level {
+        Level::Gradient
+    }
+
+    fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
+        Box::new(Projections {
+            libmtl_loop: self.libmtl_loop,
+            rng: setup.rng,
+        })
+    }
+}
+
+struct Projections {
+    libmtl_loop: bool,
+    rng: ChaCha8Rng,
+}
+
+impl<D: Device<f32>> Method<D> for Projections {
+    fn aggregate(&mut self, g: &mut Jacobian<D>, _losses: &[f32]) -> Aggregation {
+        let orders = random_orders(&mut self.rng, g.tasks());
+        pcgrad(&g.gramian(), &orders, self.libmtl_loop)
+    }
+}
+
+/// PCGrad on the Gramian: gᵢ′ ← gᵢ; for each j in `orders[i]`: if gᵢ′ᵀgⱼ < 0 then
+/// gᵢ′ ← gᵢ′ − (gᵢ′ᵀgⱼ/‖gⱼ‖²)gⱼ; d = Σᵢ gᵢ′. j = i is skipped unless `libmtl_loop`.
+pub fn pcgrad(gram: &[Vec<f64>], orders: &[Vec<usize>], libmtl_loop: bool) -> Aggregation {
+    let t = gram.len();
+    let mut weights = vec![0.0; t];
+    for i in 0..t {
+        // gᵢ′ = Σₖ c[k] gₖ, so gᵢ′ᵀgⱼ = Σₖ c[k] Gram[k][j].
+        let mut c = vec![0.0; t];
+        c[i] = 1.0;
+        for &j in &orders[i] {
+            if j == i && !libmtl_loop {
+                continue;
+            }
+            let along: f64 = (0..t).map(|k| c[k] * gram[k][j]).sum();
+            if along < 0.0 && gram[j][j] > 0.0 {
+                c[j] -= along / gram[j][j];
+            }
+        }
+        weights.iter_mut().zip(&c).for_each(|(w, ck)| *w += ck);
+    }
+    Aggregation::new(weights, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn golden_numbers() {
+        for (name, grads) in golden_jacobians() {
+            assert_close(
+                &combine(
+                    &grads,
+                    &pcgrad(&gram(&grads), &golden_orders(), false).weights,
+                ),
+                &golden_pcgrad(name),
+            );
+        }
+    }
+
+    #[test]
+    fn pcgrad_on_hard_cases() {
+        for (name, grads, _) in hard_cases() {
+            let agg = pcgrad(&gram(&grads), &orders_of(grads.len()), false);
+            let d = combine64(&grads, &agg.weights);
+            assert_matches(name, &d, &hard_pcgrad(name), TOLERANCE.closed_form);
+        }
+    }
+
+    #[test]
+    fn reduces_to_a_plain_sum_without_conflict() {
+        let grads = aligned();
+        let orders = vec![vec![0, 1, 2]; 3];
+        assert_eq!(
+            pcgrad(&gram(&grads), &orders, false).weights,
+            vec![1.0, 1.0, 1.0]
+        );
+    }
+
+    /// The device path gives the host's weights to f32 precision (same task orders: the
+    /// same stream).
+    #[test]
+    fn device_path_matches_the_host() {
+        for (_, grads) in golden_jacobians() {
+            let spec = crate::weighting::WeightingSpec::PcGrad(PcGrad::default());
+            let device = method(spec)
+                .aggregate(&mut on_device(&grads), &LOSSES)
+                .weights;
+            let mut rng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+            let orders = random_orders(&mut rng, 3);
+            assert_weights_close(&device, &pcgrad(&gram(&grads), &orders, false).weights);
+        }
+    }
+}

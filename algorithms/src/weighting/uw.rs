@@ -1,0 +1,65 @@
+//! `uw`: uncertainty weighting with learnable log-variances.
+
+use super::{Level, Method, MethodSpec, Setup, TaskParameters};
+use dfdx::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// `uw`: L = Σᵢ [Lᵢ/(2e^{sᵢ}) + sᵢ/2] with learnable sᵢ initialised to −0.5 (LibMTL's
+/// form of Kendall et al.'s Σ Lᵢ/(2σᵢ²) + log σᵢ). The sᵢ are trained by Adam with the run's
+/// learning rate (LibMTL trains them with the model optimizer, Adam in its examples).
+///
+/// Paper: Kendall et al. 2018; LibMTL `UW`. No hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Uw {}
+
+impl MethodSpec for Uw {
+    fn level(&self) -> Level {
+        Level::Loss
+    }
+
+    fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
+        Box::new(Uncertainty {
+            s: TaskParameters::new(vec![-0.5; setup.tasks], setup.lr, 0.0),
+        })
+    }
+}
+
+struct Uncertainty {
+    s: TaskParameters,
+}
+
+impl<D: Device<f32>> Method<D> for Uncertainty {
+    fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
+        let s = &self.s.values;
+        let weights: Vec<f32> = s.iter().map(|s| (0.5 * (-s).exp()) as f32).collect();
+        // ∂/∂sᵢ [Lᵢ/(2e^{sᵢ}) + sᵢ/2] = −Lᵢ/(2e^{sᵢ}) + 1/2.
+        let grad: Vec<f64> = s
+            .iter()
+            .zip(losses)
+            .map(|(s, l)| -f64::from(*l) * 0.5 * (-s).exp() + 0.5)
+            .collect();
+        self.s.update(&grad);
+        weights
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::method;
+    use super::super::WeightingSpec;
+    use super::*;
+
+    #[test]
+    fn uncertainty_weights_and_their_update() {
+        let mut uw = method(WeightingSpec::Uw(Uw {}));
+        let w = uw.loss_weights(&[1.0, 0.2, 5.0]);
+        let start = (0.5 * 0.5f64.exp()) as f32;
+        assert_eq!(w, vec![start; 3]);
+        // ∂/∂s = −L·e^{0.5}/2 + 1/2: negative for L = 1 and 5 (s rises, weight falls),
+        // positive for L = 0.2 (s falls, weight rises); Adam's first step is lr·sign.
+        let w = uw.loss_weights(&[1.0, 0.2, 5.0]);
+        assert!(w[0] < start && w[2] < start && w[1] > start, "{w:?}");
+        assert!((f64::from(w[0]) - 0.5 * (0.5f64 - 0.01).exp()).abs() < 1e-6);
+    }
+}
