@@ -44,12 +44,12 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ),
     (
         "multimnist",
-        "reference study on MultiMNIST: single_task vs hard_sharing with 7 weightings, 3 replicates (needs MTLBENCH_DATA)",
+        "reference study on MultiMNIST: single_task vs hard_sharing with 7 weightings, an equal tuning budget, best_val, 3 replicates (needs MTLBENCH_DATA)",
         include_str!("presets/multimnist.yaml"),
     ),
     (
         "census",
-        "reference study on Census-Income (MMoE group 1): single_task, hard_sharing and mmoe with 5 weightings (needs MTLBENCH_DATA)",
+        "reference study on Census-Income (MMoE group 1): single_task, hard_sharing and mmoe with 5 weightings, an equal tuning budget, best_val (needs MTLBENCH_DATA)",
         include_str!("presets/census.yaml"),
     ),
 ];

@@ -890,3 +890,33 @@ adaptation:
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no task family"), "{}", stderr(&o));
 }
+
+/// The README's component table is the output of `mtlbench list --markdown`, generated from
+/// the registries: it fails when a component is added or changed without regenerating it.
+#[test]
+fn readme_component_table_is_generated_from_the_registries() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_in(dir.path(), &["list", "--markdown"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let generated = String::from_utf8(o.stdout).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let begin = readme
+        .find("<!-- components:")
+        .expect("the README marks its component table");
+    let body_start = begin + readme[begin..].find('\n').unwrap() + 1;
+    let body_end = readme.find("<!-- /components -->").unwrap();
+    assert!(
+        readme[body_start..body_end] == generated,
+        "the README's component table is stale: run `cargo run -- list --markdown` and paste its output between the components markers"
+    );
+    for kind in [
+        "gradnorm_toy",
+        "hard_sharing",
+        "upgrad",
+        "adamw",
+        "fair-comparison",
+    ] {
+        assert!(generated.contains(&format!("`{kind}`")), "{kind}");
+    }
+}

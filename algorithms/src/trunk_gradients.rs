@@ -30,7 +30,10 @@ type Tensor3<D> = Tensor<(usize, usize, usize), f32, D>;
 pub fn applies<D: Device<f32>>(net: &Network<D>) -> bool {
     matches!(net.sharing, Sharing::Trunk)
         && !net.shared.is_empty()
-        && net.shared.clone().all(|i| matches!(net.ops[i], LayerOp::Dense))
+        && net
+            .shared
+            .clone()
+            .all(|i| matches!(net.ops[i], LayerOp::Dense))
 }
 
 /// The task gradients of a trunk network by one trunk forward and one batched trunk
