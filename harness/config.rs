@@ -447,6 +447,25 @@ pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
     err.location().map(|l| (l.line(), l.column()))
 }
 
+/// `item` with the number at `path` (field names, nested) replaced by `value`, through its
+/// serde form as YAML, whose mappings keep their order (a registry entry's `kind` stays
+/// first). Errors name the path.
+pub fn with_number_at<T: Serialize + serde::de::DeserializeOwned>(
+    item: &T,
+    path: &[&str],
+    value: f64,
+) -> Result<T, String> {
+    let mut yaml = serde_yaml::to_value(item).map_err(|e| e.to_string())?;
+    let mut at = &mut yaml;
+    for k in path {
+        at = at
+            .get_mut(*k)
+            .ok_or_else(|| format!("`{}` has no field `{k}`", path.join(".")))?;
+    }
+    *at = serde_yaml::Value::from(value);
+    serde_yaml::from_value(yaml).map_err(|e| format!("{}: {e}", path.join(".")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -538,23 +557,4 @@ mod tests {
         assert!(err.starts_with("t.yaml: training.epochs"), "{err}");
         assert!(err.contains("line 5"), "{err}");
     }
-}
-
-/// `item` with the number at `path` (field names, nested) replaced by `value`, through its
-/// serde form as YAML, whose mappings keep their order (a registry entry's `kind` stays
-/// first). Errors name the path.
-pub fn with_number_at<T: Serialize + serde::de::DeserializeOwned>(
-    item: &T,
-    path: &[&str],
-    value: f64,
-) -> Result<T, String> {
-    let mut yaml = serde_yaml::to_value(item).map_err(|e| e.to_string())?;
-    let mut at = &mut yaml;
-    for k in path {
-        at = at
-            .get_mut(*k)
-            .ok_or_else(|| format!("`{}` has no field `{k}`", path.join(".")))?;
-    }
-    *at = serde_yaml::Value::from(value);
-    serde_yaml::from_value(yaml).map_err(|e| format!("{}: {e}", path.join(".")))
 }

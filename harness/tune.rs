@@ -56,7 +56,7 @@ pub struct Tune {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_decay: Option<Range>,
     /// Also tune each method's and architecture's own hyper-parameters over the ranges it
-    /// declares (`method_space`).
+    /// declares (`tuning_ranges` in its file).
     #[serde(default = "yes")]
     pub method: bool,
 }
@@ -147,43 +147,12 @@ pub struct Param {
 /// A configuration: a value per tuned key (configuration 0, the study's own, has none).
 pub type Config = Vec<(String, f64)>;
 
-/// The ranges a weighting declares for its own hyper-parameters, from the values its paper
-/// and reference code sweep; `compose` takes both parts' under `loss.` and `gradient.`.
-pub fn weighting_space(w: &WeightingSpec) -> Vec<(String, Range)> {
-    let one = |key: &str, r: Range| vec![(key.to_string(), r)];
-    match w {
-        WeightingSpec::Dwa(_) => one("temperature", Range::log_uniform(0.5, 5.0)),
-        WeightingSpec::CaGrad(_) => one("c", Range::uniform(0.1, 0.9)),
-        WeightingSpec::Famo(_) => one("lr", Range::log_uniform(1e-3, 1e-1)),
-        WeightingSpec::DbMtl(_) => one("beta", Range::uniform(0.1, 0.99)),
-        WeightingSpec::GradNorm(_) => one("alpha", Range::uniform(0.5, 3.0)),
-        WeightingSpec::GradVac(_) => one("beta", Range::log_uniform(1e-3, 1e-1)),
-        WeightingSpec::GradDrop(_) => one("leak", Range::uniform(0.0, 0.5)),
-        WeightingSpec::AutoLambda(_) => one("meta_lr", Range::log_uniform(1e-5, 1e-3)),
-        WeightingSpec::MetaWeightNet(_) => one("meta_lr", Range::log_uniform(1e-4, 1e-2)),
-        WeightingSpec::Compose(c) => {
-            let mut out: Vec<(String, Range)> = weighting_space(&c.loss)
-                .into_iter()
-                .map(|(k, r)| (format!("loss.{k}"), r))
-                .collect();
-            out.extend(
-                weighting_space(&c.gradient)
-                    .into_iter()
-                    .map(|(k, r)| (format!("gradient.{k}"), r)),
-            );
-            out
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// The ranges an architecture declares for its own hyper-parameters.
-pub fn architecture_space(a: &ArchitectureSpec) -> Vec<(String, Range)> {
-    match a {
-        ArchitectureSpec::SoftSharing(_) => {
-            vec![("lambda".to_string(), Range::log_uniform(1e-4, 1e-1))]
-        }
-        _ => Vec::new(),
+/// A range a method or architecture declares (`tuning_ranges`), as a study's range.
+fn declared(r: mtlbench_algorithms::weighting::TuningRange) -> Range {
+    use mtlbench_algorithms::weighting::TuningRange;
+    match r {
+        TuningRange::Uniform(lo, hi) => Range::uniform(lo, hi),
+        TuningRange::LogUniform(lo, hi) => Range::log_uniform(lo, hi),
     }
 }
 
@@ -239,17 +208,17 @@ impl Tune {
         }
         if self.method && self.strategy == Strategy::Random {
             let single = matches!(arch, ArchitectureSpec::SingleTask(_));
-            for (k, range) in architecture_space(arch) {
+            for (k, range) in arch.tuning_ranges() {
                 space.push(Param {
                     key: format!("architecture.{k}"),
-                    range,
+                    range: declared(range),
                 });
             }
             if !single {
-                for (k, range) in weighting_space(weighting) {
+                for (k, range) in weighting.tuning_ranges() {
                     space.push(Param {
                         key: format!("weighting.{k}"),
-                        range,
+                        range: declared(range),
                     });
                 }
             }
@@ -355,13 +324,12 @@ pub struct SearchRun {
     pub config: usize,
 }
 
+/// The search's runs, and each cell's configurations.
+pub type Search = (Vec<SearchRun>, BTreeMap<Cell, Vec<Config>>);
+
 /// The search stage of `plan` (the study's expanded runs): per cell of its ordinary runs,
 /// every configuration × the search's replicates. Also returns each cell's configurations.
-pub fn search_plan(
-    tune: &Tune,
-    root: u64,
-    plan: &[RunSpec],
-) -> Result<(Vec<SearchRun>, BTreeMap<Cell, Vec<Config>>), (String, String)> {
+pub fn search_plan(tune: &Tune, root: u64, plan: &[RunSpec]) -> Result<Search, (String, String)> {
     let mut cells: BTreeMap<Cell, Vec<Config>> = BTreeMap::new();
     let mut out = Vec::new();
     let templates = plan.iter().filter(|r| {
@@ -427,8 +395,9 @@ pub fn choose(
     let mut out = BTreeMap::new();
     for (cell, configs) in cells {
         // Per configuration, per (task, metric): the values over its replicates.
-        let mut values: Vec<BTreeMap<(String, String), (Vec<f64>, bool)>> =
-            vec![BTreeMap::new(); configs.len()];
+        // (task, metric) → (values over replicates, higher is better).
+        type Values = BTreeMap<(String, String), (Vec<f64>, bool)>;
+        let mut values: Vec<Values> = vec![BTreeMap::new(); configs.len()];
         let mut failed = vec![false; configs.len()];
         for run in search.iter().filter(|s| s.cell == *cell) {
             let Some(record) = by_id.get(run.spec.id.as_str()).filter(|r| r.is_ok()) else {
@@ -700,13 +669,13 @@ mod tests {
     fn every_declared_range_sets_a_real_field() {
         // Each declared key must name a numeric field of its method's serde form.
         for (_, w) in WeightingSpec::registry() {
-            for (key, _) in weighting_space(&w) {
+            for (key, _) in w.tuning_ranges() {
                 let path: Vec<&str> = key.split('.').collect();
                 set_field(&w, &path, 0.5).unwrap_or_else(|e| panic!("{}: {e}", w.kind()));
             }
         }
         for (_, a) in ArchitectureSpec::registry() {
-            for (key, _) in architecture_space(&a) {
+            for (key, _) in a.tuning_ranges() {
                 set_field(&a, &[key.as_str()], 0.5).unwrap();
             }
         }

@@ -8,12 +8,14 @@
 //! is that of T backward passes; only the trunk's forward is shared and the products are
 //! larger.
 //!
-//! Measured against T forward and backward passes (CPU, one thread, W1: T = 10, batch
-//! 100, trunk 250→4×100): G by this route 13.4 ms, by T passes 20.7 ms; the whole
-//! gradient-level step 17.7 ms against 6.0 ms for `equal` (one noisy run of a shared
-//! machine: read them as ratios). One batched pass over T copies of the shared weights was
-//! slower on the CPU than T passes (`/work/shared/cuda.md`: 29.2 against 18.0 ms), so it is
-//! not offered.
+//! Measured against T forward and backward passes with `mtlbench bench` (release build,
+//! CPU, one thread; G and its Gramian alone): W1 (T = 10, batch 100, trunk 250→4×100)
+//! 5.7–6.2 ms against 8.7 ms, W2 (trunk 4×1024, batch 1024) 2.63 s against 3.27 s. The
+//! saving is the T − 1 trunk forwards and the larger products; the T trunk backwards
+//! remain, so on W2, whose trunk is most of the work, a gradient-level step stays about
+//! 5.5× the `equal` step. One batched pass over T copies of the shared weights was slower
+//! on the CPU than T passes (`/work/shared/cuda.md`: 29.2 against 18.0 ms), so it is not
+//! offered.
 
 use crate::architecture::{Network, SharedRep, Sharing};
 use crate::engine::{gradient_of, layer_gradients, task_loss, Batch, TaskGradients};

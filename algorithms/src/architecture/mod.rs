@@ -56,6 +56,11 @@ pub trait Architecture {
         true
     }
 
+    /// The ranges of its own hyper-parameters an equal tuning budget searches (`tune`).
+    fn tuning_ranges(&self) -> Vec<(String, crate::weighting::TuningRange)> {
+        Vec::new()
+    }
+
     /// Pushes the network's layers onto `b` and says how they are shared.
     fn build<D: Device<f32>>(&self, b: &mut Builder<'_, D>) -> Layout;
 }
@@ -90,6 +95,11 @@ macro_rules! architectures {
             /// (gradient-level weightings need them).
             pub fn has_shared_parameters(&self) -> bool {
                 match self { $( $name::$variant(a) => Architecture::has_shared_parameters(a) ),+ }
+            }
+
+            /// The ranges of the architecture's own hyper-parameters for `tune`.
+            pub fn tuning_ranges(&self) -> Vec<(String, crate::weighting::TuningRange)> {
+                match self { $( $name::$variant(a) => Architecture::tuning_ranges(a) ),+ }
             }
 
             fn layout<D: Device<f32>>(&self, b: &mut Builder<'_, D>) -> Layout {

@@ -46,6 +46,14 @@ impl Default for SoftSharing {
 }
 
 impl Architecture for SoftSharing {
+    /// Tuned: the penalty weight λ.
+    fn tuning_ranges(&self) -> Vec<(String, crate::weighting::TuningRange)> {
+        vec![(
+            "lambda".into(),
+            crate::weighting::TuningRange::LogUniform(1e-4, 1e-1),
+        )]
+    }
+
     fn validate(&self) -> Result<(), AlgorithmsError> {
         if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
             return Err(AlgorithmsError::invalid("lambda", "must be finite and ≥ 0"));

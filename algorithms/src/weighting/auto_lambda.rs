@@ -1,6 +1,6 @@
 //! `auto_lambda`: meta-learned task weights by a finite-difference look-ahead.
 
-use super::{Level, Method, MethodSpec, Setup, TaskParameters};
+use super::{TuningRange, Level, Method, MethodSpec, Setup, TaskParameters};
 use crate::engine;
 use crate::train::{Split, StepContext};
 use crate::AlgorithmsError;
@@ -41,6 +41,11 @@ impl Default for AutoLambda {
 }
 
 impl MethodSpec for AutoLambda {
+    /// Tuned: the meta learning rate around the paper's 1e-4.
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
+        vec![("meta_lr".into(), TuningRange::LogUniform(1e-5, 1e-3))]
+    }
+
     fn level(&self) -> Level {
         Level::Own
     }

@@ -1,6 +1,6 @@
 //! `cagrad`: conflict-averse gradient descent.
 
-use super::{validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
+use super::{TuningRange, validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
 use crate::solvers;
 use crate::AlgorithmsError;
@@ -36,6 +36,11 @@ impl Default for CaGrad {
 }
 
 impl MethodSpec for CaGrad {
+    /// Tuned: c over the paper's sweep 0.1–0.9.
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
+        vec![("c".into(), TuningRange::Uniform(0.1, 0.9))]
+    }
+
     fn level(&self) -> Level {
         Level::Gradient
     }

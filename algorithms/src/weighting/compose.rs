@@ -1,6 +1,6 @@
 //! `compose`: a loss-level weighting followed by a gradient-level method.
 
-use super::{Aggregation, Level, Method, MethodSpec, RepresentationInput, Setup, WeightingSpec};
+use super::{TuningRange, Aggregation, Level, Method, MethodSpec, RepresentationInput, Setup, WeightingSpec};
 use crate::jacobian::Jacobian;
 use crate::AlgorithmsError;
 use dfdx::prelude::*;
@@ -34,6 +34,19 @@ impl Default for Compose {
 }
 
 impl MethodSpec for Compose {
+    /// Both parts' ranges, under `loss.` and `gradient.`.
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
+        let part = |prefix: &str, spec: &WeightingSpec| {
+            spec.tuning_ranges()
+                .into_iter()
+                .map(|(k, r)| (format!("{prefix}.{k}"), r))
+                .collect::<Vec<_>>()
+        };
+        let mut out = part("loss", &self.loss);
+        out.extend(part("gradient", &self.gradient));
+        out
+    }
+
     fn level(&self) -> Level {
         self.gradient.level()
     }

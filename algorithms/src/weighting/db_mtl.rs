@@ -1,6 +1,6 @@
 //! `db_mtl`: dual balancing of smoothed log-loss gradients.
 
-use super::{Aggregation, Level, Method, MethodSpec, Setup};
+use super::{TuningRange, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
 use crate::model::Tensor2;
 use crate::AlgorithmsError;
@@ -46,6 +46,11 @@ impl Default for DbMtl {
 }
 
 impl MethodSpec for DbMtl {
+    /// Tuned: the EMA factor β of the log-loss gradients.
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
+        vec![("beta".into(), TuningRange::Uniform(0.1, 0.99))]
+    }
+
     fn level(&self) -> Level {
         Level::Gradient
     }

@@ -1,6 +1,6 @@
 //! `dwa`: dynamic weight average from the ratios of the last two epochs' mean losses.
 
-use super::{softmax, Level, Method, MethodSpec, Setup};
+use super::{TuningRange, softmax, Level, Method, MethodSpec, Setup};
 use crate::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,11 @@ impl Default for Dwa {
 }
 
 impl MethodSpec for Dwa {
+    /// Tuned: DWA's temperature T (LibMTL's default 2).
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
+        vec![("temperature".into(), TuningRange::LogUniform(0.5, 5.0))]
+    }
+
     fn level(&self) -> Level {
         Level::Loss
     }

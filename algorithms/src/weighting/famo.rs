@@ -1,6 +1,6 @@
 //! `famo`: fast adaptive multitask optimization, with its logit update after the step.
 
-use super::{softmax, Level, Method, MethodSpec, Setup, TaskParameters};
+use super::{TuningRange, softmax, Level, Method, MethodSpec, Setup, TaskParameters};
 use crate::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,11 @@ impl Default for Famo {
 }
 
 impl MethodSpec for Famo {
+    /// Tuned: the logits' learning rate around the paper's 0.025.
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
+        vec![("lr".into(), TuningRange::LogUniform(1e-3, 1e-1))]
+    }
+
     fn level(&self) -> Level {
         Level::Loss
     }

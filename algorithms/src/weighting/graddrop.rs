@@ -1,6 +1,6 @@
 //! `graddrop`: gradient sign dropout on the shared representation.
 
-use super::{Level, Method, MethodSpec, RepresentationInput, Setup};
+use super::{TuningRange, Level, Method, MethodSpec, RepresentationInput, Setup};
 use crate::AlgorithmsError;
 use dfdx::prelude::*;
 use rand::Rng;
@@ -23,6 +23,11 @@ pub struct GradDrop {
 }
 
 impl MethodSpec for GradDrop {
+    /// Tuned: the leak of the sign dropout.
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
+        vec![("leak".into(), TuningRange::Uniform(0.0, 0.5))]
+    }
+
     fn level(&self) -> Level {
         Level::Representation
     }

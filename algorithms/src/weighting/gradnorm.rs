@@ -1,6 +1,6 @@
 //! `gradnorm`: balance the weighted task-gradient norms to the relative training rates.
 
-use super::{softmax, Aggregation, Level, Method, MethodSpec, Setup, TaskParameters};
+use super::{TuningRange, softmax, Aggregation, Level, Method, MethodSpec, Setup, TaskParameters};
 use crate::jacobian::Jacobian;
 use crate::AlgorithmsError;
 use dfdx::prelude::*;
@@ -35,6 +35,11 @@ impl Default for GradNorm {
 }
 
 impl MethodSpec for GradNorm {
+    /// Tuned: the asymmetry α over the paper's range.
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
+        vec![("alpha".into(), TuningRange::Uniform(0.5, 3.0))]
+    }
+
     fn level(&self) -> Level {
         Level::Gradient
     }

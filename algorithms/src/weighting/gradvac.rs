@@ -1,6 +1,6 @@
 //! `gradvac`: gradient vaccine, raising task-pair cosines to moving targets.
 
-use super::{random_orders, Aggregation, Level, Method, MethodSpec, Setup};
+use super::{TuningRange, random_orders, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
 use crate::AlgorithmsError;
 use dfdx::prelude::*;
@@ -49,6 +49,11 @@ impl Default for GradVac {
 }
 
 impl MethodSpec for GradVac {
+    /// Tuned: the EMA factor β of the cosine targets.
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
+        vec![("beta".into(), TuningRange::LogUniform(1e-3, 1e-1))]
+    }
+
     fn level(&self) -> Level {
         Level::Gradient
     }
@@ -196,7 +201,10 @@ mod tests {
     fn golden_numbers() {
         for (name, grads) in golden_jacobians() {
             for (ranges, want) in [
-                (vec![0..5], golden_gradvac_whole(name)),
+                (
+                    std::iter::once(0..5).collect::<Vec<_>>(),
+                    golden_gradvac_whole(name),
+                ),
                 (vec![0..2, 2..5], golden_gradvac_groups(name)),
             ] {
                 let blocks: Vec<Vec<Vec<f64>>> = ranges

@@ -1,7 +1,7 @@
 //! `meta_weight_net`: task weights from a small network trained by a look-ahead on
 //! validation batches (the network itself is `crate::meta_weight`).
 
-use super::{Level, Method, MethodSpec, Setup};
+use super::{TuningRange, Level, Method, MethodSpec, Setup};
 use crate::engine;
 use crate::meta_weight::MetaWeightNet;
 use crate::train::{Split, StepContext};
@@ -40,6 +40,11 @@ impl Default for MetaWeightNetSpec {
 }
 
 impl MethodSpec for MetaWeightNetSpec {
+    /// Tuned: the weight network's learning rate.
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
+        vec![("meta_lr".into(), TuningRange::LogUniform(1e-4, 1e-2))]
+    }
+
     fn level(&self) -> Level {
         Level::Own
     }

@@ -96,10 +96,10 @@ pub enum Level {
     /// The task gradients of the shared parameters (rows of G, on the device), or of the
     /// shared representation with `training.rep_grad`. On a trunk network
     /// (`hard_sharing`) G comes from one trunk forward, T head passes and one trunk
-    /// backward batched over the tasks (`crate::trunk`), chosen by measurement over T
-    /// forward and backward passes: on the CPU, W1, one thread, G and its Gramian took
-    /// 13.4 ms against 20.7 ms (`mtlbench bench` prints both); T passes on the other
-    /// architectures.
+    /// backward batched over the tasks (`crate::trunk_gradients`; dense trunks), chosen by
+    /// measurement over T forward and backward passes: on the CPU, one thread, G and its
+    /// Gramian took 5.7–6.2 against 8.7 ms on W1 and 2.63 against 3.27 s on W2
+    /// (`mtlbench bench` prints both); T passes on the other architectures and conv trunks.
     Gradient,
     /// The per-sample task gradients of the shared representation itself (GradDrop).
     Representation,
@@ -135,9 +135,22 @@ pub trait MethodSpec {
     fn label(&self) -> Option<String> {
         None
     }
+    /// The ranges of its own hyper-parameters an equal tuning budget searches (`tune`),
+    /// from the values its paper and reference code sweep: (field, range).
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
+        Vec::new()
+    }
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>>
     where
         Self: Sized;
+}
+
+/// A hyper-parameter's range for the tuner: a draw is uniform on [lo, hi], or uniform in
+/// log on it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TuningRange {
+    Uniform(f64, f64),
+    LogUniform(f64, f64),
 }
 
 /// A run's method with its state. Each hook serves one [`Level`]; the defaults are those of
@@ -303,6 +316,12 @@ impl WeightingSpec {
     /// those that return weights on this step's task gradients.
     pub fn supports_rep_grad(&self) -> bool {
         self.spec().supports_rep_grad()
+    }
+
+    /// The ranges of the method's own hyper-parameters for `tune`: (field path, dotted for
+    /// a composition's parts, and range).
+    pub fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
+        self.spec().tuning_ranges()
     }
 
     /// The label of this weighting in algorithm names: its kind, or `loss+gradient` for a
