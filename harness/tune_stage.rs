@@ -69,7 +69,9 @@ pub fn search(
 }
 
 /// Rewrites `DIR/tune.md` from the search's stored records (for `report`); nothing when
-/// the study is not tuned or its search is not stored.
+/// the study is not tuned, its search is not stored, or its plan cannot be expanded here
+/// (a real suite's data is not on this machine): the `tune.md` written when the search
+/// ended stays, since neither the records nor the study have changed.
 pub fn rewrite_markdown(study: &LoadedStudy, out: &Path) -> Result<(), HarnessError> {
     let c = &study.config;
     let Some(t) = &c.tune else { return Ok(()) };
@@ -77,7 +79,9 @@ pub fn rewrite_markdown(study: &LoadedStudy, out: &Path) -> Result<(), HarnessEr
     if !runs_dir(&dir).is_dir() {
         return Ok(());
     }
-    let plan = crate::plan::expand(study)?;
+    let Ok(plan) = crate::plan::expand(study) else {
+        return Ok(());
+    };
     let (search, cells) =
         tune::search_plan(t, c.seed, &plan).map_err(|(key, m)| study.error_at(&key, m))?;
     let records = read_runs(&runs_dir(&dir))?;

@@ -43,6 +43,8 @@ case "$mode" in
       mkdir -p "$scratch/$s"
       cp -r "docs/results/$s/runs" "docs/results/$s/study.yaml" "$scratch/$s/"
       if [ -f "docs/results/$s/plan.json" ]; then cp "docs/results/$s/plan.json" "$scratch/$s/"; fi
+      # A tuned study's search (its records feed tune.md).
+      if [ -d "docs/results/$s/tune" ]; then cp -r "docs/results/$s/tune" "$scratch/$s/"; fi
       "$bin" report "$scratch/$s" >/dev/null
       if ! diff -r -q "docs/results/$s" "$scratch/$s"; then
         echo "docs/results/$s differs from a fresh regeneration: run scripts/regenerate-docs.sh --report" >&2
