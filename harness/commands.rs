@@ -56,7 +56,27 @@ impl StudyInput {
         let study = load(&self.source, &self.sets)?;
         let runs = plan::expand_limited(&study, self.max_runs)?;
         if let Some(t) = &study.config.tune {
-            // The search is checked (and counted against the limit) before anything runs.
+            // The search is counted against the limit before it is built, then checked.
+            let cells = runs
+                .iter()
+                .filter(|r| {
+                    r.replicate == 0
+                        && r.task_subset.is_none()
+                        && r.adaptation.is_none()
+                        && r.stage.is_none()
+                })
+                .count();
+            if cells * t.budget * t.replicates + runs.len() > self.max_runs {
+                return Err(study.error_at(
+                    "tune.budget",
+                    format!(
+                        "the tuning search ({} runs) and the final plan ({} runs) exceed the limit of {} (--max-runs raises it)",
+                        cells * t.budget * t.replicates,
+                        runs.len(),
+                        self.max_runs
+                    ),
+                ));
+            }
             let (search, _) = crate::tune::search_plan(t, study.config.seed, &runs)
                 .map_err(|(key, m)| study.error_at(&key, m))?;
             if search.len() + runs.len() > self.max_runs {

@@ -223,6 +223,17 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
         front
             .validate(&tasks)
             .map_err(|(key, message)| study.error_at(&key, message))?;
+        for suite in &c.suites {
+            front
+                .architecture
+                .validate_for(suite.task_count(), c.model.trunk.depth())
+                .map_err(|e| {
+                    study.error_at(
+                        &format!("scalarization.architecture.{}", e.key()),
+                        format!("{} (suite `{}`)", e.message(), suite.label()),
+                    )
+                })?;
+        }
     }
     for (key, empty) in [
         ("suites", c.suites.is_empty()),

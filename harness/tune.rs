@@ -38,6 +38,9 @@ pub const STAGE: &str = "tune";
 /// The largest budget: configurations per algorithm.
 pub const MAX_BUDGET: usize = 1000;
 
+/// The most replicates of each configuration in the search.
+pub const MAX_REPLICATES: usize = 100;
+
 /// `tune: {budget: 8, replicates: 1, strategy: random, lr: {log_uniform: [1e-4, 1e-1]}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,8 +167,20 @@ impl Tune {
         if self.budget == 0 || self.budget > MAX_BUDGET {
             return err("budget", format!("must be between 1 and {MAX_BUDGET}"));
         }
-        if self.replicates == 0 {
-            return err("replicates", "must be at least 1".into());
+        if self.replicates == 0 || self.replicates > MAX_REPLICATES {
+            return err(
+                "replicates",
+                format!("must be between 1 and {MAX_REPLICATES}"),
+            );
+        }
+        if let Some(r) = &self.weight_decay {
+            let low = r.values.as_ref().map_or_else(
+                || r.log_uniform.or(r.uniform).map_or(0.0, |b| b[0]),
+                |v| v.iter().cloned().fold(f64::INFINITY, f64::min),
+            );
+            if low < 0.0 {
+                return err("weight_decay", "weight decays must be at least 0".into());
+            }
         }
         for (key, range) in [("lr", &self.lr), ("weight_decay", &self.weight_decay)] {
             if let Some(r) = range {

@@ -85,6 +85,11 @@ pub fn rewrite_markdown(study: &LoadedStudy, out: &Path) -> Result<(), HarnessEr
     let (search, cells) =
         tune::search_plan(t, c.seed, &plan).map_err(|(key, m)| study.error_at(&key, m))?;
     let records = read_runs(&runs_dir(&dir))?;
+    // While the search is still running (other shards), its choice is not made yet.
+    let stored: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    if search.iter().any(|s| !stored.contains(s.spec.id.as_str())) {
+        return Ok(());
+    }
     let choices = tune::choose(&search, &cells, &records, &c.selection);
     let md = tune::tune_markdown(&c.name, t, &cells, &choices, &c.selection);
     write_atomic(&out.join("tune.md"), md.as_bytes())?;

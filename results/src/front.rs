@@ -4,9 +4,9 @@
 //!
 //! Per (suite, fraction): each fixed weighting's and each method's mean final test value of
 //! every task's primary metric (± 95% CI over replicates). Hypervolumes are taken in the
-//! space where every axis is oriented so that higher is better and rescaled to [0, 1] by the
-//! worst and best mean of that axis over all points of the section (the front's and the
-//! methods'); the reference point is the worst corner, 0. Reported per method: the
+//! space where every axis is oriented so that higher is better and rescaled so that the
+//! reference point, 10% of the axis's span beyond the worst mean of the section (the
+//! front's and the methods'), is 0 and the best mean is 1. Reported per method: the
 //! hypervolume of its point alone; its gain beyond the front, HV(front ∪ {method}) −
 //! HV(front) (0 when the front dominates the point); and the fixed weighting that dominates
 //! it, if one does.
@@ -15,6 +15,11 @@ use crate::record::RunRecord;
 use crate::stats::{summarize, Summary};
 use crate::summary::format_fraction;
 use std::collections::BTreeMap;
+
+/// How far beyond the worst mean of each axis the reference point lies, as a share of the
+/// axis's span: a point that is worst on one axis still has volume (and can add to the
+/// front's) through the others.
+pub const MARGIN: f64 = 0.1;
 
 /// The record stage of the front's runs (the harness's `scalarization::STAGE`).
 pub const STAGE: &str = "scalarization";
@@ -42,6 +47,8 @@ pub struct MethodVolume {
 pub struct FrontSection {
     pub suite: String,
     pub fraction: String,
+    /// The study's training settings (canonical JSON) the section's runs share.
+    pub training: String,
     /// The axes: (task, metric, higher is better).
     pub axes: Vec<(String, String, bool)>,
     pub front: Vec<FrontPoint>,
@@ -56,15 +63,24 @@ pub fn front_sections(runs: &[RunRecord]) -> Vec<FrontSection> {
     // (suite, fraction) → label → (is front, per-axis values over replicates).
     type Points = BTreeMap<String, (bool, Vec<Vec<f64>>)>;
     type Axes = Vec<(String, String, bool)>;
-    let mut sections: BTreeMap<(String, String), (Axes, Points)> = BTreeMap::new();
+    // Keyed by (suite, fraction, the study's training settings): a training grid's
+    // settings each get their own front.
+    let mut sections: BTreeMap<(String, String, String), (Axes, Points)> = BTreeMap::new();
     let relevant = runs.iter().filter(|r| {
         r.is_ok()
             && r.task_subset.is_none()
             && (r.stage.is_none() || r.stage.as_deref() == Some(STAGE))
     });
     // The axes come from the front's runs: each task's first primary metric.
+    let key_of = |run: &RunRecord| {
+        (
+            run.suite.clone(),
+            format_fraction(run.fraction),
+            run.comparison_training().to_string(),
+        )
+    };
     for run in relevant.clone().filter(|r| r.stage.is_some()) {
-        let key = (run.suite.clone(), format_fraction(run.fraction));
+        let key = key_of(run);
         let entry = sections.entry(key).or_default();
         if entry.0.is_empty() {
             let mut axes: Vec<(String, String, bool)> = Vec::new();
@@ -83,7 +99,7 @@ pub fn front_sections(runs: &[RunRecord]) -> Vec<FrontSection> {
         }
     }
     for run in relevant {
-        let key = (run.suite.clone(), format_fraction(run.fraction));
+        let key = key_of(run);
         let Some((axes, points)) = sections.get_mut(&key) else {
             continue;
         };
@@ -106,7 +122,7 @@ pub fn front_sections(runs: &[RunRecord]) -> Vec<FrontSection> {
     sections
         .into_iter()
         .filter(|(_, (axes, _))| !axes.is_empty())
-        .map(|((suite, fraction), (axes, points))| {
+        .map(|((suite, fraction, training), (axes, points))| {
             let summarise = |(label, (_, values)): (&String, &(bool, Vec<Vec<f64>>))| FrontPoint {
                 label: label.clone(),
                 axes: values.iter().map(|v| summarize(v)).collect(),
@@ -120,6 +136,7 @@ pub fn front_sections(runs: &[RunRecord]) -> Vec<FrontSection> {
             FrontSection {
                 suite,
                 fraction,
+                training,
                 axes,
                 front,
                 methods,
@@ -157,7 +174,7 @@ fn volumes(
             .map(|(a, v)| {
                 let span = hi[a] - lo[a];
                 if span > 0.0 {
-                    (v - lo[a]) / span
+                    ((v - lo[a]) / span + MARGIN) / (1.0 + MARGIN)
                 } else {
                     1.0
                 }
@@ -245,15 +262,26 @@ fn area(points: &[(f64, f64)]) -> f64 {
 pub fn front_markdown(study: &str, sections: &[FrontSection], caption: &str) -> String {
     use std::fmt::Write as _;
     let mut md = format!(
-        "# {study}: the scalarization front\n\n{caption} Fixed task weights on a grid over the simplex (`static`, Σw = T; the study's `scalarization`), against which every method is drawn (Kurin et al. 2022; Xin et al. 2022). Values: mean ± 95% CI over replicates of each task's primary test metric. Hypervolumes are taken with every axis oriented so that higher is better and rescaled to [0, 1] between the worst and the best mean of the section, from the worst corner; HV = the method's point alone; beyond front = HV(front ∪ method) − HV(front), 0 when the front dominates the method.\n"
+        "# {study}: the scalarization front\n\n{caption} Fixed task weights on a grid over the simplex (`static`, Σw = T; the study's `scalarization`), against which every method is drawn (Kurin et al. 2022; Xin et al. 2022). Values: mean ± 95% CI over replicates of each task's primary test metric. Hypervolumes are taken with every axis oriented so that higher is better and rescaled so that the best mean of the section is 1 and the reference point, 10% of the axis's span beyond the worst mean, is 0; HV = the method's point alone; beyond front = HV(front ∪ method) − HV(front), 0 when the front dominates the method.\n"
     );
     for s in sections {
         let axis = |(task, metric, hib): &(String, String, bool)| {
             format!("{task} {metric} {}", if *hib { "↑" } else { "↓" })
         };
+        // A training grid gives several sections of one suite and fraction.
+        let several = sections
+            .iter()
+            .filter(|o| o.suite == s.suite && o.fraction == s.fraction)
+            .count()
+            > 1;
+        let training = if several {
+            format!(" · training {}", s.training)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             md,
-            "\n## {} (training fraction {})\n\nHypervolume of the front ({} fixed weightings): {:.4}\n",
+            "\n## {} (training fraction {}){training}\n\nHypervolume of the front ({} fixed weightings): {:.4}\n",
             s.suite,
             s.fraction,
             s.front.len(),
@@ -459,23 +487,72 @@ mod tests {
             point("w=1,1", &[0.8, 0.3]),
             point("w=2,0", &[0.9, 0.5]),
         ];
-        let methods = vec![point("inside", &[0.7, 0.35]), point("beyond", &[0.9, 0.2])];
+        let methods = vec![
+            point("inside", &[0.7, 0.35]),
+            point("beyond", &[0.9, 0.2]),
+            point("worst on one axis", &[0.55, 0.05]),
+        ];
         let (front_volume, v) = volumes(&front, &methods, &[true, false]);
-        // Oriented and rescaled: x = (acc − 0.6)/0.3, y = (0.5 − err)/0.4.
-        let f = [(0.0, 1.0), (2.0 / 3.0, 0.5), (1.0, 0.0)];
-        let expected = area(&f);
-        assert!((front_volume - expected).abs() < 1e-12);
+        // Oriented and rescaled: accuracy spans 0.55–0.9, error 0.05–0.5 (lower is better);
+        // the reference point lies 10% of each span beyond the worst.
+        let x = |acc: f64| ((acc - 0.55) / 0.35 + 0.1) / 1.1;
+        let y = |err: f64| ((0.5 - err) / 0.45 + 0.1) / 1.1;
+        let f = [(x(0.6), y(0.1)), (x(0.8), y(0.3)), (x(0.9), y(0.5))];
+        assert!((front_volume - area(&f)).abs() < 1e-12, "{front_volume}");
         assert_eq!(v[0].dominated_by.as_deref(), Some("w=1,1"));
         assert!(v[0].beyond_front.abs() < 1e-12);
+        // beyond, at (x(0.9), y(0.2)), adds the part of its box the front lacks.
+        let beyond = (x(0.9), y(0.2));
+        let mut with = f.to_vec();
+        with.push(beyond);
         assert!(v[1].dominated_by.is_none());
-        // The front covers [0, 2/3] × [0, 0.5] (its ends lie on the axes: no area). beyond,
-        // at (1, 0.75), covers [0, 1] × [0, 0.75], which holds it: 0.75 − 1/3.
-        assert!((front_volume - 1.0 / 3.0).abs() < 1e-12);
+        assert!((v[1].beyond_front - (area(&with) - area(&f))).abs() < 1e-12);
+        assert!(v[1].beyond_front > 0.0);
+        assert!((v[1].hypervolume - beyond.0 * beyond.1).abs() < 1e-12);
+        // Worst on accuracy yet best on error and undominated: it keeps volume and adds some.
+        assert!(v[2].dominated_by.is_none());
         assert!(
-            (v[1].beyond_front - (0.75 - 1.0 / 3.0)).abs() < 1e-12,
-            "{}",
-            v[1].beyond_front
+            v[2].hypervolume > 0.0 && v[2].beyond_front > 0.0,
+            "{:?}",
+            v[2]
         );
-        assert!((v[1].hypervolume - 0.75).abs() < 1e-12);
+    }
+
+    /// A training grid's settings each get their own front, with the methods trained
+    /// under the same settings.
+    #[test]
+    fn each_training_setting_has_its_own_front() {
+        use crate::record::test_run;
+        let run = |algorithm: &str, training: &str, front: bool, values: [f64; 2]| {
+            let mut r = test_run(
+                "hard_sharing",
+                0,
+                &[
+                    ("a", "accuracy", true, values[0]),
+                    ("b", "accuracy", true, values[1]),
+                ],
+            );
+            r.algorithm = algorithm.into();
+            r.training = training.into();
+            r.stage = front.then(|| STAGE.to_string());
+            r
+        };
+        let runs = vec![
+            run("hard_sharing+static w=0,2 lr=0.1", "A", true, [0.5, 0.9]),
+            run("hard_sharing+static w=2,0 lr=0.1", "A", true, [0.9, 0.5]),
+            run("hard_sharing+static w=0,2 lr=0.2", "B", true, [0.4, 0.6]),
+            run("hard_sharing+static w=2,0 lr=0.2", "B", true, [0.6, 0.4]),
+            run("hard_sharing+mgda lr=0.1", "A", false, [0.8, 0.8]),
+            run("hard_sharing+mgda lr=0.2", "B", false, [0.5, 0.5]),
+        ];
+        let sections = front_sections(&runs);
+        assert_eq!(sections.len(), 2);
+        for s in &sections {
+            assert_eq!(s.front.len(), 2);
+            assert_eq!(s.methods.len(), 1);
+            assert!(s.methods[0]
+                .label
+                .ends_with(if s.training == "A" { "0.1" } else { "0.2" }));
+        }
     }
 }

@@ -254,9 +254,14 @@ pub fn pareto(
         let desc = |(task, metric, hib): &(String, String, bool)| {
             format!("{task} test {metric} ({})", direction(*hib))
         };
-        let front: Vec<(f64, f64)> = fronts
+        // One front per training setting: with a training grid the plane holds the
+        // settings' methods together, so no single front is drawn under them.
+        let matching: Vec<&crate::front::FrontSection> = fronts
             .iter()
-            .find(|f| f.suite == suite && f.fraction == fraction && f.axes == shown)
+            .filter(|f| f.suite == suite && f.fraction == fraction && f.axes == shown)
+            .collect();
+        let front: Vec<(f64, f64)> = (matching.len() == 1)
+            .then(|| matching[0])
             .map(|f| {
                 f.front
                     .iter()
