@@ -19,7 +19,7 @@ mod mmoe;
 mod single_task;
 mod soft_sharing;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use cgc::Cgc;
 pub use cross_stitch::CrossStitch;

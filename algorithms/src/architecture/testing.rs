@@ -1,5 +1,5 @@
-//! Helpers of the architectures' tests: a tiny planted suite and one training run on the
-//! CPU.
+//! Helpers of the architectures' and the training loop's tests: a tiny planted suite and
+//! one training run on the CPU.
 
 use crate::architecture::ArchitectureSpec;
 use crate::device::cpu;

@@ -1,5 +1,6 @@
 //! Unit tests of the training loop and the trainer on tiny planted suites. The helpers
-//! here (`tiny_suite`, `train_tiny`, `adam_training`) serve the test files beside it.
+//! (`tiny_suite`, `train_tiny`, `adam_training`, from `architecture::testing`) serve the
+//! test files beside it too.
 
 use super::*;
 use crate::architecture::{
@@ -9,61 +10,14 @@ use crate::device::cpu;
 use crate::engine;
 use crate::weighting::{Equal, Static};
 use crate::WeightingSpec;
-use mtlbench_tasks::planted_correlation::PlantedCorrelation;
 
 mod compose_paths;
 mod meta;
 mod recorded;
 mod telemetry;
 
-/// A small planted suite: `tasks` tasks, `inputs` features, `train` rows (val and test
-/// a quarter and a half of that).
-fn tiny_suite(tasks: usize, inputs: usize, train: usize, seed: u64) -> SuiteData {
-    PlantedCorrelation {
-        tasks,
-        input_dim: inputs,
-        train,
-        val: train / 4,
-        test: train / 2,
-        ..Default::default()
-    }
-    .generate(seed)
-    .unwrap()
-}
-
-/// Trains one run on the CPU with seeds (init, batches).
-fn train_tiny(
-    suite: &SuiteData,
-    architecture: &ArchitectureSpec,
-    weighting: &WeightingSpec,
-    model: &ModelSpec,
-    training: &TrainConfig,
-    (init, batches): (u64, u64),
-) -> TrainOutcome {
-    let def = RunDefinition {
-        suite,
-        architecture,
-        weighting,
-        model,
-        training,
-        seeds: RunSeeds { init, batches },
-    };
-    train(cpu(), def, &|_| {})
-}
-
-/// Adam at lr 0.01.
-fn adam_training(
-    epochs: usize,
-    batch_size: usize,
-    eval_every: usize,
-    rep_grad: bool,
-) -> TrainConfig {
-    TrainConfig {
-        eval_every,
-        rep_grad,
-        ..TrainConfig::adam(epochs, batch_size, 0.01)
-    }
-}
+// The helpers shared with the architectures' tests.
+use crate::architecture::testing::{adam_training, tiny_suite, train_tiny};
 
 /// Conformance: each registered architecture × weighting lowers the training loss on a
 /// tiny suite, and the same seeds give a bit-identical outcome.
