@@ -339,6 +339,14 @@ pub struct SearchRun {
     pub config: usize,
 }
 
+/// One run per search cell: replicate 0 of each of the plan's ordinary runs (not pairwise,
+/// adaptation or scalarization runs).
+pub fn templates(plan: &[RunSpec]) -> impl Iterator<Item = &RunSpec> {
+    plan.iter().filter(|r| {
+        r.replicate == 0 && r.task_subset.is_none() && r.adaptation.is_none() && r.stage.is_none()
+    })
+}
+
 /// The search's runs, and each cell's configurations.
 pub type Search = (Vec<SearchRun>, BTreeMap<Cell, Vec<Config>>);
 
@@ -347,10 +355,7 @@ pub type Search = (Vec<SearchRun>, BTreeMap<Cell, Vec<Config>>);
 pub fn search_plan(tune: &Tune, root: u64, plan: &[RunSpec]) -> Result<Search, (String, String)> {
     let mut cells: BTreeMap<Cell, Vec<Config>> = BTreeMap::new();
     let mut out = Vec::new();
-    let templates = plan.iter().filter(|r| {
-        r.replicate == 0 && r.task_subset.is_none() && r.adaptation.is_none() && r.stage.is_none()
-    });
-    for template in templates {
+    for template in templates(plan) {
         let cell = cell_of(template);
         let space = tune.space(&template.architecture, &template.weighting);
         let seed = derive_seed(root, &["tune", &cell.0, &cell.1, &cell.2]);
