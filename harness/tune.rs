@@ -127,6 +127,14 @@ impl Range {
         }
     }
 
+    /// The smallest value the range can give.
+    fn low(&self) -> f64 {
+        self.values.as_ref().map_or_else(
+            || self.log_uniform.or(self.uniform).map_or(0.0, |b| b[0]),
+            |v| v.iter().cloned().fold(f64::INFINITY, f64::min),
+        )
+    }
+
     fn draw(&self, rng: &mut ChaCha8Rng) -> f64 {
         if let Some(v) = &self.values {
             return v[rng.gen_range(0..v.len())];
@@ -174,10 +182,7 @@ impl Tune {
             );
         }
         if let Some(r) = &self.weight_decay {
-            let low = r.values.as_ref().map_or_else(
-                || r.log_uniform.or(r.uniform).map_or(0.0, |b| b[0]),
-                |v| v.iter().cloned().fold(f64::INFINITY, f64::min),
-            );
+            let low = r.low();
             if low < 0.0 {
                 return err("weight_decay", "weight decays must be at least 0".into());
             }
@@ -198,10 +203,7 @@ impl Tune {
                         .into(),
                 );
             }
-            let low = r.values.as_ref().map_or_else(
-                || r.log_uniform.or(r.uniform).map_or(0.0, |b| b[0]),
-                |v| v.iter().cloned().fold(f64::INFINITY, f64::min),
-            );
+            let low = r.low();
             if low <= 0.0 {
                 return err("lr", "learning rates must be positive".into());
             }
