@@ -21,6 +21,7 @@
 //! pairwise maxima); PyTorch gives all of it to the first maximum. Values are identical; gradients differ only at exact ties (as in
 //! blank image regions, where every pixel of a window has the same value).
 
+use crate::conv_cpu::{gather_columns, is_cpu, window_max};
 use dfdx::prelude::*;
 pub use mtlbench_tasks::ImageShape;
 
@@ -98,17 +99,46 @@ impl Conv2d {
         bias: &Tensor<(usize,), E, D>,
         input_gradient: bool,
     ) -> Matrix<E, D, T> {
+        self.forward_routed(x, weight, bias, input_gradient, is_cpu::<D>())
+    }
+
+    /// `forward` by the CPU's own patch kernel (`kernel`) or by dfdx's gather.
+    fn forward_routed<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        x: Matrix<E, D, T>,
+        weight: &Tensor<(usize, usize), E, D>,
+        bias: &Tensor<(usize,), E, D>,
+        input_gradient: bool,
+        kernel: bool,
+    ) -> Matrix<E, D, T> {
         if !input_gradient {
             let (x, tape) = x.split_tape();
-            let patches = self.patches(x);
+            let patches = self.patches(x, kernel);
             return self.apply(patches.put_tape(tape), weight, bias);
         }
-        let patches = self.patches(x);
+        let patches = self.patches(x, kernel);
         self.apply(patches, weight, bias)
     }
 
     /// The patches of every row of `x`: (n · H'·W') × (k·k·C_in).
     fn patches<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        x: Matrix<E, D, T>,
+        kernel: bool,
+    ) -> Matrix<E, D, T> {
+        let n = x.shape().0;
+        let rows = (
+            self.output().height * self.output().width * n,
+            self.patch_len(),
+        );
+        if kernel {
+            return gather_columns(x, &self.patch_index(), self.input.len()).reshape_like(&rows);
+        }
+        self.patches_by_gather(x)
+    }
+
+    /// `patches` by dfdx's gather (the route on CUDA).
+    fn patches_by_gather<E: Dtype, D: Device<E>, T: Tape<E, D>>(
         &self,
         x: Matrix<E, D, T>,
     ) -> Matrix<E, D, T> {
@@ -178,6 +208,30 @@ impl MaxPool2d {
 
     /// The max-pool of every row of `x` (n × H·W·C): n × H'·W'·C.
     pub fn forward<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        x: Matrix<E, D, T>,
+    ) -> Matrix<E, D, T> {
+        self.forward_routed(x, is_cpu::<D>())
+    }
+
+    /// `forward` by the CPU's own window kernel (`kernel`) or by dfdx's gathers.
+    fn forward_routed<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        x: Matrix<E, D, T>,
+        kernel: bool,
+    ) -> Matrix<E, D, T> {
+        let k = self.size;
+        if kernel {
+            let windows: Vec<Vec<usize>> = (0..k * k)
+                .map(|w| self.window_index(w / k, w % k))
+                .collect();
+            return window_max(x, &windows);
+        }
+        self.forward_by_gather(x)
+    }
+
+    /// `forward` by dfdx's gathers and pairwise maxima (the route on CUDA).
+    fn forward_by_gather<E: Dtype, D: Device<E>, T: Tape<E, D>>(
         &self,
         x: Matrix<E, D, T>,
     ) -> Matrix<E, D, T> {
@@ -423,6 +477,88 @@ mod tests {
         assert_eq!(grads2.get(&bt).as_vec(), grads.get(&bt).as_vec());
     }
 
+    /// The CPU's own kernels and dfdx's gather route give the same values and gradients,
+    /// bit for bit, through conv (padding and stride) → max-pool (with ties: inputs on a
+    /// coarse grid) → conv, in f32, with and without the first layer's input gradient.
+    #[test]
+    fn cpu_kernels_match_the_gather_route_bit_for_bit() {
+        let dev: Cpu = Default::default();
+        let n = 3;
+        let first = CONV;
+        let pool = MaxPool2d {
+            input: first.output(),
+            size: 2,
+        };
+        let second = Conv2d {
+            input: pool.output(),
+            out_channels: 2,
+            kernel: 2,
+            stride: 1,
+            padding: 1,
+        };
+        // Values on a grid of ¼, and an input that is 0 but for about 4% of ±1 entries, so
+        // that many patches are all zero and windows hold tied maxima.
+        let grid = |v: Vec<f64>| -> Vec<f32> {
+            v.iter().map(|x| (x * 4.0).round() as f32 / 4.0).collect()
+        };
+        let sparse = random(n * first.input.len(), 9)
+            .iter()
+            .map(|v| (v * 0.52).round() as f32)
+            .collect();
+        let x = dev.tensor_from_vec(sparse, (n, first.input.len()));
+        let tensor = |len: usize, cols: usize, seed| {
+            dev.tensor_from_vec(grid(random(len * cols, seed)), (len, cols))
+        };
+        let w1 = tensor(first.patch_len(), first.out_channels, 10);
+        let w2 = tensor(second.patch_len(), second.out_channels, 11);
+        let b1 = dev.tensor_from_vec(vec![0.0f32; first.out_channels], (first.out_channels,));
+        let b2 = dev.tensor_from_vec(vec![0.25f32; second.out_channels], (second.out_channels,));
+        let r = dev.tensor_from_vec(
+            random(n * second.output().len(), 12)
+                .iter()
+                .map(|&v| v as f32)
+                .collect(),
+            (n, second.output().len()),
+        );
+        for input_gradient in [true, false] {
+            let run = |kernel: bool| {
+                let h = first.forward_routed(x.leaky_trace(), &w1, &b1, input_gradient, kernel);
+                let h = pool.forward_routed(h, kernel);
+                let y = second.forward_routed(h, &w2, &b2, true, kernel);
+                let values = y.as_vec();
+                let grads = (y * r.clone()).sum().backward();
+                let x_grad = input_gradient.then(|| grads.get(&x).as_vec());
+                let params = [grads.get(&w1).as_vec(), grads.get(&w2).as_vec()];
+                (
+                    values,
+                    x_grad,
+                    params,
+                    grads.get(&b1).as_vec(),
+                    grads.get(&b2).as_vec(),
+                )
+            };
+            let (kernels, gathers) = (run(true), run(false));
+            assert!(kernels.2[0].iter().any(|&g| g != 0.0));
+            assert_eq!(kernels, gathers, "input gradient: {input_gradient}");
+        }
+        // The ties are real: some window of the pooled layer has equal maxima.
+        let h = first
+            .forward_routed(x.clone(), &w1, &b1, true, true)
+            .as_vec();
+        let windows: Vec<Vec<usize>> = (0..4).map(|w| pool.window_index(w / 2, w % 2)).collect();
+        let tied = (0..n).any(|e| {
+            (0..pool.output().len()).any(|j| {
+                let v: Vec<f32> = windows
+                    .iter()
+                    .map(|w| h[e * pool.input.len() + w[j]])
+                    .collect();
+                let max = v.iter().cloned().fold(f32::MIN, f32::max);
+                v.iter().filter(|&&a| a == max).count() > 1
+            })
+        });
+        assert!(tied, "the test inputs should hold tied maxima");
+    }
+
     /// Tied maxima share a window's gradient, halved at each pairwise maximum they tie in:
     /// max(max(a, b), max(c, d)) with a = b = d > c gives a, b a quarter and d a half.
     #[test]
@@ -437,7 +573,12 @@ mod tests {
             size: 2,
         };
         let x = dev.tensor_from_vec(vec![1.0f64, 1.0, 0.5, 1.0], (1, 4));
-        let grads = pool.forward(x.leaky_trace()).sum().backward();
-        assert_eq!(grads.get(&x).as_vec(), vec![0.25, 0.25, 0.0, 0.5]);
+        for kernel in [true, false] {
+            let grads = pool
+                .forward_routed(x.leaky_trace(), kernel)
+                .sum()
+                .backward();
+            assert_eq!(grads.get(&x).as_vec(), vec![0.25, 0.25, 0.0, 0.5]);
+        }
     }
 }

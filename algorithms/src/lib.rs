@@ -8,6 +8,7 @@ pub mod architecture;
 pub mod bench;
 pub mod conflict;
 pub mod conv;
+mod conv_cpu;
 pub mod device;
 pub mod engine;
 pub mod error;

@@ -1,0 +1,191 @@
+//! The CPU's own kernels for the two gathers of `conv`: the patch gather of a convolution
+//! (im2col) and the window maximum of a max-pool, each one loop over plain slices with its
+//! backward pass recorded on the tape as one more loop.
+//!
+//! dfdx's generic gather walks every element through its n-dimensional index arithmetic
+//! (`index_to_i`), and a max-pool built from gathers and pairwise maxima makes k² gathers,
+//! k² − 1 element-wise maxima and as many backward passes; on a LeNet step (batch 256 of
+//! 28×28) those took more time than the matrix products. These kernels compute exactly the
+//! same values and gradients as the gather route, in the same order of accumulation, so a
+//! run's records do not depend on which one ran (a test below checks it bit for bit).
+//! Zero padding needs no appended zero column here: the patch index's padding entry
+//! (`zero`, one past the last input column) reads 0 and receives no gradient.
+//!
+//! The route is chosen by the device's type (`is_cpu`), so the crate's generic bounds stay
+//! `D: Device<E>`; CUDA keeps the gather route. Gradient buffers are reached through
+//! `Gradients::get_or_alloc_mut` and seen as slices by downcasting the device's buffer type
+//! to the CPU's, which is what the type check guarantees.
+
+use dfdx::prelude::*;
+use std::any::{Any, TypeId};
+
+type Matrix<E, D, T> = Tensor<(usize, usize), E, D, T>;
+
+/// Whether `D` is dfdx's CPU device.
+pub(crate) fn is_cpu<D: 'static>() -> bool {
+    TypeId::of::<D>() == TypeId::of::<Cpu>()
+}
+
+/// A gradient buffer of device `D` as a vector; `D` must be the CPU (checked by the caller).
+fn cpu_vec<E: Dtype, D: Storage<E>>(buffer: &mut D::Vec) -> &mut Vec<E> {
+    let any: &mut dyn Any = buffer;
+    any.downcast_mut::<<Cpu as Storage<E>>::Vec>()
+        .expect("a CPU gradient buffer")
+}
+
+/// Records `backward(grad_out, grad_in)` for `out = f(inp)` on `tape`.
+fn record<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    tape: &mut T,
+    inp: &Matrix<E, D, NoneTape>,
+    out: &Matrix<E, D, NoneTape>,
+    backward: impl FnOnce(&[E], &mut [E]) + 'static,
+) {
+    let (inp, out) = (inp.ghost(), out.ghost());
+    tape.add_backward_op(move |grads| {
+        grads.try_alloc_for(&inp)?;
+        grads.try_alloc_for(&out)?;
+        // The output's gradient is lent out of its entry while the input's is written
+        // (two entries of one map cannot be borrowed at once), then put back.
+        let grad_out = std::mem::take(cpu_vec::<E, D>(grads.get_or_alloc_mut(&out)?));
+        backward(&grad_out, cpu_vec::<E, D>(grads.get_or_alloc_mut(&inp)?));
+        *cpu_vec::<E, D>(grads.get_or_alloc_mut(&out)?) = grad_out;
+        Ok(())
+    });
+}
+
+/// Row r of the result is (x[r, index[j]])_j, where `index[j] == zero` reads 0: the same
+/// as gathering from x with a zero column appended. The backward pass adds each result
+/// gradient to its source, in the gather's order (row by row, j ascending).
+pub(crate) fn gather_columns<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Matrix<E, D, T>,
+    index: &[usize],
+    zero: usize,
+) -> Matrix<E, D, T> {
+    debug_assert!(is_cpu::<D>());
+    let (n, cols) = *x.shape();
+    let (x, mut tape) = x.split_tape();
+    let values = x.as_vec();
+    let len = index.len();
+    let mut out = Vec::with_capacity(n * len);
+    for row in values.chunks_exact(cols.max(1)).take(n) {
+        out.extend(
+            index
+                .iter()
+                .map(|&i| if i == zero { E::default() } else { row[i] }),
+        );
+    }
+    let out = x.device().tensor_from_vec(out, (n, len));
+    let index = index.to_vec();
+    record(&mut tape, &x, &out, move |grad_out, grad_in| {
+        for (g_row, x_row) in grad_out
+            .chunks_exact(len.max(1))
+            .zip(grad_in.chunks_exact_mut(cols.max(1)))
+        {
+            for (&i, &g) in index.iter().zip(g_row) {
+                if i != zero {
+                    x_row[i] += g;
+                }
+            }
+        }
+    });
+    out.put_tape(tape)
+}
+
+/// The maximum over k·k windows: `windows[w]` is the input column of every output value
+/// for window offset w = di·k + dj (`MaxPool2d::window_index`). The gradient of an output
+/// goes to its window's maximum; tied maxima share it as the gather route's balanced tree
+/// of pairwise `maximum`s does (½ to each side of a tie, level by level).
+pub(crate) fn window_max<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    x: Matrix<E, D, T>,
+    windows: &[Vec<usize>],
+) -> Matrix<E, D, T> {
+    debug_assert!(is_cpu::<D>());
+    let (n, cols) = *x.shape();
+    let (x, mut tape) = x.split_tape();
+    let values = x.as_vec();
+    let len = windows.first().map_or(0, Vec::len);
+    let mut out = Vec::with_capacity(n * len);
+    for row in values.chunks_exact(cols.max(1)).take(n) {
+        for j in 0..len {
+            let mut best = row[windows[0][j]];
+            for window in &windows[1..] {
+                let v = row[window[j]];
+                if v > best {
+                    best = v;
+                }
+            }
+            out.push(best);
+        }
+    }
+    let out = x.device().tensor_from_vec(out, (n, len));
+    let windows = windows.to_vec();
+    record(&mut tape, &x, &out, move |grad_out, grad_in| {
+        let m = windows.len();
+        let (mut level, mut shares) = (vec![E::default(); m], vec![E::default(); m]);
+        for ((g_row, x_row), v_row) in grad_out
+            .chunks_exact(len.max(1))
+            .zip(grad_in.chunks_exact_mut(cols.max(1)))
+            .zip(values.chunks_exact(cols.max(1)))
+        {
+            for (j, &g) in g_row.iter().enumerate() {
+                // A single maximum takes the whole gradient (every pair on its path has
+                // it on the larger side); only ties need the tree's shares.
+                let (mut best, mut at, mut tied) = (v_row[windows[0][j]], 0, false);
+                for (w, window) in windows.iter().enumerate().skip(1) {
+                    let v = v_row[window[j]];
+                    if v > best {
+                        (best, at, tied) = (v, w, false);
+                    } else if v == best {
+                        tied = true;
+                    }
+                }
+                if !tied {
+                    x_row[windows[at][j]] += E::ONE * g;
+                    continue;
+                }
+                for w in 0..m {
+                    level[w] = v_row[windows[w][j]];
+                }
+                tie_shares(&mut level, &mut shares);
+                for w in 0..m {
+                    x_row[windows[w][j]] += shares[w] * g;
+                }
+            }
+        }
+    });
+    out.put_tape(tape)
+}
+
+/// Each leaf's share of the gradient of the maximum of `values` taken as a balanced tree
+/// of pairwise maxima (pairs (0,1), (2,3), …, an odd last one passed up): at every pair,
+/// 1 to the larger side, ½ to each side of a tie, 0 to the smaller. `values` is consumed.
+/// Node i of the level with subtrees of `width` leaves covers leaves [i·width, (i+1)·width).
+fn tie_shares<E: Dtype>(values: &mut [E], shares: &mut [E]) {
+    let m = values.len();
+    shares.fill(E::ONE);
+    let half = E::ONE / (E::ONE + E::ONE);
+    let (mut count, mut width) = (m, 1);
+    while count > 1 {
+        for i in 0..count / 2 {
+            let (a, b) = (values[2 * i], values[2 * i + 1]);
+            let (fa, fb) = if a > b {
+                (E::ONE, E::default())
+            } else if a < b {
+                (E::default(), E::ONE)
+            } else {
+                (half, half)
+            };
+            let left = 2 * i * width;
+            let mid = (left + width).min(m);
+            let right = (mid + width).min(m);
+            shares[left..mid].iter_mut().for_each(|s| *s *= fa);
+            shares[mid..right].iter_mut().for_each(|s| *s *= fb);
+            values[i] = if a > b { a } else { b };
+        }
+        if count % 2 == 1 {
+            values[count / 2] = values[count - 1];
+        }
+        count = count.div_ceil(2);
+        width *= 2;
+    }
+}
