@@ -295,16 +295,18 @@ fn lenet_step_time() {
     let arch = ArchitectureSpec::HardSharing(HardSharing {});
     let equal = WeightingSpec::Equal(Equal {});
     let mgda = WeightingSpec::Mgda(Default::default());
+    let single = ArchitectureSpec::SingleTask(SingleTask {});
     for (label, model, weighting) in [
         ("LeNet, equal", &lenet, &equal),
         ("LeNet, mgda (per-task passes)", &lenet, &mgda),
         ("MLP 256-128 / 64, equal", &mlp, &equal),
+        ("LeNet, single_task", &lenet, &equal),
     ] {
         let mut trainer = Trainer::new(
             crate::device::cpu(),
             RunDefinition {
                 suite: &suite,
-                architecture: &arch,
+                architecture: if label.contains("single") { &single } else { &arch },
                 weighting,
                 model,
                 training: &training,
