@@ -1,7 +1,8 @@
 //! mtlbench's training engine on dfdx 0.13 with run-time shapes: a parameter store of
 //! linear layers grouped as shared or task-specific, seeded initialisation, our own
-//! optimizers as dfdx tensor ops, per-task gradients as one [T, P] device tensor, the architecture and
-//! weighting registries, and the training loop. Generic over the dfdx device.
+//! optimizers as dfdx tensor ops (fused into one loop per parameter tensor on the CPU),
+//! per-task gradients as one [T, P] device tensor, the architecture and weighting registries,
+//! and the training loop. Generic over the dfdx device.
 
 pub mod adapt;
 pub mod architecture;

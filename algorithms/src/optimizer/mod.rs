@@ -1,11 +1,18 @@
-//! Optimizers written as dfdx tensor ops over the parameter store (so they run on any dfdx
-//! device): SGD with momentum, Adam (L2 weight decay) and AdamW (decoupled weight decay),
-//! with PyTorch's update rules.
+//! Optimizers over the parameter store: SGD with momentum, Adam (L2 weight decay) and AdamW
+//! (decoupled weight decay), with PyTorch's update rules. On every dfdx device the update can
+//! be written as dfdx tensor ops (about a dozen passes over each parameter tensor, each with
+//! its own allocation); on the CPU it is fused into one loop per parameter tensor over host
+//! moments (`fused`), which does the same f32 operations in the same order, so both paths
+//! give the same bits.
 
 use crate::model::Linear;
 use crate::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
+
+mod fused;
+#[cfg(test)]
+mod tests;
 
 /// `sgd`: v ← μv + g (+ wd·θ in g); θ ← θ − lr·v. PyTorch `torch.optim.SGD`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,11 +122,33 @@ pub struct Optimizer<D: Device<f32>> {
     spec: OptimizerSpec,
     lr: f32,
     step: i32,
-    first: Vec<Linear<D>>,
-    second: Vec<Linear<D>>,
+    state: State<D>,
 }
 
-/// Per-step scalars of one update.
+/// The moments (SGD: the momentum buffers as `first`, no `second`), where the update path
+/// keeps them.
+enum State<D: Device<f32>> {
+    /// Tensors on the run's device, updated by dfdx tensor ops: every device but the CPU.
+    Tensors {
+        first: Vec<Linear<D>>,
+        second: Vec<Linear<D>>,
+    },
+    /// Host vectors, updated by one fused loop per parameter tensor: the CPU (see `fused`).
+    Host(fused::HostState),
+}
+
+/// One step's update rule with its f32 scalars, the same for both paths.
+#[derive(Clone, Copy)]
+enum Rule {
+    Sgd {
+        lr: f32,
+        momentum: f32,
+        weight_decay: f32,
+    },
+    Adam(Coefficients),
+}
+
+/// Per-step scalars of one Adam update.
 #[derive(Clone, Copy)]
 struct Coefficients {
     lr: f32,
@@ -133,53 +162,59 @@ struct Coefficients {
 }
 
 impl<D: Device<f32>> Optimizer<D> {
+    /// A fresh optimizer for `layers`; on the CPU it takes the fused path.
     pub fn new(spec: &OptimizerSpec, lr: f64, layers: &[Linear<D>], dev: &D) -> Self {
-        let zeros = || layers.iter().map(|l| l.zeros_like(dev)).collect::<Vec<_>>();
-        let second = match spec {
-            OptimizerSpec::Sgd(_) => Vec::new(),
-            _ => zeros(),
+        Self::build(spec, lr, layers, dev, fused::is_cpu::<D>())
+    }
+
+    /// A fresh optimizer that updates by dfdx tensor ops whatever the device (the path of
+    /// every device but the CPU; on the CPU, the reference the fused path is tested against).
+    pub fn with_tensor_ops(spec: &OptimizerSpec, lr: f64, layers: &[Linear<D>], dev: &D) -> Self {
+        Self::build(spec, lr, layers, dev, false)
+    }
+
+    fn build(spec: &OptimizerSpec, lr: f64, layers: &[Linear<D>], dev: &D, host: bool) -> Self {
+        let moments = match spec {
+            OptimizerSpec::Sgd(_) => 1,
+            _ => 2,
+        };
+        let state = if host {
+            State::Host(fused::HostState::new(layers, moments))
+        } else {
+            let zeros = || layers.iter().map(|l| l.zeros_like(dev)).collect::<Vec<_>>();
+            State::Tensors {
+                first: zeros(),
+                second: if moments == 2 { zeros() } else { Vec::new() },
+            }
         };
         Optimizer {
             spec: spec.clone(),
             lr: lr as f32,
             step: 0,
-            first: zeros(),
-            second,
+            state,
         }
     }
 
     /// Bytes of optimizer state.
     pub fn state_bytes(&self) -> usize {
-        let count: usize = self
-            .first
-            .iter()
-            .chain(&self.second)
-            .map(Linear::numel)
-            .sum();
+        let count: usize = match &self.state {
+            State::Tensors { first, second } => first.iter().chain(second).map(Linear::numel).sum(),
+            State::Host(host) => host.numel(),
+        };
         count * std::mem::size_of::<f32>()
     }
 
-    /// Applies one update to `layers` with gradients `grads` (same order and shapes).
-    /// Tensors are taken by value so that dfdx reuses their buffers in place.
-    pub fn update(&mut self, layers: &mut Vec<Linear<D>>, grads: Vec<Linear<D>>) {
-        assert_eq!(layers.len(), grads.len(), "one gradient per layer");
-        self.step += 1;
-        let params = std::mem::take(layers);
-        let firsts = std::mem::take(&mut self.first);
-        let seconds = std::mem::take(&mut self.second);
-        match self.spec.clone() {
-            OptimizerSpec::Sgd(s) => {
-                let (mu, wd) = (s.momentum as f32, s.weight_decay as f32);
-                for ((p, g), v) in params.into_iter().zip(grads).zip(firsts) {
-                    let (weight, vw) = sgd(p.weight, g.weight, v.weight, self.lr, mu, wd);
-                    let (bias, vb) = sgd(p.bias, g.bias, v.bias, self.lr, mu, wd);
-                    layers.push(Linear { weight, bias });
-                    self.first.push(Linear {
-                        weight: vw,
-                        bias: vb,
-                    });
-                }
-            }
+    /// The rule of the next update (step `self.step`).
+    fn rule(&self) -> Rule {
+        match self.spec {
+            OptimizerSpec::Sgd(Sgd {
+                momentum,
+                weight_decay,
+            }) => Rule::Sgd {
+                lr: self.lr,
+                momentum: momentum as f32,
+                weight_decay: weight_decay as f32,
+            },
             OptimizerSpec::Adam(Adam {
                 beta1,
                 beta2,
@@ -191,31 +226,90 @@ impl<D: Device<f32>> Optimizer<D> {
                 beta2,
                 eps,
                 weight_decay,
-            }) => {
-                let c = Coefficients {
-                    lr: self.lr,
-                    beta1: beta1 as f32,
-                    beta2: beta2 as f32,
-                    eps: eps as f32,
-                    weight_decay: weight_decay as f32,
-                    decoupled: matches!(self.spec, OptimizerSpec::AdamW(_)),
-                    bias1: 1.0 - (beta1 as f32).powi(self.step),
-                    bias2_sqrt: (1.0 - (beta2 as f32).powi(self.step)).sqrt(),
-                };
-                let state = firsts.into_iter().zip(seconds);
-                for ((p, g), (m, v)) in params.into_iter().zip(grads).zip(state) {
-                    let (weight, mw, vw) = adam(p.weight, g.weight, m.weight, v.weight, c);
-                    let (bias, mb, vb) = adam(p.bias, g.bias, m.bias, v.bias, c);
-                    layers.push(Linear { weight, bias });
-                    self.first.push(Linear {
-                        weight: mw,
-                        bias: mb,
-                    });
-                    self.second.push(Linear {
-                        weight: vw,
-                        bias: vb,
-                    });
-                }
+            }) => Rule::Adam(Coefficients {
+                lr: self.lr,
+                beta1: beta1 as f32,
+                beta2: beta2 as f32,
+                eps: eps as f32,
+                weight_decay: weight_decay as f32,
+                decoupled: matches!(self.spec, OptimizerSpec::AdamW(_)),
+                bias1: 1.0 - (beta1 as f32).powi(self.step),
+                bias2_sqrt: (1.0 - (beta2 as f32).powi(self.step)).sqrt(),
+            }),
+        }
+    }
+
+    /// Applies one update to `layers` with gradients `grads` (same order and shapes).
+    pub fn update(&mut self, layers: &mut Vec<Linear<D>>, mut grads: Vec<Linear<D>>) {
+        assert_eq!(layers.len(), grads.len(), "one gradient per layer");
+        self.step += 1;
+        let rule = self.rule();
+        match &mut self.state {
+            State::Host(host) => {
+                host.update(rule, fused::on_cpu(layers), fused::on_cpu(&mut grads))
+            }
+            State::Tensors { first, second } => {
+                tensor_update(rule, layers, grads, first, second);
+            }
+        }
+    }
+
+    /// The moments' values, flat per tensor (first moments, then second), whichever path.
+    #[cfg(test)]
+    fn moments(&self) -> Vec<Vec<f32>> {
+        match &self.state {
+            State::Tensors { first, second } => first
+                .iter()
+                .chain(second)
+                .flat_map(|l| [tests::values_of(&l.weight), tests::values_of(&l.bias)])
+                .collect(),
+            State::Host(host) => host.values(),
+        }
+    }
+}
+
+/// The update by dfdx tensor ops. Tensors are taken by value so that dfdx reuses their
+/// buffers in place.
+fn tensor_update<D: Device<f32>>(
+    rule: Rule,
+    layers: &mut Vec<Linear<D>>,
+    grads: Vec<Linear<D>>,
+    first: &mut Vec<Linear<D>>,
+    second: &mut Vec<Linear<D>>,
+) {
+    let params = std::mem::take(layers);
+    let firsts = std::mem::take(first);
+    let seconds = std::mem::take(second);
+    match rule {
+        Rule::Sgd {
+            lr,
+            momentum: mu,
+            weight_decay: wd,
+        } => {
+            for ((p, g), v) in params.into_iter().zip(grads).zip(firsts) {
+                let (weight, vw) = sgd(p.weight, g.weight, v.weight, lr, mu, wd);
+                let (bias, vb) = sgd(p.bias, g.bias, v.bias, lr, mu, wd);
+                layers.push(Linear { weight, bias });
+                first.push(Linear {
+                    weight: vw,
+                    bias: vb,
+                });
+            }
+        }
+        Rule::Adam(c) => {
+            let state = firsts.into_iter().zip(seconds);
+            for ((p, g), (m, v)) in params.into_iter().zip(grads).zip(state) {
+                let (weight, mw, vw) = adam(p.weight, g.weight, m.weight, v.weight, c);
+                let (bias, mb, vb) = adam(p.bias, g.bias, m.bias, v.bias, c);
+                layers.push(Linear { weight, bias });
+                first.push(Linear {
+                    weight: mw,
+                    bias: mb,
+                });
+                second.push(Linear {
+                    weight: vw,
+                    bias: vb,
+                });
             }
         }
     }
@@ -269,84 +363,6 @@ fn adam<S: Shape, D: Device<f32>>(
     let denom = v.clone().sqrt() * (1.0 / c.bias2_sqrt) + c.eps;
     let p = p - (m.clone() / denom) * (c.lr / c.bias1);
     (p, m, v)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::device::cpu;
-
-    fn one_layer(
-        dev: &crate::device::CpuDevice,
-        w: f32,
-        b: f32,
-    ) -> Vec<Linear<crate::device::CpuDevice>> {
-        vec![Linear {
-            weight: dev.tensor_from_vec(vec![w], (1, 1)),
-            bias: dev.tensor_from_vec(vec![b], (1,)),
-        }]
-    }
-
-    fn values(layers: &[Linear<crate::device::CpuDevice>]) -> (f32, f32) {
-        (layers[0].weight.as_vec()[0], layers[0].bias.as_vec()[0])
-    }
-
-    #[test]
-    fn sgd_momentum_matches_hand_computation() {
-        let dev = cpu();
-        let mut p = one_layer(&dev, 1.0, 0.0);
-        let mut opt = Optimizer::new(
-            &OptimizerSpec::Sgd(Sgd {
-                momentum: 0.5,
-                weight_decay: 0.0,
-            }),
-            0.1,
-            &p,
-            &dev,
-        );
-        opt.update(&mut p, one_layer(&dev, 2.0, 1.0));
-        // v = 2; θ = 1 − 0.2
-        assert!((values(&p).0 - 0.8).abs() < 1e-6);
-        opt.update(&mut p, one_layer(&dev, 2.0, 1.0));
-        // v = 0.5·2 + 2 = 3; θ = 0.8 − 0.3
-        assert!((values(&p).0 - 0.5).abs() < 1e-6);
-        assert!((values(&p).1 - (-0.1 - 0.15)).abs() < 1e-6);
-    }
-
-    #[test]
-    fn adam_first_steps_match_pytorch_rule() {
-        let dev = cpu();
-        let mut p = one_layer(&dev, 1.0, 0.0);
-        let spec = OptimizerSpec::Adam(Adam::default());
-        let mut opt = Optimizer::new(&spec, 0.01, &p, &dev);
-        // First Adam step moves each parameter by ≈ lr·sign(g), whatever |g|.
-        opt.update(&mut p, one_layer(&dev, 3.0, -0.5));
-        let (w, b) = values(&p);
-        assert!((w - 0.99).abs() < 1e-5, "{w}");
-        assert!((b - 0.01).abs() < 1e-5, "{b}");
-        // Second step with g = 1: m = 0.9·0.3·... computed in f64 by hand.
-        opt.update(&mut p, one_layer(&dev, 1.0, -0.5));
-        let m = 0.9 * (0.1 * 3.0) + 0.1 * 1.0;
-        let v: f64 = 0.999 * (0.001 * 9.0) + 0.001 * 1.0;
-        let (b1, b2) = (1.0 - 0.9f64.powi(2), 1.0 - 0.999f64.powi(2));
-        let expected: f64 = 0.99 - 0.01 / b1 * m / (v.sqrt() / b2.sqrt() + 1e-8);
-        assert!((f64::from(values(&p).0) - expected).abs() < 1e-5);
-        assert_eq!(opt.state_bytes(), 2 * 2 * 4);
-    }
-
-    #[test]
-    fn adamw_decays_parameters_not_gradients() {
-        let dev = cpu();
-        let mut p = one_layer(&dev, 1.0, 0.0);
-        let spec = OptimizerSpec::AdamW(AdamW {
-            weight_decay: 0.5,
-            ..AdamW::default()
-        });
-        let mut opt = Optimizer::new(&spec, 0.1, &p, &dev);
-        opt.update(&mut p, one_layer(&dev, 0.0, 0.0));
-        // Zero gradient: only the decay acts, θ ← θ·(1 − lr·wd).
-        assert!((values(&p).0 - 0.95).abs() < 1e-6);
-    }
 }
 
 /// Adam on a small host-side vector (task-weight parameters of FAMO and uncertainty
@@ -412,28 +428,5 @@ mod host_tests {
         decayed.update(&mut q, &[0.0]);
         // g = 0 + 0.5·2 = 1 > 0, so θ moves down by lr.
         assert!((q[0] - 1.9).abs() < 1e-7);
-    }
-}
-
-/// Cross-stitch units are weight-only layers (an empty bias): the optimizers must take
-/// zero-size tensors.
-#[cfg(test)]
-mod zero_size_tests {
-    use super::*;
-    use crate::device::cpu;
-
-    #[test]
-    fn zero_size_tensors_survive_updates() {
-        let dev = cpu();
-        let layer = vec![Linear {
-            weight: dev.tensor_from_vec(vec![1.0], (1, 1)),
-            bias: dev.tensor_from_vec(Vec::new(), (0,)),
-        }];
-        let mut p = layer.clone();
-        let mut opt = Optimizer::new(&OptimizerSpec::Adam(Adam::default()), 0.1, &p, &dev);
-        opt.update(&mut p, layer.clone());
-        let mut opt = Optimizer::new(&OptimizerSpec::Sgd(Sgd::default()), 0.1, &p, &dev);
-        opt.update(&mut p, layer);
-        assert_eq!(p[0].bias.shape().0, 0);
     }
 }
