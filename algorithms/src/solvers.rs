@@ -81,20 +81,20 @@ pub fn minimize_projected(
             );
         }
         let (fy, gy) = f(&y);
-        // Backtracking: shrink the step until the quadratic upper bound holds.
-        let next = loop {
+        // Backtracking: shrink the step until the quadratic upper bound holds; the accepted
+        // candidate's value and gradient are kept for the next iterate.
+        let (next, fn_, gn) = loop {
             let candidate = project(y.iter().zip(&gy).map(|(a, g)| a - step * g).collect());
             let diff: Vec<f64> = candidate.iter().zip(&y).map(|(a, b)| a - b).collect();
             let bound = fy
                 + diff.iter().zip(&gy).map(|(d, g)| d * g).sum::<f64>()
                 + diff.iter().map(|d| d * d).sum::<f64>() / (2.0 * step);
-            let (fc, _) = f(&candidate);
+            let (fc, gc) = f(&candidate);
             if fc <= bound + 1e-15 * bound.abs().max(1.0) || step < 1e-20 {
-                break candidate;
+                break (candidate, fc, gc);
             }
             step *= 0.5;
         };
-        let (fn_, gn) = f(&next);
         if fn_ > fw {
             if restarted {
                 // A plain projected step from w no longer descends: w is optimal to
