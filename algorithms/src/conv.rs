@@ -1,25 +1,30 @@
 //! Convolution and max-pool layers on (n, H·W·C) activations, built from ops that dfdx
 //! 0.13 has on stable Rust and on CUDA (its own `conv2d` and `pool2d` need nightly): a
 //! convolution is a gather of the image patches (im2col) and one matrix product; a
-//! max-pool is one gather per window offset and a tree of element-wise maxima.
+//! max-pool is the maximum over each window's k² values.
 //!
 //! Layout: an image is one row of the activation matrix, NHWC (channel fastest): pixel
 //! (h, w), channel c is column (h·W + w)·C + c. The patch of an output pixel lists its
 //! inputs in (di, dj, c) order, so a convolution's weight is the (k·k·C_in) × C_out matrix
 //! whose row (di·k + dj)·C_in + c holds the kernel's (di, dj, c) entry of every output
 //! channel (PyTorch's `weight[o, c, di, dj]` is row (di·k + dj)·C_in + c, column o), and
-//! its output rows are NHWC again. Zero padding gathers from a zero column appended to the
-//! input. The gather indices are per image (one vector of pixels × patch length) and are
-//! broadcast over the batch (a stride-0 axis), which dfdx's CPU and CUDA gather kernels
-//! both read. On CUDA the gather's backward sums with atomic adds, so there a conv layer's
-//! gradients are not bit-reproducible from run to run (on the CPU they are); zero padding
-//! uses dfdx's `concat_along`, which CUDA compiles at run time with nvrtc (the headers
-//! `scripts/build-cuda.sh` ships), so `lenet` (no padding) avoids it.
+//! its output rows are NHWC again.
 //!
-//! Max-pool ties: `maximum` splits the gradient equally between equal operands, so tied
-//! maxima of a window share its gradient (shares summing to 1, split along the tree of
-//! pairwise maxima); PyTorch gives all of it to the first maximum. Values are identical; gradients differ only at exact ties (as in
-//! blank image regions, where every pixel of a window has the same value).
+//! Two routes compute the gathers, with the same values and gradients bit for bit (a test
+//! checks it): on the CPU, `conv_cpu`'s kernels (one loop over the rows each way); on CUDA,
+//! dfdx's gather, with per-image indices broadcast over the batch (a stride-0 axis), zero
+//! padding read from a zero column appended to the input, and a max-pool as one gather per
+//! window offset and a balanced tree of element-wise maxima. On CUDA the gather's backward
+//! sums with atomic adds, so there a conv layer's gradients are not bit-reproducible from
+//! run to run (on the CPU they are); the zero column uses dfdx's `concat_along`, which CUDA
+//! compiles at run time with nvrtc (the headers `scripts/build-cuda.sh` ships), so `lenet`
+//! (no padding) avoids it.
+//!
+//! Max-pool ties: tied maxima of a window share its gradient as the tree of pairwise
+//! maxima splits it (`maximum` gives ½ to each side of a tie, level by level; the shares
+//! sum to 1); PyTorch gives all of it to the first maximum. Values are identical;
+//! gradients differ only at exact ties (as in blank image regions, where every pixel of a
+//! window has the same value).
 
 use crate::conv_cpu::{gather_columns, is_cpu, window_max};
 use dfdx::prelude::*;

@@ -306,7 +306,11 @@ fn lenet_step_time() {
             crate::device::cpu(),
             RunDefinition {
                 suite: &suite,
-                architecture: if label.contains("single") { &single } else { &arch },
+                architecture: if label.contains("single") {
+                    &single
+                } else {
+                    &arch
+                },
                 weighting,
                 model,
                 training: &training,

@@ -207,6 +207,9 @@ impl<'s, 'a, D: Device<f32>> StepContext<'s, 'a, D> {
             mut jacobian,
             own,
         } = self.task_gradients();
+        if std::mem::take(&mut self.trainer.capture_jacobian) {
+            self.trainer.captured_jacobian = Some(jacobian.clone());
+        }
         let aggregation = method.aggregate(&mut jacobian, &losses);
         self.record(&aggregation);
         let direction = match &aggregation.blocks {

@@ -52,6 +52,9 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
 /// Telemetry before step `outcome.steps` of epoch `epoch`: when conflict or affinity is due,
 /// the task gradients at the current parameters (their passes counted as telemetry's) and
 /// the affinity measures; the trainer is set to capture the update when conflict is due.
+/// A gradient-level step (without `rep_grad`) takes G at these parameters on this batch
+/// itself: when only conflict is due, the trainer keeps that G for `after_step` and no
+/// passes are added (the conflict measures then read the G the method weighted).
 pub(super) fn before_step<D: Device<f32>>(
     trainer: &mut Trainer<'_, D>,
     batch: &Batch<D>,
@@ -65,6 +68,13 @@ pub(super) fn before_step<D: Device<f32>>(
     let has_shared = !trainer.net.shared.is_empty();
     let due = |every: usize| has_shared && every > 0 && outcome.steps.is_multiple_of(every);
     let (conflict, affinity) = (due(cfg.conflict_every), due(cfg.affinity_every));
+    trainer.capture = conflict;
+    let step_takes_g = trainer.def.weighting.level() == crate::weighting::Level::Gradient
+        && !trainer.def.training.rep_grad;
+    if conflict && !affinity && step_takes_g {
+        trainer.capture_jacobian = true;
+        return None;
+    }
     let task_gradients = (conflict || affinity)
         .then(|| engine::per_task_gradients(&trainer.net, &trainer.kinds, batch));
     if let Some(g) = &task_gradients {
@@ -88,7 +98,6 @@ pub(super) fn before_step<D: Device<f32>>(
             }
         }
     }
-    trainer.capture = conflict;
     task_gradients
 }
 
@@ -102,8 +111,12 @@ pub(super) fn after_step<D: Device<f32>>(
     epoch: usize,
     outcome: &mut TrainOutcome,
 ) {
-    if let (Some(g), Some(update)) = (task_gradients, trainer.captured.take()) {
-        let mut jacobian = g.jacobian.clone();
+    trainer.capture_jacobian = false;
+    let jacobian = match trainer.captured_jacobian.take() {
+        Some(step_g) => Some(step_g),
+        None => task_gradients.map(|g| g.jacobian.clone()),
+    };
+    if let (Some(mut jacobian), Some(update)) = (jacobian, trainer.captured.take()) {
         let mut measured = crate::conflict::measures_on_device(&mut jacobian, &update);
         if cfg.conflict_per_layer {
             measured.extend(crate::conflict::layer_cosines_on_device(&jacobian));

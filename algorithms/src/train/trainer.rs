@@ -24,6 +24,11 @@ pub struct Trainer<'a, D: Device<f32>> {
     /// the device.
     pub capture: bool,
     pub captured: Option<crate::jacobian::Direction<D>>,
+    /// When set, the next gradient-level step keeps its G (at the parameters before its
+    /// update) in `captured_jacobian`, for conflict telemetry to read instead of taking
+    /// T passes of its own.
+    pub capture_jacobian: bool,
+    pub captured_jacobian: Option<crate::jacobian::Jacobian<D>>,
     /// The task weights of the last step, when the method has them (GradDrop has none).
     pub last_weights: Option<Vec<f64>>,
     /// The draws of extra batches (Auto-Lambda's outer batch, Meta-Weight-Net's meta
@@ -61,6 +66,8 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             solver: SolverStats::default(),
             capture: false,
             captured: None,
+            capture_jacobian: false,
+            captured_jacobian: None,
             last_weights: None,
             meta_rng: seed::stream(def_batches, &["auto_lambda"]),
         }

@@ -4,7 +4,8 @@ use super::*;
 
 /// Telemetry sees the update each method applies: equal weighting's update is the sum
 /// of the task gradients (cosine with it 1), MGDA's never conflicts with a task; the
-/// extra passes are counted apart and the training is unchanged.
+/// extra passes are counted apart and the training is unchanged; a gradient-level
+/// method's conflict measures read its step's own G (the same measures as T passes give).
 #[test]
 fn conflict_telemetry_measures_the_applied_update() {
     let suite = tiny_suite(3, 8, 64, 9);
@@ -47,6 +48,43 @@ fn conflict_telemetry_measures_the_applied_update() {
     );
     let mgda = run(WeightingSpec::Mgda(Default::default()), 2);
     assert!(value(&mgda, "update_conflicts").iter().all(|c| *c == 0.0));
+    // A gradient-level step's own G serves the conflict measures: no passes of telemetry's
+    // own, training unchanged, the measures those of G taken by T passes.
+    assert_eq!(value(&mgda, "update_conflicts").len(), 4);
+    assert_eq!(mgda.telemetry_backward_passes, 0);
+    assert_eq!(mgda.telemetry_forward_passes, 0);
+    assert_eq!(
+        mgda.points,
+        run(WeightingSpec::Mgda(Default::default()), 0).points
+    );
+    let with_affinity = train_tiny(
+        &suite,
+        &ArchitectureSpec::HardSharing(HardSharing {}),
+        &WeightingSpec::Mgda(Default::default()),
+        &model,
+        &TrainConfig {
+            conflict_every: 2,
+            affinity_every: 2,
+            ..adam_training(2, 16, 1, false)
+        },
+        (4, 5),
+    );
+    assert_eq!(with_affinity.telemetry_backward_passes, 4 * 3);
+    for measure in [
+        "cosine",
+        "conflict_ratio",
+        "cos_update_mean_grad",
+        "norm_sum_grads",
+    ] {
+        let (own, passes) = (value(&mgda, measure), value(&with_affinity, measure));
+        assert!(!own.is_empty() && own.len() == passes.len(), "{measure}");
+        for (a, b) in own.iter().zip(&passes) {
+            assert!(
+                (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                "{measure}: {a} vs {b}"
+            );
+        }
+    }
 }
 
 /// TAG affinity to first order: Lⱼ(θ − η gᵢ) ≈ Lⱼ(θ) − η gᵢᵀgⱼ, so Z_{i→j}/η approaches
