@@ -26,7 +26,8 @@
 //! gradients differ only at exact ties (as in blank image regions, where every pixel of a
 //! window has the same value).
 
-use crate::conv_cpu::{gather_columns, is_cpu, window_max};
+use crate::conv_cpu::{gather_columns, window_max};
+use crate::device::is_cpu;
 use dfdx::prelude::*;
 pub use mtlbench_tasks::ImageShape;
 

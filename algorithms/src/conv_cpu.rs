@@ -11,20 +11,16 @@
 //! Zero padding needs no appended zero column here: the patch index's padding entry
 //! (`zero`, one past the last input column) reads 0 and receives no gradient.
 //!
-//! The route is chosen by the device's type (`is_cpu`), so the crate's generic bounds stay
-//! `D: Device<E>`; CUDA keeps the gather route. Gradient buffers are reached through
-//! `Gradients::get_or_alloc_mut` and seen as slices by downcasting the device's buffer type
-//! to the CPU's, which is what the type check guarantees.
+//! The route is chosen by the device's type (`device::is_cpu`), so the crate's generic
+//! bounds stay `D: Device<E>`; CUDA keeps the gather route. Gradient buffers are reached
+//! through `Gradients::get_or_alloc_mut` and seen as vectors by downcasting the device's
+//! buffer type to the CPU's, which is what the type check guarantees.
 
+use crate::device::is_cpu;
 use dfdx::prelude::*;
-use std::any::{Any, TypeId};
+use std::any::Any;
 
 type Matrix<E, D, T> = Tensor<(usize, usize), E, D, T>;
-
-/// Whether `D` is dfdx's CPU device.
-pub(crate) fn is_cpu<D: 'static>() -> bool {
-    TypeId::of::<D>() == TypeId::of::<Cpu>()
-}
 
 /// A gradient buffer of device `D` as a vector; `D` must be the CPU (checked by the caller).
 fn cpu_vec<E: Dtype, D: Storage<E>>(buffer: &mut D::Vec) -> &mut Vec<E> {

@@ -4,6 +4,12 @@
 /// the device's own seed never decides a result.
 pub type CpuDevice = dfdx::tensor::Cpu;
 
+/// Whether `D` is the CPU device. The CPU's own kernels (the fused optimizer update, the
+/// conv gathers) are chosen by this test, so the crate's bounds stay `D: Device<f32>`.
+pub fn is_cpu<D: 'static>() -> bool {
+    std::any::TypeId::of::<D>() == std::any::TypeId::of::<CpuDevice>()
+}
+
 /// A fresh CPU device; every run owns its own.
 pub fn cpu() -> CpuDevice {
     dfdx::tensor::Cpu::default()

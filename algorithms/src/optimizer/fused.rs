@@ -18,20 +18,15 @@
 //! give the same bits and the records of a run do not depend on the path; the tests
 //! (`super::tests`) check it for every rule. Other devices (CUDA) keep the tensor ops.
 //!
-//! The path is picked by the device's type (`is_cpu`), and the generic `Vec<Linear<D>>` is
-//! seen as `Vec<Linear<Cpu>>` through `Any` (`on_cpu`), so the crate's `D: Device<f32>`
-//! bounds stay as they are.
+//! The path is picked by the device's type (`device::is_cpu`), and the generic
+//! `Vec<Linear<D>>` is seen as `Vec<Linear<Cpu>>` through `Any` (`on_cpu`), so the crate's
+//! `D: Device<f32>` bounds stay as they are.
 
 use super::{Coefficients, Rule};
 use crate::model::Linear;
 use dfdx::prelude::*;
 use dfdx::tensor::Cpu;
-use std::any::{Any, TypeId};
-
-/// Whether `D` is the CPU device, whose optimizer takes the fused path.
-pub(super) fn is_cpu<D: 'static>() -> bool {
-    TypeId::of::<D>() == TypeId::of::<Cpu>()
-}
+use std::any::Any;
 
 /// `layers` of a device `D` that is the CPU, as CPU layers. Panics for another device:
 /// only an optimizer built for the CPU holds a `HostState`.

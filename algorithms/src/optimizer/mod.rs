@@ -164,7 +164,7 @@ struct Coefficients {
 impl<D: Device<f32>> Optimizer<D> {
     /// A fresh optimizer for `layers`; on the CPU it takes the fused path.
     pub fn new(spec: &OptimizerSpec, lr: f64, layers: &[Linear<D>], dev: &D) -> Self {
-        Self::build(spec, lr, layers, dev, fused::is_cpu::<D>())
+        Self::build(spec, lr, layers, dev, crate::device::is_cpu::<D>())
     }
 
     /// A fresh optimizer that updates by dfdx tensor ops whatever the device (the path of
