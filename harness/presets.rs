@@ -44,8 +44,18 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ),
     (
         "multimnist",
-        "reference study on MultiMNIST: single_task vs hard_sharing with 7 weightings, an equal tuning budget, best_val, 3 replicates (needs MTLBENCH_DATA)",
+        "reference study on MultiMNIST with the LeNet trunk: single_task vs hard_sharing with 6 weightings, an equal tuning budget, best_val, 2 replicates (needs MTLBENCH_DATA)",
         include_str!("presets/multimnist.yaml"),
+    ),
+    (
+        "multifashion",
+        "reference study on MultiFashion with the LeNet trunk: the `multimnist` protocol, smaller (10k pairs, 6 epochs) and without `uw` (needs MTLBENCH_DATA)",
+        include_str!("presets/multifashion.yaml"),
+    ),
+    (
+        "multifashion-mnist",
+        "reference study on Multi-(Fashion+MNIST) with the LeNet trunk: the `multimnist` protocol, smaller (10k pairs, 6 epochs) and without `uw` (needs MTLBENCH_DATA)",
+        include_str!("presets/multifashion-mnist.yaml"),
     ),
     (
         "census",

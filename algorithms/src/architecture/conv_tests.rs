@@ -292,25 +292,26 @@ fn lenet_step_time() {
         head: vec![64],
     };
     let training = adam_training(1, 256, 1, false);
-    let arch = ArchitectureSpec::HardSharing(HardSharing {});
+    let hard = ArchitectureSpec::HardSharing(HardSharing {});
+    let single = ArchitectureSpec::SingleTask(SingleTask {});
     let equal = WeightingSpec::Equal(Equal {});
     let mgda = WeightingSpec::Mgda(Default::default());
-    let single = ArchitectureSpec::SingleTask(SingleTask {});
-    for (label, model, weighting) in [
-        ("LeNet, equal", &lenet, &equal),
-        ("LeNet, mgda (per-task passes)", &lenet, &mgda),
-        ("MLP 256-128 / 64, equal", &mlp, &equal),
-        ("LeNet, single_task", &lenet, &equal),
+    for (label, architecture, model, weighting) in [
+        ("LeNet, hard_sharing, equal", &hard, &lenet, &equal),
+        (
+            "LeNet, hard_sharing, mgda (per-task passes)",
+            &hard,
+            &lenet,
+            &mgda,
+        ),
+        ("LeNet, single_task (two LeNets)", &single, &lenet, &equal),
+        ("MLP 256-128 / 64, hard_sharing, equal", &hard, &mlp, &equal),
     ] {
         let mut trainer = Trainer::new(
             crate::device::cpu(),
             RunDefinition {
                 suite: &suite,
-                architecture: if label.contains("single") {
-                    &single
-                } else {
-                    &arch
-                },
+                architecture,
                 weighting,
                 model,
                 training: &training,
@@ -330,7 +331,7 @@ fn lenet_step_time() {
         }
         let seconds = start.elapsed().as_secs_f64() / steps as f64;
         println!(
-            "{label}, hard_sharing, batch 256 of 28×28, {} cores: {:.1} ms per step",
+            "{label}, batch 256 of 28×28, {} cores: {:.1} ms per step",
             cores(),
             seconds * 1e3
         );
