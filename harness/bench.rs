@@ -108,7 +108,8 @@ fn workload<D: BenchDevice>(
     let steps = steps.div_ceil(shape.step_divisor).max(1);
     let toy = GradnormToy {
         tasks: 10,
-        train: batch,
+        // Eight batches for the timed steps to cycle through (`seconds_per_step`).
+        train: 8 * batch,
         val: 2,
         test: 2,
         ..Default::default()
