@@ -101,16 +101,23 @@ pub(crate) fn window_max<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     let values = x.as_vec();
     let len = windows.first().map_or(0, Vec::len);
     let mut out = Vec::with_capacity(n * len);
+    // Per output, the window offset of its single maximum, or `TIED` when several windows
+    // hold the maximum (then the backward pass shares the gradient as the tree does).
+    const TIED: usize = usize::MAX;
+    let mut winner = Vec::with_capacity(n * len);
     for row in values.chunks_exact(cols.max(1)).take(n) {
         for j in 0..len {
-            let mut best = row[windows[0][j]];
-            for window in &windows[1..] {
+            let (mut best, mut at) = (row[windows[0][j]], 0);
+            for (w, window) in windows.iter().enumerate().skip(1) {
                 let v = row[window[j]];
                 if v > best {
-                    best = v;
+                    (best, at) = (v, w);
+                } else if v == best {
+                    at = TIED;
                 }
             }
             out.push(best);
+            winner.push(at);
         }
     }
     let out = x.device().tensor_from_vec(out, (n, len));
@@ -118,24 +125,16 @@ pub(crate) fn window_max<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     record(&mut tape, &x, &out, move |grad_out, grad_in| {
         let m = windows.len();
         let (mut level, mut shares) = (vec![E::default(); m], vec![E::default(); m]);
-        for ((g_row, x_row), v_row) in grad_out
+        for (((g_row, w_row), x_row), v_row) in grad_out
             .chunks_exact(len.max(1))
+            .zip(winner.chunks_exact(len.max(1)))
             .zip(grad_in.chunks_exact_mut(cols.max(1)))
             .zip(values.chunks_exact(cols.max(1)))
         {
-            for (j, &g) in g_row.iter().enumerate() {
+            for (j, (&g, &at)) in g_row.iter().zip(w_row).enumerate() {
                 // A single maximum takes the whole gradient (every pair on its path has
                 // it on the larger side); only ties need the tree's shares.
-                let (mut best, mut at, mut tied) = (v_row[windows[0][j]], 0, false);
-                for (w, window) in windows.iter().enumerate().skip(1) {
-                    let v = v_row[window[j]];
-                    if v > best {
-                        (best, at, tied) = (v, w, false);
-                    } else if v == best {
-                        tied = true;
-                    }
-                }
-                if !tied {
+                if at != TIED {
                     x_row[windows[at][j]] += E::ONE * g;
                     continue;
                 }
