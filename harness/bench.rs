@@ -103,6 +103,7 @@ fn workload<D: BenchDevice>(
     shape: Shape,
     steps: usize,
     rounds: usize,
+    methods: Option<&[String]>,
 ) -> Figures {
     let batch = shape.batch;
     let steps = steps.div_ceil(shape.step_divisor).max(1);
@@ -149,6 +150,7 @@ fn workload<D: BenchDevice>(
     // Every registered weighting, through the path it needs, relative to equal.
     let methods: Vec<(String, f64)> = WeightingSpec::registry()
         .into_iter()
+        .filter(|(entry, _)| methods.is_none_or(|m| m.iter().any(|k| k == entry.kind)))
         .map(|(entry, weighting)| {
             let weighting = match weighting {
                 WeightingSpec::Static(_) => WeightingSpec::Static(Static {
@@ -238,7 +240,24 @@ pub fn run(
     backend: Backend,
     workloads: Workload,
     threads: usize,
+    methods: Option<Vec<String>>,
 ) -> Result<u8, HarnessError> {
+    if let Some(kinds) = &methods {
+        let known: Vec<&str> = WeightingSpec::registry()
+            .iter()
+            .map(|(entry, _)| entry.kind)
+            .collect();
+        if let Some(unknown) = kinds.iter().find(|k| !known.contains(&k.as_str())) {
+            return Err(HarnessError::Config {
+                file: "--methods".into(),
+                message: format!(
+                    "unknown weighting `{unknown}`; the registered ones are {}",
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+    let methods = methods.as_deref();
     backend
         .check_available()
         .map_err(|message| HarnessError::Config {
@@ -255,7 +274,7 @@ pub fn run(
             Backend::Cpu => in_pool(threads, || {
                 (
                     matmul_gflops(&cpu(), 1024, 5),
-                    workload(cpu, shape, steps, rounds),
+                    workload(cpu, shape, steps, rounds, methods),
                 )
             }),
             #[cfg(feature = "cuda")]
@@ -268,7 +287,7 @@ pub fn run(
                 })?;
                 (
                     matmul_gflops(&dev, 1024, 5),
-                    workload(|| dev.clone(), shape, steps, rounds),
+                    workload(|| dev.clone(), shape, steps, rounds, methods),
                 )
             }
             #[cfg(not(feature = "cuda"))]

@@ -424,6 +424,7 @@ pub fn bench(
     backend: Backend,
     workload: crate::bench::Workload,
     threads: usize,
+    methods: Option<Vec<String>>,
 ) -> Result<u8, HarnessError> {
-    crate::bench::run(steps, rounds, backend, workload, threads)
+    crate::bench::run(steps, rounds, backend, workload, threads, methods)
 }

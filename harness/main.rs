@@ -165,6 +165,10 @@ enum Command {
         /// compares 1 and 2).
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Only these weightings in the per-method table, comma-separated (e.g.
+        /// mgda,db_mtl; default: every registered one).
+        #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+        methods: Option<Vec<String>>,
     },
 }
 
@@ -253,7 +257,8 @@ fn main() -> ExitCode {
             device,
             workload,
             threads,
-        } => commands::bench(steps, rounds, device, workload, threads),
+            methods,
+        } => commands::bench(steps, rounds, device, workload, threads, methods),
     };
     match result {
         Ok(code) => ExitCode::from(code),

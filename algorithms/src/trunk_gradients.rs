@@ -18,6 +18,7 @@
 //! offered.
 
 use crate::architecture::{Network, SharedRep, Sharing};
+use crate::device::is_cpu;
 use crate::engine::{gradient_of, layer_gradients, task_loss, Batch, TaskGradients};
 use crate::jacobian::Jacobian;
 use crate::model::Tensor2;
@@ -44,6 +45,16 @@ pub fn task_gradients<D: Device<f32>>(
     net: &Network<D>,
     kinds: &[TaskKind],
     batch: &Batch<D>,
+) -> Option<TaskGradients<D>> {
+    task_gradients_by(net, kinds, batch, is_cpu::<D>())
+}
+
+/// [`task_gradients`] by the CPU's own loops (`cpu`) or by dfdx's generic operations.
+fn task_gradients_by<D: Device<f32>>(
+    net: &Network<D>,
+    kinds: &[TaskKind],
+    batch: &Batch<D>,
+    cpu: bool,
 ) -> Option<TaskGradients<D>> {
     if !applies(net) {
         return None;
@@ -76,7 +87,6 @@ pub fn task_gradients<D: Device<f32>>(
         ));
     }
     // Backward through the trunk, batched over the tasks: d holds ∂Lₜ/∂(layer output).
-    let dev = rep.device().clone();
     let mut next: Option<Tensor3<D>> = Some(rep_grads.stack());
     let mut pieces: Vec<Tensor2<D>> = Vec::with_capacity(2 * shared.len());
     for (l, i) in shared.clone().enumerate().rev() {
@@ -89,20 +99,12 @@ pub fn task_gradients<D: Device<f32>>(
         };
         let n = output.shape().0;
         let d = next.take().expect("the gradient of this layer's output");
-        // Through the ReLU: its derivative is 1 where the output is positive.
-        let mask = output
-            .clone()
-            .gt(0.0)
-            .choose(dev.ones_like(&(n, fan_out)), dev.zeros_like(&(n, fan_out)));
-        let d_pre = d * mask.broadcast_like::<_, Axis<0>>(&(tasks, n, fan_out));
-        // ∂Lₜ/∂W = Xᵀ·dₜ for every task by one batched product ([T, in, n]·[T, n, out]);
-        // the input is stacked T times so that no batch stride is zero (CUDA's batched
-        // product needs it).
-        let x_in: Tensor3<D> = vec![inputs[l].clone(); tasks].stack();
+        let d_pre = relu_backward(d, output, cpu);
+        // ∂Lₜ/∂W = Xᵀ·dₜ for every task by one batched product ([T, in, n]·[T, n, out]).
+        let x_in = repeat(&inputs[l], tasks, cpu);
         let weight: Tensor3<D> = x_in.permute::<_, Axes3<0, 2, 1>>().matmul(d_pre.clone());
-        let bias: Tensor2<D> = d_pre.clone().sum::<(usize, usize), Axis<1>>();
         if layer.bias.shape().0 > 0 {
-            pieces.push(bias);
+            pieces.push(sum_rows(&d_pre, cpu));
         }
         pieces.push(weight.reshape_like(&(tasks, fan_in * fan_out)));
         if l > 0 {
@@ -128,6 +130,68 @@ pub fn task_gradients<D: Device<f32>>(
     })
 }
 
+/// ∂L/∂(pre-activation) of a ReLU layer for every task: `d` [T, n, out] times the ReLU's
+/// derivative at the layer's `output` [n, out] (1 where it is positive, else 0). On the
+/// CPU (`cpu`) one loop over the buffers; otherwise a mask broadcast over the tasks. Both
+/// multiply each element by 1 or 0, so they agree bit for bit.
+fn relu_backward<D: Device<f32>>(d: Tensor3<D>, output: &Tensor2<D>, cpu: bool) -> Tensor3<D> {
+    let shape = *d.shape();
+    let dev = d.device().clone();
+    if cpu {
+        let out = output.as_vec();
+        let mut values = d.as_vec();
+        for task in values.chunks_exact_mut(out.len().max(1)) {
+            for (v, o) in task.iter_mut().zip(&out) {
+                *v *= if *o > 0.0 { 1.0 } else { 0.0 };
+            }
+        }
+        return dev.tensor_from_vec(values, shape);
+    }
+    let (n, fan_out) = *output.shape();
+    let mask = output
+        .clone()
+        .gt(0.0)
+        .choose(dev.ones_like(&(n, fan_out)), dev.zeros_like(&(n, fan_out)));
+    d * mask.broadcast_like::<_, Axis<0>>(&shape)
+}
+
+/// `x` [n, in] seen T times as [T, n, in]: a broadcast on the CPU (stride 0; the batched
+/// product reads each task's slice from the same buffer), T stacked copies elsewhere
+/// (CUDA's batched product needs a non-zero batch stride).
+fn repeat<D: Device<f32>>(x: &Tensor2<D>, tasks: usize, cpu: bool) -> Tensor3<D> {
+    let (n, width) = *x.shape();
+    if cpu {
+        x.clone().broadcast_like::<_, Axis<0>>(&(tasks, n, width))
+    } else {
+        vec![x.clone(); tasks].stack()
+    }
+}
+
+/// Σᵢ d[t, i, j] for every task t and column j ([T, n, out] → [T, out]). On the CPU one pass
+/// over the rows, each sum accumulated from 0 in row order as dfdx's reduction does;
+/// otherwise dfdx's reduction.
+fn sum_rows<D: Device<f32>>(d: &Tensor3<D>, cpu: bool) -> Tensor2<D> {
+    let (tasks, n, width) = *d.shape();
+    if !cpu {
+        return d.clone().sum::<(usize, usize), Axis<1>>();
+    }
+    let values = d.as_vec();
+    let mut sums = vec![0.0f32; tasks * width];
+    if width > 0 {
+        for (task, acc) in values
+            .chunks_exact(n * width)
+            .zip(sums.chunks_exact_mut(width))
+        {
+            for row in task.chunks_exact(width) {
+                for (a, v) in acc.iter_mut().zip(row) {
+                    *a += v;
+                }
+            }
+        }
+    }
+    d.device().tensor_from_vec(sums, (tasks, width))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,10 +199,11 @@ mod tests {
     use crate::device::cpu;
     use crate::model::ModelSpec;
 
-    /// The batched route gives the T-pass route's losses, G and head gradients (to f32
-    /// rounding), on a trunk with a zero-activation-heavy ReLU and a classification task.
-    #[test]
-    fn batched_route_matches_task_passes() {
+    type Fixture = (Cpu, Network<Cpu>, [TaskKind; 3], Batch<Cpu>);
+
+    /// A trunk 6→5→4 whose ReLUs zero many activations, two regression tasks and a
+    /// classification task, on a batch of 5.
+    fn fixture() -> Fixture {
         let dev = cpu();
         let model = ModelSpec {
             trunk: vec![6, 5, 4].into(),
@@ -163,6 +228,18 @@ mod tests {
                 dev.tensor_from_vec((0..5).map(|i| i as f32 * 0.2).collect(), (5, 1)),
             ],
         };
+        (dev, net, kinds, batch)
+    }
+
+    /// The batched route gives the T-pass route's losses, G and head gradients (to f32
+    /// rounding), on a trunk with a zero-activation-heavy ReLU and a classification task.
+    #[test]
+    fn batched_route_matches_task_passes() {
+        let (dev, net, kinds, batch) = fixture();
+        let model = ModelSpec {
+            trunk: vec![6, 5, 4].into(),
+            head: vec![3],
+        };
         let passes = crate::engine::per_task_gradients(&net, &kinds, &batch);
         let batched = task_gradients(&net, &kinds, &batch).unwrap();
         assert_eq!(passes.losses, batched.losses);
@@ -186,5 +263,25 @@ mod tests {
         let mmoe =
             ArchitectureSpec::Mmoe(Mmoe { experts: 2 }).build(&dev, &model, 3, &[2, 3, 1], 7);
         assert!(task_gradients(&mmoe, &kinds, &batch).is_none());
+    }
+
+    /// The CPU's own loops (ReLU derivative, bias sums, the input seen T times by a
+    /// broadcast) give the generic route's G bit for bit, zeros' signs included.
+    #[test]
+    fn cpu_loops_match_the_generic_route_bit_for_bit() {
+        let (_, net, kinds, batch) = fixture();
+        let own = task_gradients_by(&net, &kinds, &batch, true).unwrap();
+        let generic = task_gradients_by(&net, &kinds, &batch, false).unwrap();
+        let bits = |g: &TaskGradients<Cpu>| -> Vec<Vec<u32>> {
+            g.jacobian
+                .to_host()
+                .iter()
+                .map(|row| row.iter().map(|v| v.to_bits()).collect())
+                .collect()
+        };
+        assert_eq!(bits(&own), bits(&generic));
+        assert_eq!(own.losses, generic.losses);
+        // Some gradient entries are exactly zero (dead ReLUs): the mask did something.
+        assert!(own.jacobian.to_host().iter().flatten().any(|v| *v == 0.0));
     }
 }
