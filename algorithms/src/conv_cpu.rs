@@ -16,7 +16,7 @@
 //! through `Gradients::get_or_alloc_mut` and seen as vectors by downcasting the device's
 //! buffer type to the CPU's, which is what the type check guarantees.
 
-use crate::device::is_cpu;
+use crate::device::{host_values, is_cpu};
 use dfdx::prelude::*;
 use std::any::Any;
 
@@ -60,7 +60,7 @@ pub(crate) fn gather_columns<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     debug_assert!(is_cpu::<D>());
     let (n, cols) = *x.shape();
     let (x, mut tape) = x.split_tape();
-    let values = x.as_vec();
+    let values = host_values(&x);
     let len = index.len();
     let mut out = Vec::with_capacity(n * len);
     for row in values.chunks_exact(cols.max(1)).take(n) {
@@ -98,7 +98,7 @@ pub(crate) fn window_max<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     debug_assert!(is_cpu::<D>());
     let (n, cols) = *x.shape();
     let (x, mut tape) = x.split_tape();
-    let values = x.as_vec();
+    let values = host_values(&x);
     let len = windows.first().map_or(0, Vec::len);
     let mut out = Vec::with_capacity(n * len);
     // Per output, the window offset of its single maximum, or `TIED` when several windows

@@ -98,3 +98,43 @@ pub fn train_on_cuda(def: crate::train::RunDefinition<'_>) -> Result<crate::Trai
     emptied.map_err(|e| format!("cannot release device memory: {}", cuda_error(&e)))?;
     Ok(outcome)
 }
+
+/// `t`'s values in row-major order by one copy of its buffer: dfdx's `as_vec` reads a
+/// tensor element by element, which on the CPU costs an index computation per element. A
+/// view (broadcast, permuted) is first made contiguous by a reshape; a tensor already laid
+/// out in row-major order (the result of an operation, a stack) is read as it is.
+pub fn host_values<
+    S: dfdx::shapes::Shape,
+    E: dfdx::dtypes::Dtype,
+    D: dfdx::tensor_ops::Device<E>,
+>(
+    t: &dfdx::tensor::Tensor<S, E, D>,
+) -> Vec<E> {
+    use dfdx::prelude::*;
+    let shape = *t.shape();
+    let contiguous = t.clone().reshape_like(&shape);
+    let mut values = vec![E::default(); shape.num_elements()];
+    contiguous.copy_into(&mut values);
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dfdx::prelude::*;
+
+    /// One copy of the buffer gives `as_vec`'s row-major values, for a tensor made by an
+    /// operation and for views whose buffer is not in that order (permuted, broadcast).
+    #[test]
+    fn host_values_reads_views_in_row_major_order() {
+        let dev = cpu();
+        let t = dev.tensor_from_vec((0..6).map(|i| i as f32).collect(), (2usize, 3usize));
+        assert_eq!(host_values(&t), t.as_vec());
+        let permuted = t.clone().permute::<_, Axes2<1, 0>>();
+        assert_eq!(host_values(&permuted), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        let broadcast: Tensor<(usize, usize, usize), f32, _> =
+            t.clone().broadcast_like::<_, Axis<0>>(&(2, 2, 3));
+        assert_eq!(host_values(&broadcast), broadcast.as_vec());
+        assert_eq!(host_values(&(t.clone() * 2.0)), (t * 2.0).as_vec());
+    }
+}

@@ -18,7 +18,7 @@
 //! offered.
 
 use crate::architecture::{Network, SharedRep, Sharing};
-use crate::device::is_cpu;
+use crate::device::{host_values, is_cpu};
 use crate::engine::{gradient_of, layer_gradients, task_loss, Batch, TaskGradients};
 use crate::jacobian::Jacobian;
 use crate::model::Tensor2;
@@ -138,8 +138,8 @@ fn relu_backward<D: Device<f32>>(d: Tensor3<D>, output: &Tensor2<D>, cpu: bool) 
     let shape = *d.shape();
     let dev = d.device().clone();
     if cpu {
-        let out = output.as_vec();
-        let mut values = d.as_vec();
+        let out = host_values(output);
+        let mut values = host_values(&d);
         for task in values.chunks_exact_mut(out.len().max(1)) {
             for (v, o) in task.iter_mut().zip(&out) {
                 *v *= if *o > 0.0 { 1.0 } else { 0.0 };
@@ -175,7 +175,7 @@ fn sum_rows<D: Device<f32>>(d: &Tensor3<D>, cpu: bool) -> Tensor2<D> {
     if !cpu {
         return d.clone().sum::<(usize, usize), Axis<1>>();
     }
-    let values = d.as_vec();
+    let values = host_values(d);
     let mut sums = vec![0.0f32; tasks * width];
     if width > 0 {
         for (task, acc) in values
