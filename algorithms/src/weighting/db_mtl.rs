@@ -1,6 +1,7 @@
 //! `db_mtl`: dual balancing of smoothed log-loss gradients.
 
 use super::{TuningRange, Aggregation, Level, Method, MethodSpec, Setup};
+use crate::device::{host_values, is_cpu};
 use crate::jacobian::Jacobian;
 use crate::model::Tensor2;
 use crate::AlgorithmsError;
@@ -101,23 +102,14 @@ impl<D: Device<f32>> Method<D> for DualBalancing<D> {
         }
         let keep = (self.beta / f64::from(self.steps).powf(self.beta_sigma)) as f32;
         let previous = self.ema.take();
+        let cpu = is_cpu::<D>();
         let ema: Vec<Tensor2<D>> = g
             .blocks()
             .iter()
             .enumerate()
             .map(|(k, rows)| {
-                let shape = *rows.shape();
-                let dev = rows.device().clone();
-                // gᵢ' = gᵢ/(Lᵢ + 1e-8), the log-loss gradient.
-                let log_grad = rows.clone()
-                    * dev
-                        .tensor_from_vec(scale.clone(), (shape.0,))
-                        .broadcast_like::<_, Axis<1>>(&shape);
-                // ĝᵢ ← gᵢ' + (β/t^{β_σ})(ĝᵢ − gᵢ').
-                let before = previous
-                    .as_ref()
-                    .map_or_else(|| dev.zeros_like(&shape), |p| p[k].clone());
-                (before - log_grad.clone()) * keep + log_grad
+                let before = previous.as_ref().map(|p| &p[k]);
+                smooth(rows, before, &scale, keep, cpu)
             })
             .collect();
         self.ema = Some(ema.clone());
@@ -127,6 +119,42 @@ impl<D: Device<f32>> Method<D> for DualBalancing<D> {
             ..db_mtl(&g.gramian())
         }
     }
+}
+
+/// One EMA step of a block of G: gᵢ' = gᵢ·sᵢ (sᵢ = 1/(Lᵢ + 1e-8), the log-loss gradient),
+/// ĝᵢ ← (ĝᵢ − gᵢ')·keep + gᵢ' (from ĝ = 0 when `before` is `None`). On the CPU (`cpu`)
+/// one loop over the buffers; otherwise dfdx's operations, with the same f32 operations in
+/// the same order, so the two agree bit for bit.
+fn smooth<D: Device<f32>>(
+    rows: &Tensor2<D>,
+    before: Option<&Tensor2<D>>,
+    scale: &[f32],
+    keep: f32,
+    cpu: bool,
+) -> Tensor2<D> {
+    let shape = *rows.shape();
+    let dev = rows.device().clone();
+    if cpu {
+        let mut values = host_values(rows);
+        let before = before.map(host_values);
+        let width = shape.1.max(1);
+        for (i, row) in values.chunks_exact_mut(width).enumerate() {
+            let s = scale[i];
+            let old = before.as_ref().map(|b| &b[i * width..(i + 1) * width]);
+            for (j, v) in row.iter_mut().enumerate() {
+                let log_grad = *v * s;
+                let b = old.map_or(0.0, |b| b[j]);
+                *v = (b - log_grad) * keep + log_grad;
+            }
+        }
+        return dev.tensor_from_vec(values, shape);
+    }
+    let log_grad = rows.clone()
+        * dev
+            .tensor_from_vec(scale.to_vec(), (shape.0,))
+            .broadcast_like::<_, Axis<1>>(&shape);
+    let before = before.map_or_else(|| dev.zeros_like(&shape), Clone::clone);
+    (before - log_grad.clone()) * keep + log_grad
 }
 
 /// DB-MTL's balancing of (already smoothed) task gradients ĝᵢ, from their Gramian:
@@ -230,5 +258,29 @@ mod tests {
             assert!(error.message().contains("db_mtl"), "{}", error.message());
         }
         assert!(WeightingSpec::DbMtl(DbMtl::default()).validate(3).is_ok());
+    }
+
+    /// The CPU loop and dfdx's operations give the same moving averages bit for bit, over
+    /// steps with negative, tiny and large gradients.
+    #[test]
+    fn smoothing_on_the_cpu_matches_the_generic_route_bit_for_bit() {
+        let dev = crate::device::cpu();
+        let rows = |k: usize| -> Tensor2<crate::device::CpuDevice> {
+            let v: Vec<f32> = (0..12)
+                .map(|i| ((i * 7 + k * 3) as f32 * 0.37).sin() * 10f32.powi((i % 5) as i32 - 2))
+                .collect();
+            dev.tensor_from_vec(v, (3, 4))
+        };
+        let scale = [1.0 / (0.3 + 1e-8), 1.0 / (2.5 + 1e-8), 1.0 / (1e-4 + 1e-8)];
+        let (mut own, mut generic) = (None, None);
+        for (k, keep) in [0.9f32, 0.9, 0.45].iter().enumerate() {
+            let a = smooth(&rows(k), own.as_ref(), &scale, *keep, true);
+            let b = smooth(&rows(k), generic.as_ref(), &scale, *keep, false);
+            let bits = |t: &Tensor2<crate::device::CpuDevice>| -> Vec<u32> {
+                t.as_vec().iter().map(|v| v.to_bits()).collect()
+            };
+            assert_eq!(bits(&a), bits(&b), "step {k}");
+            (own, generic) = (Some(a), Some(b));
+        }
     }
 }
