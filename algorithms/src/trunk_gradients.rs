@@ -8,12 +8,16 @@
 //! is that of T backward passes; only the trunk's forward is shared and the products are
 //! larger.
 //!
+//! On the CPU the ReLU derivative and the bias sums are loops of their own over buffers
+//! read by one copy, and each layer's input is broadcast over the tasks instead of stacked
+//! T times; they give dfdx's generic route bit for bit (tested), which other devices take.
+//!
 //! Measured against T forward and backward passes with `mtlbench bench` (release build,
 //! CPU, one thread; G and its Gramian alone): W1 (T = 10, batch 100, trunk 250→4×100)
-//! 5.7–6.2 ms against 8.7 ms, W2 (trunk 4×1024, batch 1024) 2.63 s against 3.27 s. The
-//! saving is the T − 1 trunk forwards and the larger products; the T trunk backwards
-//! remain, so on W2, whose trunk is most of the work, a gradient-level step stays about
-//! 5.5× the `equal` step. One batched pass over T copies of the shared weights was slower
+//! 4.8–5.0 ms against 8.5 ms (5.7–6.2 ms before the CPU loops), W2 (trunk 4×1024, batch
+//! 1024) 2.23 s against 3.74 s. The saving is the T − 1 trunk forwards and the larger
+//! products; the T trunk backwards remain, so on W2, whose trunk is most of the work, a
+//! gradient-level step stays 4.4–5.4× the `equal` step. One batched pass over T copies of the shared weights was slower
 //! on the CPU than T passes (`/work/shared/cuda.md`: 29.2 against 18.0 ms), so it is not
 //! offered.
 

@@ -69,8 +69,7 @@ pub(super) fn before_step<D: Device<f32>>(
     let due = |every: usize| has_shared && every > 0 && outcome.steps.is_multiple_of(every);
     let (conflict, affinity) = (due(cfg.conflict_every), due(cfg.affinity_every));
     trainer.capture = conflict;
-    let step_takes_g = trainer.def.weighting.level() == crate::weighting::Level::Gradient
-        && !trainer.def.training.rep_grad;
+    let step_takes_g = trainer.step_path() == super::trainer::StepPath::Gradient;
     if conflict && !affinity && step_takes_g {
         trainer.capture_jacobian = true;
         return None;

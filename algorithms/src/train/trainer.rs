@@ -11,6 +11,20 @@ use crate::weighting::{Level, Weighter};
 use dfdx::prelude::*;
 use mtlbench_tasks::{metrics, seed, Matrix, Splits, TaskKind};
 
+/// The path of a training step (`Trainer::step_path`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StepPath {
+    /// The method's own step (look-ahead methods).
+    Own,
+    /// One trunk forward, the heads' representation gradients combined by the method
+    /// (`masking`: GradDrop's per-element rule; else weights from their batch sums).
+    Representation { masking: bool },
+    /// G of the shared parameters on the device, weighted by the method.
+    Gradient,
+    /// One backward of the weighted sum of the losses.
+    Loss,
+}
+
 /// A model, its optimizer and the batch buffers, ready to step.
 pub struct Trainer<'a, D: Device<f32>> {
     pub dev: D,
@@ -98,19 +112,31 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         Batch { x, targets }
     }
 
+    /// The path a step of this run takes: the weighting's level, with `rep_grad` sending a
+    /// gradient-level method through the representation gradients.
+    pub(super) fn step_path(&self) -> StepPath {
+        match self.def.weighting.level() {
+            Level::Own => StepPath::Own,
+            Level::Representation => StepPath::Representation { masking: true },
+            Level::Gradient if self.def.training.rep_grad => {
+                StepPath::Representation { masking: false }
+            }
+            Level::Gradient => StepPath::Gradient,
+            Level::Loss => StepPath::Loss,
+        }
+    }
+
     /// One optimizer step on `batch` with the path the weighting needs: its task losses
     /// and the passes it took, as counted by the step context.
     pub fn step(&mut self, batch: &Batch<D>) -> StepCost {
-        let level = self.def.weighting.level();
-        let rep_grad = self.def.training.rep_grad;
+        let path = self.step_path();
         let mut method = self.weighter.take();
         let mut ctx = StepContext::new(self, batch);
-        let losses = match level {
-            Level::Own => method.step(&mut ctx),
-            Level::Representation => ctx.representation_step(&mut *method, true),
-            Level::Gradient if rep_grad => ctx.representation_step(&mut *method, false),
-            Level::Gradient => ctx.gradient_step(&mut *method),
-            Level::Loss => ctx.loss_step(&mut *method),
+        let losses = match path {
+            StepPath::Own => method.step(&mut ctx),
+            StepPath::Representation { masking } => ctx.representation_step(&mut *method, masking),
+            StepPath::Gradient => ctx.gradient_step(&mut *method),
+            StepPath::Loss => ctx.loss_step(&mut *method),
         };
         if method.needs_losses_after_step() {
             // FAMO: the same batch's losses after the update (one more forward).
