@@ -241,6 +241,21 @@ fn diverging_run_is_recorded_and_the_sweep_goes_on() {
     assert!(md.contains("runs not ok"));
 }
 
+/// `bench --methods` refuses a weighting that is not registered before timing anything
+/// (exit 2, naming the flag and the name).
+#[test]
+fn bench_refuses_an_unknown_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_in(dir.path(), &["bench", "--methods", "mgda,mgdaa"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--methods") && err.contains("`mgdaa`"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "nothing timed");
+}
+
 #[test]
 fn plan_list_and_report() {
     let dir = tempfile::tempdir().unwrap();
