@@ -1,22 +1,24 @@
 //! `mtlbench bench`: time per training step on W1 (the GradNorm toy at its paper size) and
 //! W2 (the same with a 4×1024 trunk and batch 1024) against the same run's matmul rate,
-//! every weighting's step relative to `equal`, and the throughput of a small sweep on 1 and
-//! 2 threads. Figures are printed, never asserted: read them as ratios of one run.
+//! every weighting's step relative to `equal`, the step of the `lenet` conv trunk (on
+//! request), and the throughput of a small sweep on 1 and 2 threads. Figures are printed, never asserted: read them as ratios of one run.
 
 use crate::config::parse_study;
 use crate::device::Backend;
 use crate::error::HarnessError;
 use crate::plan;
 use crate::sweep::{run_sweep, SweepOptions};
-use mtlbench_algorithms::architecture::HardSharing;
+use mtlbench_algorithms::architecture::{HardSharing, SingleTask};
 use mtlbench_algorithms::bench::{
     forward_flops, matmul_gflops, seconds_per_step, seconds_per_task_gradients, BenchDevice,
 };
 use mtlbench_algorithms::device::cpu;
 use mtlbench_algorithms::train::{RunDefinition, RunSeeds, Trainer};
+use mtlbench_algorithms::trunk::Trunk;
 use mtlbench_algorithms::weighting::{Equal, Static};
 use mtlbench_algorithms::{ArchitectureSpec, ModelSpec, TrainConfig, WeightingSpec};
 use mtlbench_tasks::gradnorm_toy::GradnormToy;
+use mtlbench_tasks::{Matrix, Splits, SuiteData, TaskData, TaskKind};
 use std::time::Instant;
 
 const SWEEP_STUDY: &str = "\
@@ -57,7 +59,9 @@ pub enum Workload {
     W1,
     /// W2: the same with trunk 4×1024 and batch 1024 (minutes on one CPU core).
     W2,
-    /// W1 then W2.
+    /// LeNet: the `lenet` trunk on batches of 256 28×28 images, two 10-class tasks.
+    Lenet,
+    /// W1, W2, then LeNet.
     All,
 }
 
@@ -180,6 +184,100 @@ fn workload<D: BenchDevice>(
     }
 }
 
+/// The LeNet workload's batch.
+const LENET_BATCH: usize = 256;
+
+/// A MultiMNIST-shaped suite (28×28×1 images, two 10-class tasks) of eight batches of
+/// `batch` images of uniform noise with drawn labels: a step's cost does not depend on what
+/// the pixels show, and the bench needs no data files.
+fn lenet_suite(batch: usize) -> SuiteData {
+    use mtlbench_tasks::metrics::default_metrics;
+    use mtlbench_tasks::real::multi_mnist::IMAGE;
+    use rand::Rng;
+    let mut rng = mtlbench_tasks::seed::stream(1, &["bench", "lenet"]);
+    let mut split = |n: usize| {
+        let x: Vec<f32> = (0..n * IMAGE.len()).map(|_| rng.gen::<f32>()).collect();
+        let labels: Vec<Matrix> = (0..2)
+            .map(|_| Matrix::new(n, 1, (0..n).map(|_| rng.gen_range(0..10) as f32).collect()))
+            .collect();
+        (Matrix::new(n, IMAGE.len(), x), labels)
+    };
+    let (train, val, test) = (split(8 * batch), split(2), split(2));
+    let kind = TaskKind::Classification { classes: 10 };
+    let tasks = (0..2)
+        .map(|t| TaskData {
+            name: ["left", "right"][t].into(),
+            kind,
+            metrics: default_metrics(kind),
+            y: Splits {
+                train: train.1[t].clone(),
+                val: val.1[t].clone(),
+                test: test.1[t].clone(),
+            },
+            target_scale: 1.0,
+        })
+        .collect();
+    SuiteData {
+        name: "lenet-bench".into(),
+        x: Splits {
+            train: train.0,
+            val: val.0,
+            test: test.0,
+        },
+        tasks,
+        planted_correlation: None,
+        image: Some(IMAGE),
+    }
+}
+
+/// The LeNet workload's step times: hard_sharing with `equal` and with `mgda` (a conv trunk
+/// takes its task gradients by T forward and backward passes), and `single_task` (two
+/// LeNets), each the median of `rounds` rounds of a fifth of `steps`.
+fn lenet_workload<D: BenchDevice>(
+    dev: impl Fn() -> D,
+    steps: usize,
+    rounds: usize,
+) -> Vec<(&'static str, f64)> {
+    let steps = steps.div_ceil(5).max(1);
+    let suite = lenet_suite(LENET_BATCH);
+    let model = ModelSpec {
+        trunk: Trunk::preset("lenet").expect("the lenet preset"),
+        head: vec![],
+    };
+    let training = TrainConfig::adam(1, LENET_BATCH, 1e-3);
+    let hard = ArchitectureSpec::HardSharing(HardSharing {});
+    let single = ArchitectureSpec::SingleTask(SingleTask {});
+    let equal = WeightingSpec::Equal(Equal {});
+    let mgda = WeightingSpec::Mgda(Default::default());
+    [
+        ("hard_sharing+equal", &hard, &equal),
+        ("hard_sharing+mgda (T passes)", &hard, &mgda),
+        ("single_task+equal (two LeNets)", &single, &equal),
+    ]
+    .into_iter()
+    .map(|(label, architecture, weighting)| {
+        let mut trainer = Trainer::new(
+            dev(),
+            RunDefinition {
+                suite: &suite,
+                architecture,
+                weighting,
+                model: &model,
+                training: &training,
+                seeds: RunSeeds {
+                    init: 1,
+                    batches: 1,
+                },
+            },
+        );
+        (
+            label,
+            seconds_per_step(&mut trainer, LENET_BATCH, steps, rounds, false),
+        )
+    })
+    .collect()
+}
+
 /// Prints one workload's figures against the matmul rate `gflops`.
 fn print_figures(shape: Shape, on: &str, gflops: f64, f: &Figures) {
     let row = |name: &str, seconds: f64, flops: f64| {
@@ -267,8 +365,10 @@ pub fn run(
     let shapes: Vec<Shape> = match workloads {
         Workload::W1 => vec![W1],
         Workload::W2 => vec![W2],
+        Workload::Lenet => vec![],
         Workload::All => vec![W1, W2],
     };
+    let lenet = matches!(workloads, Workload::Lenet | Workload::All);
     let measure = |shape: Shape| -> Result<(f64, Figures), HarnessError> {
         Ok(match backend {
             Backend::Cpu => in_pool(threads, || {
@@ -303,6 +403,34 @@ pub fn run(
         let (gflops, figures) = measure(shape)?;
         println!("matmul 1024x1024x1024 f32, {on}: {gflops:.1} GFLOP/s");
         print_figures(shape, &on, gflops, &figures);
+    }
+    if lenet {
+        let figures = match backend {
+            Backend::Cpu => in_pool(threads, || lenet_workload(cpu, steps, rounds)),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => {
+                let dev = mtlbench_algorithms::device::worker_cuda().map_err(|message| {
+                    HarnessError::Config {
+                        file: "--device".into(),
+                        message,
+                    }
+                })?;
+                lenet_workload(|| dev.clone(), steps, rounds)
+            }
+            #[cfg(not(feature = "cuda"))]
+            Backend::Cuda => unreachable!("check_available refuses CUDA in a build without it"),
+        };
+        println!(
+            "LeNet = the lenet trunk (conv 10 5×5, max-pool 2, conv 20 5×5, max-pool 2, dense 50), batch {LENET_BATCH} of 28×28×1, two 10-class tasks, Adam, {on}:"
+        );
+        let base = figures[0].1;
+        for (label, seconds) in &figures {
+            println!(
+                "  {label:<46} {:>9.1} ms/step  {:>5.2}x",
+                seconds * 1e3,
+                seconds / base
+            );
+        }
     }
 
     let study = parse_study("bench-sweep", SWEEP_STUDY)?;

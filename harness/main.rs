@@ -158,14 +158,15 @@ enum Command {
         #[arg(long, value_enum, default_value = "cpu")]
         device: Backend,
         /// The step-time workloads: w1 (T=10, trunk 4×100, batch 100; the default), w2
-        /// (trunk 4×1024, batch 1024: minutes per method on one CPU core) or all.
+        /// (trunk 4×1024, batch 1024: minutes per method on one CPU core), lenet (the
+        /// `lenet` trunk, batch 256 of 28×28 images) or all.
         #[arg(long, value_enum, default_value = "w1")]
         workload: mtlbench::bench::Workload,
         /// Threads of the CPU pool the step times are measured in (the sweep always
         /// compares 1 and 2).
         #[arg(long, default_value_t = 1)]
         threads: usize,
-        /// Only these weightings in the per-method table, comma-separated (e.g.
+        /// Only these weightings in W1's and W2's per-method tables, comma-separated (e.g.
         /// mgda,db_mtl; default: every registered one).
         #[arg(long, value_name = "KINDS", value_delimiter = ',')]
         methods: Option<Vec<String>>,
