@@ -241,6 +241,35 @@ fn diverging_run_is_recorded_and_the_sweep_goes_on() {
     assert!(md.contains("runs not ok"));
 }
 
+/// The binary runs with mimalloc's purging off (`MIMALLOC_PURGE_DELAY=-1`, set by one
+/// restart of itself) unless the environment sets the option, which then wins and no
+/// restart happens. mimalloc's verbose mode prints each process's options at start.
+#[cfg(unix)]
+#[test]
+fn allocator_keeps_freed_memory_unless_the_environment_says_otherwise() {
+    let purge_delays = |preset: Option<&str>| -> Vec<String> {
+        let mut cmd = bin();
+        cmd.arg("list")
+            .env("MIMALLOC_VERBOSE", "1")
+            .env_remove("MIMALLOC_PURGE_DELAY");
+        if let Some(value) = preset {
+            cmd.env("MIMALLOC_PURGE_DELAY", value);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success());
+        stderr(&o)
+            .lines()
+            .filter_map(|l| l.strip_prefix("option 'purge_delay': "))
+            .map(|v| v.trim().to_string())
+            .collect()
+    };
+    // mimalloc's default in the first process, never purging after the restart.
+    let restarted = purge_delays(None);
+    assert_eq!(restarted.len(), 2, "{restarted:?}");
+    assert_eq!(restarted[1], "-1");
+    assert_eq!(purge_delays(Some("5")), ["5"]);
+}
+
 /// `bench --methods` refuses a weighting that is not registered before timing anything
 /// (exit 2, naming the flag and the name).
 #[test]
