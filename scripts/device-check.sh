@@ -9,11 +9,13 @@
 #  2. CUDA agrees with the CPU on W1 (gradnorm_toy T=10, 250→4×100, batch 100) and on the
 #     quickstart: final test metrics within 1% relative on W1 (the largest difference is
 #     printed for both);
-#  3. `mtlbench bench --device cuda`, its figures as printed;
+#  3. `mtlbench bench --device cuda`, its figures as printed, then W2's `equal`, `pcgrad`
+#     and `mgda` against PyTorch's steps on the same GPU (scripts/torch_reference.py);
 #  4. a 12-run W1 sweep on the GPU with --threads 1 and --threads 8: the wall times, and a
 #     failure when 8 threads are slower than 1.
 set -uo pipefail
 BIN="$(realpath "${1:?usage: scripts/device-check.sh BINARY [WORKDIR]}")"
+SCRIPTS="$(cd "$(dirname "$0")" && pwd)"
 WORK="${2:-$(mktemp -d /tmp/mtlbench-device-check.XXXXXX)}"
 mkdir -p "$WORK"
 cd "$WORK"
@@ -135,6 +137,30 @@ if "$BIN" bench --device cuda --steps 20 --rounds 3 >bench.txt 2>&1; then
 else
   cat bench.txt
   fail "mtlbench bench --device cuda"
+fi
+
+# 3b. W2 on the GPU against PyTorch on the same GPU (scripts/torch_reference.py): the
+# targets are `equal` ≤ 1.5× PyTorch's equal step and `pcgrad`/`mgda` ≤ 3× its T-backward
+# step. Reported, not failed: they are targets, not correctness.
+if "$BIN" bench --device cuda --workload w2 --methods equal,pcgrad,mgda --steps 20 --rounds 3 >bench-w2.txt 2>&1; then
+  sed 's/^/device-check: bench w2: /' bench-w2.txt
+  if python3 "$SCRIPTS/torch_reference.py" --workload w2 --device cuda >torch-w2.txt 2>&1; then
+    sed 's/^/device-check: /' torch-w2.txt
+    python3 - bench-w2.txt torch-w2.txt <<'EOF'
+import re, sys
+ours = dict(re.findall(r"^  (\w+)\s+([0-9.]+) ms/step", open(sys.argv[1]).read(), re.M))
+torch = dict(re.findall(r"^torch w2 ([\w ]+): ([0-9.]+) ms/step", open(sys.argv[2]).read(), re.M))
+for method, reference, target in [("equal", "equal", 1.5), ("pcgrad", "T backward", 3.0), ("mgda", "T backward", 3.0)]:
+    ratio = float(ours[method]) / float(torch[reference])
+    print(f"device-check: W2 {method} / PyTorch {reference}: {ratio:.2f}x (target <= {target}x)")
+EOF
+  else
+    cat torch-w2.txt
+    figure "PyTorch reference not run (no torch on this machine?)"
+  fi
+else
+  cat bench-w2.txt
+  fail "mtlbench bench --device cuda --workload w2"
 fi
 
 # 4. One GPU shared by a sweep: 12 W1 runs on 1 and on 8 threads.
