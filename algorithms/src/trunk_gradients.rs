@@ -17,9 +17,9 @@
 //! 4.8–5.0 ms against 8.1–8.6 ms (5.7–6.2 ms before the CPU loops), W2 (trunk 4×1024,
 //! batch 1024) 1.9–2.2 s against 2.8–3.7 s. The saving is the T − 1 trunk forwards and the
 //! larger products; the T trunk backwards remain, so on W2, whose trunk is most of the
-//! work, a gradient-level step stays 4.4–5.4× the `equal` step. One batched pass over T copies of the shared weights was slower
-//! on the CPU than T passes (`/work/shared/cuda.md`: 29.2 against 18.0 ms), so it is not
-//! offered.
+//! work, a gradient-level step stays 4.4–5.4× the `equal` step. One batched pass over T
+//! copies of the shared weights was slower on the CPU than T passes (`/work/shared/cuda.md`:
+//! 29.2 against 18.0 ms), so it is not offered.
 
 use crate::architecture::{Network, SharedRep, Sharing};
 use crate::device::{host_values, is_cpu};
