@@ -36,18 +36,9 @@ pub fn dot(a: &[f32], b: &[f32]) -> f64 {
 
 /// The Euclidean projection of `v` onto the probability simplex (Duchi et al. 2008).
 pub fn project_simplex(v: &[f64]) -> Vec<f64> {
-    let mut sorted = v.to_vec();
-    sorted.sort_by(|a, b| b.total_cmp(a));
-    let mut cumulative = 0.0;
-    let mut theta = 0.0;
-    for (i, u) in sorted.iter().enumerate() {
-        cumulative += u;
-        let t = (cumulative - 1.0) / (i + 1) as f64;
-        if u - t > 0.0 {
-            theta = t;
-        }
-    }
-    v.iter().map(|x| (x - theta).max(0.0)).collect()
+    let mut projected = v.to_vec();
+    project_simplex_in_place(&mut projected, &mut Vec::with_capacity(v.len()));
+    projected
 }
 
 /// Minimises a smooth convex `f` (returning value and gradient) over a convex set given by
@@ -144,15 +135,11 @@ pub fn minimize_on_simplex(
     tolerance: f64,
     max_iterations: usize,
 ) -> (Vec<f64>, SolverReport) {
-    let gap = |w: &[f64], g: &[f64]| -> f64 {
-        let inner: f64 = w.iter().zip(g).map(|(a, b)| a * b).sum();
-        inner - g.iter().cloned().fold(f64::INFINITY, f64::min)
-    };
     minimize_projected(
         vec![1.0 / n as f64; n],
         f,
         |v| project_simplex(&v),
-        gap,
+        frank_wolfe_gap,
         tolerance,
         max_iterations,
     )
@@ -207,7 +194,8 @@ fn frank_wolfe_gap(w: &[f64], g: &[f64]) -> f64 {
     inner - g.iter().cloned().fold(f64::INFINITY, f64::min)
 }
 
-/// `project_simplex` in place, sorting in `sorted`.
+/// The Euclidean projection onto the probability simplex (`project_simplex`) in place,
+/// sorting in `sorted`.
 fn project_simplex_in_place(v: &mut [f64], sorted: &mut Vec<f64>) {
     sorted.clear();
     sorted.extend_from_slice(v);
