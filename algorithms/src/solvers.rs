@@ -711,4 +711,99 @@ mod tests {
             }
         }
     }
+
+    /// FNV-1a over the bits of a solve's weights, iteration count and final measure, folded
+    /// into `hash`.
+    fn fold(hash: &mut u64, w: &[f64], report: SolverReport) {
+        let words = w
+            .iter()
+            .map(|x| x.to_bits())
+            .chain([report.iterations as u64, report.gap.to_bits()]);
+        for word in words {
+            for byte in word.to_le_bytes() {
+                *hash = (*hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
+            }
+        }
+    }
+
+    /// Trace-scaled Gramians of 2–12 dense tasks, a nearly opposite pair and a rank-deficient
+    /// set.
+    fn pinned_gramians() -> Vec<Vec<Vec<f64>>> {
+        let mut cases: Vec<Vec<Vec<f32>>> = (2..=12)
+            .map(|t| {
+                (0..t)
+                    .map(|i| {
+                        (0..7)
+                            .map(|j| (((i * 13 + j * 7 + t) as f32) * 0.61).sin() + 0.2)
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        cases.push(vec![vec![1.0, 0.0], vec![-50.0, 0.2]]);
+        cases.push(vec![vec![1.0, 2.0], vec![2.0, 4.0], vec![-1.0, 0.5]]);
+        cases
+            .iter()
+            .map(|grads| {
+                let m = gramian(grads);
+                let trace: f64 = (0..m.len()).map(|i| m[i][i]).sum();
+                m.iter()
+                    .map(|r| r.iter().map(|v| v / trace).collect())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The projected-gradient iterations return, bit for bit, what they returned when each
+    /// iteration allocated its vectors (FNV-1a of every weight, iteration count and final
+    /// measure): the min-norm problem (MGDA), CAGrad's objective on the simplex and the
+    /// box-constrained quadratic (UPGrad), on `pinned_gramians`, to the default tolerance,
+    /// cut short at 7 iterations, and run to the limit.
+    #[test]
+    fn solver_iterations_are_pinned_bit_for_bit() {
+        const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        let (mut min_norm, mut cagrad, mut above) = (FNV_OFFSET, FNV_OFFSET, FNV_OFFSET);
+        for m in pinned_gramians() {
+            let n = m.len();
+            for (tolerance, iterations) in [(1e-10, 10_000), (1e-10, 7), (0.0, 300)] {
+                let (w, r) = min_norm_iteration(&m, tolerance, iterations);
+                fold(&mut min_norm, &w, r);
+                let b: Vec<f64> = (0..n)
+                    .map(|i| m[i].iter().sum::<f64>() / n as f64)
+                    .collect();
+                let phi = 0.4;
+                let (w, r) = {
+                    let n = m.len();
+                    minimize_on_simplex(
+                        n,
+                        |w| {
+                            let aw: Vec<f64> = (0..n)
+                                .map(|i| (0..n).map(|j| m[i][j] * w[j]).sum())
+                                .collect();
+                            let quad =
+                                (w.iter().zip(&aw).map(|(x, y)| x * y).sum::<f64>() + 1e-8).sqrt();
+                            let value =
+                                w.iter().zip(&b).map(|(x, y)| x * y).sum::<f64>() + phi * quad;
+                            let grad = (0..n).map(|i| b[i] + phi * aw[i] / quad).collect();
+                            (value, grad)
+                        },
+                        tolerance,
+                        iterations,
+                    )
+                };
+                fold(&mut cagrad, &w, r);
+                let lower: Vec<f64> = (0..n)
+                    .map(|i| if i % 2 == 0 { 0.5 } else { -0.25 })
+                    .collect();
+                let (w, r) = min_quadratic_above(&m, &lower, tolerance, iterations);
+                fold(&mut above, &w, r);
+            }
+        }
+        assert_eq!(min_norm, 0xa130_3688_6211_3da8, "min-norm iteration");
+        assert_eq!(
+            cagrad, 0xd76b_9600_9020_78ca,
+            "CAGrad's objective on the simplex"
+        );
+        assert_eq!(above, 0x02f1_784d_c45f_f6df, "the quadratic above a bound");
+    }
 }
