@@ -88,16 +88,18 @@ pub fn cagrad(
     let b: Vec<f64> = (0..t)
         .map(|i| a[i].iter().sum::<f64>() / t as f64)
         .collect();
+    let mut aw = vec![0.0; t];
     let (w, report) = solvers::minimize_on_simplex(
         t,
-        |w| {
-            let aw: Vec<f64> = (0..t)
-                .map(|i| (0..t).map(|j| a[i][j] * w[j]).sum())
-                .collect();
+        |w, grad| {
+            for (i, x) in aw.iter_mut().enumerate() {
+                *x = (0..t).map(|j| a[i][j] * w[j]).sum();
+            }
             let quad = (w.iter().zip(&aw).map(|(x, y)| x * y).sum::<f64>() + 1e-8).sqrt();
-            let value = w.iter().zip(&b).map(|(x, y)| x * y).sum::<f64>() + phi * quad;
-            let grad = (0..t).map(|i| b[i] + phi * aw[i] / quad).collect();
-            (value, grad)
+            for (i, g) in grad.iter_mut().enumerate() {
+                *g = b[i] + phi * aw[i] / quad;
+            }
+            w.iter().zip(&b).map(|(x, y)| x * y).sum::<f64>() + phi * quad
         },
         tolerance,
         max_iterations,
