@@ -332,6 +332,15 @@ fn print_figures(shape: Shape, on: &str, gflops: f64, f: &Figures) {
     }
 }
 
+/// This thread's CUDA device, its failure as an error about `--device`.
+#[cfg(feature = "cuda")]
+fn cuda_device() -> Result<mtlbench_algorithms::device::CudaDevice, HarnessError> {
+    mtlbench_algorithms::device::worker_cuda().map_err(|message| HarnessError::Config {
+        file: "--device".into(),
+        message,
+    })
+}
+
 pub fn run(
     steps: usize,
     rounds: usize,
@@ -379,12 +388,7 @@ pub fn run(
             }),
             #[cfg(feature = "cuda")]
             Backend::Cuda => {
-                let dev = mtlbench_algorithms::device::worker_cuda().map_err(|message| {
-                    HarnessError::Config {
-                        file: "--device".into(),
-                        message,
-                    }
-                })?;
+                let dev = cuda_device()?;
                 (
                     matmul_gflops(&dev, 1024, 5),
                     workload(|| dev.clone(), shape, steps, rounds, methods),
@@ -409,12 +413,7 @@ pub fn run(
             Backend::Cpu => in_pool(threads, || lenet_workload(cpu, steps, rounds)),
             #[cfg(feature = "cuda")]
             Backend::Cuda => {
-                let dev = mtlbench_algorithms::device::worker_cuda().map_err(|message| {
-                    HarnessError::Config {
-                        file: "--device".into(),
-                        message,
-                    }
-                })?;
+                let dev = cuda_device()?;
                 lenet_workload(|| dev.clone(), steps, rounds)
             }
             #[cfg(not(feature = "cuda"))]
