@@ -12,6 +12,7 @@
 //! and the direction would then have to be cut back into the parameters. Every product
 //! of the method library reads G through the Gramian or Gd, which the blocks give exactly.
 
+use crate::device::host_values;
 use crate::model::{Linear, Tensor1, Tensor2};
 use dfdx::prelude::*;
 use std::ops::Range;
@@ -373,8 +374,8 @@ impl<D: Device<f32>> Jacobian<D> {
         let mut sums = Vec::with_capacity(self.width());
         let mut abs = Vec::with_capacity(self.width());
         for b in &self.blocks {
-            sums.extend(b.clone().sum::<(usize,), Axis<0>>().as_vec());
-            abs.extend(b.clone().abs().sum::<(usize,), Axis<0>>().as_vec());
+            sums.extend(host_values(&b.clone().sum::<(usize,), Axis<0>>()));
+            abs.extend(host_values(&b.clone().abs().sum::<(usize,), Axis<0>>()));
         }
         (sums, abs)
     }

@@ -7,6 +7,7 @@
 
 use super::{Split, Trainer};
 use crate::architecture::Network;
+use crate::device::host_values;
 use crate::engine::{self, Batch, RepGradients, StepGradients, TaskGradients};
 use crate::jacobian::Jacobian;
 use crate::model::Linear;
@@ -234,8 +235,8 @@ impl<'s, 'a, D: Device<f32>> StepContext<'s, 'a, D> {
         let tasks = r.per_sample.len();
         let dev = self.trainer.dev.clone();
         let (combined, heads) = if masking {
-            let per_sample: Vec<Vec<f32>> = r.per_sample.iter().map(|g| g.as_vec()).collect();
-            let rep = r.rep.as_vec();
+            let per_sample: Vec<Vec<f32>> = r.per_sample.iter().map(host_values).collect();
+            let rep = host_values(&r.rep);
             let (combined, heads) = method.representation(&RepresentationInput {
                 per_sample: &per_sample,
                 rep: &rep,

@@ -111,10 +111,10 @@ pub(super) fn after_step<D: Device<f32>>(
     outcome: &mut TrainOutcome,
 ) {
     trainer.capture_jacobian = false;
-    let jacobian = match trainer.captured_jacobian.take() {
-        Some(step_g) => Some(step_g),
-        None => task_gradients.map(|g| g.jacobian.clone()),
-    };
+    let jacobian = trainer
+        .captured_jacobian
+        .take()
+        .or_else(|| task_gradients.map(|g| g.jacobian.clone()));
     if let (Some(mut jacobian), Some(update)) = (jacobian, trainer.captured.take()) {
         let mut measured = crate::conflict::measures_on_device(&mut jacobian, &update);
         if cfg.conflict_per_layer {
