@@ -719,6 +719,37 @@ adaptation:
     assert!(stderr(&o).contains("no task family"), "{}", stderr(&o));
 }
 
+/// The README's reference-study tables and the sentences that read them are each study's
+/// `findings.md`, which `report` generates from the records (`regenerate-docs.sh --check`
+/// checks that the committed file equals a fresh regeneration): it fails when a copy in the
+/// README is stale, missing, or edited by hand.
+#[test]
+fn readme_findings_are_the_studies_generated_findings() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let mut studies = 0;
+    for entry in std::fs::read_dir(format!("{root}/docs/results")).unwrap() {
+        let dir = entry.unwrap().path();
+        let study = dir.file_name().unwrap().to_str().unwrap().to_string();
+        let findings = std::fs::read_to_string(dir.join("findings.md"))
+            .unwrap_or_else(|e| panic!("docs/results/{study}/findings.md: {e}"));
+        let begin = format!("<!-- findings:{study} -->\n");
+        let end = format!("<!-- /findings:{study} -->");
+        let start = readme
+            .find(&begin)
+            .unwrap_or_else(|| panic!("the README has no {begin} marker"))
+            + begin.len();
+        let stop = start + readme[start..].find(&end).expect("a closing marker");
+        assert!(
+            readme[start..stop] == findings,
+            "the README's findings of {study} are stale: run scripts/regenerate-docs.sh --report"
+        );
+        assert!(findings.contains("Generated from the records"), "{study}");
+        studies += 1;
+    }
+    assert!(studies >= 4, "{studies} reference studies");
+}
+
 /// The README's component table is the output of `mtlbench list --markdown`, generated from
 /// the registries: it fails when a component is added or changed without regenerating it.
 #[test]

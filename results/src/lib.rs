@@ -7,6 +7,7 @@ pub mod affinity;
 pub mod charts;
 pub mod efficiency;
 pub mod error;
+pub mod findings;
 pub mod front;
 pub mod main_table;
 pub mod pairwise;

@@ -27,7 +27,7 @@ fn write_parquet_and_csv(
 
 /// Reads `<out>/runs/*.json` and writes `runs.parquet`, `runs.csv`, `telemetry.parquet`
 /// and `telemetry.csv` (when runs recorded telemetry), `learning_curves.csv` and
-/// `data_efficiency.csv` (when the study has several fractions), `summary.{parquet,csv,md,tex}`,
+/// `data_efficiency.csv` (when the study has several fractions), `summary.{parquet,csv,md,tex}`, `findings.md`,
 /// `telemetry_summary.csv`, `task_weights.*`, `pairwise_transfer.csv`, `relationships.md`,
 /// `charts/*.{svg,png}` and `index.md` under `out`, the test metrics of every run taken
 /// under `selection`, the transfer measures over the metrics `metrics` takes; with
@@ -137,6 +137,12 @@ pub fn write_report(
     crate::store::write_atomic(
         &path,
         tables::summary_markdown(&study, &summary, selection, metrics).as_bytes(),
+    )?;
+    written.push(path);
+    let path = out.join("findings.md");
+    crate::store::write_atomic(
+        &path,
+        crate::findings::findings_markdown(&summary, published, &runs).as_bytes(),
     )?;
     written.push(path);
     let path = out.join("summary.tex");
@@ -258,6 +264,7 @@ fn index_markdown(
     );
     for (name, what) in [
         ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost"),
+        ("findings.md", "the headline table (shown metric per task, LibMTL Δp) and the sentences that read it, generated from the numbers"),
         ("summary.tex", "the main table in LaTeX (booktabs; best per column in bold)"),
         ("summary.csv", "the summary in long form (also summary.parquet)"),
         ("published.md", "the published numbers the study names, beside ours, with the differences in protocol"),
