@@ -57,7 +57,7 @@ impl StudyInput {
         let runs = plan::expand_limited(&study, self.max_runs)?;
         if let Some(t) = &study.config.tune {
             // The search is counted against the limit before it is built, then checked.
-            let cells = crate::tune::templates(&runs).count();
+            let cells = crate::tune::templates(&runs).len();
             if cells * t.budget * t.replicates + runs.len() > self.max_runs {
                 return Err(study.error_at(
                     "tune.budget",

@@ -14,4 +14,5 @@ pub mod slurm;
 pub mod status;
 pub mod sweep;
 pub mod tune;
+pub mod tune_markdown;
 pub mod tune_stage;

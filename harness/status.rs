@@ -1,6 +1,8 @@
 //! `mtlbench status DIR`: how much of a sweep's plan is stored — ok, not ok, missing —
 //! read from the directory alone (its `plan.json` and `runs/`), so it works on any machine
-//! that sees the shared output directory.
+//! that sees the shared output directory. A tuned study (see `tune`) is told by its stage:
+//! before its final stage only the search's runs are planned (`DIR/tune/plan.json`, records
+//! under `DIR/tune/runs/`), and those are what `status` counts.
 
 use crate::config;
 use crate::error::HarnessError;
@@ -8,9 +10,22 @@ use crate::sweep::{StoredPlan, PLAN_FILE};
 use mtlbench_results::store::{read_runs, runs_dir};
 use std::path::Path;
 
+/// Where a study stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Not tuned: one stage.
+    Single,
+    /// Tuned, in its search: the final runs are planned once the search is complete.
+    Search,
+    /// Tuned, its search complete: the final runs.
+    Final,
+}
+
 /// What a directory holds of its plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanStatus {
+    pub stage: Stage,
+    /// The plan of the stage: the search's runs in the search stage.
     pub plan: StoredPlan,
     pub ok: Vec<String>,
     /// (id, status, message) of stored runs that did not finish `ok`.
@@ -20,16 +35,27 @@ pub struct PlanStatus {
 }
 
 impl PlanStatus {
+    /// Every run of the study stored and ok (never in a tuned study's search stage).
     pub fn complete(&self) -> bool {
-        self.missing.is_empty() && self.not_ok.is_empty()
+        self.stage != Stage::Search && self.missing.is_empty() && self.not_ok.is_empty()
     }
 }
 
-/// The plan of `out`: its `plan.json`, or (for directories written before it existed) the
-/// plan expanded again from its `study.yaml`.
-pub fn stored_plan(out: &Path) -> Result<StoredPlan, HarnessError> {
+/// The plan of `out` and its stage: its `plan.json`; a tuned study's `tune/plan.json`
+/// before its final stage; or (for directories written before they existed) the plan
+/// expanded again from its `study.yaml` — a tuned study's search plan.
+pub fn stored_plan(out: &Path) -> Result<(StoredPlan, Stage), HarnessError> {
+    let search = crate::tune_stage::search_dir(out);
+    let searched = StoredPlan::read(&search)?;
     if let Some(plan) = StoredPlan::read(out)? {
-        return Ok(plan);
+        let stage = match searched {
+            Some(_) => Stage::Final,
+            None => Stage::Single,
+        };
+        return Ok((plan, stage));
+    }
+    if let Some(plan) = searched {
+        return Ok((plan, Stage::Search));
     }
     let study = out.join("study.yaml");
     if !study.exists() {
@@ -40,14 +66,27 @@ pub fn stored_plan(out: &Path) -> Result<StoredPlan, HarnessError> {
             ),
         });
     }
-    let runs = crate::plan::expand(&config::load_study(&study)?)?;
-    Ok(StoredPlan::of(&runs))
+    let study = config::load_study(&study)?;
+    let runs = crate::plan::expand(&study)?;
+    match &study.config.tune {
+        None => Ok((StoredPlan::of(&runs), Stage::Single)),
+        Some(t) => {
+            let (search, _) = crate::tune::search_plan(t, study.config.seed, &runs)
+                .map_err(|(key, m)| study.error_at(&key, m))?;
+            let specs: Vec<crate::plan::RunSpec> = search.into_iter().map(|s| s.spec).collect();
+            Ok((StoredPlan::of(&specs), Stage::Search))
+        }
+    }
 }
 
 pub fn status(out: &Path) -> Result<PlanStatus, HarnessError> {
-    let plan = stored_plan(out)?;
+    let (plan, stage) = stored_plan(out)?;
+    let dir = match stage {
+        Stage::Search => crate::tune_stage::search_dir(out),
+        Stage::Single | Stage::Final => out.to_path_buf(),
+    };
     let records: std::collections::HashMap<String, mtlbench_results::RunRecord> =
-        read_runs(&runs_dir(out))?
+        read_runs(&runs_dir(&dir))?
             .into_iter()
             .map(|r| (r.id.clone(), r))
             .collect();
@@ -66,6 +105,7 @@ pub fn status(out: &Path) -> Result<PlanStatus, HarnessError> {
         }
     }
     Ok(PlanStatus {
+        stage,
         plan,
         ok,
         not_ok,
@@ -73,11 +113,22 @@ pub fn status(out: &Path) -> Result<PlanStatus, HarnessError> {
     })
 }
 
-/// The printed report: counts first, then the runs that need attention (at most `limit`
-/// of each kind).
+/// The printed report: the stage and counts first, then the runs that need attention (at
+/// most `limit` of each kind).
 pub fn render(s: &PlanStatus, limit: usize) -> String {
+    let (stage, runs) = match s.stage {
+        Stage::Single => ("", "planned"),
+        Stage::Search => (
+            " (tuned: in its search stage, under tune/; the final runs are planned once every search run is stored)",
+            "search runs planned",
+        ),
+        Stage::Final => (
+            " (tuned: in its final stage; the search under tune/ is complete)",
+            "planned",
+        ),
+    };
     let mut text = format!(
-        "study `{}`, plan {}: {} planned, {} stored ({} ok, {} not ok), {} missing\n",
+        "study `{}`{stage}, plan {}: {} {runs}, {} stored ({} ok, {} not ok), {} missing\n",
         s.plan.study,
         s.plan.plan_id,
         s.plan.runs.len(),
@@ -86,6 +137,9 @@ pub fn render(s: &PlanStatus, limit: usize) -> String {
         s.not_ok.len(),
         s.missing.len()
     );
+    if s.stage == Stage::Search && s.missing.is_empty() {
+        text.push_str("  the search is stored: run the study again with --resume (each shard, on a cluster: submit DIR/slurm/shards.sbatch again) to train the chosen configurations\n");
+    }
     for (id, status, message) in s.not_ok.iter().take(limit) {
         text.push_str(&format!("  {status:<9} {id}: {message}\n"));
     }
@@ -111,6 +165,7 @@ mod tests {
     #[test]
     fn render_counts_and_lists_what_needs_attention() {
         let s = PlanStatus {
+            stage: Stage::Single,
             plan: StoredPlan {
                 plan_id: "00ff".into(),
                 study: "t".into(),

@@ -7,11 +7,19 @@
 //!    others seeded random draws over the declared ranges (`strategy: random`), or the
 //!    points of the grid of listed values (`strategy: grid`) — each trained `replicates`
 //!    times (default 1) with its own initialisation and batch streams on the same data as
-//!    the study's replicates.
+//!    the study's replicates. The draws are common random numbers: each key every
+//!    algorithm shares (`lr`, `weight_decay`) is drawn from a stream of (suite, fraction,
+//!    key), so configuration j has the same shared values for every algorithm; a method's
+//!    or architecture's own key from a stream of (suite, fraction, key, that method or
+//!    architecture), so adding an algorithm changes no other's candidates. A block that
+//!    would give some algorithm fewer configurations than `budget` (nothing to draw, a
+//!    grid of another size) is refused, naming the key.
 //! 2. **Final** (`DIR/runs/`): each algorithm's chosen configuration, retrained with the
 //!    study's replicates and reported as usual. The scalarization front's fixed weightings
 //!    (the study's `scalarization`) are scalarizations like `equal` and train with the
-//!    learning rate and weight decay chosen for their architecture with `equal`.
+//!    settings chosen for their architecture with `equal`: the study's cell of that exact
+//!    architecture and training, or else a search cell of the front's own. Pairwise-transfer
+//!    and adaptation runs are not tuned: they keep the study's settings.
 //!
 //! A configuration's score: per task the primary validation metric at the evaluation point
 //! the study's `selection` names, averaged over the configuration's replicates; signed so
@@ -148,11 +156,40 @@ impl Range {
 }
 
 /// A tuned hyper-parameter: its key (`lr`, `weight_decay`, `weighting.<field>`,
-/// `architecture.<field>`) and its range.
+/// `architecture.<field>`), its range, and whose it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
     pub key: String,
     pub range: Range,
+    /// `None` for a key every algorithm shares (the study's `lr`, `weight_decay`); for a
+    /// method's or an architecture's own key, that method's or architecture's identity
+    /// (its canonical JSON).
+    pub owner: Option<String>,
+}
+
+impl Param {
+    /// Whether every algorithm of a study tunes this key (drawn once per suite and
+    /// fraction) rather than one method or architecture only.
+    pub fn is_shared(&self) -> bool {
+        self.owner.is_none()
+    }
+
+    /// The stream this key's candidates are drawn from, under the (suite, fraction) seed
+    /// `base`: the key's own for a shared key, the same for every algorithm; the key's
+    /// and its owner's for a method's or architecture's own key, so that no other
+    /// algorithm's keys move it.
+    fn stream(&self, base: u64) -> u64 {
+        match &self.owner {
+            None => derive_seed(base, &[&self.key]),
+            Some(owner) => derive_seed(base, &[&self.key, owner]),
+        }
+    }
+}
+
+/// Whether `key` is one every algorithm shares (not `weighting.<field>` nor
+/// `architecture.<field>`).
+pub fn is_shared_key(key: &str) -> bool {
+    !(key.starts_with("weighting.") || key.starts_with("architecture."))
 }
 
 /// A configuration: a value per tuned key (configuration 0, the study's own, has none).
@@ -195,6 +232,31 @@ impl Tune {
                 }
             }
         }
+        if self.strategy == Strategy::Grid {
+            // Every algorithm gets exactly the grid's points and the study's own setting.
+            let lists: Vec<usize> = [&self.lr, &self.weight_decay]
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.values.as_ref().map(Vec::len))
+                .collect();
+            if lists.is_empty() {
+                return err(
+                    "strategy",
+                    "strategy grid needs a `values` list to grid (tune.lr or tune.weight_decay); the methods' own ranges are drawn under strategy random only".into(),
+                );
+            }
+            let points = lists.iter().fold(1usize, |n, &k| n.saturating_mul(k));
+            let configurations = points.saturating_add(1);
+            if configurations != self.budget {
+                return err(
+                    "budget",
+                    format!(
+                        "the grid has {points} points, with the study's own setting {configurations} configurations per algorithm, not the budget of {}: set budget: {configurations}",
+                        self.budget
+                    ),
+                );
+            }
+        }
         if let Some(r) = &self.lr {
             if lr_grid > 1 {
                 return err(
@@ -211,8 +273,9 @@ impl Tune {
         Ok(())
     }
 
-    /// The hyper-parameters tuned for `arch` + `weighting`. Under `strategy: grid` the
-    /// methods' own ranges (continuous) are left out.
+    /// The hyper-parameters tuned for `arch` + `weighting`: the shared keys first, then the
+    /// architecture's own, then the method's. Under `strategy: grid` the methods' own
+    /// ranges (continuous) are left out.
     pub fn space(&self, arch: &ArchitectureSpec, weighting: &WeightingSpec) -> Vec<Param> {
         let mut space = Vec::new();
         for (key, range) in [("lr", &self.lr), ("weight_decay", &self.weight_decay)] {
@@ -220,22 +283,27 @@ impl Tune {
                 space.push(Param {
                     key: key.into(),
                     range: r.clone(),
+                    owner: None,
                 });
             }
         }
         if self.method && self.strategy == Strategy::Random {
             let single = matches!(arch, ArchitectureSpec::SingleTask(_));
+            let owner = canonical_json(arch);
             for (k, range) in arch.tuning_ranges() {
                 space.push(Param {
                     key: format!("architecture.{k}"),
                     range: declared(range),
+                    owner: Some(owner.clone()),
                 });
             }
             if !single {
+                let owner = canonical_json(weighting);
                 for (k, range) in weighting.tuning_ranges() {
                     space.push(Param {
                         key: format!("weighting.{k}"),
                         range: declared(range),
+                        owner: Some(owner.clone()),
                     });
                 }
             }
@@ -244,20 +312,39 @@ impl Tune {
     }
 
     /// The configurations of one cell: configuration 0 is the study's own setting; then
-    /// (random) `budget − 1` draws from the stream `seed`, or (grid) the grid's points.
-    pub fn configurations(&self, space: &[Param], seed: u64) -> Result<Vec<Config>, String> {
+    /// (random) `budget − 1` draws of each key from its own stream under `base`, the seed
+    /// of the cell's suite and fraction (common random numbers: configuration j of every
+    /// algorithm has the same value of each key they share, whatever else either tunes),
+    /// or (grid) the grid's points, in order. An empty space with a budget above 1 is an
+    /// error naming the key: the algorithm would get fewer configurations than asked.
+    pub fn configurations(&self, space: &[Param], base: u64) -> Result<Vec<Config>, String> {
         let mut configs: Vec<Config> = vec![Vec::new()];
-        if space.is_empty() {
+        if self.budget == 1 {
             return Ok(configs);
+        }
+        if space.is_empty() {
+            return Err(format!(
+                "nothing to draw for configurations 1 to {}: no tune.lr nor tune.weight_decay, and no range of its own{}; give one of them, or budget: 1",
+                self.budget - 1,
+                if self.method { "" } else { " (tune.method is false)" }
+            ));
         }
         match self.strategy {
             Strategy::Random => {
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                for _ in 1..self.budget {
+                // One column of draws per key, each from its own stream.
+                let columns: Vec<Vec<f64>> = space
+                    .iter()
+                    .map(|p| {
+                        let mut rng = ChaCha8Rng::seed_from_u64(p.stream(base));
+                        (1..self.budget).map(|_| p.range.draw(&mut rng)).collect()
+                    })
+                    .collect();
+                for j in 0..self.budget - 1 {
                     configs.push(
                         space
                             .iter()
-                            .map(|p| (p.key.clone(), p.range.draw(&mut rng)))
+                            .zip(&columns)
+                            .map(|(p, column)| (p.key.clone(), column[j]))
                             .collect(),
                     );
                 }
@@ -277,9 +364,9 @@ impl Tune {
                         })
                         .collect();
                 }
-                if grid.len() + 1 > self.budget {
+                if grid.len() + 1 != self.budget {
                     return Err(format!(
-                        "the grid has {} points, and with the study's own setting {} configurations: more than the budget of {}",
+                        "the grid has {} points, with the study's own setting {} configurations, not the budget of {}",
                         grid.len(),
                         grid.len() + 1,
                         self.budget
@@ -341,29 +428,99 @@ pub struct SearchRun {
     pub config: usize,
 }
 
+fn is_ordinary(r: &RunSpec) -> bool {
+    r.task_subset.is_none() && r.adaptation.is_none() && r.stage.is_none()
+}
+
+fn is_front(r: &RunSpec) -> bool {
+    r.stage.as_deref() == Some(crate::scalarization::STAGE)
+}
+
+/// The cell whose chosen settings a run of the scalarization front trains with: the
+/// study's cell of the front's architecture (its settings included) with `equal` and the
+/// same training settings, when the study has one (`ordinary`: its replicate-0 ordinary
+/// runs); else the front's own cell, `<architecture>+equal (scalarization front)`, which
+/// the search tunes like any other. With the template of that own cell.
+fn front_cell(run: &RunSpec, ordinary: &[&RunSpec]) -> (Cell, Option<RunSpec>) {
+    let equal = WeightingSpec::Equal(Default::default());
+    let same = ordinary.iter().find(|o| {
+        o.suite_label == run.suite_label
+            && o.fraction == run.fraction
+            && o.architecture == run.architecture
+            && o.weighting == equal
+            && o.model == run.model
+            && o.training == run.training
+    });
+    if let Some(o) = same {
+        return (cell_of(o), None);
+    }
+    // The front's label is `<arch>+static w=…` and then the training grid's suffix.
+    let suffix = run.algorithm.split_once(' ').map_or("", |s| s.1);
+    let suffix = suffix.split_once(' ').map_or("", |s| s.1);
+    let mut algorithm = format!("{}+equal (scalarization front)", run.architecture.kind());
+    if !suffix.is_empty() {
+        algorithm.push(' ');
+        algorithm.push_str(suffix);
+    }
+    let mut template = run.clone();
+    template.weighting = equal;
+    template.algorithm = algorithm;
+    template.replicate = 0;
+    template.stage = None;
+    (cell_of(&template), Some(template))
+}
+
 /// One run per search cell: replicate 0 of each of the plan's ordinary runs (not pairwise,
-/// adaptation or scalarization runs).
-pub fn templates(plan: &[RunSpec]) -> impl Iterator<Item = &RunSpec> {
-    plan.iter().filter(|r| {
-        r.replicate == 0 && r.task_subset.is_none() && r.adaptation.is_none() && r.stage.is_none()
-    })
+/// adaptation or scalarization runs: pairwise and adaptation runs train with the study's
+/// own settings), then one per cell of the scalarization front that has no cell of the
+/// study to borrow from (see `front_cell`).
+pub fn templates(plan: &[RunSpec]) -> Vec<RunSpec> {
+    let ordinary: Vec<&RunSpec> = plan
+        .iter()
+        .filter(|r| r.replicate == 0 && is_ordinary(r))
+        .collect();
+    let mut out: Vec<RunSpec> = ordinary.iter().map(|r| (*r).clone()).collect();
+    for run in plan.iter().filter(|r| r.replicate == 0 && is_front(r)) {
+        if let (cell, Some(template)) = front_cell(run, &ordinary) {
+            if !out.iter().any(|t| cell_of(t) == cell) {
+                out.push(template);
+            }
+        }
+    }
+    out
+}
+
+/// The seed of the candidates of (suite, fraction): every algorithm's draws of the keys
+/// they share come from its streams, so that each algorithm is tuned on the same
+/// candidates; a method's or architecture's own keys from streams of their own under it.
+pub fn candidates_seed(root: u64, suite_label: &str, fraction: &str) -> u64 {
+    derive_seed(root, &["tune", suite_label, fraction])
 }
 
 /// The search's runs, and each cell's configurations.
 pub type Search = (Vec<SearchRun>, BTreeMap<Cell, Vec<Config>>);
 
-/// The search stage of `plan` (the study's expanded runs): per cell of its ordinary runs,
+/// The search stage of `plan` (the study's expanded runs): per cell (see `templates`),
 /// every configuration × the search's replicates. Also returns each cell's configurations.
+/// Errors name the key: a cell with nothing to draw is refused.
 pub fn search_plan(tune: &Tune, root: u64, plan: &[RunSpec]) -> Result<Search, (String, String)> {
     let mut cells: BTreeMap<Cell, Vec<Config>> = BTreeMap::new();
     let mut out = Vec::new();
     for template in templates(plan) {
-        let cell = cell_of(template);
+        let cell = cell_of(&template);
         let space = tune.space(&template.architecture, &template.weighting);
-        let seed = derive_seed(root, &["tune", &cell.0, &cell.1, &cell.2]);
         let configs = tune
-            .configurations(&space, seed)
-            .map_err(|m| ("tune.budget".to_string(), m))?;
+            .configurations(&space, candidates_seed(root, &cell.0, &cell.1))
+            .map_err(|m| {
+                let key = match tune.strategy {
+                    Strategy::Grid => "tune.strategy",
+                    Strategy::Random => "tune.budget",
+                };
+                (
+                    key.to_string(),
+                    format!("`{}` (suite `{}`): {m}", cell.2, cell.0),
+                )
+            })?;
         for (k, config) in configs.iter().enumerate() {
             for r in 0..tune.replicates {
                 let mut spec = template.clone();
@@ -498,208 +655,60 @@ pub fn choose(
 
 /// The final stage: `plan` with each ordinary run set to its cell's chosen configuration
 /// (its id recomputed: a resumed sweep finds the same ids), and each run of the
-/// scalarization front set to the learning rate and weight decay chosen for its
-/// architecture with `equal` (when the study has that cell).
+/// scalarization front set to the shared and architecture keys chosen for its cell (see
+/// `front_cell`: its architecture with `equal`). Pairwise-transfer and adaptation runs
+/// keep the study's own settings.
 pub fn final_plan(
     root: u64,
     plan: &[RunSpec],
     cells: &BTreeMap<Cell, Vec<Config>>,
     choices: &BTreeMap<Cell, Choice>,
 ) -> Result<Vec<RunSpec>, String> {
+    let ordinary: Vec<&RunSpec> = plan
+        .iter()
+        .filter(|r| r.replicate == 0 && is_ordinary(r))
+        .collect();
     plan.iter()
         .map(|run| {
             let mut spec = run.clone();
-            let mut cell = cell_of(run);
             // The front's fixed weightings are scalarizations like `equal`: they train with
-            // the training settings chosen for the same architecture with `equal`.
-            let front = run.stage.as_deref() == Some(crate::scalarization::STAGE);
-            if front {
-                let suffix = run.algorithm.split_once(' ').map_or("", |s| s.1);
-                let suffix = suffix.split_once(' ').map_or("", |s| s.1);
-                cell.2 = format!("{}+equal", run.architecture.kind());
-                if !suffix.is_empty() {
-                    cell.2.push(' ');
-                    cell.2.push_str(suffix);
+            // the settings chosen for the same architecture with `equal`.
+            let front = is_front(run);
+            let cell = if front {
+                front_cell(run, &ordinary).0
+            } else if is_ordinary(run) {
+                cell_of(run)
+            } else {
+                return Ok(spec);
+            };
+            let (Some(configs), Some(choice)) = (cells.get(&cell), choices.get(&cell)) else {
+                return Err(format!(
+                    "the search has no choice for `{}` (suite `{}`, fraction {})",
+                    cell.2, cell.0, cell.1
+                ));
+            };
+            let config: Config = configs[choice.chosen]
+                .iter()
+                .filter(|(k, _)| !front || !k.starts_with("weighting."))
+                .cloned()
+                .collect();
+            if !config.is_empty() {
+                for (key, value) in &config {
+                    apply(&mut spec, key, *value)?;
                 }
-            }
-            if let (Some(configs), Some(choice)) = (cells.get(&cell), choices.get(&cell)) {
-                let config: Config = configs[choice.chosen]
-                    .iter()
-                    .filter(|(k, _)| !front || k == "lr" || k == "weight_decay")
-                    .cloned()
-                    .collect();
-                if !config.is_empty() {
-                    for (key, value) in &config {
-                        apply(&mut spec, key, *value)?;
-                    }
-                    let own = run.training_json();
-                    if spec.training_json() != own {
-                        spec.compared_as = Some(own);
-                    }
-                    let prefix = spec.id.rsplit_once('-').map_or("", |p| p.0).to_string();
-                    spec.id = String::new();
-                    let hash = derive_seed(root, &[&canonical_json(&spec)]);
-                    spec.id = format!("{prefix}-{:08x}", hash >> 32);
+                let own = run.training_json();
+                if spec.training_json() != own {
+                    spec.compared_as = Some(own);
                 }
+                let prefix = spec.id.rsplit_once('-').map_or("", |p| p.0).to_string();
+                spec.id = String::new();
+                let hash = derive_seed(root, &[&canonical_json(&spec)]);
+                spec.id = format!("{prefix}-{:08x}", hash >> 32);
             }
             Ok(spec)
         })
         .collect()
 }
 
-/// `tune.md`: per cell, the budget, every configuration's values and score, the chosen one.
-pub fn tune_markdown(
-    study: &str,
-    tune: &Tune,
-    cells: &BTreeMap<Cell, Vec<Config>>,
-    choices: &BTreeMap<Cell, Choice>,
-    selection: &Selection,
-) -> String {
-    use std::fmt::Write as _;
-    let mut md = format!(
-        "# {study}: tuning\n\nEvery algorithm had the same budget: {} configurations ({} search), each trained {} time(s); configuration 0 is the study's own setting. Score: per task the primary validation metric at the point `selection: {selection}` names, mean over the configuration's replicates, signed so that higher is better and divided by the magnitude of the cell's median configuration, then the mean over tasks. The chosen configuration (marked ✓) was retrained with the study's replicates; those runs are the report's. The fixed weightings of a scalarization front train with the learning rate and weight decay chosen for their architecture with `equal`.\n",
-        tune.budget,
-        match tune.strategy {
-            Strategy::Random => "random",
-            Strategy::Grid => "grid",
-        },
-        tune.replicates,
-    );
-    for (cell, configs) in cells {
-        let Some(choice) = choices.get(cell) else {
-            continue;
-        };
-        let keys: Vec<&String> =
-            configs
-                .iter()
-                .flat_map(|c| c.iter().map(|(k, _)| k))
-                .fold(Vec::new(), |mut v, k| {
-                    if !v.contains(&k) {
-                        v.push(k);
-                    }
-                    v
-                });
-        let _ = writeln!(
-            md,
-            "\n## {} · fraction {} · {}\n\n| config | {}score | chosen |\n|---:|{}---:|:---:|",
-            cell.0,
-            cell.1,
-            cell.2,
-            keys.iter().map(|k| format!("{k} | ")).collect::<String>(),
-            "---:|".repeat(keys.len())
-        );
-        for (k, config) in configs.iter().enumerate() {
-            let values: String = keys
-                .iter()
-                .map(|key| match config.iter().find(|(c, _)| c == *key) {
-                    Some((_, v)) => format!("{v:.4e} | "),
-                    None => "(study) | ".into(),
-                })
-                .collect();
-            let score = choice.scores.get(k).copied().unwrap_or(f64::NAN);
-            let score = if score.is_finite() {
-                format!("{score:.4}")
-            } else {
-                "failed".into()
-            };
-            let mark = if k == choice.chosen { "✓" } else { "" };
-            let _ = writeln!(md, "| {k} | {values}{score} | {mark} |");
-        }
-    }
-    md
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tune(strategy: Strategy) -> Tune {
-        Tune {
-            budget: 5,
-            replicates: 1,
-            strategy,
-            lr: Some(Range {
-                values: Some(vec![1e-3, 1e-2]),
-                ..Default::default()
-            }),
-            weight_decay: None,
-            method: true,
-        }
-    }
-
-    #[test]
-    fn configurations_start_with_the_study_setting_and_are_seeded() {
-        let t = tune(Strategy::Random);
-        let space = t.space(
-            &ArchitectureSpec::HardSharing(Default::default()),
-            &WeightingSpec::CaGrad(Default::default()),
-        );
-        assert_eq!(space.len(), 2, "lr and CAGrad's c");
-        let a = t.configurations(&space, 7).unwrap();
-        assert_eq!(a.len(), 5);
-        assert!(a[0].is_empty());
-        assert_eq!(a, t.configurations(&space, 7).unwrap());
-        assert_ne!(a, t.configurations(&space, 8).unwrap());
-        for c in &a[1..] {
-            assert!([1e-3, 1e-2].contains(&c[0].1));
-            assert!((0.1..=0.9).contains(&c[1].1), "{c:?}");
-        }
-        // single_task tunes only what every algorithm shares.
-        let single = t.space(
-            &ArchitectureSpec::SingleTask(Default::default()),
-            &WeightingSpec::Equal(Default::default()),
-        );
-        assert_eq!(single.len(), 1);
-        // A grid needs room for all its points besides the study's own.
-        let g = tune(Strategy::Grid);
-        let space = g.space(
-            &ArchitectureSpec::HardSharing(Default::default()),
-            &WeightingSpec::CaGrad(Default::default()),
-        );
-        assert_eq!(g.configurations(&space, 0).unwrap().len(), 3);
-        let small = Tune { budget: 2, ..g };
-        assert!(small
-            .configurations(&space, 0)
-            .unwrap_err()
-            .contains("budget of 2"));
-    }
-
-    #[test]
-    fn settings_are_checked_with_their_keys() {
-        let t = tune(Strategy::Random);
-        assert!(t.validate(1).is_ok());
-        assert_eq!(t.validate(2).unwrap_err().0, "tune.lr");
-        let zero = Tune {
-            budget: 0,
-            ..t.clone()
-        };
-        assert_eq!(zero.validate(1).unwrap_err().0, "tune.budget");
-        let bad = Tune {
-            lr: Some(Range::log_uniform(0.0, 1.0)),
-            ..t.clone()
-        };
-        assert!(bad.validate(1).unwrap_err().1.contains("0 < low < high"));
-        let grid = Tune {
-            strategy: Strategy::Grid,
-            lr: Some(Range::uniform(0.1, 0.2)),
-            ..t
-        };
-        assert!(grid.validate(1).unwrap_err().1.contains("values"));
-    }
-
-    #[test]
-    fn every_declared_range_sets_a_real_field() {
-        // Each declared key must name a numeric field of its method's serde form.
-        for (_, w) in WeightingSpec::registry() {
-            for (key, _) in w.tuning_ranges() {
-                let path: Vec<&str> = key.split('.').collect();
-                set_field(&w, &path, 0.5).unwrap_or_else(|e| panic!("{}: {e}", w.kind()));
-            }
-        }
-        for (_, a) in ArchitectureSpec::registry() {
-            for (key, _) in a.tuning_ranges() {
-                set_field(&a, &[key.as_str()], 0.5).unwrap();
-            }
-        }
-    }
-}
+mod tests;

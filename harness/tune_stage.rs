@@ -7,7 +7,7 @@ use crate::plan::RunSpec;
 use crate::sweep::{run_sweep, SweepOptions};
 use crate::tune::{self, Tune};
 use mtlbench_results::store::{read_runs, runs_dir, stored_ids, write_atomic};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 /// The search's directory under a study's output directory.
@@ -61,11 +61,30 @@ pub fn search(
     }
     let records = read_runs(&runs_dir(&dir))?;
     let choices = tune::choose(&search, &cells, &records, &c.selection);
-    let md = tune::tune_markdown(&c.name, t, &cells, &choices, &c.selection);
+    let md = markdown(study, t, plan, &cells, &choices);
     write_atomic(&opts.out.join("tune.md"), md.as_bytes())?;
     let final_runs =
         tune::final_plan(c.seed, plan, &cells, &choices).map_err(|m| study.error_at("tune", m))?;
     Ok(Some(final_runs))
+}
+
+/// `tune.md` of the search of `plan`, which states the runs it does not tune.
+fn markdown(
+    study: &LoadedStudy,
+    t: &Tune,
+    plan: &[RunSpec],
+    cells: &BTreeMap<tune::Cell, Vec<tune::Config>>,
+    choices: &BTreeMap<tune::Cell, tune::Choice>,
+) -> String {
+    let mut untuned = Vec::new();
+    if plan.iter().any(|r| r.task_subset.is_some()) {
+        untuned.push("pairwise-transfer");
+    }
+    if plan.iter().any(|r| r.adaptation.is_some()) {
+        untuned.push("adaptation");
+    }
+    let c = &study.config;
+    crate::tune_markdown::tune_markdown(&c.name, t, cells, choices, &c.selection, &untuned)
 }
 
 /// Rewrites `DIR/tune.md` from the search's stored records (for `report`); nothing when
@@ -91,7 +110,7 @@ pub fn rewrite_markdown(study: &LoadedStudy, out: &Path) -> Result<(), HarnessEr
         return Ok(());
     }
     let choices = tune::choose(&search, &cells, &records, &c.selection);
-    let md = tune::tune_markdown(&c.name, t, &cells, &choices, &c.selection);
+    let md = markdown(study, t, &plan, &cells, &choices);
     write_atomic(&out.join("tune.md"), md.as_bytes())?;
     Ok(())
 }

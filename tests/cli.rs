@@ -3,8 +3,8 @@
 mod common;
 
 use common::{
-    assert_untouched, bin, kill_once_stored, modification_times, records_without_wall_clock,
-    run_in, stderr, write_study, SMALL,
+    assert_bad_input, assert_untouched, bin, kill_once_stored, modification_times,
+    records_without_wall_clock, run_in, stderr, write_study, SMALL,
 };
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -146,22 +146,6 @@ fn killed_sweep_resumes_to_the_same_records() {
     );
     assert_untouched(&mtimes);
     assert_eq!(records_without_wall_clock(&dir.path().join("part")), full);
-}
-
-/// Runs a bad study and checks: exit code 2, one line naming the file, key path and
-/// line, and nothing written.
-fn assert_bad_input(study: &str, expected: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    write_study(dir.path(), "bad.yaml", study);
-    let o = run_in(dir.path(), &["run", "bad.yaml", "--out", "out"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let err = stderr(&o);
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.contains("bad.yaml"), "{err}");
-    for e in expected {
-        assert!(err.contains(e), "expected `{e}` in: {err}");
-    }
-    assert!(!dir.path().join("out").exists(), "nothing written");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{records_without_wall_clock, run_in, stderr, write_study};
+use common::{assert_bad_input, records_without_wall_clock, run_in, stderr, write_study};
 
 /// Two correlated regression tasks, hard sharing with three weightings, and a front of
 /// five fixed weightings.
@@ -224,4 +224,183 @@ fn the_tuner_fixes_a_mis_set_learning_rate_and_the_ranking_follows_the_truth() {
         &["run", "tuned.yaml", "--out", "tuned", "--quiet"],
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// A small tuned study: one suite, single_task and hard_sharing, budget 3.
+const TUNED: &str = "\
+name: tiny
+seed: 4
+replicates: 1
+suites:
+  - {kind: planted_correlation, tasks: 2, input_dim: 8, train: 40, val: 20, test: 40}
+architectures:
+  - kind: single_task
+  - kind: hard_sharing
+model: {trunk: [8]}
+training: {epochs: 2, batch_size: 10, lr: 0.01}
+tune:
+  budget: 3
+  lr: {log_uniform: [0.001, 0.1]}
+";
+
+const TUNED_LR: &str = "  lr: {log_uniform: [0.001, 0.1]}\n";
+
+/// A `tune` block under which some algorithm would get fewer configurations than the
+/// budget is refused at plan time, naming the key.
+#[test]
+fn a_tune_block_that_cannot_give_every_algorithm_its_budget_is_refused() {
+    // Nothing to draw: neither equal nor single_task has a range of its own.
+    assert_bad_input(
+        &TUNED.replace(TUNED_LR, ""),
+        &[
+            "tune.budget",
+            "`single_task+equal`",
+            "nothing to draw",
+            "line 12",
+        ],
+    );
+    // With `method: false` CAGrad's own range is not drawn either.
+    assert_bad_input(
+        &TUNED
+            .replace(TUNED_LR, "  method: false\n")
+            .replace("  - kind: single_task\n", "")
+            .replace(
+                "  - kind: hard_sharing\n",
+                "  - kind: hard_sharing\nweightings:\n  - kind: cagrad\n",
+            ),
+        &[
+            "tune.budget",
+            "`hard_sharing+cagrad`",
+            "tune.method is false",
+        ],
+    );
+    // A grid with nothing to grid.
+    assert_bad_input(
+        &TUNED.replace(TUNED_LR, "  strategy: grid\n"),
+        &["tune.strategy", "needs a `values` list", "line 13"],
+    );
+    // A grid with fewer points than the budget asks for.
+    assert_bad_input(
+        &TUNED.replace(TUNED_LR, "  strategy: grid\n  lr: {values: [0.01]}\n"),
+        &[
+            "tune.budget",
+            "2 configurations per algorithm, not the budget of 3",
+        ],
+    );
+}
+
+/// Before its final stage, `status` of a tuned study counts the search's runs and says
+/// which stage the study is in; once the search is complete, the final plan's runs.
+#[test]
+fn status_of_a_tuned_study_tells_its_stage_and_counts_its_search() {
+    let dir = tempfile::tempdir().unwrap();
+    write_study(dir.path(), "t.yaml", TUNED);
+    let run = |shard: &str, resume: bool| {
+        let mut args = vec!["run", "t.yaml", "--out", "out", "--quiet", "--shard", shard];
+        if resume {
+            args.push("--resume");
+        }
+        let o = run_in(dir.path(), &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    let status = || {
+        let o = run_in(dir.path(), &["status", "out"]);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let out = dir.path().join("out");
+    // Shard 0 of 2 stores its part of the search (2 algorithms × 3 configurations) and stops.
+    run("0/2", false);
+    let stored = common::stored(&out.join("tune"));
+    assert!(stored > 0 && stored < 6, "{stored}");
+    let (code, text) = status();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("in its search stage"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "6 search runs planned, {stored} stored ({stored} ok, 0 not ok), {} missing",
+            6 - stored
+        )),
+        "{text}"
+    );
+    // The missing runs it names are the search's, not stored.
+    let missing: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("missing"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(missing.len(), 6 - stored, "{text}");
+    for id in missing {
+        assert!(id.contains("-c"), "a search run's id: {id}");
+        assert!(!out.join("tune/runs").join(format!("{id}.json")).exists());
+    }
+    // Shard 1 completes the search, then trains its part of the final runs.
+    run("1/2", false);
+    let (code, text) = status();
+    assert!(text.contains("in its final stage"), "{text}");
+    let done = common::stored(&out);
+    assert!(
+        text.contains(&format!("2 planned, {done} stored")),
+        "{text}"
+    );
+    assert_eq!(code, Some(if done == 2 { 0 } else { 1 }), "{text}");
+    run("0/2", true);
+    let (code, text) = status();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("2 planned, 2 stored (2 ok, 0 not ok), 0 missing"),
+        "{text}"
+    );
+}
+
+/// Pairwise-transfer and adaptation runs are not tuned: they train with the study's own
+/// settings, and tune.md, their tables and the index say so.
+#[test]
+fn a_tuned_study_says_its_pairwise_and_adaptation_runs_are_not_tuned() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = format!(
+        "{}pairwise: true\nadaptation: {{held_out: 2, shots: [5], steps: 2, query: 10, starts: [{{kind: random}}]}}\n",
+        TUNED.replace(TUNED_LR, "  lr: {values: [0.003, 0.03]}\n")
+    );
+    write_study(dir.path(), "t.yaml", &study);
+    let o = run_in(dir.path(), &["run", "t.yaml", "--out", "out", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("out");
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    let records = records_without_wall_clock(&out);
+    let mut untuned = 0;
+    for (name, r) in &records {
+        let training = r["training"].as_str().unwrap();
+        if !r["task_subset"].is_null() || r["stage"] == "adaptation" {
+            untuned += 1;
+            assert!(training.contains("\"lr\":0.01,"), "{name}: {training}");
+            assert!(r.get("compared_as").is_none(), "{name}");
+        }
+    }
+    // 2 single tasks + 1 pair, and 1 adaptation start.
+    assert_eq!(untuned, 4);
+    let note = "train with the study's own settings";
+    assert!(
+        read("tune.md").contains(&format!(
+            "Not tuned: the pairwise-transfer and adaptation runs {note}."
+        )),
+        "{}",
+        read("tune.md")
+    );
+    assert!(read("relationships.md")
+        .contains(&format!("its pairwise-transfer runs are not: they {note}")));
+    assert!(read("adaptation.md").contains(&format!("its adaptation runs are not: they {note}")));
+    let index = read("index.md");
+    for name in ["pairwise_transfer.csv", "adaptation.md"] {
+        let line = index
+            .lines()
+            .find(|l| l.contains(&format!("[{name}]")))
+            .unwrap();
+        assert!(
+            line.ends_with("(trained with the study's own settings: not tuned)"),
+            "{line}"
+        );
+    }
 }

@@ -67,6 +67,9 @@ pub fn write_report(
         let frame = frame.map_err(|e| table_error(out, e))?;
         written.extend(write_parquet_and_csv(frame, out, "task_weights")?);
     }
+    // A tuned study (its `tune.md` is written before the report) tunes neither its
+    // pairwise-transfer nor its adaptation runs: their tables say so.
+    let tuned = out.join("tune.md").exists();
     let gains = crate::pairwise::pairwise_gains(&runs);
     if !gains.is_empty() {
         let path = out.join("pairwise_transfer.csv");
@@ -83,7 +86,12 @@ pub fn write_report(
         let path = out.join("adaptation.md");
         crate::store::write_atomic(
             &path,
-            crate::adaptation::adaptation_markdown(&study, &adapted).as_bytes(),
+            untuned_note(
+                crate::adaptation::adaptation_markdown(&study, &adapted),
+                tuned,
+                "adaptation",
+            )
+            .as_bytes(),
         )?;
         written.push(path);
     }
@@ -91,6 +99,7 @@ pub fn write_report(
     if !relations.is_empty() || !gains.is_empty() {
         let path = out.join("relationships.md");
         let md = crate::relationships::relationships_markdown(&study, &relations, &gains);
+        let md = untuned_note(md, tuned && !gains.is_empty(), "pairwise-transfer");
         crate::store::write_atomic(&path, md.as_bytes())?;
         written.push(path);
     }
@@ -246,6 +255,17 @@ pub struct Report {
     pub summary: crate::summary::StudySummary,
 }
 
+/// `md` with, when `tuned`, a sentence after its title: the study's `what` runs were not
+/// tuned and train with the study's own settings.
+fn untuned_note(md: String, tuned: bool, what: &str) -> String {
+    match md.split_once("\n\n") {
+        Some((title, rest)) if tuned => format!(
+            "{title}\n\nThe study is tuned (tune.md), its {what} runs are not: they train with the study's own settings.\n\n{rest}"
+        ),
+        _ => md,
+    }
+}
+
 /// `index.md`: every table and chart of the report, linked in reading order.
 fn index_markdown(
     study: &str,
@@ -283,7 +303,14 @@ fn index_markdown(
         ("runs.csv", "every measured value of every run (also runs.parquet)"),
     ] {
         if exists(name) {
-            let _ = writeln!(md, "- [{name}]({name}): {what}");
+            // A tuned study's pairwise-transfer and adaptation runs are not tuned.
+            let untuned = ["pairwise_transfer.csv", "adaptation.md", "adaptation.csv"];
+            let note = if exists("tune.md") && untuned.contains(&name) {
+                " (trained with the study's own settings: not tuned)"
+            } else {
+                ""
+            };
+            let _ = writeln!(md, "- [{name}]({name}): {what}{note}");
         }
     }
     let mut kinds: Vec<&str> = charts.iter().map(|(k, _)| *k).collect();

@@ -75,6 +75,22 @@ pub fn write_study(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Runs a bad study and checks: exit code 2, one line naming the file, key path and
+/// line, and nothing written.
+pub fn assert_bad_input(study: &str, expected: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    write_study(dir.path(), "bad.yaml", study);
+    let o = run_in(dir.path(), &["run", "bad.yaml", "--out", "out"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("bad.yaml"), "{err}");
+    for e in expected {
+        assert!(err.contains(e), "expected `{e}` in: {err}");
+    }
+    assert!(!dir.path().join("out").exists(), "nothing written");
+}
+
 /// How many run records `<out>/runs` holds (temporary files aside).
 pub fn stored(out: &Path) -> usize {
     std::fs::read_dir(out.join("runs")).map_or(0, |d| {
