@@ -12,6 +12,8 @@ pub mod real;
 pub mod registry;
 pub mod seed;
 pub mod sinusoid;
+#[cfg(test)]
+mod split_audit;
 pub mod suite;
 
 pub use data::{ImageShape, InputShape, Matrix, Splits, SuiteData, TaskData, TaskKind};

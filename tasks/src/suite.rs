@@ -20,13 +20,13 @@ crate::registry! {
         TaskTree(TaskTree) = "task_tree":
             "a planted task hierarchy: fine tasks in `groups` (default [[0,1],[2,3]]) related at `rho` (0.9) within a group and `rho_between` (0.1) across, each with the planted generator's non-linear target; with `coarse` (default true) a last task `coarse` whose target is linear, (Σₖ wₖ)ᵀx/√ΣR + ε, related to every fine task; the planted matrix (coarse row included) is stored with each run",
         MultiMnist(MultiImage) = "multi_mnist":
-            "MultiMNIST (Sener & Koltun 2018): two MNIST digits on a 36×36 canvas, one top-left and one bottom-right (pixel-wise max where they overlap), resized to 28×28 (bilinear, pixel centres aligned), values in [0, 1]; tasks `left` and `right` (10 classes); `train`/`val`/`test` pairs (default 120k/10k/20k) drawn from the seed, train and val from the training images, test from the test images. Reads `DATA/mnist/`",
+            "MultiMNIST (Sener & Koltun 2018): two MNIST digits on a 36×36 canvas, one top-left and one bottom-right (pixel-wise max where they overlap), resized to 28×28 (bilinear, pixel centres aligned), values in [0, 1]; tasks `left` and `right` (10 classes); `train`/`val`/`test` pairs (default 120k/10k/20k); a fixed tenth of the training images is held out for validation pairs, training pairs use the rest (no image in both), both drawn from the seed; test pairs are a fixed draw from the test images, the same in every replicate. Reads `DATA/mnist/`",
         MultiFashion(MultiImage) = "multi_fashion":
             "the same with two Fashion-MNIST items. Reads `DATA/fashion-mnist/`",
         MultiFashionMnist(MultiImage) = "multi_fashion_mnist":
             "an MNIST digit top-left and a Fashion-MNIST item bottom-right (Lin et al. 2019)",
         CensusIncome(CensusIncome) = "census_income":
-            "UCI Census-Income (KDD) as in MMoE (Ma et al. 2018): `group: 1` = tasks `income_50k`, `never_married`; `group: 2` = `college` (any college education), `never_married`. Features: every other column but the instance weight, the 7 numeric ones standardised with training statistics, the rest one-hot over the training file's values (503 features in group 1). Validation and test = the two halves of the test file (seeded). Metrics `auc` (first), `accuracy`, `cross_entropy`. `train`/`test` subsample the training file / each half. Reads `DATA/census-income/`",
+            "UCI Census-Income (KDD) as in MMoE (Ma et al. 2018): `group: 1` = tasks `income_50k`, `never_married`; `group: 2` = `college` (any college education), `never_married`. Features: every other column but the instance weight, the 7 numeric ones standardised with the training part's statistics, the rest one-hot over its values (503 features in group 1). Test = the test file, the same in every replicate (`test`: a fixed subset); validation = `val` rows held out of the training file, the same in every replicate (default a tenth); training = the rest (`train`: a subset drawn from the seed). Metrics `auc` (first), `accuracy`, `cross_entropy`. Reads `DATA/census-income/`",
     }
 }
 
@@ -38,8 +38,8 @@ pub const MAX_SUITE_VALUES: usize = 2_000_000_000;
 
 impl SuiteSpec {
     /// The suite's split sizes by parameter name, its input width and its outputs (over all
-    /// tasks), known from its parameters alone. Census-Income's absent `train` is its
-    /// file's 199,523 rows; its absent `test` (half the test file each) counts as 0.
+    /// tasks), known from its parameters alone. Census-Income's absent sizes are those of
+    /// its published files (`val`: a tenth of the training file; `train`: the rest).
     fn extent(&self) -> (Vec<(&'static str, usize)>, usize, usize) {
         let splits = |t: usize, v: usize, e: usize| vec![("train", t), ("val", v), ("test", e)];
         let tasks = self.task_count();
@@ -60,14 +60,13 @@ impl SuiteSpec {
             SuiteSpec::MultiMnist(s)
             | SuiteSpec::MultiFashion(s)
             | SuiteSpec::MultiFashionMnist(s) => (splits(s.train, s.val, s.test), 28 * 28, tasks),
-            SuiteSpec::CensusIncome(s) => (
-                vec![
-                    ("train", s.train.unwrap_or(199_523)),
-                    ("test", s.test.unwrap_or(0)),
-                ],
-                500,
-                tasks,
-            ),
+            SuiteSpec::CensusIncome(s) => {
+                use crate::real::census::{PUBLISHED_TEST_ROWS, PUBLISHED_TRAIN_ROWS};
+                let val = s.val_rows(PUBLISHED_TRAIN_ROWS);
+                let rest = PUBLISHED_TRAIN_ROWS.saturating_sub(val);
+                let test = s.test.unwrap_or(PUBLISHED_TEST_ROWS);
+                (splits(s.train.unwrap_or(rest), val, test), 500, tasks)
+            }
         }
     }
 

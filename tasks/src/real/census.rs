@@ -2,9 +2,23 @@
 //! Group 1 = {income > 50K, never married}; group 2 = {education ≥ college, never
 //! married}. Features: every column except the instance weight (24), the income label (41)
 //! and the group's task columns (marital status 7; education 4 in group 2); the numeric
-//! columns standardised with training statistics, the others one-hot over the training
-//! file's values (a value not seen in training is all zeros; `?` is a value). The test
-//! file is split in half, seeded: validation and test, as in MMoE.
+//! columns standardised with the training part's statistics, the others one-hot over the training
+//! part's values (a value not seen there is all zeros; `?` is a value).
+//!
+//! Splits (`row_indices`): the test file is the test set of every replicate (`test: n`
+//! keeps a fixed subset of n of its rows). Validation rows are held out of the training
+//! file: a fixed set of `val` rows (default a tenth of the file, 19,953 rows), the first of
+//! a permutation drawn from the constant `FIXED_SEED`. The rest is the training part; a
+//! replicate trains on all of it, or on a subset of `train` rows drawn from its data seed.
+//! The encoder is fit on the whole training part, so the test and validation features are
+//! the same in every replicate as well. MMoE splits the test file into validation and test
+//! halves instead; here no row that tuning or best-validation selection scores on is ever a
+//! test row, in any replicate.
+//!
+//! The splits are disjoint by source row. The published files hold repeated records (rows
+//! with the same features and labels), within and across the two files: in group 1, 18,829
+//! of the 99,762 test rows equal some validation row, and 26,758 some training row. They
+//! are kept, as in MMoE.
 //!
 //! "Education ≥ college" is read as any college education: some college without degree,
 //! associates, bachelors, masters, professional school or doctorate (the paper does not
@@ -24,6 +38,13 @@ use std::path::{Path, PathBuf};
 pub const TRAIN_FILE: &str = "census-income/census_income_1994_1995_train.csv.gz";
 pub const TEST_FILE: &str = "census-income/census_income_1994_1995_test.csv.gz";
 const FIELDS: usize = 42;
+/// Rows of the published training file.
+pub const PUBLISHED_TRAIN_ROWS: usize = 199_523;
+/// Rows of the published test file.
+pub const PUBLISHED_TEST_ROWS: usize = 99_762;
+/// The seed of the choices that are the same in every replicate and every study: the
+/// validation rows and a `test` subset.
+const FIXED_SEED: u64 = 0;
 const NUMERIC: [usize; 7] = [0, 5, 16, 17, 18, 30, 39];
 const INSTANCE_WEIGHT: usize = 24;
 const INCOME: usize = 41;
@@ -50,9 +71,13 @@ pub struct CensusIncome {
     pub name: Option<String>,
     /// MMoE's task group: 1 = {income, never married}, 2 = {education, never married}.
     pub group: usize,
-    /// Keep this many training rows (seeded subset); default all 199,523.
+    /// Train on this many rows of the training part (a subset drawn from the replicate's
+    /// data seed); default all of it (179,570 rows of the published file).
     pub train: Option<usize>,
-    /// Keep at most this many rows in each half of the test file; default all.
+    /// Validation rows held out of the training file (a fixed set); default a tenth of the
+    /// file, rounded up (19,953 rows of the published file).
+    pub val: Option<usize>,
+    /// Test on at most this many rows of the test file (a fixed subset); default all 99,762.
     pub test: Option<usize>,
     /// Directory holding `census-income/`; default `$MTLBENCH_DATA`.
     pub data_dir: Option<PathBuf>,
@@ -66,6 +91,7 @@ impl Default for CensusIncome {
             name: None,
             group: 1,
             train: None,
+            val: None,
             test: None,
             data_dir: None,
             verify_checksums: true,
@@ -150,13 +176,78 @@ impl CensusIncome {
                 format!("{} is not 1 or 2", self.group),
             ));
         }
-        if self.train == Some(0) || self.test == Some(0) {
-            return Err(TasksError::invalid(
-                "train",
-                "train and test must be at least 1",
-            ));
+        for (key, n) in [
+            ("train", self.train),
+            ("val", self.val),
+            ("test", self.test),
+        ] {
+            if n == Some(0) {
+                return Err(TasksError::invalid(key, "must be at least 1"));
+            }
+        }
+        // The published file's size is known: a `val` that leaves no training row is refused
+        // before anything is read (for other files, when the suite is built).
+        if let Some(val) = self
+            .val
+            .filter(|v| self.verify_checksums && *v >= PUBLISHED_TRAIN_ROWS)
+        {
+            return Err(Self::no_training_rows(val, PUBLISHED_TRAIN_ROWS));
         }
         Ok(())
+    }
+
+    fn no_training_rows(val: usize, rows: usize) -> TasksError {
+        TasksError::invalid(
+            "val",
+            format!("{val} validation rows leave no training row: the training file has {rows}"),
+        )
+    }
+
+    /// The validation rows of a training file of `rows` rows: `val`, else a tenth of it
+    /// (rounded up).
+    pub fn val_rows(&self, rows: usize) -> usize {
+        self.val.unwrap_or(rows.div_ceil(10))
+    }
+
+    /// Which rows each split takes, each in file order: `train` and `val` index the
+    /// training file's `train_rows` rows, `test` the test file's `test_rows` rows.
+    /// Validation = the first `val_rows` of a permutation of the training file drawn from
+    /// `FIXED_SEED`; the training part = the other rows, all of them or a subset of `train`
+    /// drawn from `seed`; test = the whole test file, or the first `test` rows of a
+    /// permutation drawn from `FIXED_SEED`. Only the training subset depends on `seed`.
+    /// Also returns the training part (what the encoder is fit on).
+    pub fn row_indices(
+        &self,
+        train_rows: usize,
+        test_rows: usize,
+        seed: u64,
+    ) -> Result<(Splits<Vec<usize>>, Vec<usize>), TasksError> {
+        let val_n = self.val_rows(train_rows);
+        if val_n >= train_rows {
+            return Err(Self::no_training_rows(val_n, train_rows));
+        }
+        let mut order: Vec<usize> = (0..train_rows).collect();
+        order.shuffle(&mut seed::stream(
+            FIXED_SEED,
+            &["census-income", "validation"],
+        ));
+        let mut val = order[..val_n].to_vec();
+        let mut part = order[val_n..].to_vec();
+        val.sort_unstable();
+        part.sort_unstable();
+        let mut train = part.clone();
+        if let Some(n) = self.train.filter(|n| *n < part.len()) {
+            train.shuffle(&mut seed::stream(seed, &["census-train"]));
+            train.truncate(n);
+            train.sort_unstable();
+        }
+        let mut test: Vec<usize> = (0..test_rows).collect();
+        if let Some(n) = self.test.filter(|n| *n < test_rows) {
+            test.shuffle(&mut seed::stream(FIXED_SEED, &["census-income", "test"]));
+            test.truncate(n);
+            test.sort_unstable();
+        }
+        Ok((Splits { train, val, test }, part))
     }
 
     /// Checks that both files exist and match their checksums, without building.
@@ -188,35 +279,25 @@ impl CensusIncome {
         let dir = resolve(&self.data_dir)?;
         let train_text = read_text(&dir, TRAIN_FILE, self.verify_checksums)?;
         let test_text = read_text(&dir, TEST_FILE, self.verify_checksums)?;
-        let mut train = split_rows(&train_text, TRAIN_FILE)?;
-        let mut test = split_rows(&test_text, TEST_FILE)?;
-        if let Some(n) = self.train.filter(|n| *n < train.len()) {
-            let mut order: Vec<usize> = (0..train.len()).collect();
-            order.shuffle(&mut seed::stream(seed, &["census-train"]));
-            let mut keep = order[..n].to_vec();
-            keep.sort_unstable();
-            train = keep
-                .into_iter()
-                .map(|i| std::mem::take(&mut train[i]))
-                .collect();
+        let train_file = split_rows(&train_text, TRAIN_FILE)?;
+        let test_file = split_rows(&test_text, TEST_FILE)?;
+        let (rows, part) = self.row_indices(train_file.len(), test_file.len(), seed)?;
+        fn pick<'f, 't>(file: &'f [Vec<&'t str>], at: &[usize]) -> Vec<&'f [&'t str]> {
+            at.iter().map(|&i| file[i].as_slice()).collect()
         }
-        test.shuffle(&mut seed::stream(seed, &["census-test-split"]));
-        let half = test.len() / 2;
-        let mut val: Vec<Vec<&str>> = test.drain(..half).collect();
-        if let Some(n) = self.test {
-            val.truncate(n);
-            test.truncate(n);
-        }
+        let train = pick(&train_file, &rows.train);
+        let val = pick(&train_file, &rows.val);
+        let test = pick(&test_file, &rows.test);
         let mut excluded = vec![INSTANCE_WEIGHT, INCOME, MARITAL];
         if self.group == 2 {
             excluded.push(EDUCATION);
         }
-        let encoder = Encoder::fit(&train, &excluded);
+        let encoder = Encoder::fit(&pick(&train_file, &part), &excluded);
         let tasks = self
             .tasks()
             .into_iter()
             .map(|(name, label)| {
-                let labels = |rows: &[Vec<&str>]| {
+                let labels = |rows: &[&[&str]]| {
                     Matrix::new(
                         rows.len(),
                         1,
@@ -254,7 +335,7 @@ impl CensusIncome {
     }
 }
 
-/// Column encodings learnt from the training rows.
+/// Column encodings learnt from the training part.
 struct Encoder<'t> {
     /// (column, mean, std) of the numeric columns.
     numeric: Vec<(usize, f64, f64)>,
@@ -265,7 +346,7 @@ struct Encoder<'t> {
 }
 
 impl<'t> Encoder<'t> {
-    fn fit(rows: &[Vec<&'t str>], excluded: &[usize]) -> Self {
+    fn fit(rows: &[&[&'t str]], excluded: &[usize]) -> Self {
         // Numeric fields were checked when the rows were read (`split_rows`).
         let value = |r: &[&str], c: usize| r[c].parse::<f64>().unwrap_or(f64::NAN);
         let numeric: Vec<(usize, f64, f64)> = NUMERIC
@@ -300,7 +381,7 @@ impl<'t> Encoder<'t> {
         }
     }
 
-    fn encode(&self, rows: &[Vec<&str>]) -> Matrix {
+    fn encode(&self, rows: &[&[&str]]) -> Matrix {
         let mut data = vec![0f32; rows.len() * self.width];
         for (i, r) in rows.iter().enumerate() {
             let row = &mut data[i * self.width..(i + 1) * self.width];
@@ -366,18 +447,42 @@ mod tests {
             ..Default::default()
         };
         let s = spec.generate(1).unwrap();
-        assert_eq!((s.x.train.rows, s.x.val.rows, s.x.test.rows), (4, 1, 1));
-        let income: Vec<f32> = s.tasks[0].y.train.data.clone();
-        assert_eq!(income, vec![0.0, 1.0, 0.0, 1.0]);
-        assert_eq!(s.tasks[1].y.train.data, vec![1.0, 0.0, 1.0, 0.0]);
-        // Age standardised with the training mean 37.5 and (population) std √218.75.
-        let std = 218.75f64.sqrt();
-        assert!((f64::from(s.x.train.data[0]) - (20.0 - 37.5) / std).abs() < 1e-5);
+        // A tenth of the 4 training rows, rounded up, is held out for validation; the test
+        // file is the test set.
+        let (rows, part) = spec.row_indices(4, 2, 1).unwrap();
+        assert_eq!(
+            (rows.train.len(), rows.val.len(), rows.test.len()),
+            (3, 1, 2)
+        );
+        assert_eq!(part, rows.train);
+        assert_eq!((s.x.train.rows, s.x.val.rows, s.x.test.rows), (3, 1, 2));
+        // Labels of the fixture's rows, in file order.
+        let income = [0.0, 1.0, 0.0, 1.0];
+        let never_married = [1.0, 0.0, 1.0, 0.0];
+        let college = [0.0, 1.0, 0.0, 1.0];
+        let of =
+            |labels: &[f32], at: &[usize]| -> Vec<f32> { at.iter().map(|&i| labels[i]).collect() };
+        assert_eq!(s.tasks[0].y.train.data, of(&income, &rows.train));
+        assert_eq!(s.tasks[0].y.val.data, of(&income, &rows.val));
+        assert_eq!(s.tasks[1].y.train.data, of(&never_married, &rows.train));
+        assert_eq!(s.tasks[0].y.test.data, vec![1.0, 0.0]);
+        assert_eq!(s.tasks[1].y.test.data, vec![1.0, 0.0]);
+        // Age standardised with the training part's mean and (population) std.
+        let ages: Vec<f64> = rows
+            .train
+            .iter()
+            .map(|&i| [20.0, 40.0, 60.0, 30.0][i])
+            .collect();
+        let mean = ages.iter().sum::<f64>() / 3.0;
+        let std = (ages.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / 3.0).sqrt();
+        assert!((f64::from(s.x.train.data[0]) - (ages[0] - mean) / std).abs() < 1e-5);
+        assert!((f64::from(s.x.test.data[0]) - (50.0 - mean) / std).abs() < 1e-5);
         // One-hot: 7 numeric columns, then one column per training value of each kept
         // categorical column; the instance weight, income and marital status are not
-        // features, education is (group 1) with 4 training values.
+        // features, education is (group 1) with 3 values in the training part (every
+        // fixture row has its own).
         let categorical = FIELDS - NUMERIC.len() - 3;
-        assert_eq!(s.x.train.cols, NUMERIC.len() + (categorical - 1) + 4);
+        assert_eq!(s.x.train.cols, NUMERIC.len() + (categorical - 1) + 3);
         // Group 2: education becomes the task, not a feature.
         let g2 = CensusIncome {
             group: 2,
@@ -386,8 +491,8 @@ mod tests {
         .generate(1)
         .unwrap();
         assert_eq!(g2.tasks[0].name, "college");
-        assert_eq!(g2.tasks[0].y.train.data, vec![0.0, 1.0, 0.0, 1.0]);
-        assert_eq!(g2.x.train.cols, s.x.train.cols - 4);
+        assert_eq!(g2.tasks[0].y.train.data, of(&college, &rows.train));
+        assert_eq!(g2.x.train.cols, s.x.train.cols - 3);
         // A numeric field that is not a number names the file, line and field.
         let bad = row(30, "Children", "Never married", "- 50000.").replacen("30", "thirty", 1);
         std::fs::write(
@@ -408,6 +513,69 @@ mod tests {
             e.message().contains("line 1") && e.message().contains("2 fields"),
             "{e}"
         );
+    }
+
+    /// Validation rows are a fixed tenth of the training file (the same for every seed and
+    /// training subset), the test rows the test file or a fixed subset of it; the training
+    /// rows are the rest of the training file, or a subset of it drawn from the seed.
+    #[test]
+    fn validation_is_held_out_of_the_training_file_and_the_test_set_is_fixed() {
+        let spec = CensusIncome {
+            train: Some(500),
+            test: Some(300),
+            ..Default::default()
+        };
+        let (n, m) = (2000, 700);
+        let (a, part) = spec.row_indices(n, m, 1).unwrap();
+        let (b, part_b) = spec.row_indices(n, m, 2).unwrap();
+        assert_eq!(a.val.len(), 200);
+        assert_eq!((&a.val, &a.test, &part), (&b.val, &b.test, &part_b));
+        assert_ne!(a.train, b.train, "the training subset follows the seed");
+        assert_eq!(a.train.len(), 500);
+        assert!(a.train.iter().all(|i| part.contains(i)));
+        assert!(a.train.windows(2).all(|w| w[0] < w[1]));
+        // Validation and the training part partition the training file.
+        let mut all: Vec<usize> = a.val.iter().chain(&part).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..n).collect::<Vec<_>>());
+        // 300 distinct rows of the test file, in file order.
+        assert_eq!(a.test.len(), 300);
+        assert!(a.test.windows(2).all(|w| w[0] < w[1]) && a.test[299] < m);
+        // Neither depends on the training subset; the whole test file by default.
+        let whole = CensusIncome::default();
+        let (c, part_c) = whole.row_indices(n, m, 3).unwrap();
+        assert_eq!((&c.val, &part_c, &c.train), (&a.val, &part, &part));
+        assert_eq!(c.test, (0..m).collect::<Vec<_>>());
+        assert_eq!(whole.row_indices(2001, m, 3).unwrap().0.val.len(), 201);
+        assert_eq!(whole.val_rows(PUBLISHED_TRAIN_ROWS), 19_953);
+        // A validation set that leaves no training row is refused, naming `val`.
+        let all_val = CensusIncome {
+            val: Some(n),
+            ..Default::default()
+        };
+        assert_eq!(all_val.row_indices(n, m, 1).unwrap_err().key(), "val");
+        assert_eq!(
+            CensusIncome {
+                val: Some(0),
+                ..Default::default()
+            }
+            .validate()
+            .unwrap_err()
+            .key(),
+            "val"
+        );
+        let published = CensusIncome {
+            val: Some(PUBLISHED_TRAIN_ROWS),
+            ..Default::default()
+        };
+        let e = published.validate().unwrap_err();
+        assert!(e.key() == "val" && e.message().contains("199523"), "{e}");
+        assert!(CensusIncome {
+            verify_checksums: false,
+            ..published
+        }
+        .validate()
+        .is_ok());
     }
 
     #[test]

@@ -1,8 +1,15 @@
 //! `multi_mnist`, `multi_fashion`, `multi_fashion_mnist` (Sener & Koltun 2018; Lin et al.
 //! 2019): two 28×28 images overlaid on a 36×36 canvas, one at the top-left and one at the
 //! bottom-right, the canvas resized back to 28×28; task `left` = the top-left image's
-//! class, task `right` = the bottom-right one's. Pairs are drawn from the seed; train and
-//! validation pairs from the training images, test pairs from the test images.
+//! class, task `right` = the bottom-right one's.
+//!
+//! Splits (`pair_sources`): a fixed tenth of each training-image file (rounded up; the
+//! first of a permutation drawn from the constant `FIXED_SEED`, the same in every
+//! replicate) is held out: validation pairs are made of held-out images only, training
+//! pairs of the other training images only, so no image is in both a training and a
+//! validation pair. Training and validation pairs are drawn from the replicate's data seed;
+//! test pairs are made of the test images, drawn from `FIXED_SEED`: the same test set in
+//! every replicate.
 
 use super::datadir::{read_checked, resolve};
 use super::idx::parse;
@@ -10,6 +17,7 @@ use crate::data::{ImageShape, Matrix, Splits, SuiteData, TaskData, TaskKind};
 use crate::metrics::default_metrics;
 use crate::seed;
 use crate::TasksError;
+use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -61,6 +69,14 @@ impl Default for MultiImage {
         }
     }
 }
+
+/// The seed of the choices that are the same in every replicate and every study: the
+/// held-out training images and the test pairs.
+const FIXED_SEED: u64 = 0;
+
+/// The (left, right) source images of each split's pairs: indices into the left and the
+/// right image files (training files for `train` and `val`, test files for `test`).
+pub type PairSources = Splits<Vec<(usize, usize)>>;
 
 /// Side of the canvas the two images are placed on, and of the result.
 const CANVAS: usize = 36;
@@ -196,15 +212,87 @@ impl MultiImage {
         ])
     }
 
+    /// The training images of a file of `n` held out for validation pairs (sorted) and the
+    /// others (sorted): the first ⌈n/10⌉ of a permutation drawn from `FIXED_SEED`. A
+    /// function of `n` alone, so that the two positions of a suite that reads one file for
+    /// both hold out the same images.
+    pub fn held_out_images(n: usize) -> Result<(Vec<usize>, Vec<usize>), TasksError> {
+        let held = n.div_ceil(10);
+        if held >= n {
+            return Err(TasksError::data(
+                "data_dir",
+                format!("{n} training images: validation needs at least 2 (a tenth is held out)"),
+            ));
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut seed::stream(
+            FIXED_SEED,
+            &["multi-image", "validation-images"],
+        ));
+        let mut val = order[..held].to_vec();
+        let mut train = order[held..].to_vec();
+        val.sort_unstable();
+        train.sort_unstable();
+        Ok((val, train))
+    }
+
+    /// The source images of each split's pairs, for image files of the given sizes
+    /// (`[left train, right train, left test, right test]`): training pairs from the
+    /// training images not held out, drawn from `seed`; validation pairs from the held-out
+    /// ones (`held_out_images`), drawn from `seed`; test pairs from the test images, drawn
+    /// from `FIXED_SEED`.
+    pub fn pair_sources(&self, sizes: [usize; 4], seed: u64) -> Result<PairSources, TasksError> {
+        let [left_train, right_train, left_test, right_test] = sizes;
+        let (left_val, left_rest) = Self::held_out_images(left_train)?;
+        let (right_val, right_rest) = Self::held_out_images(right_train)?;
+        let all = |n: usize| (0..n).collect::<Vec<usize>>();
+        let draw = |n: usize, left: &[usize], right: &[usize], mut rng: rand_chacha::ChaCha8Rng| {
+            (0..n)
+                .map(|_| {
+                    let a = left[rng.gen_range(0..left.len())];
+                    (a, right[rng.gen_range(0..right.len())])
+                })
+                .collect()
+        };
+        Ok(Splits {
+            train: draw(
+                self.train,
+                &left_rest,
+                &right_rest,
+                seed::stream(seed, &["pairs", "train"]),
+            ),
+            val: draw(
+                self.val,
+                &left_val,
+                &right_val,
+                seed::stream(seed, &["pairs", "val"]),
+            ),
+            test: draw(
+                self.test,
+                &all(left_test),
+                &all(right_test),
+                seed::stream(FIXED_SEED, &["multi-image", "test-pairs"]),
+            ),
+        })
+    }
+
+    /// The source images of each split's pairs of the suite built from `seed` (reads the
+    /// files).
+    pub fn sources(&self, source: Source, seed: u64) -> Result<PairSources, TasksError> {
+        let sets = self.read_sets(source)?;
+        self.pair_sources(sets.each_ref().map(ImageSet::len), seed)
+    }
+
     /// Builds the suite; a pure function of the files and `seed`.
     pub fn generate(&self, source: Source, kind: &str, seed: u64) -> Result<SuiteData, TasksError> {
         let [left_train, right_train, left_test, right_test] = self.read_sets(source)?;
-        let mut rng = seed::stream(seed, &["pairs"]);
-        let mut split = |n: usize, left: &ImageSet, right: &ImageSet| {
+        let sizes = [&left_train, &right_train, &left_test, &right_test].map(ImageSet::len);
+        let pairs = self.pair_sources(sizes, seed)?;
+        let split = |pairs: &[(usize, usize)], left: &ImageSet, right: &ImageSet| {
+            let n = pairs.len();
             let mut x = Vec::with_capacity(n * SIDE * SIDE);
             let (mut yl, mut yr) = (Vec::with_capacity(n), Vec::with_capacity(n));
-            for _ in 0..n {
-                let (a, b) = (rng.gen_range(0..left.len()), rng.gen_range(0..right.len()));
+            for &(a, b) in pairs {
                 x.extend(overlay(left.image(a), right.image(b)));
                 yl.push(f32::from(left.labels[a]));
                 yr.push(f32::from(right.labels[b]));
@@ -215,9 +303,9 @@ impl MultiImage {
                 Matrix::new(n, 1, yr),
             )
         };
-        let train = split(self.train, &left_train, &right_train);
-        let val = split(self.val, &left_train, &right_train);
-        let test = split(self.test, &left_test, &right_test);
+        let train = split(&pairs.train, &left_train, &right_train);
+        let val = split(&pairs.val, &left_train, &right_train);
+        let test = split(&pairs.test, &left_test, &right_test);
         let kind_of = TaskKind::Classification { classes: 10 };
         let task = |name: &str, pick: fn(&(Matrix, Matrix, Matrix)) -> Matrix| TaskData {
             name: name.into(),
@@ -275,6 +363,103 @@ pub(crate) mod tests {
                 encode(&[n], &labels),
             )
             .unwrap();
+        }
+    }
+
+    /// Validation pairs are made of held-out training images only and training pairs of
+    /// the others, so no image is in both a training and a validation pair, in any
+    /// replicate; the held-out images are a fixed tenth of the file and the test pairs are
+    /// the same for every seed.
+    #[test]
+    fn no_image_is_in_both_a_training_and_a_validation_pair() {
+        use std::collections::HashSet;
+        let spec = MultiImage {
+            train: 3000,
+            val: 400,
+            test: 200,
+            ..Default::default()
+        };
+        // One file for both positions (MultiMNIST), and two files (Fashion+MNIST).
+        for sizes in [[600, 600, 100, 100], [600, 450, 100, 80]] {
+            let first = spec.pair_sources(sizes, 1).unwrap();
+            let mut trained: [HashSet<usize>; 2] = Default::default();
+            let mut validated: [HashSet<usize>; 2] = Default::default();
+            for seed in 1..=5 {
+                let p = spec.pair_sources(sizes, seed).unwrap();
+                assert_eq!((p.train.len(), p.val.len(), p.test.len()), (3000, 400, 200));
+                for (pairs, images) in [(&p.train, &mut trained), (&p.val, &mut validated)] {
+                    for &(a, b) in pairs {
+                        images[0].insert(a);
+                        images[1].insert(b);
+                    }
+                }
+                assert_eq!(p.test, first.test, "seed {seed}: the test pairs moved");
+                assert!(p.test.iter().all(|&(a, b)| a < sizes[2] && b < sizes[3]));
+                if seed > 1 {
+                    assert_ne!(p.train, first.train, "the training pairs follow the seed");
+                }
+            }
+            for side in 0..2 {
+                let n = sizes[side];
+                assert!(
+                    trained[side].is_disjoint(&validated[side]),
+                    "{sizes:?}: an image of position {side} is in a training and a validation pair"
+                );
+                // Validation uses a tenth of the images, training the other nine tenths.
+                assert_eq!(validated[side].len(), n / 10, "{sizes:?}");
+                assert_eq!(trained[side].len(), n - n / 10, "{sizes:?}");
+            }
+            if sizes[0] == sizes[1] {
+                // The same file at both positions: the left images of training pairs are
+                // not the right images of validation pairs either.
+                assert!(
+                    trained[0].is_disjoint(&validated[1]) && trained[1].is_disjoint(&validated[0])
+                );
+            }
+        }
+        // A file too small to hold any image out is refused, naming the data directory.
+        assert_eq!(
+            spec.pair_sources([1, 600, 100, 100], 1).unwrap_err().key(),
+            "data_dir"
+        );
+    }
+
+    /// The suite's pairs are the ones `sources` names: their labels are the source images'.
+    #[test]
+    fn the_suite_overlays_the_named_source_images() {
+        let dir = tempfile::tempdir().unwrap();
+        write_fixture(dir.path(), "mnist", 20);
+        let spec = MultiImage {
+            train: 50,
+            val: 10,
+            test: 10,
+            data_dir: Some(dir.path().to_path_buf()),
+            verify_checksums: false,
+            ..Default::default()
+        };
+        let s = spec.generate(Source::Mnist, "multi_mnist", 9).unwrap();
+        let p = spec.sources(Source::Mnist, 9).unwrap();
+        // The fixture's image i has label i % 10 and grey level 10·(i+1).
+        let label = |i: usize| (i % 10) as f32;
+        for (pairs, left, right, x) in [
+            (
+                &p.train,
+                &s.tasks[0].y.train,
+                &s.tasks[1].y.train,
+                &s.x.train,
+            ),
+            (&p.val, &s.tasks[0].y.val, &s.tasks[1].y.val, &s.x.val),
+            (&p.test, &s.tasks[0].y.test, &s.tasks[1].y.test, &s.x.test),
+        ] {
+            let image = |i: usize| {
+                let mut img = vec![(10 * (i + 1)) as u8; SIDE * SIDE];
+                img[0] = 255;
+                img
+            };
+            for (r, &(a, b)) in pairs.iter().enumerate() {
+                assert_eq!((left.data[r], right.data[r]), (label(a), label(b)));
+                assert_eq!(x.row(r), overlay(&image(a), &image(b)).as_slice());
+            }
         }
     }
 
