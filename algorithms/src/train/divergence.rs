@@ -123,6 +123,82 @@ mod tests {
         assert!(sane.points.iter().any(|p| p.split == Split::Test));
     }
 
+    /// Outputs that are not finite at an evaluation (here task 1's, through an infinite
+    /// bias of its output layer) mark the run diverged and keep none of that evaluation's
+    /// points, whose metrics would be NaN.
+    #[test]
+    fn non_finite_outputs_at_an_evaluation_diverge_the_run() {
+        use crate::architecture::testing::tiny_suite;
+        use crate::architecture::{ArchitectureSpec, HardSharing};
+        use crate::device::cpu;
+        use crate::model::ModelSpec;
+        use crate::train::{
+            evaluate_point, RunDefinition, RunSeeds, RunStatus, Split, TrainConfig, Trainer,
+        };
+        use crate::weighting::{Equal, WeightingSpec};
+        use dfdx::prelude::*;
+        let suite = tiny_suite(2, 4, 32, 3);
+        let (architecture, weighting) = (
+            ArchitectureSpec::HardSharing(HardSharing {}),
+            WeightingSpec::Equal(Equal {}),
+        );
+        let model = ModelSpec {
+            trunk: vec![8].into(),
+            head: vec![],
+        };
+        let training = TrainConfig::adam(3, 8, 0.01);
+        let mut trainer = Trainer::new(
+            cpu(),
+            RunDefinition {
+                suite: &suite,
+                architecture: &architecture,
+                weighting: &weighting,
+                model: &model,
+                training: &training,
+                seeds: RunSeeds {
+                    init: 1,
+                    batches: 2,
+                },
+            },
+        );
+        let mut outcome = crate::train::TrainOutcome {
+            status: RunStatus::Ok,
+            message: None,
+            points: Vec::new(),
+            steps: 0,
+            forward_passes: 0,
+            backward_passes: 0,
+            parameter_bytes: 0,
+            optimizer_bytes: 0,
+            device_memory_bytes: None,
+            solver: None,
+            telemetry: Vec::new(),
+            telemetry_backward_passes: 0,
+            telemetry_forward_passes: 0,
+            weights: Vec::new(),
+        };
+        assert!(evaluate_point(&trainer, 2, &mut outcome));
+        let evaluated = outcome.points.len();
+        assert!(outcome.points.iter().any(|p| p.split == Split::Test));
+        assert_eq!(outcome.status, RunStatus::Ok);
+        let last = trainer.net.towers[1].head.end - 1;
+        let width = trainer.net.layers[last].bias.shape().0;
+        trainer.net.layers[last].bias = trainer
+            .dev
+            .tensor_from_vec(vec![f32::INFINITY; width], (width,));
+        assert!(!evaluate_point(&trainer, 3, &mut outcome));
+        assert_eq!(outcome.status, RunStatus::Diverged);
+        assert_eq!(
+            outcome.message.as_deref(),
+            Some("task 1 outputs on the val split are not finite at epoch 3, step 0")
+        );
+        assert_eq!(
+            outcome.points.len(),
+            evaluated,
+            "task 0's val points dropped too"
+        );
+    }
+
     #[test]
     fn a_first_loss_of_zero_leaves_only_the_finiteness_rule() {
         let mut watch = DivergenceWatch::default();

@@ -261,28 +261,38 @@ pub fn train_network<D: Device<f32>>(
         }
         // Validation and test at every evaluation point, so that the report can select one
         // (results' `selection`) without retraining.
-        if cfg.evaluates_after(epoch) {
-            let kept = outcome.points.len();
-            for split in [Split::Val, Split::Test] {
-                if let Some(t) = trainer.evaluate(split, epoch, outcome.steps, &mut outcome.points)
-                {
-                    // No metric of non-finite outputs is kept (a record stores finite values).
-                    outcome.points.truncate(kept);
-                    outcome.status = RunStatus::Diverged;
-                    outcome.message = Some(format!(
-                        "task {t} outputs on the {} split are not finite at epoch {epoch}, step {}",
-                        split.as_str(),
-                        outcome.steps
-                    ));
-                    outcome.solver = (!trainer.solver.is_empty()).then_some(trainer.solver);
-                    return (outcome, trainer.net);
-                }
-            }
+        if cfg.evaluates_after(epoch) && !evaluate_point(&trainer, epoch, &mut outcome) {
+            outcome.solver = (!trainer.solver.is_empty()).then_some(trainer.solver);
+            return (outcome, trainer.net);
         }
         on_epoch(epoch);
     }
     outcome.solver = (!trainer.solver.is_empty()).then_some(trainer.solver);
     (outcome, trainer.net)
+}
+
+/// Evaluates the validation and the test split after `epoch` into `outcome`. When a task's
+/// outputs are not all finite, that evaluation's points are dropped (a record stores finite
+/// values only), the outcome is marked diverged with a message, and `false` returned.
+fn evaluate_point<D: Device<f32>>(
+    trainer: &Trainer<'_, D>,
+    epoch: usize,
+    outcome: &mut TrainOutcome,
+) -> bool {
+    let kept = outcome.points.len();
+    for split in [Split::Val, Split::Test] {
+        if let Some(t) = trainer.evaluate(split, epoch, outcome.steps, &mut outcome.points) {
+            outcome.points.truncate(kept);
+            outcome.status = RunStatus::Diverged;
+            outcome.message = Some(format!(
+                "task {t} outputs on the {} split are not finite at epoch {epoch}, step {}",
+                split.as_str(),
+                outcome.steps
+            ));
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]
