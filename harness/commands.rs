@@ -41,13 +41,15 @@ pub fn load(source: &StudySource, sets: &[Override]) -> Result<LoadedStudy, Harn
     config::apply_overrides(study, sets)
 }
 
-/// A study as the command line gives it: where it comes from, its overrides, and the
-/// largest plan accepted.
+/// A study as the command line gives it: where it comes from, its overrides, the
+/// largest plan accepted and the most memory a run may need (`None`: half of the
+/// machine's, see `memory`).
 #[derive(Debug, Clone)]
 pub struct StudyInput {
     pub source: StudySource,
     pub sets: Vec<Override>,
     pub max_runs: usize,
+    pub max_memory: Option<u64>,
 }
 
 impl StudyInput {
@@ -55,6 +57,7 @@ impl StudyInput {
     pub fn plan(&self) -> Result<(LoadedStudy, Vec<plan::RunSpec>), HarnessError> {
         let study = load(&self.source, &self.sets)?;
         let runs = plan::expand_limited(&study, self.max_runs)?;
+        crate::memory::check(&study, &runs, self.max_memory)?;
         if let Some(t) = &study.config.tune {
             // The search is counted against the limit before it is built, then checked.
             let cells = crate::tune::templates(&runs).len();
@@ -379,7 +382,8 @@ pub fn components_markdown() -> String {
 }
 
 /// `report DIR [--selection RULE] [--delta-metrics A,B]`: without them, those of
-/// `DIR/study.yaml` (or `last` and the suites' primary metrics).
+/// `DIR/study.yaml` (or `last` and the suites' primary metrics). A rule given here is
+/// refused when a stored `ok` run has fewer evaluation points than it needs.
 pub fn report(
     out: &Path,
     selection: Option<Selection>,
@@ -396,6 +400,15 @@ pub fn report(
             file: "--delta-metrics".into(),
             message,
         })?;
+    }
+    if let Some(rule) = &selection {
+        // A rule given here must have the evaluation points it chooses from in every run.
+        let runs = mtlbench_results::store::read_runs(&mtlbench_results::store::runs_dir(out))?;
+        rule.check_runs(&runs)
+            .map_err(|message| HarnessError::Config {
+                file: "--selection".into(),
+                message,
+            })?;
     }
     let study = out.join("study.yaml");
     let stored = if study.exists() {

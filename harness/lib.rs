@@ -2,10 +2,13 @@
 //! executor (rayon, crash-safe run store) → the report; and the commands of the CLI.
 
 pub mod bench;
+pub mod claim;
 pub mod commands;
 pub mod config;
 pub mod device;
 pub mod error;
+pub mod guards;
+pub mod memory;
 pub mod plan;
 pub mod presets;
 pub mod scalarization;

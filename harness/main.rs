@@ -79,6 +79,10 @@ struct StudyArgs {
     /// The most runs a plan may have (a guard against typos such as a huge `replicates`).
     #[arg(long, default_value_t = DEFAULT_MAX_RUNS)]
     max_runs: usize,
+    /// The most memory one run may need, by the plan's estimate (e.g. 8G, 512M; default:
+    /// half of the machine's memory).
+    #[arg(long, value_name = "SIZE", value_parser = mtlbench::memory::parse_size)]
+    max_memory: Option<u64>,
 }
 
 impl StudyArgs {
@@ -92,6 +96,7 @@ impl StudyArgs {
             source,
             sets: self.sets,
             max_runs: self.max_runs,
+            max_memory: self.max_memory,
         }
     }
 }
@@ -263,7 +268,7 @@ fn main() -> ExitCode {
             dry_run,
         } => {
             let input = study.input();
-            let max_runs = input.max_runs;
+            let (max_runs, max_memory) = (input.max_runs, input.max_memory);
             commands::slurm(
                 input,
                 SlurmOptions {
@@ -276,6 +281,7 @@ fn main() -> ExitCode {
                     device: format!("{device:?}").to_lowercase(),
                     binary: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mtlbench")),
                     max_runs,
+                    max_memory,
                 },
                 dry_run,
             )

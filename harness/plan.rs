@@ -373,6 +373,8 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
             }
         }
     }
+    crate::guards::check_selection(&c.selection, &trainings)
+        .map_err(|message| study.error_at("selection", message))?;
     let training_suffix = |cfg: &TrainConfig| -> String {
         let mut parts = Vec::new();
         if t.epochs.0.len() > 1 {

@@ -29,6 +29,9 @@ pub struct SlurmOptions {
     pub binary: PathBuf,
     /// Passed to every shard's `run --max-runs` (the plan was accepted with it).
     pub max_runs: usize,
+    /// Passed to every shard's `run --max-memory` when given (else each node takes half of
+    /// its own memory).
+    pub max_memory: Option<u64>,
 }
 
 /// A path as one shell word.
@@ -58,8 +61,11 @@ pub fn shard_script(study: &str, o: &SlurmOptions) -> String {
          # --resume: a requeued or rerun task continues its shard.\n",
         n = o.shards
     ));
+    let memory = o
+        .max_memory
+        .map_or(String::new(), |m| format!(" --max-memory {m}"));
     s.push_str(&format!(
-        "exec {} run {} --out {} --resume --device {} --max-runs {} --shard \"${{SLURM_ARRAY_TASK_ID}}/{}\" --threads \"${{SLURM_CPUS_PER_TASK:-1}}\"\n",
+        "exec {} run {} --out {} --resume --device {} --max-runs {}{memory} --shard \"${{SLURM_ARRAY_TASK_ID}}/{}\" --threads \"${{SLURM_CPUS_PER_TASK:-1}}\"\n",
         quote(&o.binary),
         quote(&o.out.join("study.yaml")),
         quote(&o.out),
@@ -146,6 +152,7 @@ pub fn submit(
         None => (StoredPlan::of(runs), o.out.clone()),
         Some(s) => (StoredPlan::of(s), crate::tune_stage::search_dir(&o.out)),
     };
+
     let o = SlurmOptions {
         shards: o.shards.clamp(1, runs.len().max(1)),
         ..o.clone()
@@ -183,7 +190,8 @@ pub fn submit(
         path: claim_dir.clone(),
         message: format!("cannot create it: {e}"),
     })?;
-    crate::sweep::claim_plan(&claim_dir, &plan)?;
+    // Its jobs may wait in the queue: a claim no other plan takes over (see `claim`).
+    crate::claim::claim_submitted(&claim_dir, &plan)?;
     write_atomic(&o.out.join("study.yaml"), study_text.as_bytes())?;
     let (shard_path, report_path) = (dir.join("shards.sbatch"), dir.join("report.sbatch"));
     write_atomic(&shard_path, shards.as_bytes())?;
@@ -237,6 +245,7 @@ mod tests {
             device: "cpu".into(),
             binary: PathBuf::from("/opt/mtlbench"),
             max_runs: 200_000,
+            max_memory: None,
         }
     }
 
@@ -253,6 +262,19 @@ mod tests {
             assert!(s.contains(line), "{line} not in\n{s}");
         }
         assert!(!s.contains("--partition") && !s.contains("--gpus"), "{s}");
+        assert!(!s.contains("--max-memory"), "{s}");
+        // A limit given to `slurm` goes to every shard.
+        let s = shard_script(
+            "q",
+            &SlurmOptions {
+                max_memory: Some(8 << 30),
+                ..options()
+            },
+        );
+        assert!(
+            s.contains(" --max-runs 200000 --max-memory 8589934592 --shard "),
+            "{s}"
+        );
     }
 
     #[test]

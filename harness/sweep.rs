@@ -82,7 +82,7 @@ impl DataCache {
 pub const PLAN_FILE: &str = "plan.json";
 
 /// What `plan.json` holds: the plan's identity and its run ids in plan order, so that
-/// `status` and every shard can check a directory without the study's data.
+/// `status` and every shard can check a directory without the study's data (see `claim`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StoredPlan {
     pub plan_id: String,
@@ -116,23 +116,14 @@ impl StoredPlan {
     }
 }
 
-/// The refusal of a directory whose stored plan is not `plan`.
-fn another_plan(out: &Path, stored: &StoredPlan, plan: &StoredPlan) -> HarnessError {
-    HarnessError::Output {
-        path: out.to_path_buf(),
-        message: format!(
-            "holds the runs of another plan (study `{}`, plan {}; this study's plan is {}): shards and resumed sweeps must run the same study; choose another --out",
-            stored.study, stored.plan_id, plan.plan_id
-        ),
-    }
-}
+pub use crate::claim::{claim_plan, Claim};
 
-/// Checks that `out` may receive runs of `plan`: its stored plan, if any, is `plan`, and
-/// it holds no run outside `plan`. Returns the ids it holds.
+/// Checks that `out` may receive runs of `plan`: its stored plan, if any, is `plan` or an
+/// abandoned claim (`claim`), and it holds no run outside `plan`. Returns the ids it holds.
 pub fn check_plan(out: &Path, plan: &StoredPlan) -> Result<HashSet<String>, HarnessError> {
     if let Some(previous) = StoredPlan::read(out)? {
-        if previous.plan_id != plan.plan_id {
-            return Err(another_plan(out, &previous, plan));
+        if previous.plan_id != plan.plan_id && !crate::claim::abandoned(out)? {
+            return Err(crate::claim::another_plan(out, &previous, plan));
         }
     }
     let stored: HashSet<String> = store::stored_ids(&runs_dir(out))?.into_iter().collect();
@@ -191,24 +182,6 @@ pub fn check_output(
     Ok(())
 }
 
-/// Writes `out/plan.json` unless it exists, exclusively: a temporary file is hard-linked to
-/// the name, which fails when the name exists, so that of shards of two plans started at
-/// once on an empty directory exactly one claims it. Then the stored plan must be `plan`.
-pub fn claim_plan(out: &Path, plan: &StoredPlan) -> Result<(), HarnessError> {
-    let bytes = serde_json::to_vec_pretty(plan).expect("a plan serialises");
-    if store::write_exclusive(&out.join(PLAN_FILE), &bytes)? {
-        return Ok(());
-    }
-    match StoredPlan::read(out)? {
-        Some(stored) if stored.plan_id == plan.plan_id => Ok(()),
-        Some(stored) => Err(another_plan(out, &stored, plan)),
-        None => Err(HarnessError::Output {
-            path: out.join(PLAN_FILE),
-            message: "was removed while this sweep claimed it".into(),
-        }),
-    }
-}
-
 /// Runs every planned run (of the shard, with `opts.shard`) not yet stored, storing each
 /// as it finishes.
 pub fn run_sweep(
@@ -227,10 +200,12 @@ pub fn run_sweep(
         path: runs_path.clone(),
         message: format!("cannot create the output directory: {e}"),
     })?;
-    claim_plan(&opts.out, &stored_plan)?;
-    // Shards of one plan write the same study; the first one's copy stays.
+    // Held until the sweep ends: while it runs, no other plan takes the directory over.
+    let claim = claim_plan(&opts.out, &stored_plan)?;
+    // Shards of one plan write the same study; the first one's copy stays (unless it was
+    // an abandoned claim's).
     let study_path = opts.out.join("study.yaml");
-    if opts.shard.is_none() || !study_path.exists() {
+    if opts.shard.is_none() || !study_path.exists() || claim.took_over {
         write_atomic(&study_path, study_text.as_bytes())?;
     }
 

@@ -20,7 +20,9 @@ pub enum Selection {
     /// scales weigh alike). Ties go to the earlier point. A run without validation points
     /// falls back to its last point.
     BestVal,
-    /// The mean of the last k evaluation points' test values.
+    /// The mean of the last k evaluation points' test values. k counts evaluation points
+    /// (epochs only with `eval_every: 1`); a plan, and `report --selection`, refuse a k
+    /// larger than a run's evaluation points, and `select` averages all of them then.
     MeanLast(usize),
 }
 
@@ -100,6 +102,61 @@ impl Selection {
             Selection::MeanLast(0) => Err("mean_last needs k ≥ 1".into()),
             _ => Ok(()),
         }
+    }
+
+    /// The evaluation points a run needs for the rule to do what it says: `last` 1,
+    /// `best_val` 2 (a choice among one point is none), `mean_last: k` k.
+    pub fn evaluations_needed(&self) -> usize {
+        match self {
+            Selection::Last => 1,
+            Selection::BestVal => 2,
+            Selection::MeanLast(k) => *k,
+        }
+    }
+
+    /// Why the rule cannot take effect on a run with `evaluations` evaluation points, if it
+    /// cannot; `source` says where the count comes from ("run X has", "epochs: 1 with
+    /// eval_every: 1 gives").
+    pub fn refusal(&self, evaluations: usize, source: &str) -> Option<String> {
+        if evaluations >= self.evaluations_needed() {
+            return None;
+        }
+        let points = match evaluations {
+            1 => "1 evaluation point".to_string(),
+            n => format!("{n} evaluation points"),
+        };
+        Some(match self {
+            Selection::BestVal => format!(
+                "best_val chooses among a run's evaluation points, and {source} {points}: add epochs or lower training.eval_every, or select `last`"
+            ),
+            _ => format!(
+                "{self} averages a run's last {} evaluation points (k counts evaluations: every training.eval_every epochs, and the last epoch), and {source} {points}: lower k, add epochs or lower training.eval_every",
+                self.evaluations_needed()
+            ),
+        })
+    }
+
+    /// Refuses the rule for stored runs (`report --selection`): every `ok` run that the
+    /// tables select from (adaptation runs aside) must have the evaluation points the rule
+    /// needs. The error names the first run short of them.
+    pub fn check_runs(&self, runs: &[RunRecord]) -> Result<(), String> {
+        for run in runs
+            .iter()
+            .filter(|r| r.is_ok() && r.stage.as_deref() != Some("adaptation"))
+        {
+            let mut epochs: Vec<usize> = run
+                .points
+                .iter()
+                .filter(|p| p.split == "test")
+                .map(|p| p.epoch)
+                .collect();
+            epochs.sort_unstable();
+            epochs.dedup();
+            if let Some(why) = self.refusal(epochs.len(), &format!("run {} has", run.id)) {
+                return Err(why);
+            }
+        }
+        Ok(())
     }
 
     /// One sentence for captions: which point the test metrics are taken at.
@@ -319,6 +376,40 @@ mod tests {
         Selection::BestVal.apply(&mut runs);
         let epochs: Vec<usize> = runs[0].final_test().map(|p| p.epoch).collect();
         assert_eq!(epochs, [2, 2]);
+    }
+
+    #[test]
+    fn rules_needing_more_evaluations_than_a_run_has_are_refused() {
+        // The fixture has 3 evaluation points.
+        let three = vec![run()];
+        for ok in [
+            Selection::Last,
+            Selection::BestVal,
+            Selection::MeanLast(1),
+            Selection::MeanLast(3),
+        ] {
+            assert_eq!(ok.check_runs(&three), Ok(()), "{ok}");
+        }
+        let err = Selection::MeanLast(4).check_runs(&three).unwrap_err();
+        assert!(
+            err.starts_with("mean_last:4 averages a run's last 4 evaluation points"),
+            "{err}"
+        );
+        assert!(err.contains("has 3 evaluation points"), "{err}");
+        // One evaluation point: best_val and mean_last ≥ 2 have nothing to choose or average.
+        let mut one = run();
+        one.points.retain(|p| p.epoch == 3);
+        let one = vec![one];
+        assert_eq!(Selection::Last.check_runs(&one), Ok(()));
+        assert_eq!(Selection::MeanLast(1).check_runs(&one), Ok(()));
+        let err = Selection::BestVal.check_runs(&one).unwrap_err();
+        assert!(err.starts_with("best_val chooses among"), "{err}");
+        assert!(err.contains("has 1 evaluation point: "), "{err}");
+        assert!(Selection::MeanLast(2).check_runs(&one).is_err());
+        // Runs that are not ok are not selected from, so they do not count.
+        let mut diverged = one.clone();
+        diverged[0].status = "diverged".into();
+        assert_eq!(Selection::BestVal.check_runs(&diverged), Ok(()));
     }
 
     #[test]

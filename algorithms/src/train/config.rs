@@ -52,6 +52,19 @@ impl TrainConfig {
         }
     }
 
+    /// Whether the run evaluates the validation and test splits after epoch `epoch`
+    /// (1-based): every `eval_every` epochs, and after the last epoch.
+    pub fn evaluates_after(&self, epoch: usize) -> bool {
+        epoch.is_multiple_of(self.eval_every) || epoch == self.epochs
+    }
+
+    /// The number of evaluation points a run has: the epochs `evaluates_after` names,
+    /// ⌈epochs / eval_every⌉ (a multiple of `eval_every` that is the last epoch counts
+    /// once).
+    pub fn evaluations(&self) -> usize {
+        self.epochs.div_ceil(self.eval_every.max(1))
+    }
+
     pub fn validate(&self) -> Result<(), AlgorithmsError> {
         if self.epochs == 0 {
             return Err(AlgorithmsError::invalid("epochs", "must be at least 1"));
@@ -72,5 +85,55 @@ impl TrainConfig {
             ));
         }
         self.optimizer.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::architecture::testing::{adam_training, tiny_suite, train_tiny};
+    use crate::architecture::{ArchitectureSpec, HardSharing};
+    use crate::model::ModelSpec;
+    use crate::train::{RunStatus, Split};
+    use crate::weighting::{Equal, WeightingSpec};
+
+    /// `evaluations` counts the evaluation points training makes: ⌈epochs / eval_every⌉,
+    /// checked against the epochs a trained run's validation points carry.
+    #[test]
+    fn evaluations_count_the_points_training_makes() {
+        let suite = tiny_suite(2, 4, 16, 1);
+        let model = ModelSpec {
+            trunk: vec![4].into(),
+            head: vec![],
+        };
+        for (epochs, eval_every, expected) in [
+            (1, 1, vec![1]),
+            (1, 5, vec![1]),
+            (4, 2, vec![2, 4]),
+            (5, 2, vec![2, 4, 5]),
+            (7, 3, vec![3, 6, 7]),
+        ] {
+            let training = adam_training(epochs, 8, eval_every, false);
+            let outcome = train_tiny(
+                &suite,
+                &ArchitectureSpec::HardSharing(HardSharing {}),
+                &WeightingSpec::Equal(Equal {}),
+                &model,
+                &training,
+                (1, 2),
+            );
+            assert_eq!(outcome.status, RunStatus::Ok);
+            let mut evaluated: Vec<usize> = outcome
+                .points
+                .iter()
+                .filter(|p| p.split == Split::Val)
+                .map(|p| p.epoch)
+                .collect();
+            evaluated.dedup();
+            assert_eq!(
+                evaluated, expected,
+                "epochs {epochs}, eval_every {eval_every}"
+            );
+            assert_eq!(training.evaluations(), expected.len());
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The training loop of one run: seeded batches, weighted-loss steps, evaluation on the
-//! validation split every `eval_every` epochs and on the test split at the end, and
-//! divergence detection (a non-finite loss stops the run with status `diverged`).
+//! validation and test splits every `eval_every` epochs and after the last, and divergence
+//! detection (`divergence`: a non-finite loss, a loss above 10⁶ times its first value, or
+//! non-finite outputs stop the run with status `diverged`).
 //!
 //! The run's definition, outcome and epoch loop are here; `config` holds the
 //! hyper-parameters (`TrainConfig`), `trainer` the model and its step paths (`Trainer`),
@@ -8,6 +9,7 @@
 
 mod config;
 mod context;
+pub mod divergence;
 mod telemetry;
 mod trainer;
 
@@ -54,7 +56,8 @@ impl Split {
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Ok,
-    /// A loss became NaN or infinite; the run stopped there.
+    /// The run breached the divergence rule (`divergence`: a loss became NaN or infinite,
+    /// or grew above 10⁶ times its first value, or the outputs did); it stopped there.
     Diverged,
     /// The run could not be carried out (the message says why).
     Failed,
@@ -203,6 +206,7 @@ pub fn train_network<D: Device<f32>>(
         weights: Vec::new(),
     };
     let mut order: Vec<usize> = (0..n).collect();
+    let mut watch = divergence::DivergenceWatch::default();
     for epoch in 1..=cfg.epochs {
         // The epoch's order depends on (replicate, epoch) only: every algorithm of a
         // replicate sees the same batches.
@@ -231,12 +235,9 @@ pub fn train_network<D: Device<f32>>(
             outcome.steps += 1;
             outcome.forward_passes += forward;
             outcome.backward_passes += backward;
-            if let Some(t) = losses.iter().position(|l| !l.is_finite()) {
+            if let Some((_, what)) = watch.step(&losses) {
                 outcome.status = RunStatus::Diverged;
-                outcome.message = Some(format!(
-                    "task {t} loss became {} at epoch {epoch}, step {}",
-                    losses[t], outcome.steps
-                ));
+                outcome.message = Some(format!("{what} at epoch {epoch}, step {}", outcome.steps));
                 outcome.solver = (!trainer.solver.is_empty()).then_some(trainer.solver);
                 return (outcome, trainer.net);
             }
@@ -260,14 +261,38 @@ pub fn train_network<D: Device<f32>>(
         }
         // Validation and test at every evaluation point, so that the report can select one
         // (results' `selection`) without retraining.
-        if epoch % cfg.eval_every == 0 || epoch == cfg.epochs {
-            trainer.evaluate(Split::Val, epoch, outcome.steps, &mut outcome.points);
-            trainer.evaluate(Split::Test, epoch, outcome.steps, &mut outcome.points);
+        if cfg.evaluates_after(epoch) && !evaluate_point(&trainer, epoch, &mut outcome) {
+            outcome.solver = (!trainer.solver.is_empty()).then_some(trainer.solver);
+            return (outcome, trainer.net);
         }
         on_epoch(epoch);
     }
     outcome.solver = (!trainer.solver.is_empty()).then_some(trainer.solver);
     (outcome, trainer.net)
+}
+
+/// Evaluates the validation and the test split after `epoch` into `outcome`. When a task's
+/// outputs are not all finite, that evaluation's points are dropped (a record stores finite
+/// values only), the outcome is marked diverged with a message, and `false` returned.
+fn evaluate_point<D: Device<f32>>(
+    trainer: &Trainer<'_, D>,
+    epoch: usize,
+    outcome: &mut TrainOutcome,
+) -> bool {
+    let kept = outcome.points.len();
+    for split in [Split::Val, Split::Test] {
+        if let Some(t) = trainer.evaluate(split, epoch, outcome.steps, &mut outcome.points) {
+            outcome.points.truncate(kept);
+            outcome.status = RunStatus::Diverged;
+            outcome.message = Some(format!(
+                "task {t} outputs on the {} split are not finite at epoch {epoch}, step {}",
+                split.as_str(),
+                outcome.steps
+            ));
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]

@@ -198,19 +198,24 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             .collect()
     }
 
+    /// Appends every task's metrics on `split` to `out`; a task whose outputs are not all
+    /// finite stops it, and its index is returned (the run has diverged).
     pub(super) fn evaluate(
         &self,
         split: Split,
         epoch: usize,
         step: usize,
         out: &mut Vec<EvalPoint>,
-    ) {
+    ) -> Option<usize> {
         let suite = self.def.suite;
         let x = match split {
             Split::Val => &suite.x.val,
             _ => &suite.x.test,
         };
         for (t, pred) in self.predict(x).iter().enumerate() {
+            if !pred.data.iter().all(|v| v.is_finite()) {
+                return Some(t);
+            }
             let task = &suite.tasks[t];
             let target = if split == Split::Val {
                 &task.y.val
@@ -229,6 +234,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
                 });
             }
         }
+        None
     }
 }
 
