@@ -638,6 +638,9 @@ mod tests {
         let (b, _) = exact(0, 1);
         let (c, _) = exact(1, 1);
         let want = a + 2.0 * b / 1.7 + c / (1.7 * 1.7);
-        assert!((cancelled - want).abs() < 1e-6 * want, "{cancelled} vs {want}");
+        assert!(
+            (cancelled - want).abs() < 1e-6 * want,
+            "{cancelled} vs {want}"
+        );
     }
 }

@@ -561,7 +561,10 @@ mod tests {
             all.push(p);
             union_volume(&all) - union_volume(&f)
         };
-        assert!((front_volume - union_volume(&f)).abs() < 1e-12, "{front_volume}");
+        assert!(
+            (front_volume - union_volume(&f)).abs() < 1e-12,
+            "{front_volume}"
+        );
         assert_eq!(v[0].dominated_by.as_deref(), Some("w=1,1"));
         assert!(v[0].beyond_front.abs() < 1e-12);
         // beyond, at (x(0.9), y(0.2)), adds the part of its box the front lacks.

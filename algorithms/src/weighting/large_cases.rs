@@ -25,7 +25,10 @@ pub fn large_cases() -> Vec<LargeCase> {
     let mut rng = mtlbench_tasks::seed::stream(1, &["large-opposite-cases"]);
     let mut random = |p: usize| -> Vec<f64> { (0..p).map(|_| rng.gen_range(-1.0..1.0)).collect() };
     let row = |s: f64, b: &[f64], e: f64, n: &[f64]| -> Vec<f32> {
-        b.iter().zip(n).map(|(x, y)| (s * (x + e * y)) as f32).collect()
+        b.iter()
+            .zip(n)
+            .map(|(x, y)| (s * (x + e * y)) as f32)
+            .collect()
     };
     // Two tasks nearly opposite (cosine ≈ −1 + 1e-6) and a third, small one.
     let p = 30_011;
@@ -121,7 +124,11 @@ pub fn rows64(grads: &[Vec<f32>]) -> Vec<Vec<f64>> {
 pub fn exact_gram(grads: &[Vec<f32>]) -> Vec<Vec<f64>> {
     let rows = rows64(grads);
     (0..rows.len())
-        .map(|i| (0..rows.len()).map(|j| exact_dot(&rows[i], &rows[j])).collect())
+        .map(|i| {
+            (0..rows.len())
+                .map(|j| exact_dot(&rows[i], &rows[j]))
+                .collect()
+        })
         .collect()
 }
 
