@@ -3,7 +3,7 @@
 //! gradient magnitude similarity, update conflict, alignment with the mean gradient, the
 //! norm of the summed gradient, the condition number of GGᵀ and GradDrop's sign purity;
 //! optionally the pairwise cosines per shared layer. During training they read the
-//! Gramian of G (one product on the device), the products Gd and the column sums of G; the
+//! Gramian of G (accumulated in f64), the products Gd and the column sums of G; the
 //! host forms on `&[Vec<f32>]` serve the tests.
 
 use crate::jacobian::{Direction, Jacobian};

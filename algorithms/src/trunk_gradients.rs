@@ -235,8 +235,9 @@ mod tests {
         (dev, net, kinds, batch)
     }
 
-    /// The batched route gives the T-pass route's losses, G and head gradients (to f32
-    /// rounding), on a trunk with a zero-activation-heavy ReLU and a classification task.
+    /// The batched route gives the T-pass route's losses, G (to f32 rounding) and head
+    /// gradients, weights and biases (bit for bit), on a trunk with a zero-activation-heavy
+    /// ReLU and a classification task.
     #[test]
     fn batched_route_matches_task_passes() {
         let (dev, net, kinds, batch) = fixture();
@@ -259,10 +260,18 @@ mod tests {
                 assert!((x - y).abs() < 1e-6 * (1.0 + x.abs()), "{x} vs {y}");
             }
         }
+        // The heads' own gradients, weights and biases, of every head layer of every task.
+        assert_eq!(passes.own.len(), 3);
         for (a, b) in passes.own.iter().zip(&batched.own) {
+            assert_eq!(a.len(), b.len());
+            assert!(!a.is_empty());
             for (x, y) in a.iter().zip(b) {
                 assert_eq!(x.weight.as_vec(), y.weight.as_vec());
+                assert_eq!(x.bias.as_vec(), y.bias.as_vec());
             }
+            // The output layer's bias gradient is not zero: the comparison compares something.
+            let output = b.last().expect("a head layer").bias.as_vec();
+            assert!(output.iter().any(|v| *v != 0.0), "{output:?}");
         }
         let mmoe =
             ArchitectureSpec::Mmoe(Mmoe { experts: 2 }).build(&dev, &model, 3, &[2, 3, 1], 7);

@@ -463,6 +463,59 @@ mod tests {
         assert!((hypervolume(&c) - union).abs() < 1e-15);
     }
 
+    /// The volume of the union of the boxes [0, p] by inclusion–exclusion, independent of
+    /// the sweep: Σ over non-empty subsets S of (−1)^(|S|+1) Πₐ min_{p∈S} max(pₐ, 0).
+    fn union_volume(points: &[Vec<f64>]) -> f64 {
+        let d = points.first().map_or(0, Vec::len);
+        (1u32..1 << points.len())
+            .map(|subset| {
+                let members: Vec<&Vec<f64>> = points
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| subset >> i & 1 == 1)
+                    .map(|(_, p)| p)
+                    .collect();
+                let corner: f64 = (0..d)
+                    .map(|a| {
+                        members
+                            .iter()
+                            .map(|p| p[a].max(0.0))
+                            .fold(f64::INFINITY, f64::min)
+                    })
+                    .product();
+                if subset.count_ones() % 2 == 1 {
+                    corner
+                } else {
+                    -corner
+                }
+            })
+            .sum()
+    }
+
+    /// The sweep's hypervolume equals inclusion–exclusion on seeded point sets in 1, 2 and
+    /// 3 dimensions: up to 9 points, with ties, dominated points and negative coordinates.
+    #[test]
+    fn hypervolume_matches_inclusion_exclusion() {
+        // A fixed linear congruential stream: values on a grid of 1/16 (ties) in [−0.25, 1).
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 33) % 20) as f64 / 16.0 - 0.25
+        };
+        for d in 1..=3 {
+            for n in 1..=9 {
+                for _ in 0..20 {
+                    let points: Vec<Vec<f64>> =
+                        (0..n).map(|_| (0..d).map(|_| next()).collect()).collect();
+                    let (got, want) = (hypervolume(&points), union_volume(&points));
+                    assert!((got - want).abs() < 1e-12, "{points:?}: {got} vs {want}");
+                }
+            }
+        }
+    }
+
     fn point(label: &str, means: &[f64]) -> FrontPoint {
         FrontPoint {
             label: label.into(),
@@ -497,25 +550,35 @@ mod tests {
         // the reference point lies 10% of each span beyond the worst.
         let x = |acc: f64| ((acc - 0.55) / 0.35 + 0.1) / 1.1;
         let y = |err: f64| ((0.5 - err) / 0.45 + 0.1) / 1.1;
-        let f = [(x(0.6), y(0.1)), (x(0.8), y(0.3)), (x(0.9), y(0.5))];
-        assert!((front_volume - area(&f)).abs() < 1e-12, "{front_volume}");
+        let f = vec![
+            vec![x(0.6), y(0.1)],
+            vec![x(0.8), y(0.3)],
+            vec![x(0.9), y(0.5)],
+        ];
+        // The expected volumes by inclusion–exclusion (not by the sweep under test).
+        let with = |p: Vec<f64>| {
+            let mut all = f.clone();
+            all.push(p);
+            union_volume(&all) - union_volume(&f)
+        };
+        assert!(
+            (front_volume - union_volume(&f)).abs() < 1e-12,
+            "{front_volume}"
+        );
         assert_eq!(v[0].dominated_by.as_deref(), Some("w=1,1"));
         assert!(v[0].beyond_front.abs() < 1e-12);
         // beyond, at (x(0.9), y(0.2)), adds the part of its box the front lacks.
-        let beyond = (x(0.9), y(0.2));
-        let mut with = f.to_vec();
-        with.push(beyond);
+        let beyond = vec![x(0.9), y(0.2)];
         assert!(v[1].dominated_by.is_none());
-        assert!((v[1].beyond_front - (area(&with) - area(&f))).abs() < 1e-12);
+        assert!((v[1].beyond_front - with(beyond.clone())).abs() < 1e-12);
         assert!(v[1].beyond_front > 0.0);
-        assert!((v[1].hypervolume - beyond.0 * beyond.1).abs() < 1e-12);
+        assert!((v[1].hypervolume - beyond[0] * beyond[1]).abs() < 1e-12);
         // Worst on accuracy yet best on error and undominated: it keeps volume and adds some.
+        let worst = vec![x(0.55), y(0.05)];
         assert!(v[2].dominated_by.is_none());
-        assert!(
-            v[2].hypervolume > 0.0 && v[2].beyond_front > 0.0,
-            "{:?}",
-            v[2]
-        );
+        assert!((v[2].hypervolume - worst[0] * worst[1]).abs() < 1e-12);
+        assert!((v[2].beyond_front - with(worst)).abs() < 1e-12);
+        assert!(v[2].beyond_front > 0.0, "{:?}", v[2]);
     }
 
     /// A training grid's settings each get their own front, with the methods trained

@@ -270,8 +270,9 @@ fn lenet_trains_on_28_by_28_images() {
     assert_eq!(outcome, run());
 }
 
-/// LeNet on the real MultiMNIST (needs `MTLBENCH_DATA`): a short run whose test accuracy
-/// beats chance on both tasks.
+/// LeNet on the real MultiMNIST (needs `MTLBENCH_DATA`; `.ci/run` runs it when the data is
+/// there, about 8 s in the test build): a short run whose test accuracy beats chance on
+/// both tasks.
 #[test]
 #[ignore = "needs the MultiMNIST files under MTLBENCH_DATA"]
 fn lenet_on_multi_mnist() {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// `aligned_mtl`: GGᵀ = VΛVᵀ (eigenvalues ≤ λ_max·T·ε₃₂ dropped), B = √λ_min·VΛ^{−1/2}Vᵀ,
 /// wᵢ = column sums of B (LibMTL's `min` scale mode). Task heads get their own task's
-/// gradient. The eigen-decomposition is of the T×T Gramian (one product on the device),
+/// gradient. The eigen-decomposition is of the T×T Gramian (accumulated in f64 from G),
 /// in f64 on the host.
 ///
 /// Paper: Senushkin et al. 2023, "Independent component alignment for multi-task

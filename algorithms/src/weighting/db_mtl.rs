@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// The moving averages ĝ are a [T, P] tensor on the run's device (in G's column blocks),
 /// updated there; the
-/// norms ‖ĝᵢ‖ are the diagonal of its Gramian (one product on the device) and d = Ĝᵀα is
+/// norms ‖ĝᵢ‖ are the diagonal of its Gramian (accumulated in f64 from Ĝ) and d = Ĝᵀα is
 /// one product on the device.
 ///
 /// Training: on `planted_correlation` (method-zoo's suite: 4 tasks, ρ 0.9, hard_sharing

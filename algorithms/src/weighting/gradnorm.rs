@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// s takes ∂L_grad/∂s and an Adam step at the run's learning rate; d = Σ wᵢgᵢ. Equal weights
 /// during the first epoch (as LibMTL). Heads get their own task's gradient × wᵢ.
 ///
-/// The norms ‖gᵢ‖ are the diagonal of the Gramian (one product on the device), or of the
+/// The norms ‖gᵢ‖ are the diagonal of the Gramian (accumulated in f64 from G), or of the
 /// last shared layer's block Gramian with `last_shared_layer`.
 ///
 /// Paper: Chen et al. 2018; LibMTL `GradNorm` (norms over all shared parameters). The

@@ -27,7 +27,7 @@ pub enum GradVacGranularity {
 /// heads get their own task's gradient.
 ///
 /// Each gᵢ′ is tracked per group as coefficients on the gⱼ, so the method reads only the
-/// group's block Gramian (one product on the device per group) and the direction is, per
+/// group's block Gramian (accumulated in f64 from G's columns there) and the direction is, per
 /// group, G's columns there combined by the group's coefficients (one product each).
 ///
 /// Paper: Wang et al. 2021, "Gradient vaccine"; LibMTL `GradVac`. Hyper-parameters:

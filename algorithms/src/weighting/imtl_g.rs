@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// `imtl_g`: the update with equal projections onto every task's unit gradient,
 /// α₂..T = g₁Uᵀ(DUᵀ)⁻¹, α₁ = 1 − Σα₂..T (the gradient part of IMTL; the learnable loss
 /// scales of IMTL-L are not included). Task heads get their own task's gradient. Every
-/// product it needs is an entry of the Gramian (one product on the device).
+/// product it needs is an entry of the Gramian (accumulated in f64 from G on the device).
 ///
 /// Paper: Liu et al. 2021, "Towards impartial multi-task learning"; LibMTL `IMTL`
 /// (gradient part). No hyper-parameters.
@@ -114,6 +114,55 @@ mod tests {
         assert_eq!(agg.event, Some("imtl_g_equal_weights"));
         assert_eq!(agg.weights, vec![1.0 / 3.0; 3]);
         assert_eq!(imtl_g(&gram(&conflicting())).event, None);
+    }
+
+    /// IMTL-G from its definition on the f64 rows (the f32 entries promoted exactly):
+    /// uₜ = gₜ/‖gₜ‖, D = [g₁ − gₜ], U = [u₁ − uₜ] (t = 2..T) as vectors, DUᵀ and g₁Uᵀ by
+    /// compensated dot products, α₂..T = g₁Uᵀ(DUᵀ)⁻¹ by the references' own elimination,
+    /// α₁ = 1 − Σα₂..T; d* = Σ αₜgₜ.
+    fn exact_imtl_g(grads: &[Vec<f32>]) -> Vec<f64> {
+        use super::super::large_cases::{combine_exact, exact_dot, gauss_solve, rows64};
+        let g = rows64(grads);
+        let t = g.len();
+        let u: Vec<Vec<f64>> = g
+            .iter()
+            .map(|row| {
+                let norm = exact_dot(row, row).sqrt();
+                row.iter().map(|x| x / norm).collect()
+            })
+            .collect();
+        let minus = |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(x, y)| x - y).collect() };
+        let d: Vec<Vec<f64>> = (1..t).map(|s| minus(&g[0], &g[s])).collect();
+        let ud: Vec<Vec<f64>> = (1..t).map(|k| minus(&u[0], &u[k])).collect();
+        // x·(DUᵀ) = g₁Uᵀ, solved as (DUᵀ)ᵀxᵀ = (g₁Uᵀ)ᵀ.
+        let du_t: Vec<Vec<f64>> = (0..t - 1)
+            .map(|k| (0..t - 1).map(|s| exact_dot(&d[s], &ud[k])).collect())
+            .collect();
+        let rhs: Vec<f64> = ud.iter().map(|v| exact_dot(&g[0], v)).collect();
+        let rest = gauss_solve(&du_t, &rhs).expect("DUᵀ is regular on the large cases");
+        let alpha: Vec<f64> = std::iter::once(1.0 - rest.iter().sum::<f64>())
+            .chain(rest)
+            .collect();
+        combine_exact(&g, &alpha)
+    }
+
+    /// Training's route (IMTL-G built from its spec, G as layer blocks on the device, its
+    /// Gramian and d = Gᵀw there) on the large nearly opposite cases: d within 1e-3 of the
+    /// exact direction (relative, Euclidean norm).
+    #[test]
+    fn imtl_g_through_training_route_on_large_cases() {
+        use super::super::large_cases::*;
+        for case in large_cases() {
+            let spec = crate::weighting::WeightingSpec::ImtlG(ImtlG {});
+            let d = direction_by_training_route(spec, &case);
+            let error = relative_l2(&d, &exact_imtl_g(&case.grads));
+            eprintln!("imtl_g {}: relative error {error:.2e}", case.name);
+            assert!(
+                error <= LARGE_TOLERANCE,
+                "{}: relative error {error:e}",
+                case.name
+            );
+        }
     }
 
     #[test]

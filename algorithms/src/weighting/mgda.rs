@@ -27,8 +27,8 @@ pub enum MgdaNormalizer {
 /// gap), not by the reference's 250-iteration Frank–Wolfe. Task heads get their own
 /// task's gradient, unscaled (as LibMTL).
 ///
-/// The problem is T×T: it reads the Gramian GGᵀ (one product on the device) and solves on
-/// the host in f64; the direction Gᵀw is formed on the device.
+/// The problem is T×T: it reads the Gramian GGᵀ (accumulated in f64 from G on the device)
+/// and solves on the host in f64; the direction Gᵀw is formed on the device.
 ///
 /// Paper: Sener & Koltun 2018; LibMTL `MGDA` (`mgda_gn`). Hyper-parameters: `normalizer`
 /// none | l2 | loss | loss_plus (default none), `tolerance` 1e-10, `max_iterations` 10000.
@@ -152,6 +152,93 @@ mod tests {
             let dd = solvers::dot(&d, &d);
             for g in &grads {
                 assert!(solvers::dot(g, &d) >= dd - 1e-5, "gᵀd below ‖d‖²");
+            }
+        }
+    }
+
+    /// The min-norm point of the rows scaled by 1/nᵢ, from exact f64 arithmetic on the f32
+    /// rows: every face of the simplex solved exactly (its KKT system, M_FF a = μ1,
+    /// Σa = 1, by the references' own elimination), the best feasible one kept; d* =
+    /// Σ (aᵢ/nᵢ) gᵢ.
+    fn exact_mgda(grads: &[Vec<f32>], losses: &[f32], normalizer: MgdaNormalizer) -> Vec<f64> {
+        use super::super::large_cases::{combine_exact, exact_gram, gauss_solve, rows64};
+        let gram = exact_gram(grads);
+        let t = gram.len();
+        let n: Vec<f64> = (0..t)
+            .map(|i| {
+                let (norm, loss) = (gram[i][i].sqrt(), f64::from(losses[i]));
+                match normalizer {
+                    MgdaNormalizer::None => 1.0,
+                    MgdaNormalizer::L2 => norm,
+                    MgdaNormalizer::Loss => loss,
+                    MgdaNormalizer::LossPlus => loss * norm,
+                }
+            })
+            .collect();
+        let m = |i: usize, j: usize| gram[i][j] / (n[i] * n[j]);
+        let mut best: Option<(f64, Vec<f64>)> = None;
+        for face in 1usize..1 << t {
+            let idx: Vec<usize> = (0..t).filter(|i| face >> i & 1 == 1).collect();
+            let k = idx.len();
+            let mut kkt = vec![vec![0.0; k + 1]; k + 1];
+            for (r, &i) in idx.iter().enumerate() {
+                for (c, &j) in idx.iter().enumerate() {
+                    kkt[r][c] = m(i, j);
+                }
+                kkt[r][k] = -1.0;
+                kkt[k][r] = 1.0;
+            }
+            let mut rhs = vec![0.0; k + 1];
+            rhs[k] = 1.0;
+            let Some(solution) = gauss_solve(&kkt, &rhs) else {
+                continue;
+            };
+            if solution[..k].iter().any(|a| *a < 0.0) {
+                continue;
+            }
+            let mut a = vec![0.0; t];
+            for (r, &i) in idx.iter().enumerate() {
+                a[i] = solution[r];
+            }
+            let value: f64 = (0..t)
+                .flat_map(|i| (0..t).map(move |j| (i, j)))
+                .map(|(i, j)| a[i] * a[j] * m(i, j))
+                .sum();
+            if best.as_ref().is_none_or(|(v, _)| value < *v) {
+                best = Some((value, a));
+            }
+        }
+        let (_, a) = best.expect("a vertex is always feasible");
+        let weights: Vec<f64> = a.iter().zip(&n).map(|(a, n)| a / n).collect();
+        combine_exact(&rows64(grads), &weights)
+    }
+
+    /// Training's route (MGDA built from its spec, G as layer blocks on the device, its
+    /// Gramian and d = Gᵀw there) on the large nearly opposite cases: d within 1e-3 of the
+    /// exact min-norm direction (relative, Euclidean norm), for every normaliser.
+    #[test]
+    fn mgda_through_training_route_on_large_cases() {
+        use super::super::large_cases::*;
+        for case in large_cases() {
+            for normalizer in [
+                MgdaNormalizer::None,
+                MgdaNormalizer::L2,
+                MgdaNormalizer::Loss,
+                MgdaNormalizer::LossPlus,
+            ] {
+                let spec = crate::weighting::WeightingSpec::Mgda(Mgda {
+                    normalizer,
+                    ..Mgda::default()
+                });
+                let d = direction_by_training_route(spec, &case);
+                let want = exact_mgda(&case.grads, &case.losses, normalizer);
+                let error = relative_l2(&d, &want);
+                eprintln!("mgda {} {normalizer:?}: relative error {error:.2e}", case.name);
+                assert!(
+                    error <= LARGE_TOLERANCE,
+                    "{} {normalizer:?}: relative error {error:e}",
+                    case.name
+                );
             }
         }
     }

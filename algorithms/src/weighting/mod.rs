@@ -19,6 +19,8 @@ use rand_chacha::ChaCha8Rng;
 use std::ops::Range;
 
 #[cfg(test)]
+mod large_cases;
+#[cfg(test)]
 mod properties;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -29,7 +29,7 @@ pub enum UpGradRegularisation {
 /// whose norms differ 51×: 11% from the exact projection, and conflicting with a task).
 /// The inner problems are solved exactly by an active-set method (accelerated projected
 /// gradient to `tolerance` as a fallback). Task heads get their own task's gradient.
-/// Q is read from the Gramian (one product on the device); the T problems are solved on
+/// Q is read from the Gramian (accumulated in f64 from G); the T problems are solved on
 /// the host in f64, and d = Gᵀw is one product on the device.
 ///
 /// Paper: Quinton & Rey 2024, "Jacobian descent for multi-objective optimization"; torchjd
