@@ -64,7 +64,7 @@ for f in $files; do
   [ -s "$out/$f" ] || { echo "slurm-check: the report job wrote no $f" >&2; exit 1; }
 done
 if [ "$preset" = fair-comparison ]; then
-  grep -q "selection: best_val" "$out/summary.md" && grep -q "same budget: 6 configurations" "$out/tune.md" \
+  grep -q "selection: best_val" "$out/summary.md" && grep -q "same budget and the same candidates: 6 configurations" "$out/tune.md" \
     && grep -q "Hypervolume of the front" "$out/front.md" \
     || { echo "slurm-check: the fair-comparison report lacks its rule, budget or front" >&2; exit 1; }
 fi
