@@ -458,22 +458,7 @@ fn adaptation_outcome(points: Vec<mtlbench_algorithms::adapt::AdaptPoint>) -> Tr
 }
 
 fn failed(message: String) -> TrainOutcome {
-    TrainOutcome {
-        status: RunStatus::Failed,
-        message: Some(message),
-        points: Vec::new(),
-        steps: 0,
-        forward_passes: 0,
-        backward_passes: 0,
-        parameter_bytes: 0,
-        optimizer_bytes: 0,
-        device_memory_bytes: None,
-        solver: None,
-        telemetry: Vec::new(),
-        telemetry_backward_passes: 0,
-        telemetry_forward_passes: 0,
-        weights: Vec::new(),
-    }
+    TrainOutcome::empty(RunStatus::Failed, Some(message))
 }
 
 #[cfg(test)]

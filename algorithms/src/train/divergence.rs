@@ -161,22 +161,7 @@ mod tests {
                 },
             },
         );
-        let mut outcome = crate::train::TrainOutcome {
-            status: RunStatus::Ok,
-            message: None,
-            points: Vec::new(),
-            steps: 0,
-            forward_passes: 0,
-            backward_passes: 0,
-            parameter_bytes: 0,
-            optimizer_bytes: 0,
-            device_memory_bytes: None,
-            solver: None,
-            telemetry: Vec::new(),
-            telemetry_backward_passes: 0,
-            telemetry_forward_passes: 0,
-            weights: Vec::new(),
-        };
+        let mut outcome = crate::train::TrainOutcome::empty(RunStatus::Ok, None);
         assert!(evaluate_point(&trainer, 2, &mut outcome));
         let evaluated = outcome.points.len();
         assert!(outcome.points.iter().any(|p| p.split == Split::Test));

@@ -146,6 +146,28 @@ pub struct TrainOutcome {
     pub weights: Vec<WeightPoint>,
 }
 
+impl TrainOutcome {
+    /// An outcome with `status` and `message` and nothing measured yet.
+    pub fn empty(status: RunStatus, message: Option<String>) -> Self {
+        TrainOutcome {
+            status,
+            message,
+            points: Vec::new(),
+            steps: 0,
+            forward_passes: 0,
+            backward_passes: 0,
+            parameter_bytes: 0,
+            optimizer_bytes: 0,
+            device_memory_bytes: None,
+            solver: None,
+            telemetry: Vec::new(),
+            telemetry_backward_passes: 0,
+            telemetry_forward_passes: 0,
+            weights: Vec::new(),
+        }
+    }
+}
+
 /// One step's task losses (before the update) and its forward and backward passes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepCost {
@@ -190,20 +212,9 @@ pub fn train_network<D: Device<f32>>(
     let tasks = trainer.kinds.len();
     let n = trainer.def.suite.x.train.rows;
     let mut outcome = TrainOutcome {
-        status: RunStatus::Ok,
-        message: None,
-        points: Vec::new(),
-        steps: 0,
-        forward_passes: 0,
-        backward_passes: 0,
         parameter_bytes: trainer.net.numel() * std::mem::size_of::<f32>(),
         optimizer_bytes: trainer.optimizer.state_bytes(),
-        device_memory_bytes: None,
-        solver: None,
-        telemetry: Vec::new(),
-        telemetry_backward_passes: 0,
-        telemetry_forward_passes: 0,
-        weights: Vec::new(),
+        ..TrainOutcome::empty(RunStatus::Ok, None)
     };
     let mut order: Vec<usize> = (0..n).collect();
     let mut watch = divergence::DivergenceWatch::default();
