@@ -4,10 +4,10 @@ mod common;
 
 use common::{
     assert_bad_input, assert_untouched, bin, kill_once_stored, modification_times,
-    records_without_wall_clock, run_in, stderr, write_study, SMALL,
+    records_without_wall_clock, run_in, spawn_in, stderr, write_study, SMALL,
 };
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 #[test]
 fn same_seed_gives_identical_records_on_1_and_2_threads() {
@@ -98,9 +98,9 @@ fn killed_sweep_resumes_to_the_same_records() {
     let full = records_without_wall_clock(&dir.path().join("full"));
     assert_eq!(full.len(), 24);
 
-    let mut child = bin()
-        .current_dir(dir.path())
-        .args([
+    let mut child = spawn_in(
+        dir.path(),
+        &[
             "run",
             "s.yaml",
             "--out",
@@ -108,11 +108,8 @@ fn killed_sweep_resumes_to_the_same_records() {
             "--threads",
             "1",
             "--quiet",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+    );
     let runs = dir.path().join("part/runs");
     let before = kill_once_stored(&mut child, &dir.path().join("part"), 3);
     assert!(

@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::{bin, records_without_wall_clock, run_in, stderr, write_study, SMALL};
+use common::{records_without_wall_clock, run_in, spawn_in, stderr, write_study, SMALL};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Runs `args` on a study that must be refused: exit 2, one line holding every `expected`
@@ -151,9 +150,9 @@ fn a_first_sweep_killed_before_storing_a_run_leaves_the_directory_to_the_correct
         .replace("epochs: 3", "epochs: 400")
         .replace("batch_size: 16", "batch_size: 4");
     write_study(d, "slow.yaml", &slow);
-    let mut child = bin()
-        .current_dir(d)
-        .args([
+    let mut child = spawn_in(
+        d,
+        &[
             "run",
             "slow.yaml",
             "--out",
@@ -161,11 +160,8 @@ fn a_first_sweep_killed_before_storing_a_run_leaves_the_directory_to_the_correct
             "--threads",
             "1",
             "--quiet",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+    );
     let start = Instant::now();
     while !d.join("out/plan.json").exists() && start.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(5));

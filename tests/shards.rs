@@ -5,7 +5,7 @@ mod common;
 
 use common::{
     assert_untouched, bin, kill_once_stored, modification_times, records_without_wall_clock,
-    run_in, stderr, stored, write_study, SMALL,
+    run_in, spawn_in, stderr, stored, write_study, SMALL,
 };
 use std::path::Path;
 use std::process::Stdio;
@@ -152,9 +152,9 @@ fn a_killed_shard_resumes_without_duplicates() {
         ],
     );
     let after_one = stored(&d.join("part"));
-    let mut child = bin()
-        .current_dir(d)
-        .args([
+    let mut child = spawn_in(
+        d,
+        &[
             "run",
             "s.yaml",
             "--out",
@@ -164,11 +164,8 @@ fn a_killed_shard_resumes_without_duplicates() {
             "--threads",
             "1",
             "--quiet",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+    );
     let before = kill_once_stored(&mut child, &d.join("part"), after_one + 2);
     assert!(
         (after_one + 2..24).contains(&before),

@@ -20,7 +20,7 @@
 use crate::data::{Matrix, Splits, SuiteData};
 use crate::gradnorm_toy::GradnormToy;
 use crate::real::census::{CensusIncome, TEST_FILE, TRAIN_FILE};
-use crate::real::idx::encode;
+use crate::real::multi_mnist::tests::write_idx_split;
 use crate::real::multi_mnist::MultiImage;
 use crate::seed::derive_seed;
 use crate::SuiteSpec;
@@ -41,25 +41,11 @@ type Row = Vec<u32>;
 /// Writes an IDX image set under `dir/folder`: training image i is uniformly grey level
 /// 1 + i, test image i is 1 + TRAIN_IMAGES + i (all distinct), labels i % 10.
 fn write_images(dir: &Path, folder: &str) {
-    std::fs::create_dir_all(dir.join(folder)).unwrap();
     for (prefix, n, first) in [
         ("train", TRAIN_IMAGES, 1),
         ("t10k", TEST_IMAGES, 1 + TRAIN_IMAGES),
     ] {
-        let images: Vec<u8> = (0..n)
-            .flat_map(|i| vec![(first + i) as u8; 28 * 28])
-            .collect();
-        let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-        std::fs::write(
-            dir.join(format!("{folder}/{prefix}-images-idx3-ubyte.gz")),
-            encode(&[n, 28, 28], &images),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join(format!("{folder}/{prefix}-labels-idx1-ubyte.gz")),
-            encode(&[n], &labels),
-        )
-        .unwrap();
+        write_idx_split(dir, folder, prefix, n, |i| vec![(first + i) as u8; 28 * 28]);
     }
 }
 

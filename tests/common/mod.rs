@@ -16,6 +16,17 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// Starts the binary in `dir` with `args`, its output discarded (a sweep to kill).
+pub fn spawn_in(dir: &Path, args: &[&str]) -> std::process::Child {
+    bin()
+        .current_dir(dir)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts")
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -341,28 +341,39 @@ pub(crate) mod tests {
     use super::*;
     use crate::real::idx::encode;
 
+    /// Writes `dir/folder/{prefix}-images-idx3-ubyte.gz` and its labels file: `n` images
+    /// of 28×28, image i's pixels `image(i)`, label i % 10.
+    pub(crate) fn write_idx_split(
+        dir: &Path,
+        folder: &str,
+        prefix: &str,
+        n: usize,
+        image: impl Fn(usize) -> Vec<u8>,
+    ) {
+        std::fs::create_dir_all(dir.join(folder)).unwrap();
+        let images: Vec<u8> = (0..n).flat_map(image).collect();
+        let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+        std::fs::write(
+            dir.join(format!("{folder}/{prefix}-images-idx3-ubyte.gz")),
+            encode(&[n, SIDE, SIDE], &images),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{folder}/{prefix}-labels-idx1-ubyte.gz")),
+            encode(&[n], &labels),
+        )
+        .unwrap();
+    }
+
     /// Writes a tiny MNIST-like set under `dir/folder`: image i is all `10·(i+1)` except a
     /// bright top-left pixel, label i % 10.
     pub(crate) fn write_fixture(dir: &Path, folder: &str, n: usize) {
-        std::fs::create_dir_all(dir.join(folder)).unwrap();
         for prefix in ["train", "t10k"] {
-            let mut images = Vec::new();
-            for i in 0..n {
+            write_idx_split(dir, folder, prefix, n, |i| {
                 let mut img = vec![(10 * (i + 1)) as u8; SIDE * SIDE];
                 img[0] = 255;
-                images.extend(img);
-            }
-            let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-            std::fs::write(
-                dir.join(format!("{folder}/{prefix}-images-idx3-ubyte.gz")),
-                encode(&[n, SIDE, SIDE], &images),
-            )
-            .unwrap();
-            std::fs::write(
-                dir.join(format!("{folder}/{prefix}-labels-idx1-ubyte.gz")),
-                encode(&[n], &labels),
-            )
-            .unwrap();
+                img
+            });
         }
     }
 
