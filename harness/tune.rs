@@ -168,12 +168,6 @@ pub struct Param {
 }
 
 impl Param {
-    /// Whether every algorithm of a study tunes this key (drawn once per suite and
-    /// fraction) rather than one method or architecture only.
-    pub fn is_shared(&self) -> bool {
-        self.owner.is_none()
-    }
-
     /// The stream this key's candidates are drawn from, under the (suite, fraction) seed
     /// `base`: the key's own for a shared key, the same for every algorithm; the key's
     /// and its owner's for a method's or architecture's own key, so that no other

@@ -9,7 +9,7 @@
 use crate::published::Published;
 use crate::record::RunRecord;
 use crate::stats::{summarize, Summary};
-use crate::summary::{format_fraction, shown_metrics, DeltaRow, StudySummary};
+use crate::summary::{format_fraction, DeltaRow, StudySummary};
 use crate::transfer::DeltaVariant;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -105,13 +105,7 @@ pub fn findings_markdown(
         if sections.len() > 1 {
             let _ = writeln!(md, "**{suite}** (training fraction {fraction}):\n");
         }
-        let shown = shown_metrics(
-            summary
-                .metrics
-                .iter()
-                .filter(|r| in_section(&r.key))
-                .map(|r| (r.task.clone(), r.metric.clone(), r.higher_is_better)),
-        );
+        let shown = summary.shown_in(suite, fraction);
         let rows: Vec<&DeltaRow> = summary
             .deltas
             .iter()

@@ -4,7 +4,7 @@
 //! paired tests and the cost per run. The best value of each ranked column is bold.
 
 use crate::selection::Selection;
-use crate::summary::{shown_metrics, DeltaRow, GroupKey, StudySummary};
+use crate::summary::{DeltaRow, GroupKey, StudySummary};
 use crate::tables::format_estimate;
 use crate::transfer::DeltaVariant;
 use std::fmt::Write as _;
@@ -109,13 +109,7 @@ pub fn main_table(summary: &StudySummary) -> Vec<Section> {
     let mut sections = Vec::new();
     for (suite, fraction) in summary.sections() {
         let in_section = |k: &GroupKey| k.suite == suite && k.fraction == fraction;
-        let shown = shown_metrics(
-            summary
-                .metrics
-                .iter()
-                .filter(|r| in_section(&r.key))
-                .map(|r| (r.task.clone(), r.metric.clone(), r.higher_is_better)),
-        );
+        let shown = summary.shown_in(&suite, &fraction);
         let mut columns = vec![Column {
             header: "n".into(),
             better: None,

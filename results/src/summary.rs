@@ -91,6 +91,16 @@ pub struct StudySummary {
 }
 
 impl StudySummary {
+    /// The metric shown for each task of a (suite, fraction) section (`shown_metrics`).
+    pub fn shown_in(&self, suite: &str, fraction: &str) -> Vec<(String, String, bool)> {
+        shown_metrics(
+            self.metrics
+                .iter()
+                .filter(|r| r.key.suite == suite && r.key.fraction == fraction)
+                .map(|r| (r.task.clone(), r.metric.clone(), r.higher_is_better)),
+        )
+    }
+
     /// The (suite, fraction) sections of the study, in table order.
     pub fn sections(&self) -> Vec<(String, String)> {
         let mut sections: Vec<(String, String)> = self
