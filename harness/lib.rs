@@ -1,21 +1,9 @@
-//! mtlbench's harness: the study file (YAML) → the plan (the grid of runs) → the sweep
-//! executor (rayon, crash-safe run store) → the report; and the commands of the CLI.
+//! mtlbench's harness, one folder per stage of the pipeline: `study` (the study file
+//! (YAML) → validation → the plan, the grid of runs), `run` (the sweep executor with its
+//! crash-safe run store, shards, Slurm, the tuning search stage) and `cli` (the commands
+//! of the command line). The report lives in the `mtlbench-results` crate.
 
-pub mod bench;
-pub mod claim;
-pub mod commands;
-pub mod config;
-pub mod device;
+pub mod cli;
 pub mod error;
-pub mod guards;
-pub mod memory;
-pub mod plan;
-pub mod presets;
-pub mod scalarization;
-pub mod shard;
-pub mod slurm;
-pub mod status;
-pub mod sweep;
-pub mod tune;
-pub mod tune_markdown;
-pub mod tune_stage;
+pub mod run;
+pub mod study;

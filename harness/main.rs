@@ -1,12 +1,12 @@
 //! The `mtlbench` command line.
 
 use clap::{Parser, Subcommand};
-use mtlbench::commands::{self, RunOptions, StudyInput, StudySource};
-use mtlbench::config::Override;
-use mtlbench::device::Backend;
-use mtlbench::plan::DEFAULT_MAX_RUNS;
-use mtlbench::shard::Shard;
-use mtlbench::slurm::SlurmOptions;
+use mtlbench::cli::commands::{self, RunOptions, StudyInput, StudySource};
+use mtlbench::run::device::Backend;
+use mtlbench::run::shard::Shard;
+use mtlbench::run::slurm::SlurmOptions;
+use mtlbench::study::config::Override;
+use mtlbench::study::plan::DEFAULT_MAX_RUNS;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -81,7 +81,7 @@ struct StudyArgs {
     max_runs: usize,
     /// The most memory one run may need, by the plan's estimate (e.g. 8G, 512M; default:
     /// half of the machine's memory).
-    #[arg(long, value_name = "SIZE", value_parser = mtlbench::memory::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = mtlbench::study::memory::parse_size)]
     max_memory: Option<u64>,
 }
 
@@ -201,7 +201,7 @@ enum Command {
         /// (trunk 4×1024, batch 1024: minutes per method on one CPU core), lenet (the
         /// `lenet` trunk, batch 256 of 28×28 images) or all.
         #[arg(long, value_enum, default_value = "w1")]
-        workload: mtlbench::bench::Workload,
+        workload: mtlbench::cli::bench::Workload,
         /// Threads of the CPU pool the step times are measured in (the sweep always
         /// compares 1 and 2).
         #[arg(long, default_value_t = 1)]

@@ -2,6 +2,7 @@
 //! front's cell and the final plan.
 
 use super::*;
+use mtlbench_algorithms::ArchitectureSpec;
 
 fn tune(strategy: Strategy) -> Tune {
     Tune {
@@ -111,8 +112,8 @@ tune:
 ";
 
 fn search_of(text: &str) -> Search {
-    let study = crate::config::parse_study("s.yaml", text).unwrap();
-    let plan = crate::plan::expand(&study).unwrap();
+    let study = crate::study::config::parse_study("s.yaml", text).unwrap();
+    let plan = crate::study::plan::expand(&study).unwrap();
     let t = study.config.tune.as_ref().unwrap();
     search_plan(t, study.config.seed, &plan).unwrap()
 }
@@ -253,8 +254,8 @@ fn the_front_is_tuned_with_its_architecture_and_equal() {
         ),
     ];
     for (text, borrowed) in cases {
-        let study = crate::config::parse_study("s.yaml", &text).unwrap();
-        let plan = crate::plan::expand(&study).unwrap();
+        let study = crate::study::config::parse_study("s.yaml", &text).unwrap();
+        let plan = crate::study::plan::expand(&study).unwrap();
         let t = study.config.tune.as_ref().unwrap();
         let (_, cells) = search_plan(t, study.config.seed, &plan).unwrap();
         let front_cells: Vec<&Cell> = cells
@@ -286,7 +287,7 @@ fn the_front_is_tuned_with_its_architecture_and_equal() {
         };
         let fronts: Vec<&RunSpec> = runs
             .iter()
-            .filter(|r| r.stage.as_deref() == Some(crate::scalarization::STAGE))
+            .filter(|r| r.stage.as_deref() == Some(crate::study::scalarization::STAGE))
             .collect();
         assert_eq!(fronts.len(), 3);
         for r in fronts {

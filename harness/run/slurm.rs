@@ -6,8 +6,8 @@
 //! what is missing) — and submits them with `sbatch`.
 
 use crate::error::HarnessError;
-use crate::plan::RunSpec;
-use crate::sweep::StoredPlan;
+use crate::run::claim::StoredPlan;
+use crate::study::plan::RunSpec;
 use mtlbench_results::store::write_atomic;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -150,7 +150,10 @@ pub fn submit(
 ) -> Result<Submission, HarnessError> {
     let (plan, claim_dir) = match search {
         None => (StoredPlan::of(runs), o.out.clone()),
-        Some(s) => (StoredPlan::of(s), crate::tune_stage::search_dir(&o.out)),
+        Some(s) => (
+            StoredPlan::of(s),
+            crate::run::tune_stage::search_dir(&o.out),
+        ),
     };
 
     let o = SlurmOptions {
@@ -170,7 +173,7 @@ pub fn submit(
         });
     }
     // Everything that can refuse comes before anything is written.
-    crate::sweep::check_plan(&claim_dir, &plan)?;
+    crate::run::sweep::check_plan(&claim_dir, &plan)?;
     let sbatch_found = Command::new("sbatch")
         .arg("--version")
         .output()
@@ -191,7 +194,7 @@ pub fn submit(
         message: format!("cannot create it: {e}"),
     })?;
     // Its jobs may wait in the queue: a claim no other plan takes over (see `claim`).
-    crate::claim::claim_submitted(&claim_dir, &plan)?;
+    crate::run::claim::claim_submitted(&claim_dir, &plan)?;
     write_atomic(&o.out.join("study.yaml"), study_text.as_bytes())?;
     let (shard_path, report_path) = (dir.join("shards.sbatch"), dir.join("report.sbatch"));
     write_atomic(&shard_path, shards.as_bytes())?;

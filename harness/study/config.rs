@@ -52,11 +52,11 @@ pub struct StudyConfig {
     /// The scalarization front: `static` weights over a grid on the simplex (suites of 2
     /// or 3 tasks), drawn with every method's point on it (see `scalarization`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scalarization: Option<crate::scalarization::Scalarization>,
+    pub scalarization: Option<crate::study::scalarization::Scalarization>,
     /// An equal tuning budget per algorithm, selected on validation, before the study's
     /// replicates are trained (see `tune`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tune: Option<crate::tune::Tune>,
+    pub tune: Option<crate::study::tune::space::Tune>,
     /// A paper's table to set beside this study's results (`published.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<mtlbench_results::published::Published>,
@@ -347,14 +347,6 @@ pub fn load_study(path: &std::path::Path) -> Result<LoadedStudy, HarnessError> {
     parse_study(&path.display().to_string(), &text)
 }
 
-/// Canonical JSON of any serialisable value (keys sorted): the form hashed into run ids
-/// and stored in the records.
-pub fn canonical_json<T: Serialize>(value: &T) -> String {
-    // serde_json's Value keeps object keys sorted (no `preserve_order`).
-    let v = serde_json::to_value(value).expect("config values serialise");
-    serde_json::to_string(&v).expect("a JSON value serialises")
-}
-
 #[derive(Debug, Clone, PartialEq)]
 enum Segment {
     Key(String),
@@ -447,28 +439,10 @@ pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
     err.location().map(|l| (l.line(), l.column()))
 }
 
-/// `item` with the number at `path` (field names, nested) replaced by `value`, through its
-/// serde form as YAML, whose mappings keep their order (a registry entry's `kind` stays
-/// first). Errors name the path.
-pub fn with_number_at<T: Serialize + serde::de::DeserializeOwned>(
-    item: &T,
-    path: &[&str],
-    value: f64,
-) -> Result<T, String> {
-    let mut yaml = serde_yaml::to_value(item).map_err(|e| e.to_string())?;
-    let mut at = &mut yaml;
-    for k in path {
-        at = at
-            .get_mut(*k)
-            .ok_or_else(|| format!("`{}` has no field `{k}`", path.join(".")))?;
-    }
-    *at = serde_yaml::Value::from(value);
-    serde_yaml::from_value(yaml).map_err(|e| format!("{}: {e}", path.join(".")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::study::canonical::canonical_json;
 
     const TEXT: &str = "name: t\nsuites:\n  - kind: planted_correlation\n    rho: 1.5\narchitectures:\n  - kind: hard_sharing\ntraining:\n  lr: [0.1, 0.01]\n";
 

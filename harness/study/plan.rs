@@ -2,8 +2,9 @@
 //! grid × algorithms), each validated against its suite before anything is trained, with
 //! its seeds and a stable id.
 
-use crate::config::{canonical_json, LoadedStudy};
 use crate::error::HarnessError;
+use crate::study::canonical::canonical_json;
+use crate::study::config::LoadedStudy;
 use mtlbench_algorithms::adapt::{AdaptConfig, StartSpec};
 use mtlbench_algorithms::architecture::{HardSharing, SingleTask};
 use mtlbench_algorithms::weighting::Equal;
@@ -106,7 +107,7 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
 /// The number of runs the plan will have, counted before any is built, with the key path
 /// of its largest factor.
 fn planned_runs(
-    c: &crate::config::StudyConfig,
+    c: &crate::study::config::StudyConfig,
     trainings: usize,
     algorithms: usize,
 ) -> (u128, &'static str) {
@@ -373,7 +374,7 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
             }
         }
     }
-    crate::guards::check_selection(&c.selection, &trainings)
+    crate::study::guards::check_selection(&c.selection, &trainings)
         .map_err(|message| study.error_at("selection", message))?;
     let training_suffix = |cfg: &TrainConfig| -> String {
         let mut parts = Vec::new();
@@ -544,7 +545,7 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
                                 algorithm: format!(
                                     "{}+{}{}",
                                     front.architecture.kind(),
-                                    crate::scalarization::label(weighting),
+                                    crate::study::scalarization::label(weighting),
                                     training_suffix(training)
                                 ),
                                 model: c.model.clone(),
@@ -554,7 +555,7 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
                                 seeds,
                                 task_subset: None,
                                 adaptation: None,
-                                stage: Some(crate::scalarization::STAGE.into()),
+                                stage: Some(crate::study::scalarization::STAGE.into()),
                                 compared_as: None,
                             };
                             let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
@@ -629,7 +630,7 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_study;
+    use crate::study::config::parse_study;
 
     const STUDY: &str = "\
 name: t

@@ -3,10 +3,10 @@
 //! `--resume`, turns a failing or diverging run into a record with its status, and shows
 //! progress.
 
-use crate::device::Backend;
 use crate::error::HarnessError;
-use crate::plan::RunSpec;
-use crate::shard::{self, Shard};
+use crate::run::device::Backend;
+use crate::run::shard::{self, Shard};
+use crate::study::plan::RunSpec;
 use indicatif::{ProgressBar, ProgressStyle};
 use mtlbench_algorithms::train::{RunDefinition, RunSeeds};
 use mtlbench_algorithms::{RunStatus, TrainOutcome};
@@ -59,7 +59,7 @@ impl DataCache {
     fn get(&self, spec: &RunSpec) -> Result<Arc<SuiteData>, String> {
         let key = format!(
             "{}|{}|{}",
-            crate::config::canonical_json(&spec.suite.without_label()),
+            crate::study::canonical::canonical_json(&spec.suite.without_label()),
             spec.seeds.data,
             spec.fraction
         );
@@ -78,52 +78,15 @@ impl DataCache {
     }
 }
 
-/// The plan's identity file in an output directory: `{"plan_id", "study", "runs"}`.
-pub const PLAN_FILE: &str = "plan.json";
-
-/// What `plan.json` holds: the plan's identity and its run ids in plan order, so that
-/// `status` and every shard can check a directory without the study's data (see `claim`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct StoredPlan {
-    pub plan_id: String,
-    pub study: String,
-    pub runs: Vec<String>,
-}
-
-impl StoredPlan {
-    pub fn of(runs: &[RunSpec]) -> StoredPlan {
-        StoredPlan {
-            plan_id: shard::plan_id(runs),
-            study: runs.first().map_or_else(String::new, |r| r.study.clone()),
-            runs: runs.iter().map(|r| r.id.clone()).collect(),
-        }
-    }
-
-    /// The stored plan of `out`, if it has one.
-    pub fn read(out: &Path) -> Result<Option<StoredPlan>, HarnessError> {
-        let path = out.join(PLAN_FILE);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let bad = |message: String| HarnessError::Output {
-            path: path.clone(),
-            message,
-        };
-        let bytes = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| bad(format!("is not a plan file: {e}")))
-    }
-}
-
-pub use crate::claim::{claim_plan, Claim};
+use crate::run::claim::StoredPlan;
+pub use crate::run::claim::{claim_plan, Claim};
 
 /// Checks that `out` may receive runs of `plan`: its stored plan, if any, is `plan` or an
 /// abandoned claim (`claim`), and it holds no run outside `plan`. Returns the ids it holds.
 pub fn check_plan(out: &Path, plan: &StoredPlan) -> Result<HashSet<String>, HarnessError> {
     if let Some(previous) = StoredPlan::read(out)? {
-        if previous.plan_id != plan.plan_id && !crate::claim::abandoned(out)? {
-            return Err(crate::claim::another_plan(out, &previous, plan));
+        if previous.plan_id != plan.plan_id && !crate::run::claim::abandoned(out)? {
+            return Err(crate::run::claim::another_plan(out, &previous, plan));
         }
     }
     let stored: HashSet<String> = store::stored_ids(&runs_dir(out))?.into_iter().collect();
@@ -464,7 +427,7 @@ fn failed(message: String) -> TrainOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_study;
+    use crate::study::config::parse_study;
 
     #[test]
     fn out_of_memory_is_said_plainly() {
@@ -485,7 +448,7 @@ mod tests {
              model:\n  trunk: [8]\ntraining:\n  epochs: 1\n  batch_size: 1000\n",
         )
         .unwrap();
-        let runs = crate::plan::expand(&study).unwrap();
+        let runs = crate::study::plan::expand(&study).unwrap();
         assert_eq!(runs.len(), 2);
         let cache = DataCache::default();
         let start = Instant::now();

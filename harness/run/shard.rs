@@ -4,7 +4,7 @@
 //! same plan: no coordination, and two shards never run the same run.
 
 use crate::error::HarnessError;
-use crate::plan::RunSpec;
+use crate::study::plan::RunSpec;
 use mtlbench_algorithms::ArchitectureSpec;
 use mtlbench_tasks::seed::derive_seed;
 use std::fmt;
@@ -175,8 +175,8 @@ pub fn plan_id(runs: &[RunSpec]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_study;
-    use crate::plan::expand;
+    use crate::study::config::parse_study;
+    use crate::study::plan::expand;
 
     const STUDY: &str = "\
 name: t

@@ -3,11 +3,11 @@
 //! every weighting's step relative to `equal`, the step of the `lenet` conv trunk (on
 //! request), and the throughput of a small sweep on 1 and 2 threads. Figures are printed, never asserted: read them as ratios of one run.
 
-use crate::config::parse_study;
-use crate::device::Backend;
 use crate::error::HarnessError;
-use crate::plan;
-use crate::sweep::{run_sweep, SweepOptions};
+use crate::run::device::Backend;
+use crate::run::sweep::{run_sweep, SweepOptions};
+use crate::study::config::parse_study;
+use crate::study::plan;
 use mtlbench_algorithms::architecture::{HardSharing, SingleTask};
 use mtlbench_algorithms::bench::{
     forward_flops, matmul_gflops, seconds_per_step, seconds_per_task_gradients, BenchDevice,

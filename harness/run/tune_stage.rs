@@ -1,11 +1,11 @@
 //! Carrying out a tuned study's search stage (see `tune`): its sweep into `DIR/tune/`, the
 //! choice of each algorithm's configuration, `DIR/tune.md`, and the final plan.
 
-use crate::config::LoadedStudy;
 use crate::error::HarnessError;
-use crate::plan::RunSpec;
-use crate::sweep::{run_sweep, SweepOptions};
-use crate::tune::{self, Tune};
+use crate::run::sweep::{run_sweep, SweepOptions};
+use crate::study::config::LoadedStudy;
+use crate::study::plan::RunSpec;
+use crate::study::tune::{self, Tune};
 use mtlbench_results::store::{read_runs, runs_dir, stored_ids, write_atomic};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -84,7 +84,7 @@ fn markdown(
         untuned.push("adaptation");
     }
     let c = &study.config;
-    crate::tune_markdown::tune_markdown(&c.name, t, cells, choices, &c.selection, &untuned)
+    crate::run::tune_markdown::tune_markdown(&c.name, t, cells, choices, &c.selection, &untuned)
 }
 
 /// Rewrites `DIR/tune.md` from the search's stored records (for `report`); nothing when
@@ -98,7 +98,7 @@ pub fn rewrite_markdown(study: &LoadedStudy, out: &Path) -> Result<(), HarnessEr
     if !runs_dir(&dir).is_dir() {
         return Ok(());
     }
-    let Ok(plan) = crate::plan::expand(study) else {
+    let Ok(plan) = crate::study::plan::expand(study) else {
         return Ok(());
     };
     let (search, cells) =

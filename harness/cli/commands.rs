@@ -1,14 +1,15 @@
 //! The CLI's commands, as functions returning the process exit code (0 ok, 1 some runs
 //! failed, 2 bad input).
 
-use crate::config::{self, canonical_json, LoadedStudy, Override};
-use crate::device::Backend;
 use crate::error::HarnessError;
-use crate::plan;
-use crate::presets::{preset, PRESETS};
-use crate::shard::Shard;
-use crate::slurm::SlurmOptions;
-use crate::sweep::{run_sweep, SweepOptions};
+use crate::run::device::Backend;
+use crate::run::shard::Shard;
+use crate::run::slurm::SlurmOptions;
+use crate::run::sweep::{run_sweep, SweepOptions};
+use crate::study::canonical::canonical_json;
+use crate::study::config::{self, LoadedStudy, Override};
+use crate::study::plan;
+use crate::study::presets::{preset, PRESETS};
 use mtlbench_algorithms::{ArchitectureSpec, OptimizerSpec, WeightingSpec};
 use mtlbench_results::selection::Selection;
 use mtlbench_results::terminal::terminal_summary;
@@ -57,10 +58,10 @@ impl StudyInput {
     pub fn plan(&self) -> Result<(LoadedStudy, Vec<plan::RunSpec>), HarnessError> {
         let study = load(&self.source, &self.sets)?;
         let runs = plan::expand_limited(&study, self.max_runs)?;
-        crate::memory::check(&study, &runs, self.max_memory)?;
+        crate::study::memory::check(&study, &runs, self.max_memory)?;
         if let Some(t) = &study.config.tune {
             // The search is counted against the limit before it is built, then checked.
-            let cells = crate::tune::templates(&runs).len();
+            let cells = crate::study::tune::templates(&runs).len();
             if cells * t.budget * t.replicates + runs.len() > self.max_runs {
                 return Err(study.error_at(
                     "tune.budget",
@@ -72,7 +73,7 @@ impl StudyInput {
                     ),
                 ));
             }
-            let (search, _) = crate::tune::search_plan(t, study.config.seed, &runs)
+            let (search, _) = crate::study::tune::search_plan(t, study.config.seed, &runs)
                 .map_err(|(key, m)| study.error_at(&key, m))?;
             if search.len() + runs.len() > self.max_runs {
                 return Err(study.error_at(
@@ -147,7 +148,7 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
     };
     let runs = match &study.config.tune {
         None => runs,
-        Some(tune) => match crate::tune_stage::search(&study, tune, &runs, &opts)? {
+        Some(tune) => match crate::run::tune_stage::search(&study, tune, &runs, &opts)? {
             Some(final_runs) => final_runs,
             // A shard whose search is not complete everywhere stops after its part.
             None => return Ok(0),
@@ -204,7 +205,7 @@ pub fn plan(input: StudyInput) -> Result<u8, HarnessError> {
     let (study, runs) = input.plan()?;
     println!("{}: {} runs", study.config.name, runs.len());
     if let Some(t) = &study.config.tune {
-        let (search, cells) = crate::tune::search_plan(t, study.config.seed, &runs)
+        let (search, cells) = crate::study::tune::search_plan(t, study.config.seed, &runs)
             .map_err(|(key, m)| study.error_at(&key, m))?;
         println!(
             "tuning first: {} search runs ({} configurations × {} replicate(s) for each of {} cells, under DIR/tune); the runs below then train each cell's chosen configuration",
@@ -254,7 +255,7 @@ pub fn slurm(input: StudyInput, mut o: SlurmOptions, dry_run: bool) -> Result<u8
     }
     let search = match &study.config.tune {
         Some(t) => Some(
-            crate::tune::search_plan(t, study.config.seed, &runs)
+            crate::study::tune::search_plan(t, study.config.seed, &runs)
                 .map_err(|(key, m)| study.error_at(&key, m))?
                 .0
                 .into_iter()
@@ -263,7 +264,7 @@ pub fn slurm(input: StudyInput, mut o: SlurmOptions, dry_run: bool) -> Result<u8
         ),
         None => None,
     };
-    let done = crate::slurm::submit(&study.text, &runs, search.as_deref(), &o, dry_run)?;
+    let done = crate::run::slurm::submit(&study.text, &runs, search.as_deref(), &o, dry_run)?;
     if dry_run {
         println!(
             "# {}/slurm/shards.sbatch\n{}",
@@ -307,8 +308,8 @@ pub fn slurm(input: StudyInput, mut o: SlurmOptions, dry_run: bool) -> Result<u8
 
 /// `status DIR`: exit 0 when every planned run is stored and ok, 1 otherwise.
 pub fn status(out: &Path) -> Result<u8, HarnessError> {
-    let s = crate::status::status(out)?;
-    print!("{}", crate::status::render(&s, 20));
+    let s = crate::run::status::status(out)?;
+    print!("{}", crate::run::status::render(&s, 20));
     Ok(if s.complete() { 0 } else { 1 })
 }
 
@@ -396,9 +397,11 @@ pub fn report(
         });
     }
     if let Some(names) = &delta_metrics {
-        crate::plan::check_delta_metrics(names).map_err(|(_, message)| HarnessError::Config {
-            file: "--delta-metrics".into(),
-            message,
+        crate::study::plan::check_delta_metrics(names).map_err(|(_, message)| {
+            HarnessError::Config {
+                file: "--delta-metrics".into(),
+                message,
+            }
         })?;
     }
     if let Some(rule) = &selection {
@@ -413,7 +416,7 @@ pub fn report(
     let study = out.join("study.yaml");
     let stored = if study.exists() {
         let loaded = config::load_study(&study)?;
-        crate::tune_stage::rewrite_markdown(&loaded, out)?;
+        crate::run::tune_stage::rewrite_markdown(&loaded, out)?;
         Some(loaded.config)
     } else {
         None
@@ -435,9 +438,9 @@ pub fn bench(
     steps: usize,
     rounds: usize,
     backend: Backend,
-    workload: crate::bench::Workload,
+    workload: crate::cli::bench::Workload,
     threads: usize,
     methods: Option<Vec<String>>,
 ) -> Result<u8, HarnessError> {
-    crate::bench::run(steps, rounds, backend, workload, threads, methods)
+    crate::cli::bench::run(steps, rounds, backend, workload, threads, methods)
 }

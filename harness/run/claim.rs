@@ -1,4 +1,4 @@
-//! The claim of an output directory by one plan: `DIR/plan.json` (`sweep::StoredPlan`),
+//! The claim of an output directory by one plan: `DIR/plan.json` (`StoredPlan`),
 //! which every sweep of that plan writes or joins before it runs anything, so that runs of
 //! two plans never mix in one directory.
 //!
@@ -11,11 +11,50 @@
 //! locks, every claim counts as held, as before.
 
 use crate::error::HarnessError;
-use crate::sweep::{StoredPlan, PLAN_FILE};
+use crate::run::shard;
+use crate::study::plan::RunSpec;
 use mtlbench_results::store::{runs_dir, stored_ids};
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+/// The plan's identity file in an output directory: `{"plan_id", "study", "runs"}`.
+pub const PLAN_FILE: &str = "plan.json";
+
+/// What `plan.json` holds: the plan's identity and its run ids in plan order, so that
+/// `status` and every shard can check a directory without the study's data (see `claim`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredPlan {
+    pub plan_id: String,
+    pub study: String,
+    pub runs: Vec<String>,
+}
+
+impl StoredPlan {
+    pub fn of(runs: &[RunSpec]) -> StoredPlan {
+        StoredPlan {
+            plan_id: shard::plan_id(runs),
+            study: runs.first().map_or_else(String::new, |r| r.study.clone()),
+            runs: runs.iter().map(|r| r.id.clone()).collect(),
+        }
+    }
+
+    /// The stored plan of `out`, if it has one.
+    pub fn read(out: &Path) -> Result<Option<StoredPlan>, HarnessError> {
+        let path = out.join(PLAN_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bad = |message: String| HarnessError::Output {
+            path: path.clone(),
+            message,
+        };
+        let bytes = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| bad(format!("is not a plan file: {e}")))
+    }
+}
 
 /// A sweep's hold on its directory's claim (a shared lock on `plan.json`), released when
 /// dropped.

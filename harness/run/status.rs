@@ -4,9 +4,9 @@
 //! before its final stage only the search's runs are planned (`DIR/tune/plan.json`, records
 //! under `DIR/tune/runs/`), and those are what `status` counts.
 
-use crate::config;
 use crate::error::HarnessError;
-use crate::sweep::{StoredPlan, PLAN_FILE};
+use crate::run::claim::{StoredPlan, PLAN_FILE};
+use crate::study::config;
 use mtlbench_results::store::{read_runs, runs_dir};
 use std::path::Path;
 
@@ -45,7 +45,7 @@ impl PlanStatus {
 /// before its final stage; or (for directories written before they existed) the plan
 /// expanded again from its `study.yaml` — a tuned study's search plan.
 pub fn stored_plan(out: &Path) -> Result<(StoredPlan, Stage), HarnessError> {
-    let search = crate::tune_stage::search_dir(out);
+    let search = crate::run::tune_stage::search_dir(out);
     let searched = StoredPlan::read(&search)?;
     if let Some(plan) = StoredPlan::read(out)? {
         let stage = match searched {
@@ -67,13 +67,14 @@ pub fn stored_plan(out: &Path) -> Result<(StoredPlan, Stage), HarnessError> {
         });
     }
     let study = config::load_study(&study)?;
-    let runs = crate::plan::expand(&study)?;
+    let runs = crate::study::plan::expand(&study)?;
     match &study.config.tune {
         None => Ok((StoredPlan::of(&runs), Stage::Single)),
         Some(t) => {
-            let (search, _) = crate::tune::search_plan(t, study.config.seed, &runs)
+            let (search, _) = crate::study::tune::search_plan(t, study.config.seed, &runs)
                 .map_err(|(key, m)| study.error_at(&key, m))?;
-            let specs: Vec<crate::plan::RunSpec> = search.into_iter().map(|s| s.spec).collect();
+            let specs: Vec<crate::study::plan::RunSpec> =
+                search.into_iter().map(|s| s.spec).collect();
             Ok((StoredPlan::of(&specs), Stage::Search))
         }
     }
@@ -82,7 +83,7 @@ pub fn stored_plan(out: &Path) -> Result<(StoredPlan, Stage), HarnessError> {
 pub fn status(out: &Path) -> Result<PlanStatus, HarnessError> {
     let (plan, stage) = stored_plan(out)?;
     let dir = match stage {
-        Stage::Search => crate::tune_stage::search_dir(out),
+        Stage::Search => crate::run::tune_stage::search_dir(out),
         Stage::Single | Stage::Final => out.to_path_buf(),
     };
     let records: std::collections::HashMap<String, mtlbench_results::RunRecord> =

@@ -22,9 +22,9 @@
 //! the methods' small states, so it is a floor of what a run takes, and it is per run: a
 //! sweep runs `--threads` runs at once.
 
-use crate::config::LoadedStudy;
 use crate::error::HarnessError;
-use crate::plan::RunSpec;
+use crate::study::config::LoadedStudy;
+use crate::study::plan::RunSpec;
 use mtlbench_algorithms::trunk::{LayerOp, ResolvedLayer};
 use mtlbench_algorithms::weighting::Level;
 use mtlbench_algorithms::{ArchitectureSpec, OptimizerSpec};
@@ -440,7 +440,7 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_study;
+    use crate::study::config::parse_study;
     use mtlbench_algorithms::architecture::{Cgc, CrossStitch, Hierarchical, Mmoe};
     use mtlbench_algorithms::optimizer::Sgd;
 
@@ -465,7 +465,7 @@ training:
 ";
 
     fn plan(text: &str) -> Vec<RunSpec> {
-        crate::plan::expand(&parse_study("m.yaml", text).unwrap()).unwrap()
+        crate::study::plan::expand(&parse_study("m.yaml", text).unwrap()).unwrap()
     }
 
     /// hard_sharing, 2 regression tasks, input 10, trunk [16, 8], heads [4] → 1, Adam,
@@ -550,7 +550,7 @@ training:
                 );
                 let study = parse_study("m.yaml", &text).unwrap();
                 // Image suites need their files for the plan: build the run from the study.
-                let run = match crate::plan::expand(&study) {
+                let run = match crate::study::plan::expand(&study) {
                     Ok(runs) => runs[0].clone(),
                     Err(_) => {
                         let mut run = plan(STUDY)[0].clone();
@@ -641,7 +641,7 @@ training:
             &STUDY.replace("trunk: [16, 8]", "trunk: [100000000]"),
         )
         .unwrap();
-        let runs = crate::plan::expand(&study).unwrap();
+        let runs = crate::study::plan::expand(&study).unwrap();
         let err = check(&study, &runs, Some(8 << 30)).unwrap_err().to_string();
         assert!(err.starts_with("m.yaml: model.trunk: a run of `hard_sharing+equal` on suite `planted_correlation` would need about "), "{err}");
         assert!(
@@ -658,7 +658,7 @@ training:
             ),
         )
         .unwrap();
-        let runs = crate::plan::expand(&study).unwrap();
+        let runs = crate::study::plan::expand(&study).unwrap();
         assert_eq!(estimate(&runs[0]).unwrap().bytes(), u128::MAX);
         let err = check(&study, &runs, Some(u64::MAX))
             .unwrap_err()
@@ -666,7 +666,7 @@ training:
         assert!(err.contains("m.yaml: model.trunk: "), "{err}");
         // The small study passes a limit of 27424 bytes and fails one of 27423.
         let study = parse_study("m.yaml", STUDY).unwrap();
-        let runs = crate::plan::expand(&study).unwrap();
+        let runs = crate::study::plan::expand(&study).unwrap();
         assert!(check(&study, &runs, Some(27424)).is_ok());
         assert!(check(&study, &runs, Some(27423)).is_err());
     }

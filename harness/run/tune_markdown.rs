@@ -2,7 +2,7 @@
 //! algorithm shares, listed once, then each algorithm's own keys, every configuration's
 //! validation score and the chosen one (see `tune`).
 
-use crate::tune::{is_shared_key, Cell, Choice, Config, Strategy, Tune};
+use crate::study::tune::{is_shared_key, Cell, Choice, Config, Strategy, Tune};
 use mtlbench_results::selection::Selection;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -146,7 +146,7 @@ mod tests {
             budget: 3,
             replicates: 1,
             strategy: Strategy::Random,
-            lr: Some(crate::tune::Range::log_uniform(1e-4, 1e-1)),
+            lr: Some(crate::study::tune::Range::log_uniform(1e-4, 1e-1)),
             weight_decay: None,
             method: true,
         };

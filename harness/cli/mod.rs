@@ -1,0 +1,5 @@
+//! The commands of the command line (`harness/main.rs` parses the arguments): run, plan,
+//! report, status, slurm, bench.
+
+pub mod bench;
+pub mod commands;

@@ -1,0 +1,12 @@
+//! The run stage: the plan carried out. The device backend, the sweep executor with its
+//! crash-safe run store and claims, shards and Slurm arrays, the tuning search stage, and
+//! the status of an output directory.
+
+pub mod claim;
+pub mod device;
+pub mod shard;
+pub mod slurm;
+pub mod status;
+pub mod sweep;
+pub mod tune_markdown;
+pub mod tune_stage;

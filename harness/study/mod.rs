@@ -1,0 +1,12 @@
+//! The study stage: the study file (YAML) and its presets → validation → the plan (the
+//! grid of runs, with its guards, tuning search spaces, scalarization fronts and memory
+//! estimates). Nothing here trains or writes.
+
+pub mod canonical;
+pub mod config;
+pub mod guards;
+pub mod memory;
+pub mod plan;
+pub mod presets;
+pub mod scalarization;
+pub mod tune;
