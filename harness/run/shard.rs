@@ -98,9 +98,9 @@ impl Shard {
 pub fn estimate_cost(run: &RunSpec) -> f64 {
     let (rows, input) = run.suite.size_hint();
     let tasks = run
-        .task_subset
-        .as_ref()
-        .map_or(run.suite.task_count(), Vec::len)
+        .kind
+        .task_subset()
+        .map_or(run.suite.task_count(), <[usize]>::len)
         .max(1);
     let train = ((rows as f64) * run.fraction).ceil().max(1.0);
     let batch = run.training.batch_size.max(1) as f64;
@@ -125,7 +125,7 @@ pub fn estimate_cost(run: &RunSpec) -> f64 {
     } else {
         3.0
     };
-    let adapt = run.adaptation.as_ref().map_or(1.0, |_| 2.0);
+    let adapt = run.kind.adaptation().map_or(1.0, |_| 2.0);
     steps * batch.min(train) * macs * passes * adapt
 }
 

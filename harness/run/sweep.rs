@@ -244,7 +244,7 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
             let suite = cache.get(spec);
             data_time_s = data_start.elapsed().as_secs_f64();
             let mut suite = suite?;
-            if let Some(keep) = &spec.task_subset {
+            if let Some(keep) = spec.kind.task_subset() {
                 suite = Arc::new(suite.select_tasks(keep));
             }
             let def = RunDefinition {
@@ -258,7 +258,7 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
                     batches: spec.seeds.batches,
                 },
             };
-            let outcome = match &spec.adaptation {
+            let outcome = match spec.kind.adaptation() {
                 None => backend.train(def)?,
                 Some((config, start)) => {
                     // The held-out tasks come from the data seed: every start of a
@@ -330,10 +330,6 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
                 value: w.value,
             })
             .collect(),
-        task_subset: spec
-            .task_subset
-            .as_ref()
-            .map(|keep| (0..keep.len()).map(task_name).collect()),
         telemetry: outcome
             .telemetry
             .iter()
@@ -350,7 +346,7 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
             .collect(),
         planted_correlation: suite.as_ref().and_then(|s| s.planted_correlation.clone()),
         // Adaptation runs measure held-out tasks on their own metric: no declaration.
-        primary_metrics: match (&suite, &spec.adaptation) {
+        primary_metrics: match (&suite, spec.kind.adaptation()) {
             (Some(suite), None) => suite
                 .tasks
                 .iter()
@@ -366,15 +362,16 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
             _ => Vec::new(),
         },
         selected_test: None,
-        stage: match &spec.adaptation {
-            Some(_) => Some("adaptation".to_string()),
-            None => spec.stage.clone(),
-        },
+        kind: spec
+            .kind
+            .record(&spec.kind.task_subset().map_or_else(Vec::new, |keep| {
+                (0..keep.len()).map(task_name).collect::<Vec<_>>()
+            })),
         points: outcome
             .points
             .iter()
             .map(|p| Point {
-                task: if spec.adaptation.is_some() {
+                task: if spec.kind.adaptation().is_some() {
                     "held_out".to_string()
                 } else {
                     task_name(p.task)

@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// The search's directory under a study's output directory.
 pub fn search_dir(out: &Path) -> std::path::PathBuf {
-    out.join(tune::STAGE)
+    out.join(tune::SEARCH_DIR)
 }
 
 /// Runs the search (this shard's part of it, with `--shard`), then chooses; returns the
@@ -77,10 +77,10 @@ fn markdown(
     choices: &BTreeMap<tune::Cell, tune::Choice>,
 ) -> String {
     let mut untuned = Vec::new();
-    if plan.iter().any(|r| r.task_subset.is_some()) {
+    if plan.iter().any(|r| r.kind.task_subset().is_some()) {
         untuned.push("pairwise-transfer");
     }
-    if plan.iter().any(|r| r.adaptation.is_some()) {
+    if plan.iter().any(|r| r.kind.adaptation().is_some()) {
         untuned.push("adaptation");
     }
     let c = &study.config;

@@ -203,7 +203,7 @@ pub fn estimate(run: &RunSpec) -> Option<MemoryEstimate> {
     let layers = run.model.trunk.resolve(input).ok()?;
     let depth = layers.len();
     let all_outputs = task_outputs(&run.suite);
-    let outputs: Vec<usize> = match &run.task_subset {
+    let outputs: Vec<usize> = match run.kind.task_subset() {
         Some(keep) => keep.iter().map(|&t| all_outputs[t]).collect(),
         None => all_outputs,
     };

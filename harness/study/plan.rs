@@ -39,22 +39,88 @@ pub struct RunSpec {
     pub replicate: usize,
     pub fraction: f64,
     pub seeds: RunSeeds,
-    /// Pairwise-transfer runs train on these tasks of the suite only (a pair or a
-    /// single); `None` for the study's ordinary runs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task_subset: Option<Vec<usize>>,
-    /// Meta-test adaptation runs: the settings and the start this run adapts from.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub adaptation: Option<(AdaptConfig, StartSpec)>,
-    /// The record stage of runs outside the main table: `scalarization` for the front's
-    /// fixed weightings; `None` for the study's ordinary runs (adaptation runs say so by
-    /// `adaptation`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
+    /// What the run is for; part of its identity (see `RunKind`'s serde form).
+    #[serde(flatten)]
+    pub kind: RunKind,
     /// For a run whose settings a tuning search chose: the study's own training settings
     /// (canonical JSON), under which it is compared (not part of its identity).
     #[serde(skip)]
     pub compared_as: Option<String>,
+}
+
+/// What a run of the plan is for. Its record stores it as `mtlbench_results::RunKind`
+/// (tasks by name, no adaptation settings: `RunSpec::record_kind`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunKind {
+    /// A run of the study's grid, in the main table.
+    Ordinary,
+    /// Pairwise transfer: trains on these tasks of the suite only (a pair or a single).
+    Pairwise { tasks: Vec<usize> },
+    /// Meta-test adaptation: the settings and the start this run adapts from.
+    Adaptation {
+        config: AdaptConfig,
+        start: StartSpec,
+    },
+    /// A run of a tuning search (`tune`), under `DIR/tune/`.
+    TuningSearch,
+    /// A fixed weighting of the scalarization front (`scalarization`).
+    Scalarization,
+}
+
+/// The run's identity form, flattened into the spec's canonical JSON (hashed into its id):
+/// the keys of the fields it replaced, so that ids stay as they were. Nothing for an
+/// ordinary run, `task_subset` (the task indices) for a pairwise run, `adaptation`
+/// (`[settings, start]`) for an adaptation run, and `stage` (`tune`, `scalarization`) for
+/// the search's and the front's runs.
+impl Serialize for RunKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        match self {
+            RunKind::Ordinary => {}
+            RunKind::Pairwise { tasks } => map.serialize_entry("task_subset", tasks)?,
+            RunKind::Adaptation { config, start } => {
+                map.serialize_entry("adaptation", &(config, start))?
+            }
+            RunKind::TuningSearch | RunKind::Scalarization => {
+                map.serialize_entry("stage", &self.record(&[]).legacy_stage())?
+            }
+        }
+        map.end()
+    }
+}
+
+impl RunKind {
+    /// The kind as the record stores it, the tasks named by `task_names` (a pairwise run's
+    /// i-th task is `task_names[i]`).
+    pub fn record(&self, task_names: &[String]) -> mtlbench_results::RunKind {
+        use mtlbench_results::RunKind as Stored;
+        match self {
+            RunKind::Ordinary => Stored::Ordinary,
+            RunKind::Pairwise { .. } => Stored::Pairwise {
+                tasks: task_names.to_vec(),
+            },
+            RunKind::Adaptation { .. } => Stored::Adaptation,
+            RunKind::TuningSearch => Stored::TuningSearch,
+            RunKind::Scalarization => Stored::Scalarization,
+        }
+    }
+
+    /// The tasks of the suite a pairwise run trains on; `None` for every other kind.
+    pub fn task_subset(&self) -> Option<&[usize]> {
+        match self {
+            RunKind::Pairwise { tasks } => Some(tasks),
+            _ => None,
+        }
+    }
+
+    /// The adaptation settings and start of an adaptation run.
+    pub fn adaptation(&self) -> Option<(&AdaptConfig, &StartSpec)> {
+        match self {
+            RunKind::Adaptation { config, start } => Some((config, start)),
+            _ => None,
+        }
+    }
 }
 
 impl RunSpec {
@@ -499,9 +565,9 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
                                 replicate,
                                 fraction,
                                 seeds,
-                                task_subset: subset.clone(),
-                                adaptation: None,
-                                stage: None,
+                                kind: subset
+                                    .clone()
+                                    .map_or(RunKind::Ordinary, |tasks| RunKind::Pairwise { tasks }),
                                 compared_as: None,
                             };
                             let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
@@ -553,9 +619,7 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
                                 replicate,
                                 fraction,
                                 seeds,
-                                task_subset: None,
-                                adaptation: None,
-                                stage: Some(crate::study::scalarization::STAGE.into()),
+                                kind: RunKind::Scalarization,
                                 compared_as: None,
                             };
                             let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
@@ -604,9 +668,10 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
                             replicate,
                             fraction,
                             seeds,
-                            task_subset: None,
-                            adaptation: Some((adaptation.clone(), start.clone())),
-                            stage: None,
+                            kind: RunKind::Adaptation {
+                                config: adaptation.clone(),
+                                start: start.clone(),
+                            },
                             compared_as: None,
                         };
                         let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);

@@ -9,7 +9,6 @@ use mtlbench_algorithms::{ArchitectureSpec, WeightingSpec};
 use serde::{Deserialize, Serialize};
 
 /// The record stage of the front's runs: kept out of the main table, read by the front.
-pub const STAGE: &str = "scalarization";
 
 /// The most grid steps: 3 tasks at 20 steps are already 231 weightings per replicate.
 pub const MAX_STEPS: usize = 20;

@@ -30,7 +30,7 @@
 //! and to every method. Resuming continues either stage.
 
 use crate::study::canonical::canonical_json;
-use crate::study::plan::RunSpec;
+use crate::study::plan::{RunKind, RunSpec};
 use mtlbench_algorithms::WeightingSpec;
 use mtlbench_results::record::RunRecord;
 use mtlbench_results::selection::Selection;
@@ -41,8 +41,8 @@ use std::collections::BTreeMap;
 pub mod space;
 pub use space::{is_shared_key, Config, Param, Range, Strategy, Tune, MAX_BUDGET, MAX_REPLICATES};
 
-/// The record stage of the search's runs, and the sub-directory that holds them.
-pub const STAGE: &str = "tune";
+/// The sub-directory of the output directory that holds the search's runs.
+pub const SEARCH_DIR: &str = "tune";
 
 /// Sets `value` at `key` of a run: `lr`, `weight_decay` (the optimizer's), or a field of
 /// the weighting or architecture (dotted for `compose` parts). Errors name the key.
@@ -94,11 +94,11 @@ pub struct SearchRun {
 }
 
 fn is_ordinary(r: &RunSpec) -> bool {
-    r.task_subset.is_none() && r.adaptation.is_none() && r.stage.is_none()
+    r.kind == RunKind::Ordinary
 }
 
 fn is_front(r: &RunSpec) -> bool {
-    r.stage.as_deref() == Some(crate::study::scalarization::STAGE)
+    r.kind == RunKind::Scalarization
 }
 
 /// The cell whose chosen settings a run of the scalarization front trains with: the
@@ -131,7 +131,7 @@ fn front_cell(run: &RunSpec, ordinary: &[&RunSpec]) -> (Cell, Option<RunSpec>) {
     template.weighting = equal;
     template.algorithm = algorithm;
     template.replicate = 0;
-    template.stage = None;
+    template.kind = RunKind::Ordinary;
     (cell_of(&template), Some(template))
 }
 
@@ -199,7 +199,7 @@ pub fn search_plan(tune: &Tune, root: u64, plan: &[RunSpec]) -> Result<Search, (
                     init: derive_seed(base.init, &["tune"]),
                     batches: derive_seed(base.batches, &["tune"]),
                 };
-                spec.stage = Some(STAGE.into());
+                spec.kind = RunKind::TuningSearch;
                 spec.id = String::new();
                 let hash = derive_seed(root, &[&canonical_json(&spec)]);
                 spec.id = format!(

@@ -26,7 +26,7 @@ pub struct AdaptRow {
 pub fn adaptation_rows(runs: &[RunRecord]) -> Vec<AdaptRow> {
     let adapted: Vec<&RunRecord> = runs
         .iter()
-        .filter(|r| r.is_ok() && r.stage.as_deref() == Some("adaptation"))
+        .filter(|r| r.is_ok() && r.kind == crate::record::RunKind::Adaptation)
         .collect();
     let starts = crate::unique(adapted.iter().map(|r| r.algorithm.clone()));
     let mut cells: BTreeMap<(String, String, usize, usize, usize), Vec<f64>> = BTreeMap::new();
@@ -122,7 +122,7 @@ mod tests {
         let run = |start: &str, replicate: usize, values: &[(&str, usize, f64)]| {
             let mut r = crate::record::test_run("hard_sharing", replicate, &[]);
             r.algorithm = start.into();
-            r.stage = Some("adaptation".into());
+            r.kind = crate::record::RunKind::Adaptation;
             r.points = values
                 .iter()
                 .map(|(metric, step, v)| crate::record::Point {

@@ -11,7 +11,7 @@
 //! HV(front) (0 when the front dominates the point); and the fixed weighting that dominates
 //! it, if one does.
 
-use crate::record::RunRecord;
+use crate::record::{RunKind, RunRecord};
 use crate::stats::{summarize, Summary};
 use crate::summary::format_fraction;
 use std::collections::BTreeMap;
@@ -20,9 +20,6 @@ use std::collections::BTreeMap;
 /// axis's span: a point that is worst on one axis still has volume (and can add to the
 /// front's) through the others.
 pub const MARGIN: f64 = 0.1;
-
-/// The record stage of the front's runs (the harness's `scalarization::STAGE`).
-pub const STAGE: &str = "scalarization";
 
 /// A point of a section: a fixed weighting or a method, with each axis's summary.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,11 +63,9 @@ pub fn front_sections(runs: &[RunRecord]) -> Vec<FrontSection> {
     // Keyed by (suite, fraction, the study's training settings): a training grid's
     // settings each get their own front.
     let mut sections: BTreeMap<(String, String, String), (Axes, Points)> = BTreeMap::new();
-    let relevant = runs.iter().filter(|r| {
-        r.is_ok()
-            && r.task_subset.is_none()
-            && (r.stage.is_none() || r.stage.as_deref() == Some(STAGE))
-    });
+    let relevant = runs
+        .iter()
+        .filter(|r| r.is_ok() && matches!(r.kind, RunKind::Ordinary | RunKind::Scalarization));
     // The axes come from the front's runs: each task's first primary metric.
     let key_of = |run: &RunRecord| {
         (
@@ -79,7 +74,10 @@ pub fn front_sections(runs: &[RunRecord]) -> Vec<FrontSection> {
             run.comparison_training().to_string(),
         )
     };
-    for run in relevant.clone().filter(|r| r.stage.is_some()) {
+    for run in relevant
+        .clone()
+        .filter(|r| r.kind == RunKind::Scalarization)
+    {
         let key = key_of(run);
         let entry = sections.entry(key).or_default();
         if entry.0.is_empty() {
@@ -112,9 +110,12 @@ pub fn front_sections(runs: &[RunRecord]) -> Vec<FrontSection> {
             })
             .collect();
         let Some(values) = values else { continue };
-        let entry = points
-            .entry(run.algorithm.clone())
-            .or_insert_with(|| (run.stage.is_some(), vec![Vec::new(); axes.len()]));
+        let entry = points.entry(run.algorithm.clone()).or_insert_with(|| {
+            (
+                run.kind == RunKind::Scalarization,
+                vec![Vec::new(); axes.len()],
+            )
+        });
         for (a, v) in values.into_iter().enumerate() {
             entry.1[a].push(v);
         }
@@ -597,7 +598,11 @@ mod tests {
             );
             r.algorithm = algorithm.into();
             r.training = training.into();
-            r.stage = front.then(|| STAGE.to_string());
+            r.kind = if front {
+                RunKind::Scalarization
+            } else {
+                RunKind::Ordinary
+            };
             r
         };
         let runs = vec![

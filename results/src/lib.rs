@@ -25,7 +25,7 @@ pub mod terminal;
 pub mod transfer;
 
 pub use error::ResultsError;
-pub use record::{Point, RunRecord};
+pub use record::{Point, RunKind, RunRecord};
 
 /// The distinct items of `items` in first-seen order.
 pub fn unique<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {

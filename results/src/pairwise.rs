@@ -25,7 +25,7 @@ pub fn pairwise_gains(runs: &[RunRecord]) -> Vec<PairGain> {
     let mut singles: BTreeMap<(Pairing, String), FinalTest> = BTreeMap::new();
     let mut pairs: Vec<(Pairing, Vec<String>, FinalTest)> = Vec::new();
     for run in runs.iter().filter(|r| r.is_ok()) {
-        let Some(subset) = &run.task_subset else {
+        let Some(subset) = run.kind.task_subset() else {
             continue;
         };
         let key = (
@@ -43,7 +43,7 @@ pub fn pairwise_gains(runs: &[RunRecord]) -> Vec<PairGain> {
             }
             2 => pairs.push((
                 key,
-                subset.clone(),
+                subset.to_vec(),
                 FinalTest::of(run, &DeltaMetrics::default()),
             )),
             _ => {}
@@ -99,7 +99,9 @@ mod tests {
         let values: Vec<(&str, &str, bool, f64)> =
             values.iter().map(|(t, v)| (*t, "mse", false, *v)).collect();
         let mut r = test_run("hard_sharing", replicate, &values);
-        r.task_subset = Some(tasks.iter().map(|t| t.to_string()).collect());
+        r.kind = crate::record::RunKind::Pairwise {
+            tasks: tasks.iter().map(|t| t.to_string()).collect(),
+        };
         r
     }
 

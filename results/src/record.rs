@@ -48,6 +48,114 @@ pub struct TaskMetric {
     pub metric: String,
 }
 
+/// What a run is for, stored in its record as `"kind"`: `"ordinary"` (a run of the
+/// study's grid), `{"pairwise": {"tasks": [names]}}` (a pairwise-transfer run trained on
+/// these tasks only), `"adaptation"` (a meta-test adaptation run: its points are the
+/// held-out query losses by step), `"tuning_search"` (a run of a tuning search, under
+/// `DIR/tune/`) or `"scalarization"` (a fixed weighting of the scalarization front).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    #[default]
+    Ordinary,
+    Pairwise {
+        tasks: Vec<String>,
+    },
+    Adaptation,
+    TuningSearch,
+    Scalarization,
+}
+
+impl RunKind {
+    /// The tasks of a pairwise-transfer run; `None` for every other kind.
+    pub fn task_subset(&self) -> Option<&[String]> {
+        match self {
+            RunKind::Pairwise { tasks } => Some(tasks),
+            _ => None,
+        }
+    }
+
+    /// The `stage` a record written before `kind` existed gave this kind (the run's
+    /// identity in the plan keeps that form: see the harness's `RunKind`).
+    pub fn legacy_stage(&self) -> Option<&'static str> {
+        match self {
+            RunKind::Ordinary | RunKind::Pairwise { .. } => None,
+            RunKind::Adaptation => Some("adaptation"),
+            RunKind::TuningSearch => Some("tune"),
+            RunKind::Scalarization => Some("scalarization"),
+        }
+    }
+
+    /// The kind of a record written before `kind` existed: `task_subset` (pairwise runs)
+    /// and `stage` (`adaptation`, `tune`, `scalarization`); neither is an ordinary run.
+    pub fn from_legacy(
+        task_subset: Option<Vec<String>>,
+        stage: Option<&str>,
+    ) -> Result<RunKind, String> {
+        match (task_subset, stage) {
+            (Some(tasks), None) => Ok(RunKind::Pairwise { tasks }),
+            (None, None) => Ok(RunKind::Ordinary),
+            (Some(_), Some(stage)) => Err(format!(
+                "a run on a task subset cannot be of stage `{stage}`"
+            )),
+            (None, Some(stage)) => {
+                let staged = [
+                    RunKind::Adaptation,
+                    RunKind::TuningSearch,
+                    RunKind::Scalarization,
+                ];
+                staged
+                    .into_iter()
+                    .find(|k| k.legacy_stage() == Some(stage))
+                    .ok_or_else(|| {
+                        format!("unknown stage `{stage}` (adaptation, tune or scalarization)")
+                    })
+            }
+        }
+    }
+}
+
+/// The record's fields that say its kind, as stored now (`kind`) or before (`task_subset`,
+/// `stage`); flattened into `RunRecord`.
+#[derive(Deserialize)]
+struct KindFields {
+    #[serde(default)]
+    kind: Option<RunKind>,
+    #[serde(default)]
+    task_subset: Option<Vec<String>>,
+    #[serde(default)]
+    stage: Option<String>,
+}
+
+/// `RunRecord::kind` in and out: written as `"kind"`, read from `kind` or from the
+/// legacy `task_subset` and `stage`.
+mod kind_field {
+    use super::{KindFields, RunKind};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(kind: &RunKind, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Field<'a> {
+            kind: &'a RunKind,
+        }
+        Field { kind }.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<RunKind, D::Error> {
+        use serde::de::Error;
+        let fields = KindFields::deserialize(deserializer)?;
+        match (fields.kind, fields.task_subset, fields.stage) {
+            (Some(kind), None, None) => Ok(kind),
+            (Some(_), _, _) => Err(D::Error::custom(
+                "a record with `kind` cannot also have `task_subset` or `stage`",
+            )),
+            (None, subset, stage) => {
+                RunKind::from_legacy(subset, stage.as_deref()).map_err(D::Error::custom)
+            }
+        }
+    }
+}
+
 /// One finished run (ok, diverged or failed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -114,14 +222,12 @@ pub struct RunRecord {
     /// The task weights applied (when the study asks for them).
     #[serde(default)]
     pub weights: Vec<WeightRow>,
-    /// For pairwise-transfer runs, the tasks (names) this run trained on; `None` for the
-    /// study's ordinary runs.
-    #[serde(default)]
-    pub task_subset: Option<Vec<String>>,
-    /// `adaptation` for meta-test adaptation runs (their points are the held-out query
-    /// losses by step); `None` for the study's ordinary runs.
-    #[serde(default)]
-    pub stage: Option<String>,
+    /// What the run is for: an ordinary run of the study's grid, a pairwise-transfer run on
+    /// a task subset, a meta-test adaptation run, a tuning-search run or a point of the
+    /// scalarization front. Stored as one field, `kind`; records written before it (with
+    /// `task_subset` and `stage`) read as the same kind (`RunKind::from_legacy`).
+    #[serde(flatten, with = "kind_field")]
+    pub kind: RunKind,
     /// The metrics the suite declares primary for each task: those the transfer measures
     /// and the model-selection rule average by default. Empty for a run that measured no
     /// task (failed before training); records without it read each task's first stored
@@ -145,7 +251,7 @@ impl RunRecord {
     /// A run of the study's own grid: not a pairwise-transfer run on a task subset, not a
     /// meta-test adaptation run.
     pub fn is_ordinary(&self) -> bool {
-        self.task_subset.is_none() && self.stage.is_none()
+        self.kind == RunKind::Ordinary
     }
 
     /// Each task's primary metrics as (task, metric): as declared, or for a record without
@@ -229,8 +335,7 @@ pub(crate) fn test_run(
         telemetry_backward_passes: 0,
         telemetry_forward_passes: 0,
         weights: Vec::new(),
-        task_subset: None,
-        stage: None,
+        kind: RunKind::Ordinary,
         telemetry: Vec::new(),
         planted_correlation: None,
         primary_metrics: Vec::new(),

@@ -53,8 +53,10 @@ pub fn write_report(
         written.extend(write_parquet_and_csv(frame, out, "telemetry")?);
     }
 
-    let ordinary: Vec<&crate::RunRecord> =
-        runs.iter().filter(|r| r.task_subset.is_none()).collect();
+    let ordinary: Vec<&crate::RunRecord> = runs
+        .iter()
+        .filter(|r| r.kind.task_subset().is_none())
+        .collect();
     let cells = crate::telemetry::summarize_telemetry(&ordinary);
     if !cells.is_empty() {
         let path = out.join("telemetry_summary.csv");

@@ -142,7 +142,7 @@ impl Selection {
     pub fn check_runs(&self, runs: &[RunRecord]) -> Result<(), String> {
         for run in runs
             .iter()
-            .filter(|r| r.is_ok() && r.stage.as_deref() != Some("adaptation"))
+            .filter(|r| r.is_ok() && r.kind != crate::record::RunKind::Adaptation)
         {
             let mut epochs: Vec<usize> = run
                 .points

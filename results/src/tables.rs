@@ -78,8 +78,8 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
     let mut device_memory: Vec<Option<u64>> = Vec::new();
     for run in runs {
         let subset = run
-            .task_subset
-            .as_ref()
+            .kind
+            .task_subset()
             .map_or(String::new(), |t| t.join(","));
         let empty;
         let points = if run.points.is_empty() {
