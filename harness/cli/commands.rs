@@ -397,7 +397,7 @@ pub fn report(
         });
     }
     if let Some(names) = &delta_metrics {
-        crate::study::plan::check_delta_metrics(names).map_err(|(_, message)| {
+        crate::study::validate::check_delta_metrics(names).map_err(|(_, message)| {
             HarnessError::Config {
                 file: "--delta-metrics".into(),
                 message,

@@ -1,8 +1,10 @@
-//! The study file: YAML → typed config (unknown keys rejected). This module is the only
-//! one that names the YAML crate. Errors carry the file, the key path and the line.
+//! The study file: YAML → typed config (unknown keys rejected). This module and
+//! `canonical` (a number set through a value's YAML form) are the only ones that name the
+//! YAML crate. Errors carry the file, the key path and the line.
 
 use crate::error::HarnessError;
-use mtlbench_algorithms::{ArchitectureSpec, ModelSpec, OptimizerSpec, WeightingSpec};
+use crate::study::training::TrainingGrid;
+use mtlbench_algorithms::{ArchitectureSpec, ModelSpec, WeightingSpec};
 use mtlbench_tasks::SuiteSpec;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -70,83 +72,6 @@ fn default_fractions() -> Vec<f64> {
 }
 fn default_weightings() -> Vec<WeightingSpec> {
     vec![WeightingSpec::Equal(Default::default())]
-}
-
-/// Training settings; `epochs`, `batch_size` and `lr` take one value or a list (a grid axis).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TrainingGrid {
-    pub epochs: OneOrMany<usize>,
-    pub batch_size: OneOrMany<usize>,
-    pub lr: OneOrMany<f64>,
-    pub optimizer: OptimizerSpec,
-    /// Evaluate on the validation split every this many epochs (and at the end).
-    pub eval_every: usize,
-    /// Gradient-level methods use the task gradients of the shared representation
-    /// (LibMTL's `rep_grad`; hard_sharing only).
-    pub rep_grad: bool,
-    /// Measure gradient conflict every this many steps (0: never); the extra passes are
-    /// counted apart.
-    pub conflict_every: usize,
-    /// With `conflict_every`: the pairwise cosines per shared layer too.
-    pub conflict_per_layer: bool,
-    /// Measure TAG's inter-task affinity every this many steps (0: never); the extra
-    /// passes are counted apart.
-    pub affinity_every: usize,
-    /// Record the task weights the method applied every this many steps (0: never).
-    pub weights_every: usize,
-}
-
-impl Default for TrainingGrid {
-    fn default() -> Self {
-        TrainingGrid {
-            epochs: OneOrMany(vec![20]),
-            batch_size: OneOrMany(vec![64]),
-            lr: OneOrMany(vec![1e-3]),
-            optimizer: OptimizerSpec::default(),
-            eval_every: 1,
-            rep_grad: false,
-            conflict_every: 0,
-            conflict_per_layer: false,
-            affinity_every: 0,
-            weights_every: 0,
-        }
-    }
-}
-
-/// A value or a list of values: `lr: 0.001` or `lr: [0.001, 0.01]`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(transparent)]
-pub struct OneOrMany<T>(pub Vec<T>);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
-        macro_rules! scalar {
-            ($name:ident, $ty:ty, $de:ident) => {
-                fn $name<E: de::Error>(self, v: $ty) -> Result<Self::Value, E> {
-                    T::deserialize(de::value::$de::<E>::new(v)).map(|t| OneOrMany(vec![t]))
-                }
-            };
-        }
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = OneOrMany<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a value or a list of values")
-            }
-            scalar!(visit_u64, u64, U64Deserializer);
-            scalar!(visit_i64, i64, I64Deserializer);
-            scalar!(visit_f64, f64, F64Deserializer);
-            scalar!(visit_bool, bool, BoolDeserializer);
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                T::deserialize(de::value::StrDeserializer::<E>::new(v)).map(|t| OneOrMany(vec![t]))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                Vec::<T>::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(OneOrMany)
-            }
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
 }
 
 /// A study read from a file (or a preset), with the text kept for error locations.

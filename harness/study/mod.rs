@@ -2,6 +2,7 @@
 //! grid of runs, with its guards, tuning search spaces, scalarization fronts and memory
 //! estimates). Nothing here trains or writes.
 
+pub mod adaptation;
 pub mod canonical;
 pub mod config;
 pub mod guards;
@@ -9,4 +10,6 @@ pub mod memory;
 pub mod plan;
 pub mod presets;
 pub mod scalarization;
+pub mod training;
 pub mod tune;
+pub mod validate;

@@ -4,7 +4,7 @@
 
 use crate::error::HarnessError;
 use crate::study::canonical::canonical_json;
-use crate::study::config::LoadedStudy;
+use crate::study::config::{LoadedStudy, StudyConfig};
 use mtlbench_algorithms::adapt::{AdaptConfig, StartSpec};
 use mtlbench_algorithms::architecture::{HardSharing, SingleTask};
 use mtlbench_algorithms::weighting::Equal;
@@ -172,11 +172,7 @@ pub fn expand(study: &LoadedStudy) -> Result<Vec<RunSpec>, HarnessError> {
 
 /// The number of runs the plan will have, counted before any is built, with the key path
 /// of its largest factor.
-fn planned_runs(
-    c: &crate::study::config::StudyConfig,
-    trainings: usize,
-    algorithms: usize,
-) -> (u128, &'static str) {
+fn planned_runs(c: &StudyConfig, trainings: usize, algorithms: usize) -> (u128, &'static str) {
     let (fractions, replicates) = (c.fractions.len() as u128, c.replicates as u128);
     let mut total: u128 = 0;
     for suite in &c.suites {
@@ -230,271 +226,167 @@ fn planned_runs(
     (total, key)
 }
 
-/// A `delta_metrics` list: not empty, every name a metric that some suite measures, no
-/// name twice. The error names the key (`delta_metrics[i]`).
-pub fn check_delta_metrics(names: &[String]) -> Result<(), (String, String)> {
-    use mtlbench_tasks::metrics::METRICS;
-    if names.is_empty() {
-        return Err((
-            "delta_metrics".into(),
-            "must name at least one metric (leave it out for the suites' primary metrics)".into(),
-        ));
-    }
-    for (i, name) in names.iter().enumerate() {
-        if !METRICS.iter().any(|(m, _)| m == name) {
-            let known: Vec<&str> = METRICS.iter().map(|(m, _)| *m).collect();
-            return Err((
-                format!("delta_metrics[{i}]"),
-                format!(
-                    "unknown metric `{name}`; the metrics are {}",
-                    known.join(", ")
-                ),
-            ));
-        }
-        if names[..i].contains(name) {
-            return Err((
-                format!("delta_metrics[{i}]"),
-                format!("`{name}` is named twice"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Expands and validates a study; more than `max_runs` runs is an error. Any problem is a
-/// `Config` error naming the key path and its line; nothing is written.
+/// `Config` error naming the key path and its line; nothing is written. The runs: the
+/// study's grid (with the pairwise-transfer subsets), then the scalarization front's, then
+/// the adaptation runs.
 pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpec>, HarnessError> {
     let c = &study.config;
-    if c.name.trim().is_empty() {
-        return Err(study.error_at("name", "must not be empty"));
+    crate::study::validate::check_study(study)?;
+    let trainings = training_grid(study)?;
+    let algorithms = Algorithms::of(c);
+    let (count, key) = planned_runs(c, trainings.len(), algorithms.pairs.len());
+    if count > max_runs as u128 {
+        return Err(study.error_at(
+            key,
+            format!(
+                "the plan would have {count} runs, more than the limit of {max_runs} (--max-runs raises it)"
+            ),
+        ));
     }
-    if c.replicates == 0 {
-        return Err(study.error_at("replicates", "must be at least 1"));
-    }
-    c.selection
-        .validate()
-        .map_err(|message| study.error_at("selection", message))?;
-    if let Some(names) = &c.delta_metrics {
-        check_delta_metrics(names).map_err(|(key, message)| study.error_at(&key, message))?;
-    }
-    if let Some(p) = &c.published {
-        p.validate()
-            .map_err(|(key, message)| study.error_at(&format!("published.{key}"), message))?;
-    }
-    if let Some(tune) = &c.tune {
-        tune.validate(c.training.lr.0.len())
-            .map_err(|(key, message)| study.error_at(&key, message))?;
-    }
+    let mut runs = grid_runs(c, &trainings, &algorithms);
     if let Some(front) = &c.scalarization {
-        let tasks: Vec<usize> = c.suites.iter().map(SuiteSpec::task_count).collect();
-        front
-            .validate(&tasks)
-            .map_err(|(key, message)| study.error_at(&key, message))?;
-        for suite in &c.suites {
-            front
-                .architecture
-                .validate_for(suite.task_count(), c.model.trunk.depth())
-                .map_err(|e| {
-                    study.error_at(
-                        &format!("scalarization.architecture.{}", e.key()),
-                        format!("{} (suite `{}`)", e.message(), suite.label()),
-                    )
-                })?;
-        }
+        runs.extend(crate::study::scalarization::front_runs(
+            c, front, &trainings,
+        ));
     }
-    for (key, empty) in [
-        ("suites", c.suites.is_empty()),
-        ("architectures", c.architectures.is_empty()),
-        ("weightings", c.weightings.is_empty()),
-        ("fractions", c.fractions.is_empty()),
-        ("training.epochs", c.training.epochs.0.is_empty()),
-        ("training.batch_size", c.training.batch_size.0.is_empty()),
-        ("training.lr", c.training.lr.0.is_empty()),
-    ] {
-        if empty {
-            return Err(study.error_at(key, "must list at least one entry"));
-        }
+    if let Some(adaptation) = &c.adaptation {
+        let training = &trainings[0];
+        runs.extend(crate::study::adaptation::adaptation_runs(
+            study, adaptation, training,
+        )?);
     }
-    for (i, f) in c.fractions.iter().enumerate() {
-        if !(*f > 0.0 && *f <= 1.0) {
-            return Err(study.error_at(&format!("fractions[{i}]"), format!("{f} is not in (0, 1]")));
-        }
-    }
-    c.model
-        .validate()
-        .map_err(|e| study.error_at(&format!("model.{}", e.key()), e.message()))?;
-    for (i, arch) in c.architectures.iter().enumerate() {
-        arch.validate()
-            .map_err(|e| study.error_at(&format!("architectures[{i}].{}", e.key()), e.message()))?;
-    }
-    let mut labels: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, suite) in c.suites.iter().enumerate() {
-        suite
-            .validate()
-            .map_err(|e| study.error_at(&format!("suites[{i}].{}", e.key()), e.message()))?;
-        // Suites that read files: every file there and intact before anything runs.
-        suite
-            .check_data()
-            .map_err(|e| study.error_at(&format!("suites[{i}]"), e.message()))?;
-        if let Some(first) = labels.insert(suite.label(), i) {
-            return Err(study.error_at(
-                &format!("suites[{i}]"),
-                format!(
-                    "suites[{first}] has the same label `{}`: give each a distinct `name`",
-                    suite.label()
-                ),
-            ));
-        }
-        for (j, w) in c.weightings.iter().enumerate() {
-            w.validate(suite.task_count()).map_err(|e| {
-                study.error_at(
-                    &format!("weightings[{j}].{}", e.key()),
-                    format!("{} (suite `{}`)", e.message(), suite.label()),
-                )
-            })?;
-        }
-        c.model.validate_input(suite.image_shape()).map_err(|e| {
-            study.error_at(
-                &format!("model.{}", e.key()),
-                format!("{} (suite `{}`)", e.message(), suite.label()),
-            )
-        })?;
-        for (j, a) in c.architectures.iter().enumerate() {
-            a.validate_for(suite.task_count(), c.model.trunk.depth())
-                .map_err(|e| {
-                    study.error_at(
-                        &format!("architectures[{j}].{}", e.key()),
-                        format!("{} (suite `{}`)", e.message(), suite.label()),
-                    )
-                })?;
-        }
-    }
+    Ok(runs)
+}
 
-    // Gradient-level weightings combine the task gradients of shared parameters.
-    for (i, a) in c.architectures.iter().enumerate() {
-        let skipped = matches!(a, ArchitectureSpec::SingleTask(_));
-        if skipped || a.has_shared_parameters() {
-            continue;
-        }
-        if let Some(w) = c
-            .weightings
-            .iter()
-            .find(|w| w.is_gradient_level() || w.uses_representation())
-        {
-            return Err(study.error_at(
-                &format!("architectures[{i}]"),
-                format!(
-                    "`{}` shares no parameters, so gradient-level `{}` has nothing to combine: use loss-level weightings with it (or another study)",
-                    a.kind(),
-                    w.label()
-                ),
-            ));
-        }
+/// The training grid's points, each validated, then the selection rule against them.
+fn training_grid(study: &LoadedStudy) -> Result<Vec<TrainConfig>, HarnessError> {
+    let trainings = study.config.training.expand();
+    for cfg in &trainings {
+        cfg.validate()
+            .map_err(|e| study.error_at(&format!("training.{}", e.key()), e.message()))?;
     }
-
-    // Methods that work on the shared representation need one shared trunk output.
-    for (j, w) in c.weightings.iter().enumerate() {
-        let on_rep = w.uses_representation() || (c.training.rep_grad && w.is_gradient_level());
-        w.validate_rep_grad(c.training.rep_grad).map_err(|e| {
-            study.error_at(
-                &format!("weightings[{j}]"),
-                format!("training.{}: {}", e.key(), e.message()),
-            )
-        })?;
-        for (i, a) in c.architectures.iter().enumerate() {
-            let single = matches!(a, ArchitectureSpec::SingleTask(_));
-            if on_rep && !single && !matches!(a, ArchitectureSpec::HardSharing(_)) {
-                return Err(study.error_at(
-                    &format!("architectures[{i}]"),
-                    format!(
-                        "`{}` with `{}` needs representation gradients, which only hard_sharing provides",
-                        a.kind(),
-                        w.label()
-                    ),
-                ));
-            }
-        }
-    }
-
-    // The training grid, in a fixed order.
-    let t = &c.training;
-    let mut trainings = Vec::new();
-    for &epochs in &t.epochs.0 {
-        for &batch_size in &t.batch_size.0 {
-            for &lr in &t.lr.0 {
-                let cfg = TrainConfig {
-                    epochs,
-                    batch_size,
-                    lr,
-                    optimizer: t.optimizer.clone(),
-                    eval_every: t.eval_every,
-                    rep_grad: t.rep_grad,
-                    conflict_every: t.conflict_every,
-                    conflict_per_layer: t.conflict_per_layer,
-                    affinity_every: t.affinity_every,
-                    weights_every: t.weights_every,
-                };
-                cfg.validate()
-                    .map_err(|e| study.error_at(&format!("training.{}", e.key()), e.message()))?;
-                trainings.push(cfg);
-            }
-        }
-    }
-    crate::study::guards::check_selection(&c.selection, &trainings)
+    crate::study::guards::check_selection(&study.config.selection, &trainings)
         .map_err(|message| study.error_at("selection", message))?;
-    let training_suffix = |cfg: &TrainConfig| -> String {
-        let mut parts = Vec::new();
-        if t.epochs.0.len() > 1 {
-            parts.push(format!("epochs={}", cfg.epochs));
-        }
-        if t.batch_size.0.len() > 1 {
-            parts.push(format!("bs={}", cfg.batch_size));
-        }
-        if t.lr.0.len() > 1 {
-            parts.push(format!("lr={}", cfg.lr));
-        }
-        if parts.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", parts.join(" "))
-        }
-    };
+    Ok(trainings)
+}
 
-    // Algorithms: each shared architecture × each weighting; single_task once, with equal
-    // weighting (weights do not couple independent networks).
-    let mut algorithms: Vec<(ArchitectureSpec, WeightingSpec)> = Vec::new();
-    for arch in &c.architectures {
-        let pairs: Vec<(ArchitectureSpec, WeightingSpec)> = match arch {
-            ArchitectureSpec::SingleTask(_) => vec![(
-                ArchitectureSpec::SingleTask(SingleTask {}),
-                WeightingSpec::Equal(Equal {}),
-            )],
-            _ => c
-                .weightings
-                .iter()
-                .map(|w| (arch.clone(), w.clone()))
-                .collect(),
+/// One (suite, fraction, replicate) of the study, with its seeds: the three outer loops of
+/// every kind of run, in this order.
+pub(crate) struct Slot<'a> {
+    pub suite: &'a SuiteSpec,
+    pub fraction: f64,
+    pub replicate: usize,
+    pub seeds: RunSeeds,
+}
+
+/// The study's slots: suites, then fractions, then replicates.
+pub(crate) fn slots(c: &StudyConfig) -> impl Iterator<Item = Slot<'_>> {
+    c.suites.iter().flat_map(move |suite| {
+        c.fractions.iter().flat_map(move |&fraction| {
+            (0..c.replicates).map(move |replicate| Slot {
+                suite,
+                fraction,
+                replicate,
+                seeds: run_seeds(c.seed, suite, replicate, fraction),
+            })
+        })
+    })
+}
+
+impl RunSpec {
+    /// A run of `slot` without its id (`with_id` gives it).
+    pub(crate) fn in_slot(
+        c: &StudyConfig,
+        slot: &Slot,
+        (architecture, weighting): (ArchitectureSpec, WeightingSpec),
+        algorithm: String,
+        training: &TrainConfig,
+        kind: RunKind,
+    ) -> RunSpec {
+        RunSpec {
+            id: String::new(),
+            study: c.name.clone(),
+            suite_label: slot.suite.label(),
+            suite: slot.suite.clone(),
+            architecture,
+            weighting,
+            algorithm,
+            model: c.model.clone(),
+            training: training.clone(),
+            replicate: slot.replicate,
+            fraction: slot.fraction,
+            seeds: slot.seeds,
+            kind,
+            compared_as: None,
+        }
+    }
+
+    /// The run with its id: `prefix`, then `-r<replicate>-f<fraction>-` and the hash of
+    /// its canonical JSON under the study's seed (`hash_bits` of it: 32 or 64).
+    pub(crate) fn with_id(mut self, root: u64, prefix: &str, hash_bits: u32) -> RunSpec {
+        let hash = derive_seed(root, &[&canonical_json(&self)]);
+        let hash = match hash_bits {
+            32 => format!("{:08x}", hash >> 32),
+            _ => format!("{hash:016x}"),
         };
-        for pair in pairs {
-            if !algorithms.contains(&pair) {
-                algorithms.push(pair);
+        self.id = format!(
+            "{prefix}-r{}-f{}-{hash}",
+            self.replicate,
+            sanitize(&self.fraction.to_string())
+        );
+        self
+    }
+}
+
+/// The study's algorithms with their display labels.
+struct Algorithms {
+    /// Each shared architecture × each weighting; single_task once, with equal weighting
+    /// (weights do not couple independent networks); in listed order, no pair twice.
+    pairs: Vec<(ArchitectureSpec, WeightingSpec)>,
+    /// Per `architecture+weighting`, the canonical JSON of its settings in listed order.
+    variants: BTreeMap<String, Vec<String>>,
+}
+
+impl Algorithms {
+    fn of(c: &StudyConfig) -> Algorithms {
+        let mut pairs: Vec<(ArchitectureSpec, WeightingSpec)> = Vec::new();
+        for arch in &c.architectures {
+            let listed: Vec<(ArchitectureSpec, WeightingSpec)> = match arch {
+                ArchitectureSpec::SingleTask(_) => vec![(
+                    ArchitectureSpec::SingleTask(SingleTask {}),
+                    WeightingSpec::Equal(Equal {}),
+                )],
+                _ => c
+                    .weightings
+                    .iter()
+                    .map(|w| (arch.clone(), w.clone()))
+                    .collect(),
+            };
+            for pair in listed {
+                if !pairs.contains(&pair) {
+                    pairs.push(pair);
+                }
             }
         }
-    }
-    // Pairs listed with several settings get a #k suffix, in listed order.
-    let mut variants: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (a, w) in &algorithms {
-        let v = variants
-            .entry(format!("{}+{}", a.kind(), w.label()))
-            .or_default();
-        let json = canonical_json(&(a, w));
-        if !v.contains(&json) {
-            v.push(json);
+        let mut variants: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (a, w) in &pairs {
+            let v = variants
+                .entry(format!("{}+{}", a.kind(), w.label()))
+                .or_default();
+            let json = canonical_json(&(a, w));
+            if !v.contains(&json) {
+                v.push(json);
+            }
         }
+        Algorithms { pairs, variants }
     }
-    let label_of = |a: &ArchitectureSpec, w: &WeightingSpec| -> String {
+
+    /// `architecture+weighting`; pairs listed with several settings get a #k suffix, in
+    /// listed order.
+    fn label(&self, a: &ArchitectureSpec, w: &WeightingSpec) -> String {
         let base = format!("{}+{}", a.kind(), w.label());
-        let v = &variants[&base];
+        let v = &self.variants[&base];
         if v.len() > 1 {
             let k = v
                 .iter()
@@ -505,191 +397,67 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
         } else {
             base
         }
-    };
+    }
+}
 
-    // Pairwise transfer (Standley et al. 2020): hard sharing with equal weighting on every
-    // single task and every pair of tasks, beside the study's own algorithms.
+/// Pairwise transfer (Standley et al. 2020): hard sharing with equal weighting on every
+/// single task and every pair of tasks of a suite of `tasks` tasks, beside the study's own
+/// algorithms; none unless the study asks (`pairwise`).
+fn pairwise_subsets(pairwise: bool, tasks: usize) -> Vec<Vec<usize>> {
+    let mut subsets = Vec::new();
+    if pairwise {
+        subsets.extend((0..tasks).map(|i| vec![i]));
+        for i in 0..tasks {
+            subsets.extend((i + 1..tasks).map(|j| vec![i, j]));
+        }
+    }
+    subsets
+}
+
+/// The study's grid: per slot and training setting, every algorithm, then the pairwise
+/// subsets.
+fn grid_runs(c: &StudyConfig, trainings: &[TrainConfig], algorithms: &Algorithms) -> Vec<RunSpec> {
     let pairwise = (
         ArchitectureSpec::HardSharing(HardSharing {}),
         WeightingSpec::Equal(Equal {}),
     );
-    let (count, key) = planned_runs(c, trainings.len(), algorithms.len());
-    if count > max_runs as u128 {
-        return Err(study.error_at(
-            key,
-            format!(
-                "the plan would have {count} runs, more than the limit of {max_runs} (--max-runs raises it)"
-            ),
-        ));
-    }
     let mut runs = Vec::new();
-    for suite in &c.suites {
-        let suite_label = suite.label();
-        let tasks = suite.task_count();
-        let mut subsets: Vec<Option<Vec<usize>>> = vec![None];
-        if c.pairwise {
-            subsets.extend((0..tasks).map(|i| Some(vec![i])));
-            for i in 0..tasks {
-                subsets.extend((i + 1..tasks).map(|j| Some(vec![i, j])));
+    for slot in slots(c) {
+        let label = sanitize(&slot.suite.label());
+        let subsets = pairwise_subsets(c.pairwise, slot.suite.task_count());
+        for training in trainings {
+            let suffix = c.training.suffix(training);
+            for (arch, weighting) in &algorithms.pairs {
+                let algorithm = format!("{}{suffix}", algorithms.label(arch, weighting));
+                let pair = (arch.clone(), weighting.clone());
+                let spec = RunSpec::in_slot(c, &slot, pair, algorithm, training, RunKind::Ordinary);
+                let prefix = format!("{label}-{}-{}", arch.kind(), weighting.kind());
+                runs.push(spec.with_id(c.seed, &prefix, 32));
             }
-        }
-        for &fraction in &c.fractions {
-            for replicate in 0..c.replicates {
-                let seeds = run_seeds(c.seed, suite, replicate, fraction);
-                for training in &trainings {
-                    for subset in &subsets {
-                        let chosen: &[(ArchitectureSpec, WeightingSpec)] = match subset {
-                            None => &algorithms,
-                            Some(_) => std::slice::from_ref(&pairwise),
-                        };
-                        for (arch, weighting) in chosen {
-                            let mut algorithm = match subset {
-                                None => label_of(arch, weighting),
-                                Some(_) => format!("{}+{}", arch.kind(), weighting.label()),
-                            };
-                            algorithm.push_str(&training_suffix(training));
-                            if let Some(s) = subset {
-                                let list: Vec<String> = s.iter().map(usize::to_string).collect();
-                                algorithm.push_str(&format!(" tasks={}", list.join(",")));
-                            }
-                            let mut spec = RunSpec {
-                                id: String::new(),
-                                study: c.name.clone(),
-                                suite_label: suite_label.clone(),
-                                suite: suite.clone(),
-                                architecture: arch.clone(),
-                                weighting: weighting.clone(),
-                                algorithm,
-                                model: c.model.clone(),
-                                training: training.clone(),
-                                replicate,
-                                fraction,
-                                seeds,
-                                kind: subset
-                                    .clone()
-                                    .map_or(RunKind::Ordinary, |tasks| RunKind::Pairwise { tasks }),
-                                compared_as: None,
-                            };
-                            let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
-                            let tasks_part = subset.as_ref().map_or(String::new(), |s| {
-                                let list: Vec<String> = s.iter().map(usize::to_string).collect();
-                                format!("-t{}", list.join("_"))
-                            });
-                            spec.id = format!(
-                                "{}-{}-{}{}-r{}-f{}-{:08x}",
-                                sanitize(&suite_label),
-                                arch.kind(),
-                                weighting.kind(),
-                                tasks_part,
-                                replicate,
-                                sanitize(&fraction.to_string()),
-                                hash >> 32
-                            );
-                            runs.push(spec);
-                        }
-                    }
-                }
+            for tasks in &subsets {
+                let (arch, weighting) = &pairwise;
+                let list: Vec<String> = tasks.iter().map(usize::to_string).collect();
+                let algorithm = format!(
+                    "{}+{}{suffix} tasks={}",
+                    arch.kind(),
+                    weighting.label(),
+                    list.join(",")
+                );
+                let kind = RunKind::Pairwise {
+                    tasks: tasks.clone(),
+                };
+                let spec = RunSpec::in_slot(c, &slot, pairwise.clone(), algorithm, training, kind);
+                let prefix = format!(
+                    "{label}-{}-{}-t{}",
+                    arch.kind(),
+                    weighting.kind(),
+                    list.join("_")
+                );
+                runs.push(spec.with_id(c.seed, &prefix, 32));
             }
         }
     }
-    if let Some(front) = &c.scalarization {
-        // Per suite, fraction, replicate and training setting, one run per fixed weighting.
-        for suite in &c.suites {
-            let weightings = front.weightings(suite.task_count());
-            for &fraction in &c.fractions {
-                for replicate in 0..c.replicates {
-                    let seeds = run_seeds(c.seed, suite, replicate, fraction);
-                    for training in &trainings {
-                        for weighting in &weightings {
-                            let mut spec = RunSpec {
-                                id: String::new(),
-                                study: c.name.clone(),
-                                suite_label: suite.label(),
-                                suite: suite.clone(),
-                                architecture: front.architecture.clone(),
-                                weighting: weighting.clone(),
-                                algorithm: format!(
-                                    "{}+{}{}",
-                                    front.architecture.kind(),
-                                    crate::study::scalarization::label(weighting),
-                                    training_suffix(training)
-                                ),
-                                model: c.model.clone(),
-                                training: training.clone(),
-                                replicate,
-                                fraction,
-                                seeds,
-                                kind: RunKind::Scalarization,
-                                compared_as: None,
-                            };
-                            let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
-                            spec.id = format!(
-                                "{}-{}-front-r{}-f{}-{:016x}",
-                                sanitize(&suite.label()),
-                                front.architecture.kind(),
-                                replicate,
-                                sanitize(&fraction.to_string()),
-                                hash
-                            );
-                            runs.push(spec);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if let Some(adaptation) = &c.adaptation {
-        adaptation
-            .validate()
-            .map_err(|e| study.error_at(&format!("adaptation.{}", e.key()), e.message()))?;
-        for (i, suite) in c.suites.iter().enumerate() {
-            suite
-                .check_held_out()
-                .map_err(|message| study.error_at(&format!("suites[{i}]"), message))?;
-        }
-        // Per suite, fraction and replicate, one run per start, with the first training
-        // settings (the `transfer` start trains with them).
-        let training = &trainings[0];
-        for suite in &c.suites {
-            for &fraction in &c.fractions {
-                for replicate in 0..c.replicates {
-                    let seeds = run_seeds(c.seed, suite, replicate, fraction);
-                    for start in &adaptation.starts {
-                        let mut spec = RunSpec {
-                            id: String::new(),
-                            study: c.name.clone(),
-                            suite_label: suite.label(),
-                            suite: suite.clone(),
-                            architecture: ArchitectureSpec::HardSharing(HardSharing {}),
-                            weighting: WeightingSpec::Equal(Equal {}),
-                            algorithm: format!("adapt:{}", start.kind()),
-                            model: c.model.clone(),
-                            training: training.clone(),
-                            replicate,
-                            fraction,
-                            seeds,
-                            kind: RunKind::Adaptation {
-                                config: adaptation.clone(),
-                                start: start.clone(),
-                            },
-                            compared_as: None,
-                        };
-                        let hash = derive_seed(c.seed, &[&canonical_json(&spec)]);
-                        spec.id = format!(
-                            "{}-adapt-{}-r{}-f{}-{:08x}",
-                            sanitize(&suite.label()),
-                            start.kind(),
-                            replicate,
-                            sanitize(&fraction.to_string()),
-                            hash >> 32
-                        );
-                        runs.push(spec);
-                    }
-                }
-            }
-        }
-    }
-    Ok(runs)
+    runs
 }
 
 #[cfg(test)]

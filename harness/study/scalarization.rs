@@ -4,11 +4,12 @@
 //! fixed-weight results as a front with every method's point on it and tabulates each
 //! method's hypervolume against it (`mtlbench_results::front`).
 
+use crate::study::config::StudyConfig;
+use crate::study::plan::{slots, RunKind, RunSpec};
 use mtlbench_algorithms::weighting::Static;
+use mtlbench_algorithms::TrainConfig;
 use mtlbench_algorithms::{ArchitectureSpec, WeightingSpec};
 use serde::{Deserialize, Serialize};
-
-/// The record stage of the front's runs: kept out of the main table, read by the front.
 
 /// The most grid steps: 3 tasks at 20 steps are already 231 weightings per replicate.
 pub const MAX_STEPS: usize = 20;
@@ -110,6 +111,39 @@ pub fn label(weighting: &WeightingSpec) -> String {
         }
         other => other.label(),
     }
+}
+
+/// The front's runs: per suite the fixed weightings of its grid, and per slot and training
+/// setting one run each (ids with the full 64-bit hash).
+pub fn front_runs(
+    c: &StudyConfig,
+    front: &Scalarization,
+    trainings: &[TrainConfig],
+) -> Vec<RunSpec> {
+    let mut runs = Vec::new();
+    for slot in slots(c) {
+        let weightings = front.weightings(slot.suite.task_count());
+        for training in trainings {
+            for weighting in &weightings {
+                let algorithm = format!(
+                    "{}+{}{}",
+                    front.architecture.kind(),
+                    label(weighting),
+                    c.training.suffix(training)
+                );
+                let pair = (front.architecture.clone(), weighting.clone());
+                let spec =
+                    RunSpec::in_slot(c, &slot, pair, algorithm, training, RunKind::Scalarization);
+                let prefix = format!(
+                    "{}-{}-front",
+                    crate::study::plan::sanitize(&slot.suite.label()),
+                    front.architecture.kind()
+                );
+                runs.push(spec.with_id(c.seed, &prefix, 64));
+            }
+        }
+    }
+    runs
 }
 
 #[cfg(test)]

@@ -5,34 +5,68 @@ use crate::optimizer::OptimizerSpec;
 use crate::AlgorithmsError;
 use serde::{Deserialize, Serialize};
 
-/// Training hyper-parameters of one run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub lr: f64,
-    pub optimizer: OptimizerSpec,
-    /// Evaluate on the validation split every this many epochs (and always at the end).
-    pub eval_every: usize,
-    /// Gradient-level methods take the task gradients with respect to the shared
-    /// representation (LibMTL's `rep_grad`) instead of the shared parameters.
-    #[serde(default)]
-    pub rep_grad: bool,
-    /// Measure gradient conflict every this many steps (0: never). The per-task gradients
-    /// this needs are extra passes, counted apart from the training's.
-    #[serde(default)]
-    pub conflict_every: usize,
-    /// With `conflict_every`: also the pairwise cosines per shared layer.
-    #[serde(default)]
-    pub conflict_per_layer: bool,
-    /// Measure TAG's inter-task affinity every this many steps (0: never): T extra
-    /// backward passes (shared with conflict telemetry on the same step) and T forwards.
-    #[serde(default)]
-    pub affinity_every: usize,
-    /// Record the task weights the method applied every this many steps (0: never).
-    #[serde(default)]
-    pub weights_every: usize,
+/// The training settings, declared once. Hands them to the macro `$then` (in scope where
+/// this is invoked) in three groups: `axes` (a study may list several values of each: a
+/// grid axis; with the label its runs' algorithm labels show and its default), `fixed`
+/// (one value, with its default) and `switches` (one value, `Default::default()` by
+/// default, optional in a stored `TrainConfig`). `TrainConfig` is made from it here, the
+/// study's training grid in the harness, so a new setting is added in this one place.
+#[macro_export]
+macro_rules! training_settings {
+    ($then:ident) => {
+        $then! {
+            axes {
+                epochs ("epochs"): usize = 20,
+                batch_size ("bs"): usize = 64,
+                lr ("lr"): f64 = 1e-3,
+            }
+            fixed {
+                optimizer: $crate::OptimizerSpec = $crate::OptimizerSpec::default(),
+                /// Evaluate on the validation split every this many epochs (and always at
+                /// the end).
+                eval_every: usize = 1,
+            }
+            switches {
+                /// Gradient-level methods take the task gradients with respect to the
+                /// shared representation (LibMTL's `rep_grad`; hard_sharing only) instead
+                /// of the shared parameters.
+                rep_grad: bool,
+                /// Measure gradient conflict every this many steps (0: never). The
+                /// per-task gradients this needs are extra passes, counted apart from the
+                /// training's.
+                conflict_every: usize,
+                /// With `conflict_every`: also the pairwise cosines per shared layer.
+                conflict_per_layer: bool,
+                /// Measure TAG's inter-task affinity every this many steps (0: never): T
+                /// extra backward passes (shared with conflict telemetry on the same step)
+                /// and T forwards.
+                affinity_every: usize,
+                /// Record the task weights the method applied every this many steps (0:
+                /// never).
+                weights_every: usize,
+            }
+        }
+    };
 }
+
+/// `TrainConfig` from `training_settings!`: every setting one value.
+macro_rules! train_config {
+    (
+        axes { $($(#[$am:meta])* $a:ident ($label:literal): $at:ty = $ad:expr,)* }
+        fixed { $($(#[$fm:meta])* $f:ident: $ft:ty = $fd:expr,)* }
+        switches { $($(#[$sm:meta])* $s:ident: $st:ty,)* }
+    ) => {
+        /// Training hyper-parameters of one run (declared in `training_settings!`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub struct TrainConfig {
+            $($(#[$am])* pub $a: $at,)*
+            $($(#[$fm])* pub $f: $ft,)*
+            $($(#[$sm])* #[serde(default)] pub $s: $st,)*
+        }
+    };
+}
+
+training_settings!(train_config);
 
 impl TrainConfig {
     /// Adam at `lr`, validation every epoch, no telemetry: the settings benchmarks and
