@@ -12,7 +12,7 @@
 
 use crate::error::HarnessError;
 use crate::run::shard;
-use crate::study::plan::RunSpec;
+use crate::study::run_spec::RunSpec;
 use mtlbench_results::store::{runs_dir, stored_ids};
 use std::fs::{self, File};
 use std::io::{Read, Write};

@@ -4,7 +4,7 @@
 //! same plan: no coordination, and two shards never run the same run.
 
 use crate::error::HarnessError;
-use crate::study::plan::RunSpec;
+use crate::study::run_spec::RunSpec;
 use mtlbench_algorithms::ArchitectureSpec;
 use mtlbench_tasks::seed::derive_seed;
 use std::fmt;

@@ -7,7 +7,7 @@
 
 use crate::error::HarnessError;
 use crate::run::claim::StoredPlan;
-use crate::study::plan::RunSpec;
+use crate::study::run_spec::RunSpec;
 use mtlbench_results::store::write_atomic;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -73,7 +73,7 @@ pub fn stored_plan(out: &Path) -> Result<(StoredPlan, Stage), HarnessError> {
         Some(t) => {
             let (search, _) = crate::study::tune::search_plan(t, study.config.seed, &runs)
                 .map_err(|(key, m)| study.error_at(&key, m))?;
-            let specs: Vec<crate::study::plan::RunSpec> =
+            let specs: Vec<crate::study::run_spec::RunSpec> =
                 search.into_iter().map(|s| s.spec).collect();
             Ok((StoredPlan::of(&specs), Stage::Search))
         }

@@ -6,7 +6,7 @@
 use crate::error::HarnessError;
 use crate::run::device::Backend;
 use crate::run::shard::{self, Shard};
-use crate::study::plan::RunSpec;
+use crate::study::run_spec::RunSpec;
 use indicatif::{ProgressBar, ProgressStyle};
 use mtlbench_algorithms::train::{RunDefinition, RunSeeds};
 use mtlbench_algorithms::{RunStatus, TrainOutcome};

@@ -4,7 +4,7 @@
 use crate::error::HarnessError;
 use crate::run::sweep::{run_sweep, SweepOptions};
 use crate::study::config::LoadedStudy;
-use crate::study::plan::RunSpec;
+use crate::study::run_spec::RunSpec;
 use crate::study::tune::{self, Tune};
 use mtlbench_results::store::{read_runs, runs_dir, stored_ids, write_atomic};
 use std::collections::{BTreeMap, HashSet};

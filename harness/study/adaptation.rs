@@ -4,7 +4,7 @@
 
 use crate::error::HarnessError;
 use crate::study::config::LoadedStudy;
-use crate::study::plan::{slots, RunKind, RunSpec};
+use crate::study::run_spec::{sanitize, RunKind, RunSpec, Slot};
 use mtlbench_algorithms::adapt::AdaptConfig;
 use mtlbench_algorithms::architecture::HardSharing;
 use mtlbench_algorithms::weighting::Equal;
@@ -16,6 +16,7 @@ use mtlbench_algorithms::{ArchitectureSpec, TrainConfig, WeightingSpec};
 pub fn adaptation_runs(
     study: &LoadedStudy,
     adaptation: &AdaptConfig,
+    slots: &[Slot],
     training: &TrainConfig,
 ) -> Result<Vec<RunSpec>, HarnessError> {
     let c = &study.config;
@@ -28,7 +29,7 @@ pub fn adaptation_runs(
             .map_err(|message| study.error_at(&format!("suites[{i}]"), message))?;
     }
     let mut runs = Vec::new();
-    for slot in slots(c) {
+    for slot in slots {
         for start in &adaptation.starts {
             let pair = (
                 ArchitectureSpec::HardSharing(HardSharing {}),
@@ -39,13 +40,9 @@ pub fn adaptation_runs(
                 start: start.clone(),
             };
             let algorithm = format!("adapt:{}", start.kind());
-            let spec = RunSpec::in_slot(c, &slot, pair, algorithm, training, kind);
-            let prefix = format!(
-                "{}-adapt-{}",
-                crate::study::plan::sanitize(&slot.suite.label()),
-                start.kind()
-            );
-            runs.push(spec.with_id(c.seed, &prefix, 32));
+            let spec = RunSpec::in_slot(slot, pair, algorithm, training, kind);
+            let prefix = format!("{}-adapt-{}", sanitize(&slot.suite.label()), start.kind());
+            runs.push(spec.with_id(slot.root, &prefix, 32));
         }
     }
     Ok(runs)

@@ -24,7 +24,7 @@
 
 use crate::error::HarnessError;
 use crate::study::config::LoadedStudy;
-use crate::study::plan::RunSpec;
+use crate::study::run_spec::RunSpec;
 use mtlbench_algorithms::trunk::{LayerOp, ResolvedLayer};
 use mtlbench_algorithms::weighting::Level;
 use mtlbench_algorithms::{ArchitectureSpec, OptimizerSpec};

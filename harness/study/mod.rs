@@ -9,6 +9,7 @@ pub mod guards;
 pub mod memory;
 pub mod plan;
 pub mod presets;
+pub mod run_spec;
 pub mod scalarization;
 pub mod training;
 pub mod tune;

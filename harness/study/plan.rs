@@ -5,161 +5,12 @@
 use crate::error::HarnessError;
 use crate::study::canonical::canonical_json;
 use crate::study::config::{LoadedStudy, StudyConfig};
-use mtlbench_algorithms::adapt::{AdaptConfig, StartSpec};
+pub use crate::study::run_spec::{run_seeds, RunKind, RunSeeds, RunSpec};
+use crate::study::run_spec::{sanitize, Slot};
 use mtlbench_algorithms::architecture::{HardSharing, SingleTask};
 use mtlbench_algorithms::weighting::Equal;
-use mtlbench_algorithms::{ArchitectureSpec, ModelSpec, TrainConfig, WeightingSpec};
-use mtlbench_tasks::seed::derive_seed;
-use mtlbench_tasks::SuiteSpec;
-use serde::Serialize;
+use mtlbench_algorithms::{ArchitectureSpec, TrainConfig, WeightingSpec};
 use std::collections::BTreeMap;
-
-/// Seeds of one run. Replicate r of a suite has the same data, initial weights and batch
-/// order for every algorithm (common random numbers for paired comparisons).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct RunSeeds {
-    pub data: u64,
-    pub init: u64,
-    pub batches: u64,
-}
-
-/// One run of the plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RunSpec {
-    pub id: String,
-    pub study: String,
-    pub suite_label: String,
-    pub suite: SuiteSpec,
-    pub architecture: ArchitectureSpec,
-    pub weighting: WeightingSpec,
-    /// Display label: architecture+weighting, plus what tells apart settings of the pair.
-    pub algorithm: String,
-    pub model: ModelSpec,
-    pub training: TrainConfig,
-    pub replicate: usize,
-    pub fraction: f64,
-    pub seeds: RunSeeds,
-    /// What the run is for; part of its identity (see `RunKind`'s serde form).
-    #[serde(flatten)]
-    pub kind: RunKind,
-    /// For a run whose settings a tuning search chose: the study's own training settings
-    /// (canonical JSON), under which it is compared (not part of its identity).
-    #[serde(skip)]
-    pub compared_as: Option<String>,
-}
-
-/// What a run of the plan is for. Its record stores it as `mtlbench_results::RunKind`
-/// (tasks by name, no adaptation settings: `RunSpec::record_kind`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunKind {
-    /// A run of the study's grid, in the main table.
-    Ordinary,
-    /// Pairwise transfer: trains on these tasks of the suite only (a pair or a single).
-    Pairwise { tasks: Vec<usize> },
-    /// Meta-test adaptation: the settings and the start this run adapts from.
-    Adaptation {
-        config: AdaptConfig,
-        start: StartSpec,
-    },
-    /// A run of a tuning search (`tune`), under `DIR/tune/`.
-    TuningSearch,
-    /// A fixed weighting of the scalarization front (`scalarization`).
-    Scalarization,
-}
-
-/// The run's identity form, flattened into the spec's canonical JSON (hashed into its id):
-/// the keys of the fields it replaced, so that ids stay as they were. Nothing for an
-/// ordinary run, `task_subset` (the task indices) for a pairwise run, `adaptation`
-/// (`[settings, start]`) for an adaptation run, and `stage` (`tune`, `scalarization`) for
-/// the search's and the front's runs.
-impl Serialize for RunKind {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(None)?;
-        match self {
-            RunKind::Ordinary => {}
-            RunKind::Pairwise { tasks } => map.serialize_entry("task_subset", tasks)?,
-            RunKind::Adaptation { config, start } => {
-                map.serialize_entry("adaptation", &(config, start))?
-            }
-            RunKind::TuningSearch | RunKind::Scalarization => {
-                map.serialize_entry("stage", &self.record(&[]).legacy_stage())?
-            }
-        }
-        map.end()
-    }
-}
-
-impl RunKind {
-    /// The kind as the record stores it, the tasks named by `task_names` (a pairwise run's
-    /// i-th task is `task_names[i]`).
-    pub fn record(&self, task_names: &[String]) -> mtlbench_results::RunKind {
-        use mtlbench_results::RunKind as Stored;
-        match self {
-            RunKind::Ordinary => Stored::Ordinary,
-            RunKind::Pairwise { .. } => Stored::Pairwise {
-                tasks: task_names.to_vec(),
-            },
-            RunKind::Adaptation { .. } => Stored::Adaptation,
-            RunKind::TuningSearch => Stored::TuningSearch,
-            RunKind::Scalarization => Stored::Scalarization,
-        }
-    }
-
-    /// The tasks of the suite a pairwise run trains on; `None` for every other kind.
-    pub fn task_subset(&self) -> Option<&[usize]> {
-        match self {
-            RunKind::Pairwise { tasks } => Some(tasks),
-            _ => None,
-        }
-    }
-
-    /// The adaptation settings and start of an adaptation run.
-    pub fn adaptation(&self) -> Option<(&AdaptConfig, &StartSpec)> {
-        match self {
-            RunKind::Adaptation { config, start } => Some((config, start)),
-            _ => None,
-        }
-    }
-}
-
-impl RunSpec {
-    /// Canonical JSON of the algorithm's own hyper-parameters.
-    pub fn hparams_json(&self) -> String {
-        canonical_json(&(&self.architecture, &self.weighting))
-    }
-
-    /// Canonical JSON of the model and training settings.
-    pub fn training_json(&self) -> String {
-        canonical_json(&(&self.model, &self.training))
-    }
-}
-
-/// The seeds of (suite, replicate, fraction) under the study's root seed. The suite enters
-/// through its canonical parameters (not its label), so two studies with the same seed and
-/// suite draw the same data.
-pub fn run_seeds(root: u64, suite: &SuiteSpec, replicate: usize, fraction: f64) -> RunSeeds {
-    let suite_json = canonical_json(&suite.without_label());
-    let r = replicate.to_string();
-    let f = fraction.to_string();
-    RunSeeds {
-        data: derive_seed(root, &["data", &suite_json, &r]),
-        init: derive_seed(root, &["init", &suite_json, &r]),
-        batches: derive_seed(root, &["batches", &suite_json, &r, &f]),
-    }
-}
-
-pub(crate) fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
 
 /// The most runs a plan may have unless `--max-runs` says otherwise: a typo such as
 /// `replicates: 1000000000000` is refused before anything is allocated.
@@ -226,6 +77,26 @@ fn planned_runs(c: &StudyConfig, trainings: usize, algorithms: usize) -> (u128, 
     (total, key)
 }
 
+/// The study's slots: suites, then fractions, then replicates.
+pub fn slots(c: &StudyConfig) -> Vec<Slot<'_>> {
+    c.suites
+        .iter()
+        .flat_map(move |suite| {
+            c.fractions.iter().flat_map(move |&fraction| {
+                (0..c.replicates).map(move |replicate| Slot {
+                    study: &c.name,
+                    model: &c.model,
+                    root: c.seed,
+                    suite,
+                    fraction,
+                    replicate,
+                    seeds: run_seeds(c.seed, suite, replicate, fraction),
+                })
+            })
+        })
+        .collect()
+}
+
 /// Expands and validates a study; more than `max_runs` runs is an error. Any problem is a
 /// `Config` error naming the key path and its line; nothing is written. The runs: the
 /// study's grid (with the pairwise-transfer subsets), then the scalarization front's, then
@@ -244,17 +115,18 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
             ),
         ));
     }
-    let mut runs = grid_runs(c, &trainings, &algorithms);
+    let slots = slots(c);
+    let mut runs = grid_runs(c, &slots, &trainings, &algorithms);
     if let Some(front) = &c.scalarization {
-        runs.extend(crate::study::scalarization::front_runs(
-            c, front, &trainings,
-        ));
+        let fronts =
+            crate::study::scalarization::front_runs(front, &slots, &c.training, &trainings);
+        runs.extend(fronts);
     }
     if let Some(adaptation) = &c.adaptation {
         let training = &trainings[0];
-        runs.extend(crate::study::adaptation::adaptation_runs(
-            study, adaptation, training,
-        )?);
+        let adapted =
+            crate::study::adaptation::adaptation_runs(study, adaptation, &slots, training)?;
+        runs.extend(adapted);
     }
     Ok(runs)
 }
@@ -269,74 +141,6 @@ fn training_grid(study: &LoadedStudy) -> Result<Vec<TrainConfig>, HarnessError> 
     crate::study::guards::check_selection(&study.config.selection, &trainings)
         .map_err(|message| study.error_at("selection", message))?;
     Ok(trainings)
-}
-
-/// One (suite, fraction, replicate) of the study, with its seeds: the three outer loops of
-/// every kind of run, in this order.
-pub(crate) struct Slot<'a> {
-    pub suite: &'a SuiteSpec,
-    pub fraction: f64,
-    pub replicate: usize,
-    pub seeds: RunSeeds,
-}
-
-/// The study's slots: suites, then fractions, then replicates.
-pub(crate) fn slots(c: &StudyConfig) -> impl Iterator<Item = Slot<'_>> {
-    c.suites.iter().flat_map(move |suite| {
-        c.fractions.iter().flat_map(move |&fraction| {
-            (0..c.replicates).map(move |replicate| Slot {
-                suite,
-                fraction,
-                replicate,
-                seeds: run_seeds(c.seed, suite, replicate, fraction),
-            })
-        })
-    })
-}
-
-impl RunSpec {
-    /// A run of `slot` without its id (`with_id` gives it).
-    pub(crate) fn in_slot(
-        c: &StudyConfig,
-        slot: &Slot,
-        (architecture, weighting): (ArchitectureSpec, WeightingSpec),
-        algorithm: String,
-        training: &TrainConfig,
-        kind: RunKind,
-    ) -> RunSpec {
-        RunSpec {
-            id: String::new(),
-            study: c.name.clone(),
-            suite_label: slot.suite.label(),
-            suite: slot.suite.clone(),
-            architecture,
-            weighting,
-            algorithm,
-            model: c.model.clone(),
-            training: training.clone(),
-            replicate: slot.replicate,
-            fraction: slot.fraction,
-            seeds: slot.seeds,
-            kind,
-            compared_as: None,
-        }
-    }
-
-    /// The run with its id: `prefix`, then `-r<replicate>-f<fraction>-` and the hash of
-    /// its canonical JSON under the study's seed (`hash_bits` of it: 32 or 64).
-    pub(crate) fn with_id(mut self, root: u64, prefix: &str, hash_bits: u32) -> RunSpec {
-        let hash = derive_seed(root, &[&canonical_json(&self)]);
-        let hash = match hash_bits {
-            32 => format!("{:08x}", hash >> 32),
-            _ => format!("{hash:016x}"),
-        };
-        self.id = format!(
-            "{prefix}-r{}-f{}-{hash}",
-            self.replicate,
-            sanitize(&self.fraction.to_string())
-        );
-        self
-    }
 }
 
 /// The study's algorithms with their display labels.
@@ -416,13 +220,18 @@ fn pairwise_subsets(pairwise: bool, tasks: usize) -> Vec<Vec<usize>> {
 
 /// The study's grid: per slot and training setting, every algorithm, then the pairwise
 /// subsets.
-fn grid_runs(c: &StudyConfig, trainings: &[TrainConfig], algorithms: &Algorithms) -> Vec<RunSpec> {
+fn grid_runs(
+    c: &StudyConfig,
+    slots: &[Slot],
+    trainings: &[TrainConfig],
+    algorithms: &Algorithms,
+) -> Vec<RunSpec> {
     let pairwise = (
         ArchitectureSpec::HardSharing(HardSharing {}),
         WeightingSpec::Equal(Equal {}),
     );
     let mut runs = Vec::new();
-    for slot in slots(c) {
+    for slot in slots {
         let label = sanitize(&slot.suite.label());
         let subsets = pairwise_subsets(c.pairwise, slot.suite.task_count());
         for training in trainings {
@@ -430,7 +239,7 @@ fn grid_runs(c: &StudyConfig, trainings: &[TrainConfig], algorithms: &Algorithms
             for (arch, weighting) in &algorithms.pairs {
                 let algorithm = format!("{}{suffix}", algorithms.label(arch, weighting));
                 let pair = (arch.clone(), weighting.clone());
-                let spec = RunSpec::in_slot(c, &slot, pair, algorithm, training, RunKind::Ordinary);
+                let spec = RunSpec::in_slot(slot, pair, algorithm, training, RunKind::Ordinary);
                 let prefix = format!("{label}-{}-{}", arch.kind(), weighting.kind());
                 runs.push(spec.with_id(c.seed, &prefix, 32));
             }
@@ -446,7 +255,7 @@ fn grid_runs(c: &StudyConfig, trainings: &[TrainConfig], algorithms: &Algorithms
                 let kind = RunKind::Pairwise {
                     tasks: tasks.clone(),
                 };
-                let spec = RunSpec::in_slot(c, &slot, pairwise.clone(), algorithm, training, kind);
+                let spec = RunSpec::in_slot(slot, pairwise.clone(), algorithm, training, kind);
                 let prefix = format!(
                     "{label}-{}-{}-t{}",
                     arch.kind(),

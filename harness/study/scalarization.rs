@@ -4,8 +4,8 @@
 //! fixed-weight results as a front with every method's point on it and tabulates each
 //! method's hypervolume against it (`mtlbench_results::front`).
 
-use crate::study::config::StudyConfig;
-use crate::study::plan::{slots, RunKind, RunSpec};
+use crate::study::run_spec::{sanitize, RunKind, RunSpec, Slot};
+use crate::study::training::TrainingGrid;
 use mtlbench_algorithms::weighting::Static;
 use mtlbench_algorithms::TrainConfig;
 use mtlbench_algorithms::{ArchitectureSpec, WeightingSpec};
@@ -116,12 +116,13 @@ pub fn label(weighting: &WeightingSpec) -> String {
 /// The front's runs: per suite the fixed weightings of its grid, and per slot and training
 /// setting one run each (ids with the full 64-bit hash).
 pub fn front_runs(
-    c: &StudyConfig,
     front: &Scalarization,
+    slots: &[Slot],
+    grid: &TrainingGrid,
     trainings: &[TrainConfig],
 ) -> Vec<RunSpec> {
     let mut runs = Vec::new();
-    for slot in slots(c) {
+    for slot in slots {
         let weightings = front.weightings(slot.suite.task_count());
         for training in trainings {
             for weighting in &weightings {
@@ -129,17 +130,17 @@ pub fn front_runs(
                     "{}+{}{}",
                     front.architecture.kind(),
                     label(weighting),
-                    c.training.suffix(training)
+                    grid.suffix(training)
                 );
                 let pair = (front.architecture.clone(), weighting.clone());
                 let spec =
-                    RunSpec::in_slot(c, &slot, pair, algorithm, training, RunKind::Scalarization);
+                    RunSpec::in_slot(slot, pair, algorithm, training, RunKind::Scalarization);
                 let prefix = format!(
                     "{}-{}-front",
-                    crate::study::plan::sanitize(&slot.suite.label()),
+                    sanitize(&slot.suite.label()),
                     front.architecture.kind()
                 );
-                runs.push(spec.with_id(c.seed, &prefix, 64));
+                runs.push(spec.with_id(slot.root, &prefix, 64));
             }
         }
     }

@@ -30,7 +30,7 @@
 //! and to every method. Resuming continues either stage.
 
 use crate::study::canonical::canonical_json;
-use crate::study::plan::{RunKind, RunSpec};
+use crate::study::run_spec::{RunKind, RunSpec};
 use mtlbench_algorithms::WeightingSpec;
 use mtlbench_results::record::RunRecord;
 use mtlbench_results::selection::Selection;
@@ -192,9 +192,9 @@ pub fn search_plan(tune: &Tune, root: u64, plan: &[RunSpec]) -> Result<Search, (
                 for (key, value) in config {
                     apply(&mut spec, key, *value).map_err(|m| (format!("tune: {key}"), m))?;
                 }
-                let base = crate::study::plan::run_seeds(root, &spec.suite, r, spec.fraction);
+                let base = crate::study::run_spec::run_seeds(root, &spec.suite, r, spec.fraction);
                 spec.replicate = r;
-                spec.seeds = crate::study::plan::RunSeeds {
+                spec.seeds = crate::study::run_spec::RunSeeds {
                     data: base.data,
                     init: derive_seed(base.init, &["tune"]),
                     batches: derive_seed(base.batches, &["tune"]),
@@ -204,10 +204,10 @@ pub fn search_plan(tune: &Tune, root: u64, plan: &[RunSpec]) -> Result<Search, (
                 let hash = derive_seed(root, &[&canonical_json(&spec)]);
                 spec.id = format!(
                     "{}-{}-{}-c{k}-r{r}-f{}-{hash:016x}",
-                    crate::study::plan::sanitize(&spec.suite_label),
+                    crate::study::run_spec::sanitize(&spec.suite_label),
                     spec.architecture.kind(),
                     spec.weighting.kind(),
-                    crate::study::plan::sanitize(&spec.fraction.to_string()),
+                    crate::study::run_spec::sanitize(&spec.fraction.to_string()),
                 );
                 out.push(SearchRun {
                     spec,

@@ -287,7 +287,7 @@ fn the_front_is_tuned_with_its_architecture_and_equal() {
         };
         let fronts: Vec<&RunSpec> = runs
             .iter()
-            .filter(|r| r.kind == crate::study::plan::RunKind::Scalarization)
+            .filter(|r| r.kind == crate::study::run_spec::RunKind::Scalarization)
             .collect();
         assert_eq!(fronts.len(), 3);
         for r in fronts {
