@@ -126,3 +126,46 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
         d.deserialize_any(V(std::marker::PhantomData))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The grid and `TrainConfig` have the same keys: a point of the grid serialises with
+    /// exactly the grid's keys.
+    #[test]
+    fn grid_and_train_config_share_their_keys() {
+        let grid = serde_json::to_value(TrainingGrid::default()).unwrap();
+        let point = serde_json::to_value(&TrainingGrid::default().expand()[0]).unwrap();
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            v.as_object().unwrap().keys().cloned().collect()
+        };
+        assert_eq!(keys(&grid), keys(&point));
+    }
+
+    /// The points come in nested-loop order (epochs outermost, lr innermost), with the
+    /// fixed settings copied, and the suffix names the axes that have several values.
+    #[test]
+    fn expansion_order_and_labels() {
+        let grid: TrainingGrid = serde_yaml::from_str(
+            "epochs: [1, 2]\nlr: [0.1, 0.01]\neval_every: 3\nweights_every: 5\n",
+        )
+        .unwrap();
+        let points = grid.expand();
+        let got: Vec<(usize, usize, f64)> = points
+            .iter()
+            .map(|p| (p.epochs, p.batch_size, p.lr))
+            .collect();
+        assert_eq!(
+            got,
+            [(1, 64, 0.1), (1, 64, 0.01), (2, 64, 0.1), (2, 64, 0.01)]
+        );
+        assert!(points
+            .iter()
+            .all(|p| p.eval_every == 3 && p.weights_every == 5));
+        assert_eq!(grid.suffix(&points[1]), " epochs=1 lr=0.01");
+        let mut empty = grid.clone();
+        empty.batch_size = OneOrMany(Vec::new());
+        assert!(empty.expand().is_empty());
+    }
+}
