@@ -52,7 +52,7 @@ fn the_front_is_drawn_with_every_method_on_it() {
     let front: Vec<&serde_json::Value> = records
         .iter()
         .map(|(_, r)| r)
-        .filter(|r| r["stage"] == "scalarization")
+        .filter(|r| r["kind"] == "scalarization")
         .collect();
     assert_eq!(front.len(), 10);
     // The grid's centre, w = (1, 1), is `equal`: the same replicate's test points are
@@ -373,7 +373,7 @@ fn a_tuned_study_says_its_pairwise_and_adaptation_runs_are_not_tuned() {
     let mut untuned = 0;
     for (name, r) in &records {
         let training = r["training"].as_str().unwrap();
-        if !r["task_subset"].is_null() || r["stage"] == "adaptation" {
+        if !r["kind"]["pairwise"].is_null() || r["kind"] == "adaptation" {
             untuned += 1;
             assert!(training.contains("\"lr\":0.01,"), "{name}: {training}");
             assert!(r.get("compared_as").is_none(), "{name}");

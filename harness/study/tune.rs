@@ -2,7 +2,7 @@
 //! al. 2022: rankings flip once every method gets the same budget and selection on
 //! validation). Two stages in one output directory:
 //!
-//! 1. **Search** (`DIR/tune/`, records of stage `tune`): for each suite, fraction and
+//! 1. **Search** (`DIR/tune/`, records of kind `tuning_search`): for each suite, fraction and
 //!    algorithm, `budget` configurations — configuration 0 is the study's own setting, the
 //!    others seeded random draws over the declared ranges (`strategy: random`), or the
 //!    points of the grid of listed values (`strategy: grid`) — each trained `replicates`
