@@ -1,6 +1,6 @@
 """Golden numbers for the gradient aggregators, computed from the definitions in
-FORMULAS.md b.5 (not from any library's code). Writes the Rust tables included by
-algorithms/src/aggregate/tests.rs and algorithms/src/aggregate/hard.rs:
+docs/FORMULAS.md#gradient-level-weightings (not from any library's code). Writes the Rust tables
+included by algorithms/src/aggregate/tests.rs and algorithms/src/aggregate/hard.rs:
 
     python3 scripts/golden_aggregators.py      (from the repository root; needs numpy, mpmath)
 

@@ -1,13 +1,14 @@
 //! End-to-end tests that the measures recover structure planted in the synthetic suites
-//! (FORMULAS.md b.7.3): shared trunks help correlated tasks only, gradient cosines and
-//! affinity follow the planted correlation blocks, and a planted task tree beats a wrong one.
+//! (docs/FORMULAS.md#planted_correlation): shared trunks help correlated tasks only, gradient
+//! cosines and affinity follow the planted correlation blocks, and a planted task tree beats a
+//! wrong one.
 
 mod common;
 
 use common::{run_in, stderr, write_study};
 
-/// FORMULAS.md b.7.3 planted structure: with few training rows, a shared trunk helps when
-/// the planted task correlation is high and does not when it is zero or negative.
+/// docs/FORMULAS.md#planted_correlation planted structure: with few training rows, a shared trunk
+/// helps when the planted task correlation is high and does not when it is zero or negative.
 #[test]
 fn hard_sharing_helps_only_when_tasks_are_correlated() {
     let study = "\
@@ -99,9 +100,9 @@ fn pearson(a: &[f64], b: &[f64]) -> f64 {
     cov / (va * vb).sqrt()
 }
 
-/// Issue acceptance (FORMULAS.md b.2, b.3, b.7.3): on a block-planted suite, the mean
-/// gradient cosine of each task pair and TAG's affinity (symmetrised) each rank the pairs
-/// like the planted correlation matrix (Spearman ≥ 0.8), for each of two root seeds.
+/// Issue acceptance (docs/FORMULAS.md#relationship-matrices): on a block-planted suite, the
+/// mean gradient cosine of each task pair and TAG's affinity (symmetrised) each rank the
+/// pairs like the planted correlation matrix (Spearman ≥ 0.8), for each of two root seeds.
 #[test]
 fn cosines_and_affinity_recover_the_planted_blocks() {
     for seed in [3, 11] {

@@ -138,8 +138,8 @@ fn delta_p(out: &std::path::Path, suite: &str, algorithm: &str) -> (f64, f64) {
     )
 }
 
-/// Correlated tasks with few rows, where a shared trunk is known to help (FORMULAS.md
-/// b.7.3), trained at a learning rate 300× too small.
+/// Correlated tasks with few rows, where a shared trunk is known to help
+/// (docs/FORMULAS.md#planted_correlation), trained at a learning rate 300× too small.
 const MIS_SET: &str = "\
 name: misset
 seed: 11

@@ -1,6 +1,6 @@
 //! Gradient-conflict measures on the per-task gradients of the shared parameters and the
-//! applied update (FORMULAS.md b.2): pairwise cosines, conflict ratio and severity,
-//! gradient magnitude similarity, update conflict, alignment with the mean gradient, the
+//! applied update (docs/FORMULAS.md#gradient-conflict): pairwise cosines, conflict ratio and
+//! severity, gradient magnitude similarity, update conflict, alignment with the mean gradient, the
 //! norm of the summed gradient, the condition number of GGᵀ and GradDrop's sign purity;
 //! optionally the pairwise cosines per shared layer. During training they read the
 //! Gramian of G (accumulated in f64), the products Gd and the column sums of G; the

@@ -1,4 +1,4 @@
-//! Meta-Weight-Net adapted to task weighting (FORMULAS.md b.6, "our proposal"): a small
+//! Meta-Weight-Net adapted to task weighting (docs/FORMULAS.md#meta_weight_net): a small
 //! host-side MLP V (2 → hidden → 1, ReLU then sigmoid) maps each task's features (its
 //! loss Lᵢ and loss ratio Lᵢ/Lᵢ(first step)) to a raw weight vᵢ; the task weights are
 //! v̄ᵢ = T·vᵢ/Σⱼvⱼ (the reference normalises to sum 1 over a batch; sum T keeps equal

@@ -1,6 +1,6 @@
-//! Task relationships from matrices (FORMULAS.md b.3): Spearman rank correlation of a
-//! measured matrix with a planted one over off-diagonal pairs, and TAG's selection of
-//! task groups from an inter-task affinity matrix.
+//! Task relationships from matrices (docs/FORMULAS.md#relationship-matrices): Spearman rank
+//! correlation of a measured matrix with a planted one over off-diagonal pairs, and TAG's selection
+//! of task groups from an inter-task affinity matrix.
 
 /// Ranks of `values` (1 = smallest), ties sharing their average rank.
 fn ranks(values: &[f64]) -> Vec<f64> {

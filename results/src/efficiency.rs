@@ -1,5 +1,5 @@
-//! Data efficiency over the `fraction` axis (FORMULAS.md b.4): learning curves of each
-//! task's primary metric, the data-equivalence ratio against the single-task curve, and
+//! Data efficiency over the `fraction` axis (docs/FORMULAS.md#data-efficiency): learning curves of
+//! each task's primary metric, the data-equivalence ratio against the single-task curve, and
 //! the normalised area under the learning curve over log fraction.
 
 /// A learning curve: (fraction, metric) points with increasing fractions.

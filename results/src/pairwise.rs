@@ -1,5 +1,5 @@
-//! Pairwise transfer (Standley et al. 2020, FORMULAS.md b.3): from the runs on single
-//! tasks and on task pairs, gain_{i|j} = ±(M_i^{(i,j)} − M_i^{(i)})/M_i^{(i)} on task i's
+//! Pairwise transfer (Standley et al. 2020, docs/FORMULAS.md#pairwise-transfer): from the runs on
+//! single tasks and on task pairs, gain_{i|j} = ±(M_i^{(i,j)} − M_i^{(i)})/M_i^{(i)} on task i's
 //! primary metric, paired by replicate, in percent.
 
 use crate::record::RunRecord;

@@ -147,7 +147,8 @@ pub fn relationships_markdown(study: &str, rels: &[CellRelations], gains: &[Pair
     let _ = writeln!(
         md,
         "Measured on the shared parameters, averaged over logged steps and replicates \
-         (FORMULAS.md b.2, b.3). cosine: mean cos(gᵢ, gⱼ); conflict frequency: share of \
+         (docs/FORMULAS.md#gradient-conflict, docs/FORMULAS.md#task-affinity). \
+         cosine: mean cos(gᵢ, gⱼ); conflict frequency: share of \
          logged steps with gᵢᵀgⱼ < 0; TAG affinity Ẑ_{{i→j}} = mean of 1 − Lⱼ(θ_s − η∇Lᵢ)/Lⱼ(θ_s) \
          on the step's batch (η = the run's lr; rows = source i, columns = target j), and \
          Ẑ/lr (the reference code's scale). ρ: Spearman rank correlation with the planted \

@@ -666,7 +666,8 @@ pub fn summary_markdown(
     let _ = writeln!(
         md,
         "{} Mean ± 95% CI (Student t) over replicates (n per row). \
-         Transfer against `single_task` (FORMULAS.md b.1) over {}, each variant under its \
+         Transfer against `single_task` (docs/FORMULAS.md#transfer-measures) over {}, \
+         each variant under its \
          name: {} (per task the mean relative gain over its metrics, then the mean over \
          tasks; paired by replicate), {} (flat mean over the metrics, lower is better; \
          paired), {} (per task the gain, then the mean over tasks; paired), {} (as Δ_MTL, \

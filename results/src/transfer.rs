@@ -1,5 +1,5 @@
-//! Transfer measures against the single-task baseline (FORMULAS.md b.1): the four Δm
-//! variants in use, each under its own name, per-task gains with the negative-transfer
+//! Transfer measures against the single-task baseline (docs/FORMULAS.md#transfer-measures): the
+//! four Δm variants in use, each under its own name, per-task gains with the negative-transfer
 //! count, and the mean rank over metrics.
 
 use crate::record::RunRecord;

@@ -1,6 +1,6 @@
-//! `gradnorm_toy`: the GradNorm paper's regression toy (Chen et al. 2018, §4; FORMULAS.md
-//! b.7.1). Task i regresses fᵢ(x) = σᵢ·tanh((B + εᵢ)x) with squared loss; the σᵢ spread
-//! makes the task losses differ by orders of magnitude.
+//! `gradnorm_toy`: the GradNorm paper's regression toy (Chen et al. 2018, §4;
+//! docs/FORMULAS.md#gradnorm_toy). Task i regresses fᵢ(x) = σᵢ·tanh((B + εᵢ)x) with squared
+//! loss; the σᵢ spread makes the task losses differ by orders of magnitude.
 //!
 //! Choices recorded here: the paper's "N(0, 10)" and "N(0, 3.5)" are read as **standard
 //! deviations** (as the common port's `np.random.normal(scale=…)` does); the input is the

@@ -1,5 +1,6 @@
 //! `planted_correlation`: the MMoE controlled-relatedness generator (Ma et al. 2018 §3.2)
-//! generalised to K tasks with a target correlation matrix R (FORMULAS.md b.7.3).
+//! generalised to K tasks with a target correlation matrix R
+//! (docs/FORMULAS.md#planted_correlation).
 //!
 //! wₖ = c·U·chol(R)ₖ with U an orthonormal d×K basis, so cos(wᵢ, wⱼ) = Rᵢⱼ exactly;
 //! x ~ N(0, I_d); yₖ = wₖᵀx + Σᵢ₌₁..ₘ sin(αᵢ wₖᵀx + βᵢ) + εₖ, εₖ ~ N(0, noise_std²), with the

@@ -1,4 +1,4 @@
-//! `sinusoid`: the MAML regression family (Finn et al. 2017; FORMULAS.md b.7.6): task t is
+//! `sinusoid`: the MAML regression family (Finn et al. 2017; docs/FORMULAS.md#sinusoid): task t is
 //! y = Aₜ sin(x − φₜ) with Aₜ ~ U[amplitude], φₜ ~ U[phase], x ~ U[−5, 5] (one input shared
 //! by the training tasks, row by row). Unseen tasks of the same family are drawn for
 //! meta-test adaptation (`held_out_tasks`).

@@ -22,8 +22,8 @@ use std::ops::Range;
 ///
 /// Paper: Søgaard & Goldberg 2016, "Deep multi-task learning with low level tasks
 /// supervised at lower layers" (depth supervision); Hashimoto et al. 2017 (JMT). The task
-/// tree is the group form of tree-structured sharing. FORMULAS.md b.5 marks the details
-/// [unverified]; JMT's successive regularisation is not implemented. Hyper-parameters:
+/// tree is the group form of tree-structured sharing. docs/FORMULAS.md#hierarchical: the
+/// details are unverified; JMT's successive regularisation is not implemented. Hyper-parameters:
 /// `groups` (lists of task indices covering every task once) with `root_depth` (1), or
 /// `levels` (one depth ≥ 1 per task), not both; `root_depth` belongs to `groups`. With
 /// neither (the default), every task is in one group: `hard_sharing`.

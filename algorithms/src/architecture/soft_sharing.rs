@@ -27,8 +27,8 @@ pub enum SoftPenalty {
 /// loss-level weightings apply.
 ///
 /// Paper: Duong et al. 2015, "Low resource dependency parsing: cross-lingual parameter
-/// sharing in a neural network parser"; FORMULAS.md b.5. Hyper-parameters: `lambda` 0.01,
-/// `penalty` mean | pairwise (mean).
+/// sharing in a neural network parser"; docs/FORMULAS.md#soft_sharing. Hyper-parameters: `lambda`
+/// 0.01, `penalty` mean | pairwise (mean).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SoftSharing {

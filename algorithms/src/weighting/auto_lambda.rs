@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 /// the step context).
 ///
 /// Paper: Liu et al. 2022, "Auto-Lambda: disentangling dynamic task relationships";
-/// reference lorenmt/auto-lambda (`auto_lambda.py`), FORMULAS.md b.6. Hyper-parameters:
-/// `init` 0.1, `meta_lr` 1e-4 (the reference's NYUv2 value), `primary` (task indices of the
-/// outer loss; default all tasks: the MTL mode; a subset: auxiliary learning).
+/// reference lorenmt/auto-lambda (`auto_lambda.py`), docs/FORMULAS.md#auto_lambda.
+/// Hyper-parameters: `init` 0.1, `meta_lr` 1e-4 (the reference's NYUv2 value), `primary` (task
+/// indices of the outer loss; default all tasks: the MTL mode; a subset: auxiliary learning).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AutoLambda {

@@ -8,7 +8,7 @@ use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// `cagrad`: d = ḡ + φ/‖g_w‖·g_w with w* = argmin_{w∈Δ} wᵀA·1/T + φ√(wᵀAw), φ = c‖ḡ‖,
-/// rescaled (FORMULAS.md b.5; LibMTL's form, with its 1e-8 terms). Task heads get their own
+/// rescaled (docs/FORMULAS.md#cagrad; LibMTL's form, with its 1e-8 terms). Task heads get their own
 /// task's gradient. A = GGᵀ is accumulated in f64 from G; the T×T problem is solved on the
 /// host in f64 and d = Gᵀw formed on the device.
 ///

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 ///
 /// Paper: Shu et al. 2019, "Meta-Weight-Net: learning an explicit mapping for sample
 /// weighting" (per-sample weights; reference xjtushujun/meta-weight-net); the task
-/// adaptation is FORMULAS.md b.6's proposal. First order: the task gradients at θ stand in
-/// for their values along the look-ahead (the reference differentiates through it).
+/// adaptation is this project's (docs/FORMULAS.md#meta_weight_net). First order: the task gradients
+/// at θ stand in for their values along the look-ahead (the reference differentiates through it).
 /// Weights are normalised to sum T (the reference: sum 1). Hyper-parameters: `hidden` 100,
 /// `meta_lr` 1e-3.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
