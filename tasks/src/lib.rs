@@ -16,6 +16,6 @@ pub mod suite;
 pub use data::{ImageShape, InputShape, Matrix, Splits, SuiteData, TaskData, TaskKind};
 pub use error::TasksError;
 pub use metrics::MetricSpec;
-pub use suite::{Suite, SuiteSpec, TaskFamily};
 /// The suites under their former paths.
 pub use suite::{gradnorm_toy, planted_correlation, sinusoid};
+pub use suite::{Suite, SuiteSpec, TaskFamily};

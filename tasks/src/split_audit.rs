@@ -19,9 +19,9 @@
 //! split is fixed; a new suite does not compile until it says.
 
 use crate::data::{Matrix, Splits, SuiteData};
+use crate::seed::derive_seed;
 use crate::suite::census::{TEST_FILE, TRAIN_FILE};
 use crate::suite::multi_mnist::tests::write_idx_split;
-use crate::seed::derive_seed;
 use crate::SuiteSpec;
 use std::collections::HashSet;
 use std::path::Path;

@@ -103,8 +103,7 @@ pub trait TaskFamily {
     fn check_held_out(&self) -> Result<(), TasksError>;
 
     /// `n` unseen tasks with `shots` support and `query` query points each.
-    fn held_out_tasks(&self, seed: u64, n: usize, shots: usize, query: usize)
-        -> Vec<HeldOutTask>;
+    fn held_out_tasks(&self, seed: u64, n: usize, shots: usize, query: usize) -> Vec<HeldOutTask>;
 }
 
 /// What the split audit builds for one registered suite.

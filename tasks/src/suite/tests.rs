@@ -4,7 +4,6 @@ use super::gradnorm_toy::GradnormToy;
 use super::planted_correlation::PlantedCorrelation;
 use super::*;
 
-
 /// Image suites declare their input shape, matching their width; others have none.
 #[test]
 fn image_suites_declare_their_shape() {
@@ -125,7 +124,7 @@ fn a_suite_plugs_in_with_one_file_and_one_line() {
     assert_eq!(spec.label(), "three_tasks");
     assert_eq!(spec.image_shape(), None);
     spec.check_data().unwrap(); // reads no files
-    // Its own key names its errors, and the limits are checked before its own checks.
+                                // Its own key names its errors, and the limits are checked before its own checks.
     let err = serde_yaml::from_str::<TestSuites>("kind: three_tasks\nrows: 0\n")
         .unwrap()
         .validate()
@@ -145,7 +144,10 @@ fn a_suite_plugs_in_with_one_file_and_one_line() {
     assert!(spec.held_out_tasks(1, 2, 3, 4).is_none());
     let named: TestSuites = serde_yaml::from_str("kind: three_tasks\nname: toy\n").unwrap();
     assert_eq!(named.label(), "toy");
-    assert_eq!(named.without_label(), TestSuites::ThreeTasks(Default::default()));
+    assert_eq!(
+        named.without_label(),
+        TestSuites::ThreeTasks(Default::default())
+    );
 }
 
 /// Every registered suite's answers agree with the data it generates (on the split audit's
