@@ -10,7 +10,7 @@
 //! each image its own grey level, training and test files apart), so two rows with the same
 //! content come from the same source rows. (The published census files are not like that:
 //! they hold duplicate records, within and across the two files, so there equal content
-//! does not mean a shared source row; see `real/census.rs`.) The synthetic suites draw
+//! does not mean a shared source row; see `suite/census.rs`.) The synthetic suites draw
 //! every split afresh from continuous distributions; a shared row there would be a shared
 //! draw.
 //!
