@@ -114,7 +114,30 @@ pub fn auc(logits: &Matrix, labels: &Matrix) -> f64 {
         .map(|r| f64::from(logits.row(r)[1] - logits.row(r)[0]))
         .collect();
     let positive: Vec<bool> = labels.data.iter().map(|l| *l == 1.0).collect();
-    crate::real::census::auc(&scores, &positive)
+    rank_auc(&scores, &positive)
+}
+
+/// The area under the ROC curve of scores for binary labels (ties count half): the
+/// Mann–Whitney statistic. NaN when one class is absent.
+pub fn rank_auc(scores: &[f64], labels: &[bool]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let (mut rank_sum, mut i) = (0.0f64, 0);
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        let average = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum += order[i..=j].iter().filter(|&&k| labels[k]).count() as f64 * average;
+        i = j + 1;
+    }
+    let positives = labels.iter().filter(|l| **l).count() as f64;
+    let negatives = labels.len() as f64 - positives;
+    if positives == 0.0 || negatives == 0.0 {
+        return f64::NAN;
+    }
+    (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
 }
 
 fn argmax(row: &[f32]) -> usize {
@@ -161,5 +184,17 @@ mod tests {
         let ce0 = (3.0f64).ln();
         let ce1 = (5f64.exp() + 1f64.exp() + 1.0).ln() - 1.0;
         assert!((cross_entropy(&logits, &labels) - (ce0 + ce1) / 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rank_auc_by_hand() {
+        // Positives at 0.8 and 0.4, negatives at 0.5 and 0.1: 3 of 4 pairs ordered.
+        assert_eq!(
+            rank_auc(&[0.8, 0.4, 0.5, 0.1], &[true, true, false, false]),
+            0.75
+        );
+        // A tie between a positive and a negative counts half.
+        assert_eq!(rank_auc(&[0.5, 0.5], &[true, false]), 0.5);
+        assert!(rank_auc(&[0.1, 0.2], &[true, true]).is_nan());
     }
 }

@@ -10,19 +10,18 @@
 //! each image its own grey level, training and test files apart), so two rows with the same
 //! content come from the same source rows. (The published census files are not like that:
 //! they hold duplicate records, within and across the two files, so there equal content
-//! does not mean a shared source row; see `real/census.rs`.) The synthetic suites draw
+//! does not mean a shared source row; see `suite/census.rs`.) The synthetic suites draw
 //! every split afresh from continuous distributions; a shared row there would be a shared
 //! draw.
 //!
-//! The match in `audited` names every kind, so a new suite does not compile until it says
-//! how it is audited.
+//! Each suite says how it is audited: `Suite::audit` (a required method) gives its
+//! parameters made small or pointed at the fixture files written here, and whether its test
+//! split is fixed; a new suite does not compile until it says.
 
 use crate::data::{Matrix, Splits, SuiteData};
-use crate::gradnorm_toy::GradnormToy;
-use crate::real::census::{CensusIncome, TEST_FILE, TRAIN_FILE};
-use crate::real::multi_mnist::tests::write_idx_split;
-use crate::real::multi_mnist::MultiImage;
 use crate::seed::derive_seed;
+use crate::suite::census::{TEST_FILE, TRAIN_FILE};
+use crate::suite::multi_mnist::tests::write_idx_split;
 use crate::SuiteSpec;
 use std::collections::HashSet;
 use std::path::Path;
@@ -78,58 +77,12 @@ fn write_census(dir: &Path) {
     std::fs::write(dir.join(TEST_FILE), rows(CENSUS_TEST_ROWS, 1000)).unwrap();
 }
 
-/// The specs the audit builds for one registered kind (its default, made small or pointed
-/// at the fixture files), and whether its test split must be the same in every replicate
-/// (a suite whose data set ships a test file).
-fn audited(spec: SuiteSpec, data: &Path) -> (Vec<SuiteSpec>, bool) {
-    let images = |s: MultiImage| MultiImage {
-        train: 200,
-        val: 20,
-        test: 30,
-        data_dir: Some(data.to_path_buf()),
-        verify_checksums: false,
-        ..s
-    };
-    match spec {
-        SuiteSpec::GradnormToy(s) => (
-            vec![SuiteSpec::GradnormToy(GradnormToy {
-                input_dim: 16,
-                output_dim: 4,
-                ..s
-            })],
-            false,
-        ),
-        s
-        @ (SuiteSpec::PlantedCorrelation(_) | SuiteSpec::TaskTree(_) | SuiteSpec::Sinusoid(_)) => {
-            (vec![s], false)
-        }
-        SuiteSpec::MultiMnist(s) => (vec![SuiteSpec::MultiMnist(images(s))], true),
-        SuiteSpec::MultiFashion(s) => (vec![SuiteSpec::MultiFashion(images(s))], true),
-        SuiteSpec::MultiFashionMnist(s) => (vec![SuiteSpec::MultiFashionMnist(images(s))], true),
-        SuiteSpec::CensusIncome(s) => {
-            let all = CensusIncome {
-                data_dir: Some(data.to_path_buf()),
-                verify_checksums: false,
-                ..s
-            };
-            // The whole training part, and a seeded training subset of it.
-            let subset = CensusIncome {
-                train: Some(30),
-                ..all.clone()
-            };
-            let group2 = CensusIncome {
-                group: 2,
-                ..subset.clone()
-            };
-            (
-                [all, subset, group2]
-                    .into_iter()
-                    .map(SuiteSpec::CensusIncome)
-                    .collect(),
-                true,
-            )
-        }
-    }
+/// Writes the fixture files the real suites' `audit` fixtures read: both image sets and
+/// the two census files.
+pub(crate) fn write_fixtures(dir: &Path) {
+    write_images(dir, "mnist");
+    write_images(dir, "fashion-mnist");
+    write_census(dir);
 }
 
 /// The rows of one split, in order.
@@ -192,14 +145,13 @@ fn violation(replicates: &[SuiteData]) -> Option<String> {
 #[test]
 fn no_split_shares_a_row_and_no_validation_row_is_ever_a_test_row() {
     let dir = tempfile::tempdir().unwrap();
-    write_images(dir.path(), "mnist");
-    write_images(dir.path(), "fashion-mnist");
-    write_census(dir.path());
+    write_fixtures(dir.path());
     let mut audited_specs = 0;
     let mut failures = Vec::new();
     for (info, default) in SuiteSpec::registry() {
-        let (specs, fixed_test) = audited(default, dir.path());
-        for spec in specs {
+        let audit = default.spec().audit(dir.path());
+        let fixed_test = audit.fixed_test;
+        for spec in audit.suites {
             let replicates: Vec<SuiteData> = (0..REPLICATES)
                 .map(|r| {
                     let seed = derive_seed(ROOT, &["data", info.kind, &r.to_string()]);

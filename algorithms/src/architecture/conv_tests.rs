@@ -276,14 +276,14 @@ fn lenet_trains_on_28_by_28_images() {
 #[test]
 #[ignore = "needs the MultiMNIST files under MTLBENCH_DATA"]
 fn lenet_on_multi_mnist() {
-    use mtlbench_tasks::real::multi_mnist::MultiImage;
+    use mtlbench_tasks::real::multi_mnist::{MultiImage, MultiMnist};
     use mtlbench_tasks::SuiteSpec;
-    let spec = SuiteSpec::MultiMnist(MultiImage {
+    let spec = SuiteSpec::MultiMnist(MultiMnist(MultiImage {
         train: 4000,
         val: 500,
         test: 1000,
         ..Default::default()
-    });
+    }));
     let suite = spec.generate(1).unwrap();
     assert_eq!(suite.image, spec.image_shape());
     let model = ModelSpec {

@@ -10,9 +10,13 @@
 //! validation pair. Training and validation pairs are drawn from the replicate's data seed;
 //! test pairs are made of the test images, drawn from `FIXED_SEED`: the same test set in
 //! every replicate.
+//!
+//! The three suites share [`MultiImage`] (their YAML keys) and differ only by their
+//! [`Source`]: each is a newtype over it declared by [`image_suite!`], `MultiMnist` here,
+//! the other two in their own files.
 
-use super::datadir::{read_checked, resolve};
-use super::idx::parse;
+use crate::real::datadir::{read_checked, resolve};
+use crate::real::idx::parse;
 use crate::data::{ImageShape, Matrix, Splits, SuiteData, TaskData, TaskKind};
 use crate::metrics::default_metrics;
 use crate::seed;
@@ -69,6 +73,75 @@ impl Default for MultiImage {
         }
     }
 }
+
+/// Declares one suite of the family: a newtype over [`MultiImage`] (read and written as
+/// `MultiImage` itself) whose [`Suite`](crate::suite::Suite) implementation reads `$source`
+/// and names its data `$kind`.
+macro_rules! image_suite {
+    ($(#[$meta:meta])* $ty:ident, $source:expr, $kind:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $ty(pub $crate::suite::multi_mnist::MultiImage);
+
+        impl $crate::suite::Suite for $ty {
+            fn name(&self) -> Option<&str> {
+                self.0.name.as_deref()
+            }
+            fn clear_label(&mut self) {
+                self.0.name = None;
+                self.0.data_dir = None;
+                self.0.verify_checksums = true;
+            }
+            fn validate(&self) -> Result<(), $crate::TasksError> {
+                self.0.validate()
+            }
+            fn extent(&self) -> $crate::suite::Extent {
+                let s = &self.0;
+                let pixels = $crate::suite::multi_mnist::IMAGE.len();
+                $crate::suite::Extent::new(s.train, s.val, s.test, pixels, 2)
+            }
+            fn oversize_key(&self) -> &'static str {
+                "input_dim"
+            }
+            /// `left` and `right`.
+            fn task_count(&self) -> usize {
+                2
+            }
+            /// Ten classes each.
+            fn output_widths(&self) -> Vec<usize> {
+                vec![10; 2]
+            }
+            fn evaluated_rows(&self) -> usize {
+                self.0.val.max(self.0.test)
+            }
+            fn generate(&self, seed: u64) -> Result<$crate::data::SuiteData, $crate::TasksError> {
+                self.0.generate($source, $kind, seed)
+            }
+            fn check_data(&self) -> Result<(), $crate::TasksError> {
+                self.0.check_data($source)
+            }
+            fn image_shape(&self) -> Option<$crate::data::ImageShape> {
+                Some($crate::suite::multi_mnist::IMAGE)
+            }
+            #[cfg(test)]
+            fn audit(&self, fixtures: &std::path::Path) -> $crate::suite::Audit {
+                $crate::suite::Audit {
+                    suites: vec![Box::new($ty(self.0.audited(fixtures)))],
+                    fixed_test: true,
+                }
+            }
+        }
+    };
+}
+pub(crate) use image_suite;
+
+image_suite!(
+    /// `multi_mnist`: two MNIST digits.
+    MultiMnist,
+    Source::Mnist,
+    "multi_mnist"
+);
 
 /// The seed of the choices that are the same in every replicate and every study: the
 /// held-out training images and the test pairs.
@@ -333,6 +406,19 @@ impl MultiImage {
             planted_correlation: None,
             image: Some(IMAGE),
         })
+    }
+
+    /// The split audit's fixture: a few pairs of the fixture files under `fixtures`.
+    #[cfg(test)]
+    pub(crate) fn audited(&self, fixtures: &Path) -> MultiImage {
+        MultiImage {
+            train: 200,
+            val: 20,
+            test: 30,
+            data_dir: Some(fixtures.to_path_buf()),
+            verify_checksums: false,
+            ..self.clone()
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use crate::seed;
 use crate::TasksError;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use crate::suite::{Extent, Suite, TaskFamily};
 
 /// Parameters of the sinusoid family.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,6 +171,56 @@ impl Sinusoid {
                 }
             })
             .collect()
+    }
+}
+
+impl Suite for Sinusoid {
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn clear_label(&mut self) {
+        self.name = None;
+    }
+    fn validate(&self) -> Result<(), TasksError> {
+        Sinusoid::validate(self)
+    }
+    fn extent(&self) -> Extent {
+        Extent::new(self.train, self.val, self.test, 1, self.tasks)
+    }
+    fn oversize_key(&self) -> &'static str {
+        "input_dim"
+    }
+    fn task_count(&self) -> usize {
+        self.tasks
+    }
+    fn output_widths(&self) -> Vec<usize> {
+        vec![1; self.tasks]
+    }
+    fn evaluated_rows(&self) -> usize {
+        self.val.max(self.test)
+    }
+    fn generate(&self, seed: u64) -> Result<SuiteData, TasksError> {
+        Sinusoid::generate(self, seed)
+    }
+    fn task_family(&self) -> Option<&dyn TaskFamily> {
+        Some(self)
+    }
+    #[cfg(test)]
+    fn audit(&self, _fixtures: &std::path::Path) -> crate::suite::Audit {
+        crate::suite::Audit {
+            suites: vec![Box::new(self.clone())],
+            fixed_test: false,
+        }
+    }
+}
+
+/// Every parameter set can draw unseen waves.
+impl TaskFamily for Sinusoid {
+    fn check_held_out(&self) -> Result<(), TasksError> {
+        Ok(())
+    }
+    fn held_out_tasks(&self, seed: u64, n: usize, shots: usize, query: usize) -> Vec<HeldOutTask> {
+        Sinusoid::held_out_tasks(self, seed, n, shots, query)
     }
 }
 

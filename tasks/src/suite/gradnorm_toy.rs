@@ -15,6 +15,7 @@ use crate::TasksError;
 use rand::Rng;
 use rand_distr::{Distribution, Normal, Uniform};
 use serde::{Deserialize, Serialize};
+use crate::suite::{Extent, Suite};
 
 /// How the toy draws its inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -190,6 +191,50 @@ impl GradnormToy {
             planted_correlation: None,
             image: None,
         })
+    }
+}
+
+impl Suite for GradnormToy {
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn clear_label(&mut self) {
+        self.name = None;
+    }
+    fn validate(&self) -> Result<(), TasksError> {
+        GradnormToy::validate(self)
+    }
+    fn extent(&self) -> Extent {
+        let outputs = self.tasks.saturating_mul(self.output_dim);
+        Extent::new(self.train, self.val, self.test, self.input_dim, outputs)
+    }
+    /// Every task's target is `output_dim` wide: the width that grows fastest.
+    fn oversize_key(&self) -> &'static str {
+        "output_dim"
+    }
+    fn task_count(&self) -> usize {
+        self.tasks
+    }
+    fn output_widths(&self) -> Vec<usize> {
+        vec![self.output_dim; self.tasks]
+    }
+    fn evaluated_rows(&self) -> usize {
+        self.val.max(self.test)
+    }
+    fn generate(&self, seed: u64) -> Result<SuiteData, TasksError> {
+        GradnormToy::generate(self, seed)
+    }
+    #[cfg(test)]
+    fn audit(&self, _fixtures: &std::path::Path) -> crate::suite::Audit {
+        let small = GradnormToy {
+            input_dim: 16,
+            output_dim: 4,
+            ..self.clone()
+        };
+        crate::suite::Audit {
+            suites: vec![Box::new(small)],
+            fixed_test: false,
+        }
     }
 }
 

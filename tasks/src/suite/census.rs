@@ -24,8 +24,8 @@
 //! associates, bachelors, masters, professional school or doctorate (the paper does not
 //! list the levels).
 
-use super::datadir::{read_checked, resolve};
-use super::idx::maybe_gunzip;
+use crate::real::datadir::{read_checked, resolve};
+use crate::real::idx::maybe_gunzip;
 use crate::data::{Matrix, Splits, SuiteData, TaskData, TaskKind};
 use crate::metrics::MetricSpec;
 use crate::seed;
@@ -34,6 +34,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use crate::suite::{Extent, Suite};
 
 pub const TRAIN_FILE: &str = "census-income/census_income_1994_1995_train.csv.gz";
 pub const TEST_FILE: &str = "census-income/census_income_1994_1995_test.csv.gz";
@@ -143,29 +144,6 @@ fn split_rows<'t>(text: &'t str, relative: &str) -> Result<Vec<Vec<&'t str>>, Ta
         rows.push(fields);
     }
     Ok(rows)
-}
-
-/// The area under the ROC curve of scores for binary labels (ties count half): the
-/// Mann–Whitney statistic. NaN when one class is absent.
-pub fn auc(scores: &[f64], labels: &[bool]) -> f64 {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let (mut rank_sum, mut i) = (0.0f64, 0);
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
-            j += 1;
-        }
-        let average = (i + j) as f64 / 2.0 + 1.0;
-        rank_sum += order[i..=j].iter().filter(|&&k| labels[k]).count() as f64 * average;
-        i = j + 1;
-    }
-    let positives = labels.iter().filter(|l| **l).count() as f64;
-    let negatives = labels.len() as f64 - positives;
-    if positives == 0.0 || negatives == 0.0 {
-        return f64::NAN;
-    }
-    (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
 }
 
 impl CensusIncome {
@@ -398,6 +376,71 @@ impl<'t> Encoder<'t> {
     }
 }
 
+impl Suite for CensusIncome {
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn clear_label(&mut self) {
+        self.name = None;
+        self.data_dir = None;
+        self.verify_checksums = true;
+    }
+    fn validate(&self) -> Result<(), TasksError> {
+        CensusIncome::validate(self)
+    }
+    /// Absent sizes are those of the published files (`val`: a tenth of the training file;
+    /// `train`: the rest); the one-hot input width is approximate (≈ 500).
+    fn extent(&self) -> Extent {
+        let val = self.val_rows(PUBLISHED_TRAIN_ROWS);
+        let rest = PUBLISHED_TRAIN_ROWS.saturating_sub(val);
+        let test = self.test.unwrap_or(PUBLISHED_TEST_ROWS);
+        Extent::new(self.train.unwrap_or(rest), val, test, 500, self.task_count())
+    }
+    fn oversize_key(&self) -> &'static str {
+        "input_dim"
+    }
+    /// Two tasks in either group.
+    fn task_count(&self) -> usize {
+        self.tasks().len()
+    }
+    /// Two logits per task.
+    fn output_widths(&self) -> Vec<usize> {
+        vec![2; self.task_count()]
+    }
+    /// The training split's rows (as given, or the published file's).
+    fn evaluated_rows(&self) -> usize {
+        self.extent().splits[0].1
+    }
+    fn generate(&self, seed: u64) -> Result<SuiteData, TasksError> {
+        CensusIncome::generate(self, seed)
+    }
+    fn check_data(&self) -> Result<(), TasksError> {
+        CensusIncome::check_data(self)
+    }
+    /// The fixture files: the whole training part, a seeded training subset of it, and the
+    /// second group.
+    #[cfg(test)]
+    fn audit(&self, fixtures: &Path) -> crate::suite::Audit {
+        let all = CensusIncome {
+            data_dir: Some(fixtures.to_path_buf()),
+            verify_checksums: false,
+            ..self.clone()
+        };
+        let subset = CensusIncome {
+            train: Some(30),
+            ..all.clone()
+        };
+        let group2 = CensusIncome {
+            group: 2,
+            ..subset.clone()
+        };
+        crate::suite::Audit {
+            suites: vec![Box::new(all), Box::new(subset), Box::new(group2)],
+            fixed_test: true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,17 +619,5 @@ mod tests {
         }
         .validate()
         .is_ok());
-    }
-
-    #[test]
-    fn auc_by_hand() {
-        // Positives at 0.8 and 0.4, negatives at 0.5 and 0.1: 3 of 4 pairs ordered.
-        assert_eq!(
-            auc(&[0.8, 0.4, 0.5, 0.1], &[true, true, false, false]),
-            0.75
-        );
-        // A tie between a positive and a negative counts half.
-        assert_eq!(auc(&[0.5, 0.5], &[true, false]), 0.5);
-        assert!(auc(&[0.1, 0.2], &[true, true]).is_nan());
     }
 }
