@@ -190,8 +190,8 @@ pub fn is_shared_key(key: &str) -> bool {
 pub type Config = Vec<(String, f64)>;
 
 /// A range a method or architecture declares (`tuning_ranges`), as a study's range.
-fn declared(r: mtlbench_algorithms::weighting::TuningRange) -> Range {
-    use mtlbench_algorithms::weighting::TuningRange;
+fn declared(r: mtlbench_algorithms::tuning::TuningRange) -> Range {
+    use mtlbench_algorithms::tuning::TuningRange;
     match r {
         TuningRange::Uniform(lo, hi) => Range::uniform(lo, hi),
         TuningRange::LogUniform(lo, hi) => Range::log_uniform(lo, hi),

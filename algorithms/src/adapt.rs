@@ -9,7 +9,7 @@ use crate::engine::{self, Batch};
 use crate::model::ModelSpec;
 use crate::train::{RunDefinition, RunSeeds, TrainConfig};
 use crate::weighting::{Equal, WeightingSpec};
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use mtlbench_tasks::sinusoid::HeldOutTask;
 use mtlbench_tasks::{seed, Matrix, SuiteData, TaskKind};

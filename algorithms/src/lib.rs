@@ -21,6 +21,7 @@ pub mod solvers;
 pub mod train;
 pub mod trunk;
 pub mod trunk_gradients;
+pub mod tuning;
 pub mod weighting;
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! run-time shapes, initialised on the host from seeded ChaCha streams.
 
 use crate::trunk::Trunk;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use mtlbench_tasks::seed;
 use rand::Rng;

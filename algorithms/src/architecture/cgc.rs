@@ -1,7 +1,7 @@
 //! `cgc`: customized gate control (single-level PLE), shared and task-specific experts.
 
 use super::{mmoe, Architecture, Builder, Layout};
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 

@@ -11,7 +11,7 @@ use crate::model::ModelSpec;
 use crate::train::{RunStatus, Split, TrainConfig, TrainOutcome};
 use crate::trunk::{ConvSpec, Trunk, TrunkLayer};
 use crate::weighting::Equal;
-use crate::WeightingSpec;
+use crate::weighting::WeightingSpec;
 use dfdx::prelude::*;
 use mtlbench_tasks::metrics::default_metrics;
 use mtlbench_tasks::{seed, ImageShape, Matrix, Splits, SuiteData, TaskData, TaskKind};

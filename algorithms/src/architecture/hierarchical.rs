@@ -2,7 +2,7 @@
 //! supervision (task heads at different depths of one trunk).
 
 use super::{Architecture, Builder, Layout, Sharing, Tower};
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -173,7 +173,7 @@ mod tests {
     use crate::architecture::{ArchitectureSpec, HardSharing, SingleTask};
     use crate::model::ModelSpec;
     use crate::weighting::Equal;
-    use crate::WeightingSpec;
+    use crate::weighting::WeightingSpec;
 
     /// One group holding every task, or every task at the top level, is hard_sharing bit for
     /// bit; singleton groups without a root are single_task.

@@ -2,7 +2,7 @@
 //! `cgc` shares).
 
 use super::{Architecture, Builder, Layout, Sharing, Tower};
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -92,7 +92,7 @@ mod tests {
     use crate::architecture::{ArchitectureSpec, HardSharing};
     use crate::model::ModelSpec;
     use crate::weighting::Equal;
-    use crate::WeightingSpec;
+    use crate::weighting::WeightingSpec;
 
     /// One MMoE expert, which starts from the trunk's weights, with a one-way softmax gate
     /// (always exactly 1) is hard sharing: bit-identical training.

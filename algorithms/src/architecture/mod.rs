@@ -32,7 +32,8 @@ pub use soft_sharing::{SoftPenalty, SoftSharing};
 
 use crate::model::{Linear, ModelSpec};
 use crate::trunk::{LayerOp, ResolvedLayer};
-use crate::AlgorithmsError;
+use crate::tuning::TuningRange;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use mtlbench_tasks::InputShape;
 use std::ops::Range;
@@ -57,7 +58,7 @@ pub trait Architecture {
     }
 
     /// The ranges of its own hyper-parameters an equal tuning budget searches (`tune`).
-    fn tuning_ranges(&self) -> Vec<(String, crate::weighting::TuningRange)> {
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
         Vec::new()
     }
 
@@ -98,7 +99,7 @@ macro_rules! architectures {
             }
 
             /// The ranges of the architecture's own hyper-parameters for `tune`.
-            pub fn tuning_ranges(&self) -> Vec<(String, crate::weighting::TuningRange)> {
+            pub fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
                 match self { $( $name::$variant(a) => Architecture::tuning_ranges(a) ),+ }
             }
 

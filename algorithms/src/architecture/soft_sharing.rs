@@ -3,7 +3,8 @@
 
 use super::{single_task, Architecture, Builder, Layout, Network};
 use crate::model::Linear;
-use crate::AlgorithmsError;
+use crate::tuning::TuningRange;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -47,10 +48,10 @@ impl Default for SoftSharing {
 
 impl Architecture for SoftSharing {
     /// Tuned: the penalty weight λ.
-    fn tuning_ranges(&self) -> Vec<(String, crate::weighting::TuningRange)> {
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
         vec![(
             "lambda".into(),
-            crate::weighting::TuningRange::LogUniform(1e-4, 1e-1),
+            TuningRange::LogUniform(1e-4, 1e-1),
         )]
     }
 
@@ -110,7 +111,7 @@ mod tests {
     use crate::model::ModelSpec;
     use crate::train::{RunDefinition, RunSeeds, Split, Trainer};
     use crate::weighting::Equal;
-    use crate::WeightingSpec;
+    use crate::weighting::WeightingSpec;
 
     /// Σ over trunk layers and towers of ‖θᵢ − θ̄‖²: how far apart `soft_sharing`'s towers are.
     fn tower_spread<D: Device<f32>>(net: &Network<D>) -> f64 {

@@ -5,7 +5,7 @@ use crate::architecture::ArchitectureSpec;
 use crate::device::cpu;
 use crate::model::ModelSpec;
 use crate::train::{train, RunDefinition, RunSeeds, TrainConfig, TrainOutcome};
-use crate::WeightingSpec;
+use crate::weighting::WeightingSpec;
 use mtlbench_tasks::planted_correlation::PlantedCorrelation;
 use mtlbench_tasks::SuiteData;
 

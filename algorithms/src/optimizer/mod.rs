@@ -6,7 +6,7 @@
 //! give the same bits.
 
 use crate::model::Linear;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 

@@ -2,7 +2,7 @@
 //! (`TrainConfig::adam`) and their validation.
 
 use crate::optimizer::OptimizerSpec;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use serde::{Deserialize, Serialize};
 
 /// Training hyper-parameters of one run.

@@ -1,9 +1,10 @@
 //! `auto_lambda`: meta-learned task weights by a finite-difference look-ahead.
 
-use super::{TuningRange, Level, Method, MethodSpec, Setup, TaskParameters};
+use crate::tuning::TuningRange;
+use super::{Level, Method, MethodSpec, Setup, TaskParameters};
 use crate::engine;
 use crate::train::{Split, StepContext};
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 

@@ -1,9 +1,10 @@
 //! `cagrad`: conflict-averse gradient descent.
 
-use super::{TuningRange, validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
+use crate::tuning::TuningRange;
+use super::{validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
 use crate::solvers;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 

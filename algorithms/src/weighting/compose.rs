@@ -1,8 +1,9 @@
 //! `compose`: a loss-level weighting followed by a gradient-level method.
 
-use super::{TuningRange, Aggregation, Level, Method, MethodSpec, RepresentationInput, Setup, WeightingSpec};
+use crate::tuning::TuningRange;
+use super::{Aggregation, Level, Method, MethodSpec, RepresentationInput, Setup, WeightingSpec};
 use crate::jacobian::Jacobian;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

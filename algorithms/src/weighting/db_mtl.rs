@@ -1,10 +1,11 @@
 //! `db_mtl`: dual balancing of smoothed log-loss gradients.
 
-use super::{TuningRange, Aggregation, Level, Method, MethodSpec, Setup};
+use crate::tuning::TuningRange;
+use super::{Aggregation, Level, Method, MethodSpec, Setup};
 use crate::device::{host_values, is_cpu};
 use crate::jacobian::Jacobian;
 use crate::model::Tensor2;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,8 @@
 //! `dwa`: dynamic weight average from the ratios of the last two epochs' mean losses.
 
-use super::{TuningRange, softmax, Level, Method, MethodSpec, Setup};
-use crate::AlgorithmsError;
+use crate::tuning::TuningRange;
+use super::{softmax, Level, Method, MethodSpec, Setup};
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 

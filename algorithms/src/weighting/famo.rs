@@ -1,7 +1,8 @@
 //! `famo`: fast adaptive multitask optimization, with its logit update after the step.
 
-use super::{TuningRange, softmax, Level, Method, MethodSpec, Setup, TaskParameters};
-use crate::AlgorithmsError;
+use crate::tuning::TuningRange;
+use super::{softmax, Level, Method, MethodSpec, Setup, TaskParameters};
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 

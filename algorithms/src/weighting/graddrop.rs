@@ -1,7 +1,8 @@
 //! `graddrop`: gradient sign dropout on the shared representation.
 
-use super::{TuningRange, Level, Method, MethodSpec, RepresentationInput, Setup};
-use crate::AlgorithmsError;
+use crate::tuning::TuningRange;
+use super::{Level, Method, MethodSpec, RepresentationInput, Setup};
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;

@@ -1,8 +1,9 @@
 //! `gradnorm`: balance the weighted task-gradient norms to the relative training rates.
 
-use super::{TuningRange, softmax, Aggregation, Level, Method, MethodSpec, Setup, TaskParameters};
+use crate::tuning::TuningRange;
+use super::{softmax, Aggregation, Level, Method, MethodSpec, Setup, TaskParameters};
 use crate::jacobian::Jacobian;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 

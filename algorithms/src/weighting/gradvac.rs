@@ -1,8 +1,9 @@
 //! `gradvac`: gradient vaccine, raising task-pair cosines to moving targets.
 
-use super::{TuningRange, random_orders, Aggregation, Level, Method, MethodSpec, Setup};
+use crate::tuning::TuningRange;
+use super::{random_orders, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};

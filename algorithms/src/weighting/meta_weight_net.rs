@@ -1,11 +1,12 @@
 //! `meta_weight_net`: task weights from a small network trained by a look-ahead on
 //! validation batches (the network itself is `crate::meta_weight`).
 
-use super::{TuningRange, Level, Method, MethodSpec, Setup};
+use crate::tuning::TuningRange;
+use super::{Level, Method, MethodSpec, Setup};
 use crate::engine;
 use crate::meta_weight::MetaWeightNet;
 use crate::train::{Split, StepContext};
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use rand::Rng;
 use serde::{Deserialize, Serialize};

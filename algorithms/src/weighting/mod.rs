@@ -12,7 +12,8 @@
 use crate::jacobian::Jacobian;
 use crate::solvers::SolverReport;
 use crate::train::StepContext;
-use crate::AlgorithmsError;
+use crate::tuning::TuningRange;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -145,14 +146,6 @@ pub trait MethodSpec {
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>>
     where
         Self: Sized;
-}
-
-/// A hyper-parameter's range for the tuner: a draw is uniform on [lo, hi], or uniform in
-/// log on it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TuningRange {
-    Uniform(f64, f64),
-    LogUniform(f64, f64),
 }
 
 /// A run's method with its state. Each hook serves one [`Level`]; the defaults are those of

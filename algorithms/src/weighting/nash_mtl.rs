@@ -3,7 +3,7 @@
 use super::{validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
 use crate::solvers::{self, SolverReport};
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 

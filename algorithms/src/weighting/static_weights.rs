@@ -1,7 +1,7 @@
 //! `static`: fixed loss weights given in the study.
 
 use super::{Level, Method, MethodSpec, Setup};
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 

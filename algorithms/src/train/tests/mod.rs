@@ -9,7 +9,7 @@ use crate::architecture::{
 use crate::device::cpu;
 use crate::engine;
 use crate::weighting::{Equal, Static};
-use crate::WeightingSpec;
+use crate::weighting::WeightingSpec;
 
 mod compose_paths;
 mod meta;
