@@ -5,7 +5,7 @@
 use crate::config::{canonical_json, LoadedStudy};
 use crate::error::HarnessError;
 use mtlbench_algorithms::adapt::{AdaptConfig, StartSpec};
-use mtlbench_algorithms::architecture::{HardSharing, SingleTask};
+use mtlbench_algorithms::architecture::HardSharing;
 use mtlbench_algorithms::weighting::Equal;
 use mtlbench_algorithms::{ArchitectureSpec, ModelSpec, TrainConfig, WeightingSpec};
 use mtlbench_tasks::seed::derive_seed;
@@ -305,8 +305,7 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
 
     // Gradient-level weightings combine the task gradients of shared parameters.
     for (i, a) in c.architectures.iter().enumerate() {
-        let skipped = matches!(a, ArchitectureSpec::SingleTask(_));
-        if skipped || a.has_shared_parameters() {
+        if a.ignores_weighting() || a.has_shared_parameters() {
             continue;
         }
         if let Some(w) = c
@@ -335,8 +334,7 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
             )
         })?;
         for (i, a) in c.architectures.iter().enumerate() {
-            let single = matches!(a, ArchitectureSpec::SingleTask(_));
-            if on_rep && !single && !matches!(a, ArchitectureSpec::HardSharing(_)) {
+            if on_rep && !a.ignores_weighting() && !a.exposes_shared_representation() {
                 return Err(study.error_at(
                     &format!("architectures[{i}]"),
                     format!(
@@ -397,16 +395,13 @@ pub fn expand_limited(study: &LoadedStudy, max_runs: usize) -> Result<Vec<RunSpe
     // weighting (weights do not couple independent networks).
     let mut algorithms: Vec<(ArchitectureSpec, WeightingSpec)> = Vec::new();
     for arch in &c.architectures {
-        let pairs: Vec<(ArchitectureSpec, WeightingSpec)> = match arch {
-            ArchitectureSpec::SingleTask(_) => vec![(
-                ArchitectureSpec::SingleTask(SingleTask {}),
-                WeightingSpec::Equal(Equal {}),
-            )],
-            _ => c
-                .weightings
+        let pairs: Vec<(ArchitectureSpec, WeightingSpec)> = if arch.ignores_weighting() {
+            vec![(arch.clone(), WeightingSpec::Equal(Equal {}))]
+        } else {
+            c.weightings
                 .iter()
                 .map(|w| (arch.clone(), w.clone()))
-                .collect(),
+                .collect()
         };
         for pair in pairs {
             if !algorithms.contains(&pair) {

@@ -282,7 +282,7 @@ impl Tune {
             }
         }
         if self.method && self.strategy == Strategy::Random {
-            let single = matches!(arch, ArchitectureSpec::SingleTask(_));
+            let single = arch.ignores_weighting();
             let owner = canonical_json(arch);
             for (k, range) in arch.tuning_ranges() {
                 space.push(Param {

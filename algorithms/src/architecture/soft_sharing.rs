@@ -1,7 +1,7 @@
 //! `soft_sharing`: one tower per task, an L2 penalty pulling corresponding trunk layers
 //! together, and the penalty's exact gradient.
 
-use super::{single_task, Architecture, Builder, Layout, Network};
+use super::{single_task, Architecture, Builder, Footprint, Layout, Network, Shape};
 use crate::model::Linear;
 use crate::tuning::TuningRange;
 use crate::error::AlgorithmsError;
@@ -64,6 +64,10 @@ impl Architecture for SoftSharing {
 
     fn has_shared_parameters(&self) -> bool {
         false
+    }
+
+    fn footprint(&self, shape: &Shape<'_>) -> Footprint {
+        single_task::towers_footprint(shape)
     }
 
     fn build<D: Device<f32>>(&self, b: &mut Builder<'_, D>) -> Layout {
@@ -260,5 +264,12 @@ mod tests {
                 assert_eq!(grads[head].weight.as_vec(), vec![0.0]);
             }
         }
+    }
+
+    /// T towers as single_task (the penalty is no forward pass): 3 · 18 + 3 · 2 = 60.
+    #[test]
+    fn step_cost_counts_every_tower() {
+        let a = ArchitectureSpec::SoftSharing(SoftSharing::default());
+        assert_eq!(crate::architecture::testing::tiny_step_cost(&a), 60);
     }
 }

@@ -57,3 +57,19 @@ pub fn adam_training(
         ..TrainConfig::adam(epochs, batch_size, 0.01)
     }
 }
+
+/// The multiply-adds per row `architecture` counts for a dense trunk [3, 2] on 4 inputs,
+/// no hidden head layer and three tasks of one output each: the shape the step-cost tests
+/// count by hand (trunk 4·3 + 3·2 = 18, each head 2·1 = 2).
+pub fn tiny_step_cost(architecture: &ArchitectureSpec) -> u128 {
+    let layers = crate::trunk::Trunk::from(vec![3, 2])
+        .resolve(4.into())
+        .unwrap();
+    let shape = super::Shape {
+        layers: &layers,
+        input_width: 4,
+        head: &[],
+        outputs: &[1, 1, 1],
+    };
+    architecture.step_cost(&shape)
+}
