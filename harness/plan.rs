@@ -728,4 +728,36 @@ training:
             "{err}"
         );
     }
+
+    /// GradDrop, and gradient-level methods on `rep_grad`, need one shared representation:
+    /// accepted with hard_sharing (and single_task, which ignores the weighting), refused
+    /// naming the architecture with every other kind.
+    #[test]
+    fn representation_methods_need_a_shared_representation() {
+        let study = |arch: &str, weighting: &str| {
+            format!(
+                "name: r\nsuites:\n  - kind: planted_correlation\n    tasks: 2\narchitectures:\n  - kind: single_task\n  - {arch}\nweightings:\n  - {weighting}\n"
+            )
+        };
+        for (arch, accepted) in [
+            ("kind: hard_sharing", true),
+            ("kind: mmoe", false),
+            ("kind: cgc", false),
+            ("kind: cross_stitch", false),
+            ("kind: hierarchical", false),
+            ("kind: soft_sharing", false),
+        ] {
+            for weighting in ["kind: graddrop", "kind: pcgrad\ntraining:\n  rep_grad: true"] {
+                let result = expand(&parse_study("r.yaml", &study(arch, weighting)).unwrap());
+                match result {
+                    Ok(_) => assert!(accepted, "{arch} with {weighting}"),
+                    Err(e) => {
+                        let e = e.to_string();
+                        assert!(!accepted, "{arch} with {weighting}: {e}");
+                        assert!(e.contains("architectures[1]"), "{e}");
+                    }
+                }
+            }
+        }
+    }
 }
