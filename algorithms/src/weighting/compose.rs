@@ -175,7 +175,7 @@ impl<D: Device<f32>> Method<D> for Composition<D> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::super::{GradDrop, Mgda, PcGrad, ScaleInvariant, Static};
     use super::*;
 

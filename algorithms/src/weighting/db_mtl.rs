@@ -172,7 +172,7 @@ pub fn db_mtl(gram: &[Vec<f64>]) -> Aggregation {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::super::WeightingSpec;
     use super::*;
 

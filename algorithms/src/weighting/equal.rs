@@ -30,7 +30,7 @@ impl<D: Device<f32>> Method<D> for EqualWeights {}
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::method;
+    use super::super::tests::testing::method;
     use super::super::WeightingSpec;
     use super::*;
 

@@ -128,7 +128,7 @@ impl<D: Device<f32>> Method<D> for FamoState {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::method;
+    use super::super::tests::testing::method;
     use super::super::WeightingSpec;
     use super::*;
 

@@ -115,7 +115,7 @@ impl<D: Device<f32>> Method<D> for Balancer {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::super::WeightingSpec;
     use super::*;
 

@@ -182,7 +182,7 @@ pub fn gradvac(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::super::WeightingSpec;
     use super::*;
 

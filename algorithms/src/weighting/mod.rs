@@ -20,12 +20,6 @@ use rand_chacha::ChaCha8Rng;
 use std::ops::Range;
 
 #[cfg(test)]
-mod large_cases;
-#[cfg(test)]
-mod properties;
-#[cfg(test)]
-pub(crate) mod testing;
-#[cfg(test)]
 mod tests;
 
 /// Declares each method's module (its file, whose public items are re-exported here), the

@@ -63,7 +63,7 @@ impl<D: Device<f32>> Method<D> for StaticWeights {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::method;
+    use super::super::tests::testing::method;
     use super::super::WeightingSpec;
     use super::*;
 

@@ -4,9 +4,9 @@
 // The generated tables print 17 digits, more than f64 needs.
 #![allow(clippy::excessive_precision, clippy::type_complexity, dead_code)]
 
-pub use super::combine;
-pub use super::MgdaNormalizer;
-use super::{Method, WeightingSpec};
+pub use crate::weighting::combine;
+pub use crate::weighting::MgdaNormalizer;
+use crate::weighting::{Method, WeightingSpec};
 use crate::device::{cpu, CpuDevice};
 use crate::jacobian::Jacobian;
 use rand::SeedableRng;

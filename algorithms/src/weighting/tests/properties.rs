@@ -1,7 +1,7 @@
 //! torchjd-style properties of the gradient-level methods on random Jacobians (proptest):
 //! non-conflict, permutation invariance and scale invariance, across methods.
 use super::testing::*;
-use super::*;
+use crate::weighting::*;
 use crate::solvers;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
