@@ -70,25 +70,25 @@ impl MethodSpec for AutoLambda {
     }
 
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(MetaLambda {
+        Box::new(AutoLambdaState {
             primary: self.primary.clone(),
             lambda: TaskParameters::new(vec![self.init; setup.tasks], self.meta_lr, 0.0),
         })
     }
 }
 
-struct MetaLambda {
+struct AutoLambdaState {
     primary: Option<Vec<usize>>,
     lambda: TaskParameters,
 }
 
-impl MetaLambda {
+impl AutoLambdaState {
     fn weights(&self) -> Vec<f32> {
         self.lambda.values.iter().map(|l| *l as f32).collect()
     }
 }
 
-impl<D: Device<f32>> Method<D> for MetaLambda {
+impl<D: Device<f32>> Method<D> for AutoLambdaState {
     fn step(&mut self, ctx: &mut StepContext<'_, '_, D>) -> Vec<f32> {
         let tasks = ctx.tasks();
         let alpha = ctx.lr() as f32;

@@ -98,19 +98,19 @@ impl MethodSpec for Compose {
         let mut rng = setup.rng;
         // The loss part draws from its own stream, split off this one.
         let loss_rng = ChaCha8Rng::seed_from_u64(rng.gen());
-        Box::new(Composition {
+        Box::new(ComposeState {
             loss: self.loss.build(setup.tasks, loss_rng, setup.lr),
             gradient: self.gradient.build(setup.tasks, rng, setup.lr),
         })
     }
 }
 
-struct Composition<D: Device<f32>> {
+struct ComposeState<D: Device<f32>> {
     loss: Box<dyn Method<D>>,
     gradient: Box<dyn Method<D>>,
 }
 
-impl<D: Device<f32>> Method<D> for Composition<D> {
+impl<D: Device<f32>> Method<D> for ComposeState<D> {
     fn aggregate(&mut self, g: &mut Jacobian<D>, losses: &[f32]) -> Aggregation {
         let w = self.loss.loss_weights(losses);
         let w64: Vec<f64> = w.iter().map(|x| f64::from(*x)).collect();

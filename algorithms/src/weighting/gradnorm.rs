@@ -53,7 +53,7 @@ impl MethodSpec for GradNorm {
     }
 
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(Balancer {
+        Box::new(GradNormState {
             spec: self.clone(),
             s: TaskParameters::new(vec![0.0; setup.tasks], setup.lr, 0.0),
             initial: None,
@@ -61,14 +61,14 @@ impl MethodSpec for GradNorm {
     }
 }
 
-struct Balancer {
+struct GradNormState {
     spec: GradNorm,
     s: TaskParameters,
     /// Lᵢ(0): the first epoch's mean training losses.
     initial: Option<Vec<f64>>,
 }
 
-impl<D: Device<f32>> Method<D> for Balancer {
+impl<D: Device<f32>> Method<D> for GradNormState {
     fn aggregate(&mut self, g: &mut Jacobian<D>, losses: &[f32]) -> Aggregation {
         let t = g.tasks();
         let Some(initial) = &self.initial else {

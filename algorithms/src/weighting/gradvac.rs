@@ -71,7 +71,7 @@ impl MethodSpec for GradVac {
     }
 
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(Vaccine {
+        Box::new(GradVacState {
             spec: self.clone(),
             rng: setup.rng,
             targets: Vec::new(),
@@ -79,7 +79,7 @@ impl MethodSpec for GradVac {
     }
 }
 
-struct Vaccine {
+struct GradVacState {
     spec: GradVac,
     rng: ChaCha8Rng,
     /// The targets φ̂ (T·T·groups).
@@ -108,7 +108,7 @@ pub(crate) fn groups(
         .collect()
 }
 
-impl<D: Device<f32>> Method<D> for Vaccine {
+impl<D: Device<f32>> Method<D> for GradVacState {
     fn aggregate(&mut self, g: &mut Jacobian<D>, _losses: &[f32]) -> Aggregation {
         let t = g.tasks();
         let ranges = groups(self.spec.granularity, g.layout(), g.width());

@@ -5,9 +5,11 @@
 //! implementation of [`Method`] and its tests; this module holds the registry (one line per
 //! method), the trait and the helpers they share.
 //!
-//! Adding a loss-level or gradient-level method: a new file with its configuration
-//! (implementing [`MethodSpec`]), its state (implementing [`Method`]) and its tests, and
-//! one line in `methods!` below (`Variant(file::Config) = "kind": "description"`).
+//! Adding a loss-level or gradient-level method: a new file with its configuration `Name`
+//! (implementing [`MethodSpec`]), its running state `NameState` (implementing [`Method`];
+//! a method that keeps nothing between steps implements [`Method`] on its configuration)
+//! and its tests, and one line in `methods!` below (`Name(file::Name) = "kind":
+//! "description"`). The fixtures the tests share are in `tests/`.
 
 use crate::jacobian::Jacobian;
 use crate::solvers::SolverReport;
@@ -80,7 +82,7 @@ methods! {
     NashMtl(nash_mtl::NashMtl) = "nash_mtl": "Nash bargaining weights: (Mα)ᵢ = 1/αᵢ with M = GGᵀ/‖GGᵀ‖_F, the Gramian divided by its Frobenius norm as the reference code does, so α and the head scales are √‖GGᵀ‖_F times the solution of the paper's (GGᵀα)ᵢ = 1/αᵢ (and unchanged when all gradients are rescaled); solved exactly; shared update clipped to norm 1 (Nash-MTL)",
     DbMtl(db_mtl::DbMtl) = "db_mtl": "EMA of log-loss gradients, rescaled to the largest norm, αᵢ = max‖ĝ‖/(‖ĝᵢ‖ + 1e-8) (LibMTL `DB_MTL`); not composable (a loss weight cancels in ∇log(wᵢLᵢ)); its default constant EMA (β 0.9, β_σ 0, as LibMTL) trains poorly with Adam on `planted_correlation`, β_σ 0.5 or β 0 do not (see its doc)",
     GradNorm(gradnorm::GradNorm) = "gradnorm": "weights T·softmax(s), s trained to balance weighted gradient norms, α = 1.5 (LibMTL `GradNorm`; `last_shared_layer: true` for the paper's form)",
-    MetaWeightNet(meta_weight_net::MetaWeightNetSpec) = "meta_weight_net": "Meta-Weight-Net adapted to tasks: an MLP 2 → `hidden` (100) → 1 maps each task's loss and loss ratio to its weight (normalised to sum T), trained each step by the first-order one-step look-ahead on a validation-split batch (SGD Nesterov, `meta_lr` 1e-3); T + 1 forward and backward passes per step (Shu et al. 2019)",
+    MetaWeightNet(meta_weight_net::MetaWeightNet) = "meta_weight_net": "Meta-Weight-Net adapted to tasks: an MLP 2 → `hidden` (100) → 1 maps each task's loss and loss ratio to its weight (normalised to sum T), trained each step by the first-order one-step look-ahead on a validation-split batch (SGD Nesterov, `meta_lr` 1e-3); T + 1 forward and backward passes per step (Shu et al. 2019)",
     AutoLambda(auto_lambda::AutoLambda) = "auto_lambda": "Auto-Lambda (Liu et al. 2022): unconstrained λ (init 0.1) on Σλᵢ Lᵢ, meta-learned each step by a virtual gradient step, the outer loss of the `primary` tasks (default all) on a second random training batch and a finite-difference hypergradient, Adam on λ with `meta_lr` (1e-4); then the real step. 5 forward and 3 backward passes per step. Record `weights_every` to see λ",
     Compose(compose::Compose) = "compose": "a loss weighting followed by a gradient aggregator: `{kind: compose, loss: {kind: uw}, gradient: {kind: pcgrad}}` scales each task's gradient and head by the loss weight, then aggregates (label `uw+pcgrad`)",
 }

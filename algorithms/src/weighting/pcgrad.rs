@@ -28,19 +28,19 @@ impl MethodSpec for PcGrad {
     }
 
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(Projections {
+        Box::new(PcGradState {
             libmtl_loop: self.libmtl_loop,
             rng: setup.rng,
         })
     }
 }
 
-struct Projections {
+struct PcGradState {
     libmtl_loop: bool,
     rng: ChaCha8Rng,
 }
 
-impl<D: Device<f32>> Method<D> for Projections {
+impl<D: Device<f32>> Method<D> for PcGradState {
     fn aggregate(&mut self, g: &mut Jacobian<D>, _losses: &[f32]) -> Aggregation {
         let orders = random_orders(&mut self.rng, g.tasks());
         pcgrad(&g.gramian(), &orders, self.libmtl_loop)

@@ -45,17 +45,17 @@ impl MethodSpec for Static {
     }
 
     fn build<D: Device<f32>>(&self, _setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(StaticWeights {
+        Box::new(StaticState {
             weights: self.weights.iter().map(|w| *w as f32).collect(),
         })
     }
 }
 
-struct StaticWeights {
+struct StaticState {
     weights: Vec<f32>,
 }
 
-impl<D: Device<f32>> Method<D> for StaticWeights {
+impl<D: Device<f32>> Method<D> for StaticState {
     fn loss_weights(&mut self, _losses: &[f32]) -> Vec<f32> {
         self.weights.clone()
     }
