@@ -8,7 +8,8 @@ use crate::architecture::{
     ArchitectureSpec, Cgc, CrossStitch, HardSharing, Hierarchical, Mmoe, SingleTask, SoftSharing,
 };
 use crate::model::ModelSpec;
-use crate::train::{RunStatus, Split, TrainConfig, TrainOutcome};
+use crate::split::Split;
+use crate::train::{RunStatus, TrainConfig, TrainOutcome};
 use crate::trunk::{ConvSpec, Trunk, TrunkLayer};
 use crate::weighting::Equal;
 use crate::weighting::WeightingSpec;

@@ -113,7 +113,8 @@ mod tests {
     use crate::architecture::{ArchitectureSpec, HardSharing, SingleTask};
     use crate::device::cpu;
     use crate::model::ModelSpec;
-    use crate::train::{RunDefinition, RunSeeds, Split, Trainer};
+    use crate::split::Split;
+    use crate::train::{RunDefinition, RunSeeds, Trainer};
     use crate::weighting::Equal;
     use crate::weighting::WeightingSpec;
 

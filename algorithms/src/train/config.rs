@@ -93,7 +93,8 @@ mod tests {
     use crate::architecture::testing::{adam_training, tiny_suite, train_tiny};
     use crate::architecture::{ArchitectureSpec, HardSharing};
     use crate::model::ModelSpec;
-    use crate::train::{RunStatus, Split};
+    use crate::split::Split;
+    use crate::train::RunStatus;
     use crate::weighting::{Equal, WeightingSpec};
 
     /// `evaluations` counts the evaluation points training makes: ⌈epochs / eval_every⌉,

@@ -21,6 +21,7 @@ pub use trainer::Trainer;
 use crate::architecture::{ArchitectureSpec, Network};
 use crate::device;
 use crate::model::ModelSpec;
+use crate::split::Split;
 use crate::weighting::WeightingSpec;
 use dfdx::prelude::*;
 use mtlbench_tasks::{seed, SuiteData, TaskKind};
@@ -33,24 +34,6 @@ use serde::{Deserialize, Serialize};
 pub struct RunSeeds {
     pub init: u64,
     pub batches: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Split {
-    Train,
-    Val,
-    Test,
-}
-
-impl Split {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Split::Train => "train",
-            Split::Val => "val",
-            Split::Test => "test",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,9 +1,9 @@
 //! `auto_lambda`: meta-learned task weights by a finite-difference look-ahead.
 
 use crate::tuning::TuningRange;
-use super::{Level, Method, MethodSpec, Setup, TaskParameters};
+use super::{Level, Method, MethodSpec, OwnStep, Setup, TaskParameters};
 use crate::engine;
-use crate::train::{Split, StepContext};
+use crate::split::Split;
 use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -89,12 +89,12 @@ impl AutoLambdaState {
 }
 
 impl<D: Device<f32>> Method<D> for AutoLambdaState {
-    fn step(&mut self, ctx: &mut StepContext<'_, '_, D>) -> Vec<f32> {
+    fn step(&mut self, ctx: &mut dyn OwnStep<'_, D>) -> Vec<f32> {
         let tasks = ctx.tasks();
         let alpha = ctx.lr() as f32;
         let batch = ctx.batch();
         let lambda = self.weights();
-        let train = ctx.weighted_gradients(|_| lambda.clone());
+        let train = ctx.weighted_gradients(lambda.clone());
         let virtual_net = ctx.shifted(&engine::flatten(&train.grads), -alpha);
         // The outer batch: as many rows as this one, drawn from the training split.
         if let Some(outer) = ctx.draw_batch(Split::Train) {
@@ -104,7 +104,7 @@ impl<D: Device<f32>> Method<D> for AutoLambdaState {
                     None => 1.0,
                 })
                 .collect();
-            let val = ctx.weighted_gradients_of(&virtual_net, &outer, |_| primary.clone());
+            let val = ctx.weighted_gradients_of(&virtual_net, &outer, primary);
             let v = engine::flatten(&val.grads);
             let norm = crate::solvers::dot(&v, &v).sqrt();
             if norm > 0.0 && norm.is_finite() {
@@ -120,7 +120,7 @@ impl<D: Device<f32>> Method<D> for AutoLambdaState {
             }
         }
         let lambda = self.weights();
-        let step = ctx.weighted_gradients(|_| lambda.clone());
+        let step = ctx.weighted_gradients(lambda.clone());
         ctx.set_weights(lambda.iter().map(|w| f64::from(*w)).collect());
         ctx.apply(step.grads);
         train.losses

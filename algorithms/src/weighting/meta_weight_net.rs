@@ -2,10 +2,10 @@
 //! validation batches (the network itself is `crate::meta_weight`).
 
 use crate::tuning::TuningRange;
-use super::{Level, Method, MethodSpec, Setup};
+use super::{Level, Method, MethodSpec, OwnStep, Setup};
 use crate::engine;
 use crate::meta_weight::WeightMlp;
-use crate::train::{Split, StepContext};
+use crate::split::Split;
 use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use rand::Rng;
@@ -93,14 +93,14 @@ impl<D: Device<f32>> Method<D> for MetaWeightNetState {
     /// Each task's full gradient, the weights from the weight network, a look-ahead on a
     /// validation batch, the network's meta step, and the real update Σ v̄ᵢgᵢ with the
     /// updated weights. Returns the task losses.
-    fn step(&mut self, ctx: &mut StepContext<'_, '_, D>) -> Vec<f32> {
+    fn step(&mut self, ctx: &mut dyn OwnStep<'_, D>) -> Vec<f32> {
         let tasks = ctx.tasks();
         let alpha = ctx.lr() as f32;
         let mut losses = Vec::new();
         let mut grads: Vec<Vec<f32>> = Vec::with_capacity(tasks);
         for t in 0..tasks {
             let one_hot: Vec<f32> = (0..tasks).map(|k| f32::from(u8::from(k == t))).collect();
-            let step = ctx.weighted_gradients(|_| one_hot);
+            let step = ctx.weighted_gradients(one_hot);
             losses = step.losses;
             grads.push(engine::flatten(&step.grads));
         }
@@ -111,7 +111,7 @@ impl<D: Device<f32>> Method<D> for MetaWeightNetState {
         // The meta batch: rows of the validation split, as many as this batch.
         if let Some(meta) = ctx.draw_batch(Split::Val) {
             let ones = vec![1.0f32; tasks];
-            let val = ctx.weighted_gradients_of(&ahead, &meta, |_| ones);
+            let val = ctx.weighted_gradients_of(&ahead, &meta, ones);
             let g_val = engine::flatten(&val.grads);
             // First order: ∂L_val/∂v̄ᵢ ≈ −α g_valᵀgᵢ.
             let d_weights: Vec<f64> = grads

@@ -13,7 +13,10 @@
 
 use crate::jacobian::Jacobian;
 use crate::solvers::SolverReport;
-use crate::train::StepContext;
+use crate::architecture::Network;
+use crate::engine::{Batch, StepGradients};
+use crate::model::Linear;
+use crate::split::Split;
 use crate::tuning::TuningRange;
 use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
@@ -174,7 +177,7 @@ pub trait Method<D: Device<f32>> {
     }
 
     /// Own level: the whole step through `ctx`; returns the task losses before the update.
-    fn step(&mut self, _ctx: &mut StepContext<'_, '_, D>) -> Vec<f32> {
+    fn step(&mut self, _ctx: &mut dyn OwnStep<'_, D>) -> Vec<f32> {
         unreachable!("only meta-learned methods take their own step")
     }
 
@@ -194,6 +197,39 @@ pub trait Method<D: Device<f32>> {
     fn loss_part_state(&self) -> (Vec<f64>, Vec<f32>) {
         (Vec::new(), Vec::new())
     }
+}
+
+/// What a method's own step may do (meta-learned weights): passes on the run's network or
+/// on a shifted copy, extra batches, and handing the update to the optimizer. The training
+/// loop's step context implements it and counts every pass; `'s` is the step's.
+pub trait OwnStep<'s, D: Device<f32>> {
+    fn tasks(&self) -> usize;
+    /// The run's learning rate.
+    fn lr(&self) -> f64;
+    /// This step's batch.
+    fn batch(&self) -> &'s Batch<D>;
+    /// The task losses of `net` on `batch` (one forward).
+    fn losses_of(&mut self, net: &Network<D>, batch: &Batch<D>) -> Vec<f32>;
+    /// Gradients of Σ wᵢLᵢ of the network on this batch (one forward, one backward).
+    fn weighted_gradients(&mut self, weights: Vec<f32>) -> StepGradients<D>;
+    /// Gradients of Σ wᵢLᵢ of `net` on `batch` (one forward, one backward).
+    fn weighted_gradients_of(
+        &mut self,
+        net: &Network<D>,
+        batch: &Batch<D>,
+        weights: Vec<f32>,
+    ) -> StepGradients<D>;
+    /// A batch of as many rows as this one drawn from `split` with the run's meta stream;
+    /// `None` when the split is empty.
+    fn draw_batch(&mut self, split: Split) -> Option<Batch<D>>;
+    /// The network with `scale` × `flat` added to its parameters.
+    fn shifted(&self, flat: &[f32], scale: f32) -> Network<D>;
+    /// `flat` cut into the network's layer shapes.
+    fn unflatten_all(&self, flat: &[f32]) -> Vec<Linear<D>>;
+    /// The task weights this step records.
+    fn set_weights(&mut self, weights: Vec<f64>);
+    /// Hands the update to the optimizer.
+    fn apply(&mut self, grads: Vec<Linear<D>>);
 }
 
 /// GradDrop's input: the representation's values and each task's per-sample gradient of
