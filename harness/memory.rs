@@ -332,8 +332,8 @@ mod tests {
     use super::*;
     use crate::config::parse_study;
     use mtlbench_algorithms::architecture::{dense, Cgc, CrossStitch, Hierarchical, Mmoe, Part};
-    use mtlbench_algorithms::ArchitectureSpec;
     use mtlbench_algorithms::optimizer::Sgd;
+    use mtlbench_algorithms::ArchitectureSpec;
 
     const STUDY: &str = "\
 name: m
@@ -560,10 +560,16 @@ training:
                     (root + rest, root + rest, top)
                 }
                 (None, levels) => {
-                    let levels = levels.clone().unwrap_or_else(|| vec![depth; shape.outputs.len()]);
+                    let levels = levels
+                        .clone()
+                        .unwrap_or_else(|| vec![depth; shape.outputs.len()]);
                     let used = levels.iter().copied().max().unwrap_or(depth);
                     let body = shape.trunk_part(0, used);
-                    (body, body, shape.heads_reading(&|t| shape.width_after(levels[t])))
+                    (
+                        body,
+                        body,
+                        shape.heads_reading(&|t| shape.width_after(levels[t])),
+                    )
                 }
             },
         }

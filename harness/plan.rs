@@ -747,7 +747,10 @@ training:
             ("kind: hierarchical", false),
             ("kind: soft_sharing", false),
         ] {
-            for weighting in ["kind: graddrop", "kind: pcgrad\ntraining:\n  rep_grad: true"] {
+            for weighting in [
+                "kind: graddrop",
+                "kind: pcgrad\ntraining:\n  rep_grad: true",
+            ] {
                 let result = expand(&parse_study("r.yaml", &study(arch, weighting)).unwrap());
                 match result {
                     Ok(_) => assert!(accepted, "{arch} with {weighting}"),

@@ -8,10 +8,10 @@
 //! forward pass is in `forward.rs`. Adding an architecture is one new file and one
 //! registry line (and a `Sharing` variant only when it needs a new wiring).
 
-mod footprint;
-mod forward;
 #[cfg(test)]
 mod conv_tests;
+mod footprint;
+mod forward;
 #[cfg(test)]
 pub(crate) mod testing;
 

@@ -1,8 +1,8 @@
 //! `TrainConfig`: the training hyper-parameters of one run, their defaults
 //! (`TrainConfig::adam`) and their validation.
 
-use crate::optimizer::OptimizerSpec;
 use crate::error::AlgorithmsError;
+use crate::optimizer::OptimizerSpec;
 use serde::{Deserialize, Serialize};
 
 /// Training hyper-parameters of one run.

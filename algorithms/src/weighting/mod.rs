@@ -11,14 +11,14 @@
 //! and its tests, and one line in `methods!` below (`Name(file::Name) = "kind":
 //! "description"`). The fixtures the tests share are in `tests/`.
 
-use crate::jacobian::Jacobian;
-use crate::solvers::SolverReport;
 use crate::architecture::Network;
 use crate::engine::{Batch, StepGradients};
+use crate::error::AlgorithmsError;
+use crate::jacobian::Jacobian;
 use crate::model::Linear;
+use crate::solvers::SolverReport;
 use crate::split::Split;
 use crate::tuning::TuningRange;
-use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
