@@ -282,7 +282,7 @@ impl Tune {
             }
         }
         if self.method && self.strategy == Strategy::Random {
-            let single = arch.ignores_weighting();
+            let weighting_ignored = arch.ignores_weighting();
             let owner = canonical_json(arch);
             for (k, range) in arch.tuning_ranges() {
                 space.push(Param {
@@ -291,7 +291,7 @@ impl Tune {
                     owner: Some(owner.clone()),
                 });
             }
-            if !single {
+            if !weighting_ignored {
                 let owner = canonical_json(weighting);
                 for (k, range) in weighting.tuning_ranges() {
                     space.push(Param {
