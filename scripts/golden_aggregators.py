@@ -1,10 +1,10 @@
 """Golden numbers for the gradient aggregators, computed from the definitions in
-docs/FORMULAS.md#gradient-level-weightings (not from any library's code). Writes the Rust tables
-included by algorithms/src/aggregate/tests.rs and algorithms/src/aggregate/hard.rs:
+docs/FORMULAS.md#gradient-level-weightings (not from any library's code). Writes the Rust tables that
+algorithms/src/weighting/tests/testing.rs includes (the methods' tests read them there):
 
     python3 scripts/golden_aggregators.py      (from the repository root; needs numpy, mpmath)
 
-algorithms/src/weighting/golden.rs: two easy 3x5 Jacobians, in float64 (numpy). The simplex
+algorithms/src/weighting/tests/golden.rs: two easy 3x5 Jacobians, in float64 (numpy). The simplex
 problems are solved exactly where a finite method exists: the min-norm point by enumerating
 the faces of the simplex (an equality-constrained QP on each face, keep the feasible
 optimum), UPGrad's box QPs by enumerating active sets (KKT). CAGrad's convex problem: a
@@ -13,7 +13,7 @@ of shrinking size) find its optimum to about 1e-8 (not exactly: the table printe
 point alone moved by 1e-8 between numpy versions); from there Newton's method on the KKT
 system of the optimal face gives the exact optimum, in 50-digit arithmetic (as below).
 
-algorithms/src/weighting/golden_hard.rs: three hard Jacobians (task gradient norms 51x
+algorithms/src/weighting/tests/golden_hard.rs: three hard Jacobians (task gradient norms 51x
 apart; two nearly opposite tasks; five random tasks), in 50-digit arithmetic (mpmath), each
 method exactly from its definition: faces and active sets enumerated as above, CAGrad's
 optimum by Newton's method on the KKT system of a face of the simplex (started from the
@@ -602,5 +602,5 @@ def write(path, tables):
 
 if __name__ == "__main__":
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    write(os.path.join(root, "algorithms/src/weighting/golden.rs"), easy_tables)
-    write(os.path.join(root, "algorithms/src/weighting/golden_hard.rs"), hard_tables)
+    write(os.path.join(root, "algorithms/src/weighting/tests/golden.rs"), easy_tables)
+    write(os.path.join(root, "algorithms/src/weighting/tests/golden_hard.rs"), hard_tables)

@@ -6,10 +6,10 @@
 
 use crate::architecture::{ArchitectureSpec, HardSharing, Network};
 use crate::engine::{self, Batch};
+use crate::error::AlgorithmsError;
 use crate::model::ModelSpec;
 use crate::train::{RunDefinition, RunSeeds, TrainConfig};
 use crate::weighting::{Equal, WeightingSpec};
-use crate::AlgorithmsError;
 use dfdx::prelude::*;
 use mtlbench_tasks::sinusoid::HeldOutTask;
 use mtlbench_tasks::{seed, Matrix, SuiteData, TaskKind};

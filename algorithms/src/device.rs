@@ -66,39 +66,6 @@ pub fn worker_cuda() -> Result<CudaDevice, String> {
     DEVICE.with(|d| d.get_or_init(cuda).clone())
 }
 
-/// Trains one run on a fresh CPU device.
-pub fn train_on_cpu(def: crate::train::RunDefinition<'_>) -> crate::TrainOutcome {
-    crate::train::train(cpu(), def, &|_| {})
-}
-
-/// Trains one run on this thread's CUDA device, then returns the memory the run's tensors
-/// held (dfdx keeps freed blocks in a cache) so that the next run starts empty.
-#[cfg(feature = "cuda")]
-pub fn train_on_cuda(def: crate::train::RunDefinition<'_>) -> Result<crate::TrainOutcome, String> {
-    use dfdx::tensor::Cache;
-    let dev = worker_cuda()?;
-    let in_use = || {
-        cudarc::driver::result::mem_get_info()
-            .ok()
-            .map(|(free, total)| total.saturating_sub(free))
-    };
-    let before = in_use();
-    // A run that panics (out of device memory, say) still returns its cached blocks, so
-    // that the thread's next runs start empty; then the panic goes on to the sweep.
-    let trained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::train::train(dev.clone(), def, &|_| {})
-    }));
-    let used = in_use();
-    let emptied = dev.try_empty_cache();
-    let mut outcome = match trained {
-        Ok(outcome) => outcome,
-        Err(panic) => std::panic::resume_unwind(panic),
-    };
-    outcome.device_memory_bytes = before.zip(used).map(|(b, a)| a.saturating_sub(b));
-    emptied.map_err(|e| format!("cannot release device memory: {}", cuda_error(&e)))?;
-    Ok(outcome)
-}
-
 /// `t`'s values in row-major order by one copy of its buffer: dfdx's `as_vec` reads a
 /// tensor element by element, which on the CPU costs an index computation per element. A
 /// view (broadcast, permuted) is first made contiguous by a reshape; a tensor already laid

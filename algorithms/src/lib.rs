@@ -18,9 +18,11 @@ pub mod meta_weight;
 pub mod model;
 pub mod optimizer;
 pub mod solvers;
+pub mod split;
 pub mod train;
 pub mod trunk;
 pub mod trunk_gradients;
+pub mod tuning;
 pub mod weighting;
 
 #[cfg(test)]
@@ -30,5 +32,6 @@ pub use architecture::ArchitectureSpec;
 pub use error::AlgorithmsError;
 pub use model::ModelSpec;
 pub use optimizer::OptimizerSpec;
-pub use train::{EvalPoint, RunStatus, SolverStats, Split, TrainConfig, TrainOutcome};
+pub use split::Split;
+pub use train::{EvalPoint, RunStatus, SolverStats, TrainConfig, TrainOutcome};
 pub use weighting::WeightingSpec;

@@ -14,7 +14,7 @@ use rand_distr::Uniform;
 /// The weight network and its optimiser state. Parameters in one flat vector:
 /// W1 (hidden×2), b1 (hidden), W2 (hidden), b2 (1).
 #[derive(Debug, Clone, PartialEq)]
-pub struct MetaWeightNet {
+pub struct WeightMlp {
     hidden: usize,
     params: Vec<f64>,
     velocity: Vec<f64>,
@@ -30,7 +30,7 @@ struct Cache {
     out: f64,
 }
 
-impl MetaWeightNet {
+impl WeightMlp {
     /// PyTorch's default initialisation (U(±1/√fan_in)) from the stream `seed`.
     pub fn new(hidden: usize, lr: f64, seed: u64) -> Self {
         let mut rng = seed::stream(seed, &["meta_weight_net"]);
@@ -40,7 +40,7 @@ impl MetaWeightNet {
         let bound = 1.0 / (hidden as f64).sqrt();
         let second = Uniform::new_inclusive(-bound, bound);
         params.extend((0..hidden + 1).map(|_| rng.sample(second)));
-        MetaWeightNet {
+        WeightMlp {
             hidden,
             velocity: vec![0.0; params.len()],
             params,
@@ -137,11 +137,11 @@ mod tests {
     /// The hand-written gradient matches central finite differences of a loss of v̄.
     #[test]
     fn gradient_matches_finite_differences() {
-        let net = MetaWeightNet::new(5, 0.1, 3);
+        let net = WeightMlp::new(5, 0.1, 3);
         let features = [[0.7, 1.0], [1.3, 0.4], [0.2, 0.9]];
         // L(v̄) = Σ cᵢ v̄ᵢ².
         let c = [0.5, -1.0, 2.0];
-        let loss = |n: &MetaWeightNet| -> f64 {
+        let loss = |n: &WeightMlp| -> f64 {
             n.weights(&features)
                 .iter()
                 .zip(&c)

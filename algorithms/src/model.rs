@@ -1,8 +1,8 @@
 //! Model shapes and the parameter store: linear layers held as dfdx tensors with
 //! run-time shapes, initialised on the host from seeded ChaCha streams.
 
+use crate::error::AlgorithmsError;
 use crate::trunk::Trunk;
-use crate::AlgorithmsError;
 use dfdx::prelude::*;
 use mtlbench_tasks::seed;
 use rand::Rng;

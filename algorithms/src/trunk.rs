@@ -16,7 +16,7 @@
 //! (ReLU is monotone, so relu∘max = max∘relu).
 
 use crate::conv::{Conv2d, MaxPool2d};
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use mtlbench_tasks::{ImageShape, InputShape};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};

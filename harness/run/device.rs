@@ -67,9 +67,9 @@ impl Backend {
     /// Trains one run on a fresh device of this backend.
     pub fn train(self, def: RunDefinition<'_>) -> Result<TrainOutcome, String> {
         match self {
-            Backend::Cpu => Ok(mtlbench_algorithms::device::train_on_cpu(def)),
+            Backend::Cpu => Ok(mtlbench_algorithms::train::train_on_cpu(def)),
             #[cfg(feature = "cuda")]
-            Backend::Cuda => mtlbench_algorithms::device::train_on_cuda(def),
+            Backend::Cuda => mtlbench_algorithms::train::train_on_cuda(def),
             #[cfg(not(feature = "cuda"))]
             Backend::Cuda => Err(Backend::Cuda.check_available().unwrap_err()),
         }

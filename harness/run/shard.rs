@@ -5,7 +5,7 @@
 
 use crate::error::HarnessError;
 use crate::study::run_spec::RunSpec;
-use mtlbench_algorithms::ArchitectureSpec;
+use mtlbench_algorithms::architecture::Shape;
 use mtlbench_tasks::seed::derive_seed;
 use std::fmt;
 
@@ -109,16 +109,25 @@ pub fn estimate_cost(run: &RunSpec) -> f64 {
         Some(image) => image.into(),
         None => input.max(1).into(),
     };
-    let (trunk, last) = run.model.trunk.macs(shape);
-    let mut head_widths = vec![last];
-    head_widths.extend(&run.model.head);
-    head_widths.push(1);
-    let head: usize = head_widths.windows(2).map(|w| w[0] * w[1]).sum();
-    let macs = match run.architecture {
-        // T independent networks.
-        ArchitectureSpec::SingleTask(_) => tasks * (trunk + head),
-        _ => trunk + tasks * head,
-    } as f64;
+    // One output per task: only the ratios matter.
+    let outputs = vec![1; tasks];
+    let macs = match run.model.trunk.resolve(shape) {
+        Ok(layers) => run.architecture.step_cost(&Shape {
+            layers: &layers,
+            input_width: shape.width,
+            head: &run.model.head,
+            outputs: &outputs,
+        }) as f64,
+        // A trunk that does not fit the input (the plan refuses it): its dense widths.
+        Err(_) => {
+            let (trunk, last) = run.model.trunk.macs(shape);
+            let mut head_widths = vec![last];
+            head_widths.extend(&run.model.head);
+            head_widths.push(1);
+            let head: usize = head_widths.windows(2).map(|w| w[0] * w[1]).sum();
+            (trunk + tasks * head) as f64
+        }
+    };
     // Forward + backward ≈ 3 forwards; gradient-level methods make one backward per task.
     let passes = if run.weighting.is_gradient_level() {
         1.0 + 2.0 * tasks as f64

@@ -408,7 +408,7 @@ fn adaptation_outcome(points: Vec<mtlbench_algorithms::adapt::AdaptPoint>) -> Tr
             epoch: p.step,
             step: p.step,
             task: 0,
-            split: mtlbench_algorithms::train::Split::Test,
+            split: mtlbench_algorithms::Split::Test,
             metric: format!("query_mse_k{}", p.shots),
             higher_is_better: false,
             value: p.mse,

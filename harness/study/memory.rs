@@ -6,7 +6,8 @@
 //! The estimate, in f32 values of 4 bytes:
 //!
 //! - parameters P: every layer the architecture builds (trunks, towers, experts, gates,
-//!   cross-stitch units, heads), counted as `ArchitectureSpec::build` lays them out;
+//!   cross-stitch units, heads), counted by each architecture as its build lays them out
+//!   (`ArchitectureSpec::footprint`);
 //! - their gradients: P;
 //! - optimizer state: P per moment (SGD 1, Adam and AdamW 2);
 //! - per-task gradients: T × the shared parameters for gradient-level methods (the rows of
@@ -25,9 +26,9 @@
 use crate::error::HarnessError;
 use crate::study::config::LoadedStudy;
 use crate::study::run_spec::RunSpec;
-use mtlbench_algorithms::trunk::{LayerOp, ResolvedLayer};
+use mtlbench_algorithms::architecture::{Footprint, Shape};
 use mtlbench_algorithms::weighting::Level;
-use mtlbench_algorithms::{ArchitectureSpec, OptimizerSpec};
+use mtlbench_algorithms::OptimizerSpec;
 use mtlbench_tasks::{InputShape, SuiteSpec};
 
 /// Bytes of one value.
@@ -117,71 +118,6 @@ pub fn task_outputs(suite: &SuiteSpec) -> Vec<usize> {
     suite.spec().output_widths()
 }
 
-/// A part of the network: its parameters and its activations per row.
-#[derive(Debug, Clone, Copy, Default)]
-struct Part {
-    parameters: u128,
-    per_row: u128,
-}
-
-impl std::ops::Add for Part {
-    type Output = Part;
-    fn add(self, o: Part) -> Part {
-        Part {
-            parameters: self.parameters.saturating_add(o.parameters),
-            per_row: self.per_row.saturating_add(o.per_row),
-        }
-    }
-}
-
-impl std::ops::Mul<u128> for Part {
-    type Output = Part;
-    fn mul(self, n: u128) -> Part {
-        Part {
-            parameters: self.parameters.saturating_mul(n),
-            per_row: self.per_row.saturating_mul(n),
-        }
-    }
-}
-
-/// A dense layer of `inputs` × `outputs` (and its bias).
-fn dense(inputs: u128, outputs: u128) -> Part {
-    Part {
-        parameters: inputs.saturating_mul(outputs).saturating_add(outputs),
-        per_row: outputs,
-    }
-}
-
-/// Trunk layers `from..to`: a dense layer's output, or a conv layer's patches, output and
-/// pooled outputs.
-fn trunk(layers: &[ResolvedLayer], from: usize, to: usize) -> Part {
-    layers[from..to]
-        .iter()
-        .map(|l| {
-            let mut part = dense(l.rows as u128, l.cols as u128);
-            if let LayerOp::Conv { conv, pools, .. } = &l.op {
-                let out = conv.output();
-                let pixels = (out.height * out.width) as u128;
-                part.per_row = pixels * conv.patch_len() as u128
-                    + pixels * conv.out_channels as u128
-                    + pools.iter().map(|p| p.output().len() as u128).sum::<u128>();
-            }
-            part
-        })
-        .fold(Part::default(), |a, b| a + b)
-}
-
-/// Task `t`'s head reading `width` values.
-fn head(hidden: &[usize], output: usize, width: usize) -> Part {
-    let mut part = Part::default();
-    let mut from = width as u128;
-    for &w in hidden.iter().chain(std::iter::once(&output)) {
-        part = part + dense(from, w as u128);
-        from = w as u128;
-    }
-    part
-}
-
 /// The estimate for one run (`None` when its trunk does not fit its suite's input, which
 /// the plan refuses first).
 pub fn estimate(run: &RunSpec) -> Option<MemoryEstimate> {
@@ -191,69 +127,23 @@ pub fn estimate(run: &RunSpec) -> Option<MemoryEstimate> {
         None => width.into(),
     };
     let layers = run.model.trunk.resolve(input).ok()?;
-    let depth = layers.len();
     let all_outputs = task_outputs(&run.suite);
     let outputs: Vec<usize> = match run.kind.task_subset() {
         Some(keep) => keep.iter().map(|&t| all_outputs[t]).collect(),
         None => all_outputs,
     };
     let tasks = outputs.len() as u128;
-    let width_after = |d: usize| layers[d - 1].width;
-    let heads_from = |widths: &dyn Fn(usize) -> usize| {
-        outputs
-            .iter()
-            .enumerate()
-            .map(|(t, &out)| head(&run.model.head, out, widths(t)))
-            .fold(Part::default(), |a, b| a + b)
+    let shape = Shape {
+        layers: &layers,
+        input_width: input.width,
+        head: &run.model.head,
+        outputs: &outputs,
     };
-    let full = trunk(&layers, 0, depth);
-    let top = |_: usize| width_after(depth);
-    // (trunk-shaped layers, shared layers, heads).
-    let (body, shared, heads) = match &run.architecture {
-        ArchitectureSpec::SingleTask(_) | ArchitectureSpec::SoftSharing(_) => {
-            (full * tasks, Part::default(), heads_from(&top))
-        }
-        ArchitectureSpec::HardSharing(_) => (full, full, heads_from(&top)),
-        ArchitectureSpec::Mmoe(m) => {
-            let experts = full * m.experts as u128;
-            let gate = dense(input.width as u128, m.experts as u128);
-            (experts + gate * tasks, experts, heads_from(&top))
-        }
-        ArchitectureSpec::Cgc(c) => {
-            let shared = full * c.shared_experts as u128;
-            let gate = dense(
-                input.width as u128,
-                (c.shared_experts + c.task_experts) as u128,
-            );
-            let own = full * c.task_experts as u128 + gate;
-            (shared + own * tasks, shared, heads_from(&top))
-        }
-        ArchitectureSpec::CrossStitch(_) => {
-            // One T×T unit (no bias) per trunk layer, mixing the T towers' outputs.
-            let units = layers
-                .iter()
-                .map(|l| Part {
-                    parameters: tasks * tasks,
-                    per_row: tasks * l.width as u128,
-                })
-                .fold(Part::default(), |a, b| a + b);
-            let body = units + full * tasks;
-            (body, body, heads_from(&top))
-        }
-        ArchitectureSpec::Hierarchical(h) => match (&h.groups, &h.levels) {
-            (Some(groups), _) => {
-                let root = trunk(&layers, 0, h.root_depth());
-                let rest = trunk(&layers, h.root_depth(), depth) * groups.len() as u128;
-                (root + rest, root + rest, heads_from(&top))
-            }
-            (None, levels) => {
-                let levels = levels.clone().unwrap_or_else(|| vec![depth; outputs.len()]);
-                let used = levels.iter().copied().max().unwrap_or(depth);
-                let body = trunk(&layers, 0, used);
-                (body, body, heads_from(&|t| width_after(levels[t])))
-            }
-        },
-    };
+    let Footprint {
+        body,
+        shared,
+        heads,
+    } = run.architecture.footprint(&shape);
     let moments = match run.training.optimizer {
         OptimizerSpec::Sgd(_) => 1,
         OptimizerSpec::Adam(_) | OptimizerSpec::AdamW(_) => 2,
@@ -422,8 +312,9 @@ pub fn check(
 mod tests {
     use super::*;
     use crate::study::config::parse_study;
-    use mtlbench_algorithms::architecture::{Cgc, CrossStitch, Hierarchical, Mmoe};
+    use mtlbench_algorithms::architecture::{dense, Cgc, CrossStitch, Hierarchical, Mmoe, Part};
     use mtlbench_algorithms::optimizer::Sgd;
+    use mtlbench_algorithms::ArchitectureSpec;
 
     const STUDY: &str = "\
 name: m
@@ -551,6 +442,22 @@ training:
                 let net = architecture.build(&dev, &run.model, input, &outputs, 1);
                 let what = format!("{yaml} on {suite}");
                 assert_eq!(e.parameters(), net.numel() as u128, "{what}");
+                // Parameters and activations per row, part by part, as counted per kind.
+                let layers = run.model.trunk.resolve(input).unwrap();
+                let shape = Shape {
+                    layers: &layers,
+                    input_width: input.width,
+                    head: &run.model.head,
+                    outputs: &outputs,
+                };
+                let footprint = architecture.footprint(&shape);
+                let counted = |p: Part| (p.parameters, p.per_row);
+                let (body, shared, heads) = reference_parts(architecture, &shape);
+                assert_eq!(counted(footprint.body), counted(body), "{what}");
+                assert_eq!(counted(footprint.shared), counted(shared), "{what}");
+                assert_eq!(counted(footprint.heads), counted(heads), "{what}");
+                assert_eq!(e.trunk_per_row, input.width as u128 + body.per_row, "{what}");
+                assert_eq!(e.head_per_row, heads.per_row, "{what}");
                 let shared: usize = net.layers[net.shared.clone()]
                     .iter()
                     .map(|l| l.numel())
@@ -588,6 +495,64 @@ training:
             let data = suite.generate(1).unwrap();
             let widths: Vec<usize> = data.tasks.iter().map(|t| t.kind.output_width()).collect();
             assert_eq!(task_outputs(&suite), widths, "{}", suite.kind());
+        }
+    }
+
+    /// (trunk-shaped layers, shared layers, heads) of `architecture`, counted kind by kind
+    /// from the layer pieces, independently of the architectures' own answers.
+    fn reference_parts(architecture: &ArchitectureSpec, shape: &Shape<'_>) -> (Part, Part, Part) {
+        let (depth, tasks) = (shape.depth(), shape.tasks());
+        let full = shape.trunk_part(0, depth);
+        let top = shape.heads();
+        let input = shape.input_width as u128;
+        match architecture {
+            ArchitectureSpec::SingleTask(_) | ArchitectureSpec::SoftSharing(_) => {
+                (full * tasks, Part::default(), top)
+            }
+            ArchitectureSpec::HardSharing(_) => (full, full, top),
+            ArchitectureSpec::Mmoe(m) => {
+                let experts = full * m.experts as u128;
+                let gate = dense(input, m.experts as u128);
+                (experts + gate * tasks, experts, top)
+            }
+            ArchitectureSpec::Cgc(c) => {
+                let shared = full * c.shared_experts as u128;
+                let gate = dense(input, (c.shared_experts + c.task_experts) as u128);
+                let own = full * c.task_experts as u128 + gate;
+                (shared + own * tasks, shared, top)
+            }
+            ArchitectureSpec::CrossStitch(_) => {
+                let units = shape
+                    .layers
+                    .iter()
+                    .map(|l| Part {
+                        parameters: tasks * tasks,
+                        per_row: tasks * l.width as u128,
+                        macs: 0,
+                    })
+                    .fold(Part::default(), |a, b| a + b);
+                let body = units + full * tasks;
+                (body, body, top)
+            }
+            ArchitectureSpec::Hierarchical(h) => match (&h.groups, &h.levels) {
+                (Some(groups), _) => {
+                    let root = shape.trunk_part(0, h.root_depth());
+                    let rest = shape.trunk_part(h.root_depth(), depth) * groups.len() as u128;
+                    (root + rest, root + rest, top)
+                }
+                (None, levels) => {
+                    let levels = levels
+                        .clone()
+                        .unwrap_or_else(|| vec![depth; shape.outputs.len()]);
+                    let used = levels.iter().copied().max().unwrap_or(depth);
+                    let body = shape.trunk_part(0, used);
+                    (
+                        body,
+                        body,
+                        shape.heads_reading(&|t| shape.width_after(levels[t])),
+                    )
+                }
+            },
         }
     }
 

@@ -7,7 +7,7 @@ use crate::study::canonical::canonical_json;
 use crate::study::config::{LoadedStudy, StudyConfig};
 pub use crate::study::run_spec::{run_seeds, RunKind, RunSeeds, RunSpec};
 use crate::study::run_spec::{sanitize, Slot};
-use mtlbench_algorithms::architecture::{HardSharing, SingleTask};
+use mtlbench_algorithms::architecture::HardSharing;
 use mtlbench_algorithms::weighting::Equal;
 use mtlbench_algorithms::{ArchitectureSpec, TrainConfig, WeightingSpec};
 use std::collections::BTreeMap;
@@ -156,16 +156,13 @@ impl Algorithms {
     fn of(c: &StudyConfig) -> Algorithms {
         let mut pairs: Vec<(ArchitectureSpec, WeightingSpec)> = Vec::new();
         for arch in &c.architectures {
-            let listed: Vec<(ArchitectureSpec, WeightingSpec)> = match arch {
-                ArchitectureSpec::SingleTask(_) => vec![(
-                    ArchitectureSpec::SingleTask(SingleTask {}),
-                    WeightingSpec::Equal(Equal {}),
-                )],
-                _ => c
-                    .weightings
+            let listed: Vec<(ArchitectureSpec, WeightingSpec)> = if arch.ignores_weighting() {
+                vec![(arch.clone(), WeightingSpec::Equal(Equal {}))]
+            } else {
+                c.weightings
                     .iter()
                     .map(|w| (arch.clone(), w.clone()))
-                    .collect(),
+                    .collect()
             };
             for pair in listed {
                 if !pairs.contains(&pair) {
@@ -375,5 +372,40 @@ training:
             err.contains("suites[0].rho") && err.contains("line 7"),
             "{err}"
         );
+    }
+
+    /// GradDrop, and gradient-level methods on `rep_grad`, need one shared representation:
+    /// accepted with hard_sharing (and single_task, which ignores the weighting), refused
+    /// naming the architecture with every other kind.
+    #[test]
+    fn representation_methods_need_a_shared_representation() {
+        let study = |arch: &str, weighting: &str| {
+            format!(
+                "name: r\nsuites:\n  - kind: planted_correlation\n    tasks: 2\narchitectures:\n  - kind: single_task\n  - {arch}\nweightings:\n  - {weighting}\n"
+            )
+        };
+        for (arch, accepted) in [
+            ("kind: hard_sharing", true),
+            ("kind: mmoe", false),
+            ("kind: cgc", false),
+            ("kind: cross_stitch", false),
+            ("kind: hierarchical", false),
+            ("kind: soft_sharing", false),
+        ] {
+            for weighting in [
+                "kind: graddrop",
+                "kind: pcgrad\ntraining:\n  rep_grad: true",
+            ] {
+                let result = expand(&parse_study("r.yaml", &study(arch, weighting)).unwrap());
+                match result {
+                    Ok(_) => assert!(accepted, "{arch} with {weighting}"),
+                    Err(e) => {
+                        let e = e.to_string();
+                        assert!(!accepted, "{arch} with {weighting}: {e}");
+                        assert!(e.contains("architectures[1]"), "{e}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -5,7 +5,6 @@
 
 use crate::error::HarnessError;
 use crate::study::config::LoadedStudy;
-use mtlbench_algorithms::ArchitectureSpec;
 use mtlbench_tasks::SuiteSpec;
 use std::collections::BTreeMap;
 
@@ -148,8 +147,7 @@ fn check_suites(study: &LoadedStudy) -> Result<(), HarnessError> {
 fn check_shared_parameters(study: &LoadedStudy) -> Result<(), HarnessError> {
     let c = &study.config;
     for (i, a) in c.architectures.iter().enumerate() {
-        let skipped = matches!(a, ArchitectureSpec::SingleTask(_));
-        if skipped || a.has_shared_parameters() {
+        if a.ignores_weighting() || a.has_shared_parameters() {
             continue;
         }
         if let Some(w) = c
@@ -182,8 +180,7 @@ fn check_representation(study: &LoadedStudy) -> Result<(), HarnessError> {
             )
         })?;
         for (i, a) in c.architectures.iter().enumerate() {
-            let single = matches!(a, ArchitectureSpec::SingleTask(_));
-            if on_rep && !single && !matches!(a, ArchitectureSpec::HardSharing(_)) {
+            if on_rep && !a.ignores_weighting() && !a.exposes_shared_representation() {
                 return Err(study.error_at(
                     &format!("architectures[{i}]"),
                     format!(

@@ -1,7 +1,7 @@
 //! `cgc`: customized gate control (single-level PLE), shared and task-specific experts.
 
-use super::{mmoe, Architecture, Builder, Layout};
-use crate::AlgorithmsError;
+use super::{mmoe, Architecture, Builder, Footprint, Layout, Shape};
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,10 @@ impl Architecture for Cgc {
             ));
         }
         Ok(())
+    }
+
+    fn footprint(&self, shape: &Shape<'_>) -> Footprint {
+        mmoe::experts_footprint(shape, self.shared_experts, self.task_experts)
     }
 
     fn build<D: Device<f32>>(&self, b: &mut Builder<'_, D>) -> Layout {
@@ -84,5 +88,16 @@ mod tests {
         .validate()
         .unwrap_err();
         assert_eq!(err.key(), "shared_experts");
+    }
+
+    /// One shared expert (18); per task one expert (18) and a gate of 4 inputs × 2
+    /// experts (8), three tasks: 78; three heads: 6. 18 + 78 + 6 = 102.
+    #[test]
+    fn step_cost_counts_shared_and_task_experts() {
+        let a = ArchitectureSpec::Cgc(Cgc {
+            shared_experts: 1,
+            task_experts: 1,
+        });
+        assert_eq!(crate::architecture::testing::tiny_step_cost(&a), 102);
     }
 }

@@ -8,10 +8,11 @@ use crate::architecture::{
     ArchitectureSpec, Cgc, CrossStitch, HardSharing, Hierarchical, Mmoe, SingleTask, SoftSharing,
 };
 use crate::model::ModelSpec;
-use crate::train::{RunStatus, Split, TrainConfig, TrainOutcome};
+use crate::split::Split;
+use crate::train::{RunStatus, TrainConfig, TrainOutcome};
 use crate::trunk::{ConvSpec, Trunk, TrunkLayer};
 use crate::weighting::Equal;
-use crate::WeightingSpec;
+use crate::weighting::WeightingSpec;
 use dfdx::prelude::*;
 use mtlbench_tasks::metrics::default_metrics;
 use mtlbench_tasks::{seed, ImageShape, Matrix, Splits, SuiteData, TaskData, TaskKind};

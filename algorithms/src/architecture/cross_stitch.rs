@@ -1,7 +1,7 @@
 //! `cross_stitch`: one tower per task, mixed after every layer by learnable cross-stitch
 //! units.
 
-use super::{Architecture, Builder, Layout, Sharing};
+use super::{Architecture, Builder, Footprint, Layout, Part, Shape, Sharing};
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -21,6 +21,27 @@ use std::ops::Range;
 pub struct CrossStitch {}
 
 impl Architecture for CrossStitch {
+    fn footprint(&self, shape: &Shape<'_>) -> Footprint {
+        // One T×T unit (no bias) per trunk layer, mixing the T towers' outputs: T values
+        // of the layer's width out, T products per value.
+        let tasks = shape.tasks();
+        let units = shape
+            .layers
+            .iter()
+            .map(|l| Part {
+                parameters: tasks * tasks,
+                per_row: tasks * l.width as u128,
+                macs: tasks * tasks * l.width as u128,
+            })
+            .fold(Part::default(), |a, b| a + b);
+        let body = units + shape.trunk() * tasks;
+        Footprint {
+            body,
+            shared: body,
+            heads: shape.heads(),
+        }
+    }
+
     fn build<D: Device<f32>>(&self, b: &mut Builder<'_, D>) -> Layout {
         let tasks = b.tasks();
         let start = b.len();
@@ -83,5 +104,13 @@ mod tests {
         assert_eq!(towers, &vec![2..4, 4..6, 6..8]);
         assert_eq!(net.shared, 0..8);
         assert_eq!(net.layers[1].weight.as_vec(), alpha);
+    }
+
+    /// Three towers (3 · 18), a 3×3 unit after each layer mixing 3 and 2 values per tower
+    /// (9 · 3 + 9 · 2 = 45), three heads (6): 54 + 45 + 6 = 105.
+    #[test]
+    fn step_cost_counts_towers_and_units() {
+        let a = ArchitectureSpec::CrossStitch(CrossStitch {});
+        assert_eq!(crate::architecture::testing::tiny_step_cost(&a), 105);
     }
 }

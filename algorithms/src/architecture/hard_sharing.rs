@@ -1,6 +1,6 @@
 //! `hard_sharing`: one trunk shared by all tasks, one head per task.
 
-use super::{Architecture, Builder, Layout, Sharing};
+use super::{Architecture, Builder, Footprint, Layout, Shape, Sharing};
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,19 @@ use serde::{Deserialize, Serialize};
 pub struct HardSharing {}
 
 impl Architecture for HardSharing {
+    fn exposes_shared_representation(&self) -> bool {
+        true
+    }
+
+    fn footprint(&self, shape: &Shape<'_>) -> Footprint {
+        let trunk = shape.trunk();
+        Footprint {
+            body: trunk,
+            shared: trunk,
+            heads: shape.heads(),
+        }
+    }
+
     fn build<D: Device<f32>>(&self, b: &mut Builder<'_, D>) -> Layout {
         let shared = b.trunk(&["trunk"]);
         let towers = b.heads();
@@ -49,5 +62,12 @@ mod tests {
         }
         assert_eq!(net.layers[0].weight.shape(), &(6, 5));
         assert_eq!(net.layers[5].weight.shape(), &(3, 1));
+    }
+
+    /// One trunk, T heads: 18 + 3 · 2 = 24 multiply-adds per row.
+    #[test]
+    fn step_cost_counts_one_trunk() {
+        let a = ArchitectureSpec::HardSharing(HardSharing {});
+        assert_eq!(crate::architecture::testing::tiny_step_cost(&a), 24);
     }
 }

@@ -1,8 +1,8 @@
 //! `hierarchical`: a task tree (groups sharing layers above a common root) or depth
 //! supervision (task heads at different depths of one trunk).
 
-use super::{Architecture, Builder, Layout, Sharing, Tower};
-use crate::AlgorithmsError;
+use super::{Architecture, Builder, Footprint, Layout, Shape, Sharing, Tower};
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -115,6 +115,32 @@ impl Architecture for Hierarchical {
         Ok(())
     }
 
+    fn footprint(&self, shape: &Shape<'_>) -> Footprint {
+        let depth = shape.depth();
+        let (body, heads) = match (&self.groups, &self.levels) {
+            // The root once, the rest once per group; every head reads the top.
+            (Some(groups), _) => {
+                let root = shape.trunk_part(0, self.root_depth());
+                let rest = shape.trunk_part(self.root_depth(), depth) * groups.len() as u128;
+                (root + rest, shape.heads())
+            }
+            // One trunk as deep as the deepest level; task t's head reads level t.
+            (None, levels) => {
+                let levels = levels
+                    .clone()
+                    .unwrap_or_else(|| vec![depth; shape.outputs.len()]);
+                let used = levels.iter().copied().max().unwrap_or(depth);
+                let heads = shape.heads_reading(&|t| shape.width_after(levels[t]));
+                (shape.trunk_part(0, used), heads)
+            }
+        };
+        Footprint {
+            body,
+            shared: body,
+            heads,
+        }
+    }
+
     fn build<D: Device<f32>>(&self, b: &mut Builder<'_, D>) -> Layout {
         let tasks = b.tasks();
         match (&self.groups, &self.levels) {
@@ -173,7 +199,7 @@ mod tests {
     use crate::architecture::{ArchitectureSpec, HardSharing, SingleTask};
     use crate::model::ModelSpec;
     use crate::weighting::Equal;
-    use crate::WeightingSpec;
+    use crate::weighting::WeightingSpec;
 
     /// One group holding every task, or every task at the top level, is hard_sharing bit for
     /// bit; singleton groups without a root are single_task.
@@ -273,5 +299,24 @@ mod tests {
             ..levels(vec![1, 1, 1])
         };
         assert!(check(both).starts_with("root_depth: belongs to the task tree"));
+    }
+
+    /// Groups {0, 2} and {1} over a root of one layer: root 4 · 3 = 12, the second layer
+    /// 3 · 2 = 6 once per group (12), three heads (6): 30. Levels [1, 2, 1]: the trunk of
+    /// two layers (18), heads reading 3, 2 and 3 values (8): 26.
+    #[test]
+    fn step_cost_counts_group_copies_and_levels() {
+        let groups = ArchitectureSpec::Hierarchical(Hierarchical {
+            groups: Some(vec![vec![0, 2], vec![1]]),
+            root_depth: Some(1),
+            levels: None,
+        });
+        assert_eq!(crate::architecture::testing::tiny_step_cost(&groups), 30);
+        let levels = ArchitectureSpec::Hierarchical(Hierarchical {
+            groups: None,
+            root_depth: None,
+            levels: Some(vec![1, 2, 1]),
+        });
+        assert_eq!(crate::architecture::testing::tiny_step_cost(&levels), 26);
     }
 }

@@ -1,8 +1,8 @@
 //! `mmoe`: shared experts mixed by a softmax gate per task (and the expert build that
 //! `cgc` shares).
 
-use super::{Architecture, Builder, Layout, Sharing, Tower};
-use crate::AlgorithmsError;
+use super::{dense, Architecture, Builder, Footprint, Layout, Shape, Sharing, Tower};
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -35,8 +35,26 @@ impl Architecture for Mmoe {
         Ok(())
     }
 
+    fn footprint(&self, shape: &Shape<'_>) -> Footprint {
+        experts_footprint(shape, self.experts, 0)
+    }
+
     fn build<D: Device<f32>>(&self, b: &mut Builder<'_, D>) -> Layout {
         experts(b, self.experts, 0)
+    }
+}
+
+/// `experts`' network: `n_shared` whole trunks shared, and per task `n_own` trunks and a
+/// gate (a dense layer of the input over all its experts) of its own.
+pub(super) fn experts_footprint(shape: &Shape<'_>, n_shared: usize, n_own: usize) -> Footprint {
+    let trunk = shape.trunk();
+    let shared = trunk * n_shared as u128;
+    let gate = dense(shape.input_width as u128, (n_shared + n_own) as u128);
+    let own = trunk * n_own as u128 + gate;
+    Footprint {
+        body: shared + own * shape.tasks(),
+        shared,
+        heads: shape.heads(),
     }
 }
 
@@ -92,7 +110,7 @@ mod tests {
     use crate::architecture::{ArchitectureSpec, HardSharing};
     use crate::model::ModelSpec;
     use crate::weighting::Equal;
-    use crate::WeightingSpec;
+    use crate::weighting::WeightingSpec;
 
     /// One MMoE expert, which starts from the trunk's weights, with a one-way softmax gate
     /// (always exactly 1) is hard sharing: bit-identical training.
@@ -126,5 +144,13 @@ mod tests {
         let err = Mmoe { experts: 0 }.validate().unwrap_err();
         assert_eq!(err.key(), "experts");
         assert_eq!(err.message(), "must be at least 1");
+    }
+
+    /// Two experts (2 · 18), three gates of 4 inputs × 2 experts (3 · 8), three heads
+    /// (3 · 2): 36 + 24 + 6 = 66 multiply-adds per row.
+    #[test]
+    fn step_cost_counts_experts_and_gates() {
+        let a = ArchitectureSpec::Mmoe(Mmoe { experts: 2 });
+        assert_eq!(crate::architecture::testing::tiny_step_cost(&a), 66);
     }
 }

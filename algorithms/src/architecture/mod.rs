@@ -8,37 +8,27 @@
 //! forward pass is in `forward.rs`. Adding an architecture is one new file and one
 //! registry line (and a `Sharing` variant only when it needs a new wiring).
 
-mod cgc;
 #[cfg(test)]
 mod conv_tests;
-mod cross_stitch;
+mod footprint;
 mod forward;
-mod hard_sharing;
-mod hierarchical;
-mod mmoe;
-mod single_task;
-mod soft_sharing;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use cgc::Cgc;
-pub use cross_stitch::CrossStitch;
+pub use footprint::{dense, Footprint, Part, Shape};
 pub use forward::SharedRep;
-pub use hard_sharing::HardSharing;
-pub use hierarchical::Hierarchical;
-pub use mmoe::Mmoe;
-pub use single_task::SingleTask;
-pub use soft_sharing::{SoftPenalty, SoftSharing};
 
+use crate::error::AlgorithmsError;
 use crate::model::{Linear, ModelSpec};
 use crate::trunk::{LayerOp, ResolvedLayer};
-use crate::AlgorithmsError;
+use crate::tuning::TuningRange;
 use dfdx::prelude::*;
 use mtlbench_tasks::InputShape;
 use std::ops::Range;
 
-/// What an architecture is: its checks and the network it builds. `ArchitectureSpec`
-/// dispatches to its variant's implementation.
+/// What an architecture is: its checks, the network it builds, and the answers the plan
+/// asks of it (what it shares, what it costs). `ArchitectureSpec` dispatches to its
+/// variant's implementation.
 pub trait Architecture {
     /// Checks the hyper-parameters alone (keys relative to the architecture's YAML entry).
     fn validate(&self) -> Result<(), AlgorithmsError> {
@@ -56,80 +46,119 @@ pub trait Architecture {
         true
     }
 
+    /// Whether every task reads one shared representation, the output of one shared
+    /// trunk, whose task gradients representation-level methods (GradDrop) and
+    /// `training.rep_grad` take.
+    fn exposes_shared_representation(&self) -> bool {
+        false
+    }
+
+    /// Whether its tasks train as independent networks that no weighting couples: a study
+    /// runs it once, with equal weighting, and neither checks nor tunes the weightings
+    /// against it.
+    fn ignores_weighting(&self) -> bool {
+        false
+    }
+
     /// The ranges of its own hyper-parameters an equal tuning budget searches (`tune`).
-    fn tuning_ranges(&self) -> Vec<(String, crate::weighting::TuningRange)> {
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
         Vec::new()
     }
+
+    /// The network's parameters, activations and multiply-adds per row for a model of
+    /// shape `shape`, counted as `build` lays the layers out.
+    fn footprint(&self, shape: &Shape<'_>) -> Footprint;
 
     /// Pushes the network's layers onto `b` and says how they are shared.
     fn build<D: Device<f32>>(&self, b: &mut Builder<'_, D>) -> Layout;
 }
 
-/// Declares `ArchitectureSpec` through `mtlbench_tasks::registry!` and dispatches the
-/// `Architecture` methods to the variants.
+/// Declares each architecture's module (its file, whose public items are re-exported
+/// here), `ArchitectureSpec` through `mtlbench_tasks::registry!`, and its dispatch to each
+/// architecture's [`Architecture`]: one line per architecture.
 macro_rules! architectures {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident {
-            $( $variant:ident($ty:ty) = $kind:literal : $desc:literal ),+ $(,)?
-        }
-    ) => {
+    ($( $variant:ident($module:ident :: $ty:ident) = $kind:literal : $desc:literal ),+ $(,)?) => {
+        $(
+            mod $module;
+            pub use $module::*;
+        )+
+
         mtlbench_tasks::registry! {
-            $(#[$meta])*
-            pub enum $name {
+            /// How an algorithm shares parameters between tasks.
+            pub enum ArchitectureSpec {
                 $( $variant($ty) = $kind : $desc ),+
             }
         }
 
-        impl $name {
+        impl ArchitectureSpec {
             pub fn validate(&self) -> Result<(), AlgorithmsError> {
-                match self { $( $name::$variant(a) => Architecture::validate(a) ),+ }
+                match self { $( ArchitectureSpec::$variant(a) => Architecture::validate(a) ),+ }
             }
 
             /// Checks what depends on the suite's task count and the trunk's depth.
             pub fn validate_for(&self, tasks: usize, depth: usize) -> Result<(), AlgorithmsError> {
-                match self { $( $name::$variant(a) => Architecture::validate_for(a, tasks, depth) ),+ }
+                match self { $( ArchitectureSpec::$variant(a) => Architecture::validate_for(a, tasks, depth) ),+ }
             }
 
             /// Whether the architecture has parameters shared between tasks
             /// (gradient-level weightings need them).
             pub fn has_shared_parameters(&self) -> bool {
-                match self { $( $name::$variant(a) => Architecture::has_shared_parameters(a) ),+ }
+                match self { $( ArchitectureSpec::$variant(a) => Architecture::has_shared_parameters(a) ),+ }
+            }
+
+            /// Whether every task reads one shared representation (representation-level
+            /// methods and `rep_grad` need it).
+            pub fn exposes_shared_representation(&self) -> bool {
+                match self { $( ArchitectureSpec::$variant(a) => Architecture::exposes_shared_representation(a) ),+ }
+            }
+
+            /// Whether its tasks train as independent networks that no weighting couples.
+            pub fn ignores_weighting(&self) -> bool {
+                match self { $( ArchitectureSpec::$variant(a) => Architecture::ignores_weighting(a) ),+ }
             }
 
             /// The ranges of the architecture's own hyper-parameters for `tune`.
-            pub fn tuning_ranges(&self) -> Vec<(String, crate::weighting::TuningRange)> {
-                match self { $( $name::$variant(a) => Architecture::tuning_ranges(a) ),+ }
+            pub fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
+                match self { $( ArchitectureSpec::$variant(a) => Architecture::tuning_ranges(a) ),+ }
+            }
+
+            /// The network's parameters, activations and multiply-adds per row for a
+            /// model of shape `shape`.
+            pub fn footprint(&self, shape: &Shape<'_>) -> Footprint {
+                match self { $( ArchitectureSpec::$variant(a) => Architecture::footprint(a, shape) ),+ }
             }
 
             fn layout<D: Device<f32>>(&self, b: &mut Builder<'_, D>) -> Layout {
-                match self { $( $name::$variant(a) => Architecture::build(a, b) ),+ }
+                match self { $( ArchitectureSpec::$variant(a) => Architecture::build(a, b) ),+ }
             }
         }
     };
 }
 
 architectures! {
-    /// How an algorithm shares parameters between tasks.
-    pub enum ArchitectureSpec {
-        SingleTask(SingleTask) = "single_task":
-            "T independent networks (trunk + head); each starts from the same trunk weights as `hard_sharing`'s shared trunk",
-        HardSharing(HardSharing) = "hard_sharing":
-            "one shared trunk, one head per task (LibMTL `HPS`)",
-        Mmoe(Mmoe) = "mmoe":
-            "`experts` (4) shared experts of the trunk's shape, mixed by a softmax gate per task (LibMTL `MMoE`)",
-        Cgc(Cgc) = "cgc":
-            "`shared_experts` (2) plus `task_experts` (1) per task, one gate per task (LibMTL `CGC`)",
-        CrossStitch(CrossStitch) = "cross_stitch":
-            "one tower per task, mixed after every trunk layer by learnable T×T cross-stitch units (0.9 / 0.1 init; LibMTL `Cross_stitch`)",
-        SoftSharing(SoftSharing) = "soft_sharing":
-            "one tower per task (as `single_task`, same initial weights) plus λ·Σᵢ‖θᵢ − θ̄‖² over corresponding trunk layers (`penalty: mean`, default; `pairwise`: λ·Σ_{i<j}‖θᵢ − θⱼ‖²), `lambda` 0.01; the penalty's gradient is exact (the terms through θ̄ cancel) and added before the optimizer step. λ = 0 is `single_task` bit for bit. Shares no parameters: loss-level weightings only (Duong et al. 2015)",
-        Hierarchical(Hierarchical) = "hierarchical":
-            "a task tree, `groups` (every task in one group) with `root_depth` (1): the first trunk layers shared by all tasks, the rest copied per group and computed once per group (one group of all tasks is `hard_sharing` bit for bit); or depth supervision, `levels` (one per task): task t's head reads the trunk after `levels[t]` layers (Søgaard & Goldberg 2016); one form or the other, `root_depth` with `groups` only; `{kind: hierarchical}` alone is one group of all tasks. All trunk layers count as shared, so every weighting applies",
-    }
+    SingleTask(single_task::SingleTask) = "single_task":
+        "T independent networks (trunk + head); each starts from the same trunk weights as `hard_sharing`'s shared trunk",
+    HardSharing(hard_sharing::HardSharing) = "hard_sharing":
+        "one shared trunk, one head per task (LibMTL `HPS`)",
+    Mmoe(mmoe::Mmoe) = "mmoe":
+        "`experts` (4) shared experts of the trunk's shape, mixed by a softmax gate per task (LibMTL `MMoE`)",
+    Cgc(cgc::Cgc) = "cgc":
+        "`shared_experts` (2) plus `task_experts` (1) per task, one gate per task (LibMTL `CGC`)",
+    CrossStitch(cross_stitch::CrossStitch) = "cross_stitch":
+        "one tower per task, mixed after every trunk layer by learnable T×T cross-stitch units (0.9 / 0.1 init; LibMTL `Cross_stitch`)",
+    SoftSharing(soft_sharing::SoftSharing) = "soft_sharing":
+        "one tower per task (as `single_task`, same initial weights) plus λ·Σᵢ‖θᵢ − θ̄‖² over corresponding trunk layers (`penalty: mean`, default; `pairwise`: λ·Σ_{i<j}‖θᵢ − θⱼ‖²), `lambda` 0.01; the penalty's gradient is exact (the terms through θ̄ cancel) and added before the optimizer step. λ = 0 is `single_task` bit for bit. Shares no parameters: loss-level weightings only (Duong et al. 2015)",
+    Hierarchical(hierarchical::Hierarchical) = "hierarchical":
+        "a task tree, `groups` (every task in one group) with `root_depth` (1): the first trunk layers shared by all tasks, the rest copied per group and computed once per group (one group of all tasks is `hard_sharing` bit for bit); or depth supervision, `levels` (one per task): task t's head reads the trunk after `levels[t]` layers (Søgaard & Goldberg 2016); one form or the other, `root_depth` with `groups` only; `{kind: hierarchical}` alone is one group of all tasks. All trunk layers count as shared, so every weighting applies",
 }
 
 impl ArchitectureSpec {
+    /// Multiply-adds of one input row's forward pass through the network of shape
+    /// `shape` (every expert, tower, group copy, gate and cross-stitch unit it computes).
+    pub fn step_cost(&self, shape: &Shape<'_>) -> u128 {
+        self.footprint(shape).macs()
+    }
+
     /// Builds the network for a suite with input `input` (a width, or a width and an image
     /// shape) and one output width per task, initialised from `init_seed`. The trunk must
     /// fit the input (`ModelSpec::validate_input`, checked when a study is planned).

@@ -1,7 +1,7 @@
 //! `single_task`: T independent networks, the baseline every transfer number is measured
 //! against.
 
-use super::{Architecture, Builder, Layout, Sharing, Tower};
+use super::{Architecture, Builder, Footprint, Layout, Part, Shape, Sharing, Tower};
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -20,8 +20,25 @@ impl Architecture for SingleTask {
         false
     }
 
+    fn ignores_weighting(&self) -> bool {
+        true
+    }
+
+    fn footprint(&self, shape: &Shape<'_>) -> Footprint {
+        towers_footprint(shape)
+    }
+
     fn build<D: Device<f32>>(&self, b: &mut Builder<'_, D>) -> Layout {
         towers(b)
+    }
+}
+
+/// One whole trunk and one head per task, nothing shared (`towers`' network).
+pub(super) fn towers_footprint(shape: &Shape<'_>) -> Footprint {
+    Footprint {
+        body: shape.trunk() * shape.tasks(),
+        shared: Part::default(),
+        heads: shape.heads(),
     }
 }
 
@@ -71,5 +88,12 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// T whole networks: 3 · 18 + 3 · 2 = 60 multiply-adds per row.
+    #[test]
+    fn step_cost_counts_every_tower() {
+        let a = ArchitectureSpec::SingleTask(SingleTask {});
+        assert_eq!(crate::architecture::testing::tiny_step_cost(&a), 60);
     }
 }

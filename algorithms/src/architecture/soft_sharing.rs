@@ -1,9 +1,10 @@
 //! `soft_sharing`: one tower per task, an L2 penalty pulling corresponding trunk layers
 //! together, and the penalty's exact gradient.
 
-use super::{single_task, Architecture, Builder, Layout, Network};
+use super::{single_task, Architecture, Builder, Footprint, Layout, Network, Shape};
 use crate::model::Linear;
-use crate::AlgorithmsError;
+use crate::tuning::TuningRange;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -47,10 +48,10 @@ impl Default for SoftSharing {
 
 impl Architecture for SoftSharing {
     /// Tuned: the penalty weight λ.
-    fn tuning_ranges(&self) -> Vec<(String, crate::weighting::TuningRange)> {
+    fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
         vec![(
             "lambda".into(),
-            crate::weighting::TuningRange::LogUniform(1e-4, 1e-1),
+            TuningRange::LogUniform(1e-4, 1e-1),
         )]
     }
 
@@ -63,6 +64,10 @@ impl Architecture for SoftSharing {
 
     fn has_shared_parameters(&self) -> bool {
         false
+    }
+
+    fn footprint(&self, shape: &Shape<'_>) -> Footprint {
+        single_task::towers_footprint(shape)
     }
 
     fn build<D: Device<f32>>(&self, b: &mut Builder<'_, D>) -> Layout {
@@ -108,9 +113,10 @@ mod tests {
     use crate::architecture::{ArchitectureSpec, HardSharing, SingleTask};
     use crate::device::cpu;
     use crate::model::ModelSpec;
-    use crate::train::{RunDefinition, RunSeeds, Split, Trainer};
+    use crate::split::Split;
+    use crate::train::{RunDefinition, RunSeeds, Trainer};
     use crate::weighting::Equal;
-    use crate::WeightingSpec;
+    use crate::weighting::WeightingSpec;
 
     /// Σ over trunk layers and towers of ‖θᵢ − θ̄‖²: how far apart `soft_sharing`'s towers are.
     fn tower_spread<D: Device<f32>>(net: &Network<D>) -> f64 {
@@ -259,5 +265,12 @@ mod tests {
                 assert_eq!(grads[head].weight.as_vec(), vec![0.0]);
             }
         }
+    }
+
+    /// T towers as single_task (the penalty is no forward pass): 3 · 18 + 3 · 2 = 60.
+    #[test]
+    fn step_cost_counts_every_tower() {
+        let a = ArchitectureSpec::SoftSharing(SoftSharing::default());
+        assert_eq!(crate::architecture::testing::tiny_step_cost(&a), 60);
     }
 }

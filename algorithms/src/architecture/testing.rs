@@ -5,7 +5,7 @@ use crate::architecture::ArchitectureSpec;
 use crate::device::cpu;
 use crate::model::ModelSpec;
 use crate::train::{train, RunDefinition, RunSeeds, TrainConfig, TrainOutcome};
-use crate::WeightingSpec;
+use crate::weighting::WeightingSpec;
 use mtlbench_tasks::planted_correlation::PlantedCorrelation;
 use mtlbench_tasks::SuiteData;
 
@@ -56,4 +56,20 @@ pub fn adam_training(
         rep_grad,
         ..TrainConfig::adam(epochs, batch_size, 0.01)
     }
+}
+
+/// The multiply-adds per row `architecture` counts for a dense trunk [3, 2] on 4 inputs,
+/// no hidden head layer and three tasks of one output each: the shape the step-cost tests
+/// count by hand (trunk 4·3 + 3·2 = 18, each head 2·1 = 2).
+pub fn tiny_step_cost(architecture: &ArchitectureSpec) -> u128 {
+    let layers = crate::trunk::Trunk::from(vec![3, 2])
+        .resolve(4.into())
+        .unwrap();
+    let shape = super::Shape {
+        layers: &layers,
+        input_width: 4,
+        head: &[],
+        outputs: &[1, 1, 1],
+    };
+    architecture.step_cost(&shape)
 }

@@ -5,8 +5,8 @@
 //! moments (`fused`), which does the same f32 operations in the same order, so both paths
 //! give the same bits.
 
+use crate::error::AlgorithmsError;
 use crate::model::Linear;
-use crate::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 

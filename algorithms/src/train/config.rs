@@ -1,8 +1,8 @@
 //! `TrainConfig`: the training hyper-parameters of one run, their defaults
 //! (`TrainConfig::adam`) and their validation.
 
+use crate::error::AlgorithmsError;
 use crate::optimizer::OptimizerSpec;
-use crate::AlgorithmsError;
 use serde::{Deserialize, Serialize};
 
 /// The training settings, declared once. Hands them to the macro `$then` (in scope where
@@ -127,7 +127,8 @@ mod tests {
     use crate::architecture::testing::{adam_training, tiny_suite, train_tiny};
     use crate::architecture::{ArchitectureSpec, HardSharing};
     use crate::model::ModelSpec;
-    use crate::train::{RunStatus, Split};
+    use crate::split::Split;
+    use crate::train::RunStatus;
     use crate::weighting::{Equal, WeightingSpec};
 
     /// `evaluations` counts the evaluation points training makes: ⌈epochs / eval_every⌉,

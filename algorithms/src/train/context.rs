@@ -11,7 +11,7 @@ use crate::device::host_values;
 use crate::engine::{self, Batch, RepGradients, StepGradients, TaskGradients};
 use crate::jacobian::Jacobian;
 use crate::model::Linear;
-use crate::weighting::{Aggregation, Method, RepresentationInput};
+use crate::weighting::{Aggregation, Method, OwnStep, RepresentationInput};
 use dfdx::prelude::*;
 
 /// One step's access to the trainer, counting the passes it makes.
@@ -270,6 +270,58 @@ impl<'s, 'a, D: Device<f32>> StepContext<'s, 'a, D> {
         let grads = engine::assemble_with_shared(&self.trainer.net, shared, r.own, &heads);
         self.apply(grads);
         r.losses
+    }
+}
+
+/// A method's own step goes through the context's passes, so they are counted too.
+impl<'s, D: Device<f32>> OwnStep<'s, D> for StepContext<'s, '_, D> {
+    fn tasks(&self) -> usize {
+        Self::tasks(self)
+    }
+
+    fn lr(&self) -> f64 {
+        Self::lr(self)
+    }
+
+    fn batch(&self) -> &'s Batch<D> {
+        Self::batch(self)
+    }
+
+    fn losses_of(&mut self, net: &Network<D>, batch: &Batch<D>) -> Vec<f32> {
+        Self::losses_of(self, net, batch)
+    }
+
+    fn weighted_gradients(&mut self, weights: Vec<f32>) -> StepGradients<D> {
+        Self::weighted_gradients(self, |_| weights)
+    }
+
+    fn weighted_gradients_of(
+        &mut self,
+        net: &Network<D>,
+        batch: &Batch<D>,
+        weights: Vec<f32>,
+    ) -> StepGradients<D> {
+        Self::weighted_gradients_of(self, net, batch, |_| weights)
+    }
+
+    fn draw_batch(&mut self, split: Split) -> Option<Batch<D>> {
+        Self::draw_batch(self, split)
+    }
+
+    fn shifted(&self, flat: &[f32], scale: f32) -> Network<D> {
+        Self::shifted(self, flat, scale)
+    }
+
+    fn unflatten_all(&self, flat: &[f32]) -> Vec<Linear<D>> {
+        Self::unflatten_all(self, flat)
+    }
+
+    fn set_weights(&mut self, weights: Vec<f64>) {
+        Self::set_weights(self, weights)
+    }
+
+    fn apply(&mut self, grads: Vec<Linear<D>>) {
+        Self::apply(self, grads)
     }
 }
 

@@ -85,7 +85,8 @@ mod tests {
         use crate::architecture::testing::{tiny_suite, train_tiny};
         use crate::architecture::{ArchitectureSpec, HardSharing};
         use crate::model::ModelSpec;
-        use crate::train::{RunStatus, Split, TrainConfig};
+        use crate::split::Split;
+        use crate::train::{RunStatus, TrainConfig};
         use crate::weighting::{Equal, WeightingSpec};
         let suite = tiny_suite(2, 4, 32, 3);
         let model = ModelSpec {

@@ -19,7 +19,9 @@ pub use telemetry::{TelemetryPoint, WeightPoint};
 pub use trainer::Trainer;
 
 use crate::architecture::{ArchitectureSpec, Network};
+use crate::device;
 use crate::model::ModelSpec;
+use crate::split::Split;
 use crate::weighting::WeightingSpec;
 use dfdx::prelude::*;
 use mtlbench_tasks::{seed, SuiteData, TaskKind};
@@ -32,24 +34,6 @@ use serde::{Deserialize, Serialize};
 pub struct RunSeeds {
     pub init: u64,
     pub batches: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Split {
-    Train,
-    Val,
-    Test,
-}
-
-impl Split {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Split::Train => "train",
-            Split::Val => "val",
-            Split::Test => "test",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,7 +116,7 @@ pub struct TrainOutcome {
     pub parameter_bytes: usize,
     pub optimizer_bytes: usize,
     /// On a GPU: the device memory in use when the run ended less that in use when it
-    /// began (see `device::train_on_cuda`); `None` on the CPU.
+    /// began (see `train_on_cuda`); `None` on the CPU.
     pub device_memory_bytes: Option<usize>,
     /// Inner-solver statistics, for methods that solve one each step.
     pub solver: Option<SolverStats>,
@@ -198,6 +182,39 @@ pub fn train<D: Device<f32>>(
     on_epoch: &dyn Fn(usize),
 ) -> TrainOutcome {
     train_network(dev, def, on_epoch).0
+}
+
+/// Trains one run on a fresh CPU device.
+pub fn train_on_cpu(def: RunDefinition<'_>) -> TrainOutcome {
+    train(device::cpu(), def, &|_| {})
+}
+
+/// Trains one run on this thread's CUDA device, then returns the memory the run's tensors
+/// held (dfdx keeps freed blocks in a cache) so that the next run starts empty.
+#[cfg(feature = "cuda")]
+pub fn train_on_cuda(def: RunDefinition<'_>) -> Result<TrainOutcome, String> {
+    use dfdx::tensor::Cache;
+    let dev = device::worker_cuda()?;
+    let in_use = || {
+        cudarc::driver::result::mem_get_info()
+            .ok()
+            .map(|(free, total)| total.saturating_sub(free))
+    };
+    let before = in_use();
+    // A run that panics (out of device memory, say) still returns its cached blocks, so
+    // that the thread's next runs start empty; then the panic goes on to the sweep.
+    let trained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train(dev.clone(), def, &|_| {})
+    }));
+    let used = in_use();
+    let emptied = dev.try_empty_cache();
+    let mut outcome = match trained {
+        Ok(outcome) => outcome,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    outcome.device_memory_bytes = before.zip(used).map(|(b, a)| a.saturating_sub(b));
+    emptied.map_err(|e| format!("cannot release device memory: {}", device::cuda_error(&e)))?;
+    Ok(outcome)
 }
 
 /// `train`, also handing back the trained network (the `transfer` start of adaptation).

@@ -69,7 +69,7 @@ pub fn aligned_mtl(gram: &[Vec<f64>]) -> Aggregation {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::*;
 
     #[test]

@@ -1,9 +1,10 @@
 //! `auto_lambda`: meta-learned task weights by a finite-difference look-ahead.
 
-use super::{TuningRange, Level, Method, MethodSpec, Setup, TaskParameters};
+use crate::tuning::TuningRange;
+use super::{Level, Method, MethodSpec, OwnStep, Setup, TaskParameters};
 use crate::engine;
-use crate::train::{Split, StepContext};
-use crate::AlgorithmsError;
+use crate::split::Split;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -69,31 +70,31 @@ impl MethodSpec for AutoLambda {
     }
 
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(MetaLambda {
+        Box::new(AutoLambdaState {
             primary: self.primary.clone(),
             lambda: TaskParameters::new(vec![self.init; setup.tasks], self.meta_lr, 0.0),
         })
     }
 }
 
-struct MetaLambda {
+struct AutoLambdaState {
     primary: Option<Vec<usize>>,
     lambda: TaskParameters,
 }
 
-impl MetaLambda {
+impl AutoLambdaState {
     fn weights(&self) -> Vec<f32> {
         self.lambda.values.iter().map(|l| *l as f32).collect()
     }
 }
 
-impl<D: Device<f32>> Method<D> for MetaLambda {
-    fn step(&mut self, ctx: &mut StepContext<'_, '_, D>) -> Vec<f32> {
+impl<D: Device<f32>> Method<D> for AutoLambdaState {
+    fn step(&mut self, ctx: &mut dyn OwnStep<'_, D>) -> Vec<f32> {
         let tasks = ctx.tasks();
         let alpha = ctx.lr() as f32;
         let batch = ctx.batch();
         let lambda = self.weights();
-        let train = ctx.weighted_gradients(|_| lambda.clone());
+        let train = ctx.weighted_gradients(lambda.clone());
         let virtual_net = ctx.shifted(&engine::flatten(&train.grads), -alpha);
         // The outer batch: as many rows as this one, drawn from the training split.
         if let Some(outer) = ctx.draw_batch(Split::Train) {
@@ -103,7 +104,7 @@ impl<D: Device<f32>> Method<D> for MetaLambda {
                     None => 1.0,
                 })
                 .collect();
-            let val = ctx.weighted_gradients_of(&virtual_net, &outer, |_| primary.clone());
+            let val = ctx.weighted_gradients_of(&virtual_net, &outer, primary);
             let v = engine::flatten(&val.grads);
             let norm = crate::solvers::dot(&v, &v).sqrt();
             if norm > 0.0 && norm.is_finite() {
@@ -119,7 +120,7 @@ impl<D: Device<f32>> Method<D> for MetaLambda {
             }
         }
         let lambda = self.weights();
-        let step = ctx.weighted_gradients(|_| lambda.clone());
+        let step = ctx.weighted_gradients(lambda.clone());
         ctx.set_weights(lambda.iter().map(|w| f64::from(*w)).collect());
         ctx.apply(step.grads);
         train.losses

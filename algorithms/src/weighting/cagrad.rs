@@ -1,9 +1,10 @@
 //! `cagrad`: conflict-averse gradient descent.
 
-use super::{TuningRange, validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
+use crate::tuning::TuningRange;
+use super::{validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
 use crate::solvers;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -125,7 +126,7 @@ pub fn cagrad(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::*;
 
     #[test]

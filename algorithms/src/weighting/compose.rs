@@ -1,8 +1,9 @@
 //! `compose`: a loss-level weighting followed by a gradient-level method.
 
-use super::{TuningRange, Aggregation, Level, Method, MethodSpec, RepresentationInput, Setup, WeightingSpec};
+use crate::tuning::TuningRange;
+use super::{Aggregation, Level, Method, MethodSpec, RepresentationInput, Setup, WeightingSpec};
 use crate::jacobian::Jacobian;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -97,19 +98,19 @@ impl MethodSpec for Compose {
         let mut rng = setup.rng;
         // The loss part draws from its own stream, split off this one.
         let loss_rng = ChaCha8Rng::seed_from_u64(rng.gen());
-        Box::new(Composition {
+        Box::new(ComposeState {
             loss: self.loss.build(setup.tasks, loss_rng, setup.lr),
             gradient: self.gradient.build(setup.tasks, rng, setup.lr),
         })
     }
 }
 
-struct Composition<D: Device<f32>> {
+struct ComposeState<D: Device<f32>> {
     loss: Box<dyn Method<D>>,
     gradient: Box<dyn Method<D>>,
 }
 
-impl<D: Device<f32>> Method<D> for Composition<D> {
+impl<D: Device<f32>> Method<D> for ComposeState<D> {
     fn aggregate(&mut self, g: &mut Jacobian<D>, losses: &[f32]) -> Aggregation {
         let w = self.loss.loss_weights(losses);
         let w64: Vec<f64> = w.iter().map(|x| f64::from(*x)).collect();
@@ -174,7 +175,7 @@ impl<D: Device<f32>> Method<D> for Composition<D> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::super::{GradDrop, Mgda, PcGrad, ScaleInvariant, Static};
     use super::*;
 

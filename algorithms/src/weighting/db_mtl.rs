@@ -1,10 +1,11 @@
 //! `db_mtl`: dual balancing of smoothed log-loss gradients.
 
-use super::{TuningRange, Aggregation, Level, Method, MethodSpec, Setup};
+use crate::tuning::TuningRange;
+use super::{Aggregation, Level, Method, MethodSpec, Setup};
 use crate::device::{host_values, is_cpu};
 use crate::jacobian::Jacobian;
 use crate::model::Tensor2;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -71,7 +72,7 @@ impl MethodSpec for DbMtl {
     }
 
     fn build<D: Device<f32>>(&self, _setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(DualBalancing::<D> {
+        Box::new(DbMtlState::<D> {
             beta: self.beta,
             beta_sigma: self.beta_sigma,
             ema: None,
@@ -80,7 +81,7 @@ impl MethodSpec for DbMtl {
     }
 }
 
-struct DualBalancing<D: Device<f32>> {
+struct DbMtlState<D: Device<f32>> {
     beta: f64,
     beta_sigma: f64,
     /// The EMA ĝ of each task's log-loss gradient ([T, P] on the device, in G's column
@@ -89,7 +90,7 @@ struct DualBalancing<D: Device<f32>> {
     steps: i32,
 }
 
-impl<D: Device<f32>> Method<D> for DualBalancing<D> {
+impl<D: Device<f32>> Method<D> for DbMtlState<D> {
     fn aggregate(&mut self, g: &mut Jacobian<D>, losses: &[f32]) -> Aggregation {
         self.steps += 1;
         let scale: Vec<f32> = losses.iter().map(|l| 1.0 / (l + 1e-8)).collect();
@@ -171,7 +172,7 @@ pub fn db_mtl(gram: &[Vec<f64>]) -> Aggregation {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::super::WeightingSpec;
     use super::*;
 

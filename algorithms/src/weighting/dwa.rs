@@ -1,7 +1,8 @@
 //! `dwa`: dynamic weight average from the ratios of the last two epochs' mean losses.
 
-use super::{TuningRange, softmax, Level, Method, MethodSpec, Setup};
-use crate::AlgorithmsError;
+use crate::tuning::TuningRange;
+use super::{softmax, Level, Method, MethodSpec, Setup};
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -43,20 +44,20 @@ impl MethodSpec for Dwa {
     }
 
     fn build<D: Device<f32>>(&self, _setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(DynamicAverage {
+        Box::new(DwaState {
             temperature: self.temperature,
             epoch_means: Vec::new(),
         })
     }
 }
 
-struct DynamicAverage {
+struct DwaState {
     temperature: f64,
     /// Epoch-mean training losses of the finished epochs.
     epoch_means: Vec<Vec<f64>>,
 }
 
-impl<D: Device<f32>> Method<D> for DynamicAverage {
+impl<D: Device<f32>> Method<D> for DwaState {
     fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
         let t = losses.len();
         match self.epoch_means.as_slice() {
@@ -78,7 +79,7 @@ impl<D: Device<f32>> Method<D> for DynamicAverage {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::method;
+    use super::super::tests::testing::method;
     use super::super::WeightingSpec;
     use super::*;
 

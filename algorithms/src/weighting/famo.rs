@@ -1,7 +1,8 @@
 //! `famo`: fast adaptive multitask optimization, with its logit update after the step.
 
-use super::{TuningRange, softmax, Level, Method, MethodSpec, Setup, TaskParameters};
-use crate::AlgorithmsError;
+use crate::tuning::TuningRange;
+use super::{softmax, Level, Method, MethodSpec, Setup, TaskParameters};
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -127,7 +128,7 @@ impl<D: Device<f32>> Method<D> for FamoState {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::method;
+    use super::super::tests::testing::method;
     use super::super::WeightingSpec;
     use super::*;
 

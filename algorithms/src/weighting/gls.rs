@@ -18,13 +18,12 @@ impl MethodSpec for Gls {
     }
 
     fn build<D: Device<f32>>(&self, _setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(Geometric)
+        Box::new(Gls {})
     }
 }
 
-struct Geometric;
-
-impl<D: Device<f32>> Method<D> for Geometric {
+/// No state.
+impl<D: Device<f32>> Method<D> for Gls {
     fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
         let t = losses.len();
         let log_mean = losses.iter().map(|l| f64::from(*l).ln()).sum::<f64>() / t as f64;
@@ -38,7 +37,7 @@ impl<D: Device<f32>> Method<D> for Geometric {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::method;
+    use super::super::tests::testing::method;
     use super::super::WeightingSpec;
     use super::*;
 

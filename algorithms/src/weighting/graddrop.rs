@@ -1,7 +1,8 @@
 //! `graddrop`: gradient sign dropout on the shared representation.
 
-use super::{TuningRange, Level, Method, MethodSpec, RepresentationInput, Setup};
-use crate::AlgorithmsError;
+use crate::tuning::TuningRange;
+use super::{Level, Method, MethodSpec, RepresentationInput, Setup};
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -40,19 +41,19 @@ impl MethodSpec for GradDrop {
     }
 
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(SignDropout {
+        Box::new(GradDropState {
             leak: self.leak,
             rng: setup.rng,
         })
     }
 }
 
-struct SignDropout {
+struct GradDropState {
     leak: f64,
     rng: ChaCha8Rng,
 }
 
-impl<D: Device<f32>> Method<D> for SignDropout {
+impl<D: Device<f32>> Method<D> for GradDropState {
     fn representation(&mut self, r: &RepresentationInput<'_>) -> (Vec<f32>, Vec<f64>) {
         let uniform: Vec<f64> = (0..r.width).map(|_| self.rng.gen::<f64>()).collect();
         (

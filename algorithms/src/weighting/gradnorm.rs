@@ -1,8 +1,9 @@
 //! `gradnorm`: balance the weighted task-gradient norms to the relative training rates.
 
-use super::{TuningRange, softmax, Aggregation, Level, Method, MethodSpec, Setup, TaskParameters};
+use crate::tuning::TuningRange;
+use super::{softmax, Aggregation, Level, Method, MethodSpec, Setup, TaskParameters};
 use crate::jacobian::Jacobian;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -52,7 +53,7 @@ impl MethodSpec for GradNorm {
     }
 
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(Balancer {
+        Box::new(GradNormState {
             spec: self.clone(),
             s: TaskParameters::new(vec![0.0; setup.tasks], setup.lr, 0.0),
             initial: None,
@@ -60,14 +61,14 @@ impl MethodSpec for GradNorm {
     }
 }
 
-struct Balancer {
+struct GradNormState {
     spec: GradNorm,
     s: TaskParameters,
     /// Lᵢ(0): the first epoch's mean training losses.
     initial: Option<Vec<f64>>,
 }
 
-impl<D: Device<f32>> Method<D> for Balancer {
+impl<D: Device<f32>> Method<D> for GradNormState {
     fn aggregate(&mut self, g: &mut Jacobian<D>, losses: &[f32]) -> Aggregation {
         let t = g.tasks();
         let Some(initial) = &self.initial else {
@@ -114,7 +115,7 @@ impl<D: Device<f32>> Method<D> for Balancer {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::super::WeightingSpec;
     use super::*;
 

@@ -1,8 +1,9 @@
 //! `gradvac`: gradient vaccine, raising task-pair cosines to moving targets.
 
-use super::{TuningRange, random_orders, Aggregation, Level, Method, MethodSpec, Setup};
+use crate::tuning::TuningRange;
+use super::{random_orders, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -70,7 +71,7 @@ impl MethodSpec for GradVac {
     }
 
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(Vaccine {
+        Box::new(GradVacState {
             spec: self.clone(),
             rng: setup.rng,
             targets: Vec::new(),
@@ -78,7 +79,7 @@ impl MethodSpec for GradVac {
     }
 }
 
-struct Vaccine {
+struct GradVacState {
     spec: GradVac,
     rng: ChaCha8Rng,
     /// The targets φ̂ (T·T·groups).
@@ -107,7 +108,7 @@ pub(crate) fn groups(
         .collect()
 }
 
-impl<D: Device<f32>> Method<D> for Vaccine {
+impl<D: Device<f32>> Method<D> for GradVacState {
     fn aggregate(&mut self, g: &mut Jacobian<D>, _losses: &[f32]) -> Aggregation {
         let t = g.tasks();
         let ranges = groups(self.spec.granularity, g.layout(), g.width());
@@ -181,7 +182,7 @@ pub fn gradvac(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::super::WeightingSpec;
     use super::*;
 

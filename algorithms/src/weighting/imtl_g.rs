@@ -66,7 +66,7 @@ pub fn imtl_g(gram: &[Vec<f64>]) -> Aggregation {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::*;
 
     #[test]
@@ -121,7 +121,7 @@ mod tests {
     /// compensated dot products, α₂..T = g₁Uᵀ(DUᵀ)⁻¹ by the references' own elimination,
     /// α₁ = 1 − Σα₂..T; d* = Σ αₜgₜ.
     fn exact_imtl_g(grads: &[Vec<f32>]) -> Vec<f64> {
-        use super::super::large_cases::{combine_exact, exact_dot, gauss_solve, rows64};
+        use super::super::tests::large_cases::{combine_exact, exact_dot, gauss_solve, rows64};
         let g = rows64(grads);
         let t = g.len();
         let u: Vec<Vec<f64>> = g
@@ -151,7 +151,7 @@ mod tests {
     /// exact direction (relative, Euclidean norm).
     #[test]
     fn imtl_g_through_training_route_on_large_cases() {
-        use super::super::large_cases::*;
+        use super::super::tests::large_cases::*;
         for case in large_cases() {
             let spec = crate::weighting::WeightingSpec::ImtlG(ImtlG {});
             let d = direction_by_training_route(spec, &case);

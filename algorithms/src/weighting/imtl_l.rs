@@ -21,17 +21,17 @@ impl MethodSpec for ImtlL {
     }
 
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(LossScales {
+        Box::new(ImtlLState {
             s: TaskParameters::new(vec![0.0; setup.tasks], setup.lr, 0.0),
         })
     }
 }
 
-struct LossScales {
+struct ImtlLState {
     s: TaskParameters,
 }
 
-impl<D: Device<f32>> Method<D> for LossScales {
+impl<D: Device<f32>> Method<D> for ImtlLState {
     fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
         let s = &self.s.values;
         let weights: Vec<f32> = s.iter().map(|s| s.exp() as f32).collect();
@@ -48,7 +48,7 @@ impl<D: Device<f32>> Method<D> for LossScales {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::method;
+    use super::super::tests::testing::method;
     use super::super::WeightingSpec;
     use super::*;
 

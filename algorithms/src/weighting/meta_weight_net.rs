@@ -1,11 +1,12 @@
 //! `meta_weight_net`: task weights from a small network trained by a look-ahead on
 //! validation batches (the network itself is `crate::meta_weight`).
 
-use super::{TuningRange, Level, Method, MethodSpec, Setup};
+use crate::tuning::TuningRange;
+use super::{Level, Method, MethodSpec, OwnStep, Setup};
 use crate::engine;
-use crate::meta_weight::MetaWeightNet;
-use crate::train::{Split, StepContext};
-use crate::AlgorithmsError;
+use crate::meta_weight::WeightMlp;
+use crate::split::Split;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -25,21 +26,21 @@ use serde::{Deserialize, Serialize};
 /// `meta_lr` 1e-3.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct MetaWeightNetSpec {
+pub struct MetaWeightNet {
     pub hidden: usize,
     pub meta_lr: f64,
 }
 
-impl Default for MetaWeightNetSpec {
+impl Default for MetaWeightNet {
     fn default() -> Self {
-        MetaWeightNetSpec {
+        MetaWeightNet {
             hidden: 100,
             meta_lr: 1e-3,
         }
     }
 }
 
-impl MethodSpec for MetaWeightNetSpec {
+impl MethodSpec for MetaWeightNet {
     /// Tuned: the weight network's learning rate.
     fn tuning_ranges(&self) -> Vec<(String, TuningRange)> {
         vec![("meta_lr".into(), TuningRange::LogUniform(1e-4, 1e-2))]
@@ -61,20 +62,20 @@ impl MethodSpec for MetaWeightNetSpec {
 
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
         let mut rng = setup.rng;
-        Box::new(WeightNet {
-            net: MetaWeightNet::new(self.hidden, self.meta_lr, rng.gen()),
+        Box::new(MetaWeightNetState {
+            net: WeightMlp::new(self.hidden, self.meta_lr, rng.gen()),
             first_losses: Vec::new(),
         })
     }
 }
 
-struct WeightNet {
-    net: MetaWeightNet,
+struct MetaWeightNetState {
+    net: WeightMlp,
     /// Each task's first-step loss.
     first_losses: Vec<f32>,
 }
 
-impl WeightNet {
+impl MetaWeightNetState {
     /// The input features of each task: (Lᵢ, Lᵢ/Lᵢ(first step)).
     fn features(&mut self, losses: &[f32]) -> Vec<[f64; 2]> {
         if self.first_losses.is_empty() {
@@ -88,18 +89,18 @@ impl WeightNet {
     }
 }
 
-impl<D: Device<f32>> Method<D> for WeightNet {
+impl<D: Device<f32>> Method<D> for MetaWeightNetState {
     /// Each task's full gradient, the weights from the weight network, a look-ahead on a
     /// validation batch, the network's meta step, and the real update Σ v̄ᵢgᵢ with the
     /// updated weights. Returns the task losses.
-    fn step(&mut self, ctx: &mut StepContext<'_, '_, D>) -> Vec<f32> {
+    fn step(&mut self, ctx: &mut dyn OwnStep<'_, D>) -> Vec<f32> {
         let tasks = ctx.tasks();
         let alpha = ctx.lr() as f32;
         let mut losses = Vec::new();
         let mut grads: Vec<Vec<f32>> = Vec::with_capacity(tasks);
         for t in 0..tasks {
             let one_hot: Vec<f32> = (0..tasks).map(|k| f32::from(u8::from(k == t))).collect();
-            let step = ctx.weighted_gradients(|_| one_hot);
+            let step = ctx.weighted_gradients(one_hot);
             losses = step.losses;
             grads.push(engine::flatten(&step.grads));
         }
@@ -110,7 +111,7 @@ impl<D: Device<f32>> Method<D> for WeightNet {
         // The meta batch: rows of the validation split, as many as this batch.
         if let Some(meta) = ctx.draw_batch(Split::Val) {
             let ones = vec![1.0f32; tasks];
-            let val = ctx.weighted_gradients_of(&ahead, &meta, |_| ones);
+            let val = ctx.weighted_gradients_of(&ahead, &meta, ones);
             let g_val = engine::flatten(&val.grads);
             // First order: ∂L_val/∂v̄ᵢ ≈ −α g_valᵀgᵢ.
             let d_weights: Vec<f64> = grads
@@ -136,7 +137,7 @@ mod tests {
     #[test]
     fn hidden_and_rate_are_checked() {
         let spec =
-            |hidden, meta_lr| WeightingSpec::MetaWeightNet(MetaWeightNetSpec { hidden, meta_lr });
+            |hidden, meta_lr| WeightingSpec::MetaWeightNet(MetaWeightNet { hidden, meta_lr });
         assert!(spec(100, 1e-3).validate(3).is_ok());
         assert_eq!(spec(0, 1e-3).validate(3).unwrap_err().key(), "hidden");
         assert_eq!(spec(10, 0.0).validate(3).unwrap_err().key(), "hidden");

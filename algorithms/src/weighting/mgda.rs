@@ -3,7 +3,7 @@
 use super::{validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
 use crate::solvers;
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -115,7 +115,7 @@ pub fn mgda(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::*;
 
     #[test]
@@ -161,7 +161,7 @@ mod tests {
     /// Σa = 1, by the references' own elimination), the best feasible one kept; d* =
     /// Σ (aᵢ/nᵢ) gᵢ.
     fn exact_mgda(grads: &[Vec<f32>], losses: &[f32], normalizer: MgdaNormalizer) -> Vec<f64> {
-        use super::super::large_cases::{combine_exact, exact_gram, gauss_solve, rows64};
+        use super::super::tests::large_cases::{combine_exact, exact_gram, gauss_solve, rows64};
         let gram = exact_gram(grads);
         let t = gram.len();
         let n: Vec<f64> = (0..t)
@@ -218,7 +218,7 @@ mod tests {
     /// exact min-norm direction (relative, Euclidean norm), for every normaliser.
     #[test]
     fn mgda_through_training_route_on_large_cases() {
-        use super::super::large_cases::*;
+        use super::super::tests::large_cases::*;
         for case in large_cases() {
             for normalizer in [
                 MgdaNormalizer::None,

@@ -5,25 +5,25 @@
 //! implementation of [`Method`] and its tests; this module holds the registry (one line per
 //! method), the trait and the helpers they share.
 //!
-//! Adding a loss-level or gradient-level method: a new file with its configuration
-//! (implementing [`MethodSpec`]), its state (implementing [`Method`]) and its tests, and
-//! one line in `methods!` below (`Variant(file::Config) = "kind": "description"`).
+//! Adding a loss-level or gradient-level method: a new file with its configuration `Name`
+//! (implementing [`MethodSpec`]), its running state `NameState` (implementing [`Method`];
+//! a method that keeps nothing between steps implements [`Method`] on its configuration)
+//! and its tests, and one line in `methods!` below (`Name(file::Name) = "kind":
+//! "description"`). The fixtures the tests share are in `tests/`.
 
+use crate::architecture::Network;
+use crate::engine::{Batch, StepGradients};
+use crate::error::AlgorithmsError;
 use crate::jacobian::Jacobian;
+use crate::model::Linear;
 use crate::solvers::SolverReport;
-use crate::train::StepContext;
-use crate::AlgorithmsError;
+use crate::split::Split;
+use crate::tuning::TuningRange;
 use dfdx::prelude::*;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::ops::Range;
 
-#[cfg(test)]
-mod large_cases;
-#[cfg(test)]
-mod properties;
-#[cfg(test)]
-pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
@@ -85,7 +85,7 @@ methods! {
     NashMtl(nash_mtl::NashMtl) = "nash_mtl": "Nash bargaining weights: (Mα)ᵢ = 1/αᵢ with M = GGᵀ/‖GGᵀ‖_F, the Gramian divided by its Frobenius norm as the reference code does, so α and the head scales are √‖GGᵀ‖_F times the solution of the paper's (GGᵀα)ᵢ = 1/αᵢ (and unchanged when all gradients are rescaled); solved exactly; shared update clipped to norm 1 (Nash-MTL)",
     DbMtl(db_mtl::DbMtl) = "db_mtl": "EMA of log-loss gradients, rescaled to the largest norm, αᵢ = max‖ĝ‖/(‖ĝᵢ‖ + 1e-8) (LibMTL `DB_MTL`); not composable (a loss weight cancels in ∇log(wᵢLᵢ)); its default constant EMA (β 0.9, β_σ 0, as LibMTL) trains poorly with Adam on `planted_correlation`, β_σ 0.5 or β 0 do not (see its doc)",
     GradNorm(gradnorm::GradNorm) = "gradnorm": "weights T·softmax(s), s trained to balance weighted gradient norms, α = 1.5 (LibMTL `GradNorm`; `last_shared_layer: true` for the paper's form)",
-    MetaWeightNet(meta_weight_net::MetaWeightNetSpec) = "meta_weight_net": "Meta-Weight-Net adapted to tasks: an MLP 2 → `hidden` (100) → 1 maps each task's loss and loss ratio to its weight (normalised to sum T), trained each step by the first-order one-step look-ahead on a validation-split batch (SGD Nesterov, `meta_lr` 1e-3); T + 1 forward and backward passes per step (Shu et al. 2019)",
+    MetaWeightNet(meta_weight_net::MetaWeightNet) = "meta_weight_net": "Meta-Weight-Net adapted to tasks: an MLP 2 → `hidden` (100) → 1 maps each task's loss and loss ratio to its weight (normalised to sum T), trained each step by the first-order one-step look-ahead on a validation-split batch (SGD Nesterov, `meta_lr` 1e-3); T + 1 forward and backward passes per step (Shu et al. 2019)",
     AutoLambda(auto_lambda::AutoLambda) = "auto_lambda": "Auto-Lambda (Liu et al. 2022): unconstrained λ (init 0.1) on Σλᵢ Lᵢ, meta-learned each step by a virtual gradient step, the outer loss of the `primary` tasks (default all) on a second random training batch and a finite-difference hypergradient, Adam on λ with `meta_lr` (1e-4); then the real step. 5 forward and 3 backward passes per step. Record `weights_every` to see λ",
     Compose(compose::Compose) = "compose": "a loss weighting followed by a gradient aggregator: `{kind: compose, loss: {kind: uw}, gradient: {kind: pcgrad}}` scales each task's gradient and head by the loss weight, then aggregates (label `uw+pcgrad`)",
 }
@@ -147,14 +147,6 @@ pub trait MethodSpec {
         Self: Sized;
 }
 
-/// A hyper-parameter's range for the tuner: a draw is uniform on [lo, hi], or uniform in
-/// log on it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TuningRange {
-    Uniform(f64, f64),
-    LogUniform(f64, f64),
-}
-
 /// A run's method with its state. Each hook serves one [`Level`]; the defaults are those of
 /// plain equal weighting.
 pub trait Method<D: Device<f32>> {
@@ -185,7 +177,7 @@ pub trait Method<D: Device<f32>> {
     }
 
     /// Own level: the whole step through `ctx`; returns the task losses before the update.
-    fn step(&mut self, _ctx: &mut StepContext<'_, '_, D>) -> Vec<f32> {
+    fn step(&mut self, _ctx: &mut dyn OwnStep<'_, D>) -> Vec<f32> {
         unreachable!("only meta-learned methods take their own step")
     }
 
@@ -205,6 +197,39 @@ pub trait Method<D: Device<f32>> {
     fn loss_part_state(&self) -> (Vec<f64>, Vec<f32>) {
         (Vec::new(), Vec::new())
     }
+}
+
+/// What a method's own step may do (meta-learned weights): passes on the run's network or
+/// on a shifted copy, extra batches, and handing the update to the optimizer. The training
+/// loop's step context implements it and counts every pass; `'s` is the step's.
+pub trait OwnStep<'s, D: Device<f32>> {
+    fn tasks(&self) -> usize;
+    /// The run's learning rate.
+    fn lr(&self) -> f64;
+    /// This step's batch.
+    fn batch(&self) -> &'s Batch<D>;
+    /// The task losses of `net` on `batch` (one forward).
+    fn losses_of(&mut self, net: &Network<D>, batch: &Batch<D>) -> Vec<f32>;
+    /// Gradients of Σ wᵢLᵢ of the network on this batch (one forward, one backward).
+    fn weighted_gradients(&mut self, weights: Vec<f32>) -> StepGradients<D>;
+    /// Gradients of Σ wᵢLᵢ of `net` on `batch` (one forward, one backward).
+    fn weighted_gradients_of(
+        &mut self,
+        net: &Network<D>,
+        batch: &Batch<D>,
+        weights: Vec<f32>,
+    ) -> StepGradients<D>;
+    /// A batch of as many rows as this one drawn from `split` with the run's meta stream;
+    /// `None` when the split is empty.
+    fn draw_batch(&mut self, split: Split) -> Option<Batch<D>>;
+    /// The network with `scale` × `flat` added to its parameters.
+    fn shifted(&self, flat: &[f32], scale: f32) -> Network<D>;
+    /// `flat` cut into the network's layer shapes.
+    fn unflatten_all(&self, flat: &[f32]) -> Vec<Linear<D>>;
+    /// The task weights this step records.
+    fn set_weights(&mut self, weights: Vec<f64>);
+    /// Hands the update to the optimizer.
+    fn apply(&mut self, grads: Vec<Linear<D>>);
 }
 
 /// GradDrop's input: the representation's values and each task's per-sample gradient of

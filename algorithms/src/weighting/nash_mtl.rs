@@ -3,7 +3,7 @@
 use super::{validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
 use crate::solvers::{self, SolverReport};
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -186,7 +186,7 @@ pub fn nash_mtl(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::*;
 
     #[test]
@@ -249,7 +249,7 @@ mod tests {
             .iter()
             .map(|g| g.iter().map(|x| 8.0 * x).collect())
             .collect();
-        let alpha_scaled = nash_mtl(&super::super::testing::gram(&scaled), 1e9, 1e-12, 100)
+        let alpha_scaled = nash_mtl(&super::super::tests::testing::gram(&scaled), 1e9, 1e-12, 100)
             .head_scales
             .unwrap();
         for (a, b) in alpha.iter().zip(&alpha_scaled) {

@@ -28,19 +28,19 @@ impl MethodSpec for PcGrad {
     }
 
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(Projections {
+        Box::new(PcGradState {
             libmtl_loop: self.libmtl_loop,
             rng: setup.rng,
         })
     }
 }
 
-struct Projections {
+struct PcGradState {
     libmtl_loop: bool,
     rng: ChaCha8Rng,
 }
 
-impl<D: Device<f32>> Method<D> for Projections {
+impl<D: Device<f32>> Method<D> for PcGradState {
     fn aggregate(&mut self, g: &mut Jacobian<D>, _losses: &[f32]) -> Aggregation {
         let orders = random_orders(&mut self.rng, g.tasks());
         pcgrad(&g.gramian(), &orders, self.libmtl_loop)
@@ -72,7 +72,7 @@ pub fn pcgrad(gram: &[Vec<f64>], orders: &[Vec<usize>], libmtl_loop: bool) -> Ag
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::*;
 
     #[test]
@@ -111,7 +111,7 @@ mod tests {
     /// gᵢ′ a vector, projected off gⱼ in `orders[i]` while gᵢ′ᵀgⱼ < 0 (compensated dot
     /// products); d* = Σᵢ gᵢ′.
     fn exact_pcgrad(grads: &[Vec<f32>], orders: &[Vec<usize>]) -> Vec<f64> {
-        use super::super::large_cases::{exact_dot, exact_sum, rows64};
+        use super::super::tests::large_cases::{exact_dot, exact_sum, rows64};
         let g = rows64(grads);
         let projected: Vec<Vec<f64>> = (0..g.len())
             .map(|i| {
@@ -137,7 +137,7 @@ mod tests {
     /// orders the same stream draws.
     #[test]
     fn pcgrad_through_training_route_on_large_cases() {
-        use super::super::large_cases::*;
+        use super::super::tests::large_cases::*;
         for case in large_cases() {
             let spec = crate::weighting::WeightingSpec::PcGrad(PcGrad::default());
             let d = direction_by_training_route(spec, &case);

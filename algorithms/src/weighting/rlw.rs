@@ -43,19 +43,19 @@ impl MethodSpec for Rlw {
     }
 
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(RandomWeights {
+        Box::new(RlwState {
             distribution: self.distribution,
             rng: setup.rng,
         })
     }
 }
 
-struct RandomWeights {
+struct RlwState {
     distribution: RlwDistribution,
     rng: ChaCha8Rng,
 }
 
-impl<D: Device<f32>> Method<D> for RandomWeights {
+impl<D: Device<f32>> Method<D> for RlwState {
     fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
         let t = losses.len();
         let rng = &mut self.rng;
@@ -98,7 +98,7 @@ impl<D: Device<f32>> Method<D> for RandomWeights {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::method;
+    use super::super::tests::testing::method;
     use super::super::WeightingSpec;
     use super::*;
 

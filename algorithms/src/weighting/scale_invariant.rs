@@ -18,14 +18,12 @@ impl MethodSpec for ScaleInvariant {
     }
 
     fn build<D: Device<f32>>(&self, _setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(InverseLosses)
+        Box::new(ScaleInvariant {})
     }
 }
 
-/// wᵢ = 1/Lᵢ.
-struct InverseLosses;
-
-impl<D: Device<f32>> Method<D> for InverseLosses {
+/// wᵢ = 1/Lᵢ; no state.
+impl<D: Device<f32>> Method<D> for ScaleInvariant {
     fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
         losses.iter().map(|l| 1.0 / l).collect()
     }
@@ -33,7 +31,7 @@ impl<D: Device<f32>> Method<D> for InverseLosses {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::method;
+    use super::super::tests::testing::method;
     use super::super::WeightingSpec;
     use super::*;
 

@@ -1,7 +1,7 @@
 //! `static`: fixed loss weights given in the study.
 
 use super::{Level, Method, MethodSpec, Setup};
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -45,17 +45,17 @@ impl MethodSpec for Static {
     }
 
     fn build<D: Device<f32>>(&self, _setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(StaticWeights {
+        Box::new(StaticState {
             weights: self.weights.iter().map(|w| *w as f32).collect(),
         })
     }
 }
 
-struct StaticWeights {
+struct StaticState {
     weights: Vec<f32>,
 }
 
-impl<D: Device<f32>> Method<D> for StaticWeights {
+impl<D: Device<f32>> Method<D> for StaticState {
     fn loss_weights(&mut self, _losses: &[f32]) -> Vec<f32> {
         self.weights.clone()
     }
@@ -63,7 +63,7 @@ impl<D: Device<f32>> Method<D> for StaticWeights {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::method;
+    use super::super::tests::testing::method;
     use super::super::WeightingSpec;
     use super::*;
 

@@ -3,7 +3,7 @@
 use super::{validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
 use crate::solvers::{self, SolverReport};
-use crate::AlgorithmsError;
+use crate::error::AlgorithmsError;
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -143,7 +143,7 @@ pub fn upgrad(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::*;
+    use super::super::tests::testing::*;
     use super::*;
 
     #[test]

@@ -19,17 +19,17 @@ impl MethodSpec for Uw {
     }
 
     fn build<D: Device<f32>>(&self, setup: Setup) -> Box<dyn Method<D>> {
-        Box::new(Uncertainty {
+        Box::new(UwState {
             s: TaskParameters::new(vec![-0.5; setup.tasks], setup.lr, 0.0),
         })
     }
 }
 
-struct Uncertainty {
+struct UwState {
     s: TaskParameters,
 }
 
-impl<D: Device<f32>> Method<D> for Uncertainty {
+impl<D: Device<f32>> Method<D> for UwState {
     fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
         let s = &self.s.values;
         let weights: Vec<f32> = s.iter().map(|s| (0.5 * (-s).exp()) as f32).collect();
@@ -46,7 +46,7 @@ impl<D: Device<f32>> Method<D> for Uncertainty {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::method;
+    use super::super::tests::testing::method;
     use super::super::WeightingSpec;
     use super::*;
 

@@ -156,8 +156,8 @@ pub fn is_shared_key(key: &str) -> bool {
 pub type Config = Vec<(String, f64)>;
 
 /// A range a method or architecture declares (`tuning_ranges`), as a study's range.
-fn declared(r: mtlbench_algorithms::weighting::TuningRange) -> Range {
-    use mtlbench_algorithms::weighting::TuningRange;
+fn declared(r: mtlbench_algorithms::tuning::TuningRange) -> Range {
+    use mtlbench_algorithms::tuning::TuningRange;
     match r {
         TuningRange::Uniform(lo, hi) => Range::uniform(lo, hi),
         TuningRange::LogUniform(lo, hi) => Range::log_uniform(lo, hi),
@@ -248,7 +248,7 @@ impl Tune {
             }
         }
         if self.method && self.strategy == Strategy::Random {
-            let single = matches!(arch, ArchitectureSpec::SingleTask(_));
+            let weighting_ignored = arch.ignores_weighting();
             let owner = canonical_json(arch);
             for (k, range) in arch.tuning_ranges() {
                 space.push(Param {
@@ -257,7 +257,7 @@ impl Tune {
                     owner: Some(owner.clone()),
                 });
             }
-            if !single {
+            if !weighting_ignored {
                 let owner = canonical_json(weighting);
                 for (k, range) in weighting.tuning_ranges() {
                     space.push(Param {

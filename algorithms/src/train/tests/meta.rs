@@ -47,7 +47,7 @@ fn meta_learned_weights_give_the_noise_task_the_lowest_weight() {
             meta_lr: 0.01,
             ..Default::default()
         }),
-        WeightingSpec::MetaWeightNet(crate::weighting::MetaWeightNetSpec {
+        WeightingSpec::MetaWeightNet(crate::weighting::MetaWeightNet {
             meta_lr: 0.05,
             ..Default::default()
         }),

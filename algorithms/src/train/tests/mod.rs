@@ -8,8 +8,8 @@ use crate::architecture::{
 };
 use crate::device::cpu;
 use crate::engine;
+use crate::weighting::WeightingSpec;
 use crate::weighting::{Equal, Static};
-use crate::WeightingSpec;
 
 mod compose_paths;
 mod meta;

@@ -1,8 +1,8 @@
 //! torchjd-style properties of the gradient-level methods on random Jacobians (proptest):
 //! non-conflict, permutation invariance and scale invariance, across methods.
 use super::testing::*;
-use super::*;
 use crate::solvers;
+use crate::weighting::*;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{RngAlgorithm, RngSeed, TestRunner};

@@ -4,11 +4,11 @@
 // The generated tables print 17 digits, more than f64 needs.
 #![allow(clippy::excessive_precision, clippy::type_complexity, dead_code)]
 
-pub use super::combine;
-pub use super::MgdaNormalizer;
-use super::{Method, WeightingSpec};
 use crate::device::{cpu, CpuDevice};
 use crate::jacobian::Jacobian;
+pub use crate::weighting::combine;
+pub use crate::weighting::MgdaNormalizer;
+use crate::weighting::{Method, WeightingSpec};
 use rand::SeedableRng;
 
 /// A method for 3 tasks with the test stream (seed 1) and learning rate 0.01.

@@ -6,7 +6,7 @@
 //! its definition.
 
 use super::testing::{method_for, on_device_with, LOSSES};
-use super::WeightingSpec;
+use crate::weighting::WeightingSpec;
 use rand::Rng;
 
 /// A large case: its name, G's rows (f32, as training has them), the layer layout G is cut

@@ -1,7 +1,15 @@
 //! Tests of the registry as a whole: what each kind needs, the rep_grad checks, and that
-//! every registered method builds and steps on the device form.
-use super::testing::*;
+//! every registered method builds and steps on the device form; and the fixtures every
+//! method's tests share: `testing` (with the golden tables of
+//! `scripts/golden_aggregators.py`, `golden.rs` and `golden_hard.rs`), `large_cases`
+//! (training-sized Jacobians), and the cross-method properties (`properties`).
+
+pub(super) mod large_cases;
+mod properties;
+pub(super) mod testing;
+
 use super::*;
+use testing::*;
 
 /// `training.rep_grad` is refused with a loss-level weighting (which would ignore it) and
 /// with the methods that need parameter gradients; gradient-level methods and GradDrop
