@@ -16,8 +16,12 @@ use std::process::ExitCode;
 /// next step, so each step paid page faults and TLB shootdowns for memory it had just
 /// released (a LeNet sweep on 2 cores spent a quarter of its CPU time in the kernel).
 /// mimalloc keeps freed pages for reuse. Values are untouched: records stay bit-identical.
+///
+/// Wrapped by `tracking_allocator`, which tells `run::memory_meter` which run made each
+/// allocation (a run's peak heap bytes); the values computed are untouched.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tracking_allocator::Allocator<mimalloc::MiMalloc> =
+    tracking_allocator::Allocator::from_allocator(mimalloc::MiMalloc);
 
 /// mimalloc's option that keeps freed memory committed, and its value here: never purge.
 const PURGE_DELAY: (&str, &str) = ("MIMALLOC_PURGE_DELAY", "-1");
@@ -126,6 +130,13 @@ enum Command {
         /// a Slurm job array, taken from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT.
         #[arg(long, value_name = "i/n")]
         shard: Option<Shard>,
+        /// Also write TensorBoard event files, one run per id, under
+        /// <out>/tensorboard/<run id>/ (`tensorboard --logdir <out>/tensorboard`): every
+        /// evaluated metric (<split>/<task>/<metric>; train/<task>/loss is the training
+        /// loss), task weights and conflict telemetry when recorded, and the run's
+        /// hyper-parameters as text. The study key `tensorboard: true` does the same.
+        #[arg(long)]
+        tensorboard: bool,
     },
     /// A sweep as a Slurm job array (one shard per task) and a report job after it.
     Slurm {
@@ -185,6 +196,10 @@ enum Command {
         /// primary metrics).
         #[arg(long, value_name = "METRICS", value_delimiter = ',')]
         delta_metrics: Option<Vec<String>>,
+        /// Also write the TensorBoard event file of every stored run, under
+        /// <out>/tensorboard/<run id>/ (see `run --tensorboard`).
+        #[arg(long)]
+        tensorboard: bool,
     },
     /// Time training steps and sweeps, against the machine's matmul rate.
     Bench {
@@ -234,6 +249,7 @@ fn quiet_on_broken_pipe() {
 
 fn main() -> ExitCode {
     with_allocator_options();
+    mtlbench::run::memory_meter::install();
     quiet_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
@@ -245,6 +261,7 @@ fn main() -> ExitCode {
             quiet,
             device,
             shard,
+            tensorboard,
         } => commands::run(
             study.input(),
             RunOptions {
@@ -254,6 +271,7 @@ fn main() -> ExitCode {
                 progress: !quiet,
                 backend: device,
                 shard,
+                tensorboard,
             },
         ),
         Command::Slurm {
@@ -293,7 +311,8 @@ fn main() -> ExitCode {
             out,
             selection,
             delta_metrics,
-        } => commands::report(&out, selection, delta_metrics),
+            tensorboard,
+        } => commands::report(&out, selection, delta_metrics, tensorboard),
         Command::Bench {
             steps,
             rounds,

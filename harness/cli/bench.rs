@@ -1,10 +1,12 @@
 //! `mtlbench bench`: time per training step on W1 (the GradNorm toy at its paper size) and
 //! W2 (the same with a 4×1024 trunk and batch 1024) against the same run's matmul rate,
 //! every weighting's step relative to `equal`, the step of the `lenet` conv trunk (on
-//! request), and the throughput of a small sweep on 1 and 2 threads. Figures are printed, never asserted: read them as ratios of one run.
+//! request), the peak heap bytes of each of those trainers (`memory_meter`; on a GPU the
+//! host's share only), and the throughput of a small sweep on 1 and 2 threads. Figures are printed, never asserted: read them as ratios of one run.
 
 use crate::error::HarnessError;
 use crate::run::device::Backend;
+use crate::run::memory_meter;
 use crate::run::sweep::{run_sweep, SweepOptions};
 use crate::study::config::parse_study;
 use crate::study::plan;
@@ -99,7 +101,9 @@ struct Figures {
     batched_s: f64,
     equal_flops: f64,
     per_task_flops: f64,
-    methods: Vec<(String, f64)>,
+    /// Each weighting's step time and the peak heap bytes of its trainer (built and
+    /// stepped; `memory_meter`, absent where not counted).
+    methods: Vec<(String, f64, Option<u64>)>,
 }
 
 fn workload<D: BenchDevice>(
@@ -152,7 +156,7 @@ fn workload<D: BenchDevice>(
     let passes_s = seconds_per_task_gradients(&trainer, batch, steps, rounds, false);
     let batched_s = seconds_per_task_gradients(&trainer, batch, steps, rounds, true);
     // Every registered weighting, through the path it needs, relative to equal.
-    let methods: Vec<(String, f64)> = WeightingSpec::registry()
+    let methods: Vec<(String, f64, Option<u64>)> = WeightingSpec::registry()
         .into_iter()
         .filter(|(entry, _)| methods.is_none_or(|m| m.iter().any(|k| k == entry.kind)))
         .map(|(entry, weighting)| {
@@ -166,11 +170,11 @@ fn workload<D: BenchDevice>(
                 weighting: &weighting,
                 ..def()
             };
-            let mut trainer = Trainer::new(dev(), def);
-            (
-                entry.kind.to_string(),
-                seconds_per_step(&mut trainer, batch, steps, rounds, false),
-            )
+            let (seconds, peak) = memory_meter::measure(|| {
+                let mut trainer = Trainer::new(dev(), def);
+                seconds_per_step(&mut trainer, batch, steps, rounds, false)
+            });
+            (entry.kind.to_string(), seconds, peak)
         })
         .collect();
     Figures {
@@ -237,7 +241,7 @@ fn lenet_workload<D: BenchDevice>(
     dev: impl Fn() -> D,
     steps: usize,
     rounds: usize,
-) -> Vec<(&'static str, f64)> {
+) -> Vec<(&'static str, f64, Option<u64>)> {
     let steps = steps.div_ceil(5).max(1);
     let suite = lenet_suite(LENET_BATCH);
     let model = ModelSpec {
@@ -256,26 +260,35 @@ fn lenet_workload<D: BenchDevice>(
     ]
     .into_iter()
     .map(|(label, architecture, weighting)| {
-        let mut trainer = Trainer::new(
-            dev(),
-            RunDefinition {
-                suite: &suite,
-                architecture,
-                weighting,
-                model: &model,
-                training: &training,
-                seeds: RunSeeds {
-                    init: 1,
-                    batches: 1,
+        let (seconds, peak) = memory_meter::measure(|| {
+            let mut trainer = Trainer::new(
+                dev(),
+                RunDefinition {
+                    suite: &suite,
+                    architecture,
+                    weighting,
+                    model: &model,
+                    training: &training,
+                    seeds: RunSeeds {
+                        init: 1,
+                        batches: 1,
+                    },
                 },
-            },
-        );
-        (
-            label,
-            seconds_per_step(&mut trainer, LENET_BATCH, steps, rounds, false),
-        )
+            );
+            seconds_per_step(&mut trainer, LENET_BATCH, steps, rounds, false)
+        });
+        (label, seconds, peak)
     })
     .collect()
+}
+
+/// A trainer's peak heap bytes (model, optimizer state, a step's activations and
+/// gradients) as printed beside its step time.
+fn peak_text(peak: Option<u64>) -> String {
+    match peak {
+        Some(bytes) => format!("peak heap {:>8.2} MiB", bytes as f64 / (1024.0 * 1024.0)),
+        None => "peak heap –".to_string(),
+    }
 }
 
 /// Prints one workload's figures against the matmul rate `gflops`.
@@ -321,13 +334,14 @@ fn print_figures(shape: Shape, on: &str, gflops: f64, f: &Figures) {
     let equal_method = f
         .methods
         .iter()
-        .find(|(k, _)| k == "equal")
+        .find(|(k, _, _)| k == "equal")
         .map_or(f.equal_s, |m| m.1);
-    for (kind, seconds) in &f.methods {
+    for (kind, seconds, peak) in &f.methods {
         println!(
-            "  {kind:<16} {:>9.2} ms/step  {:>5.2}x",
+            "  {kind:<16} {:>9.2} ms/step  {:>5.2}x  {}",
             seconds * 1e3,
-            seconds / equal_method
+            seconds / equal_method,
+            peak_text(*peak)
         );
     }
 }
@@ -423,11 +437,12 @@ pub fn run(
             "LeNet = the lenet trunk (conv 10 5×5, max-pool 2, conv 20 5×5, max-pool 2, dense 50), batch {LENET_BATCH} of 28×28×1, two 10-class tasks, Adam, {on}:"
         );
         let base = figures[0].1;
-        for (label, seconds) in &figures {
+        for (label, seconds, peak) in &figures {
             println!(
-                "  {label:<46} {:>9.1} ms/step  {:>5.2}x",
+                "  {label:<46} {:>9.1} ms/step  {:>5.2}x  {}",
                 seconds * 1e3,
-                seconds / base
+                seconds / base,
+                peak_text(*peak)
             );
         }
     }
@@ -452,6 +467,7 @@ pub fn run(
                 progress: false,
                 backend,
                 shard: None,
+                tensorboard: false,
             };
             let start = Instant::now();
             let summary = run_sweep(&study.text, &runs, &opts)?;

@@ -103,6 +103,8 @@ pub struct RunOptions {
     pub backend: Backend,
     /// Default: from Slurm's array variables, when set; else the whole plan.
     pub shard: Option<Shard>,
+    /// Write TensorBoard event files (also when the study sets `tensorboard: true`).
+    pub tensorboard: bool,
 }
 
 pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
@@ -145,6 +147,7 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
         progress: o.progress,
         backend: o.backend,
         shard,
+        tensorboard: o.tensorboard || study.config.tensorboard,
     };
     let runs = match &study.config.tune {
         None => runs,
@@ -389,6 +392,7 @@ pub fn report(
     out: &Path,
     selection: Option<Selection>,
     delta_metrics: Option<Vec<String>>,
+    tensorboard: bool,
 ) -> Result<u8, HarnessError> {
     if !out.join(mtlbench_results::store::RUNS_DIR).is_dir() {
         return Err(HarnessError::Output {
@@ -430,6 +434,14 @@ pub fn report(
         mtlbench_results::report::write_report(out, &selection, &metrics, published.as_ref())?.files
     {
         println!("{}", file.display());
+    }
+    if tensorboard {
+        let n = mtlbench_results::tensorboard::write_all(out)?;
+        println!(
+            "{} ({n} runs)",
+            out.join(mtlbench_results::tensorboard::TENSORBOARD_DIR)
+                .display()
+        );
     }
     Ok(0)
 }

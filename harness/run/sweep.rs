@@ -34,6 +34,8 @@ pub struct SweepOptions {
     /// Carry out only this part of the plan (the other shards run elsewhere, into the
     /// same directory).
     pub shard: Option<Shard>,
+    /// Also write each stored run's TensorBoard event file (`mtlbench_results::tensorboard`).
+    pub tensorboard: bool,
 }
 
 /// What a sweep did.
@@ -195,6 +197,9 @@ pub fn run_sweep(
             .map(|spec| {
                 let record = execute(spec, &cache, opts.backend);
                 store::write_run(&runs_path, &record)?;
+                if opts.tensorboard {
+                    mtlbench_results::tensorboard::write_run(&opts.out, &record)?;
+                }
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 if line_per_run {
                     eprintln!(
@@ -238,6 +243,7 @@ fn progress_bar(len: usize, show: bool) -> ProgressBar {
 pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord {
     let start = Instant::now();
     let mut data_time_s = 0.0f64;
+    let mut peak_memory_bytes = None;
     let result = catch_unwind(AssertUnwindSafe(
         || -> Result<(TrainOutcome, Arc<SuiteData>), String> {
             let data_start = Instant::now();
@@ -258,20 +264,23 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
                     batches: spec.seeds.batches,
                 },
             };
-            let outcome = match spec.kind.adaptation() {
-                None => backend.train(def)?,
-                Some((config, start)) => {
-                    // The held-out tasks come from the data seed: every start of a
-                    // replicate adapts to the same unseen tasks.
-                    let held_out = |k: usize| {
-                        spec.suite
-                            .held_out_tasks(spec.seeds.data, config.held_out, k, config.query)
-                            .unwrap_or_default()
-                    };
-                    adaptation_outcome(backend.adapt(&def, config, start, &held_out)?)
-                }
-            };
-            Ok((outcome, suite.clone()))
+            let (outcome, peak) = crate::run::memory_meter::measure(|| {
+                Ok::<_, String>(match spec.kind.adaptation() {
+                    None => backend.train(def)?,
+                    Some((config, start)) => {
+                        // The held-out tasks come from the data seed: every start of a
+                        // replicate adapts to the same unseen tasks.
+                        let held_out = |k: usize| {
+                            spec.suite
+                                .held_out_tasks(spec.seeds.data, config.held_out, k, config.query)
+                                .unwrap_or_default()
+                        };
+                        adaptation_outcome(backend.adapt(&def, config, start, &held_out)?)
+                    }
+                })
+            });
+            peak_memory_bytes = peak;
+            Ok((outcome?, suite.clone()))
         },
     ));
     let wall_time_s = (start.elapsed().as_secs_f64() - data_time_s).max(0.0);
@@ -313,6 +322,10 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
         parameter_bytes: outcome.parameter_bytes,
         optimizer_bytes: outcome.optimizer_bytes,
         device_memory_bytes: outcome.device_memory_bytes,
+        peak_memory_bytes: match backend {
+            Backend::Cpu => peak_memory_bytes,
+            Backend::Cuda => outcome.device_memory_bytes.map(|n| n as u64),
+        },
         solver_mean_iterations: outcome.solver.map(|s| s.mean_iterations),
         solver_max_gap: outcome.solver.map(|s| s.max_gap),
         solver_fallbacks: outcome

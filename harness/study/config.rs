@@ -62,6 +62,10 @@ pub struct StudyConfig {
     /// A paper's table to set beside this study's results (`published.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<mtlbench_results::published::Published>,
+    /// Write each run's TensorBoard event file under `<out>/tensorboard/<run id>/` (as
+    /// `mtlbench run --tensorboard` does).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tensorboard: bool,
 }
 
 fn default_replicates() -> usize {

@@ -21,6 +21,7 @@ pub mod store;
 pub mod summary;
 pub mod tables;
 pub mod telemetry;
+pub mod tensorboard;
 pub mod terminal;
 pub mod transfer;
 

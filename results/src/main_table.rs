@@ -138,6 +138,7 @@ pub fn main_table(summary: &StudySummary) -> Vec<Section> {
             ("passes fwd/bwd", None),
             ("params (KiB)", None),
             ("opt. state (KiB)", None),
+            ("peak mem. (MiB)", None),
             ("runs not ok", None),
         ] {
             columns.push(Column {
@@ -216,6 +217,11 @@ fn row_cells(
     )));
     cells.push(Cell::text(format!("{:.1}", delta.parameter_bytes / 1024.0)));
     cells.push(Cell::text(format!("{:.1}", delta.optimizer_bytes / 1024.0)));
+    cells.push(Cell::text(if delta.peak_memory_bytes.is_nan() {
+        "–".to_string()
+    } else {
+        format!("{:.1}", delta.peak_memory_bytes / (1024.0 * 1024.0))
+    }));
     cells.push(Cell::text(delta.not_ok.to_string()));
     cells
 }

@@ -201,6 +201,14 @@ pub struct RunRecord {
     /// the run's peak working set; runs sharing the GPU at once count in each other's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_memory_bytes: Option<usize>,
+    /// The peak memory of the run's training, a measured cost like `wall_time_s` (not part
+    /// of the bit-identity of records): on the CPU, the most heap bytes the run's own
+    /// allocations held at once (model, optimizer state, activations, gradients, dfdx's
+    /// cache of freed buffers; `mtlbench::run::memory_meter`); on a GPU, the device memory
+    /// (`device_memory_bytes`). Absent where it was not measured (records written before
+    /// it, a library build without the counting allocator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_memory_bytes: Option<u64>,
     /// Mean iterations of the method's inner solver per step (methods that solve one).
     #[serde(default)]
     pub solver_mean_iterations: Option<f64>,
@@ -329,6 +337,7 @@ pub(crate) fn test_run(
         parameter_bytes: 0,
         optimizer_bytes: 0,
         device_memory_bytes: None,
+        peak_memory_bytes: None,
         solver_mean_iterations: None,
         solver_max_gap: None,
         solver_fallbacks: None,

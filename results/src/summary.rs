@@ -80,6 +80,9 @@ pub struct DeltaRow {
     pub backward_passes: f64,
     pub parameter_bytes: f64,
     pub optimizer_bytes: f64,
+    /// Mean peak memory of a run's training (`RunRecord::peak_memory_bytes`) over the ok
+    /// runs that measured it; NaN where none did.
+    pub peak_memory_bytes: f64,
     /// Runs of this cell that did not finish with status `ok`.
     pub not_ok: usize,
 }
@@ -312,6 +315,17 @@ pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySumma
             backward_passes: mean_of(&|r| r.backward_passes as f64),
             parameter_bytes: mean_of(&|r| r.parameter_bytes as f64),
             optimizer_bytes: mean_of(&|r| r.optimizer_bytes as f64),
+            peak_memory_bytes: {
+                let peaks: Vec<f64> = ok
+                    .iter()
+                    .filter_map(|r| r.peak_memory_bytes.map(|b| b as f64))
+                    .collect();
+                if peaks.is_empty() {
+                    f64::NAN
+                } else {
+                    peaks.iter().sum::<f64>() / peaks.len() as f64
+                }
+            },
             not_ok: cell.len() - ok.len(),
         });
     }

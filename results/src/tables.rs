@@ -44,6 +44,7 @@ pub const RUNS_COLUMNS: &[&str] = &[
     "parameter_bytes",
     "optimizer_bytes",
     "device_memory_bytes",
+    "peak_memory_bytes",
     "solver_mean_iterations",
     "solver_max_gap",
     "solver_fallbacks",
@@ -76,6 +77,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
     let mut solver_gaps: Vec<Option<f64>> = Vec::new();
     let mut solver_fallbacks: Vec<Option<u64>> = Vec::new();
     let mut device_memory: Vec<Option<u64>> = Vec::new();
+    let mut peak_memory: Vec<Option<u64>> = Vec::new();
     for run in runs {
         let subset = run
             .kind
@@ -143,6 +145,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
             solver_gaps.push(run.solver_max_gap);
             solver_fallbacks.push(run.solver_fallbacks.map(|n| n as u64));
             device_memory.push(run.device_memory_bytes.map(|n| n as u64));
+            peak_memory.push(run.peak_memory_bytes);
         }
     }
     let columns = RUNS_COLUMNS
@@ -154,6 +157,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
             "solver_max_gap" => col(name, std::mem::take(&mut solver_gaps)),
             "solver_fallbacks" => col(name, std::mem::take(&mut solver_fallbacks)),
             "device_memory_bytes" => col(name, std::mem::take(&mut device_memory)),
+            "peak_memory_bytes" => col(name, std::mem::take(&mut peak_memory)),
             _ if s.contains_key(name) => col(name, s.remove(name).unwrap_or_default()),
             _ if u.contains_key(name) => col(name, u.remove(name).unwrap_or_default()),
             _ => col(name, f.remove(name).unwrap_or_default()),
@@ -482,7 +486,8 @@ pub fn efficiency_frames(
 /// per (suite, fraction, algorithm) rows with task `(all)`: each Δm variant under its
 /// name, `negative_transfer_tasks` (n = tasks compared), `mean_rank`, the paired t tests’
 /// p-values `p_paired_vs_single_task` and `p_paired_vs_equal`, and the mean cost per run
-/// `wall_time_s` and `backward_passes`.
+/// `wall_time_s`, `steps`, the passes, the parameter and optimizer bytes and
+/// `peak_memory_bytes` (NaN where no run measured it).
 pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
     let mut suite = Vec::new();
     let mut fraction = Vec::new();
@@ -572,6 +577,7 @@ pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
             ("backward_passes", row.backward_passes),
             ("parameter_bytes", row.parameter_bytes),
             ("optimizer_bytes", row.optimizer_bytes),
+            ("peak_memory_bytes", row.peak_memory_bytes),
         ] {
             push(&row.key, "(all)", name, false, &single(value, n), bad);
         }
