@@ -81,6 +81,7 @@ def records(d):
         r = json.loads(p.read_text())
         r.pop("wall_time_s", None)
         r.pop("data_time_s", None)
+        r.pop("peak_memory_bytes", None)
         out[p.name] = r
     return out
 a, b = records(sys.argv[1]), records(sys.argv[2])

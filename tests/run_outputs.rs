@@ -41,10 +41,25 @@ fn run_ok(dir: &Path, args: &[&str]) {
     assert!(o.status.success(), "{args:?}: {}", stderr(&o));
 }
 
+/// The records of `out` without their measured costs (wall-clock times, peak memory).
 fn records(out: &Path) -> Vec<serde_json::Value> {
     records_without_wall_clock(out)
         .into_iter()
         .map(|(_, r)| r)
+        .collect()
+}
+
+/// The records of `out` as stored.
+fn stored_records(out: &Path) -> Vec<serde_json::Value> {
+    let mut paths: Vec<_> = std::fs::read_dir(out.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
         .collect()
 }
 
@@ -90,10 +105,15 @@ fn tensorboard_files_hold_every_curve_of_the_records() {
         assert_eq!(names.len(), 1, "{names:?}");
         written.push(std::fs::read(file("tb", id)).unwrap());
     }
-    // `report --tensorboard` writes the same files from the stored records.
+    // `report --tensorboard` writes the same files from the stored records (here over the
+    // sweep's), and for a directory written without them.
+    std::fs::remove_dir_all(d.join("tb/tensorboard")).unwrap();
+    run_ok(d, &["report", "tb", "--tensorboard"]);
     run_ok(d, &["report", "plain", "--tensorboard"]);
     for (r, bytes) in recs.iter().zip(&written) {
-        assert_eq!(&std::fs::read(file("plain", r["id"].as_str().unwrap())).unwrap(), bytes);
+        let id = r["id"].as_str().unwrap();
+        assert_eq!(&std::fs::read(file("tb", id)).unwrap(), bytes);
+        assert!(file("plain", id).is_file());
     }
     // TensorBoard's own reader, not this crate's code, against the JSON records. CI sets
     // MTLBENCH_REQUIRE_TENSORBOARD so that a missing reader fails there.
@@ -166,7 +186,7 @@ fn peaks(dir: &Path, out: &str, trunk: &str, threads: &str) -> Vec<(String, u64,
             "training.conflict_every=0",
         ],
     );
-    let mut peaks: Vec<(String, u64, u64)> = records(&dir.join(out))
+    let mut peaks: Vec<(String, u64, u64)> = stored_records(&dir.join(out))
         .iter()
         .map(|r| {
             let state = r["parameter_bytes"].as_u64().unwrap() + r["optimizer_bytes"].as_u64().unwrap();
@@ -202,4 +222,43 @@ fn peak_memory_grows_with_the_trunk_and_with_gradient_level_methods() {
     // The run's own figure: the same with one run at a time and with two side by side.
     let side_by_side = peaks(d, "narrow2", "[16]", "2");
     assert_eq!(side_by_side, narrow);
+}
+
+/// The MiB figure after "peak heap" on the line of `bench`'s output that starts with
+/// `label` (after its indent).
+fn bench_peak(out: &str, label: &str) -> f64 {
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no line for {label}:\n{out}"));
+    let after = line
+        .split("peak heap")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no peak on {line}"));
+    after
+        .trim()
+        .trim_end_matches("MiB")
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no figure on {line}"))
+}
+
+#[test]
+fn bench_prints_each_methods_peak_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::bin()
+        .current_dir(dir.path())
+        .env_remove("MTLBENCH_DATA")
+        .args([
+            "bench", "--steps", "1", "--rounds", "1", "--methods", "equal,mgda",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    // W1's parameters (250·100 + 3·100·100 + 10·(100·100) weights, f32) alone are ~0.6 MiB,
+    // held three times with Adam's moments.
+    for method in ["equal ", "mgda "] {
+        assert!(bench_peak(&out, method) > 1.7, "{out}");
+    }
 }

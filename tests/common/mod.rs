@@ -61,7 +61,8 @@ training:
   lr: 0.01
 ";
 
-/// Every stored run record of `out`, as JSON with the wall-clock fields removed.
+/// Every stored run record of `out`, as JSON with the measured costs that are not a
+/// function of the study and seed removed (wall-clock times, peak memory).
 pub fn records_without_wall_clock(out: &Path) -> Vec<(String, serde_json::Value)> {
     let mut records: Vec<(String, serde_json::Value)> = std::fs::read_dir(out.join("runs"))
         .unwrap()
@@ -70,7 +71,7 @@ pub fn records_without_wall_clock(out: &Path) -> Vec<(String, serde_json::Value)
         .map(|p| {
             let mut v: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-            for timing in ["wall_time_s", "data_time_s"] {
+            for timing in ["wall_time_s", "data_time_s", "peak_memory_bytes"] {
                 v.as_object_mut().unwrap().remove(timing);
             }
             (p.file_name().unwrap().to_string_lossy().into_owned(), v)
