@@ -79,7 +79,10 @@ fn tensorboard_files_hold_every_curve_of_the_records() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_study(d, "s.yaml", EVENTS);
-    run_ok(d, &["run", "s.yaml", "--out", "tb", "--quiet", "--tensorboard"]);
+    run_ok(
+        d,
+        &["run", "s.yaml", "--out", "tb", "--quiet", "--tensorboard"],
+    );
     run_ok(d, &["run", "s.yaml", "--out", "plain", "--quiet"]);
     // The events are derived: the records are the same with and without them.
     assert_eq!(records(&d.join("tb")), records(&d.join("plain")));
@@ -157,7 +160,15 @@ fn the_study_key_asks_for_tensorboard_files_too() {
     }
     let o = run_in(
         d,
-        &["run", "s.yaml", "--out", "bad", "--quiet", "--set", "tensorboard=3"],
+        &[
+            "run",
+            "s.yaml",
+            "--out",
+            "bad",
+            "--quiet",
+            "--set",
+            "tensorboard=3",
+        ],
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("tensorboard"), "{}", stderr(&o));
@@ -189,7 +200,8 @@ fn peaks(dir: &Path, out: &str, trunk: &str, threads: &str) -> Vec<(String, u64,
     let mut peaks: Vec<(String, u64, u64)> = stored_records(&dir.join(out))
         .iter()
         .map(|r| {
-            let state = r["parameter_bytes"].as_u64().unwrap() + r["optimizer_bytes"].as_u64().unwrap();
+            let state =
+                r["parameter_bytes"].as_u64().unwrap() + r["optimizer_bytes"].as_u64().unwrap();
             (
                 r["weighting"].as_str().unwrap().to_string(),
                 r["peak_memory_bytes"].as_u64().expect("a measured peak"),
@@ -250,7 +262,13 @@ fn bench_prints_each_methods_peak_memory() {
         .current_dir(dir.path())
         .env_remove("MTLBENCH_DATA")
         .args([
-            "bench", "--steps", "1", "--rounds", "1", "--methods", "equal,mgda",
+            "bench",
+            "--steps",
+            "1",
+            "--rounds",
+            "1",
+            "--methods",
+            "equal,mgda",
         ])
         .output()
         .unwrap();

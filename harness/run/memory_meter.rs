@@ -117,7 +117,8 @@ thread_local! {
 /// thread would otherwise weigh about a MiB more than the same run after it).
 fn prepare_thread() {
     if !PREPARED.with(|p| p.replace(true)) {
-        let _ = mtlbench_algorithms::bench::matmul_gflops(&mtlbench_algorithms::device::cpu(), 128, 1);
+        let _ =
+            mtlbench_algorithms::bench::matmul_gflops(&mtlbench_algorithms::device::cpu(), 128, 1);
     }
 }
 

@@ -74,7 +74,11 @@ fn scalars(r: &RunRecord) -> BTreeMap<usize, Vec<Value>> {
         });
     };
     for p in &r.points {
-        add(p.step, format!("{}/{}/{}", p.split, p.task, p.metric), p.value);
+        add(
+            p.step,
+            format!("{}/{}/{}", p.split, p.task, p.metric),
+            p.value,
+        );
     }
     for w in &r.weights {
         add(w.step, format!("weights/{}", w.task), w.value);
@@ -232,7 +236,10 @@ mod tests {
         let mut r = test_run("hard_sharing", 0, &[]);
         r.hparams = "{\"a\":\"x|y\"}".into();
         let text = hparams_text(&r);
-        assert!(text.contains("| hparams | `{\"a\":\"x\\|y\"}` |\n"), "{text}");
+        assert!(
+            text.contains("| hparams | `{\"a\":\"x\\|y\"}` |\n"),
+            "{text}"
+        );
         assert!(text.starts_with("| key | value |\n|---|---|\n| id | `hard_sharing-0` |\n"));
     }
 }
