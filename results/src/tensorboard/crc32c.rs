@@ -57,6 +57,7 @@ mod tests {
 
     /// The mask of the definition, written out: ((c >> 15) | (c << 17)) + 0xa282ead8.
     #[test]
+    #[allow(clippy::manual_rotate)] // the definition's form, not the code's
     fn masking() {
         let c = crc32c(b"123456789");
         let expected = ((c >> 15) | (c << 17)).wrapping_add(0xa282_ead8);
