@@ -1,11 +1,12 @@
 //! The paper-style main table, built once and rendered as Markdown and as LaTeX
 //! (booktabs): per suite and fraction, rows = algorithms; columns = each task's shown
 //! metric ± 95% CI, the four Δm variants, the negative-transfer count, the mean rank, the
-//! paired tests and the cost per run. The best value of each ranked column is bold.
+//! paired tests, the cost per run, then the worst task's gain and the spread of the per-task
+//! gains. The best value of each ranked column is bold.
 
 use crate::selection::Selection;
 use crate::summary::{DeltaRow, GroupKey, StudySummary};
-use crate::tables::format_estimate;
+use crate::tables::{format_estimate, GAIN_SPREAD_LABEL, WORST_TASK_LABEL};
 use crate::transfer::DeltaVariant;
 use std::fmt::Write as _;
 
@@ -145,6 +146,16 @@ pub fn main_table(summary: &StudySummary) -> Vec<Section> {
                 better,
             });
         }
+        // Appended after the older columns (docs/FORMULAS.md#worst-task-and-balance).
+        for (header, better) in [
+            (format!("{WORST_TASK_LABEL} ↑"), Some(Better::Higher)),
+            (format!("{GAIN_SPREAD_LABEL} ↓"), Some(Better::Lower)),
+        ] {
+            columns.push(Column {
+                header: header.into(),
+                better,
+            });
+        }
         let rows = summary
             .deltas
             .iter()
@@ -217,6 +228,13 @@ fn row_cells(
     cells.push(Cell::text(format!("{:.1}", delta.parameter_bytes / 1024.0)));
     cells.push(Cell::text(format!("{:.1}", delta.optimizer_bytes / 1024.0)));
     cells.push(Cell::text(delta.not_ok.to_string()));
+    for stats in [&delta.worst_task, &delta.gain_spread] {
+        cells.push(if stats.n == 0 {
+            Cell::text("–")
+        } else {
+            Cell::ranked(format_estimate(stats.mean, stats.ci95), stats.mean)
+        });
+    }
     cells
 }
 
