@@ -394,4 +394,66 @@ mod tests {
         assert!(tex.contains(r"$\Delta$p LibMTL (\%) $\uparrow$"));
         assert!(tex.contains(r"\caption{toy\_1 (training fraction 1; selection: best\_val)}"));
     }
+
+    /// The worst task's gain and the gain spread are the last two columns, after every
+    /// older one in its place; the best worst-task gain is the highest, the best spread the
+    /// lowest. Gains: replicate 0 (+30 %, −20 %), replicate 1 (+10 %, −10 %).
+    #[test]
+    fn worst_task_and_spread_are_appended_columns() {
+        use crate::record::test_run;
+        use crate::summary::summarize_study;
+        use crate::transfer::DeltaMetrics;
+        let base = |r| {
+            test_run(
+                "single_task",
+                r,
+                &[("a", "mse", false, 1.0), ("b", "mse", false, 1.0)],
+            )
+        };
+        let runs = vec![
+            base(0),
+            base(1),
+            test_run(
+                "hard_sharing",
+                0,
+                &[("a", "mse", false, 0.7), ("b", "mse", false, 1.2)],
+            ),
+            test_run(
+                "hard_sharing",
+                1,
+                &[("a", "mse", false, 0.9), ("b", "mse", false, 1.1)],
+            ),
+        ];
+        let sections = main_table(&summarize_study(&runs, &DeltaMetrics::default()));
+        let headers: Vec<&str> = sections[0]
+            .columns
+            .iter()
+            .map(|c| c.header.as_str())
+            .collect();
+        let n = headers.len();
+        assert_eq!(
+            &headers[n - 3..],
+            &[
+                "runs not ok",
+                "worst task gain (%) ↑",
+                "task gain spread (%) ↓"
+            ]
+        );
+        assert_eq!(headers[..n - 2].len(), 1 + 2 + 4 + 10);
+        let (_, cells) = &sections[0].rows[1];
+        // Worst: −20 and −10, mean −15; spread: 25 and 10, mean 17.5.
+        assert!(
+            (cells[n - 2].value + 15.0).abs() < 1e-9,
+            "{:?}",
+            cells[n - 2]
+        );
+        assert!(
+            (cells[n - 1].value - 17.5).abs() < 1e-9,
+            "{:?}",
+            cells[n - 1]
+        );
+        let best = sections[0].best();
+        // The baseline (0, 0) is best on both.
+        assert!(best[0][n - 2] && best[0][n - 1] && !best[1][n - 2]);
+    }
 }

@@ -315,3 +315,84 @@ pub fn relationships_markdown(study: &str, rels: &[CellRelations], gains: &[Pair
     }
     md
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::TelemetryRow;
+    use crate::telemetry::summarize_telemetry;
+
+    fn row(step: usize, measure: &str, task: Option<&str>, value: Option<f64>) -> TelemetryRow {
+        TelemetryRow {
+            step,
+            epoch: 1,
+            measure: measure.into(),
+            task_a: task.map(String::from),
+            task_b: task.map(String::from),
+            layer: None,
+            value,
+        }
+    }
+
+    /// Magnitudes logged beside the cosines: each task's mean ‖gᵢ‖ in suite order (b then
+    /// a, as stored), the mean ratio over the steps where it is finite; by hand over two
+    /// replicates of two steps. A record of the older kind (cosines only) has none, and
+    /// its relationships.md has no norm table; the chart is drawn only for the first.
+    #[test]
+    fn gradient_norms_by_cell_and_old_records_without_them() {
+        let run = |replicate: usize, norms: [(f64, f64); 2], ratios: [Option<f64>; 2]| {
+            let mut r = crate::record::test_run(
+                "hard_sharing",
+                replicate,
+                &[("b", "mse", false, 1.0), ("a", "mse", false, 1.0)],
+            );
+            for (step, ((nb, na), ratio)) in norms.iter().zip(ratios).enumerate() {
+                let mut cosine = row(step, "cosine", Some("b"), Some(0.5));
+                cosine.task_b = Some("a".into());
+                r.telemetry.push(cosine);
+                r.telemetry
+                    .push(row(step, "grad_norm", Some("b"), Some(*nb)));
+                r.telemetry
+                    .push(row(step, "grad_norm", Some("a"), Some(*na)));
+                r.telemetry.push(row(step, "grad_norm_ratio", None, ratio));
+            }
+            r
+        };
+        // Replicate 1's second step has a zero gradient: its ratio is stored as null.
+        let runs = [
+            run(0, [(2.0, 1.0), (4.0, 1.0)], [Some(2.0), Some(4.0)]),
+            run(1, [(6.0, 3.0), (0.0, 1.0)], [Some(2.0), None]),
+        ];
+        let refs: Vec<&RunRecord> = runs.iter().collect();
+        let cells = summarize_telemetry(&refs);
+        let rels = relations(&refs, &cells);
+        assert_eq!(rels[0].tasks, vec!["b", "a"]);
+        // b: (2 + 4 + 6 + 0)/4 = 3; a: (1 + 1 + 3 + 1)/4 = 1.5; ratio (2 + 4 + 2)/3.
+        assert_eq!(rels[0].grad_norms, Some(vec![3.0, 1.5]));
+        assert_eq!(rels[0].grad_norm_ratio, Some(8.0 / 3.0));
+        let md = relationships_markdown("s", &rels, &[]);
+        assert!(md.contains("| mean ‖gᵢ‖ | 3.000 | 1.500 |"), "{md}");
+        assert!(md.contains("Mean norm ratio max ‖gᵢ‖ / min ‖gᵢ‖: 2.667"));
+        let figures = crate::charts::figures::magnitude_figures(&refs, &rels);
+        assert_eq!(figures.len(), 1);
+        assert!(figures[0].0.ends_with("_grad_norms"));
+
+        let old: Vec<RunRecord> = runs
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.telemetry.retain(|t| t.measure == "cosine");
+                r
+            })
+            .collect();
+        let refs: Vec<&RunRecord> = old.iter().collect();
+        let rels = relations(&refs, &summarize_telemetry(&refs));
+        assert_eq!(
+            (rels[0].grad_norms.clone(), rels[0].grad_norm_ratio),
+            (None, None)
+        );
+        assert!(rels[0].cosine.is_some());
+        assert!(!relationships_markdown("s", &rels, &[]).contains("mean ‖gᵢ‖ |"));
+        assert!(crate::charts::figures::magnitude_figures(&refs, &rels).is_empty());
+    }
+}
