@@ -70,7 +70,7 @@ mod tests {
             }
             for i in 0..k {
                 permute(k - 1, order, seen);
-                let j = if k % 2 == 0 { i } else { 0 };
+                let j = if k.is_multiple_of(2) { i } else { 0 };
                 order.swap(j, k - 1);
             }
         }

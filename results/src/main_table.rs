@@ -151,10 +151,7 @@ pub fn main_table(summary: &StudySummary) -> Vec<Section> {
             (format!("{WORST_TASK_LABEL} ↑"), Some(Better::Higher)),
             (format!("{GAIN_SPREAD_LABEL} ↓"), Some(Better::Lower)),
         ] {
-            columns.push(Column {
-                header: header.into(),
-                better,
-            });
+            columns.push(Column { header, better });
         }
         let rows = summary
             .deltas
