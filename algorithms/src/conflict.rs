@@ -1,8 +1,9 @@
 //! Gradient-conflict measures on the per-task gradients of the shared parameters and the
 //! applied update (docs/FORMULAS.md#gradient-conflict): pairwise cosines, conflict ratio and
 //! severity, gradient magnitude similarity, update conflict, alignment with the mean gradient, the
-//! norm of the summed gradient, the condition number of GGᵀ and GradDrop's sign purity;
-//! optionally the pairwise cosines per shared layer. During training they read the
+//! norm of the summed gradient, the condition number of GGᵀ, GradDrop's sign purity, and
+//! each task's gradient norm with the ratio of the largest to the smallest
+//! (docs/FORMULAS.md#gradient-magnitudes); optionally the pairwise cosines per shared layer. During training they read the
 //! Gramian of G (accumulated in f64), the products Gd and the column sums of G; the
 //! host forms on `&[Vec<f32>]` serve the tests.
 
@@ -10,7 +11,8 @@ use crate::jacobian::{Direction, Jacobian};
 use crate::solvers;
 use dfdx::prelude::*;
 
-/// One measured value; `tasks` names the task pair (or single task) it is about.
+/// One measured value; `tasks` names the task pair it is about, or (i, i) for a measure of
+/// task i alone (`grad_norm`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measure {
     pub name: &'static str,
@@ -214,7 +216,27 @@ pub fn measures_from(inputs: &Inputs) -> Vec<Measure> {
     };
     out.push(Measure::all("condition_number", None, condition));
     out.push(Measure::all("sign_purity", None, inputs.sign_purity));
+    // Magnitudes (docs/FORMULAS.md#gradient-magnitudes), after the older measures so that
+    // their order in a record is unchanged.
+    for (i, n) in norm.iter().enumerate() {
+        out.push(Measure::all("grad_norm", Some((i, i)), *n));
+    }
+    out.push(Measure::all("grad_norm_ratio", None, norm_ratio(&norm)));
     out
+}
+
+/// max ‖gᵢ‖ / min ‖gᵢ‖ (≥ 1): ∞ when a task's gradient is zero and another's is not, NaN
+/// when all are zero or there are none.
+pub fn norm_ratio(norms: &[f64]) -> f64 {
+    let max = norms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let min = norms.iter().cloned().fold(f64::INFINITY, f64::min);
+    if norms.is_empty() || max <= 0.0 {
+        f64::NAN
+    } else if min <= 0.0 {
+        f64::INFINITY
+    } else {
+        max / min
+    }
 }
 
 #[cfg(test)]
@@ -268,5 +290,90 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!((m[0].layer, m[0].value), (Some(0), 0.0));
         assert_eq!((m[1].layer, m[1].value), (Some(1), -1.0));
+    }
+
+    fn norms(m: &[Measure]) -> Vec<f64> {
+        m.iter()
+            .filter(|x| x.name == "grad_norm")
+            .map(|x| {
+                let (i, j) = x.tasks.unwrap();
+                assert_eq!(i, j);
+                x.value
+            })
+            .collect()
+    }
+
+    /// A hand-made Jacobian: rows (3, 4, 0), (0, 0, −2), (1, 0, 0) have norms 5, 2 and 1,
+    /// in task order (task i's norm is measure (i, i)); the ratio is 5/1. A zero row makes
+    /// the ratio infinite; all zero, undefined.
+    #[test]
+    fn gradient_norms_by_hand() {
+        let grads = vec![
+            vec![3.0f32, 4.0, 0.0],
+            vec![0.0, 0.0, -2.0],
+            vec![1.0, 0.0, 0.0],
+        ];
+        let m = measures(&grads, &[1.0, 0.0, 0.0]);
+        assert_eq!(norms(&m), vec![5.0, 2.0, 1.0]);
+        let tasks: Vec<(usize, usize)> = m
+            .iter()
+            .filter(|x| x.name == "grad_norm")
+            .map(|x| x.tasks.unwrap())
+            .collect();
+        assert_eq!(tasks, vec![(0, 0), (1, 1), (2, 2)]);
+        assert_eq!(value(&m, "grad_norm_ratio", None), 5.0);
+        let zero = measures(&[vec![1.0f32, 0.0], vec![0.0, 0.0]], &[1.0, 0.0]);
+        assert!(value(&zero, "grad_norm_ratio", None).is_infinite());
+        let none = measures(&[vec![0.0f32], vec![0.0]], &[1.0]);
+        assert!(value(&none, "grad_norm_ratio", None).is_nan());
+        // The older measures come first, in their order, the magnitudes after them.
+        let names: Vec<&str> = m.iter().map(|x| x.name).collect();
+        let first_norm = names.iter().position(|n| *n == "grad_norm").unwrap();
+        assert_eq!(names[first_norm - 1], "sign_purity");
+        assert_eq!(*names.last().unwrap(), "grad_norm_ratio");
+    }
+
+    /// On seeded random Jacobians (2–5 tasks, 1–40 parameters): the ratio is at least 1 and
+    /// equals max/min of the norms; scaling one task's gradient by c (the gradient of c·Lᵢ)
+    /// scales its norm by c and leaves the others' bits unchanged.
+    #[test]
+    fn norm_ratio_is_at_least_one_and_norms_scale() {
+        let mut state: u64 = 0x853c_49e6_748f_ea9b;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 40) as f64 / (1u64 << 24) as f64 * 2.0 - 1.0) as f32
+        };
+        for case in 0..200 {
+            let t = 2 + case % 4;
+            let p = 1 + (case * 7) % 40;
+            let grads: Vec<Vec<f32>> = (0..t).map(|_| (0..p).map(|_| next()).collect()).collect();
+            let update: Vec<f32> = (0..p).map(|_| next()).collect();
+            let m = measures(&grads, &update);
+            let n = norms(&m);
+            let ratio = value(&m, "grad_norm_ratio", None);
+            assert!(ratio >= 1.0, "{ratio}");
+            let (max, min) = (
+                n.iter().cloned().fold(0.0, f64::max),
+                n.iter().cloned().fold(f64::INFINITY, f64::min),
+            );
+            assert_eq!(ratio, max / min);
+            // Each norm against a host sum in f64, independent of the Gramian.
+            for (g, norm) in grads.iter().zip(&n) {
+                let direct = g.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+                assert!((norm - direct).abs() <= 1e-12 * direct.max(1.0));
+            }
+            // c a power of two: the scaled gradient is exact in f32.
+            let c = 8.0f32;
+            let mut scaled = grads.clone();
+            let k = case % t;
+            scaled[k].iter_mut().for_each(|x| *x *= c);
+            let s = norms(&measures(&scaled, &update));
+            for i in 0..t {
+                let expected = if i == k { n[i] * f64::from(c) } else { n[i] };
+                assert_eq!(s[i].to_bits(), expected.to_bits(), "task {i}");
+            }
+        }
     }
 }

@@ -9,11 +9,16 @@
 //! front's and the methods'), is 0 and the best mean is 1. Reported per method: the
 //! hypervolume of its point alone; its gain beyond the front, HV(front ∪ {method}) −
 //! HV(front) (0 when the front dominates the point); and the fixed weighting that dominates
-//! it, if one does.
+//! it, if one does. Every point, fixed weighting or method, also carries the worst task's
+//! gain and the spread of the per-task gains on the front's axes against the same
+//! replicate's `single_task` run (docs/FORMULAS.md#worst-task-and-balance), over replicates.
 
+use crate::balance::{gain_spread, worst_task_gain};
 use crate::record::{RunKind, RunRecord};
 use crate::stats::{summarize, Summary};
-use crate::summary::format_fraction;
+use crate::summary::{format_fraction, BASELINE_ARCHITECTURE};
+use crate::tables::{GAIN_SPREAD_LABEL, WORST_TASK_LABEL};
+use crate::transfer::{task_gains, FinalTest};
 use std::collections::BTreeMap;
 
 /// How far beyond the worst mean of each axis the reference point lies, as a share of the
@@ -26,6 +31,21 @@ pub const MARGIN: f64 = 0.1;
 pub struct FrontPoint {
     pub label: String,
     pub axes: Vec<Summary>,
+    /// 100 · minₜ gainₜ on the axes against the same replicate's `single_task` run, over
+    /// the replicates that have one (n = 0 without any).
+    pub worst_task: Summary,
+    /// 100 · the population standard deviation over tasks of gainₜ, likewise.
+    pub gain_spread: Summary,
+}
+
+/// What a point gathers over replicates: whether it is on the front, each axis's values,
+/// and the worst-task gains and gain spreads of the replicates with a baseline.
+#[derive(Default)]
+struct Gathered {
+    front: bool,
+    axes: Vec<Vec<f64>>,
+    worst: Vec<f64>,
+    spread: Vec<f64>,
 }
 
 /// One method's hypervolume figures.
@@ -57,8 +77,8 @@ pub struct FrontSection {
 /// The sections of every (suite, fraction) that has fixed-weight runs, from ok runs with
 /// their selected test points.
 pub fn front_sections(runs: &[RunRecord]) -> Vec<FrontSection> {
-    // (suite, fraction) → label → (is front, per-axis values over replicates).
-    type Points = BTreeMap<String, (bool, Vec<Vec<f64>>)>;
+    // (suite, fraction) → label → what the point gathers over replicates.
+    type Points = BTreeMap<String, Gathered>;
     type Axes = Vec<(String, String, bool)>;
     // Keyed by (suite, fraction, the study's training settings): a training grid's
     // settings each get their own front.
@@ -96,42 +116,79 @@ pub fn front_sections(runs: &[RunRecord]) -> Vec<FrontSection> {
             entry.0 = axes;
         }
     }
+    // A run's final test values on the axes, as the transfer measures read them.
+    let on_axes = |run: &RunRecord, axes: &[(String, String, bool)]| -> Option<FinalTest> {
+        let mut values = BTreeMap::new();
+        for (task, metric, hib) in axes {
+            let p = run
+                .final_test()
+                .find(|p| p.task == *task && p.metric == *metric)?;
+            values.insert((task.clone(), metric.clone()), (p.value, *hib));
+        }
+        Some(FinalTest {
+            values,
+            tasks: axes.iter().map(|a| a.0.clone()).collect(),
+        })
+    };
+    // The `single_task` runs by (section, replicate): each point's paired baseline.
+    let mut baselines: BTreeMap<((String, String, String), usize), FinalTest> = BTreeMap::new();
+    for run in relevant
+        .clone()
+        .filter(|r| r.kind == RunKind::Ordinary && r.architecture == BASELINE_ARCHITECTURE)
+    {
+        let key = key_of(run);
+        if let Some(values) = sections.get(&key).and_then(|s| on_axes(run, &s.0)) {
+            baselines.insert((key, run.replicate), values);
+        }
+    }
     for run in relevant {
         let key = key_of(run);
+        let baseline = baselines.get(&(key.clone(), run.replicate));
         let Some((axes, points)) = sections.get_mut(&key) else {
             continue;
         };
-        let values: Option<Vec<f64>> = axes
-            .iter()
-            .map(|(task, metric, _)| {
-                run.final_test()
-                    .find(|p| p.task == *task && p.metric == *metric)
-                    .map(|p| p.value)
-            })
-            .collect();
-        let Some(values) = values else { continue };
-        let entry = points.entry(run.algorithm.clone()).or_insert_with(|| {
-            (
-                run.kind == RunKind::Scalarization,
-                vec![Vec::new(); axes.len()],
-            )
-        });
-        for (a, v) in values.into_iter().enumerate() {
-            entry.1[a].push(v);
+        let Some(values) = on_axes(run, axes) else {
+            continue;
+        };
+        let entry = points
+            .entry(run.algorithm.clone())
+            .or_insert_with(|| Gathered {
+                front: run.kind == RunKind::Scalarization,
+                axes: vec![Vec::new(); axes.len()],
+                ..Gathered::default()
+            });
+        for (a, (task, metric, _)) in axes.iter().enumerate() {
+            entry.axes[a].push(values.values[&(task.clone(), metric.clone())].0);
+        }
+        if let Some(baseline) = baseline {
+            let gains: Vec<f64> = task_gains(&values, baseline)
+                .into_iter()
+                .map(|(_, g)| g)
+                .collect();
+            entry.worst.extend(worst_task_gain(&gains));
+            entry.spread.extend(gain_spread(&gains));
         }
     }
     sections
         .into_iter()
         .filter(|(_, (axes, _))| !axes.is_empty())
         .map(|((suite, fraction, training), (axes, points))| {
-            let summarise = |(label, (_, values)): (&String, &(bool, Vec<Vec<f64>>))| FrontPoint {
+            let summarise = |(label, point): (&String, &Gathered)| FrontPoint {
                 label: label.clone(),
-                axes: values.iter().map(|v| summarize(v)).collect(),
+                axes: point.axes.iter().map(|v| summarize(v)).collect(),
+                worst_task: summarize(&point.worst),
+                gain_spread: summarize(&point.spread),
             };
-            let front: Vec<FrontPoint> =
-                points.iter().filter(|(_, p)| p.0).map(summarise).collect();
-            let methods: Vec<FrontPoint> =
-                points.iter().filter(|(_, p)| !p.0).map(summarise).collect();
+            let front: Vec<FrontPoint> = points
+                .iter()
+                .filter(|(_, p)| p.front)
+                .map(summarise)
+                .collect();
+            let methods: Vec<FrontPoint> = points
+                .iter()
+                .filter(|(_, p)| !p.front)
+                .map(summarise)
+                .collect();
             let higher: Vec<bool> = axes.iter().map(|a| a.2).collect();
             let (front_volume, volumes) = volumes(&front, &methods, &higher);
             FrontSection {
@@ -263,7 +320,7 @@ fn area(points: &[(f64, f64)]) -> f64 {
 pub fn front_markdown(study: &str, sections: &[FrontSection], caption: &str) -> String {
     use std::fmt::Write as _;
     let mut md = format!(
-        "# {study}: the scalarization front\n\n{caption} Fixed task weights on a grid over the simplex (`static`, Σw = T; the study's `scalarization`), against which every method is drawn (Kurin et al. 2022; Xin et al. 2022). Values: mean ± 95% CI over replicates of each task's primary test metric. Hypervolumes are taken with every axis oriented so that higher is better and rescaled so that the best mean of the section is 1 and the reference point, 10% of the axis's span beyond the worst mean, is 0; HV = the method's point alone; beyond front = HV(front ∪ method) − HV(front), 0 when the front dominates the method.\n"
+        "# {study}: the scalarization front\n\n{caption} Fixed task weights on a grid over the simplex (`static`, Σw = T; the study's `scalarization`), against which every method is drawn (Kurin et al. 2022; Xin et al. 2022). Values: mean ± 95% CI over replicates of each task's primary test metric. Hypervolumes are taken with every axis oriented so that higher is better and rescaled so that the best mean of the section is 1 and the reference point, 10% of the axis's span beyond the worst mean, is 0; HV = the method's point alone; beyond front = HV(front ∪ method) − HV(front), 0 when the front dominates the method. Worst task and spread (docs/FORMULAS.md#worst-task-and-balance): per replicate, on these axes against the same replicate's `single_task` run, the smallest per-task relative gain and the population standard deviation of the per-task gains, in %; mean ± 95% CI over replicates (– without a `single_task` run).\n"
     );
     for s in sections {
         let axis = |(task, metric, hib): &(String, String, bool)| {
@@ -289,9 +346,10 @@ pub fn front_markdown(study: &str, sections: &[FrontSection], caption: &str) -> 
             s.front_volume
         );
         let header: Vec<String> = s.axes.iter().map(axis).collect();
+        let balance = format!("{WORST_TASK_LABEL} ↑ | {GAIN_SPREAD_LABEL} ↓");
         let _ = writeln!(
             md,
-            "| method | {} | HV | beyond front | dominated by |\n|---|{}---:|---:|---|",
+            "| method | {} | HV | beyond front | dominated by | {balance} |\n|---|{}---:|---:|---|---:|---:|",
             header.join(" | "),
             "---:|".repeat(s.axes.len())
         );
@@ -299,30 +357,41 @@ pub fn front_markdown(study: &str, sections: &[FrontSection], caption: &str) -> 
             let values: Vec<String> = m.axes.iter().map(cell).collect();
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.4} | {:.4} | {} |",
+                "| {} | {} | {:.4} | {:.4} | {} | {} | {} |",
                 m.label,
                 values.join(" | "),
                 v.hypervolume,
                 v.beyond_front,
-                v.dominated_by.as_deref().unwrap_or("–")
+                v.dominated_by.as_deref().unwrap_or("–"),
+                gain_cell(&m.worst_task),
+                gain_cell(&m.gain_spread)
             );
         }
         let _ = writeln!(
             md,
-            "\nThe front:\n\n| fixed weighting | {} |\n|---|{}",
+            "\nThe front:\n\n| fixed weighting | {} | {balance} |\n|---|{}---:|---:|",
             header.join(" | "),
             "---:|".repeat(s.axes.len())
         );
         for f in &s.front {
             let values: Vec<String> = f.axes.iter().map(cell).collect();
-            let _ = writeln!(md, "| {} | {} |", f.label, values.join(" | "));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                f.label,
+                values.join(" | "),
+                gain_cell(&f.worst_task),
+                gain_cell(&f.gain_spread)
+            );
         }
     }
     md
 }
 
-/// `front.csv` (long: one row per point and axis) and `front_volumes.csv` (one row per
-/// method) of `sections`.
+/// `front.csv` (long: one row per point and axis, then per point its worst task's gain and
+/// gain spread under task `(all)` when it has a `single_task` pairing) and
+/// `front_volumes.csv` (one row per method; its worst task's gain and gain spread appended)
+/// of `sections`.
 pub fn front_frames(
     sections: &[FrontSection],
 ) -> Result<(polars::prelude::DataFrame, polars::prelude::DataFrame), polars::prelude::PolarsError>
@@ -334,11 +403,34 @@ pub fn front_frames(
         points.extend(s.front.iter().map(|p| (s, "fixed_weights", p)));
         points.extend(s.methods.iter().map(|p| (s, "method", p)));
     }
-    // (section, kind, point, axis).
-    type Row<'a> = (&'a FrontSection, &'a str, &'a FrontPoint, usize);
+    // (section, kind, point, task, metric, higher is better, summary).
+    type Row<'a> = (
+        &'a FrontSection,
+        &'a str,
+        &'a FrontPoint,
+        &'a str,
+        &'a str,
+        bool,
+        Summary,
+    );
     let mut rows: Vec<Row> = Vec::new();
     for (s, kind, p) in points {
-        rows.extend((0..s.axes.len()).map(|a| (s, kind, p, a)));
+        rows.extend(
+            s.axes
+                .iter()
+                .zip(&p.axes)
+                .map(|((task, metric, hib), stats)| {
+                    (s, kind, p, task.as_str(), metric.as_str(), *hib, *stats)
+                }),
+        );
+        for (name, hib, stats) in [
+            (WORST_TASK_LABEL, true, p.worst_task),
+            (GAIN_SPREAD_LABEL, false, p.gain_spread),
+        ] {
+            if stats.n > 0 {
+                rows.push((s, kind, p, "(all)", name, hib, stats));
+            }
+        }
     }
     let text = |f: &dyn Fn(&Row) -> String| -> Vec<String> { rows.iter().map(f).collect() };
     let num = |f: &dyn Fn(&Row) -> f64| -> Vec<f64> { rows.iter().map(f).collect() };
@@ -350,25 +442,25 @@ pub fn front_frames(
         ),
         col("kind", text(&|r| r.1.to_string())),
         col("label", text(&|r| r.2.label.clone())),
-        col("task", text(&|r| r.0.axes[r.3].0.clone())),
-        col("metric", text(&|r| r.0.axes[r.3].1.clone())),
+        col("task", text(&|r| r.3.to_string())),
+        col("metric", text(&|r| r.4.to_string())),
         col(
             "higher_is_better",
-            rows.iter().map(|r| r.0.axes[r.3].2).collect::<Vec<_>>(),
+            rows.iter().map(|r| r.5).collect::<Vec<_>>(),
         ),
-        col(
-            "n",
-            rows.iter()
-                .map(|r| r.2.axes[r.3].n as u64)
-                .collect::<Vec<_>>(),
-        ),
-        col("mean", num(&|r| r.2.axes[r.3].mean)),
-        col("ci95", num(&|r| r.2.axes[r.3].ci95)),
+        col("n", rows.iter().map(|r| r.6.n as u64).collect::<Vec<_>>()),
+        col("mean", num(&|r| r.6.mean)),
+        col("ci95", num(&|r| r.6.ci95)),
     ])?;
     let volumes: Vec<(&FrontSection, &MethodVolume)> = sections
         .iter()
         .flat_map(|s| s.volumes.iter().map(move |v| (s, v)))
         .collect();
+    // The method point of each volume (the two lists are built in the same order).
+    let method_points: Vec<&FrontPoint> = sections.iter().flat_map(|s| &s.methods).collect();
+    let balance = |pick: fn(&FrontPoint) -> f64| -> Vec<f64> {
+        method_points.iter().map(|p| pick(p)).collect()
+    };
     let wide = DataFrame::new_infer_height(vec![
         col(
             "suite",
@@ -419,8 +511,21 @@ pub fn front_frames(
                 .map(|(s, _)| s.front_volume)
                 .collect::<Vec<_>>(),
         ),
+        col("worst_task_gain_pct_mean", balance(|p| p.worst_task.mean)),
+        col("worst_task_gain_pct_ci95", balance(|p| p.worst_task.ci95)),
+        col("task_gain_spread_pct_mean", balance(|p| p.gain_spread.mean)),
+        col("task_gain_spread_pct_ci95", balance(|p| p.gain_spread.ci95)),
     ])?;
     Ok((long, wide))
+}
+
+/// A worst-task gain or gain spread (in %): mean ± 95% CI, or – without a pairing.
+fn gain_cell(s: &Summary) -> String {
+    if s.n == 0 {
+        "–".into()
+    } else {
+        crate::tables::format_estimate(s.mean, s.ci95)
+    }
 }
 
 fn cell(s: &Summary) -> String {
@@ -529,6 +634,8 @@ mod tests {
                     ci95: 0.0,
                 })
                 .collect(),
+            worst_task: summarize(&[]),
+            gain_spread: summarize(&[]),
         }
     }
 
@@ -622,5 +729,80 @@ mod tests {
                 .label
                 .ends_with(if s.training == "A" { "0.1" } else { "0.2" }));
         }
+    }
+
+    /// Each fixed weighting and each method carries its worst task's gain and gain spread
+    /// against the same replicate's `single_task` run, on the front's axes. By hand, two
+    /// replicates of baselines (a 0.8, b 0.5) and (a 0.5, b 0.8), accuracies:
+    /// w=2,0 at (0.88, 0.4) then (0.55, 0.64): gains (+10 %, −20 %) then (+10 %, −20 %):
+    /// worst −20 both times, spread 15 both times (CI 0); the method at (0.8, 0.55) then
+    /// (0.6, 0.8): gains (0, +10 %) then (+20 %, 0): worst 0, spread 5 then 10.
+    #[test]
+    fn points_carry_worst_task_and_spread() {
+        use crate::record::test_run;
+        let run = |arch: &str, algorithm: &str, replicate, front: bool, values: [f64; 2]| {
+            let mut r = test_run(
+                arch,
+                replicate,
+                &[
+                    ("a", "accuracy", true, values[0]),
+                    ("b", "accuracy", true, values[1]),
+                ],
+            );
+            r.algorithm = algorithm.into();
+            r.kind = if front {
+                RunKind::Scalarization
+            } else {
+                RunKind::Ordinary
+            };
+            r
+        };
+        let runs = vec![
+            run("single_task", "single_task+equal", 0, false, [0.8, 0.5]),
+            run("single_task", "single_task+equal", 1, false, [0.5, 0.8]),
+            run(
+                "hard_sharing",
+                "hard_sharing+static w=2,0",
+                0,
+                true,
+                [0.88, 0.4],
+            ),
+            run(
+                "hard_sharing",
+                "hard_sharing+static w=2,0",
+                1,
+                true,
+                [0.55, 0.64],
+            ),
+            run("hard_sharing", "hard_sharing+mgda", 0, false, [0.8, 0.55]),
+            run("hard_sharing", "hard_sharing+mgda", 1, false, [0.6, 0.8]),
+        ];
+        let sections = front_sections(&runs);
+        let close = |x: f64, y: f64| (x - y).abs() < 1e-9;
+        let front = &sections[0].front[0];
+        assert_eq!(front.worst_task.n, 2);
+        assert!(close(front.worst_task.mean, -20.0) && close(front.worst_task.ci95, 0.0));
+        assert!(
+            close(front.gain_spread.mean, 15.0),
+            "{:?}",
+            front.gain_spread
+        );
+        let mgda = sections[0]
+            .methods
+            .iter()
+            .find(|m| m.label == "hard_sharing+mgda")
+            .unwrap();
+        assert!(close(mgda.worst_task.mean, 0.0) && close(mgda.worst_task.std, 0.0));
+        assert!(close(mgda.gain_spread.mean, 7.5), "{:?}", mgda.gain_spread);
+        assert!(close(mgda.gain_spread.std, 5.0 / 2f64.sqrt()));
+        let md = front_markdown("s", &sections, "");
+        assert!(md.contains("| hard_sharing+static w=2,0 | 0.7150 ± 2.0965 | 0.5200 ± 1.5247 | -20.000 ± 0.000 | 15.000 ± 0.000 |"), "{md}");
+        let (long, wide) = front_frames(&sections).unwrap();
+        // Two axes and the two balance rows for each of the three points.
+        assert_eq!(long.height(), 3 * 4);
+        assert_eq!(
+            wide.get_column_names().last().unwrap().as_str(),
+            "task_gain_spread_pct_ci95"
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod adaptation;
 pub mod affinity;
+pub mod balance;
 pub mod charts;
 pub mod efficiency;
 pub mod error;

@@ -1,11 +1,12 @@
 //! The paper-style main table, built once and rendered as Markdown and as LaTeX
 //! (booktabs): per suite and fraction, rows = algorithms; columns = each task's shown
 //! metric ± 95% CI, the four Δm variants, the negative-transfer count, the mean rank, the
-//! paired tests and the cost per run. The best value of each ranked column is bold.
+//! paired tests, the cost per run, then the worst task's gain and the spread of the per-task
+//! gains. The best value of each ranked column is bold.
 
 use crate::selection::Selection;
 use crate::summary::{DeltaRow, GroupKey, StudySummary};
-use crate::tables::format_estimate;
+use crate::tables::{format_estimate, GAIN_SPREAD_LABEL, WORST_TASK_LABEL};
 use crate::transfer::DeltaVariant;
 use std::fmt::Write as _;
 
@@ -146,6 +147,13 @@ pub fn main_table(summary: &StudySummary) -> Vec<Section> {
                 better,
             });
         }
+        // Appended after the older columns (docs/FORMULAS.md#worst-task-and-balance).
+        for (header, better) in [
+            (format!("{WORST_TASK_LABEL} ↑"), Some(Better::Higher)),
+            (format!("{GAIN_SPREAD_LABEL} ↓"), Some(Better::Lower)),
+        ] {
+            columns.push(Column { header, better });
+        }
         let rows = summary
             .deltas
             .iter()
@@ -223,6 +231,13 @@ fn row_cells(
         format!("{:.1}", delta.peak_memory_bytes / (1024.0 * 1024.0))
     }));
     cells.push(Cell::text(delta.not_ok.to_string()));
+    for stats in [&delta.worst_task, &delta.gain_spread] {
+        cells.push(if stats.n == 0 {
+            Cell::text("–")
+        } else {
+            Cell::ranked(format_estimate(stats.mean, stats.ci95), stats.mean)
+        });
+    }
     cells
 }
 
@@ -381,5 +396,67 @@ mod tests {
             .contains(r"hard\_sharing+equal & \textbf{0.500 $\pm$ 0.100} & \textbf{50.0} & 3 \\"));
         assert!(tex.contains(r"$\Delta$p LibMTL (\%) $\uparrow$"));
         assert!(tex.contains(r"\caption{toy\_1 (training fraction 1; selection: best\_val)}"));
+    }
+
+    /// The worst task's gain and the gain spread are the last two columns, after every
+    /// older one in its place; the best worst-task gain is the highest, the best spread the
+    /// lowest. Gains: replicate 0 (+30 %, −20 %), replicate 1 (+10 %, −10 %).
+    #[test]
+    fn worst_task_and_spread_are_appended_columns() {
+        use crate::record::test_run;
+        use crate::summary::summarize_study;
+        use crate::transfer::DeltaMetrics;
+        let base = |r| {
+            test_run(
+                "single_task",
+                r,
+                &[("a", "mse", false, 1.0), ("b", "mse", false, 1.0)],
+            )
+        };
+        let runs = vec![
+            base(0),
+            base(1),
+            test_run(
+                "hard_sharing",
+                0,
+                &[("a", "mse", false, 0.7), ("b", "mse", false, 1.2)],
+            ),
+            test_run(
+                "hard_sharing",
+                1,
+                &[("a", "mse", false, 0.9), ("b", "mse", false, 1.1)],
+            ),
+        ];
+        let sections = main_table(&summarize_study(&runs, &DeltaMetrics::default()));
+        let headers: Vec<&str> = sections[0]
+            .columns
+            .iter()
+            .map(|c| c.header.as_str())
+            .collect();
+        let n = headers.len();
+        assert_eq!(
+            &headers[n - 3..],
+            &[
+                "runs not ok",
+                "worst task gain (%) ↑",
+                "task gain spread (%) ↓"
+            ]
+        );
+        assert_eq!(headers[..n - 2].len(), 1 + 2 + 4 + 10);
+        let (_, cells) = &sections[0].rows[1];
+        // Worst: −20 and −10, mean −15; spread: 25 and 10, mean 17.5.
+        assert!(
+            (cells[n - 2].value + 15.0).abs() < 1e-9,
+            "{:?}",
+            cells[n - 2]
+        );
+        assert!(
+            (cells[n - 1].value - 17.5).abs() < 1e-9,
+            "{:?}",
+            cells[n - 1]
+        );
+        let best = sections[0].best();
+        // The baseline (0, 0) is best on both.
+        assert!(best[0][n - 2] && best[0][n - 1] && !best[1][n - 2]);
     }
 }

@@ -1,7 +1,8 @@
 //! Task relationships of a study, per cell (suite, fraction, algorithm) with telemetry:
-//! the mean gradient-cosine and conflict-frequency matrices, TAG's affinity matrix (plain
-//! and per learning rate) with its task groupings, their rank agreement with a planted
-//! matrix, and the pairwise-transfer gain matrix; written as `relationships.md`.
+//! the mean gradient-cosine and conflict-frequency matrices, each task's mean gradient norm
+//! and the mean norm ratio, TAG's affinity matrix (plain and per learning rate) with its
+//! task groupings, their rank agreement with a planted matrix, and the pairwise-transfer
+//! gain matrix; written as `relationships.md`.
 
 use crate::affinity::{rank_agreement, tag_groups, MAX_GROUPING_TASKS};
 use crate::pairwise::PairGain;
@@ -25,6 +26,11 @@ pub struct CellRelations {
     /// Mean cosine of gᵢ and gⱼ (diagonal 1) and the share of logged steps with gᵢᵀgⱼ < 0.
     pub cosine: Option<Matrix>,
     pub conflict_frequency: Option<Matrix>,
+    /// Each task's mean ‖gᵢ‖ in `tasks` order (NaN: not logged), and the mean over logged
+    /// steps of max ‖gᵢ‖ / min ‖gᵢ‖ (docs/FORMULAS.md#gradient-magnitudes); `None` for
+    /// records without magnitudes.
+    pub grad_norms: Option<Vec<f64>>,
+    pub grad_norm_ratio: Option<f64>,
     /// Ẑ_{i→j} (row i = source, column j = target) and Ẑ_{i→j}/lr.
     pub affinity: Option<Matrix>,
     pub affinity_per_lr: Option<Matrix>,
@@ -61,6 +67,26 @@ pub fn relations(runs: &[&RunRecord], cells: &[MeasureCell]) -> Vec<CellRelation
             if let Some(m) = &mut conflict_frequency {
                 (0..m.len()).for_each(|i| m[i][i] = 0.0);
             }
+            let grad_norms = logged("grad_norm").then(|| {
+                tasks
+                    .iter()
+                    .map(|t| {
+                        cells
+                            .iter()
+                            .find(|c| {
+                                c.key == *key
+                                    && c.measure == "grad_norm"
+                                    && c.layer.is_none()
+                                    && c.task_a.as_deref() == Some(t.as_str())
+                            })
+                            .map_or(f64::NAN, |c| c.mean)
+                    })
+                    .collect()
+            });
+            let grad_norm_ratio = cells
+                .iter()
+                .find(|c| c.key == *key && c.measure == "grad_norm_ratio")
+                .map(|c| c.mean);
             let affinity = matrix("affinity", false, |c| c.mean);
             let affinity_per_lr = matrix("affinity_per_lr", false, |c| c.mean);
             let planted = runs
@@ -89,6 +115,8 @@ pub fn relations(runs: &[&RunRecord], cells: &[MeasureCell]) -> Vec<CellRelation
                 tasks,
                 cosine,
                 conflict_frequency,
+                grad_norms,
+                grad_norm_ratio,
                 affinity,
                 affinity_per_lr,
                 planted,
@@ -131,6 +159,31 @@ fn write_matrix(md: &mut String, title: &str, tasks: &[String], m: &Matrix, corn
     md.push('\n');
 }
 
+/// One row of each task's mean gradient norm, then the mean norm ratio.
+fn write_norms(md: &mut String, tasks: &[String], norms: &[f64], ratio: Option<f64>) {
+    let _ = writeln!(md, "Gradient norm ‖gᵢ‖ (shared parameters):\n");
+    let _ = write!(md, "| |");
+    tasks.iter().for_each(|t| {
+        let _ = write!(md, " {t} |");
+    });
+    let _ = writeln!(md, "\n|---|{}", "---:|".repeat(tasks.len()));
+    let _ = write!(md, "| mean ‖gᵢ‖ |");
+    for v in norms {
+        if v.is_finite() {
+            let _ = write!(md, " {} |", format_estimate(*v, f64::NAN));
+        } else {
+            md.push_str(" – |");
+        }
+    }
+    md.push('\n');
+    match ratio.filter(|r| r.is_finite()) {
+        Some(r) => {
+            let _ = writeln!(md, "\nMean norm ratio max ‖gᵢ‖ / min ‖gᵢ‖: {r:.3}\n");
+        }
+        None => md.push('\n'),
+    }
+}
+
 fn rho(value: f64) -> String {
     if value.is_finite() {
         format!("{value:.3}")
@@ -151,7 +204,9 @@ pub fn relationships_markdown(study: &str, rels: &[CellRelations], gains: &[Pair
          cosine: mean cos(gᵢ, gⱼ); conflict frequency: share of \
          logged steps with gᵢᵀgⱼ < 0; TAG affinity Ẑ_{{i→j}} = mean of 1 − Lⱼ(θ_s − η∇Lᵢ)/Lⱼ(θ_s) \
          on the step's batch (η = the run's lr; rows = source i, columns = target j), and \
-         Ẑ/lr (the reference code's scale). ρ: Spearman rank correlation with the planted \
+         Ẑ/lr (the reference code's scale). Gradient norm: mean ‖gᵢ‖ over logged steps \
+         and replicates, and the mean of max ‖gᵢ‖ / min ‖gᵢ‖ over the logged steps \
+         (docs/FORMULAS.md#gradient-magnitudes; 1: equal magnitudes). ρ: Spearman rank correlation with the planted \
          matrix over the off-diagonal pairs (affinity symmetrised as (Ẑ_{{i→j}} + Ẑ_{{j→i}})/2). \
          Groups: TAG's selection rule (score of a group for member j = mean affinity onto j \
          from the other members; singletons −10⁶; best mean over tasks of their best group), \
@@ -168,6 +223,9 @@ pub fn relationships_markdown(study: &str, rels: &[CellRelations], gains: &[Pair
         }
         if let Some(m) = &rel.conflict_frequency {
             write_matrix(&mut md, "Conflict frequency:", &rel.tasks, m, "");
+        }
+        if let Some(norms) = &rel.grad_norms {
+            write_norms(&mut md, &rel.tasks, norms, rel.grad_norm_ratio);
         }
         if let Some(m) = &rel.affinity {
             write_matrix(
@@ -256,4 +314,85 @@ pub fn relationships_markdown(study: &str, rels: &[CellRelations], gains: &[Pair
         }
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::TelemetryRow;
+    use crate::telemetry::summarize_telemetry;
+
+    fn row(step: usize, measure: &str, task: Option<&str>, value: Option<f64>) -> TelemetryRow {
+        TelemetryRow {
+            step,
+            epoch: 1,
+            measure: measure.into(),
+            task_a: task.map(String::from),
+            task_b: task.map(String::from),
+            layer: None,
+            value,
+        }
+    }
+
+    /// Magnitudes logged beside the cosines: each task's mean ‖gᵢ‖ in suite order (b then
+    /// a, as stored), the mean ratio over the steps where it is finite; by hand over two
+    /// replicates of two steps. A record of the older kind (cosines only) has none, and
+    /// its relationships.md has no norm table; the chart is drawn only for the first.
+    #[test]
+    fn gradient_norms_by_cell_and_old_records_without_them() {
+        let run = |replicate: usize, norms: [(f64, f64); 2], ratios: [Option<f64>; 2]| {
+            let mut r = crate::record::test_run(
+                "hard_sharing",
+                replicate,
+                &[("b", "mse", false, 1.0), ("a", "mse", false, 1.0)],
+            );
+            for (step, ((nb, na), ratio)) in norms.iter().zip(ratios).enumerate() {
+                let mut cosine = row(step, "cosine", Some("b"), Some(0.5));
+                cosine.task_b = Some("a".into());
+                r.telemetry.push(cosine);
+                r.telemetry
+                    .push(row(step, "grad_norm", Some("b"), Some(*nb)));
+                r.telemetry
+                    .push(row(step, "grad_norm", Some("a"), Some(*na)));
+                r.telemetry.push(row(step, "grad_norm_ratio", None, ratio));
+            }
+            r
+        };
+        // Replicate 1's second step has a zero gradient: its ratio is stored as null.
+        let runs = [
+            run(0, [(2.0, 1.0), (4.0, 1.0)], [Some(2.0), Some(4.0)]),
+            run(1, [(6.0, 3.0), (0.0, 1.0)], [Some(2.0), None]),
+        ];
+        let refs: Vec<&RunRecord> = runs.iter().collect();
+        let cells = summarize_telemetry(&refs);
+        let rels = relations(&refs, &cells);
+        assert_eq!(rels[0].tasks, vec!["b", "a"]);
+        // b: (2 + 4 + 6 + 0)/4 = 3; a: (1 + 1 + 3 + 1)/4 = 1.5; ratio (2 + 4 + 2)/3.
+        assert_eq!(rels[0].grad_norms, Some(vec![3.0, 1.5]));
+        assert_eq!(rels[0].grad_norm_ratio, Some(8.0 / 3.0));
+        let md = relationships_markdown("s", &rels, &[]);
+        assert!(md.contains("| mean ‖gᵢ‖ | 3.000 | 1.500 |"), "{md}");
+        assert!(md.contains("Mean norm ratio max ‖gᵢ‖ / min ‖gᵢ‖: 2.667"));
+        let figures = crate::charts::figures::magnitude_figures(&refs, &rels);
+        assert_eq!(figures.len(), 1);
+        assert!(figures[0].0.ends_with("_grad_norms"));
+
+        let old: Vec<RunRecord> = runs
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.telemetry.retain(|t| t.measure == "cosine");
+                r
+            })
+            .collect();
+        let refs: Vec<&RunRecord> = old.iter().collect();
+        let rels = relations(&refs, &summarize_telemetry(&refs));
+        assert_eq!(
+            (rels[0].grad_norms.clone(), rels[0].grad_norm_ratio),
+            (None, None)
+        );
+        assert!(rels[0].cosine.is_some());
+        assert!(!relationships_markdown("s", &rels, &[]).contains("mean ‖gᵢ‖ |"));
+        assert!(crate::charts::figures::magnitude_figures(&refs, &rels).is_empty());
+    }
 }

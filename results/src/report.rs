@@ -181,6 +181,11 @@ pub fn write_report(
     );
     add(
         &mut figures,
+        "Worst task and balance per method",
+        figures::balance_bars(&summary),
+    );
+    add(
+        &mut figures,
         "Final test metric per task",
         charts::task_charts(&summary)
             .into_iter()
@@ -206,6 +211,11 @@ pub fn write_report(
         &mut figures,
         "Gradient conflict",
         figures::conflict_figures(&ordinary, &relations),
+    );
+    add(
+        &mut figures,
+        "Gradient magnitudes",
+        figures::magnitude_figures(&ordinary, &relations),
     );
     add(
         &mut figures,
@@ -285,7 +295,7 @@ fn index_markdown(
         metrics.describe()
     );
     for (name, what) in [
-        ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost"),
+        ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost, worst task's gain and spread of the per-task gains"),
         ("findings.md", "the headline table (shown metric per task, LibMTL Δp) and the sentences that read it, generated from the numbers"),
         ("summary.tex", "the main table in LaTeX (booktabs; best per column in bold)"),
         ("summary.csv", "the summary in long form (also summary.parquet)"),
@@ -293,7 +303,7 @@ fn index_markdown(
         ("tune.md", "the tuning search: every algorithm's configurations, their validation scores and the chosen one (the search's runs are under tune/)"),
         ("front.md", "the scalarization front: fixed-weight results, each method's point, hypervolume and gain beyond the front"),
         ("front_volumes.csv", "each method's hypervolume against the front"),
-        ("relationships.md", "gradient cosines, conflict frequency, TAG affinity and groupings, pairwise transfer"),
+        ("relationships.md", "gradient cosines, conflict frequency, gradient norms, TAG affinity and groupings, pairwise transfer"),
         ("data_efficiency.csv", "normalised area under the learning curve and data-equivalence ratio"),
         ("learning_curves.csv", "final test metric by training fraction"),
         ("pairwise_transfer.csv", "gain of each task from each partner"),
@@ -322,6 +332,7 @@ fn index_markdown(
         // The charts drawn from each run's selected test values state the rule.
         let selected = [
             "Transfer (Δm) per method",
+            "Worst task and balance per method",
             "Final test metric per task",
             "Pareto plane (two tasks; with the scalarization front when the study has one)",
             "Data efficiency",

@@ -1,7 +1,9 @@
 //! Summaries of a study's runs: per suite × fraction × algorithm × task × metric, the final
 //! test value's mean and 95% CI over replicates; and per cell the four Δm variants against
-//! `single_task`, the negative-transfer count and the mean rank (see `transfer`).
+//! `single_task`, the negative-transfer count and the mean rank (see `transfer`), and the
+//! worst task's gain and the spread of the gains over tasks (see `balance`).
 
+use crate::balance::{gain_spread, worst_task_gain};
 use crate::record::RunRecord;
 use crate::stats::{summarize, t_test_p, Summary};
 use crate::transfer::{delta, mean_ranks, task_gains, DeltaMetrics, DeltaVariant, FinalTest};
@@ -85,6 +87,12 @@ pub struct DeltaRow {
     pub peak_memory_bytes: f64,
     /// Runs of this cell that did not finish with status `ok`.
     pub not_ok: usize,
+    /// The worst task's gain, 100 · minₜ gainₜ, per replicate against the paired baseline,
+    /// over the replicates that have one (docs/FORMULAS.md#worst-task-and-balance).
+    pub worst_task: Summary,
+    /// The spread of the per-task gains, 100 · the population standard deviation over tasks
+    /// of gainₜ, per replicate, over the replicates (docs/FORMULAS.md#worst-task-and-balance).
+    pub gain_spread: Summary,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -248,6 +256,7 @@ pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySumma
         }
         let mut variants: Vec<Vec<f64>> = vec![Vec::new(); DeltaVariant::ALL.len()];
         let mut gains: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        let (mut worst, mut spread) = (Vec::new(), Vec::new());
         for run in &ok {
             let pair = pairing(run);
             let Some(&baseline) = baselines.get(&pair) else {
@@ -265,7 +274,11 @@ pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySumma
                     variants[v].push(d);
                 }
             }
-            for (task, gain) in task_gains(method, baseline) {
+            let per_task = task_gains(method, baseline);
+            let values: Vec<f64> = per_task.iter().map(|(_, g)| *g).collect();
+            worst.extend(worst_task_gain(&values));
+            spread.extend(gain_spread(&values));
+            for (task, gain) in per_task {
                 gains.entry(task).or_default().push(gain);
             }
         }
@@ -327,6 +340,8 @@ pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySumma
                 }
             },
             not_ok: cell.len() - ok.len(),
+            worst_task: summarize(&worst),
+            gain_spread: summarize(&spread),
         });
     }
     fill_mean_ranks(&mut out, &ranked);
@@ -415,5 +430,116 @@ mod tests {
         assert_eq!(s.deltas[1].negative_transfer, Some(0));
         assert_eq!((s.deltas[0].mean_rank, s.deltas[1].mean_rank), (1.0, 1.0));
         assert_eq!(s.metrics[1].stats.mean, 1.0);
+    }
+
+    /// The worst task and the spread of the gains, per replicate against the paired
+    /// baseline, then over replicates (Student t CI). By hand: replicate 0 gains a +30 %,
+    /// b −20 % (negative transfer; worst −20, spread 25); replicate 1 gains a +10 %,
+    /// b −10 %, c 0 (opposite gains; worst −10, spread √(200/3)). Over the two: worst mean
+    /// −15, std 5√2; the CI is t₀.₉₇₅(1)·std/√2.
+    #[test]
+    fn worst_task_and_spread_by_replicate() {
+        let base = |replicate, c: Option<f64>| {
+            let mut v = vec![("a", "mse", false, 1.0), ("b", "accuracy", true, 0.5)];
+            if let Some(c) = c {
+                v.push(("c", "mse", false, c));
+            }
+            run("single_task", replicate, &v)
+        };
+        let runs = vec![
+            base(0, None),
+            base(1, Some(2.0)),
+            // a: MSE 1 → 0.7 (+30 %); b: accuracy 0.5 → 0.4 (−20 %).
+            run(
+                "hard_sharing",
+                0,
+                &[("a", "mse", false, 0.7), ("b", "accuracy", true, 0.4)],
+            ),
+            // a: 1 → 0.9 (+10 %); b: 0.5 → 0.45 (−10 %); c: 2 → 2 (0).
+            run(
+                "hard_sharing",
+                1,
+                &[
+                    ("a", "mse", false, 0.9),
+                    ("b", "accuracy", true, 0.45),
+                    ("c", "mse", false, 2.0),
+                ],
+            ),
+        ];
+        let s = summarize_study(&runs, &DeltaMetrics::default());
+        let row = &s.deltas[1];
+        assert_eq!(row.key.algorithm, "hard_sharing+equal");
+        let close = |x: f64, y: f64| (x - y).abs() < 1e-9;
+        assert_eq!(row.worst_task.n, 2);
+        assert!(close(row.worst_task.mean, -15.0), "{:?}", row.worst_task);
+        assert!(close(row.worst_task.std, 5.0 * 2f64.sqrt()));
+        let t = crate::stats::t_quantile_975(1);
+        assert!(close(row.worst_task.ci95, t * 5.0));
+        let spread1 = (200.0f64 / 3.0).sqrt();
+        assert!(close(row.gain_spread.mean, (25.0 + spread1) / 2.0));
+        assert!(close(row.gain_spread.std, (25.0 - spread1) / 2f64.sqrt()));
+        // The baseline against itself: every gain 0.
+        assert_eq!(
+            (s.deltas[0].worst_task.mean, s.deltas[0].gain_spread.mean),
+            (0.0, 0.0)
+        );
+    }
+
+    /// A seeded stream of studies (2–5 tasks, 2–4 replicates, mixed directions): per
+    /// replicate the worst task's gain is at most the mean Δ (Vandenhende's Δ_MTL, paired),
+    /// so the means over replicates are too; and listing the tasks in another order in every
+    /// record changes neither figure.
+    #[test]
+    fn worst_is_at_most_the_mean_and_task_order_changes_nothing() {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let names = ["t0", "t1", "t2", "t3", "t4"];
+        for _ in 0..50 {
+            let tasks = 2 + (next() * 4.0) as usize;
+            let replicates = 2 + (next() * 3.0) as usize;
+            let hib: Vec<bool> = (0..tasks).map(|_| next() < 0.5).collect();
+            let mut runs = Vec::new();
+            for r in 0..replicates {
+                for arch in ["single_task", "hard_sharing"] {
+                    let values: Vec<(&str, &str, bool, f64)> = (0..tasks)
+                        .map(|t| (names[t], "m", hib[t], 0.2 + next()))
+                        .collect();
+                    runs.push(run(arch, r, &values));
+                }
+            }
+            let s = summarize_study(&runs, &DeltaMetrics::default());
+            let row = &s.deltas[1];
+            // Per replicate, from the records alone.
+            for r in 0..replicates {
+                let (b, m) = (&runs[2 * r], &runs[2 * r + 1]);
+                let (fm, fb) = (
+                    FinalTest::of(m, &DeltaMetrics::default()),
+                    FinalTest::of(b, &DeltaMetrics::default()),
+                );
+                let gains: Vec<f64> = task_gains(&fm, &fb).into_iter().map(|g| g.1).collect();
+                let mean = delta(DeltaVariant::Vandenhende, &fm, &fb).unwrap();
+                assert!(worst_task_gain(&gains).unwrap() <= mean, "{gains:?}");
+            }
+            assert!(row.worst_task.mean <= row.variants[2].mean);
+            assert!(row.gain_spread.mean >= 0.0);
+            // The same records with their tasks listed last to first.
+            let reversed: Vec<RunRecord> = runs
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    r.points.reverse();
+                    r
+                })
+                .collect();
+            let again = summarize_study(&reversed, &DeltaMetrics::default());
+            let bits = |x: &Summary| [x.mean, x.std, x.ci95].map(f64::to_bits);
+            assert_eq!(bits(&again.deltas[1].worst_task), bits(&row.worst_task));
+            assert_eq!(bits(&again.deltas[1].gain_spread), bits(&row.gain_spread));
+        }
     }
 }

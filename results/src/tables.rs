@@ -485,9 +485,10 @@ pub fn efficiency_frames(
 /// The summary in long form: one row per (suite, fraction, algorithm, task, metric), and
 /// per (suite, fraction, algorithm) rows with task `(all)`: each Δm variant under its
 /// name, `negative_transfer_tasks` (n = tasks compared), `mean_rank`, the paired t tests’
-/// p-values `p_paired_vs_single_task` and `p_paired_vs_equal`, and the mean cost per run
-/// `wall_time_s`, `steps`, the passes, the parameter and optimizer bytes and
-/// `peak_memory_bytes` (NaN where no run measured it).
+/// p-values `p_paired_vs_single_task` and `p_paired_vs_equal`, the mean cost per run
+/// (`wall_time_s`, `steps`, passes, bytes, `peak_memory_bytes`: NaN where no run measured
+/// it), then the worst task's gain and the spread of the per-task gains
+/// (`WORST_TASK_LABEL`, `GAIN_SPREAD_LABEL`) over replicates.
 pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
     let mut suite = Vec::new();
     let mut fraction = Vec::new();
@@ -581,6 +582,23 @@ pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
         ] {
             push(&row.key, "(all)", name, false, &single(value, n), bad);
         }
+        // Appended after the older rows (docs/FORMULAS.md#worst-task-and-balance).
+        push(
+            &row.key,
+            "(all)",
+            WORST_TASK_LABEL,
+            true,
+            &row.worst_task,
+            bad,
+        );
+        push(
+            &row.key,
+            "(all)",
+            GAIN_SPREAD_LABEL,
+            false,
+            &row.gain_spread,
+            bad,
+        );
     }
     DataFrame::new_infer_height(vec![
         col("suite", suite),
@@ -623,6 +641,11 @@ pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), ResultsError
         .map_err(|e| table_error(path, e))?;
     write_atomic(path, &buf)
 }
+
+/// The name of the worst task's gain in every table (docs/FORMULAS.md#worst-task-and-balance).
+pub const WORST_TASK_LABEL: &str = "worst task gain (%)";
+/// The name of the spread of the per-task gains in every table.
+pub const GAIN_SPREAD_LABEL: &str = "task gain spread (%)";
 
 /// `mean ± ci` with a precision that suits the magnitude.
 pub fn format_estimate(mean: f64, ci: f64) -> String {
@@ -684,7 +707,11 @@ pub fn summary_markdown(
          replicate) of the LibMTL Δp against `single_task` and against `equal` weighting of \
          the same architecture. Cost, mean per run: wall-clock seconds, optimizer steps, \
          training forward/backward passes (telemetry's are counted apart in the runs \
-         table), parameter and optimizer-state KiB. Bold: the best value of the column.\n",
+         table), parameter and optimizer-state KiB. worst task and spread \
+         (docs/FORMULAS.md#worst-task-and-balance): per replicate, the smallest per-task \
+         gain and the standard deviation of the per-task gains over tasks (population, in \
+         percentage points) against the same replicate's `single_task`, then mean ± 95% CI \
+         over replicates. Bold: the best value of the column.\n",
         selection.caption(),
         metrics.describe(),
         DeltaVariant::LibMtl.label(),

@@ -1,7 +1,7 @@
 //! Telemetry summaries: each logged measure averaged over steps and replicates per study
 //! cell (with how often it was negative: the conflict frequency of a cosine), task-pair
 //! matrices in suite order, and trajectories over training steps averaged over replicates
-//! (conflict heatmaps, task-weight curves).
+//! (conflict heatmaps, gradient-magnitude and task-weight curves).
 
 use crate::record::RunRecord;
 use crate::summary::{group_key, GroupKey};
@@ -174,6 +174,42 @@ pub fn pair_trajectories(runs: &[&RunRecord], measure: &str) -> Vec<Trajectory> 
             .filter_map(|t| {
                 let label = format!("{}–{}", t.task_a.as_ref()?, t.task_b.as_ref()?);
                 Some((t.step, label, t.value.filter(|v| v.is_finite())?))
+            })
+            .collect()
+    })
+}
+
+/// A per-task `measure` (e.g. `grad_norm`, logged as the pair (task, task)) over training
+/// steps, one series per task.
+pub fn task_trajectories(runs: &[&RunRecord], measure: &str) -> Vec<Trajectory> {
+    trajectories(runs, |run| {
+        run.telemetry
+            .iter()
+            .filter(|t| t.measure == measure && t.layer.is_none())
+            .filter_map(|t| {
+                Some((
+                    t.step,
+                    t.task_a.clone()?,
+                    t.value.filter(|v| v.is_finite())?,
+                ))
+            })
+            .collect()
+    })
+}
+
+/// A measure of no task (e.g. `grad_norm_ratio`) over training steps, one series labelled
+/// by the measure; steps where it is not finite are left out.
+pub fn measure_trajectories(runs: &[&RunRecord], measure: &str) -> Vec<Trajectory> {
+    trajectories(runs, |run| {
+        run.telemetry
+            .iter()
+            .filter(|t| t.measure == measure && t.layer.is_none() && t.task_a.is_none())
+            .filter_map(|t| {
+                Some((
+                    t.step,
+                    measure.to_string(),
+                    t.value.filter(|v| v.is_finite())?,
+                ))
             })
             .collect()
     })

@@ -1,5 +1,6 @@
 //! The report's figures beyond the per-task metric charts, built from the summary, the
-//! relationship matrices and the stored runs: Δm bars with CIs, learning curves,
+//! relationship matrices and the stored runs: Δm bars with CIs, worst-task and gain-spread
+//! bars, learning curves, gradient-magnitude curves,
 //! data-efficiency curves, Pareto scatters, conflict heatmaps beside the cosine matrix,
 //! affinity beside the planted matrix, pairwise transfer, and task-weight trajectories.
 
@@ -10,7 +11,9 @@ use crate::record::RunRecord;
 use crate::relationships::CellRelations;
 use crate::stats::Summary;
 use crate::summary::{group_key, shown_metrics, GroupKey, StudySummary};
-use crate::telemetry::{pair_trajectories, weight_trajectories};
+use crate::telemetry::{
+    measure_trajectories, pair_trajectories, task_trajectories, weight_trajectories,
+};
 use crate::transfer::DeltaVariant;
 use std::collections::BTreeMap;
 
@@ -56,6 +59,63 @@ pub fn delta_bars(summary: &StudySummary) -> Vec<(String, Figure<'static>)> {
             })
         })
         .collect()
+}
+
+/// Per section, beside the Δ bars: each method's worst task's gain and the spread of its
+/// per-task gains against `single_task` (docs/FORMULAS.md#worst-task-and-balance), mean
+/// with 95% CI over replicates.
+pub fn balance_bars(summary: &StudySummary) -> Vec<(String, Figure<'static>)> {
+    let mut out = Vec::new();
+    for (suite, fraction) in summary.sections() {
+        let cells: Vec<&crate::summary::DeltaRow> = summary
+            .deltas
+            .iter()
+            .filter(|d| d.key.suite == suite && d.key.fraction == fraction && d.key.order == 1)
+            .collect();
+        type Pick = fn(&crate::summary::DeltaRow) -> Summary;
+        let figures: [(&str, String, Pick); 2] = [
+            (
+                "worst_task",
+                format!(
+                    "{} (higher is better; mean, 95% CI)",
+                    crate::tables::WORST_TASK_LABEL
+                ),
+                |d| d.worst_task,
+            ),
+            (
+                "task_gain_spread",
+                format!(
+                    "{} (lower is better; mean, 95% CI)",
+                    crate::tables::GAIN_SPREAD_LABEL
+                ),
+                |d| d.gain_spread,
+            ),
+        ];
+        for (what, x_desc, pick) in figures {
+            let bars: Vec<(String, Summary)> = cells
+                .iter()
+                .map(|d| (d.key.algorithm.clone(), pick(d)))
+                .filter(|(_, s)| s.n > 0)
+                .collect();
+            if bars.is_empty() {
+                continue;
+            }
+            let title = if what == "worst_task" {
+                format!("{suite} (fraction {fraction}): the worst task's gain against single_task")
+            } else {
+                format!("{suite} (fraction {fraction}): spread of the per-task gains")
+            };
+            out.push((
+                section_stem(&suite, &fraction, what),
+                Figure::Bars {
+                    title,
+                    x_desc,
+                    bars,
+                },
+            ));
+        }
+    }
+    out
 }
 
 fn direction(higher_is_better: bool) -> &'static str {
@@ -120,6 +180,7 @@ pub fn learning_curves(runs: &[&RunRecord]) -> Vec<(String, Figure<'static>)> {
                 x_desc: "epoch".into(),
                 y_desc: format!("validation {metric} ({})", direction(*hib)),
                 log_x: false,
+                log_y: false,
                 series,
             });
         }
@@ -197,6 +258,7 @@ pub fn efficiency_curves(summary: &StudySummary) -> Vec<(String, Figure<'static>
                     x_desc: "training fraction (log scale)".into(),
                     y_desc: format!("test {metric} ({})", direction(*hib)),
                     log_x: true,
+                    log_y: false,
                     series,
                 }
             })
@@ -391,6 +453,71 @@ pub fn conflict_figures(
     out
 }
 
+/// Per cell with gradient magnitudes (docs/FORMULAS.md#gradient-magnitudes): each task's
+/// ‖gᵢ‖ over the logged steps beside the ratio max ‖gᵢ‖ / min ‖gᵢ‖, both on log axes (mean
+/// over replicates).
+pub fn magnitude_figures(
+    runs: &[&RunRecord],
+    rels: &[CellRelations],
+) -> Vec<(String, Figure<'static>)> {
+    let norms = task_trajectories(runs, "grad_norm");
+    let ratios = measure_trajectories(runs, "grad_norm_ratio");
+    let mut out = Vec::new();
+    for rel in rels.iter().filter(|r| r.grad_norms.is_some()) {
+        let points = |t: &crate::telemetry::Trajectory| -> Vec<(f64, f64)> {
+            t.points.iter().map(|(s, v)| (*s as f64, *v)).collect()
+        };
+        // Series k is task k in suite order; the ratio takes the next colour.
+        let per_task: Vec<(usize, Vec<(f64, f64)>)> = rel
+            .tasks
+            .iter()
+            .enumerate()
+            .filter_map(|(k, task)| {
+                norms
+                    .iter()
+                    .find(|t| t.key == rel.key && t.label == *task)
+                    .map(|t| (k, points(t)))
+            })
+            .collect();
+        let ratio: Vec<(usize, Vec<(f64, f64)>)> = ratios
+            .iter()
+            .filter(|t| t.key == rel.key)
+            .map(|t| (rel.tasks.len(), points(t)))
+            .collect();
+        let mut legend = rel.tasks.clone();
+        legend.push("max/min norm ratio".into());
+        out.push((
+            cell_stem(&rel.key, "grad_norms"),
+            Figure::Lines {
+                title: format!(
+                    "{} (fraction {}), {}: task-gradient magnitudes on the shared parameters, mean over replicates",
+                    rel.key.suite, rel.key.fraction, rel.key.algorithm
+                ),
+                panels: vec![
+                    LinePanel {
+                        title: "‖g_i‖ by training step".into(),
+                        x_desc: "training step".into(),
+                        y_desc: "gradient norm (log scale)".into(),
+                        log_x: false,
+                        log_y: true,
+                        series: per_task,
+                    },
+                    LinePanel {
+                        title: "max ‖g_i‖ / min ‖g_i‖".into(),
+                        x_desc: "training step".into(),
+                        y_desc: "norm ratio (log scale; 1 = equal)".into(),
+                        log_x: false,
+                        log_y: true,
+                        series: ratio,
+                    },
+                ],
+                legend,
+            },
+        ));
+    }
+    out
+}
+
 /// Per cell with affinity telemetry: TAG's Ẑ/lr beside the planted matrix when the suite
 /// has one.
 pub fn affinity_figures(rels: &[CellRelations]) -> Vec<(String, Figure<'static>)> {
@@ -493,6 +620,7 @@ pub fn weight_figures(runs: &[&RunRecord]) -> Vec<(String, Figure<'static>)> {
                 x_desc: "training step".into(),
                 y_desc: "task weight (loss or gradient factor)".into(),
                 log_x: false,
+                log_y: false,
                 series: series
                     .iter()
                     .enumerate()
@@ -530,6 +658,7 @@ pub fn adaptation_curves(rows: &[crate::adaptation::AdaptRow]) -> Vec<(String, F
                     x_desc: "adaptation step".into(),
                     y_desc: "held-out query MSE (lower is better)".into(),
                     log_x: false,
+                    log_y: false,
                     series: starts
                         .iter()
                         .enumerate()

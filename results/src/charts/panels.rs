@@ -26,6 +26,8 @@ pub struct LinePanel {
     pub x_desc: String,
     pub y_desc: String,
     pub log_x: bool,
+    /// A log y axis (positive values only), labelled with the values.
+    pub log_y: bool,
     /// (series index, points sorted by x).
     pub series: Vec<(usize, Vec<(f64, f64)>)>,
 }
@@ -68,9 +70,11 @@ fn draw_marker<DB: DrawingBackend>(
     .map_err(err)
 }
 
-/// Draws a line panel; a log x axis plots log10(x) and labels it with x.
+/// Draws a line panel; a log axis plots log10 of the values (leaving out those ≤ 0) and
+/// labels it with the values.
 pub fn draw_lines<DB: DrawingBackend>(area: &Area<DB>, panel: &LinePanel) -> Result<(), String> {
     let tx = |x: f64| if panel.log_x { x.log10() } else { x };
+    let ty = |y: f64| if panel.log_y { y.log10() } else { y };
     let series: Vec<(usize, Vec<(f64, f64)>)> = panel
         .series
         .iter()
@@ -78,8 +82,10 @@ pub fn draw_lines<DB: DrawingBackend>(area: &Area<DB>, panel: &LinePanel) -> Res
             (
                 *k,
                 pts.iter()
-                    .filter(|(x, y)| y.is_finite() && (!panel.log_x || *x > 0.0))
-                    .map(|(x, y)| (tx(*x), *y))
+                    .filter(|(x, y)| {
+                        y.is_finite() && (!panel.log_x || *x > 0.0) && (!panel.log_y || *y > 0.0)
+                    })
+                    .map(|(x, y)| (tx(*x), ty(*y)))
                     .collect(),
             )
         })
@@ -93,7 +99,7 @@ pub fn draw_lines<DB: DrawingBackend>(area: &Area<DB>, panel: &LinePanel) -> Res
         .y_label_area_size(64)
         .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
         .map_err(err)?;
-    let log_x = panel.log_x;
+    let (log_x, log_y) = (panel.log_x, panel.log_y);
     ctx.configure_mesh()
         .x_desc(panel.x_desc.as_str())
         .y_desc(panel.y_desc.as_str())
@@ -111,7 +117,13 @@ pub fn draw_lines<DB: DrawingBackend>(area: &Area<DB>, panel: &LinePanel) -> Res
                 format!("{x:.0}")
             }
         })
-        .y_label_formatter(&|y| format_tick(*y))
+        .y_label_formatter(&move |y| {
+            if log_y {
+                format_tick(10f64.powf(*y))
+            } else {
+                format_tick(*y)
+            }
+        })
         .label_style((FAMILY, 12))
         .axis_desc_style((FAMILY, 13))
         .light_line_style(WHITE.mix(0.0))

@@ -187,3 +187,78 @@ fn affinity_and_weights_are_recorded() {
         assert!((step[0].value + step[1].value - 1.0).abs() < 1e-6);
     }
 }
+
+/// Gradient magnitudes through training (docs/FORMULAS.md#gradient-magnitudes): at every
+/// step that logs cosines, each task's `grad_norm` and the `grad_norm_ratio`; with the
+/// cosines they rebuild the logged norm of the summed gradient,
+/// ‖Σᵢgᵢ‖² = Σᵢ‖gᵢ‖² + 2Σᵢ<ⱼ cos φᵢⱼ ‖gᵢ‖‖gⱼ‖, for a loss-level method (telemetry's own
+/// passes) and a gradient-level one (its step's own G).
+#[test]
+fn gradient_norms_are_logged_beside_the_cosines() {
+    let suite = tiny_suite(3, 8, 64, 9);
+    let model = ModelSpec {
+        trunk: vec![16].into(),
+        head: vec![],
+    };
+    for weighting in [
+        WeightingSpec::Equal(Equal {}),
+        WeightingSpec::Mgda(Default::default()),
+    ] {
+        let o = train_tiny(
+            &suite,
+            &ArchitectureSpec::HardSharing(HardSharing {}),
+            &weighting,
+            &model,
+            &TrainConfig {
+                conflict_every: 3,
+                ..adam_training(2, 16, 1, false)
+            },
+            (4, 5),
+        );
+        let steps = |measure: &str| -> Vec<usize> {
+            let mut s: Vec<usize> = o
+                .telemetry
+                .iter()
+                .filter(|t| t.measure == measure)
+                .map(|t| t.step)
+                .collect();
+            s.dedup();
+            s
+        };
+        assert_eq!(steps("grad_norm"), vec![0, 3, 6]);
+        assert_eq!(steps("grad_norm_ratio"), steps("cosine"));
+        for step in [0, 3, 6] {
+            let at = |measure: &str| -> Vec<(Option<(usize, usize)>, f64)> {
+                o.telemetry
+                    .iter()
+                    .filter(|t| t.step == step && t.measure == measure)
+                    .map(|t| (t.tasks, t.value))
+                    .collect()
+            };
+            let norms = at("grad_norm");
+            assert_eq!(
+                norms.iter().map(|n| n.0).collect::<Vec<_>>(),
+                vec![Some((0, 0)), Some((1, 1)), Some((2, 2))]
+            );
+            let n: Vec<f64> = norms.iter().map(|x| x.1).collect();
+            assert!(n.iter().all(|v| *v > 0.0));
+            let ratio = at("grad_norm_ratio")[0].1;
+            let (max, min) = (
+                n.iter().cloned().fold(0.0, f64::max),
+                n.iter().cloned().fold(f64::INFINITY, f64::min),
+            );
+            assert!(ratio >= 1.0 && (ratio - max / min).abs() <= 1e-12 * ratio);
+            let mut sum_sq: f64 = n.iter().map(|v| v * v).sum();
+            for (tasks, cos) in at("cosine") {
+                let (i, j) = tasks.unwrap();
+                sum_sq += 2.0 * cos * n[i] * n[j];
+            }
+            let logged = at("norm_sum_grads")[0].1;
+            assert!(
+                (sum_sq.sqrt() - logged).abs() <= 1e-9 * logged,
+                "{weighting:?} step {step}: {} vs {logged}",
+                sum_sq.sqrt()
+            );
+        }
+    }
+}
