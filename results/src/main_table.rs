@@ -442,7 +442,8 @@ mod tests {
                 "task gain spread (%) ↓"
             ]
         );
-        assert_eq!(headers[..n - 2].len(), 1 + 2 + 4 + 10);
+        // The columns before them, peak memory among the costs included.
+        assert_eq!(headers[..n - 2].len(), 1 + 2 + 4 + 11);
         let (_, cells) = &sections[0].rows[1];
         // Worst: −20 and −10, mean −15; spread: 25 and 10, mean 17.5.
         assert!(
