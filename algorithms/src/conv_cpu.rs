@@ -16,6 +16,7 @@
 //! through `Gradients::get_or_alloc_mut` and seen as vectors by downcasting the device's
 //! buffer type to the CPU's, which is what the type check guarantees.
 
+use crate::conv::Conv2d;
 use crate::device::{host_values, is_cpu};
 use dfdx::prelude::*;
 use std::any::Any;
@@ -49,42 +50,153 @@ fn record<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     });
 }
 
-/// Row r of the result is (x[r, index[j]])_j, where `index[j] == zero` reads 0: the same
-/// as gathering from x with a zero column appended. The backward pass adds each result
-/// gradient to its source, in the gather's order (row by row, j ascending).
-pub(crate) fn gather_columns<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+/// For each output pixel's patch row di of `conv`: the patch column where the row starts,
+/// the input column of its first in-image value, and the range of dj inside the image
+/// (`None` where the whole row lies in the padding). Patch columns run (di, dj, c); the
+/// image row's values for dj in the range are contiguous in the input (NHWC).
+fn patch_rows(conv: &Conv2d) -> Vec<(usize, Option<(usize, std::ops::Range<usize>)>)> {
+    let out = conv.output();
+    let (k, s, p) = (conv.kernel, conv.stride, conv.padding);
+    let (height, width, channels) = (conv.input.height, conv.input.width, conv.input.channels);
+    let mut rows = Vec::with_capacity(out.height * out.width * k);
+    for oi in 0..out.height {
+        for oj in 0..out.width {
+            for di in 0..k {
+                let start = di * k * channels;
+                let i = oi * s + di;
+                if i < p || i - p >= height {
+                    rows.push((start, None));
+                    continue;
+                }
+                // dj inside: p ≤ oj·s + dj < p + width.
+                let first = p.saturating_sub(oj * s).min(k);
+                let last = (p + width).saturating_sub(oj * s).min(k);
+                if first >= last {
+                    rows.push((start, None));
+                    continue;
+                }
+                let column = ((i - p) * width + (oj * s + first - p)) * channels;
+                rows.push((start, Some((column, first..last))));
+            }
+        }
+    }
+    rows
+}
+
+/// The convolution of every row of `x` by `weight` ((k·k·C_in) × C_out) plus `bias`, as
+/// one op on the tape: the patches are copied from `x` row by row of each window (no index
+/// per value), multiplied by the weight in one matrix product, and the bias is added in
+/// one pass. The backward pass gives the bias its column sums (row by row), the weight
+/// patchesᵀ·g and, with `input_gradient`, x the scatter of g·weightᵀ; without it x gets
+/// no gradient and g·weightᵀ is not computed at all.
+///
+/// The same values and gradients as the generic route bit for bit (patch gather, `matmul`,
+/// broadcast bias add): the products are dfdx's own `matmul` over the same shapes and
+/// strides as that route's forward and backward products (so the same gemm calls, in the
+/// same accumulation order), and every sum is taken in that route's order. The generic
+/// backward adds each product into a zeroed gradient; here the product is taken fresh
+/// and then added to the zeroed gradient, which differs at most in the sign of a zero that
+/// the addition to 0 removes in both.
+pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    conv: &Conv2d,
     x: Matrix<E, D, T>,
-    index: &[usize],
-    zero: usize,
+    weight: &Matrix<E, D, NoneTape>,
+    bias: &Tensor<(usize,), E, D>,
+    input_gradient: bool,
 ) -> Matrix<E, D, T> {
     debug_assert!(is_cpu::<D>());
     let (n, cols) = *x.shape();
     let (x, mut tape) = x.split_tape();
+    let dev = x.device().clone();
     let values = host_values(&x);
-    let len = index.len();
-    let mut out = Vec::with_capacity(n * len);
-    for row in values.chunks_exact(cols.max(1)).take(n) {
-        out.extend(
-            index
-                .iter()
-                .map(|&i| if i == zero { E::default() } else { row[i] }),
-        );
+    let out = conv.output();
+    let pixels = out.height * out.width;
+    let (len, c_out) = (conv.patch_len(), conv.out_channels);
+    let rows = patch_rows(conv);
+    let channels = conv.input.channels;
+    let k = conv.kernel;
+    // One image's patches: `pixels` rows of `len`, each window row copied in one run.
+    let fill = |image: &[E], dst: &mut [E]| {
+        for (r, (start, inside)) in rows.iter().enumerate() {
+            let at = (r / k) * len + start;
+            if let Some((column, range)) = inside {
+                let column = *column;
+                let run = (range.end - range.start) * channels;
+                let begin = at + range.start * channels;
+                dst[begin..begin + run].copy_from_slice(&image[column..column + run]);
+            }
+        }
+    };
+    let mut patches = vec![E::default(); n * pixels * len];
+    for (image, dst) in values
+        .chunks_exact(cols.max(1))
+        .zip(patches.chunks_exact_mut((pixels * len).max(1)))
+    {
+        fill(image, dst);
     }
-    let out = x.device().tensor_from_vec(out, (n, len));
-    let index = index.to_vec();
-    record(&mut tape, &x, &out, move |grad_out, grad_in| {
-        for (g_row, x_row) in grad_out
-            .chunks_exact(len.max(1))
-            .zip(grad_in.chunks_exact_mut(cols.max(1)))
+    let patches = dev.tensor_from_vec(patches, (n * pixels, len));
+    let product = patches.clone().matmul(weight.clone());
+    let mut y = host_values(&product);
+    drop(product);
+    let b = host_values(bias);
+    for row in y.chunks_exact_mut(c_out.max(1)) {
+        for (v, &bc) in row.iter_mut().zip(&b) {
+            *v += bc;
+        }
+    }
+    let result = dev.tensor_from_vec(y, (n, pixels * c_out));
+    let (x_ghost, w_ghost, b_ghost, out_ghost) =
+        (x.ghost(), weight.ghost(), bias.ghost(), result.ghost());
+    let weight = weight.clone();
+    tape.add_backward_op(move |grads| {
+        grads.try_alloc_for(&w_ghost)?;
+        grads.try_alloc_for(&b_ghost)?;
+        grads.try_alloc_for(&out_ghost)?;
+        // The output's gradient is taken out of its entry (nothing reads it after this
+        // op's backward) and handed to the products as a tensor.
+        let g = std::mem::take(cpu_vec::<E, D>(grads.get_or_alloc_mut(&out_ghost)?));
+        let g_bias = cpu_vec::<E, D>(grads.get_or_alloc_mut(&b_ghost)?);
+        for row in g.chunks_exact(c_out.max(1)) {
+            for (gb, &v) in g_bias.iter_mut().zip(row) {
+                *gb += v;
+            }
+        }
+        let g = dev.tensor_from_vec(g, (n * pixels, c_out));
+        let g_weight = host_values(&patches.permute::<_, Axes2<1, 0>>().matmul(g.clone()));
+        for (gw, v) in cpu_vec::<E, D>(grads.get_or_alloc_mut(&w_ghost)?)
+            .iter_mut()
+            .zip(g_weight)
         {
-            for (&i, &g) in index.iter().zip(g_row) {
-                if i != zero {
-                    x_row[i] += g;
+            *gw += v;
+        }
+        if input_gradient {
+            grads.try_alloc_for(&x_ghost)?;
+            let g_patches = host_values(&g.matmul(weight.permute::<_, Axes2<1, 0>>()));
+            let g_x = cpu_vec::<E, D>(grads.get_or_alloc_mut(&x_ghost)?);
+            // The gather's backward: each patch value back to its input, image by image,
+            // patch entries in order.
+            for (g_image, src) in g_x
+                .chunks_exact_mut(cols.max(1))
+                .zip(g_patches.chunks_exact((pixels * len).max(1)))
+            {
+                for (r, (start, inside)) in rows.iter().enumerate() {
+                    if let Some((column, range)) = inside {
+                let (column, start) = (*column, *start);
+                        let run = (range.end - range.start) * channels;
+                        let begin = (r / k) * len + start + range.start * channels;
+                        for (gx, &v) in g_image[column..column + run]
+                            .iter_mut()
+                            .zip(&src[begin..begin + run])
+                        {
+                            *gx += v;
+                        }
+                    }
                 }
             }
         }
+        Ok(())
     });
-    out.put_tape(tape)
+    result.put_tape(tape)
 }
 
 /// The maximum over k·k windows: `windows[w]` is the input column of every output value
