@@ -108,6 +108,41 @@ impl Conv2d {
         self.forward_routed(x, weight, bias, input_gradient, is_cpu::<D>())
     }
 
+    /// `forward` followed by `pools` (each `MaxPool2d::forward`). On the CPU the first
+    /// pool is taken in the convolution's own op (`conv_cpu::conv_bias`), with the same
+    /// values and gradients.
+    pub fn forward_pooled<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        x: Matrix<E, D, T>,
+        weight: &Tensor<(usize, usize), E, D>,
+        bias: &Tensor<(usize,), E, D>,
+        pools: &[MaxPool2d],
+        input_gradient: bool,
+    ) -> Matrix<E, D, T> {
+        self.forward_pooled_routed(x, weight, bias, pools, input_gradient, is_cpu::<D>())
+    }
+
+    fn forward_pooled_routed<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        x: Matrix<E, D, T>,
+        weight: &Tensor<(usize, usize), E, D>,
+        bias: &Tensor<(usize,), E, D>,
+        pools: &[MaxPool2d],
+        input_gradient: bool,
+        kernel: bool,
+    ) -> Matrix<E, D, T> {
+        match pools.split_first() {
+            Some((first, rest)) if kernel => rest.iter().fold(
+                conv_bias(self, x, weight, bias, input_gradient, Some(&first.windows())),
+                |h, pool| pool.forward_routed(h, kernel),
+            ),
+            _ => pools.iter().fold(
+                self.forward_routed(x, weight, bias, input_gradient, kernel),
+                |h, pool| pool.forward_routed(h, kernel),
+            ),
+        }
+    }
+
     /// `forward` by the CPU's own kernel (`kernel`: patches, product and bias as one op,
     /// `conv_cpu::conv_bias`) or by dfdx's gather, `matmul` and broadcast add.
     fn forward_routed<E: Dtype, D: Device<E>, T: Tape<E, D>>(
@@ -119,7 +154,7 @@ impl Conv2d {
         kernel: bool,
     ) -> Matrix<E, D, T> {
         if kernel {
-            return conv_bias(self, x, weight, bias, input_gradient);
+            return conv_bias(self, x, weight, bias, input_gradient, None);
         }
         if !input_gradient {
             let (x, tape) = x.split_tape();
@@ -199,6 +234,14 @@ impl MaxPool2d {
         index
     }
 
+    /// `window_index` of every window offset w = di·k + dj.
+    pub(crate) fn windows(&self) -> Vec<Vec<usize>> {
+        let k = self.size;
+        (0..k * k)
+            .map(|w| self.window_index(w / k, w % k))
+            .collect()
+    }
+
     /// The max-pool of every row of `x` (n × H·W·C): n × H'·W'·C.
     pub fn forward<E: Dtype, D: Device<E>, T: Tape<E, D>>(
         &self,
@@ -213,12 +256,8 @@ impl MaxPool2d {
         x: Matrix<E, D, T>,
         kernel: bool,
     ) -> Matrix<E, D, T> {
-        let k = self.size;
         if kernel {
-            let windows: Vec<Vec<usize>> = (0..k * k)
-                .map(|w| self.window_index(w / k, w % k))
-                .collect();
-            return window_max(x, &windows);
+            return window_max(x, &self.windows());
         }
         self.forward_by_gather(x)
     }
@@ -582,8 +621,17 @@ mod tests {
             stride: 1,
             padding: 0,
         };
-        let padded = Conv2d {
+        // Two pools after the second layer: the first in the conv's op, the second alone.
+        let second_pool = MaxPool2d {
             input: second.output(),
+            size: 2,
+        };
+        let third_pool = MaxPool2d {
+            input: second_pool.output(),
+            size: 2,
+        };
+        let padded = Conv2d {
+            input: third_pool.output(),
             out_channels: 3,
             kernel: 3,
             stride: 2,
@@ -609,9 +657,10 @@ mod tests {
         );
         let bits = |v: Vec<f32>| -> Vec<u32> { v.iter().map(|a| a.to_bits()).collect() };
         let run = |kernel: bool| {
-            let h = first.forward_routed(x.leaky_trace(), &w1, &b1, false, kernel);
-            let h = pool.forward_routed(h, kernel).relu();
-            let h = second.forward_routed(h, &w2, &b2, true, kernel).relu();
+            let h = first.forward_pooled_routed(x.leaky_trace(), &w1, &b1, &[pool], false, kernel);
+            let h = second
+                .forward_pooled_routed(h.relu(), &w2, &b2, &[second_pool, third_pool], true, kernel)
+                .relu();
             let y = padded.forward_routed(h, &w3, &b3, true, kernel);
             let values = bits(y.as_vec());
             let grads = (y * r.clone()).sum().backward();

@@ -1,15 +1,17 @@
-//! The CPU's own kernels for the two gathers of `conv`: the patch gather of a convolution
-//! (im2col) and the window maximum of a max-pool, each one loop over plain slices with its
-//! backward pass recorded on the tape as one more loop.
+//! The CPU's own kernels for `conv`: a convolution layer (im2col patches, the product by
+//! the weight, the bias and an optional max-pool) as one op on the tape, and the window
+//! maximum of a further max-pool, each a loop over plain slices (and dfdx's `matmul`) with
+//! its backward pass recorded on the tape as one more.
 //!
 //! dfdx's generic gather walks every element through its n-dimensional index arithmetic
 //! (`index_to_i`), and a max-pool built from gathers and pairwise maxima makes k² gathers,
 //! k² − 1 element-wise maxima and as many backward passes; on a LeNet step (batch 256 of
-//! 28×28) those took more time than the matrix products. These kernels compute exactly the
-//! same values and gradients as the gather route, in the same order of accumulation, so a
-//! run's records do not depend on which one ran (a test below checks it bit for bit).
-//! Zero padding needs no appended zero column here: the patch index's padding entry
-//! (`zero`, one past the last input column) reads 0 and receives no gradient.
+//! 28×28) those took more time than the matrix products; so did the broadcast bias add and
+//! its backward (dfdx's index arithmetic per element), and the product of a first layer's
+//! input gradient, which nothing reads. These kernels compute exactly the same values and
+//! gradients as the gather route, in the same order of accumulation and by the same gemm
+//! calls, so a run's records do not depend on which one ran (tests in `conv` check it bit
+//! for bit). Zero padding is read as zeros and receives no gradient.
 //!
 //! The route is chosen by the device's type (`device::is_cpu`), so the crate's generic
 //! bounds stay `D: Device<E>`; CUDA keeps the gather route. Gradient buffers are reached
@@ -86,7 +88,10 @@ fn patch_rows(conv: &Conv2d) -> Vec<(usize, Option<(usize, std::ops::Range<usize
 /// The convolution of every row of `x` by `weight` ((k·k·C_in) × C_out) plus `bias`, as
 /// one op on the tape: the patches are copied from `x` row by row of each window (no index
 /// per value), multiplied by the weight in one matrix product, and the bias is added in
-/// one pass. The backward pass gives the bias its column sums (row by row), the weight
+/// one pass; with `pool` (the window indices of a max-pool, `MaxPool2d::window_index` per
+/// offset) the result is that max-pool of the biased values, its winners kept for the
+/// backward pass, which first hands each gradient to its window's maximum as
+/// `window_max` does. The backward pass gives the bias its column sums (row by row), the weight
 /// patchesᵀ·g and, with `input_gradient`, x the scatter of g·weightᵀ; without it x gets
 /// no gradient and g·weightᵀ is not computed at all.
 ///
@@ -103,6 +108,7 @@ pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     weight: &Matrix<E, D, NoneTape>,
     bias: &Tensor<(usize,), E, D>,
     input_gradient: bool,
+    pool: Option<&[Vec<usize>]>,
 ) -> Matrix<E, D, T> {
     debug_assert!(is_cpu::<D>());
     let (n, cols) = *x.shape();
@@ -144,7 +150,18 @@ pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
             *v += bc;
         }
     }
-    let result = dev.tensor_from_vec(y, (n, pixels * c_out));
+    let width = pixels * c_out;
+    // With a max-pool: its windows' maxima of the biased values, which are kept (with the
+    // winners) for the backward pass.
+    let (result, pooled) = match pool {
+        Some(windows) => {
+            let (out, winner) = pool_forward(&y, width, windows);
+            let len = windows.first().map_or(0, Vec::len);
+            let result = dev.tensor_from_vec(out, (n, len));
+            (result, Some((y, winner, windows.to_vec())))
+        }
+        None => (dev.tensor_from_vec(y, (n, width)), None),
+    };
     let (x_ghost, w_ghost, b_ghost, out_ghost) =
         (x.ghost(), weight.ghost(), bias.ghost(), result.ghost());
     let weight = weight.clone();
@@ -154,7 +171,13 @@ pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
         grads.try_alloc_for(&out_ghost)?;
         // The output's gradient is taken out of its entry (nothing reads it after this
         // op's backward) and handed to the products as a tensor.
-        let g = std::mem::take(cpu_vec::<E, D>(grads.get_or_alloc_mut(&out_ghost)?));
+        let mut g = std::mem::take(cpu_vec::<E, D>(grads.get_or_alloc_mut(&out_ghost)?));
+        if let Some((values, winner, windows)) = &pooled {
+            // The pool's backward into the zeroed gradient of the biased values.
+            let mut g_values = vec![E::default(); values.len()];
+            pool_backward(&g, winner, values, width, windows, &mut g_values);
+            g = g_values;
+        }
         let g_bias = cpu_vec::<E, D>(grads.get_or_alloc_mut(&b_ghost)?);
         for row in g.chunks_exact(c_out.max(1)) {
             for (gb, &v) in g_bias.iter_mut().zip(row) {
@@ -211,13 +234,28 @@ pub(crate) fn window_max<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     let (n, cols) = *x.shape();
     let (x, mut tape) = x.split_tape();
     let values = host_values(&x);
+    let (out, winner) = pool_forward(&values, cols, windows);
     let len = windows.first().map_or(0, Vec::len);
-    let mut out = Vec::with_capacity(n * len);
-    // Per output, the window offset of its single maximum, or `TIED` when several windows
-    // hold the maximum (then the backward pass shares the gradient as the tree does).
-    const TIED: usize = usize::MAX;
-    let mut winner = Vec::with_capacity(n * len);
-    for row in values.chunks_exact(cols.max(1)).take(n) {
+    let out = x.device().tensor_from_vec(out, (n, len));
+    let windows = windows.to_vec();
+    record(&mut tape, &x, &out, move |grad_out, grad_in| {
+        pool_backward(grad_out, &winner, &values, cols, &windows, grad_in);
+    });
+    out.put_tape(tape)
+}
+
+/// `winner`'s mark of an output whose maximum several windows hold.
+const TIED: usize = usize::MAX;
+
+/// The window maxima of every row of `values` (rows of `cols`), and per output the window
+/// offset of its single maximum, or `TIED` when several windows hold the maximum (then the
+/// backward pass shares the gradient as the tree does).
+fn pool_forward<E: Dtype>(values: &[E], cols: usize, windows: &[Vec<usize>]) -> (Vec<E>, Vec<usize>) {
+    let len = windows.first().map_or(0, Vec::len);
+    let rows = values.len() / cols.max(1);
+    let mut out = Vec::with_capacity(rows * len);
+    let mut winner = Vec::with_capacity(rows * len);
+    for row in values.chunks_exact(cols.max(1)) {
         for j in 0..len {
             let (mut best, mut at) = (row[windows[0][j]], 0);
             for (w, window) in windows.iter().enumerate().skip(1) {
@@ -232,35 +270,44 @@ pub(crate) fn window_max<E: Dtype, D: Device<E>, T: Tape<E, D>>(
             winner.push(at);
         }
     }
-    let out = x.device().tensor_from_vec(out, (n, len));
-    let windows = windows.to_vec();
-    record(&mut tape, &x, &out, move |grad_out, grad_in| {
-        let m = windows.len();
-        let (mut level, mut shares) = (vec![E::default(); m], vec![E::default(); m]);
-        for (((g_row, w_row), x_row), v_row) in grad_out
-            .chunks_exact(len.max(1))
-            .zip(winner.chunks_exact(len.max(1)))
-            .zip(grad_in.chunks_exact_mut(cols.max(1)))
-            .zip(values.chunks_exact(cols.max(1)))
-        {
-            for (j, (&g, &at)) in g_row.iter().zip(w_row).enumerate() {
-                // A single maximum takes the whole gradient (every pair on its path has
-                // it on the larger side); only ties need the tree's shares.
-                if at != TIED {
-                    x_row[windows[at][j]] += E::ONE * g;
-                    continue;
-                }
-                for w in 0..m {
-                    level[w] = v_row[windows[w][j]];
-                }
-                tie_shares(&mut level, &mut shares);
-                for w in 0..m {
-                    x_row[windows[w][j]] += shares[w] * g;
-                }
+    (out, winner)
+}
+
+/// Adds each output gradient to its window's maximum in `grad_in` (rows of `cols`), tied
+/// maxima sharing it as the tree of pairwise maxima does; outputs in order.
+fn pool_backward<E: Dtype>(
+    grad_out: &[E],
+    winner: &[usize],
+    values: &[E],
+    cols: usize,
+    windows: &[Vec<usize>],
+    grad_in: &mut [E],
+) {
+    let len = windows.first().map_or(0, Vec::len);
+    let m = windows.len();
+    let (mut level, mut shares) = (vec![E::default(); m], vec![E::default(); m]);
+    for (((g_row, w_row), x_row), v_row) in grad_out
+        .chunks_exact(len.max(1))
+        .zip(winner.chunks_exact(len.max(1)))
+        .zip(grad_in.chunks_exact_mut(cols.max(1)))
+        .zip(values.chunks_exact(cols.max(1)))
+    {
+        for (j, (&g, &at)) in g_row.iter().zip(w_row).enumerate() {
+            // A single maximum takes the whole gradient (every pair on its path has it on
+            // the larger side); only ties need the tree's shares.
+            if at != TIED {
+                x_row[windows[at][j]] += E::ONE * g;
+                continue;
+            }
+            for w in 0..m {
+                level[w] = v_row[windows[w][j]];
+            }
+            tie_shares(&mut level, &mut shares);
+            for w in 0..m {
+                x_row[windows[w][j]] += shares[w] * g;
             }
         }
-    });
-    out.put_tape(tape)
+    }
 }
 
 /// Each leaf's share of the gradient of the maximum of `values` taken as a balanced tree
