@@ -133,7 +133,14 @@ impl Conv2d {
     ) -> Matrix<E, D, T> {
         match pools.split_first() {
             Some((first, rest)) if kernel => rest.iter().fold(
-                conv_bias(self, x, weight, bias, input_gradient, Some(&first.windows())),
+                conv_bias(
+                    self,
+                    x,
+                    weight,
+                    bias,
+                    input_gradient,
+                    Some(&first.windows()),
+                ),
                 |h, pool| pool.forward_routed(h, kernel),
             ),
             _ => pools.iter().fold(
@@ -638,14 +645,20 @@ mod tests {
             padding: 1,
         };
         let f32s = |v: Vec<f64>| -> Vec<f32> { v.iter().map(|&a| a as f32).collect() };
-        let x = dev.tensor_from_vec(f32s(random(n * first.input.len(), 20)), (n, first.input.len()));
+        let x = dev.tensor_from_vec(
+            f32s(random(n * first.input.len(), 20)),
+            (n, first.input.len()),
+        );
         let param = |conv: &Conv2d, seed| {
             (
                 dev.tensor_from_vec(
                     f32s(random(conv.patch_len() * conv.out_channels, seed)),
                     (conv.patch_len(), conv.out_channels),
                 ),
-                dev.tensor_from_vec(f32s(random(conv.out_channels, seed + 1)), (conv.out_channels,)),
+                dev.tensor_from_vec(
+                    f32s(random(conv.out_channels, seed + 1)),
+                    (conv.out_channels,),
+                ),
             )
         };
         let (w1, b1) = param(&first, 21);

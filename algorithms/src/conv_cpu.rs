@@ -204,7 +204,7 @@ pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
             {
                 for (r, (start, inside)) in rows.iter().enumerate() {
                     if let Some((column, range)) = inside {
-                let (column, start) = (*column, *start);
+                        let (column, start) = (*column, *start);
                         let run = (range.end - range.start) * channels;
                         let begin = (r / k) * len + start + range.start * channels;
                         for (gx, &v) in g_image[column..column + run]
@@ -250,7 +250,11 @@ const TIED: usize = usize::MAX;
 /// The window maxima of every row of `values` (rows of `cols`), and per output the window
 /// offset of its single maximum, or `TIED` when several windows hold the maximum (then the
 /// backward pass shares the gradient as the tree does).
-fn pool_forward<E: Dtype>(values: &[E], cols: usize, windows: &[Vec<usize>]) -> (Vec<E>, Vec<usize>) {
+fn pool_forward<E: Dtype>(
+    values: &[E],
+    cols: usize,
+    windows: &[Vec<usize>],
+) -> (Vec<E>, Vec<usize>) {
     let len = windows.first().map_or(0, Vec::len);
     let rows = values.len() / cols.max(1);
     let mut out = Vec::with_capacity(rows * len);
