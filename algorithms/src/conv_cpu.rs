@@ -52,11 +52,15 @@ fn record<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     });
 }
 
+/// A window row's patch column, and where it is in the image: its first input column and
+/// its dj inside the image (`patch_rows`).
+type PatchRow = (usize, Option<(usize, std::ops::Range<usize>)>);
+
 /// For each output pixel's patch row di of `conv`: the patch column where the row starts,
 /// the input column of its first in-image value, and the range of dj inside the image
 /// (`None` where the whole row lies in the padding). Patch columns run (di, dj, c); the
 /// image row's values for dj in the range are contiguous in the input (NHWC).
-fn patch_rows(conv: &Conv2d) -> Vec<(usize, Option<(usize, std::ops::Range<usize>)>)> {
+fn patch_rows(conv: &Conv2d) -> Vec<PatchRow> {
     let out = conv.output();
     let (k, s, p) = (conv.kernel, conv.stride, conv.padding);
     let (height, width, channels) = (conv.input.height, conv.input.width, conv.input.channels);
