@@ -26,7 +26,7 @@
 //! gradients differ only at exact ties (as in blank image regions, where every pixel of a
 //! window has the same value).
 
-use crate::conv_cpu::{gather_columns, window_max};
+use crate::conv_cpu::{conv_bias, window_max};
 use crate::device::is_cpu;
 use dfdx::prelude::*;
 pub use mtlbench_tasks::ImageShape;
@@ -108,7 +108,50 @@ impl Conv2d {
         self.forward_routed(x, weight, bias, input_gradient, is_cpu::<D>())
     }
 
-    /// `forward` by the CPU's own patch kernel (`kernel`) or by dfdx's gather.
+    /// `forward` followed by `pools` (each `MaxPool2d::forward`). On the CPU the first
+    /// pool is taken in the convolution's own op (`conv_cpu::conv_bias`), with the same
+    /// values and gradients.
+    pub fn forward_pooled<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        x: Matrix<E, D, T>,
+        weight: &Tensor<(usize, usize), E, D>,
+        bias: &Tensor<(usize,), E, D>,
+        pools: &[MaxPool2d],
+        input_gradient: bool,
+    ) -> Matrix<E, D, T> {
+        self.forward_pooled_routed(x, weight, bias, pools, input_gradient, is_cpu::<D>())
+    }
+
+    fn forward_pooled_routed<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+        &self,
+        x: Matrix<E, D, T>,
+        weight: &Tensor<(usize, usize), E, D>,
+        bias: &Tensor<(usize,), E, D>,
+        pools: &[MaxPool2d],
+        input_gradient: bool,
+        kernel: bool,
+    ) -> Matrix<E, D, T> {
+        match pools.split_first() {
+            Some((first, rest)) if kernel => rest.iter().fold(
+                conv_bias(
+                    self,
+                    x,
+                    weight,
+                    bias,
+                    input_gradient,
+                    Some(&first.windows()),
+                ),
+                |h, pool| pool.forward_routed(h, kernel),
+            ),
+            _ => pools.iter().fold(
+                self.forward_routed(x, weight, bias, input_gradient, kernel),
+                |h, pool| pool.forward_routed(h, kernel),
+            ),
+        }
+    }
+
+    /// `forward` by the CPU's own kernel (`kernel`: patches, product and bias as one op,
+    /// `conv_cpu::conv_bias`) or by dfdx's gather, `matmul` and broadcast add.
     fn forward_routed<E: Dtype, D: Device<E>, T: Tape<E, D>>(
         &self,
         x: Matrix<E, D, T>,
@@ -117,30 +160,16 @@ impl Conv2d {
         input_gradient: bool,
         kernel: bool,
     ) -> Matrix<E, D, T> {
+        if kernel {
+            return conv_bias(self, x, weight, bias, input_gradient, None);
+        }
         if !input_gradient {
             let (x, tape) = x.split_tape();
-            let patches = self.patches(x, kernel);
+            let patches = self.patches_by_gather(x);
             return self.apply(patches.put_tape(tape), weight, bias);
         }
-        let patches = self.patches(x, kernel);
+        let patches = self.patches_by_gather(x);
         self.apply(patches, weight, bias)
-    }
-
-    /// The patches of every row of `x`: (n · H'·W') × (k·k·C_in).
-    fn patches<E: Dtype, D: Device<E>, T: Tape<E, D>>(
-        &self,
-        x: Matrix<E, D, T>,
-        kernel: bool,
-    ) -> Matrix<E, D, T> {
-        let n = x.shape().0;
-        let rows = (
-            self.output().height * self.output().width * n,
-            self.patch_len(),
-        );
-        if kernel {
-            return gather_columns(x, &self.patch_index(), self.input.len()).reshape_like(&rows);
-        }
-        self.patches_by_gather(x)
     }
 
     /// `patches` by dfdx's gather (the route on CUDA).
@@ -212,6 +241,14 @@ impl MaxPool2d {
         index
     }
 
+    /// `window_index` of every window offset w = di·k + dj.
+    pub(crate) fn windows(&self) -> Vec<Vec<usize>> {
+        let k = self.size;
+        (0..k * k)
+            .map(|w| self.window_index(w / k, w % k))
+            .collect()
+    }
+
     /// The max-pool of every row of `x` (n × H·W·C): n × H'·W'·C.
     pub fn forward<E: Dtype, D: Device<E>, T: Tape<E, D>>(
         &self,
@@ -226,12 +263,8 @@ impl MaxPool2d {
         x: Matrix<E, D, T>,
         kernel: bool,
     ) -> Matrix<E, D, T> {
-        let k = self.size;
         if kernel {
-            let windows: Vec<Vec<usize>> = (0..k * k)
-                .map(|w| self.window_index(w / k, w % k))
-                .collect();
-            return window_max(x, &windows);
+            return window_max(x, &self.windows());
         }
         self.forward_by_gather(x)
     }
@@ -563,6 +596,97 @@ mod tests {
             })
         });
         assert!(tied, "the test inputs should hold tied maxima");
+    }
+
+    /// The CPU's conv op against the gather route on the LeNet layers at a batch whose
+    /// weight-gradient products run over several of gemm's depth blocks (16 × 576 and
+    /// 16 × 64 rows), and on a padded, strided layer: values and every gradient equal bit
+    /// for bit (`to_bits`, so that even the sign of a zero counts).
+    #[test]
+    fn cpu_conv_op_matches_the_gather_route_bit_for_bit_at_lenet_size() {
+        let dev: Cpu = Default::default();
+        let n = 16;
+        let first = Conv2d {
+            input: ImageShape {
+                height: 28,
+                width: 28,
+                channels: 1,
+            },
+            out_channels: 10,
+            kernel: 5,
+            stride: 1,
+            padding: 0,
+        };
+        let pool = MaxPool2d {
+            input: first.output(),
+            size: 2,
+        };
+        let second = Conv2d {
+            input: pool.output(),
+            out_channels: 20,
+            kernel: 5,
+            stride: 1,
+            padding: 0,
+        };
+        // Two pools after the second layer: the first in the conv's op, the second alone.
+        let second_pool = MaxPool2d {
+            input: second.output(),
+            size: 2,
+        };
+        let third_pool = MaxPool2d {
+            input: second_pool.output(),
+            size: 2,
+        };
+        let padded = Conv2d {
+            input: third_pool.output(),
+            out_channels: 3,
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+        };
+        let f32s = |v: Vec<f64>| -> Vec<f32> { v.iter().map(|&a| a as f32).collect() };
+        let x = dev.tensor_from_vec(
+            f32s(random(n * first.input.len(), 20)),
+            (n, first.input.len()),
+        );
+        let param = |conv: &Conv2d, seed| {
+            (
+                dev.tensor_from_vec(
+                    f32s(random(conv.patch_len() * conv.out_channels, seed)),
+                    (conv.patch_len(), conv.out_channels),
+                ),
+                dev.tensor_from_vec(
+                    f32s(random(conv.out_channels, seed + 1)),
+                    (conv.out_channels,),
+                ),
+            )
+        };
+        let (w1, b1) = param(&first, 21);
+        let (w2, b2) = param(&second, 23);
+        let (w3, b3) = param(&padded, 25);
+        let r = dev.tensor_from_vec(
+            f32s(random(n * padded.output().len(), 27)),
+            (n, padded.output().len()),
+        );
+        let bits = |v: Vec<f32>| -> Vec<u32> { v.iter().map(|a| a.to_bits()).collect() };
+        let run = |kernel: bool| {
+            let h = first.forward_pooled_routed(x.leaky_trace(), &w1, &b1, &[pool], false, kernel);
+            let h = second
+                .forward_pooled_routed(h.relu(), &w2, &b2, &[second_pool, third_pool], true, kernel)
+                .relu();
+            let y = padded.forward_routed(h, &w3, &b3, true, kernel);
+            let values = bits(y.as_vec());
+            let grads = (y * r.clone()).sum().backward();
+            let params: Vec<Vec<u32>> = [&w1, &w2, &w3]
+                .iter()
+                .map(|w| bits(grads.get(*w).as_vec()))
+                .chain([&b1, &b2, &b3].iter().map(|b| bits(grads.get(*b).as_vec())))
+                .collect();
+            (values, params)
+        };
+        let (kernels, gathers) = (run(true), run(false));
+        assert!(kernels.1[0].iter().any(|&g| g != 0));
+        assert_eq!(kernels, gathers);
     }
 
     /// Tied maxima share a window's gradient, halved at each pairwise maximum they tie in:

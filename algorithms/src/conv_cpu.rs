@@ -1,21 +1,24 @@
-//! The CPU's own kernels for the two gathers of `conv`: the patch gather of a convolution
-//! (im2col) and the window maximum of a max-pool, each one loop over plain slices with its
-//! backward pass recorded on the tape as one more loop.
+//! The CPU's own kernels for `conv`: a convolution layer (im2col patches, the product by
+//! the weight, the bias and an optional max-pool) as one op on the tape, and the window
+//! maximum of a further max-pool, each a loop over plain slices (and dfdx's `matmul`) with
+//! its backward pass recorded on the tape as one more.
 //!
 //! dfdx's generic gather walks every element through its n-dimensional index arithmetic
 //! (`index_to_i`), and a max-pool built from gathers and pairwise maxima makes k² gathers,
 //! k² − 1 element-wise maxima and as many backward passes; on a LeNet step (batch 256 of
-//! 28×28) those took more time than the matrix products. These kernels compute exactly the
-//! same values and gradients as the gather route, in the same order of accumulation, so a
-//! run's records do not depend on which one ran (a test below checks it bit for bit).
-//! Zero padding needs no appended zero column here: the patch index's padding entry
-//! (`zero`, one past the last input column) reads 0 and receives no gradient.
+//! 28×28) those took more time than the matrix products; so did the broadcast bias add and
+//! its backward (dfdx's index arithmetic per element), and the product of a first layer's
+//! input gradient, which nothing reads. These kernels compute exactly the same values and
+//! gradients as the gather route, in the same order of accumulation and by the same gemm
+//! calls, so a run's records do not depend on which one ran (tests in `conv` check it bit
+//! for bit). Zero padding is read as zeros and receives no gradient.
 //!
 //! The route is chosen by the device's type (`device::is_cpu`), so the crate's generic
 //! bounds stay `D: Device<E>`; CUDA keeps the gather route. Gradient buffers are reached
 //! through `Gradients::get_or_alloc_mut` and seen as vectors by downcasting the device's
 //! buffer type to the CPU's, which is what the type check guarantees.
 
+use crate::conv::Conv2d;
 use crate::device::{host_values, is_cpu};
 use dfdx::prelude::*;
 use std::any::Any;
@@ -49,42 +52,178 @@ fn record<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     });
 }
 
-/// Row r of the result is (x[r, index[j]])_j, where `index[j] == zero` reads 0: the same
-/// as gathering from x with a zero column appended. The backward pass adds each result
-/// gradient to its source, in the gather's order (row by row, j ascending).
-pub(crate) fn gather_columns<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+/// A window row's patch column, and where it is in the image: its first input column and
+/// its dj inside the image (`patch_rows`).
+type PatchRow = (usize, Option<(usize, std::ops::Range<usize>)>);
+
+/// For each output pixel's patch row di of `conv`: the patch column where the row starts,
+/// the input column of its first in-image value, and the range of dj inside the image
+/// (`None` where the whole row lies in the padding). Patch columns run (di, dj, c); the
+/// image row's values for dj in the range are contiguous in the input (NHWC).
+fn patch_rows(conv: &Conv2d) -> Vec<PatchRow> {
+    let out = conv.output();
+    let (k, s, p) = (conv.kernel, conv.stride, conv.padding);
+    let (height, width, channels) = (conv.input.height, conv.input.width, conv.input.channels);
+    let mut rows = Vec::with_capacity(out.height * out.width * k);
+    for oi in 0..out.height {
+        for oj in 0..out.width {
+            for di in 0..k {
+                let start = di * k * channels;
+                let i = oi * s + di;
+                if i < p || i - p >= height {
+                    rows.push((start, None));
+                    continue;
+                }
+                // dj inside: p ≤ oj·s + dj < p + width.
+                let first = p.saturating_sub(oj * s).min(k);
+                let last = (p + width).saturating_sub(oj * s).min(k);
+                if first >= last {
+                    rows.push((start, None));
+                    continue;
+                }
+                let column = ((i - p) * width + (oj * s + first - p)) * channels;
+                rows.push((start, Some((column, first..last))));
+            }
+        }
+    }
+    rows
+}
+
+/// The convolution of every row of `x` by `weight` ((k·k·C_in) × C_out) plus `bias`, as
+/// one op on the tape: the patches are copied from `x` row by row of each window (no index
+/// per value), multiplied by the weight in one matrix product, and the bias is added in
+/// one pass; with `pool` (the window indices of a max-pool, `MaxPool2d::window_index` per
+/// offset) the result is that max-pool of the biased values, its winners kept for the
+/// backward pass, which first hands each gradient to its window's maximum as
+/// `window_max` does. The backward pass gives the bias its column sums (row by row), the weight
+/// patchesᵀ·g and, with `input_gradient`, x the scatter of g·weightᵀ; without it x gets
+/// no gradient and g·weightᵀ is not computed at all.
+///
+/// The same values and gradients as the generic route bit for bit (patch gather, `matmul`,
+/// broadcast bias add): the products are dfdx's own `matmul` over the same shapes and
+/// strides as that route's forward and backward products (so the same gemm calls, in the
+/// same accumulation order), and every sum is taken in that route's order. The generic
+/// backward adds each product into a zeroed gradient; here the product is taken fresh
+/// and then added to the zeroed gradient, which differs at most in the sign of a zero that
+/// the addition to 0 removes in both.
+pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
+    conv: &Conv2d,
     x: Matrix<E, D, T>,
-    index: &[usize],
-    zero: usize,
+    weight: &Matrix<E, D, NoneTape>,
+    bias: &Tensor<(usize,), E, D>,
+    input_gradient: bool,
+    pool: Option<&[Vec<usize>]>,
 ) -> Matrix<E, D, T> {
     debug_assert!(is_cpu::<D>());
     let (n, cols) = *x.shape();
     let (x, mut tape) = x.split_tape();
+    let dev = x.device().clone();
     let values = host_values(&x);
-    let len = index.len();
-    let mut out = Vec::with_capacity(n * len);
-    for row in values.chunks_exact(cols.max(1)).take(n) {
-        out.extend(
-            index
-                .iter()
-                .map(|&i| if i == zero { E::default() } else { row[i] }),
-        );
+    let out = conv.output();
+    let pixels = out.height * out.width;
+    let (len, c_out) = (conv.patch_len(), conv.out_channels);
+    let rows = patch_rows(conv);
+    let channels = conv.input.channels;
+    let k = conv.kernel;
+    // One image's patches: `pixels` rows of `len`, each window row copied in one run.
+    let fill = |image: &[E], dst: &mut [E]| {
+        for (r, (start, inside)) in rows.iter().enumerate() {
+            let at = (r / k) * len + start;
+            if let Some((column, range)) = inside {
+                let column = *column;
+                let run = (range.end - range.start) * channels;
+                let begin = at + range.start * channels;
+                dst[begin..begin + run].copy_from_slice(&image[column..column + run]);
+            }
+        }
+    };
+    let mut patches = vec![E::default(); n * pixels * len];
+    for (image, dst) in values
+        .chunks_exact(cols.max(1))
+        .zip(patches.chunks_exact_mut((pixels * len).max(1)))
+    {
+        fill(image, dst);
     }
-    let out = x.device().tensor_from_vec(out, (n, len));
-    let index = index.to_vec();
-    record(&mut tape, &x, &out, move |grad_out, grad_in| {
-        for (g_row, x_row) in grad_out
-            .chunks_exact(len.max(1))
-            .zip(grad_in.chunks_exact_mut(cols.max(1)))
+    let patches = dev.tensor_from_vec(patches, (n * pixels, len));
+    let product = patches.clone().matmul(weight.clone());
+    let mut y = host_values(&product);
+    drop(product);
+    let b = host_values(bias);
+    for row in y.chunks_exact_mut(c_out.max(1)) {
+        for (v, &bc) in row.iter_mut().zip(&b) {
+            *v += bc;
+        }
+    }
+    let width = pixels * c_out;
+    // With a max-pool: its windows' maxima of the biased values, which are kept (with the
+    // winners) for the backward pass.
+    let (result, pooled) = match pool {
+        Some(windows) => {
+            let (out, winner) = pool_forward(&y, width, windows);
+            let len = windows.first().map_or(0, Vec::len);
+            let result = dev.tensor_from_vec(out, (n, len));
+            (result, Some((y, winner, windows.to_vec())))
+        }
+        None => (dev.tensor_from_vec(y, (n, width)), None),
+    };
+    let (x_ghost, w_ghost, b_ghost, out_ghost) =
+        (x.ghost(), weight.ghost(), bias.ghost(), result.ghost());
+    let weight = weight.clone();
+    tape.add_backward_op(move |grads| {
+        grads.try_alloc_for(&w_ghost)?;
+        grads.try_alloc_for(&b_ghost)?;
+        grads.try_alloc_for(&out_ghost)?;
+        // The output's gradient is taken out of its entry (nothing reads it after this
+        // op's backward) and handed to the products as a tensor.
+        let mut g = std::mem::take(cpu_vec::<E, D>(grads.get_or_alloc_mut(&out_ghost)?));
+        if let Some((values, winner, windows)) = &pooled {
+            // The pool's backward into the zeroed gradient of the biased values.
+            let mut g_values = vec![E::default(); values.len()];
+            pool_backward(&g, winner, values, width, windows, &mut g_values);
+            g = g_values;
+        }
+        let g_bias = cpu_vec::<E, D>(grads.get_or_alloc_mut(&b_ghost)?);
+        for row in g.chunks_exact(c_out.max(1)) {
+            for (gb, &v) in g_bias.iter_mut().zip(row) {
+                *gb += v;
+            }
+        }
+        let g = dev.tensor_from_vec(g, (n * pixels, c_out));
+        let g_weight = host_values(&patches.permute::<_, Axes2<1, 0>>().matmul(g.clone()));
+        for (gw, v) in cpu_vec::<E, D>(grads.get_or_alloc_mut(&w_ghost)?)
+            .iter_mut()
+            .zip(g_weight)
         {
-            for (&i, &g) in index.iter().zip(g_row) {
-                if i != zero {
-                    x_row[i] += g;
+            *gw += v;
+        }
+        if input_gradient {
+            grads.try_alloc_for(&x_ghost)?;
+            let g_patches = host_values(&g.matmul(weight.permute::<_, Axes2<1, 0>>()));
+            let g_x = cpu_vec::<E, D>(grads.get_or_alloc_mut(&x_ghost)?);
+            // The gather's backward: each patch value back to its input, image by image,
+            // patch entries in order.
+            for (g_image, src) in g_x
+                .chunks_exact_mut(cols.max(1))
+                .zip(g_patches.chunks_exact((pixels * len).max(1)))
+            {
+                for (r, (start, inside)) in rows.iter().enumerate() {
+                    if let Some((column, range)) = inside {
+                        let (column, start) = (*column, *start);
+                        let run = (range.end - range.start) * channels;
+                        let begin = (r / k) * len + start + range.start * channels;
+                        for (gx, &v) in g_image[column..column + run]
+                            .iter_mut()
+                            .zip(&src[begin..begin + run])
+                        {
+                            *gx += v;
+                        }
+                    }
                 }
             }
         }
+        Ok(())
     });
-    out.put_tape(tape)
+    result.put_tape(tape)
 }
 
 /// The maximum over k·k windows: `windows[w]` is the input column of every output value
@@ -99,13 +238,32 @@ pub(crate) fn window_max<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     let (n, cols) = *x.shape();
     let (x, mut tape) = x.split_tape();
     let values = host_values(&x);
+    let (out, winner) = pool_forward(&values, cols, windows);
     let len = windows.first().map_or(0, Vec::len);
-    let mut out = Vec::with_capacity(n * len);
-    // Per output, the window offset of its single maximum, or `TIED` when several windows
-    // hold the maximum (then the backward pass shares the gradient as the tree does).
-    const TIED: usize = usize::MAX;
-    let mut winner = Vec::with_capacity(n * len);
-    for row in values.chunks_exact(cols.max(1)).take(n) {
+    let out = x.device().tensor_from_vec(out, (n, len));
+    let windows = windows.to_vec();
+    record(&mut tape, &x, &out, move |grad_out, grad_in| {
+        pool_backward(grad_out, &winner, &values, cols, &windows, grad_in);
+    });
+    out.put_tape(tape)
+}
+
+/// `winner`'s mark of an output whose maximum several windows hold.
+const TIED: usize = usize::MAX;
+
+/// The window maxima of every row of `values` (rows of `cols`), and per output the window
+/// offset of its single maximum, or `TIED` when several windows hold the maximum (then the
+/// backward pass shares the gradient as the tree does).
+fn pool_forward<E: Dtype>(
+    values: &[E],
+    cols: usize,
+    windows: &[Vec<usize>],
+) -> (Vec<E>, Vec<usize>) {
+    let len = windows.first().map_or(0, Vec::len);
+    let rows = values.len() / cols.max(1);
+    let mut out = Vec::with_capacity(rows * len);
+    let mut winner = Vec::with_capacity(rows * len);
+    for row in values.chunks_exact(cols.max(1)) {
         for j in 0..len {
             let (mut best, mut at) = (row[windows[0][j]], 0);
             for (w, window) in windows.iter().enumerate().skip(1) {
@@ -120,35 +278,44 @@ pub(crate) fn window_max<E: Dtype, D: Device<E>, T: Tape<E, D>>(
             winner.push(at);
         }
     }
-    let out = x.device().tensor_from_vec(out, (n, len));
-    let windows = windows.to_vec();
-    record(&mut tape, &x, &out, move |grad_out, grad_in| {
-        let m = windows.len();
-        let (mut level, mut shares) = (vec![E::default(); m], vec![E::default(); m]);
-        for (((g_row, w_row), x_row), v_row) in grad_out
-            .chunks_exact(len.max(1))
-            .zip(winner.chunks_exact(len.max(1)))
-            .zip(grad_in.chunks_exact_mut(cols.max(1)))
-            .zip(values.chunks_exact(cols.max(1)))
-        {
-            for (j, (&g, &at)) in g_row.iter().zip(w_row).enumerate() {
-                // A single maximum takes the whole gradient (every pair on its path has
-                // it on the larger side); only ties need the tree's shares.
-                if at != TIED {
-                    x_row[windows[at][j]] += E::ONE * g;
-                    continue;
-                }
-                for w in 0..m {
-                    level[w] = v_row[windows[w][j]];
-                }
-                tie_shares(&mut level, &mut shares);
-                for w in 0..m {
-                    x_row[windows[w][j]] += shares[w] * g;
-                }
+    (out, winner)
+}
+
+/// Adds each output gradient to its window's maximum in `grad_in` (rows of `cols`), tied
+/// maxima sharing it as the tree of pairwise maxima does; outputs in order.
+fn pool_backward<E: Dtype>(
+    grad_out: &[E],
+    winner: &[usize],
+    values: &[E],
+    cols: usize,
+    windows: &[Vec<usize>],
+    grad_in: &mut [E],
+) {
+    let len = windows.first().map_or(0, Vec::len);
+    let m = windows.len();
+    let (mut level, mut shares) = (vec![E::default(); m], vec![E::default(); m]);
+    for (((g_row, w_row), x_row), v_row) in grad_out
+        .chunks_exact(len.max(1))
+        .zip(winner.chunks_exact(len.max(1)))
+        .zip(grad_in.chunks_exact_mut(cols.max(1)))
+        .zip(values.chunks_exact(cols.max(1)))
+    {
+        for (j, (&g, &at)) in g_row.iter().zip(w_row).enumerate() {
+            // A single maximum takes the whole gradient (every pair on its path has it on
+            // the larger side); only ties need the tree's shares.
+            if at != TIED {
+                x_row[windows[at][j]] += E::ONE * g;
+                continue;
+            }
+            for w in 0..m {
+                level[w] = v_row[windows[w][j]];
+            }
+            tie_shares(&mut level, &mut shares);
+            for w in 0..m {
+                x_row[windows[w][j]] += shares[w] * g;
             }
         }
-    });
-    out.put_tape(tape)
+    }
 }
 
 /// Each leaf's share of the gradient of the maximum of `values` taken as a balanced tree

@@ -38,10 +38,7 @@ impl<D: Device<f32>> Network<D> {
                 conv,
                 pools,
                 reads_input,
-            } => pools.iter().fold(
-                conv.forward(x, &layer.weight, &layer.bias, !reads_input),
-                |h, pool| pool.forward(h),
-            ),
+            } => conv.forward_pooled(x, &layer.weight, &layer.bias, pools, !reads_input),
         }
     }
 
