@@ -198,7 +198,9 @@ pub fn run_sweep(
                 let record = execute(spec, &cache, opts.backend);
                 store::write_run(&runs_path, &record)?;
                 if opts.tensorboard {
-                    mtlbench_results::tensorboard::write_run(&opts.out, &record)?;
+                    // From the stored record, as `report --tensorboard` writes them.
+                    let stored = store::read_run(&runs_path, &record.id)?;
+                    mtlbench_results::tensorboard::write_run(&opts.out, &stored)?;
                 }
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 if line_per_run {

@@ -96,15 +96,20 @@ pub fn stored_ids(runs: &Path) -> Result<Vec<String>, ResultsError> {
 pub fn read_runs(runs: &Path) -> Result<Vec<RunRecord>, ResultsError> {
     stored_ids(runs)?
         .into_iter()
-        .map(|id| {
-            let path = runs.join(format!("{id}.json"));
-            let bytes = fs::read(&path).map_err(|e| ResultsError::io(&path, e))?;
-            serde_json::from_slice(&bytes).map_err(|e| ResultsError::CorruptRecord {
-                path: path.clone(),
-                message: e.to_string(),
-            })
-        })
+        .map(|id| read_run(runs, &id))
         .collect()
+}
+
+/// The stored record of run `id`, as every reader of the store sees it (a value read back
+/// from JSON may differ from the one written in its last bit, so outputs derived from a
+/// record are derived from this).
+pub fn read_run(runs: &Path, id: &str) -> Result<RunRecord, ResultsError> {
+    let path = runs.join(format!("{id}.json"));
+    let bytes = fs::read(&path).map_err(|e| ResultsError::io(&path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| ResultsError::CorruptRecord {
+        path: path.clone(),
+        message: e.to_string(),
+    })
 }
 
 #[cfg(test)]
