@@ -4,7 +4,9 @@
 //! A span with a placeholder (`weighting/<kind>.rs`, `out/…`) or a glob is a pattern, not a
 //! path, and is skipped; an anchor or a line number after the path is dropped.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 /// The folders a path from the repository root starts with.
 const ROOTS: &[&str] = &[
@@ -17,26 +19,6 @@ const ROOTS: &[&str] = &[
     "docs/",
     ".ci/",
 ];
-
-/// The repository's Markdown files that describe it (the study outputs under `docs/results`
-/// included), outside hidden folders and build output.
-fn documents(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("a directory entry").path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if path.is_dir() {
-            if !name.starts_with('.') && name != "target" && name != "out" {
-                documents(&path, out);
-            }
-        } else if path.extension().and_then(|e| e.to_str()) == Some("md") {
-            out.push(path);
-        }
-    }
-}
 
 /// The repository paths a Markdown text names in its code spans, each with its line.
 fn named_paths(text: &str) -> Vec<(usize, String)> {
@@ -73,8 +55,7 @@ fn missing(doc: &str, text: &str, exists: impl Fn(&str) -> bool) -> Vec<String> 
 #[test]
 fn every_path_the_documents_name_exists() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut docs = Vec::new();
-    documents(root, &mut docs);
+    let docs = common::repository_files(&["md"]);
     assert!(
         docs.iter().any(|d| d.ends_with("ARCHITECTURE.md")),
         "the walk finds the documents"

@@ -6,8 +6,10 @@
 //! sections must exist for the registered kinds is checked in the algorithms crate
 //! (`registry_tests.rs`).
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const DOC: &str = "docs/FORMULAS.md";
 
@@ -56,29 +58,6 @@ fn anchor_at(text: &str) -> &str {
     &text[..end]
 }
 
-/// The repository's `.rs`, `.md`, `.sh` and `.py` files, outside hidden folders and build
-/// output.
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("a directory entry").path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if path.is_dir() {
-            if !name.starts_with('.') && name != "target" {
-                sources(&path, out);
-            }
-        } else if ["rs", "md", "sh", "py"]
-            .iter()
-            .any(|ext| path.extension().and_then(|e| e.to_str()) == Some(*ext))
-        {
-            out.push(path);
-        }
-    }
-}
-
 /// What is wrong with the citations in `text` (a file `name`): a mention of the document
 /// without its `docs/` path, or an anchor that no heading has.
 fn citation_errors(name: &str, text: &str, known: &BTreeSet<String>) -> Vec<String> {
@@ -122,8 +101,7 @@ fn every_formulas_citation_names_an_existing_section() {
             }
         }
     }
-    let mut files = Vec::new();
-    sources(root, &mut files);
+    let files = common::repository_files(&["rs", "md", "sh", "py"]);
     let mut citing = 0;
     for path in files.iter().filter(|p| **p != doc_path) {
         let Ok(text) = std::fs::read_to_string(path) else {

@@ -151,3 +151,35 @@ pub fn kill_once_stored(child: &mut std::process::Child, out: &Path, n: usize) -
     child.wait().unwrap();
     stored(out)
 }
+
+/// The repository's files whose extension is one of `extensions`, in path order, outside
+/// hidden folders, build output (`target`) and study output (`out`).
+pub fn repository_files(extensions: &[&str]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.expect("a directory entry").path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_dir() {
+                if !name.starts_with('.') && name != "target" && name != "out" {
+                    walk(&path, extensions, out);
+                }
+            } else if extensions
+                .iter()
+                .any(|ext| path.extension().and_then(|e| e.to_str()) == Some(*ext))
+            {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        extensions,
+        &mut files,
+    );
+    files
+}
