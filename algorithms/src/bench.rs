@@ -121,3 +121,32 @@ pub fn seconds_per_task_gradients<D: Device<f32> + Synchronize>(
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
 }
+
+/// Seconds per evaluated row of one evaluation point as training makes it (the validation
+/// and the test split: forward passes in chunks, off the tape, then every task's metrics),
+/// the median of `rounds` evaluations after one warm-up.
+pub fn seconds_per_evaluated_row<D: Device<f32> + Synchronize>(
+    trainer: &Trainer<'_, D>,
+    rounds: usize,
+) -> f64 {
+    let x = &trainer.def.suite.x;
+    let rows = (x.val.rows + x.test.rows).max(1);
+    let one = || {
+        let mut points = Vec::new();
+        for split in [crate::split::Split::Val, crate::split::Split::Test] {
+            black_box(trainer.evaluate(split, 0, 0, &mut points));
+        }
+        black_box(points);
+    };
+    one();
+    let mut times: Vec<f64> = (0..rounds.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            one();
+            trainer.dev.synchronize();
+            start.elapsed().as_secs_f64() / rows as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}

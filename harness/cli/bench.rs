@@ -12,7 +12,8 @@ use crate::study::config::parse_study;
 use crate::study::plan;
 use mtlbench_algorithms::architecture::{HardSharing, SingleTask};
 use mtlbench_algorithms::bench::{
-    forward_flops, matmul_gflops, seconds_per_step, seconds_per_task_gradients, BenchDevice,
+    forward_flops, matmul_gflops, seconds_per_evaluated_row, seconds_per_step,
+    seconds_per_task_gradients, BenchDevice,
 };
 use mtlbench_algorithms::device::cpu;
 use mtlbench_algorithms::train::{RunDefinition, RunSeeds, Trainer};
@@ -206,7 +207,8 @@ fn lenet_suite(batch: usize) -> SuiteData {
             .collect();
         (Matrix::new(n, IMAGE.len(), x), labels)
     };
-    let (train, val, test) = (split(8 * batch), split(2), split(2));
+    // Validation and test as large as four batches each: `lenet_evaluation` times them.
+    let (train, val, test) = (split(8 * batch), split(4 * batch), split(4 * batch));
     let kind = TaskKind::Classification { classes: 10 };
     let tasks = (0..2)
         .map(|t| TaskData {
@@ -234,14 +236,24 @@ fn lenet_suite(batch: usize) -> SuiteData {
     }
 }
 
+/// The LeNet workload's figures: step times and the cost of evaluating.
+struct LenetFigures {
+    /// Each step's label, seconds and peak heap bytes.
+    steps: Vec<(&'static str, f64, Option<u64>)>,
+    /// hard_sharing+equal: seconds per evaluated row of an evaluation point
+    /// (`seconds_per_evaluated_row`, validation and test).
+    eval_row_s: f64,
+}
+
 /// The LeNet workload's step times: hard_sharing with `equal` and with `mgda` (a conv trunk
 /// takes its task gradients by T forward and backward passes), and `single_task` (two
-/// LeNets), each the median of `rounds` rounds of a fifth of `steps`.
+/// LeNets), each the median of `rounds` rounds of a fifth of `steps`; and the seconds per
+/// evaluated row of hard_sharing+equal's evaluation point.
 fn lenet_workload<D: BenchDevice>(
     dev: impl Fn() -> D,
     steps: usize,
     rounds: usize,
-) -> Vec<(&'static str, f64, Option<u64>)> {
+) -> LenetFigures {
     let steps = steps.div_ceil(5).max(1);
     let suite = lenet_suite(LENET_BATCH);
     let model = ModelSpec {
@@ -253,7 +265,20 @@ fn lenet_workload<D: BenchDevice>(
     let single = ArchitectureSpec::SingleTask(SingleTask {});
     let equal = WeightingSpec::Equal(Equal {});
     let mgda = WeightingSpec::Mgda(Default::default());
-    [
+    let definition = |architecture, weighting| RunDefinition {
+        suite: &suite,
+        architecture,
+        weighting,
+        model: &model,
+        training: &training,
+        seeds: RunSeeds {
+            init: 1,
+            batches: 1,
+        },
+    };
+    let eval_row_s =
+        seconds_per_evaluated_row(&Trainer::new(dev(), definition(&hard, &equal)), rounds);
+    let steps = [
         ("hard_sharing+equal", &hard, &equal),
         ("hard_sharing+mgda (T passes)", &hard, &mgda),
         ("single_task+equal (two LeNets)", &single, &equal),
@@ -261,25 +286,13 @@ fn lenet_workload<D: BenchDevice>(
     .into_iter()
     .map(|(label, architecture, weighting)| {
         let (seconds, peak) = memory_meter::measure(|| {
-            let mut trainer = Trainer::new(
-                dev(),
-                RunDefinition {
-                    suite: &suite,
-                    architecture,
-                    weighting,
-                    model: &model,
-                    training: &training,
-                    seeds: RunSeeds {
-                        init: 1,
-                        batches: 1,
-                    },
-                },
-            );
+            let mut trainer = Trainer::new(dev(), definition(architecture, weighting));
             seconds_per_step(&mut trainer, LENET_BATCH, steps, rounds, false)
         });
         (label, seconds, peak)
     })
-    .collect()
+    .collect();
+    LenetFigures { steps, eval_row_s }
 }
 
 /// A trainer's peak heap bytes (model, optimizer state, a step's activations and
@@ -436,8 +449,8 @@ pub fn run(
         println!(
             "LeNet = the lenet trunk (conv 10 5×5, max-pool 2, conv 20 5×5, max-pool 2, dense 50), batch {LENET_BATCH} of 28×28×1, two 10-class tasks, Adam, {on}:"
         );
-        let base = figures[0].1;
-        for (label, seconds, peak) in &figures {
+        let base = figures.steps[0].1;
+        for (label, seconds, peak) in &figures.steps {
             println!(
                 "  {label:<46} {:>9.1} ms/step  {:>5.2}x  {}",
                 seconds * 1e3,
@@ -445,6 +458,13 @@ pub fn run(
                 peak_text(*peak)
             );
         }
+        let step_row = base / LENET_BATCH as f64;
+        println!(
+            "  evaluation point (validation + test, forward only) {:>6.1} µs/row = {:.2}x a hard_sharing+equal step's {:.1} µs/row (target <= 0.4x)",
+            figures.eval_row_s * 1e6,
+            figures.eval_row_s / step_row,
+            step_row * 1e6
+        );
     }
 
     let study = parse_study("bench-sweep", SWEEP_STUDY)?;

@@ -200,7 +200,7 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
 
     /// Appends every task's metrics on `split` to `out`; a task whose outputs are not all
     /// finite stops it, and its index is returned (the run has diverged).
-    pub(super) fn evaluate(
+    pub(crate) fn evaluate(
         &self,
         split: Split,
         epoch: usize,

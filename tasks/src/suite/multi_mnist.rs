@@ -14,6 +14,11 @@
 //! The three suites share [`MultiImage`] (their YAML keys) and differ only by their
 //! [`Source`]: each is a newtype over it declared by [`image_suite!`], `MultiMnist` here,
 //! the other two in their own files.
+//!
+//! Two constructions of the images and pairs (`construction`): `sampled` (the default,
+//! above: pairs drawn with replacement, the right image at offset 8, bilinear resize,
+//! values in [0, 1]) and `published`, Sener & Koltun's loader (`published.rs`: offset 6,
+//! nearest-neighbour resize, MNIST's normalisation, every image the left one of a pair).
 
 use crate::real::datadir::{read_checked, resolve};
 use crate::real::idx::parse;
@@ -25,6 +30,25 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+pub mod published;
+
+/// How the pairs and their images are built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Construction {
+    /// Pairs drawn with replacement from the split's images; `overlay`'s image.
+    #[default]
+    Sampled,
+    /// Sener & Koltun 2018's loader: `published::pairs` and `published::image`.
+    Published,
+}
+
+impl Construction {
+    fn is_sampled(&self) -> bool {
+        *self == Construction::Sampled
+    }
+}
 
 /// Which image sets the two positions draw from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +83,10 @@ pub struct MultiImage {
     pub data_dir: Option<PathBuf>,
     /// Check each file against the SHA-256 the project ships.
     pub verify_checksums: bool,
+    /// `sampled` (default) or `published` (Sener & Koltun's loader). Left out of the
+    /// canonical form at its default, so that run ids of studies without it do not move.
+    #[serde(skip_serializing_if = "Construction::is_sampled")]
+    pub construction: Construction,
 }
 
 impl Default for MultiImage {
@@ -70,6 +98,7 @@ impl Default for MultiImage {
             test: 20_000,
             data_dir: None,
             verify_checksums: true,
+            construction: Construction::Sampled,
         }
     }
 }
@@ -313,19 +342,25 @@ impl MultiImage {
     /// (`[left train, right train, left test, right test]`): training pairs from the
     /// training images not held out, drawn from `seed`; validation pairs from the held-out
     /// ones (`held_out_images`), drawn from `seed`; test pairs from the test images, drawn
-    /// from `FIXED_SEED`.
+    /// from `FIXED_SEED`. `sampled` draws both images of a pair with replacement;
+    /// `published` makes each left image of the pool one pair per pass
+    /// (`published::pairs`).
     pub fn pair_sources(&self, sizes: [usize; 4], seed: u64) -> Result<PairSources, TasksError> {
         let [left_train, right_train, left_test, right_test] = sizes;
         let (left_val, left_rest) = Self::held_out_images(left_train)?;
         let (right_val, right_rest) = Self::held_out_images(right_train)?;
         let all = |n: usize| (0..n).collect::<Vec<usize>>();
+        let construction = self.construction;
         let draw = |n: usize, left: &[usize], right: &[usize], mut rng: rand_chacha::ChaCha8Rng| {
-            (0..n)
-                .map(|_| {
-                    let a = left[rng.gen_range(0..left.len())];
-                    (a, right[rng.gen_range(0..right.len())])
-                })
-                .collect()
+            match construction {
+                Construction::Published => published::pairs(n, left, right, &mut rng),
+                Construction::Sampled => (0..n)
+                    .map(|_| {
+                        let a = left[rng.gen_range(0..left.len())];
+                        (a, right[rng.gen_range(0..right.len())])
+                    })
+                    .collect(),
+            }
         };
         Ok(Splits {
             train: draw(
@@ -361,12 +396,16 @@ impl MultiImage {
         let [left_train, right_train, left_test, right_test] = self.read_sets(source)?;
         let sizes = [&left_train, &right_train, &left_test, &right_test].map(ImageSet::len);
         let pairs = self.pair_sources(sizes, seed)?;
+        let image = match self.construction {
+            Construction::Sampled => overlay,
+            Construction::Published => published::image,
+        };
         let split = |pairs: &[(usize, usize)], left: &ImageSet, right: &ImageSet| {
             let n = pairs.len();
             let mut x = Vec::with_capacity(n * SIDE * SIDE);
             let (mut yl, mut yr) = (Vec::with_capacity(n), Vec::with_capacity(n));
             for &(a, b) in pairs {
-                x.extend(overlay(left.image(a), right.image(b)));
+                x.extend(image(left.image(a), right.image(b)));
                 yl.push(f32::from(left.labels[a]));
                 yr.push(f32::from(right.labels[b]));
             }
@@ -469,13 +508,20 @@ pub(crate) mod tests {
     /// the same for every seed.
     #[test]
     fn no_image_is_in_both_a_training_and_a_validation_pair() {
+        for construction in [Construction::Sampled, Construction::Published] {
+            let spec = MultiImage {
+                train: 3000,
+                val: 400,
+                test: 200,
+                construction,
+                ..Default::default()
+            };
+            splits_are_disjoint(&spec);
+        }
+    }
+
+    fn splits_are_disjoint(spec: &MultiImage) {
         use std::collections::HashSet;
-        let spec = MultiImage {
-            train: 3000,
-            val: 400,
-            test: 200,
-            ..Default::default()
-        };
         // One file for both positions (MultiMNIST), and two files (Fashion+MNIST).
         for sizes in [[600, 600, 100, 100], [600, 450, 100, 80]] {
             let first = spec.pair_sources(sizes, 1).unwrap();
@@ -519,6 +565,35 @@ pub(crate) mod tests {
             spec.pair_sources([1, 600, 100, 100], 1).unwrap_err().key(),
             "data_dir"
         );
+    }
+
+    /// `published` with as many pairs as images makes every image of a split's pool the
+    /// left image of exactly one pair (the paper's one pass: 60k training pairs of 60k
+    /// images), and draws its right images from the same pool; the key is left out of the
+    /// canonical form at its default, so run ids of studies without it do not move.
+    #[test]
+    fn published_pairs_are_one_per_image_of_the_pool() {
+        let spec = MultiImage {
+            train: 540,
+            val: 60,
+            test: 100,
+            construction: Construction::Published,
+            ..Default::default()
+        };
+        let sizes = [600, 600, 100, 100];
+        let p = spec.pair_sources(sizes, 2).unwrap();
+        let (val, train) = MultiImage::held_out_images(600).unwrap();
+        for (pairs, pool) in [(&p.train, &train), (&p.val, &val), (&p.test, &(0..100).collect())] {
+            let mut left: Vec<usize> = pairs.iter().map(|q| q.0).collect();
+            left.sort_unstable();
+            assert_eq!(&left, pool);
+            assert!(pairs.iter().all(|q| pool.binary_search(&q.1).is_ok()));
+        }
+        let form = |m: &MultiImage| serde_yaml::to_value(m).unwrap();
+        assert!(form(&MultiImage::default()).get("construction").is_none());
+        assert_eq!(form(&spec)["construction"], "published");
+        let back: MultiImage = serde_yaml::from_str("construction: published").unwrap();
+        assert_eq!(back.construction, Construction::Published);
     }
 
     /// The suite's pairs are the ones `sources` names: their labels are the source images'.
