@@ -6,6 +6,7 @@ pub mod adaptation;
 pub mod affinity;
 pub mod balance;
 pub mod charts;
+pub mod convergence;
 pub mod efficiency;
 pub mod error;
 pub mod findings;

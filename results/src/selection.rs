@@ -232,7 +232,7 @@ impl Selection {
 
 /// The test epoch whose validation score is best (ties to the earlier); `None` when the
 /// run has no validation point at any test epoch.
-fn best_val_epoch(run: &RunRecord, epochs: &[usize]) -> Option<usize> {
+pub(crate) fn best_val_epoch(run: &RunRecord, epochs: &[usize]) -> Option<usize> {
     // Each task's primary metrics (as its suite declares them) on validation.
     let keys = run.primary_metric_keys();
     let mut primary: Vec<(String, String, bool)> = Vec::new();
