@@ -17,6 +17,7 @@ pub mod record;
 pub mod relationships;
 pub mod report;
 pub mod selection;
+pub mod significance;
 pub mod stats;
 pub mod store;
 pub mod summary;
