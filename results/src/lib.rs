@@ -11,6 +11,7 @@ pub mod error;
 pub mod findings;
 pub mod front;
 pub mod main_table;
+pub mod paired_table;
 pub mod pairwise;
 pub mod published;
 pub mod record;

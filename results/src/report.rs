@@ -38,6 +38,19 @@ pub fn write_report(
     metrics: &DeltaMetrics,
     published: Option<&crate::published::Published>,
 ) -> Result<Report, ResultsError> {
+    let columns = crate::main_table::DEFAULT_PAPER_COLUMNS.map(String::from);
+    write_report_with(out, selection, metrics, published, &columns)
+}
+
+/// `write_report` with the paper table's (`summary.tex`) columns named by `columns`
+/// (`main_table::COLUMN_NAMES`, checked by the caller).
+pub fn write_report_with(
+    out: &Path,
+    selection: &Selection,
+    metrics: &DeltaMetrics,
+    published: Option<&crate::published::Published>,
+    columns: &[String],
+) -> Result<Report, ResultsError> {
     let mut runs = read_runs(&runs_dir(out))?;
     selection.apply(&mut runs);
     if runs.is_empty() {
@@ -157,11 +170,14 @@ pub fn write_report(
     )?;
     written.push(path);
     let path = out.join("summary.tex");
-    let main = crate::main_table::main_table(&summary);
-    crate::store::write_atomic(
-        &path,
-        crate::main_table::render_latex(&study, &main, selection).as_bytes(),
-    )?;
+    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let main = crate::main_table::select_columns(&crate::main_table::main_table(&summary), &names);
+    let mut tex = crate::main_table::render_latex(&study, &main, selection);
+    tex.push_str(&crate::main_table::render_latex_tables(
+        &crate::paired_table::paired_sections(&summary),
+        &format!("paired differences, Holm over {} comparisons", crate::paired_table::comparisons(&summary)),
+    ));
+    crate::store::write_atomic(&path, tex.as_bytes())?;
     written.push(path);
 
     let chart_dir = out.join("charts");
@@ -295,9 +311,9 @@ fn index_markdown(
         metrics.describe()
     );
     for (name, what) in [
-        ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost, worst task's gain and spread of the per-task gains"),
+        ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost, worst task's gain and spread of the per-task gains; the paired differences against `single_task` and `equal` with their CIs and Holm-corrected p values"),
         ("findings.md", "the headline table (shown metric per task, LibMTL Δp) and the sentences that read it, generated from the numbers"),
-        ("summary.tex", "the main table in LaTeX (booktabs; best per column in bold)"),
+        ("summary.tex", "the paper table in LaTeX (the columns `report --columns` names; fixed precision per column; best in bold) and the paired table (booktabs, graphicx)"),
         ("summary.csv", "the summary in long form (also summary.parquet)"),
         ("published.md", "the published numbers the study names, beside ours, with the differences in protocol"),
         ("tune.md", "the tuning search: every algorithm's configurations, their validation scores and the chosen one (the search's runs are under tune/)"),
