@@ -13,6 +13,7 @@ pub mod front;
 pub mod main_table;
 pub mod paired_table;
 pub mod pairwise;
+pub mod ranking;
 pub mod published;
 pub mod record;
 pub mod relationships;

@@ -258,6 +258,17 @@ pub fn write_report_with(
         written.extend(charts::write_figure(&chart_dir, stem, figure)?);
         charts_written.push((kind, stem.clone()));
     }
+    // A study of several suites: the algorithms ranked over them (Friedman, Nemenyi).
+    let blocks = crate::ranking::blocks_of(&summary, None);
+    if blocks.len() >= 2 {
+        if let Ok(ranking) = crate::ranking::rank(&blocks) {
+            written.extend(crate::ranking::write_ranking(out, &chart_dir, &study, &ranking)?);
+            charts_written.push((
+                "Critical difference over the suites (Friedman, Nemenyi)",
+                crate::ranking::CD_STEM.to_string(),
+            ));
+        }
+    }
     // Charts of an earlier report that this one did not draw would mislead: remove them.
     if let Ok(entries) = std::fs::read_dir(&chart_dir) {
         for entry in entries.flatten() {
@@ -315,6 +326,7 @@ fn index_markdown(
         ("findings.md", "the headline table (shown metric per task, LibMTL Δp) and the sentences that read it, generated from the numbers"),
         ("summary.tex", "the paper table in LaTeX (the columns `report --columns` names; fixed precision per column; best in bold) and the paired table (booktabs, graphicx)"),
         ("summary.csv", "the summary in long form (also summary.parquet)"),
+        ("ranking.md", "the algorithms ranked over the suites: Friedman's test, Nemenyi's critical difference and its diagram (also ranking.csv)"),
         ("published.md", "the published numbers the study names, beside ours, with the differences in protocol"),
         ("tune.md", "the tuning search: every algorithm's configurations, their validation scores and the chosen one (the search's runs are under tune/)"),
         ("front.md", "the scalarization front: fixed-weight results, each method's point, hypervolume and gain beyond the front"),
