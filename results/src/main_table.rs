@@ -432,7 +432,7 @@ pub fn render_markdown(sections: &[Section]) -> String {
 
 /// Text made safe for LaTeX: special characters escaped, symbols in math mode (Δ_MTL as
 /// `$\Delta_{\mathrm{MTL}}$`), so that the result is plain ASCII wherever `text` uses only
-/// ASCII and the symbols of the tables (± Δ ↑ ↓ – − ·).
+/// ASCII and the symbols of the tables (± Δ ↑ ↓ – − ·; − as a math minus).
 pub fn latex_escape(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
@@ -458,7 +458,7 @@ pub fn latex_escape(text: &str) -> String {
             '↓' => out.push_str(r"$\downarrow$"),
             '·' => out.push_str(r"$\cdot$"),
             '–' => out.push_str("--"),
-            '−' => out.push('-'),
+            '−' => out.push_str("$-$"),
             _ => out.push(ch),
         }
         rest = &rest[ch.len_utf8()..];
