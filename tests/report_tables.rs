@@ -52,7 +52,8 @@ fn columns_paired_differences_ranking_and_combine() {
     let o = run_in(dir.path(), &["report", "out", "--columns", "n,bogus"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("--columns: unknown column `bogus`; valid columns: n, metrics, delta_p,"),
+        stderr(&o)
+            .contains("--columns: unknown column `bogus`; valid columns: n, metrics, delta_p,"),
         "{}",
         stderr(&o)
     );
@@ -63,7 +64,10 @@ fn columns_paired_differences_ranking_and_combine() {
     assert!(md.contains("# Paired differences"), "{md}");
     assert!(md.contains("| algorithm | n | Δp vs single_task (%) ↑ | p | p Holm | n | Δp − equal (%) ↑ | p | p Holm |"));
     let findings = read(out.join("findings.md"));
-    assert!(findings.contains("After Holm's correction over the study's 2 paired t tests"), "{findings}");
+    assert!(
+        findings.contains("After Holm's correction over the study's 2 paired t tests"),
+        "{findings}"
+    );
 
     // Two suites: the ranking over them and its diagram, linked from the index.
     let ranking = read(out.join("ranking.md"));
@@ -77,16 +81,32 @@ fn columns_paired_differences_ranking_and_combine() {
     let o = run_in(dir.path(), &["report", "out", "one", "--combine", "both"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let combined = read(dir.path().join("both/ranking.md"));
-    assert!(combined.starts_with("# small + one: ranking over 3 blocks"), "{combined}");
-    for block in ["small/planted_correlation", "small/gradnorm_toy", "one/planted_correlation"] {
+    assert!(
+        combined.starts_with("# small + one: ranking over 3 blocks"),
+        "{combined}"
+    );
+    for block in [
+        "small/planted_correlation",
+        "small/gradnorm_toy",
+        "one/planted_correlation",
+    ] {
         assert!(combined.contains(block), "{block}");
     }
-    assert!(dir.path().join("both/charts/critical_difference.svg").exists());
+    assert!(dir
+        .path()
+        .join("both/charts/critical_difference.svg")
+        .exists());
     // Refused, nothing written: one block only; a directory that does not exist; several
     // directories without --combine.
     for (args, message) in [
-        (&["report", "one", "--combine", "c"][..], "at least 2 blocks"),
-        (&["report", "one", "nowhere", "--combine", "c"][..], "nowhere: no runs/ directory"),
+        (
+            &["report", "one", "--combine", "c"][..],
+            "at least 2 blocks",
+        ),
+        (
+            &["report", "one", "nowhere", "--combine", "c"][..],
+            "nowhere: no runs/ directory",
+        ),
         (&["report", "out", "one"][..], "--combine OUT"),
     ] {
         let o = run_in(dir.path(), args);

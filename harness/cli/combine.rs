@@ -35,7 +35,9 @@ pub fn combine(
         if !dir.join(RUNS_DIR).is_dir() {
             return Err(HarnessError::Output {
                 path: dir.clone(),
-                message: "no runs/ directory here: --combine takes output directories of `mtlbench run`".into(),
+                message:
+                    "no runs/ directory here: --combine takes output directories of `mtlbench run`"
+                        .into(),
             });
         }
         let study = dir.join("study.yaml");
@@ -45,7 +47,6 @@ pub fn combine(
             None
         };
         let rule = selection
-            .clone()
             .or_else(|| stored.as_ref().map(|c| c.selection))
             .unwrap_or(Selection::Last);
         let metrics = DeltaMetrics(

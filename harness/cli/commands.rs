@@ -397,7 +397,9 @@ pub fn report(
     columns: Option<Vec<String>>,
 ) -> Result<u8, HarnessError> {
     let columns = columns.unwrap_or_else(|| {
-        mtlbench_results::main_table::DEFAULT_PAPER_COLUMNS.map(String::from).to_vec()
+        mtlbench_results::main_table::DEFAULT_PAPER_COLUMNS
+            .map(String::from)
+            .to_vec()
     });
     mtlbench_results::main_table::check_columns(&columns).map_err(|message| {
         HarnessError::Config {

@@ -137,7 +137,10 @@ pub fn fix_precision(section: &mut Section) {
 pub fn fixed_estimate(mean: f64, ci: f64, d: usize) -> String {
     let round = |v: f64| {
         let s = format!("{:.*}", d, v);
-        if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+        if s.trim_start_matches('-')
+            .chars()
+            .all(|c| c == '0' || c == '.')
+        {
             s.trim_start_matches('-').to_string()
         } else {
             s
@@ -302,8 +305,16 @@ pub fn main_table(summary: &StudySummary) -> Vec<Section> {
         }
         // Appended after the older columns (docs/FORMULAS.md#worst-task-and-balance).
         for (header, name, better) in [
-            (format!("{WORST_TASK_LABEL} ↑"), "worst_task", Some(Better::Higher)),
-            (format!("{GAIN_SPREAD_LABEL} ↓"), "spread", Some(Better::Lower)),
+            (
+                format!("{WORST_TASK_LABEL} ↑"),
+                "worst_task",
+                Some(Better::Higher),
+            ),
+            (
+                format!("{GAIN_SPREAD_LABEL} ↓"),
+                "spread",
+                Some(Better::Lower),
+            ),
         ] {
             columns.push(Column {
                 header,
@@ -478,7 +489,10 @@ pub fn render_latex(study: &str, sections: &[Section], selection: &Selection) ->
         "% {}: main table (mean +- 95% CI over replicates; best per column in bold).\n% Needs {LATEX_PACKAGES} in the preamble.",
         latex_escape(study)
     );
-    tex.push_str(&render_latex_tables(sections, &format!("selection: {selection}")));
+    tex.push_str(&render_latex_tables(
+        sections,
+        &format!("selection: {selection}"),
+    ));
     tex
 }
 
@@ -674,10 +688,17 @@ mod tests {
     fn columns_are_chosen_by_name() {
         use crate::summary::summarize_study;
         use crate::transfer::DeltaMetrics;
-        let full = main_table(&summarize_study(&two_replicate_runs(), &DeltaMetrics::default()));
+        let full = main_table(&summarize_study(
+            &two_replicate_runs(),
+            &DeltaMetrics::default(),
+        ));
         let names = ["delta_mtl", "metrics", "n"];
         let chosen = select_columns(&full, &names);
-        let headers: Vec<&str> = chosen[0].columns.iter().map(|c| c.header.as_str()).collect();
+        let headers: Vec<&str> = chosen[0]
+            .columns
+            .iter()
+            .map(|c| c.header.as_str())
+            .collect();
         assert_eq!(
             headers,
             ["n", "a mse ↓", "b mse ↓", "Δ_MTL Vandenhende (%) ↑"]
@@ -686,11 +707,18 @@ mod tests {
         let defaults = select_columns(&full, &DEFAULT_PAPER_COLUMNS);
         assert_eq!(defaults[0].columns.len(), 1 + 2 + 1 + 1);
         assert_eq!(
-            defaults[0].columns.iter().filter(|c| c.header.starts_with('Δ')).count(),
+            defaults[0]
+                .columns
+                .iter()
+                .filter(|c| c.header.starts_with('Δ'))
+                .count(),
             1
         );
         let err = check_columns(&["delta_p".into(), "bogus".into()]).unwrap_err();
-        assert!(err.contains("`bogus`") && err.contains("delta_p, delta_m"), "{err}");
+        assert!(
+            err.contains("`bogus`") && err.contains("delta_p, delta_m"),
+            "{err}"
+        );
         assert!(check_columns(&["rank".into()]).is_ok());
         // Every name of COLUMN_NAMES names a column of the table.
         for (name, _) in COLUMN_NAMES {
@@ -703,7 +731,10 @@ mod tests {
     /// Every estimate of a column then has the same decimals.
     #[test]
     fn precision_is_fixed_per_column() {
-        assert_eq!(fixed_decimals(&[(0.02, 0.0351), (0.0, 0.0), (-0.007, 0.1)]), 3);
+        assert_eq!(
+            fixed_decimals(&[(0.02, 0.0351), (0.0, 0.0), (-0.007, 0.1)]),
+            3
+        );
         assert_eq!(fixed_decimals(&[(40.0, 12.0)]), 0);
         assert_eq!(fixed_decimals(&[(0.946, f64::NAN)]), 3);
         assert_eq!(fixed_decimals(&[(1e-7, 1e-8)]), 4);
@@ -737,7 +768,10 @@ mod tests {
         let comment: String = tex.lines().take_while(|l| l.starts_with('%')).collect();
         for (command, package) in [(r"\toprule", "booktabs"), (r"\resizebox", "graphicx")] {
             assert!(tex.contains(command));
-            assert!(comment.contains(&format!(r"\usepackage{{{package}}}")), "{comment}");
+            assert!(
+                comment.contains(&format!(r"\usepackage{{{package}}}")),
+                "{comment}"
+            );
         }
     }
 }

@@ -80,7 +80,11 @@ pub fn rank(blocks: &[Block]) -> Result<Ranking, String> {
             blocks.len()
         ));
     }
-    let all = crate::unique(blocks.iter().flat_map(|b| b.values.iter().map(|v| v.0.clone())));
+    let all = crate::unique(
+        blocks
+            .iter()
+            .flat_map(|b| b.values.iter().map(|v| v.0.clone())),
+    );
     let (algorithms, left_out): (Vec<String>, Vec<String>) = all
         .into_iter()
         .partition(|a| blocks.iter().all(|b| b.values.iter().any(|v| v.0 == *a)));
@@ -100,7 +104,12 @@ pub fn rank(blocks: &[Block]) -> Result<Ranking, String> {
         .map(|b| {
             algorithms
                 .iter()
-                .map(|a| b.values.iter().find(|v| v.0 == *a).map_or(f64::NAN, |v| v.1))
+                .map(|a| {
+                    b.values
+                        .iter()
+                        .find(|v| v.0 == *a)
+                        .map_or(f64::NAN, |v| v.1)
+                })
                 .collect()
         })
         .collect();
@@ -272,12 +281,18 @@ mod tests {
         let r = rank(&blocks).unwrap();
         assert_eq!(r.algorithms, ["a", "b"]);
         assert_eq!(r.left_out, ["c"]);
-        assert_eq!(r.ranks, vec![vec![1.0, 2.0], vec![2.0, 1.0], vec![1.0, 2.0]]);
+        assert_eq!(
+            r.ranks,
+            vec![vec![1.0, 2.0], vec![2.0, 1.0], vec![1.0, 2.0]]
+        );
         let close = |x: f64, y: f64| (x - y).abs() < 1e-12;
         assert!(close(r.friedman.mean_ranks[0], 4.0 / 3.0));
         assert!(close(r.friedman.mean_ranks[1], 5.0 / 3.0));
         let md = ranking_markdown("t", &r);
-        assert!(md.contains("| a | 1.333 | 1 (+2.000) | 2 (-1.000) | 1 (+0.100) |"), "{md}");
+        assert!(
+            md.contains("| a | 1.333 | 1 (+2.000) | 2 (-1.000) | 1 (+0.100) |"),
+            "{md}"
+        );
         assert!(md.contains("Left out (not measured in every block): c."));
         assert!(md.contains("separates none"));
         assert!(ranking_csv(&r).contains("s2,b,0.5,1\n"));
@@ -298,7 +313,10 @@ mod tests {
         let r = rank(&blocks).unwrap();
         assert!((r.friedman.cd - 2.728 * (30.0f64 / 72.0).sqrt()).abs() < 1e-3);
         let md = ranking_markdown("t", &r);
-        assert!(md.contains("`a` ranks better than `e` (4.000 apart)"), "{md}");
+        assert!(
+            md.contains("`a` ranks better than `e` (4.000 apart)"),
+            "{md}"
+        );
         assert!(md.contains("`a` ranks better than `c` (2.000 apart)"));
         assert!(!md.contains("`a` ranks better than `b`"));
     }
@@ -308,6 +326,8 @@ mod tests {
         let one = [block("s1", &[("a", 1.0), ("b", 2.0)])];
         assert!(rank(&one).unwrap_err().contains("at least 2 blocks"));
         let disjoint = [block("s1", &[("a", 1.0)]), block("s2", &[("b", 1.0)])];
-        assert!(rank(&disjoint).unwrap_err().contains("at least 2 algorithms"));
+        assert!(rank(&disjoint)
+            .unwrap_err()
+            .contains("at least 2 algorithms"));
     }
 }

@@ -175,7 +175,10 @@ pub fn write_report_with(
     let mut tex = crate::main_table::render_latex(&study, &main, selection);
     tex.push_str(&crate::main_table::render_latex_tables(
         &crate::paired_table::paired_sections(&summary),
-        &format!("paired differences, Holm over {} comparisons", crate::paired_table::comparisons(&summary)),
+        &format!(
+            "paired differences, Holm over {} comparisons",
+            crate::paired_table::comparisons(&summary)
+        ),
     ));
     crate::store::write_atomic(&path, tex.as_bytes())?;
     written.push(path);
@@ -262,7 +265,9 @@ pub fn write_report_with(
     let blocks = crate::ranking::blocks_of(&summary, None);
     if blocks.len() >= 2 {
         if let Ok(ranking) = crate::ranking::rank(&blocks) {
-            written.extend(crate::ranking::write_ranking(out, &chart_dir, &study, &ranking)?);
+            written.extend(crate::ranking::write_ranking(
+                out, &chart_dir, &study, &ranking,
+            )?);
             charts_written.push((
                 "Critical difference over the suites (Friedman, Nemenyi)",
                 crate::ranking::CD_STEM.to_string(),

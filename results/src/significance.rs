@@ -121,8 +121,7 @@ pub fn cliques(mean_ranks: &[f64], cd: f64) -> Vec<Vec<usize>> {
     let mut last_end = 0;
     for start in 0..order.len() {
         let mut end = start;
-        while end + 1 < order.len() && mean_ranks[order[end + 1]] - mean_ranks[order[start]] < cd
-        {
+        while end + 1 < order.len() && mean_ranks[order[end + 1]] - mean_ranks[order[start]] < cd {
             end += 1;
         }
         if end > start && end + 1 > last_end {
@@ -343,7 +342,10 @@ mod tests {
             (f.f, 3.3333333333333357),
             (f.p_f, 0.048121499348179005),
         ] {
-            assert!((got - want).abs() < 1e-10 * want.max(1.0), "{got} vs {want}");
+            assert!(
+                (got - want).abs() < 1e-10 * want.max(1.0),
+                "{got} vs {want}"
+            );
         }
         assert!(friedman(&ranks[..1]).is_none());
         // Every block ranks alike: χ²_F = N(k − 1) and F_F is undefined.

@@ -601,8 +601,22 @@ pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
         );
         // The paired differences and their Holm-adjusted p values
         // (docs/FORMULAS.md#significance-over-many-comparisons).
-        push(&row.key, "(all)", "paired_dp_vs_single_task", true, &row.vs_single_task, bad);
-        push(&row.key, "(all)", "paired_dp_vs_equal", true, &row.vs_equal, bad);
+        push(
+            &row.key,
+            "(all)",
+            "paired_dp_vs_single_task",
+            true,
+            &row.vs_single_task,
+            bad,
+        );
+        push(
+            &row.key,
+            "(all)",
+            "paired_dp_vs_equal",
+            true,
+            &row.vs_equal,
+            bad,
+        );
         for (name, value) in [
             ("p_holm_vs_single_task", row.p_vs_single_task_holm),
             ("p_holm_vs_equal", row.p_vs_equal_holm),

@@ -87,7 +87,8 @@ impl CdDiagram {
             .map_err(e)?;
         for r in 1..=k {
             let x = self.x(r as f64);
-            root.draw(&line((x, AXIS_Y - 8), (x, AXIS_Y), 2)).map_err(e)?;
+            root.draw(&line((x, AXIS_Y - 8), (x, AXIS_Y), 2))
+                .map_err(e)?;
             root.draw(&Text::new(
                 r.to_string(),
                 (x, AXIS_Y - 10),
@@ -101,7 +102,8 @@ impl CdDiagram {
         root.draw(&line((self.x(1.0), cd_y), (cd_end, cd_y), 2))
             .map_err(e)?;
         for x in [self.x(1.0), cd_end] {
-            root.draw(&line((x, cd_y - 5), (x, cd_y + 5), 2)).map_err(e)?;
+            root.draw(&line((x, cd_y - 5), (x, cd_y + 5), 2))
+                .map_err(e)?;
         }
         root.draw(&Text::new(
             format!("CD = {:.2}", self.cd),
@@ -128,7 +130,11 @@ impl CdDiagram {
             };
             let y = first_row + ROW * row;
             let x = self.x(*rank);
-            let end = if left { MARGIN - 20 } else { WIDTH as i32 - MARGIN + 20 };
+            let end = if left {
+                MARGIN - 20
+            } else {
+                WIDTH as i32 - MARGIN + 20
+            };
             root.draw(&line((x, AXIS_Y), (x, y), 1)).map_err(e)?;
             root.draw(&line((x, y), (end, y), 1)).map_err(e)?;
             let (text, pos) = if left {
