@@ -194,7 +194,7 @@ enum Command {
         #[arg(long, value_name = "OUT")]
         combine: Option<PathBuf>,
         /// The columns of the paper table (summary.tex), comma-separated (default:
-        /// n,metrics,delta_p,rank; `mtlbench report DIR --columns help` lists them).
+        /// n,metrics,delta_p,rank; an unknown name is refused with the valid ones listed).
         #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
         columns: Option<Vec<String>>,
         /// Which evaluation point test metrics are taken at: last, best_val or mean_last:K
@@ -325,6 +325,12 @@ fn main() -> ExitCode {
             delta_metrics,
             tensorboard,
         } => match (combine, dirs.as_slice()) {
+            (Some(_), _) if columns.is_some() || tensorboard => {
+                Err(mtlbench::error::HarnessError::Config {
+                    file: "--combine".into(),
+                    message: "--columns and --tensorboard apply to one directory's report, not to --combine".into(),
+                })
+            }
             (Some(into), _) => mtlbench::cli::combine::combine(&dirs, &into, selection, delta_metrics),
             (None, [out]) => commands::report(out, selection, delta_metrics, tensorboard, columns),
             (None, _) => Err(mtlbench::error::HarnessError::Config {

@@ -74,7 +74,11 @@ fn columns_paired_differences_ranking_and_combine() {
     assert!(ranking.contains("ranking over 2 blocks"), "{ranking}");
     assert!(out.join("charts/critical_difference.png").exists());
     assert!(read(out.join("index.md")).contains("charts/critical_difference.png"));
-    // One suite: no ranking.
+    // One suite: no ranking, and one left by an earlier report is removed.
+    assert!(!dir.path().join("one/ranking.md").exists());
+    std::fs::write(dir.path().join("one/ranking.md"), "stale").unwrap();
+    let o = run_in(dir.path(), &["report", "one"]);
+    assert!(o.status.success(), "{}", stderr(&o));
     assert!(!dir.path().join("one/ranking.md").exists());
 
     // Across studies: 3 blocks (2 + 1).
@@ -97,7 +101,7 @@ fn columns_paired_differences_ranking_and_combine() {
         .join("both/charts/critical_difference.svg")
         .exists());
     // Refused, nothing written: one block only; a directory that does not exist; several
-    // directories without --combine.
+    // directories without --combine; --columns with --combine.
     for (args, message) in [
         (
             &["report", "one", "--combine", "c"][..],
@@ -108,6 +112,10 @@ fn columns_paired_differences_ranking_and_combine() {
             "nowhere: no runs/ directory",
         ),
         (&["report", "out", "one"][..], "--combine OUT"),
+        (
+            &["report", "out", "one", "--combine", "c", "--columns", "n"][..],
+            "not to --combine",
+        ),
     ] {
         let o = run_in(dir.path(), args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));

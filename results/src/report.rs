@@ -29,6 +29,7 @@ fn write_parquet_and_csv(
 /// and `telemetry.csv` (when runs recorded telemetry), `learning_curves.csv` and
 /// `data_efficiency.csv` (when the study has several fractions), `summary.{parquet,csv,md,tex}`, `findings.md`,
 /// `telemetry_summary.csv`, `task_weights.*`, `pairwise_transfer.csv`, `relationships.md`,
+/// `ranking.{md,csv}` with `charts/critical_difference.*` (two or more suites),
 /// `charts/*.{svg,png}` and `index.md` under `out`, the test metrics of every run taken
 /// under `selection`, the transfer measures over the metrics `metrics` takes; with
 /// `published`, `published.md` sets a paper's numbers beside ours.
@@ -272,6 +273,12 @@ pub fn write_report_with(
                 "Critical difference over the suites (Friedman, Nemenyi)",
                 crate::ranking::CD_STEM.to_string(),
             ));
+        }
+    }
+    // A ranking of an earlier report that this one did not rank would mislead too.
+    for name in ["ranking.md", "ranking.csv"] {
+        if !written.contains(&out.join(name)) {
+            let _ = std::fs::remove_file(out.join(name));
         }
     }
     // Charts of an earlier report that this one did not draw would mislead: remove them.
