@@ -185,8 +185,18 @@ enum Command {
     },
     /// Rebuild tables and charts of an output directory from its stored run records.
     Report {
-        /// The output directory of a run (holding runs/).
-        out: PathBuf,
+        /// The output directory of a run (holding runs/); with --combine, several.
+        #[arg(required = true, num_args = 1..)]
+        dirs: Vec<PathBuf>,
+        /// Rank the algorithms over every suite of the directories given (Friedman's test,
+        /// Nemenyi's critical difference) and write ranking.md, ranking.csv and
+        /// charts/critical_difference.{svg,png} into OUT.
+        #[arg(long, value_name = "OUT")]
+        combine: Option<PathBuf>,
+        /// The columns of the paper table (summary.tex), comma-separated (default:
+        /// n,metrics,delta_p,rank; an unknown name is refused with the valid ones listed).
+        #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
+        columns: Option<Vec<String>>,
         /// Which evaluation point test metrics are taken at: last, best_val or mean_last:K
         /// (default: the study's `selection`).
         #[arg(long, value_name = "RULE")]
@@ -308,11 +318,26 @@ fn main() -> ExitCode {
         Command::Plan { study } => commands::plan(study.input()),
         Command::List { markdown } => commands::list(markdown),
         Command::Report {
-            out,
+            dirs,
+            combine,
+            columns,
             selection,
             delta_metrics,
             tensorboard,
-        } => commands::report(&out, selection, delta_metrics, tensorboard),
+        } => match (combine, dirs.as_slice()) {
+            (Some(_), _) if columns.is_some() || tensorboard => {
+                Err(mtlbench::error::HarnessError::Config {
+                    file: "--combine".into(),
+                    message: "--columns and --tensorboard apply to one directory's report, not to --combine".into(),
+                })
+            }
+            (Some(into), _) => mtlbench::cli::combine::combine(&dirs, &into, selection, delta_metrics),
+            (None, [out]) => commands::report(out, selection, delta_metrics, tensorboard, columns),
+            (None, _) => Err(mtlbench::error::HarnessError::Config {
+                file: "report".into(),
+                message: "several directories are combined with --combine OUT; report one directory otherwise".into(),
+            }),
+        },
         Command::Bench {
             steps,
             rounds,

@@ -385,15 +385,28 @@ pub fn components_markdown() -> String {
     md
 }
 
-/// `report DIR [--selection RULE] [--delta-metrics A,B]`: without them, those of
-/// `DIR/study.yaml` (or `last` and the suites' primary metrics). A rule given here is
-/// refused when a stored `ok` run has fewer evaluation points than it needs.
+/// `report DIR [--selection RULE] [--delta-metrics A,B] [--columns A,B]`: without them,
+/// those of `DIR/study.yaml` (or `last` and the suites' primary metrics; the paper table's
+/// default columns). A rule given here is refused when a stored `ok` run has fewer
+/// evaluation points than it needs; an unknown column is refused with the valid ones listed.
 pub fn report(
     out: &Path,
     selection: Option<Selection>,
     delta_metrics: Option<Vec<String>>,
     tensorboard: bool,
+    columns: Option<Vec<String>>,
 ) -> Result<u8, HarnessError> {
+    let columns = columns.unwrap_or_else(|| {
+        mtlbench_results::main_table::DEFAULT_PAPER_COLUMNS
+            .map(String::from)
+            .to_vec()
+    });
+    mtlbench_results::main_table::check_columns(&columns).map_err(|message| {
+        HarnessError::Config {
+            file: "--columns".into(),
+            message,
+        }
+    })?;
     if !out.join(mtlbench_results::store::RUNS_DIR).is_dir() {
         return Err(HarnessError::Output {
             path: out.to_path_buf(),
@@ -430,8 +443,14 @@ pub fn report(
         .unwrap_or(Selection::Last);
     let published = stored.as_ref().and_then(|c| c.published.clone());
     let metrics = DeltaMetrics(delta_metrics.or_else(|| stored.and_then(|c| c.delta_metrics)));
-    for file in
-        mtlbench_results::report::write_report(out, &selection, &metrics, published.as_ref())?.files
+    for file in mtlbench_results::report::write_report_with(
+        out,
+        &selection,
+        &metrics,
+        published.as_ref(),
+        &columns,
+    )?
+    .files
     {
         println!("{}", file.display());
     }

@@ -160,6 +160,11 @@ pub fn findings_markdown(
         }
         md.push('\n');
         md.push_str(&sentences(&rows, libmtl, delta_digits));
+        md.push_str(&holm_sentence(
+            &rows,
+            crate::paired_table::comparisons(summary),
+            delta_digits,
+        ));
         if let Some(p) = published {
             if p.suite.as_ref().is_none_or(|s| s == suite) {
                 md.push_str(&published_sentence(p, runs, suite, fraction));
@@ -249,6 +254,49 @@ fn sentences(rows: &[&DeltaRow], libmtl: usize, digits: usize) -> String {
     text
 }
 
+/// The differences that are significant at 5 % after Holm's correction over the study's
+/// `m` paired comparisons (docs/FORMULAS.md#significance-over-many-comparisons), against
+/// `single_task` and against `equal`, read from the rows' adjusted p values.
+pub fn holm_sentence(rows: &[&DeltaRow], m: usize, digits: usize) -> String {
+    if m == 0 {
+        return String::new();
+    }
+    let named = |against_equal: bool| -> String {
+        let hits: Vec<String> = rows
+            .iter()
+            .filter_map(|d| {
+                let (p, s) = if against_equal {
+                    (d.p_vs_equal_holm, &d.vs_equal)
+                } else {
+                    (d.p_vs_single_task_holm, &d.vs_single_task)
+                };
+                (p < 0.05).then(|| {
+                    format!(
+                        "`{}` ({:+.*} %, p Holm {})",
+                        d.key.algorithm,
+                        digits,
+                        s.mean,
+                        crate::paired_table::format_p(p)
+                    )
+                })
+            })
+            .collect();
+        if hits.is_empty() {
+            "none".into()
+        } else {
+            list(&hits)
+        }
+    };
+    format!(
+        "\nAfter Holm's correction over the study's {m} paired t tests (against \
+         `single_task` and against `equal` weighting of the same architecture; `summary.md`, \
+         Paired differences), significant at 5 %: against `single_task`, {}; against \
+         `equal`, {}.\n",
+        named(false),
+        named(true)
+    )
+}
+
 /// Ours − published over the rows that name one of our algorithms and the tasks both have.
 fn published_sentence(p: &Published, runs: &[RunRecord], suite: &str, fraction: &str) -> String {
     let mut values: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
@@ -317,6 +365,29 @@ mod tests {
         assert_eq!(side(&s(3, -0.01, 0.02)), Side::Includes);
         // One replicate: no interval, nothing is claimed.
         assert_eq!(side(&s(1, 5.0, f64::NAN)), Side::Includes);
+    }
+
+    /// Only the rows whose adjusted p is below 0.05 are named, on the side they belong to;
+    /// with none, the sentence says so; with no comparison at all, nothing is said.
+    #[test]
+    fn holm_sentence_names_only_the_significant() {
+        let row = |name: &str, p_stl: f64, p_eq: f64| DeltaRow {
+            p_vs_single_task_holm: p_stl,
+            p_vs_equal_holm: p_eq,
+            vs_single_task: s(3, 1.5, 0.5),
+            vs_equal: s(3, -2.0, 1.0),
+            ..crate::summary::empty_row(name)
+        };
+        let (a, b) = (row("a+x", 0.01, 0.2), row("b+y", 0.3, 0.049));
+        let text = holm_sentence(&[&a, &b], 4, 1);
+        assert!(
+            text.contains("against `single_task`, `a+x` (+1.5 %, p Holm 0.010); against `equal`, `b+y` (-2.0 %, p Holm 0.049)."),
+            "{text}"
+        );
+        let c = row("c+z", 0.05, f64::NAN);
+        let text = holm_sentence(&[&c], 2, 1);
+        assert!(text.contains("against `single_task`, none; against `equal`, none."));
+        assert!(holm_sentence(&[&c], 0, 1).is_empty());
     }
 
     #[test]

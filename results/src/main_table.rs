@@ -10,11 +10,147 @@ use crate::tables::{format_estimate, GAIN_SPREAD_LABEL, WORST_TASK_LABEL};
 use crate::transfer::DeltaVariant;
 use std::fmt::Write as _;
 
-/// One column: its header and, for ranked columns, which direction is better.
+/// One column: its header, the name `report --columns` chooses it by (`COLUMN_NAMES`) and,
+/// for ranked columns, which direction is better.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {
     pub header: String,
+    pub name: &'static str,
     pub better: Option<Better>,
+}
+
+/// The names `report --columns` takes, in table order, with what each shows; `metrics` is
+/// every task's shown metric.
+pub const COLUMN_NAMES: [(&str, &str); 19] = [
+    ("n", "replicates"),
+    ("metrics", "each task's shown metric"),
+    ("delta_p", "Δp LibMTL"),
+    ("delta_m", "Δm Nash-MTL"),
+    ("delta_mtl", "Δ_MTL Vandenhende"),
+    ("delta_auto_lambda", "Δ Auto-Lambda"),
+    ("neg", "negative-transfer count"),
+    ("rank", "mean rank"),
+    ("p_stl", "paired p against single_task"),
+    ("p_equal", "paired p against equal"),
+    ("time", "wall-clock seconds"),
+    ("steps", "optimizer steps"),
+    ("passes", "forward/backward passes"),
+    ("params", "parameter KiB"),
+    ("opt_state", "optimizer-state KiB"),
+    ("peak_mem", "peak memory MiB"),
+    ("not_ok", "runs not ok"),
+    ("worst_task", "worst task's gain"),
+    ("spread", "task gain spread"),
+];
+
+/// The paper table's columns when `report --columns` names none: one Δ variant (LibMTL's Δp).
+pub const DEFAULT_PAPER_COLUMNS: [&str; 4] = ["n", "metrics", "delta_p", "rank"];
+
+/// Checks `names` against `COLUMN_NAMES`: the first unknown one, with the valid ones listed.
+pub fn check_columns(names: &[String]) -> Result<(), String> {
+    for name in names {
+        if !COLUMN_NAMES.iter().any(|(n, _)| n == name) {
+            let valid: Vec<&str> = COLUMN_NAMES.iter().map(|(n, _)| *n).collect();
+            return Err(format!(
+                "unknown column `{name}`; valid columns: {}",
+                valid.join(", ")
+            ));
+        }
+    }
+    if names.is_empty() {
+        return Err("no column named".into());
+    }
+    Ok(())
+}
+
+/// `sections` with only the columns whose names `names` lists (in table order), every
+/// estimate of a column printed with that column's fixed number of decimals
+/// (`fixed_decimals`).
+pub fn select_columns(sections: &[Section], names: &[&str]) -> Vec<Section> {
+    sections
+        .iter()
+        .map(|s| {
+            let keep: Vec<usize> = (0..s.columns.len())
+                .filter(|&c| names.contains(&s.columns[c].name))
+                .collect();
+            let mut out = Section {
+                suite: s.suite.clone(),
+                fraction: s.fraction.clone(),
+                columns: keep.iter().map(|&c| s.columns[c].clone()).collect(),
+                rows: s
+                    .rows
+                    .iter()
+                    .map(|(a, cells)| (a.clone(), keep.iter().map(|&c| cells[c].clone()).collect()))
+                    .collect(),
+            };
+            fix_precision(&mut out);
+            out
+        })
+        .collect()
+}
+
+/// Decimals that show every estimate of a column alike: enough for two significant digits
+/// of its narrowest nonzero interval, or, with no interval, three significant digits of its
+/// largest mean; between 0 and 4.
+pub fn fixed_decimals(estimates: &[(f64, f64)]) -> usize {
+    let narrowest = estimates
+        .iter()
+        .map(|e| e.1.abs())
+        .filter(|c| c.is_finite() && *c > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let largest = estimates
+        .iter()
+        .map(|e| e.0.abs())
+        .filter(|m| m.is_finite() && *m > 0.0)
+        .fold(0.0f64, f64::max);
+    let digits = if narrowest.is_finite() {
+        1 - narrowest.log10().floor() as i64
+    } else if largest > 0.0 {
+        2 - largest.log10().floor() as i64
+    } else {
+        0
+    };
+    digits.clamp(0, 4) as usize
+}
+
+/// Rewrites the text of every estimate cell with its column's `fixed_decimals`.
+pub fn fix_precision(section: &mut Section) {
+    for c in 0..section.columns.len() {
+        let estimates: Vec<(f64, f64)> = section
+            .rows
+            .iter()
+            .filter_map(|(_, cells)| cells[c].ci.map(|ci| (cells[c].value, ci)))
+            .collect();
+        if estimates.is_empty() {
+            continue;
+        }
+        let d = fixed_decimals(&estimates);
+        for (_, cells) in &mut section.rows {
+            if let Some(ci) = cells[c].ci {
+                cells[c].text = fixed_estimate(cells[c].value, ci, d);
+            }
+        }
+    }
+}
+
+/// `mean ± ci` with `d` decimals (the interval left out when undefined; −0 printed as 0).
+pub fn fixed_estimate(mean: f64, ci: f64, d: usize) -> String {
+    let round = |v: f64| {
+        let s = format!("{:.*}", d, v);
+        if s.trim_start_matches('-')
+            .chars()
+            .all(|c| c == '0' || c == '.')
+        {
+            s.trim_start_matches('-').to_string()
+        } else {
+            s
+        }
+    };
+    if ci.is_finite() {
+        format!("{} ± {}", round(mean), round(ci))
+    } else {
+        round(mean)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,25 +159,38 @@ pub enum Better {
     Lower,
 }
 
-/// One cell: its text and the value it is ranked by (NaN: not ranked).
+/// One cell: its text, the value it is ranked by (NaN: not ranked) and, for an estimate
+/// (mean ± CI), its CI half-width.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
     pub text: String,
     pub value: f64,
+    pub ci: Option<f64>,
 }
 
 impl Cell {
-    fn text(text: impl Into<String>) -> Self {
+    pub fn text(text: impl Into<String>) -> Self {
         Cell {
             text: text.into(),
             value: f64::NAN,
+            ci: None,
         }
     }
 
-    fn ranked(text: impl Into<String>, value: f64) -> Self {
+    pub fn ranked(text: impl Into<String>, value: f64) -> Self {
         Cell {
             text: text.into(),
             value,
+            ci: None,
+        }
+    }
+
+    /// An estimate, mean ± 95% CI, ranked by its mean.
+    pub fn estimate(mean: f64, ci: f64) -> Self {
+        Cell {
+            text: format_estimate(mean, ci),
+            value: mean,
+            ci: Some(ci),
         }
     }
 }
@@ -105,6 +254,9 @@ fn p_value(p: f64) -> String {
     }
 }
 
+/// The `COLUMN_NAMES` of the Δ variants, in `DeltaVariant::ALL`'s order.
+const VARIANT_NAMES: [&str; 4] = ["delta_p", "delta_m", "delta_mtl", "delta_auto_lambda"];
+
 /// The table's sections.
 pub fn main_table(summary: &StudySummary) -> Vec<Section> {
     let mut sections = Vec::new();
@@ -113,46 +265,62 @@ pub fn main_table(summary: &StudySummary) -> Vec<Section> {
         let shown = summary.shown_in(&suite, &fraction);
         let mut columns = vec![Column {
             header: "n".into(),
+            name: "n",
             better: None,
         }];
         for (task, metric, hib) in &shown {
             let better = direction(*hib);
             columns.push(Column {
                 header: format!("{task} {metric} {}", arrow(better)),
+                name: "metrics",
                 better: Some(better),
             });
         }
-        for variant in DeltaVariant::ALL {
+        for (variant, name) in DeltaVariant::ALL.into_iter().zip(VARIANT_NAMES) {
             let better = direction(variant.higher_is_better());
             columns.push(Column {
                 header: format!("{} {}", variant.label(), arrow(better)),
+                name,
                 better: Some(better),
             });
         }
-        for (header, better) in [
-            ("neg.", Some(Better::Lower)),
-            ("rank ↓", Some(Better::Lower)),
-            ("p (STL)", None),
-            ("p (equal)", None),
-            ("time (s) ↓", Some(Better::Lower)),
-            ("steps", None),
-            ("passes fwd/bwd", None),
-            ("params (KiB)", None),
-            ("opt. state (KiB)", None),
-            ("peak mem. (MiB)", None),
-            ("runs not ok", None),
+        for (header, name, better) in [
+            ("neg.", "neg", Some(Better::Lower)),
+            ("rank ↓", "rank", Some(Better::Lower)),
+            ("p (STL)", "p_stl", None),
+            ("p (equal)", "p_equal", None),
+            ("time (s) ↓", "time", Some(Better::Lower)),
+            ("steps", "steps", None),
+            ("passes fwd/bwd", "passes", None),
+            ("params (KiB)", "params", None),
+            ("opt. state (KiB)", "opt_state", None),
+            ("peak mem. (MiB)", "peak_mem", None),
+            ("runs not ok", "not_ok", None),
         ] {
             columns.push(Column {
                 header: header.into(),
+                name,
                 better,
             });
         }
         // Appended after the older columns (docs/FORMULAS.md#worst-task-and-balance).
-        for (header, better) in [
-            (format!("{WORST_TASK_LABEL} ↑"), Some(Better::Higher)),
-            (format!("{GAIN_SPREAD_LABEL} ↓"), Some(Better::Lower)),
+        for (header, name, better) in [
+            (
+                format!("{WORST_TASK_LABEL} ↑"),
+                "worst_task",
+                Some(Better::Higher),
+            ),
+            (
+                format!("{GAIN_SPREAD_LABEL} ↓"),
+                "spread",
+                Some(Better::Lower),
+            ),
         ] {
-            columns.push(Column { header, better });
+            columns.push(Column {
+                header,
+                name,
+                better,
+            });
         }
         let rows = summary
             .deltas
@@ -190,7 +358,7 @@ fn row_cells(
         metrics.push(match found {
             Some(r) => {
                 n = n.max(r.stats.n);
-                Cell::ranked(format_estimate(r.stats.mean, r.stats.ci95), r.stats.mean)
+                Cell::estimate(r.stats.mean, r.stats.ci95)
             }
             None => Cell::text("–"),
         });
@@ -201,7 +369,7 @@ fn row_cells(
         cells.push(if stats.n == 0 {
             Cell::text("–")
         } else {
-            Cell::ranked(format_estimate(stats.mean, stats.ci95), stats.mean)
+            Cell::estimate(stats.mean, stats.ci95)
         });
     }
     cells.push(match delta.negative_transfer {
@@ -235,7 +403,7 @@ fn row_cells(
         cells.push(if stats.n == 0 {
             Cell::text("–")
         } else {
-            Cell::ranked(format_estimate(stats.mean, stats.ci95), stats.mean)
+            Cell::estimate(stats.mean, stats.ci95)
         });
     }
     cells
@@ -273,10 +441,18 @@ pub fn render_markdown(sections: &[Section]) -> String {
     md
 }
 
-/// Text made safe for LaTeX: special characters escaped, symbols in math mode.
+/// Text made safe for LaTeX: special characters escaped, symbols in math mode (Δ_MTL as
+/// `$\Delta_{\mathrm{MTL}}$`), so that the result is plain ASCII wherever `text` uses only
+/// ASCII and the symbols of the tables (± Δ ↑ ↓ – − ·; − as a math minus).
 pub fn latex_escape(text: &str) -> String {
     let mut out = String::new();
-    for ch in text.chars() {
+    let mut rest = text;
+    while let Some(ch) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix("Δ_MTL") {
+            out.push_str(r"$\Delta_{\mathrm{MTL}}$");
+            rest = after;
+            continue;
+        }
         match ch {
             '\\' => out.push_str(r"\textbackslash{}"),
             '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
@@ -285,34 +461,51 @@ pub fn latex_escape(text: &str) -> String {
             }
             '~' => out.push_str(r"\textasciitilde{}"),
             '^' => out.push_str(r"\textasciicircum{}"),
+            '<' => out.push_str(r"$<$"),
+            '>' => out.push_str(r"$>$"),
             '±' => out.push_str(r"$\pm$"),
             'Δ' => out.push_str(r"$\Delta$"),
             '↑' => out.push_str(r"$\uparrow$"),
             '↓' => out.push_str(r"$\downarrow$"),
+            '·' => out.push_str(r"$\cdot$"),
             '–' => out.push_str("--"),
-            '−' => out.push('-'),
+            '−' => out.push_str("$-$"),
             _ => out.push(ch),
         }
+        rest = &rest[ch.len_utf8()..];
     }
     out
 }
 
-/// The sections as one LaTeX document fragment: a booktabs `tabular` per section (needs
-/// `\usepackage{booktabs}`), best values in `\textbf`.
+/// The LaTeX packages the tables need: booktabs (`\toprule`) and graphicx (`\resizebox`).
+pub const LATEX_PACKAGES: &str = r"\usepackage{booktabs} \usepackage{graphicx}";
+
+/// The sections as one LaTeX document fragment (`\input` it in a document whose preamble has
+/// `LATEX_PACKAGES`): a booktabs `tabular` per section, best values in `\textbf`.
 pub fn render_latex(study: &str, sections: &[Section], selection: &Selection) -> String {
     let mut tex = String::new();
     let _ = writeln!(
         tex,
-        "% {}: main table (mean ± 95% CI over replicates; best per column in bold).\n% Needs \\usepackage{{booktabs}}.",
+        "% {}: main table (mean +- 95% CI over replicates; best per column in bold).\n% Needs {LATEX_PACKAGES} in the preamble.",
         latex_escape(study)
     );
+    tex.push_str(&render_latex_tables(
+        sections,
+        &format!("selection: {selection}"),
+    ));
+    tex
+}
+
+/// A booktabs table per section, its caption "suite (training fraction f; `note`)".
+pub fn render_latex_tables(sections: &[Section], note: &str) -> String {
+    let mut tex = String::new();
     for section in sections {
         let _ = writeln!(
             tex,
-            "\n\\begin{{table}}[t]\n\\centering\n\\caption{{{} (training fraction {}; selection: {})}}\n\\resizebox{{\\textwidth}}{{!}}{{%\n\\begin{{tabular}}{{l{}}}\n\\toprule",
+            "\n\\begin{{table}}[t]\n\\centering\n\\caption{{{} (training fraction {}; {})}}\n\\resizebox{{\\textwidth}}{{!}}{{%\n\\begin{{tabular}}{{l{}}}\n\\toprule",
             latex_escape(&section.suite),
             latex_escape(&section.fraction),
-            latex_escape(&selection.to_string()),
+            latex_escape(note),
             "r".repeat(section.columns.len())
         );
         let header: Vec<String> = std::iter::once("algorithm".to_string())
@@ -347,14 +540,17 @@ mod tests {
             columns: vec![
                 Column {
                     header: "a mse ↓".into(),
+                    name: "metrics",
                     better: Some(Better::Lower),
                 },
                 Column {
                     header: "Δp LibMTL (%) ↑".into(),
+                    name: "delta_p",
                     better: Some(Better::Higher),
                 },
                 Column {
                     header: "n".into(),
+                    name: "n",
                     better: None,
                 },
             ],
@@ -459,5 +655,123 @@ mod tests {
         let best = sections[0].best();
         // The baseline (0, 0) is best on both.
         assert!(best[0][n - 2] && best[0][n - 1] && !best[1][n - 2]);
+    }
+
+    fn two_replicate_runs() -> Vec<crate::RunRecord> {
+        use crate::record::test_run;
+        let base = |r| {
+            test_run(
+                "single_task",
+                r,
+                &[("a", "mse", false, 1.0), ("b", "mse", false, 1.0)],
+            )
+        };
+        vec![
+            base(0),
+            base(1),
+            test_run(
+                "hard_sharing",
+                0,
+                &[("a", "mse", false, 0.7), ("b", "mse", false, 1.2)],
+            ),
+            test_run(
+                "hard_sharing",
+                1,
+                &[("a", "mse", false, 0.9), ("b", "mse", false, 1.1)],
+            ),
+        ]
+    }
+
+    /// `--columns` keeps the named columns in table order (every task's metric for
+    /// `metrics`), and unknown names are refused with the valid ones listed.
+    #[test]
+    fn columns_are_chosen_by_name() {
+        use crate::summary::summarize_study;
+        use crate::transfer::DeltaMetrics;
+        let full = main_table(&summarize_study(
+            &two_replicate_runs(),
+            &DeltaMetrics::default(),
+        ));
+        let names = ["delta_mtl", "metrics", "n"];
+        let chosen = select_columns(&full, &names);
+        let headers: Vec<&str> = chosen[0]
+            .columns
+            .iter()
+            .map(|c| c.header.as_str())
+            .collect();
+        assert_eq!(
+            headers,
+            ["n", "a mse ↓", "b mse ↓", "Δ_MTL Vandenhende (%) ↑"]
+        );
+        assert_eq!(chosen[0].rows[1].1.len(), 4);
+        let defaults = select_columns(&full, &DEFAULT_PAPER_COLUMNS);
+        assert_eq!(defaults[0].columns.len(), 1 + 2 + 1 + 1);
+        assert_eq!(
+            defaults[0]
+                .columns
+                .iter()
+                .filter(|c| c.header.starts_with('Δ'))
+                .count(),
+            1
+        );
+        let err = check_columns(&["delta_p".into(), "bogus".into()]).unwrap_err();
+        assert!(
+            err.contains("`bogus`") && err.contains("delta_p, delta_m"),
+            "{err}"
+        );
+        assert!(check_columns(&["rank".into()]).is_ok());
+        // Every name of COLUMN_NAMES names a column of the table.
+        for (name, _) in COLUMN_NAMES {
+            assert!(full[0].columns.iter().any(|c| c.name == name), "{name}");
+        }
+    }
+
+    /// Decimals by hand: the narrowest nonzero CI 0.0351 → two significant digits → 3;
+    /// CI 12 → 0; no CI and largest mean 0.946 → 3; a CI of 0 is left out; capped at 4.
+    /// Every estimate of a column then has the same decimals.
+    #[test]
+    fn precision_is_fixed_per_column() {
+        assert_eq!(
+            fixed_decimals(&[(0.02, 0.0351), (0.0, 0.0), (-0.007, 0.1)]),
+            3
+        );
+        assert_eq!(fixed_decimals(&[(40.0, 12.0)]), 0);
+        assert_eq!(fixed_decimals(&[(0.946, f64::NAN)]), 3);
+        assert_eq!(fixed_decimals(&[(1e-7, 1e-8)]), 4);
+        assert_eq!(fixed_estimate(-0.00001, 0.1, 3), "0.000 ± 0.100");
+        let mut s = section();
+        s.rows[0].1[0] = Cell::estimate(0.0002, 0.0351);
+        s.rows[1].1[0] = Cell::estimate(-0.0103, 0.0717);
+        fix_precision(&mut s);
+        assert_eq!(s.rows[0].1[0].text, "0.000 ± 0.035");
+        assert_eq!(s.rows[1].1[0].text, "-0.010 ± 0.072");
+    }
+
+    /// The LaTeX compiles in a standard document: every line outside the comments is ASCII
+    /// (no character needs an input encoding), Δ_MTL is one math symbol, and the header
+    /// comment names every package used (booktabs for the rules, graphicx for \resizebox).
+    #[test]
+    fn latex_is_ascii_and_names_its_packages() {
+        use crate::summary::summarize_study;
+        use crate::transfer::DeltaMetrics;
+        let summary = summarize_study(&two_replicate_runs(), &DeltaMetrics::default());
+        let mut tex = render_latex("study_1", &main_table(&summary), &Selection::BestVal);
+        tex.push_str(&render_latex_tables(
+            &crate::paired_table::paired_sections(&summary),
+            "paired",
+        ));
+        for line in tex.lines().filter(|l| !l.starts_with('%')) {
+            assert!(line.is_ascii(), "{line}");
+        }
+        assert!(!tex.contains(r"$\Delta$\_MTL"));
+        assert!(tex.contains(r"$\Delta_{\mathrm{MTL}}$ Vandenhende"));
+        let comment: String = tex.lines().take_while(|l| l.starts_with('%')).collect();
+        for (command, package) in [(r"\toprule", "booktabs"), (r"\resizebox", "graphicx")] {
+            assert!(tex.contains(command));
+            assert!(
+                comment.contains(&format!(r"\usepackage{{{package}}}")),
+                "{comment}"
+            );
+        }
     }
 }

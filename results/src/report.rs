@@ -29,6 +29,7 @@ fn write_parquet_and_csv(
 /// and `telemetry.csv` (when runs recorded telemetry), `learning_curves.csv` and
 /// `data_efficiency.csv` (when the study has several fractions), `summary.{parquet,csv,md,tex}`, `findings.md`,
 /// `telemetry_summary.csv`, `task_weights.*`, `pairwise_transfer.csv`, `relationships.md`,
+/// `ranking.{md,csv}` with `charts/critical_difference.*` (two or more suites),
 /// `charts/*.{svg,png}` and `index.md` under `out`, the test metrics of every run taken
 /// under `selection`, the transfer measures over the metrics `metrics` takes; with
 /// `published`, `published.md` sets a paper's numbers beside ours.
@@ -37,6 +38,19 @@ pub fn write_report(
     selection: &Selection,
     metrics: &DeltaMetrics,
     published: Option<&crate::published::Published>,
+) -> Result<Report, ResultsError> {
+    let columns = crate::main_table::DEFAULT_PAPER_COLUMNS.map(String::from);
+    write_report_with(out, selection, metrics, published, &columns)
+}
+
+/// `write_report` with the paper table's (`summary.tex`) columns named by `columns`
+/// (`main_table::COLUMN_NAMES`, checked by the caller).
+pub fn write_report_with(
+    out: &Path,
+    selection: &Selection,
+    metrics: &DeltaMetrics,
+    published: Option<&crate::published::Published>,
+    columns: &[String],
 ) -> Result<Report, ResultsError> {
     let mut runs = read_runs(&runs_dir(out))?;
     selection.apply(&mut runs);
@@ -157,11 +171,17 @@ pub fn write_report(
     )?;
     written.push(path);
     let path = out.join("summary.tex");
-    let main = crate::main_table::main_table(&summary);
-    crate::store::write_atomic(
-        &path,
-        crate::main_table::render_latex(&study, &main, selection).as_bytes(),
-    )?;
+    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let main = crate::main_table::select_columns(&crate::main_table::main_table(&summary), &names);
+    let mut tex = crate::main_table::render_latex(&study, &main, selection);
+    tex.push_str(&crate::main_table::render_latex_tables(
+        &crate::paired_table::paired_sections(&summary),
+        &format!(
+            "paired differences, Holm over {} comparisons",
+            crate::paired_table::comparisons(&summary)
+        ),
+    ));
+    crate::store::write_atomic(&path, tex.as_bytes())?;
     written.push(path);
 
     let chart_dir = out.join("charts");
@@ -242,6 +262,25 @@ pub fn write_report(
         written.extend(charts::write_figure(&chart_dir, stem, figure)?);
         charts_written.push((kind, stem.clone()));
     }
+    // A study of several suites: the algorithms ranked over them (Friedman, Nemenyi).
+    let blocks = crate::ranking::blocks_of(&summary, None);
+    if blocks.len() >= 2 {
+        if let Ok(ranking) = crate::ranking::rank(&blocks) {
+            written.extend(crate::ranking::write_ranking(
+                out, &chart_dir, &study, &ranking,
+            )?);
+            charts_written.push((
+                "Critical difference over the suites (Friedman, Nemenyi)",
+                crate::ranking::CD_STEM.to_string(),
+            ));
+        }
+    }
+    // A ranking of an earlier report that this one did not rank would mislead too.
+    for name in ["ranking.md", "ranking.csv"] {
+        if !written.contains(&out.join(name)) {
+            let _ = std::fs::remove_file(out.join(name));
+        }
+    }
     // Charts of an earlier report that this one did not draw would mislead: remove them.
     if let Ok(entries) = std::fs::read_dir(&chart_dir) {
         for entry in entries.flatten() {
@@ -295,10 +334,11 @@ fn index_markdown(
         metrics.describe()
     );
     for (name, what) in [
-        ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost, worst task's gain and spread of the per-task gains"),
+        ("summary.md", "main table: per-task metrics, the four Δm variants, negative transfer, mean rank, paired tests, cost, worst task's gain and spread of the per-task gains; the paired differences against `single_task` and `equal` with their CIs and Holm-corrected p values"),
         ("findings.md", "the headline table (shown metric per task, LibMTL Δp) and the sentences that read it, generated from the numbers"),
-        ("summary.tex", "the main table in LaTeX (booktabs; best per column in bold)"),
+        ("summary.tex", "the paper table in LaTeX (the columns `report --columns` names; fixed precision per column; best in bold) and the paired table (booktabs, graphicx)"),
         ("summary.csv", "the summary in long form (also summary.parquet)"),
+        ("ranking.md", "the algorithms ranked over the suites: Friedman's test, Nemenyi's critical difference and its diagram (also ranking.csv)"),
         ("published.md", "the published numbers the study names, beside ours, with the differences in protocol"),
         ("tune.md", "the tuning search: every algorithm's configurations, their validation scores and the chosen one (the search's runs are under tune/)"),
         ("front.md", "the scalarization front: fixed-weight results, each method's point, hypervolume and gain beyond the front"),

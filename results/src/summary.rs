@@ -73,6 +73,15 @@ pub struct DeltaRow {
     /// Two-sided p of a paired t test of the Δp difference to the same architecture with
     /// `equal` weighting (NaN for that cell itself and where there is none).
     pub p_vs_equal: f64,
+    /// The paired differences those tests take, replicate by replicate: LibMTL's Δp against
+    /// `single_task`, and Δp minus that of `equal` weighting of the same architecture (mean
+    /// ± 95% CI over the pairs).
+    pub vs_single_task: Summary,
+    pub vs_equal: Summary,
+    /// `p_vs_single_task` and `p_vs_equal` adjusted by Holm's step-down correction over
+    /// every finite p of both kinds in the study (docs/FORMULAS.md#significance-over-many-comparisons).
+    pub p_vs_single_task_holm: f64,
+    pub p_vs_equal_holm: f64,
     /// Mean cost per run (ok runs): wall-clock seconds, optimizer steps, forward and
     /// backward passes (training only; telemetry's are counted apart), parameter and
     /// optimizer-state bytes.
@@ -322,6 +331,10 @@ pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySumma
             mean_rank: f64::NAN,
             p_vs_single_task: t_test_p(&own_dp),
             p_vs_equal: t_test_p(&versus_equal),
+            vs_single_task: summarize(&own_dp),
+            vs_equal: summarize(&versus_equal),
+            p_vs_single_task_holm: f64::NAN,
+            p_vs_equal_holm: f64::NAN,
             wall_time_s: mean_of(&|r| r.wall_time_s),
             steps: mean_of(&|r| r.steps as f64),
             forward_passes: mean_of(&|r| r.forward_passes as f64),
@@ -345,7 +358,23 @@ pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySumma
         });
     }
     fill_mean_ranks(&mut out, &ranked);
+    fill_holm(&mut out);
     out
+}
+
+/// Every cell's paired p values against `single_task` and against `equal`, adjusted by
+/// Holm's correction over the study's family of them (NaN ones left out).
+fn fill_holm(summary: &mut StudySummary) {
+    let raw: Vec<f64> = summary
+        .deltas
+        .iter()
+        .flat_map(|d| [d.p_vs_single_task, d.p_vs_equal])
+        .collect();
+    let adjusted = crate::significance::holm(&raw);
+    for (row, pair) in summary.deltas.iter_mut().zip(adjusted.chunks(2)) {
+        row.p_vs_single_task_holm = pair[0];
+        row.p_vs_equal_holm = pair[1];
+    }
 }
 
 /// Mean rank of every cell among the algorithms of its section, over the section's
@@ -397,6 +426,40 @@ fn fill_mean_ranks(
                 row.mean_rank = rank;
             }
         }
+    }
+}
+
+/// A row of `algorithm` (suite `toy`, fraction 1) with no measurement, for tests.
+#[cfg(test)]
+pub(crate) fn empty_row(algorithm: &str) -> DeltaRow {
+    let none = summarize(&[]);
+    DeltaRow {
+        key: GroupKey {
+            suite: "toy".into(),
+            fraction: "1".into(),
+            order: 1,
+            algorithm: algorithm.into(),
+        },
+        variants: vec![none; DeltaVariant::ALL.len()],
+        negative_transfer: None,
+        tasks: 0,
+        mean_rank: f64::NAN,
+        p_vs_single_task: f64::NAN,
+        p_vs_equal: f64::NAN,
+        vs_single_task: none,
+        vs_equal: none,
+        p_vs_single_task_holm: f64::NAN,
+        p_vs_equal_holm: f64::NAN,
+        wall_time_s: f64::NAN,
+        steps: f64::NAN,
+        forward_passes: f64::NAN,
+        backward_passes: f64::NAN,
+        parameter_bytes: f64::NAN,
+        optimizer_bytes: f64::NAN,
+        peak_memory_bytes: f64::NAN,
+        not_ok: 0,
+        worst_task: none,
+        gain_spread: none,
     }
 }
 

@@ -599,6 +599,30 @@ pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
             &row.gain_spread,
             bad,
         );
+        // The paired differences and their Holm-adjusted p values
+        // (docs/FORMULAS.md#significance-over-many-comparisons).
+        push(
+            &row.key,
+            "(all)",
+            "paired_dp_vs_single_task",
+            true,
+            &row.vs_single_task,
+            bad,
+        );
+        push(
+            &row.key,
+            "(all)",
+            "paired_dp_vs_equal",
+            true,
+            &row.vs_equal,
+            bad,
+        );
+        for (name, value) in [
+            ("p_holm_vs_single_task", row.p_vs_single_task_holm),
+            ("p_holm_vs_equal", row.p_vs_equal_holm),
+        ] {
+            push(&row.key, "(all)", name, false, &single(value, n), bad);
+        }
     }
     DataFrame::new_infer_height(vec![
         col("suite", suite),
@@ -721,6 +745,15 @@ pub fn summary_markdown(
     );
     md.push_str(&crate::main_table::render_markdown(
         &crate::main_table::main_table(summary),
+    ));
+    // docs/FORMULAS.md#significance-over-many-comparisons
+    let _ = writeln!(
+        md,
+        "# Paired differences\n\n{}\n",
+        crate::paired_table::paired_caption(summary)
+    );
+    md.push_str(&crate::main_table::render_markdown(
+        &crate::paired_table::paired_sections(summary),
     ));
     md
 }

@@ -2,6 +2,7 @@
 //! (no system font packages needed), one Okabe–Ito palette and marker set: per-task final
 //! test metric by algorithm (mean with 95% CI bars), and the figures of `figures`.
 
+pub mod critical_difference;
 pub mod figures;
 pub mod panels;
 
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 const SIZE: (u32, u32) = (1200, 560);
 /// Width of the legend panel at the right of the chart.
 const LEGEND_WIDTH: u32 = 300;
@@ -32,7 +33,7 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 0, 0),
 ];
 
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The font is compiled in; failing to parse it is a build defect, not user input.
