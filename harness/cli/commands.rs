@@ -109,6 +109,8 @@ pub struct RunOptions {
 
 pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
     let (study, runs) = input.plan()?;
+    // Ctrl-C from here on ends with the stored count and the `--resume` command.
+    crate::run::interrupt::enable();
     o.backend
         .check_available()
         .map_err(|message| HarnessError::Config {

@@ -4,6 +4,7 @@
 
 pub mod claim;
 pub mod device;
+pub mod interrupt;
 pub mod memory_meter;
 pub mod shard;
 pub mod slurm;

@@ -1,0 +1,103 @@
+//! End-to-end tests of the command line's conduct: Ctrl-C, a claimed directory, plan-time
+//! warnings and refusals, messages that point at the fix.
+
+mod common;
+
+use common::{assert_untouched, bin, modification_times, run_in, stderr, stored, write_study};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+/// A study whose 8 runs take a few seconds in all (one thread).
+const SLOW: &str = "\
+name: slow
+seed: 3
+replicates: 4
+suites:
+  - kind: planted_correlation
+    tasks: 3
+    input_dim: 10
+    train: 600
+    val: 30
+    test: 60
+architectures:
+  - kind: single_task
+  - kind: hard_sharing
+model:
+  trunk: [64, 64]
+training:
+  epochs: 40
+  batch_size: 16
+  lr: 0.01
+";
+
+#[test]
+fn ctrl_c_ends_with_the_stored_count_and_the_resume_command() {
+    let dir = tempfile::tempdir().unwrap();
+    write_study(dir.path(), "s.yaml", SLOW);
+    let mut child = bin()
+        .current_dir(dir.path())
+        .args(["run", "s.yaml", "--out", "o", "--threads", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // Once the first run is stored (its progress line), Ctrl-C.
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let first_stored = line.starts_with("[1/8]");
+        seen.push(line);
+        if first_stored {
+            break;
+        }
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    seen.extend(lines.map(Result::unwrap));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    let last = seen.last().unwrap();
+    let out = dir.path().join("o");
+    let n = stored(&out);
+    assert!((1..8).contains(&n), "{n} stored: {seen:?}");
+    let program = env!("CARGO_BIN_EXE_mtlbench");
+    assert_eq!(
+        *last,
+        format!(
+            "interrupted: {n} of 8 planned runs stored in o; continue with: {program} run s.yaml --out o --threads 1 --resume"
+        ),
+        "{seen:?}"
+    );
+    // No half-written file; the command the line gives completes the study.
+    let names: Vec<String> = std::fs::read_dir(out.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+    let before = modification_times(out.join("runs"));
+    let command: Vec<&str> = last
+        .split("continue with: ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .collect();
+    let o = std::process::Command::new(command[0])
+        .current_dir(dir.path())
+        .args(&command[1..])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("8 planned, {n} already stored")),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stored(&out), 8);
+    assert_untouched(&before);
+    let status = run_in(dir.path(), &["status", "o"]);
+    assert!(status.status.success());
+}
