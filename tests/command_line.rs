@@ -101,3 +101,73 @@ fn ctrl_c_ends_with_the_stored_count_and_the_resume_command() {
     let status = run_in(dir.path(), &["status", "o"]);
     assert!(status.status.success());
 }
+
+/// `SLOW` with `epochs: 2` (a second or two), with the replacements `edits` made.
+fn quick(edits: &[(&str, &str)]) -> String {
+    let mut text = SLOW.replace("epochs: 40", "epochs: 2");
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from}");
+        text = text.replace(from, to);
+    }
+    text
+}
+
+#[test]
+fn a_plan_mismatch_names_the_differing_keys_and_an_empty_claim_is_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    write_study(dir.path(), "a.yaml", &quick(&[]));
+    write_study(
+        dir.path(),
+        "b.yaml",
+        &quick(&[("replicates: 4", "replicates: 2"), ("lr: 0.01", "lr: 0.02")]),
+    );
+    let o = run_in(dir.path(), &["run", "a.yaml", "--out", "o", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_in(
+        dir.path(),
+        &["run", "b.yaml", "--out", "o", "--resume", "--quiet"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("the keys that differ from its study.yaml: replicates, training.lr;"),
+        "{err}"
+    );
+    assert!(
+        err.contains("to continue that study: mtlbench run o/study.yaml --out o --resume"),
+        "{err}"
+    );
+    // The same plan with a changed comment: refused as a different study, saying so.
+    let commented = format!("# another comment\n{}", quick(&[]));
+    write_study(dir.path(), "a2.yaml", &commented);
+    let o = run_in(
+        dir.path(),
+        &["run", "a2.yaml", "--out", "o", "--resume", "--quiet"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no key differs from its study.yaml"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A claim with no stored run (its sweep stopped before storing one) is re-claimed.
+    for entry in std::fs::read_dir(dir.path().join("o/runs")).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let o = run_in(dir.path(), &["run", "b.yaml", "--out", "o", "--resume"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    let said: Vec<&str> = err.lines().filter(|l| l.contains("re-claimed")).collect();
+    assert_eq!(
+        said,
+        ["o: claimed by study `slow` with no stored run; re-claimed for this study"],
+        "{err}"
+    );
+    assert_eq!(stored(&dir.path().join("o")), 4);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("o/study.yaml")).unwrap(),
+        std::fs::read_to_string(dir.path().join("b.yaml")).unwrap()
+    );
+}

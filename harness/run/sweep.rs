@@ -152,21 +152,23 @@ pub fn check_output(
     Ok(())
 }
 
-/// A refusal because `out` holds another plan, with the keys its study differs in.
+/// A refusal because `out` holds another plan, said with the keys its study differs in.
 fn with_study_difference(e: HarnessError, out: &Path, study_text: &str) -> HarnessError {
-    match (e, std::fs::read_to_string(out.join("study.yaml"))) {
-        (HarnessError::Output { path, message }, Ok(previous))
+    let stored = StoredPlan::read(out).ok().flatten();
+    match (e, std::fs::read_to_string(out.join("study.yaml")), stored) {
+        (HarnessError::Output { path, message }, Ok(previous), Some(plan))
             if message.starts_with("holds the runs of another plan") =>
         {
             HarnessError::Output {
                 path,
                 message: format!(
-                    "{message}; {}",
+                    "holds the runs of another plan (study `{}`): {}, or choose another --out",
+                    plan.study,
                     study_difference(out, &previous, study_text)
                 ),
             }
         }
-        (e, _) => e,
+        (e, ..) => e,
     }
 }
 
@@ -176,9 +178,9 @@ fn study_difference(out: &Path, stored: &str, new: &str) -> String {
     const SHOWN: usize = 8;
     let keys = crate::study::canonical::differing_keys(stored, new);
     let listed = match keys.len() {
-        0 => "no key differs from the stored study.yaml (only comments or layout)".to_string(),
+        0 => "no key differs from its study.yaml (only comments or layout)".to_string(),
         n => format!(
-            "the keys that differ from the stored study.yaml: {}{}",
+            "the keys that differ from its study.yaml: {}{}",
             keys.iter()
                 .take(SHOWN)
                 .cloned()
@@ -192,7 +194,7 @@ fn study_difference(out: &Path, stored: &str, new: &str) -> String {
         ),
     };
     let dir = out.display();
-    format!("{listed}; to continue the stored study: mtlbench run {dir}/study.yaml --out {dir} --resume")
+    format!("{listed}; to continue that study: mtlbench run {dir}/study.yaml --out {dir} --resume")
 }
 
 /// Runs every planned run (of the shard, with `opts.shard`) not yet stored, storing each
