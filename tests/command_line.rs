@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{assert_untouched, bin, modification_times, run_in, stderr, stored, write_study};
+use common::{
+    assert_bad_input, assert_untouched, bin, modification_times, run_in, stderr, stored,
+    write_study,
+};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
@@ -169,5 +172,63 @@ fn a_plan_mismatch_names_the_differing_keys_and_an_empty_claim_is_reused() {
     assert_eq!(
         std::fs::read_to_string(dir.path().join("o/study.yaml")).unwrap(),
         std::fs::read_to_string(dir.path().join("b.yaml")).unwrap()
+    );
+}
+
+#[test]
+fn unknown_names_get_the_closest_known_one_and_a_tab_is_named() {
+    assert_bad_input(
+        &quick(&[(
+            "  - kind: hard_sharing\n",
+            "  - kind: hard_sharing\nweightings:\n  - kind: pcgard\n",
+        )]),
+        &[
+            "weightings[0]: unknown variant `pcgard` (did you mean `pcgrad`?)",
+            "line 15",
+        ],
+    );
+    assert_bad_input(
+        &quick(&[("  lr: 0.01", "  lrr: 0.01")]),
+        &[
+            "training: unknown field `lrr` (did you mean `lr`?)",
+            "line 19",
+        ],
+    );
+    assert_bad_input(
+        &quick(&[("seed: 3", "sed: 3")]),
+        &["unknown field `sed` (did you mean `seed`?)"],
+    );
+    assert_bad_input(
+        &quick(&[("  lr: 0.01", "  lr: 0.01\ndelta_metrics: [acuracy]")]),
+        &["delta_metrics[0]: unknown metric `acuracy` (did you mean `accuracy`?)"],
+    );
+    // Nothing close: no guess.
+    let err = {
+        let dir = tempfile::tempdir().unwrap();
+        write_study(
+            dir.path(),
+            "s.yaml",
+            &quick(&[(
+                "  - kind: hard_sharing\n",
+                "  - kind: hard_sharing\nweightings:\n  - kind: zzzzzzzz\n",
+            )]),
+        );
+        stderr(&run_in(dir.path(), &["plan", "s.yaml"]))
+    };
+    assert!(
+        err.contains("unknown variant `zzzzzzzz`") && !err.contains("did you mean"),
+        "{err}"
+    );
+    assert_bad_input(
+        &quick(&[("  epochs: 2", "\tepochs: 2")]),
+        &["line 17 is indented with a tab"],
+    );
+    // The key path of a bad noise level is its own.
+    assert_bad_input(
+        &quick(&[("    test: 60", "    test: 60\n    noise_std: -1")]),
+        &[
+            "suites[0].noise_std: -1 is not a finite number ≥ 0",
+            "line 11",
+        ],
     );
 }

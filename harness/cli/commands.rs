@@ -32,7 +32,9 @@ pub fn load(source: &StudySource, sets: &[Override]) -> Result<LoadedStudy, Harn
             let text = preset(name).ok_or_else(|| HarnessError::Config {
                 file: format!("preset:{name}"),
                 message: format!(
-                    "no such preset; the presets are: {}",
+                    "no such preset{}; the presets are: {}",
+                    crate::study::suggest::closest(name, PRESETS.iter().map(|p| p.0))
+                        .map_or(String::new(), |k| format!(" (did you mean `{k}`?)")),
                     PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
                 ),
             })?;

@@ -208,10 +208,12 @@ pub fn check_delta_metrics(names: &[String]) -> Result<(), (String, String)> {
     for (i, name) in names.iter().enumerate() {
         if !METRICS.iter().any(|(m, _)| m == name) {
             let known: Vec<&str> = METRICS.iter().map(|(m, _)| *m).collect();
+            let hint = crate::study::suggest::closest(name, known.iter().copied())
+                .map_or(String::new(), |k| format!(" (did you mean `{k}`?)"));
             return Err((
                 format!("delta_metrics[{i}]"),
                 format!(
-                    "unknown metric `{name}`; the metrics are {}",
+                    "unknown metric `{name}`{hint}; the metrics are {}",
                     known.join(", ")
                 ),
             ));
