@@ -232,3 +232,80 @@ fn unknown_names_get_the_closest_known_one_and_a_tab_is_named() {
         ],
     );
 }
+
+#[test]
+fn a_weighting_listed_twice_is_refused_at_its_second_entry() {
+    assert_bad_input(
+        &quick(&[(
+            "  - kind: hard_sharing\n",
+            "  - kind: hard_sharing\nweightings:\n  - kind: pcgrad\n  - kind: equal\n  - kind: pcgrad\n",
+        )]),
+        &["weightings[2]: the same as weightings[0]", "line 17"],
+    );
+    // The same kind with other settings is a separate cell, as before.
+    let dir = tempfile::tempdir().unwrap();
+    write_study(
+        dir.path(),
+        "s.yaml",
+        &quick(&[(
+            "  - kind: hard_sharing\n",
+            "  - kind: hard_sharing\nweightings:\n  - kind: rlw\n  - {kind: rlw, distribution: dirichlet}\n",
+        )]),
+    );
+    let o = run_in(dir.path(), &["plan", "s.yaml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("hard_sharing+rlw#2"));
+}
+
+/// `plan`'s exit code and stderr for the quick study with `sets`.
+fn plan_with(sets: &[&str]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    write_study(dir.path(), "s.yaml", &quick(&[("epochs: 2", "epochs: 5")]));
+    let mut args = vec!["plan", "s.yaml"];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    let o = run_in(dir.path(), &args);
+    (
+        o.status.code(),
+        stderr(&o),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn studies_that_cannot_mean_much_are_warned_of_at_plan_time() {
+    // 600 training rows, batch 16, 5 epochs: 38 batches an epoch, nothing to say.
+    let (code, err, out) = plan_with(&[]);
+    assert_eq!((code, err.as_str()), (Some(0), ""), "{out}");
+    // A fraction of 600 rows under one batch: ⌈0.02·600⌉ = 12 rows < 16.
+    let (code, err, out) = plan_with(&["fractions=[0.02, 1]"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("slow: 16 runs"), "{out}");
+    assert!(
+        err.contains("warning: s.yaml with --set: fractions: 0.02 of suite `planted_correlation`'s 600 training rows is 12 rows, fewer than one batch (16)"),
+        "{err}"
+    );
+    // ... and 5 epochs of 1 batch: 5 steps.
+    assert!(
+        err.contains("training.epochs: a run on suite `planted_correlation` at fraction 0.02 takes 5 optimizer steps (5 epochs × 1 batches), fewer than 10"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "{err}");
+    // A batch larger than the split (and so 5 steps at fraction 1).
+    let (code, err, _) = plan_with(&["training.batch_size=1000"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("training.batch_size: 1000 is larger than suite `planted_correlation`'s training split (600 rows)"),
+        "{err}"
+    );
+    assert!(err.contains("takes 5 optimizer steps"), "{err}");
+    // Few steps alone: 1 epoch of ⌈600/100⌉ = 6 batches.
+    let (code, err, _) = plan_with(&["training.epochs=1", "training.batch_size=100"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("takes 6 optimizer steps (1 epochs × 6 batches)"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -61,6 +61,9 @@ impl StudyInput {
         let study = load(&self.source, &self.sets)?;
         let runs = plan::expand_limited(&study, self.max_runs)?;
         crate::study::memory::check(&study, &runs, self.max_memory)?;
+        for warning in crate::study::warnings::plan_warnings(&runs) {
+            eprintln!("warning: {}: {warning}", study.source);
+        }
         if let Some(t) = &study.config.tune {
             // The search is counted against the limit before it is built, then checked.
             let cells = crate::study::tune::templates(&runs).len();

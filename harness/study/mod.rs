@@ -15,3 +15,4 @@ pub mod suggest;
 pub mod training;
 pub mod tune;
 pub mod validate;
+pub mod warnings;

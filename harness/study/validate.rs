@@ -4,6 +4,7 @@
 //! and the adaptation block are checked where they are expanded (`plan`, `adaptation`).
 
 use crate::error::HarnessError;
+use crate::study::canonical::canonical_json;
 use crate::study::config::LoadedStudy;
 use mtlbench_tasks::SuiteSpec;
 use std::collections::BTreeMap;
@@ -76,6 +77,22 @@ fn check_lists(study: &LoadedStudy) -> Result<(), HarnessError> {
     {
         if empty {
             return Err(study.error_at(key, "must list at least one entry"));
+        }
+    }
+    // The same entry twice would be one cell of the tables, silently.
+    let weightings: Vec<String> = c.weightings.iter().map(canonical_json).collect();
+    let architectures: Vec<String> = c.architectures.iter().map(canonical_json).collect();
+    for (key, listed) in [
+        ("weightings", &weightings),
+        ("architectures", &architectures),
+    ] {
+        for (j, entry) in listed.iter().enumerate() {
+            if let Some(i) = listed[..j].iter().position(|e| e == entry) {
+                return Err(study.error_at(
+                    &format!("{key}[{j}]"),
+                    format!("the same as {key}[{i}]: list each once (an entry with other settings is a separate cell)"),
+                ));
+            }
         }
     }
     for (i, f) in c.fractions.iter().enumerate() {
