@@ -309,3 +309,118 @@ fn studies_that_cannot_mean_much_are_warned_of_at_plan_time() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn report_refuses_delta_metrics_a_suite_does_not_measure() {
+    let dir = tempfile::tempdir().unwrap();
+    write_study(dir.path(), "s.yaml", &quick(&[]));
+    let o = run_in(dir.path(), &["run", "s.yaml", "--out", "o", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = std::fs::read(dir.path().join("o/summary.md")).unwrap();
+    let o = run_in(dir.path(), &["report", "o", "--delta-metrics", "auc"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim_end(),
+        "error: --delta-metrics: suite `planted_correlation` measures none of auc (it measures mse, normalized_mse): its Δ columns and ranks would be empty"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("o/summary.md")).unwrap(),
+        before
+    );
+    // One measured metric among them is enough.
+    let o = run_in(dir.path(), &["report", "o", "--delta-metrics", "auc,mse"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("chance"),
+        "regression tasks: {}",
+        stderr(&o)
+    );
+}
+
+/// A tiny MNIST in IDX files under `dir/mnist`: image i all `10·(i+1)`, label i % 10.
+fn write_mnist_fixture(dir: &std::path::Path, n: usize) {
+    use mtlbench_tasks::real::idx::encode;
+    std::fs::create_dir_all(dir.join("mnist")).unwrap();
+    for prefix in ["train", "t10k"] {
+        let images: Vec<u8> = (0..n)
+            .flat_map(|i| vec![(10 * (i + 1)) as u8; 784])
+            .collect();
+        let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+        std::fs::write(
+            dir.join(format!("mnist/{prefix}-images-idx3-ubyte.gz")),
+            encode(&[n, 28, 28], &images),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("mnist/{prefix}-labels-idx1-ubyte.gz")),
+            encode(&[n], &labels),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_final_accuracy_at_chance_level_is_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    write_mnist_fixture(&dir.path().join("data"), 10);
+    // lr 1e-9: the network stays as initialised, so it answers about one class for every
+    // canvas: right about one time in ten (at most 1/10 + 0.05 is chance level).
+    let study = "\
+name: mm
+replicates: 1
+suites:
+  - {kind: multi_mnist, train: 40, val: 10, test: 400, data_dir: data, verify_checksums: false}
+architectures:
+  - kind: hard_sharing
+model: {trunk: [16]}
+training: {epochs: 10, batch_size: 16, lr: 1.0e-9}
+";
+    write_study(dir.path(), "mm.yaml", study);
+    let o = run_in(dir.path(), &["run", "mm.yaml", "--out", "out", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "a warning only: {}", stderr(&o));
+    // The accuracies the warning must be about, read from the record.
+    let record: serde_json::Value = {
+        let runs: Vec<_> = std::fs::read_dir(dir.path().join("out/runs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(runs.len(), 1);
+        serde_json::from_slice(&std::fs::read(&runs[0]).unwrap()).unwrap()
+    };
+    let points = record["points"].as_array().unwrap();
+    let last_epoch = points
+        .iter()
+        .map(|p| p["epoch"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let err = stderr(&o);
+    for task in ["left", "right"] {
+        let acc = points
+            .iter()
+            .find(|p| {
+                p["task"] == task
+                    && p["split"] == "test"
+                    && p["metric"] == "accuracy"
+                    && p["epoch"].as_u64() == Some(last_epoch)
+            })
+            .unwrap()["value"]
+            .as_f64()
+            .unwrap();
+        assert!(acc <= 0.1 + 0.05, "{task}: {acc}");
+        assert!(
+            err.contains(&format!(
+                "warning: suite `multi_mnist` (fraction 1), `hard_sharing+equal`, task `{task}`: final test accuracy {acc:.3} is at chance level (1/10 = 0.100)"
+            )),
+            "{err}"
+        );
+    }
+    // `report` says it too; a learning rate that learns does not.
+    let o = run_in(dir.path(), &["report", "out"]);
+    assert!(o.status.success());
+    assert_eq!(
+        stderr(&o).matches("at chance level").count(),
+        2,
+        "{}",
+        stderr(&o)
+    );
+}

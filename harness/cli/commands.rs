@@ -208,6 +208,7 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
             )
         );
     }
+    warn_at_chance(&study.config, &out, &selection)?;
     Ok(code)
 }
 
@@ -392,6 +393,20 @@ pub fn components_markdown() -> String {
     md
 }
 
+/// Prints (stderr) a warning for each classification cell at chance level (`chance`).
+fn warn_at_chance(
+    config: &config::StudyConfig,
+    out: &Path,
+    selection: &Selection,
+) -> Result<(), HarnessError> {
+    let mut runs = mtlbench_results::store::read_runs(&mtlbench_results::store::runs_dir(out))?;
+    selection.apply(&mut runs);
+    for warning in crate::run::chance::chance_warnings(config, &runs) {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
+}
+
 /// `report DIR [--selection RULE] [--delta-metrics A,B]`: without them, those of
 /// `DIR/study.yaml` (or `last` and the suites' primary metrics). A rule given here is
 /// refused when a stored `ok` run has fewer evaluation points than it needs.
@@ -415,14 +430,25 @@ pub fn report(
             }
         })?;
     }
-    if let Some(rule) = &selection {
-        // A rule given here must have the evaluation points it chooses from in every run.
+    if selection.is_some() || delta_metrics.is_some() {
         let runs = mtlbench_results::store::read_runs(&mtlbench_results::store::runs_dir(out))?;
-        rule.check_runs(&runs)
-            .map_err(|message| HarnessError::Config {
-                file: "--selection".into(),
-                message,
-            })?;
+        if let Some(rule) = &selection {
+            // A rule given here must have the evaluation points it chooses from in every run.
+            rule.check_runs(&runs)
+                .map_err(|message| HarnessError::Config {
+                    file: "--selection".into(),
+                    message,
+                })?;
+        }
+        // Metrics given here must be measured by every suite.
+        mtlbench_results::report::check_delta_metrics_measured(
+            &runs,
+            &DeltaMetrics(delta_metrics.clone()),
+        )
+        .map_err(|message| HarnessError::Config {
+            file: "--delta-metrics".into(),
+            message,
+        })?;
     }
     let study = out.join("study.yaml");
     let stored = if study.exists() {
@@ -436,6 +462,9 @@ pub fn report(
         .or_else(|| stored.as_ref().map(|c| c.selection))
         .unwrap_or(Selection::Last);
     let published = stored.as_ref().and_then(|c| c.published.clone());
+    if let Some(config) = &stored {
+        warn_at_chance(config, out, &selection)?;
+    }
     let metrics = DeltaMetrics(delta_metrics.or_else(|| stored.and_then(|c| c.delta_metrics)));
     for file in
         mtlbench_results::report::write_report(out, &selection, &metrics, published.as_ref())?.files

@@ -2,6 +2,7 @@
 //! crash-safe run store and claims, shards and Slurm arrays, the tuning search stage, and
 //! the status of an output directory.
 
+pub mod chance;
 pub mod claim;
 pub mod device;
 pub mod interrupt;

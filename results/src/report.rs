@@ -352,3 +352,37 @@ fn index_markdown(
     }
     md
 }
+
+/// Refuses `metrics` when a suite of `runs` (its `ok` runs with primary metrics: not the
+/// adaptation runs) measures none of them: its transfer measures and ranks would be empty.
+pub fn check_delta_metrics_measured(
+    runs: &[crate::RunRecord],
+    metrics: &DeltaMetrics,
+) -> Result<(), String> {
+    use std::collections::BTreeMap;
+    let Some(names) = &metrics.0 else {
+        return Ok(());
+    };
+    let mut measured: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in runs
+        .iter()
+        .filter(|r| r.is_ok() && !r.primary_metrics.is_empty())
+    {
+        let seen = measured.entry(r.suite.as_str()).or_default();
+        for p in r.points.iter().filter(|p| p.split == "test") {
+            if !seen.contains(&p.metric.as_str()) {
+                seen.push(p.metric.as_str());
+            }
+        }
+    }
+    for (suite, seen) in &measured {
+        if !names.iter().any(|n| seen.contains(&n.as_str())) {
+            return Err(format!(
+                "suite `{suite}` measures none of {} (it measures {}): its Δ columns and ranks would be empty",
+                names.join(", "),
+                seen.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
