@@ -424,3 +424,46 @@ training: {epochs: 10, batch_size: 16, lr: 1.0e-9}
         stderr(&o)
     );
 }
+
+#[test]
+fn report_and_index_say_which_planned_runs_are_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_study(dir.path(), "s.yaml", &quick(&[]));
+    let o = run_in(dir.path(), &["run", "s.yaml", "--out", "o", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let index = |dir: &std::path::Path| std::fs::read_to_string(dir.join("o/index.md")).unwrap();
+    assert!(!index(dir.path()).contains("Missing runs"));
+    let o = run_in(dir.path(), &["report", "o"]);
+    assert!(!stderr(&o).contains("missing"), "{}", stderr(&o));
+    // Two replicates of one cell go missing (as after a crash on another node).
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(dir.path().join("o/runs")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("planted_correlation-hard_sharing-equal-r1-")
+            || name.starts_with("planted_correlation-hard_sharing-equal-r3-")
+        {
+            std::fs::remove_file(&path).unwrap();
+            removed.push(name);
+        }
+    }
+    assert_eq!(removed.len(), 2);
+    let o = run_in(dir.path(), &["report", "o"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim_end(),
+        "warning: 2 planned runs are missing, so these cells average fewer replicates: planted_correlation-hard_sharing-equal-f1 (r1, r3) (see index.md; `mtlbench status o` lists them)"
+    );
+    let index = index(dir.path());
+    let section = index.split("## Missing runs").nth(1).unwrap();
+    let section = section.split("## Tables").next().unwrap();
+    assert!(
+        section.contains("2 planned runs have no record"),
+        "{section}"
+    );
+    assert!(
+        section.contains("- `planted_correlation-hard_sharing-equal-f1`: 2 missing (r1, r3)"),
+        "{section}"
+    );
+    assert_eq!(section.matches("\n- ").count(), 1, "{section}");
+}

@@ -393,6 +393,24 @@ pub fn components_markdown() -> String {
     md
 }
 
+/// Prints (stderr) how many planned runs of `out` have no record, and in which cells.
+fn warn_missing(out: &Path) -> Result<(), HarnessError> {
+    let missing = mtlbench_results::report::missing_runs(out)?;
+    if !missing.is_empty() {
+        let cells: Vec<String> = missing
+            .iter()
+            .map(|(cell, reps)| format!("{cell} ({})", reps.join(", ")))
+            .collect();
+        eprintln!(
+            "warning: {} planned runs are missing, so these cells average fewer replicates: {} (see index.md; `mtlbench status {}` lists them)",
+            mtlbench_results::report::missing_count(&missing),
+            cells.join(", "),
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 /// Prints (stderr) a warning for each classification cell at chance level (`chance`).
 fn warn_at_chance(
     config: &config::StudyConfig,
@@ -471,6 +489,7 @@ pub fn report(
     {
         println!("{}", file.display());
     }
+    warn_missing(out)?;
     if tensorboard {
         let n = mtlbench_results::tensorboard::write_all(out)?;
         println!(
