@@ -467,3 +467,164 @@ fn report_and_index_say_which_planned_runs_are_missing() {
     );
     assert_eq!(section.matches("\n- ").count(), 1, "{section}");
 }
+
+/// The widest line of `text`, in characters.
+fn widest(text: &str) -> usize {
+    text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+}
+
+#[test]
+fn list_shows_the_trunk_and_fits_100_columns_and_filters_by_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_in(dir.path(), &["list"]);
+    assert!(o.status.success());
+    let all = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(widest(&all) <= 100, "{}", widest(&all));
+    for needle in [
+        "trunk layers (model.trunk",
+        "  dense ",
+        "  conv ",
+        "form: {conv: {out: 10, kernel: 5, stride: 1, padding: 0}}",
+        "  max-pool ",
+        "form: {max_pool: 2}",
+        "  flatten ",
+        "trunk presets (model.trunk: NAME):",
+        "  lenet ",
+        "{\"max_pool\":2}",
+        "suites:",
+        "presets (mtlbench run --preset NAME):",
+    ] {
+        assert!(all.contains(needle), "`{needle}` in:\n{all}");
+    }
+    let o = run_in(dir.path(), &["list", "weightings"]);
+    assert!(o.status.success());
+    let some = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        some.starts_with("weightings:\n") && some.contains("  pcgrad "),
+        "{some}"
+    );
+    assert!(
+        !some.contains("suites:") && !some.contains("gradnorm_toy"),
+        "{some}"
+    );
+    assert!(
+        all.contains(&some),
+        "the section is the same text as in the whole list"
+    );
+    let o = run_in(dir.path(), &["list", "weighting"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no section `weighting` (did you mean `weightings`?)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn plan_fits_100_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    write_study(dir.path(), "s.yaml", &quick(&[]));
+    let o = run_in(
+        dir.path(),
+        &["plan", "s.yaml", "--set", "training.lr=[0.001, 0.01]"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(widest(&text) <= 100, "{text}");
+    // Every run is listed, by id, with its learning rate.
+    assert!(text.starts_with("slow: 16 runs\n"), "{text}");
+    assert_eq!(text.matches("planted_correlation-").count(), 16, "{text}");
+    assert!(
+        text.contains("planted_correlation · hard_sharing+equal"),
+        "{text}"
+    );
+}
+
+#[test]
+fn progress_lines_say_why_a_run_diverged() {
+    let dir = tempfile::tempdir().unwrap();
+    write_study(
+        dir.path(),
+        "s.yaml",
+        &quick(&[
+            ("replicates: 4", "replicates: 1"),
+            ("lr: 0.01", "lr: 1.0e12"),
+        ]),
+    );
+    let o = run_in(
+        dir.path(),
+        &["run", "s.yaml", "--out", "o", "--threads", "1"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    for line in lines {
+        let (_, rest) = line.split_once("] ").unwrap();
+        let (id, said) = rest.split_once(' ').unwrap();
+        let record: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join(format!("o/runs/{id}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(record["status"], "diverged");
+        let cause = record["message"].as_str().unwrap();
+        assert!(said.starts_with(&format!("diverged: {cause} (")), "{line}");
+    }
+}
+
+#[test]
+fn one_quiet_keeps_the_summary_and_two_drop_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_study(
+        dir.path(),
+        "s.yaml",
+        &quick(&[("replicates: 4", "replicates: 1")]),
+    );
+    let o = run_in(dir.path(), &["run", "s.yaml", "--out", "a", "--quiet"]);
+    assert!(o.status.success());
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(out.contains("Full report: a/index.md"), "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("2 planned, 0 already stored, 2 ok, 0 not ok; report: "),
+        "{err}"
+    );
+    assert!(!err.contains("[1/2]") && !err.contains("runs on"), "{err}");
+    let o = run_in(
+        dir.path(),
+        &["run", "s.yaml", "--out", "b", "--quiet", "--quiet"],
+    );
+    assert!(o.status.success());
+    assert!(o.stdout.is_empty() && o.stderr.is_empty(), "{}", stderr(&o));
+    assert_eq!(stored(&dir.path().join("b")), 2);
+}
+
+#[test]
+fn report_takes_the_selection_as_the_study_file_writes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_study(
+        dir.path(),
+        "s.yaml",
+        &quick(&[
+            ("replicates: 4", "replicates: 1"),
+            ("lr: 0.01", "lr: 0.01\n  eval_every: 1"),
+        ]),
+    );
+    let o = run_in(
+        dir.path(),
+        &["run", "s.yaml", "--out", "o", "--quiet", "--quiet"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = |rule: &str| {
+        let o = run_in(dir.path(), &["report", "o", "--selection", rule]);
+        assert!(o.status.success(), "{rule}: {}", stderr(&o));
+        std::fs::read_to_string(dir.path().join("o/summary.md")).unwrap()
+    };
+    let compact = summary("mean_last:2");
+    assert!(compact.contains("mean_last"), "{compact}");
+    assert_eq!(summary("mean_last: 2"), compact);
+    assert_eq!(summary("{mean_last: 2}"), compact);
+    assert_ne!(summary("last"), compact);
+    let o = run_in(dir.path(), &["report", "o", "--selection", "mean_last: 0"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -104,7 +104,11 @@ pub struct RunOptions {
     /// Default: the number of CPUs.
     pub threads: Option<usize>,
     pub resume: bool,
+    /// The header line and the progress of each run.
     pub progress: bool,
+    /// The final summary (counts, Δ table, warnings' companion lines); kept by one
+    /// `--quiet`, dropped by two.
+    pub summary: bool,
     pub backend: Backend,
     /// Default: from Slurm's array variables, when set; else the whole plan.
     pub shard: Option<Shard>,
@@ -167,7 +171,7 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
     let summary = run_sweep(&study.text, &runs, &opts)?;
     let code = if summary.not_ok > 0 { 1 } else { 0 };
     if let Some(s) = shard {
-        if o.progress {
+        if o.summary {
             eprintln!(
                 "shard {s}: {} of {} planned runs, {} already stored, {} ok, {} not ok; once every shard has finished: mtlbench report {} (mtlbench status tells)",
                 summary.planned,
@@ -188,7 +192,7 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
         &metrics,
         study.config.published.as_ref(),
     )?;
-    if o.progress {
+    if o.summary {
         eprintln!(
             "{} planned, {} already stored, {} ok, {} not ok; report: {} files",
             summary.planned,
@@ -226,23 +230,7 @@ pub fn plan(input: StudyInput) -> Result<u8, HarnessError> {
             cells.len()
         );
     }
-    println!(
-        "{:<58} {:<22} {:<32} {:>3} {:>8} {:>6} {:>5} {:>9}",
-        "id", "suite", "algorithm", "rep", "fraction", "epochs", "batch", "lr"
-    );
-    for r in &runs {
-        println!(
-            "{:<58} {:<22} {:<32} {:>3} {:>8} {:>6} {:>5} {:>9}",
-            r.id,
-            r.suite_label,
-            r.algorithm,
-            r.replicate,
-            r.fraction,
-            r.training.epochs,
-            r.training.batch_size,
-            r.training.lr
-        );
-    }
+    print!("{}", crate::cli::listing::plan_table(&runs));
     Ok(0)
 }
 
@@ -324,36 +312,27 @@ pub fn status(out: &Path) -> Result<u8, HarnessError> {
     Ok(if s.complete() { 0 } else { 1 })
 }
 
-/// `list`: every registered component with its description and defaults; with
-/// `markdown`, the same as the Markdown table the README embeds (`components_markdown`).
-pub fn list(markdown: bool) -> Result<u8, HarnessError> {
+/// `list [SECTION]`: every registered component with its description and defaults, the
+/// trunk's layer kinds and presets, the study presets (or only `section`), within 100
+/// columns; with `markdown`, the Markdown table the README embeds (`components_markdown`).
+pub fn list(section: Option<&str>, markdown: bool) -> Result<u8, HarnessError> {
+    use crate::cli::listing::{listing, SECTIONS};
     if markdown {
         print!("{}", components_markdown());
         return Ok(0);
     }
-    fn section<T: serde::Serialize>(
-        title: &str,
-        entries: Vec<(mtlbench_tasks::registry::RegistryEntry, T)>,
-    ) {
-        println!("{title}:");
-        for (entry, default) in entries {
-            println!("  {:<22} {}", entry.kind, entry.description);
-            println!("  {:<22} defaults: {}", "", canonical_json(&default));
-        }
-        println!();
+    if let Some(name) = section.filter(|n| !SECTIONS.contains(n)) {
+        return Err(HarnessError::Config {
+            file: "list".into(),
+            message: format!(
+                "no section `{name}`{}; the sections are {}",
+                crate::study::suggest::closest(name, SECTIONS.iter().copied())
+                    .map_or(String::new(), |k| format!(" (did you mean `{k}`?)")),
+                SECTIONS.join(", ")
+            ),
+        });
     }
-    section("suites", SuiteSpec::registry());
-    section("architectures", ArchitectureSpec::registry());
-    section("weightings", WeightingSpec::registry());
-    section("optimizers", OptimizerSpec::registry());
-    section(
-        "adaptation starts (the study's adaptation.starts)",
-        mtlbench_algorithms::adapt::StartSpec::registry(),
-    );
-    println!("presets (mtlbench run --preset NAME):");
-    for (name, description, _) in PRESETS {
-        println!("  {name:<22} {description}");
-    }
+    println!("{}", listing(section));
     Ok(0)
 }
 

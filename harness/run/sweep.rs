@@ -266,14 +266,21 @@ pub fn run_sweep(
                     Ok(())
                 })?;
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                // A run that diverged or failed says why on its line.
+                let cause = match (&record.message, record.is_ok()) {
+                    (Some(m), false) => format!(": {m}"),
+                    _ => String::new(),
+                };
                 if line_per_run {
                     eprintln!(
-                        "[{n}/{}] {} {} ({:.1} s)",
+                        "[{n}/{}] {} {}{cause} ({:.1} s)",
                         todo.len(),
                         record.id,
                         record.status,
                         record.wall_time_s
                     );
+                } else if !cause.is_empty() {
+                    bar.println(format!("{} {}{cause}", record.id, record.status));
                 }
                 bar.inc(1);
                 Ok(record.is_ok())
