@@ -61,9 +61,6 @@ impl StudyInput {
         let study = load(&self.source, &self.sets)?;
         let runs = plan::expand_limited(&study, self.max_runs)?;
         crate::study::memory::check(&study, &runs, self.max_memory)?;
-        for warning in crate::study::warnings::plan_warnings(&runs) {
-            eprintln!("warning: {}: {warning}", study.source);
-        }
         if let Some(t) = &study.config.tune {
             // The search is counted against the limit before it is built, then checked.
             let cells = crate::study::tune::templates(&runs).len();
@@ -93,6 +90,13 @@ impl StudyInput {
             }
         }
         Ok((study, runs))
+    }
+}
+
+/// Prints (stderr) the plan's warnings (`study::warnings`), once the plan is accepted.
+fn print_warnings(study: &LoadedStudy, runs: &[plan::RunSpec]) {
+    for warning in crate::study::warnings::plan_warnings(runs) {
+        eprintln!("warning: {}: {warning}", study.source);
     }
 }
 
@@ -142,6 +146,7 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
             message: "must be at least 1".into(),
         });
     }
+    print_warnings(&study, &runs);
     if o.progress {
         let part = shard.map_or(String::new(), |s| format!(" (shard {s})"));
         eprintln!(
@@ -218,6 +223,7 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
 
 pub fn plan(input: StudyInput) -> Result<u8, HarnessError> {
     let (study, runs) = input.plan()?;
+    print_warnings(&study, &runs);
     println!("{}: {} runs", study.config.name, runs.len());
     if let Some(t) = &study.config.tune {
         let (search, cells) = crate::study::tune::search_plan(t, study.config.seed, &runs)
@@ -264,6 +270,7 @@ pub fn slurm(input: StudyInput, mut o: SlurmOptions, dry_run: bool) -> Result<u8
         None => None,
     };
     let done = crate::run::slurm::submit(&study.text, &runs, search.as_deref(), &o, dry_run)?;
+    print_warnings(&study, &runs);
     if dry_run {
         println!(
             "# {}/slurm/shards.sbatch\n{}",
