@@ -120,9 +120,9 @@ enum Command {
         /// Continue a sweep in --out: skip the runs already stored.
         #[arg(long)]
         resume: bool,
-        /// No progress output.
-        #[arg(long)]
-        quiet: bool,
+        /// No progress output; twice (`--quiet --quiet`), no final summary either.
+        #[arg(long, action = clap::ArgAction::Count)]
+        quiet: u8,
         /// Compute device.
         #[arg(long, value_enum, default_value = "cpu")]
         device: Backend,
@@ -177,8 +177,12 @@ enum Command {
         #[command(flatten)]
         study: StudyArgs,
     },
-    /// Every registered suite, architecture, weighting, optimizer and preset, with defaults.
+    /// Every registered suite, architecture, weighting, optimizer, trunk layer and preset,
+    /// with defaults.
     List {
+        /// Only this section: suites, architectures, weightings, optimizers, starts, trunk
+        /// or presets.
+        section: Option<String>,
         /// Print the README's component table (Markdown) instead.
         #[arg(long)]
         markdown: bool,
@@ -278,7 +282,8 @@ fn main() -> ExitCode {
                 out,
                 threads,
                 resume,
-                progress: !quiet,
+                progress: quiet == 0,
+                summary: quiet < 2,
                 backend: device,
                 shard,
                 tensorboard,
@@ -316,7 +321,7 @@ fn main() -> ExitCode {
         }
         Command::Status { out } => commands::status(&out),
         Command::Plan { study } => commands::plan(study.input()),
-        Command::List { markdown } => commands::list(markdown),
+        Command::List { section, markdown } => commands::list(section.as_deref(), markdown),
         Command::Report {
             dirs,
             combine,

@@ -32,7 +32,9 @@ pub fn load(source: &StudySource, sets: &[Override]) -> Result<LoadedStudy, Harn
             let text = preset(name).ok_or_else(|| HarnessError::Config {
                 file: format!("preset:{name}"),
                 message: format!(
-                    "no such preset; the presets are: {}",
+                    "no such preset{}; the presets are: {}",
+                    crate::study::suggest::closest(name, PRESETS.iter().map(|p| p.0))
+                        .map_or(String::new(), |k| format!(" (did you mean `{k}`?)")),
                     PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
                 ),
             })?;
@@ -91,6 +93,13 @@ impl StudyInput {
     }
 }
 
+/// Prints (stderr) the plan's warnings (`study::warnings`), once the plan is accepted.
+fn print_warnings(study: &LoadedStudy, runs: &[plan::RunSpec]) {
+    for warning in crate::study::warnings::plan_warnings(runs) {
+        eprintln!("warning: {}: {warning}", study.source);
+    }
+}
+
 /// How `run` carries out a study.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -99,7 +108,11 @@ pub struct RunOptions {
     /// Default: the number of CPUs.
     pub threads: Option<usize>,
     pub resume: bool,
+    /// The header line and the progress of each run.
     pub progress: bool,
+    /// The final summary (counts, Δ table, warnings' companion lines); kept by one
+    /// `--quiet`, dropped by two.
+    pub summary: bool,
     pub backend: Backend,
     /// Default: from Slurm's array variables, when set; else the whole plan.
     pub shard: Option<Shard>,
@@ -109,6 +122,8 @@ pub struct RunOptions {
 
 pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
     let (study, runs) = input.plan()?;
+    // Ctrl-C from here on ends with the stored count and the `--resume` command.
+    crate::run::interrupt::enable();
     o.backend
         .check_available()
         .map_err(|message| HarnessError::Config {
@@ -131,6 +146,7 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
             message: "must be at least 1".into(),
         });
     }
+    print_warnings(&study, &runs);
     if o.progress {
         let part = shard.map_or(String::new(), |s| format!(" (shard {s})"));
         eprintln!(
@@ -160,7 +176,7 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
     let summary = run_sweep(&study.text, &runs, &opts)?;
     let code = if summary.not_ok > 0 { 1 } else { 0 };
     if let Some(s) = shard {
-        if o.progress {
+        if o.summary {
             eprintln!(
                 "shard {s}: {} of {} planned runs, {} already stored, {} ok, {} not ok; once every shard has finished: mtlbench report {} (mtlbench status tells)",
                 summary.planned,
@@ -181,7 +197,7 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
         &metrics,
         study.config.published.as_ref(),
     )?;
-    if o.progress {
+    if o.summary {
         eprintln!(
             "{} planned, {} already stored, {} ok, {} not ok; report: {} files",
             summary.planned,
@@ -201,11 +217,13 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
             )
         );
     }
+    warn_at_chance(&study.config, &out, &selection)?;
     Ok(code)
 }
 
 pub fn plan(input: StudyInput) -> Result<u8, HarnessError> {
     let (study, runs) = input.plan()?;
+    print_warnings(&study, &runs);
     println!("{}: {} runs", study.config.name, runs.len());
     if let Some(t) = &study.config.tune {
         let (search, cells) = crate::study::tune::search_plan(t, study.config.seed, &runs)
@@ -218,23 +236,7 @@ pub fn plan(input: StudyInput) -> Result<u8, HarnessError> {
             cells.len()
         );
     }
-    println!(
-        "{:<58} {:<22} {:<32} {:>3} {:>8} {:>6} {:>5} {:>9}",
-        "id", "suite", "algorithm", "rep", "fraction", "epochs", "batch", "lr"
-    );
-    for r in &runs {
-        println!(
-            "{:<58} {:<22} {:<32} {:>3} {:>8} {:>6} {:>5} {:>9}",
-            r.id,
-            r.suite_label,
-            r.algorithm,
-            r.replicate,
-            r.fraction,
-            r.training.epochs,
-            r.training.batch_size,
-            r.training.lr
-        );
-    }
+    print!("{}", crate::cli::listing::plan_table(&runs));
     Ok(0)
 }
 
@@ -268,6 +270,7 @@ pub fn slurm(input: StudyInput, mut o: SlurmOptions, dry_run: bool) -> Result<u8
         None => None,
     };
     let done = crate::run::slurm::submit(&study.text, &runs, search.as_deref(), &o, dry_run)?;
+    print_warnings(&study, &runs);
     if dry_run {
         println!(
             "# {}/slurm/shards.sbatch\n{}",
@@ -316,36 +319,27 @@ pub fn status(out: &Path) -> Result<u8, HarnessError> {
     Ok(if s.complete() { 0 } else { 1 })
 }
 
-/// `list`: every registered component with its description and defaults; with
-/// `markdown`, the same as the Markdown table the README embeds (`components_markdown`).
-pub fn list(markdown: bool) -> Result<u8, HarnessError> {
+/// `list [SECTION]`: every registered component with its description and defaults, the
+/// trunk's layer kinds and presets, the study presets (or only `section`), within 100
+/// columns; with `markdown`, the Markdown table the README embeds (`components_markdown`).
+pub fn list(section: Option<&str>, markdown: bool) -> Result<u8, HarnessError> {
+    use crate::cli::listing::{listing, SECTIONS};
     if markdown {
         print!("{}", components_markdown());
         return Ok(0);
     }
-    fn section<T: serde::Serialize>(
-        title: &str,
-        entries: Vec<(mtlbench_tasks::registry::RegistryEntry, T)>,
-    ) {
-        println!("{title}:");
-        for (entry, default) in entries {
-            println!("  {:<22} {}", entry.kind, entry.description);
-            println!("  {:<22} defaults: {}", "", canonical_json(&default));
-        }
-        println!();
+    if let Some(name) = section.filter(|n| !SECTIONS.contains(n)) {
+        return Err(HarnessError::Config {
+            file: "list".into(),
+            message: format!(
+                "no section `{name}`{}; the sections are {}",
+                crate::study::suggest::closest(name, SECTIONS.iter().copied())
+                    .map_or(String::new(), |k| format!(" (did you mean `{k}`?)")),
+                SECTIONS.join(", ")
+            ),
+        });
     }
-    section("suites", SuiteSpec::registry());
-    section("architectures", ArchitectureSpec::registry());
-    section("weightings", WeightingSpec::registry());
-    section("optimizers", OptimizerSpec::registry());
-    section(
-        "adaptation starts (the study's adaptation.starts)",
-        mtlbench_algorithms::adapt::StartSpec::registry(),
-    );
-    println!("presets (mtlbench run --preset NAME):");
-    for (name, description, _) in PRESETS {
-        println!("  {name:<22} {description}");
-    }
+    println!("{}", listing(section));
     Ok(0)
 }
 
@@ -385,6 +379,38 @@ pub fn components_markdown() -> String {
     md
 }
 
+/// Prints (stderr) how many planned runs of `out` have no record, and in which cells.
+fn warn_missing(out: &Path) -> Result<(), HarnessError> {
+    let missing = mtlbench_results::report::missing_runs(out)?;
+    if !missing.is_empty() {
+        let cells: Vec<String> = missing
+            .iter()
+            .map(|(cell, reps)| format!("{cell} ({})", reps.join(", ")))
+            .collect();
+        eprintln!(
+            "warning: {} planned runs are missing, so these cells average fewer replicates: {} (see index.md; `mtlbench status {}` lists them)",
+            mtlbench_results::report::missing_count(&missing),
+            cells.join(", "),
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Prints (stderr) a warning for each classification cell at chance level (`chance`).
+fn warn_at_chance(
+    config: &config::StudyConfig,
+    out: &Path,
+    selection: &Selection,
+) -> Result<(), HarnessError> {
+    let mut runs = mtlbench_results::store::read_runs(&mtlbench_results::store::runs_dir(out))?;
+    selection.apply(&mut runs);
+    for warning in crate::run::chance::chance_warnings(config, &runs) {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
+}
+
 /// `report DIR [--selection RULE] [--delta-metrics A,B] [--columns A,B]`: without them,
 /// those of `DIR/study.yaml` (or `last` and the suites' primary metrics; the paper table's
 /// default columns). A rule given here is refused when a stored `ok` run has fewer
@@ -421,14 +447,25 @@ pub fn report(
             }
         })?;
     }
-    if let Some(rule) = &selection {
-        // A rule given here must have the evaluation points it chooses from in every run.
+    if selection.is_some() || delta_metrics.is_some() {
         let runs = mtlbench_results::store::read_runs(&mtlbench_results::store::runs_dir(out))?;
-        rule.check_runs(&runs)
-            .map_err(|message| HarnessError::Config {
-                file: "--selection".into(),
-                message,
-            })?;
+        if let Some(rule) = &selection {
+            // A rule given here must have the evaluation points it chooses from in every run.
+            rule.check_runs(&runs)
+                .map_err(|message| HarnessError::Config {
+                    file: "--selection".into(),
+                    message,
+                })?;
+        }
+        // Metrics given here must be measured by every suite.
+        mtlbench_results::report::check_delta_metrics_measured(
+            &runs,
+            &DeltaMetrics(delta_metrics.clone()),
+        )
+        .map_err(|message| HarnessError::Config {
+            file: "--delta-metrics".into(),
+            message,
+        })?;
     }
     let study = out.join("study.yaml");
     let stored = if study.exists() {
@@ -442,6 +479,9 @@ pub fn report(
         .or_else(|| stored.as_ref().map(|c| c.selection))
         .unwrap_or(Selection::Last);
     let published = stored.as_ref().and_then(|c| c.published.clone());
+    if let Some(config) = &stored {
+        warn_at_chance(config, out, &selection)?;
+    }
     let metrics = DeltaMetrics(delta_metrics.or_else(|| stored.and_then(|c| c.delta_metrics)));
     for file in mtlbench_results::report::write_report_with(
         out,
@@ -454,6 +494,7 @@ pub fn report(
     {
         println!("{}", file.display());
     }
+    warn_missing(out)?;
     if tensorboard {
         let n = mtlbench_results::tensorboard::write_all(out)?;
         println!(

@@ -4,3 +4,4 @@
 pub mod bench;
 pub mod combine;
 pub mod commands;
+pub mod listing;

@@ -2,8 +2,10 @@
 //! crash-safe run store and claims, shards and Slurm arrays, the tuning search stage, and
 //! the status of an output directory.
 
+pub mod chance;
 pub mod claim;
 pub mod device;
+pub mod interrupt;
 pub mod memory_meter;
 pub mod shard;
 pub mod slurm;

@@ -107,7 +107,9 @@ pub fn check_plan(out: &Path, plan: &StoredPlan) -> Result<HashSet<String>, Harn
 
 /// Checks the output directory before anything is written: `check_plan`; a directory that
 /// already holds runs of this sweep (or of this shard) needs `--resume`; a resumed
-/// directory must hold the same study.
+/// directory must hold the same study, unless it stores no run at all (then the new study
+/// takes it over). A refusal names the keys in which the stored study differs and the
+/// command that continues it.
 pub fn check_output(
     out: &Path,
     study_text: &str,
@@ -115,7 +117,7 @@ pub fn check_output(
     mine: &[RunSpec],
     opts: &SweepOptions,
 ) -> Result<(), HarnessError> {
-    let stored = check_plan(out, plan)?;
+    let stored = check_plan(out, plan).map_err(|e| with_study_difference(e, out, study_text))?;
     let held = match opts.shard {
         None => stored.len(),
         Some(_) => mine.iter().filter(|r| stored.contains(&r.id)).count(),
@@ -132,7 +134,7 @@ pub fn check_output(
         });
     }
     let saved = out.join("study.yaml");
-    if opts.resume && opts.shard.is_none() && saved.exists() {
+    if opts.resume && opts.shard.is_none() && !stored.is_empty() && saved.exists() {
         let previous = std::fs::read_to_string(&saved).map_err(|e| HarnessError::Output {
             path: saved.clone(),
             message: e.to_string(),
@@ -140,11 +142,59 @@ pub fn check_output(
         if previous != study_text {
             return Err(HarnessError::Output {
                 path: saved,
-                message: "holds a different study: --resume continues the same study only".into(),
+                message: format!(
+                    "holds a different study: --resume continues the same study only; {}",
+                    study_difference(out, &previous, study_text)
+                ),
             });
         }
     }
     Ok(())
+}
+
+/// A refusal because `out` holds another plan, said with the keys its study differs in.
+fn with_study_difference(e: HarnessError, out: &Path, study_text: &str) -> HarnessError {
+    let stored = StoredPlan::read(out).ok().flatten();
+    match (e, std::fs::read_to_string(out.join("study.yaml")), stored) {
+        (HarnessError::Output { path, message }, Ok(previous), Some(plan))
+            if message.starts_with("holds the runs of another plan") =>
+        {
+            HarnessError::Output {
+                path,
+                message: format!(
+                    "holds the runs of another plan (study `{}`): {}, or choose another --out",
+                    plan.study,
+                    study_difference(out, &previous, study_text)
+                ),
+            }
+        }
+        (e, ..) => e,
+    }
+}
+
+/// Which keys of the stored study (`stored`) differ in the new one, and the command that
+/// continues the stored study.
+fn study_difference(out: &Path, stored: &str, new: &str) -> String {
+    const SHOWN: usize = 8;
+    let keys = crate::study::canonical::differing_keys(stored, new);
+    let listed = match keys.len() {
+        0 => "no key differs from its study.yaml (only comments or layout)".to_string(),
+        n => format!(
+            "the keys that differ from its study.yaml: {}{}",
+            keys.iter()
+                .take(SHOWN)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            if n > SHOWN {
+                format!(" and {} more", n - SHOWN)
+            } else {
+                String::new()
+            }
+        ),
+    };
+    let dir = out.display();
+    format!("{listed}; to continue that study: mtlbench run {dir}/study.yaml --out {dir} --resume")
 }
 
 /// Runs every planned run (of the shard, with `opts.shard`) not yet stored, storing each
@@ -166,7 +216,15 @@ pub fn run_sweep(
         message: format!("cannot create the output directory: {e}"),
     })?;
     // Held until the sweep ends: while it runs, no other plan takes the directory over.
+    let previous = StoredPlan::read(&opts.out)?;
     let claim = claim_plan(&opts.out, &stored_plan)?;
+    if let (true, Some(previous)) = (claim.took_over && opts.progress, previous) {
+        eprintln!(
+            "{}: claimed by study `{}` with no stored run; re-claimed for this study",
+            opts.out.display(),
+            previous.study
+        );
+    }
     // Shards of one plan write the same study; the first one's copy stays (unless it was
     // an abandoned claim's).
     let study_path = opts.out.join("study.yaml");
@@ -189,6 +247,7 @@ pub fn run_sweep(
             message: e.to_string(),
         })?;
     let bar = progress_bar(todo.len(), opts.progress);
+    crate::run::interrupt::sweep_started(&opts.out, stored_plan.runs.clone(), &bar);
     let line_per_run = opts.progress && !std::io::stderr().is_terminal();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let cache = DataCache::default();
@@ -196,21 +255,32 @@ pub fn run_sweep(
         todo.par_iter()
             .map(|spec| {
                 let record = execute(spec, &cache, opts.backend);
-                store::write_run(&runs_path, &record)?;
-                if opts.tensorboard {
-                    // From the stored record, as `report --tensorboard` writes them.
-                    let stored = store::read_run(&runs_path, &record.id)?;
-                    mtlbench_results::tensorboard::write_run(&opts.out, &stored)?;
-                }
+                // Whole or not at all, even under Ctrl-C.
+                crate::run::interrupt::storing(|| -> Result<(), HarnessError> {
+                    store::write_run(&runs_path, &record)?;
+                    if opts.tensorboard {
+                        // From the stored record, as `report --tensorboard` writes them.
+                        let stored = store::read_run(&runs_path, &record.id)?;
+                        mtlbench_results::tensorboard::write_run(&opts.out, &stored)?;
+                    }
+                    Ok(())
+                })?;
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                // A run that diverged or failed says why on its line.
+                let cause = match (&record.message, record.is_ok()) {
+                    (Some(m), false) => format!(": {m}"),
+                    _ => String::new(),
+                };
                 if line_per_run {
                     eprintln!(
-                        "[{n}/{}] {} {} ({:.1} s)",
+                        "[{n}/{}] {} {}{cause} ({:.1} s)",
                         todo.len(),
                         record.id,
                         record.status,
                         record.wall_time_s
                     );
+                } else if !cause.is_empty() {
+                    bar.println(format!("{} {}{cause}", record.id, record.status));
                 }
                 bar.inc(1);
                 Ok(record.is_ok())

@@ -3,6 +3,7 @@
 //! YAML crate. Errors carry the file, the key path and the line.
 
 use crate::error::HarnessError;
+use crate::study::suggest;
 use crate::study::training::TrainingGrid;
 use mtlbench_algorithms::{ArchitectureSpec, ModelSpec, WeightingSpec};
 use mtlbench_tasks::SuiteSpec;
@@ -108,7 +109,11 @@ impl LoadedStudy {
 pub fn parse_study(source: &str, text: &str) -> Result<LoadedStudy, HarnessError> {
     let config: StudyConfig = serde_yaml::from_str(text).map_err(|e| HarnessError::Config {
         file: source.to_string(),
-        message: e.to_string(),
+        message: suggest::tab_said(
+            text,
+            &suggest::did_you_mean(&e.to_string()),
+            e.location().map(|l| l.line()),
+        ),
     })?;
     Ok(LoadedStudy {
         source: source.to_string(),
@@ -248,7 +253,7 @@ pub fn apply_overrides(study: LoadedStudy, sets: &[Override]) -> Result<LoadedSt
         })?;
         set_at(&mut doc, &segments, value).map_err(fail)?;
         config = serde_yaml::from_value(doc.clone())
-            .map_err(|e| fail(without_location(&e.to_string()).to_string()))?;
+            .map_err(|e| fail(suggest::did_you_mean(without_location(&e.to_string()))))?;
     }
     let listed: Vec<String> = sets.iter().map(ToString::to_string).collect();
     let body = serde_yaml::to_string(&doc).map_err(|e| HarnessError::Config {

@@ -11,6 +11,8 @@ pub mod plan;
 pub mod presets;
 pub mod run_spec;
 pub mod scalarization;
+pub mod suggest;
 pub mod training;
 pub mod tune;
 pub mod validate;
+pub mod warnings;

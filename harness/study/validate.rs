@@ -4,6 +4,7 @@
 //! and the adaptation block are checked where they are expanded (`plan`, `adaptation`).
 
 use crate::error::HarnessError;
+use crate::study::canonical::canonical_json;
 use crate::study::config::LoadedStudy;
 use mtlbench_tasks::SuiteSpec;
 use std::collections::BTreeMap;
@@ -76,6 +77,22 @@ fn check_lists(study: &LoadedStudy) -> Result<(), HarnessError> {
     {
         if empty {
             return Err(study.error_at(key, "must list at least one entry"));
+        }
+    }
+    // The same entry twice would be one cell of the tables, silently.
+    let weightings: Vec<String> = c.weightings.iter().map(canonical_json).collect();
+    let architectures: Vec<String> = c.architectures.iter().map(canonical_json).collect();
+    for (key, listed) in [
+        ("weightings", &weightings),
+        ("architectures", &architectures),
+    ] {
+        for (j, entry) in listed.iter().enumerate() {
+            if let Some(i) = listed[..j].iter().position(|e| e == entry) {
+                return Err(study.error_at(
+                    &format!("{key}[{j}]"),
+                    format!("the same as {key}[{i}]: list each once (an entry with other settings is a separate cell)"),
+                ));
+            }
         }
     }
     for (i, f) in c.fractions.iter().enumerate() {
@@ -208,10 +225,12 @@ pub fn check_delta_metrics(names: &[String]) -> Result<(), (String, String)> {
     for (i, name) in names.iter().enumerate() {
         if !METRICS.iter().any(|(m, _)| m == name) {
             let known: Vec<&str> = METRICS.iter().map(|(m, _)| *m).collect();
+            let hint = crate::study::suggest::closest(name, known.iter().copied())
+                .map_or(String::new(), |k| format!(" (did you mean `{k}`?)"));
             return Err((
                 format!("delta_metrics[{i}]"),
                 format!(
-                    "unknown metric `{name}`; the metrics are {}",
+                    "unknown metric `{name}`{hint}; the metrics are {}",
                     known.join(", ")
                 ),
             ));

@@ -291,7 +291,12 @@ pub fn write_report_with(
         }
     }
     let path = out.join("index.md");
-    let index = index_markdown(&study, &written, &charts_written, selection, metrics);
+    let mut index = index_markdown(&study, &written, &charts_written, selection, metrics);
+    // Planned runs without a record: said before the tables that average fewer replicates.
+    let missing = missing_runs(out)?;
+    if let Some(said) = missing_markdown(&missing) {
+        index = index.replacen("## Tables\n", &format!("{said}\n## Tables\n"), 1);
+    }
     crate::store::write_atomic(&path, index.as_bytes())?;
     written.push(path);
     Ok(Report {
@@ -391,4 +396,107 @@ fn index_markdown(
         }
     }
     md
+}
+
+/// Refuses `metrics` when a suite of `runs` (its `ok` runs with primary metrics: not the
+/// adaptation runs) measures none of them: its transfer measures and ranks would be empty.
+pub fn check_delta_metrics_measured(
+    runs: &[crate::RunRecord],
+    metrics: &DeltaMetrics,
+) -> Result<(), String> {
+    use std::collections::BTreeMap;
+    let Some(names) = &metrics.0 else {
+        return Ok(());
+    };
+    let mut measured: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in runs
+        .iter()
+        .filter(|r| r.is_ok() && !r.primary_metrics.is_empty())
+    {
+        let seen = measured.entry(r.suite.as_str()).or_default();
+        for p in r.points.iter().filter(|p| p.split == "test") {
+            if !seen.contains(&p.metric.as_str()) {
+                seen.push(p.metric.as_str());
+            }
+        }
+    }
+    for (suite, seen) in &measured {
+        if !names.iter().any(|n| seen.contains(&n.as_str())) {
+            return Err(format!(
+                "suite `{suite}` measures none of {} (it measures {}): its Δ columns and ranks would be empty",
+                names.join(", "),
+                seen.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The planned runs of `out` (its `plan.json`, written by every sweep) that have no record
+/// (nor a failed one): per cell, in plan order, the replicates missing. A cell is a run id
+/// without its replicate (`-r<k>`) and its hash, e.g. `toy-hard_sharing-equal-f1`. None
+/// without a `plan.json`.
+pub fn missing_runs(out: &Path) -> Result<Vec<(String, Vec<String>)>, ResultsError> {
+    let path = out.join("plan.json");
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(Vec::new());
+    };
+    let plan: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ResultsError::io(&path, std::io::Error::other(e)))?;
+    let stored: std::collections::HashSet<String> = crate::store::stored_ids(&runs_dir(out))?
+        .into_iter()
+        .collect();
+    let mut cells: Vec<(String, Vec<String>)> = Vec::new();
+    let planned = plan["runs"].as_array().map_or(&[][..], Vec::as_slice);
+    for id in planned.iter().filter_map(|v| v.as_str()) {
+        if stored.contains(id) {
+            continue;
+        }
+        let (cell, replicate) = cell_of(id);
+        match cells.iter_mut().find(|(c, _)| *c == cell) {
+            Some((_, reps)) => reps.push(replicate),
+            None => cells.push((cell, vec![replicate])),
+        }
+    }
+    Ok(cells)
+}
+
+/// A run id `<cell>-r<k>-f<fraction>-<hash>` as (`<cell>-f<fraction>`, `r<k>`); an id of
+/// another form is its own cell.
+fn cell_of(id: &str) -> (String, String) {
+    let without_hash = id.rsplit_once('-').map_or(id, |(head, _)| head);
+    if let Some((head, fraction)) = without_hash.rsplit_once("-f") {
+        if let Some((cell, rep)) = head.rsplit_once("-r") {
+            if !rep.is_empty() && rep.bytes().all(|b| b.is_ascii_digit()) {
+                return (format!("{cell}-f{fraction}"), format!("r{rep}"));
+            }
+        }
+    }
+    (id.to_string(), String::new())
+}
+
+/// The number of runs `missing` counts.
+pub fn missing_count(missing: &[(String, Vec<String>)]) -> usize {
+    missing.iter().map(|(_, reps)| reps.len()).sum()
+}
+
+/// The section of `index.md` that lists the missing runs (none when none is missing).
+fn missing_markdown(missing: &[(String, Vec<String>)]) -> Option<String> {
+    use std::fmt::Write as _;
+    if missing.is_empty() {
+        return None;
+    }
+    let mut md = format!(
+        "## Missing runs\n\n{} planned runs have no record: the tables below average the replicates that are stored, fewer in these cells (`mtlbench status DIR` lists them; `mtlbench run DIR/study.yaml --out DIR --resume` runs them):\n\n",
+        missing_count(missing)
+    );
+    for (cell, reps) in missing {
+        let _ = writeln!(
+            md,
+            "- `{cell}`: {} missing ({})",
+            reps.len(),
+            reps.join(", ")
+        );
+    }
+    Some(md)
 }

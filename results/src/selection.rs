@@ -80,12 +80,18 @@ impl fmt::Display for Selection {
 impl std::str::FromStr for Selection {
     type Err = String;
 
-    /// `last`, `best_val` or `mean_last:K` (the command line's form).
+    /// `last`, `best_val` or `mean_last:K` (the command line's form), also as the study
+    /// file writes them: `mean_last: K` or `{mean_last: K}` (spaces and braces aside).
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
+        let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        let rule = compact
+            .strip_prefix('{')
+            .and_then(|r| r.strip_suffix('}'))
+            .unwrap_or(&compact);
+        match rule {
             "last" => Ok(Selection::Last),
             "best_val" => Ok(Selection::BestVal),
-            _ => match s.strip_prefix("mean_last:").map(str::parse::<usize>) {
+            _ => match rule.strip_prefix("mean_last:").map(str::parse::<usize>) {
                 Some(Ok(k)) if k > 0 => Ok(Selection::MeanLast(k)),
                 _ => Err(format!(
                     "`{s}` is not a selection rule: last, best_val or mean_last:K (K ≥ 1)"

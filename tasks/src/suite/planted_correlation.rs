@@ -169,10 +169,13 @@ impl PlantedCorrelation {
                 format!("task {t} does not exist"),
             ));
         }
-        if !(self.scale.is_finite() && self.noise_std >= 0.0) {
+        if !self.scale.is_finite() {
+            return Err(TasksError::invalid("scale", "must be finite"));
+        }
+        if !(self.noise_std.is_finite() && self.noise_std >= 0.0) {
             return Err(TasksError::invalid(
-                "scale",
-                "scale must be finite, noise_std ≥ 0",
+                "noise_std",
+                format!("{} is not a finite number ≥ 0", self.noise_std),
             ));
         }
         for (key, v) in [
