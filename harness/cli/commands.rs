@@ -335,6 +335,9 @@ pub fn list(markdown: bool) -> Result<u8, HarnessError> {
         println!();
     }
     section("suites", SuiteSpec::registry());
+    println!("  every suite entry also takes missing_labels: {{fraction: F in [0, 1), pattern: random | block, tasks: [indices, default all]}}:");
+    println!("  labels left out of the training and validation splits (test stays complete); see README \"Missing labels\"");
+    println!();
     section("architectures", ArchitectureSpec::registry());
     section("weightings", WeightingSpec::registry());
     section("optimizers", OptimizerSpec::registry());
