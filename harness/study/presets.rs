@@ -64,7 +64,7 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ),
     (
         "census-missing-labels",
-        "Census-Income with 50% of the income labels missing (training and validation; test complete) beside the complete data: single_task and hard_sharing with 6 weightings, best_val, 3 replicates (needs MTLBENCH_DATA)",
+        "Census-Income with 50% of the income labels missing (training and validation; test complete) beside the complete data: single_task and hard_sharing with 5 weightings, best_val, 2 replicates (needs MTLBENCH_DATA)",
         include_str!("presets/census-missing-labels.yaml"),
     ),
 ];
