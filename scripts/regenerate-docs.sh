@@ -16,7 +16,7 @@
 #                                        times and peak memory aside (CPU records are bit-identical by design)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-studies=(multimnist multifashion multifashion-mnist census)
+studies=(multimnist multifashion multifashion-mnist census census-missing-labels)
 mode="${1:-run}"
 # Training wants the release build; rebuilding reports does not (the test build serves).
 if [ "$mode" = run ]; then profile=release; else profile=debug; fi

@@ -492,6 +492,7 @@ fn list_shows_the_trunk_and_fits_100_columns_and_filters_by_section() {
         "  lenet ",
         "{\"max_pool\":2}",
         "suites:",
+        "missing_labels: {fraction: F in [0, 1)",
         "presets (mtlbench run --preset NAME):",
     ] {
         assert!(all.contains(needle), "`{needle}` in:\n{all}");

@@ -160,6 +160,7 @@ fn batch<D: Device<f32>>(dev: &D, x: &Matrix, y: &Matrix) -> Batch<D> {
     Batch {
         x: dev.tensor_from_vec(x.data.clone(), (x.rows, x.cols)),
         targets: vec![dev.tensor_from_vec(y.data.clone(), (y.rows, 1))],
+        labels: Vec::new(),
     }
 }
 

@@ -10,10 +10,69 @@ use dfdx::prelude::*;
 use mtlbench_tasks::TaskKind;
 
 /// A batch on the device: inputs and one target matrix per task (one-hot rows for
-/// classification tasks).
+/// classification tasks), and which rows carry each task's label when some do not.
 pub struct Batch<D: Device<f32>> {
     pub x: Tensor2<D>,
     pub targets: Vec<Tensor2<D>>,
+    /// Per task, its labelled rows when some row of the batch has no label
+    /// (`missing_labels`); `None` (or an empty list) when every row has one.
+    pub labels: Vec<Option<LabelMask<D>>>,
+}
+
+/// The rows of a batch that carry a task's label (docs/FORMULAS.md#missing-labels).
+#[derive(Clone)]
+pub struct LabelMask<D: Device<f32>> {
+    /// 1 on a labelled row, 0 on the others, as wide as the task's output (n × width).
+    pub rows: Tensor2<D>,
+    /// The labelled rows.
+    pub count: usize,
+}
+
+impl<D: Device<f32>> Batch<D> {
+    /// Task `t`'s labelled rows, when some row has no label.
+    pub fn mask(&self, t: usize) -> Option<&LabelMask<D>> {
+        self.labels.get(t).and_then(Option::as_ref)
+    }
+
+    /// How many rows carry task `t`'s label.
+    pub fn labelled(&self, t: usize) -> usize {
+        self.mask(t).map_or(self.x.shape().0, |m| m.count)
+    }
+
+    /// Which tasks have a label in this batch, when one has none (`None`: every task has
+    /// one, and the step takes the path of a fully labelled batch).
+    pub fn present(&self) -> Option<Vec<bool>> {
+        let present: Vec<bool> = (0..self.targets.len())
+            .map(|t| self.labelled(t) > 0)
+            .collect();
+        present.contains(&false).then_some(present)
+    }
+
+    /// Task `t`'s loss of `pred`: `task_loss` over the labelled rows only. Unlabelled rows
+    /// are multiplied by 0 in the prediction and the target, so that they add nothing to the
+    /// sum nor to the gradient, and the mean over all rows is rescaled to one over the
+    /// labelled rows (n / count); a task without a label in the batch has loss 0 and a zero
+    /// gradient. Without a mask, exactly `task_loss`.
+    pub fn loss<T: Tape<f32, D> + Merge<NoneTape>>(
+        &self,
+        t: usize,
+        kind: TaskKind,
+        pred: Tensor<(usize, usize), f32, D, T>,
+    ) -> Tensor<(), f32, D, T> {
+        let target = self.targets[t].clone();
+        match self.mask(t) {
+            None => task_loss(kind, pred, target),
+            Some(mask) => {
+                let n = pred.shape().0;
+                let scale = if mask.count == 0 {
+                    0.0
+                } else {
+                    n as f32 / mask.count as f32
+                };
+                task_loss(kind, pred * mask.rows.clone(), target * mask.rows.clone()) * scale
+            }
+        }
+    }
 }
 
 /// Task `kind`'s loss of `pred` against `target`: mean squared error over all entries
@@ -81,7 +140,7 @@ pub fn weighted_loss_gradients<D: Device<f32>>(
         } else {
             shared.take().expect("taken once")
         };
-        let loss = task_loss(kinds[t], net.task_output(t, z), batch.targets[t].clone());
+        let loss = batch.loss(t, kinds[t], net.task_output(t, z));
         values.push(loss.as_vec()[0]);
         taped.push(loss);
     }
@@ -125,7 +184,7 @@ pub fn per_task_gradients<D: Device<f32>>(
     let mut own = Vec::with_capacity(tasks);
     for t in 0..tasks {
         let z = net.shared_output(batch.x.clone().traced(Gradients::leaky()));
-        let loss = task_loss(kinds[t], net.task_output(t, z), batch.targets[t].clone());
+        let loss = batch.loss(t, kinds[t], net.task_output(t, z));
         losses.push(loss.as_vec()[0]);
         let mut gradients = loss.backward();
         shared.push(layer_gradients(
@@ -248,7 +307,7 @@ pub fn batch_losses<D: Device<f32>>(
     (0..kinds.len())
         .map(|t| {
             let pred = net.task_output(t, z.branch());
-            task_loss(kinds[t], pred, batch.targets[t].clone()).as_vec()[0]
+            batch.loss(t, kinds[t], pred).as_vec()[0]
         })
         .collect()
 }
@@ -320,7 +379,7 @@ pub fn rep_gradients<D: Device<f32>>(
         let input = SharedRep {
             parts: vec![rep.clone().traced(Gradients::leaky())],
         };
-        let loss = task_loss(*kind, net.task_output(t, input), batch.targets[t].clone());
+        let loss = batch.loss(t, *kind, net.task_output(t, input));
         out.losses.push(loss.as_vec()[0]);
         let mut gradients = loss.backward();
         out.per_sample.push(gradient_of(&mut gradients, &rep));
@@ -366,6 +425,7 @@ mod tests {
                 dev.tensor_from_vec(vec![0.5, -1.0, 0.2, 0.1, 0.0, 0.3, -0.4, 0.9], (4, 2)),
                 dev.tensor_from_vec(vec![1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0], (4, 2)),
             ],
+            labels: Vec::new(),
         }
     }
 

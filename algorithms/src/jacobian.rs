@@ -490,6 +490,34 @@ impl<D: Device<f32>> Jacobian<D> {
         (sums, abs)
     }
 
+    /// The rows `keep` of G, in that order, with their scales: G of those tasks alone (a
+    /// batch where the other tasks have no label). Copied through the host.
+    pub fn select_rows(&self, keep: &[usize]) -> Self {
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|b| {
+                let p = b.shape().1;
+                let values = b.as_vec();
+                let data: Vec<f32> = keep
+                    .iter()
+                    .flat_map(|&i| values[i * p..(i + 1) * p].iter().copied())
+                    .collect();
+                b.device().tensor_from_vec(data, (keep.len(), p))
+            })
+            .collect();
+        Jacobian {
+            blocks,
+            tasks: keep.len(),
+            layout: self.layout.clone(),
+            scale: self
+                .scale
+                .as_ref()
+                .map(|s| keep.iter().map(|&i| s[i]).collect()),
+            gram: None,
+        }
+    }
+
     /// The rows on the host (tests).
     pub fn to_host(&self) -> Vec<Vec<f32>> {
         let mut rows = vec![Vec::with_capacity(self.width()); self.tasks];

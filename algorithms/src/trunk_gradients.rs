@@ -23,7 +23,7 @@
 
 use crate::architecture::{Network, SharedRep, Sharing};
 use crate::device::{host_values, is_cpu};
-use crate::engine::{gradient_of, layer_gradients, task_loss, Batch, TaskGradients};
+use crate::engine::{gradient_of, layer_gradients, Batch, TaskGradients};
 use crate::jacobian::Jacobian;
 use crate::model::Tensor2;
 use crate::trunk::LayerOp;
@@ -81,7 +81,7 @@ fn task_gradients_by<D: Device<f32>>(
         let input = SharedRep {
             parts: vec![rep.clone().traced(Gradients::leaky())],
         };
-        let loss = task_loss(*kind, net.task_output(t, input), batch.targets[t].clone());
+        let loss = batch.loss(t, *kind, net.task_output(t, input));
         losses.push(loss.as_vec()[0]);
         let mut gradients = loss.backward();
         rep_grads.push(gradient_of(&mut gradients, &rep));
@@ -231,6 +231,7 @@ mod tests {
                 ),
                 dev.tensor_from_vec((0..5).map(|i| i as f32 * 0.2).collect(), (5, 1)),
             ],
+            labels: Vec::new(),
         };
         (dev, net, kinds, batch)
     }

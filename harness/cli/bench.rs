@@ -221,6 +221,7 @@ fn lenet_suite(batch: usize) -> SuiteData {
                 test: test.1[t].clone(),
             },
             target_scale: 1.0,
+            present: None,
         })
         .collect();
     SuiteData {

@@ -123,6 +123,17 @@ pub fn listing(only: Option<&str>) -> String {
     let wanted = |name: &str| only.is_none_or(|o| o == name);
     if wanted("suites") {
         section(&mut out, "suites", SuiteSpec::registry());
+        out.pop();
+        let _ = writeln!(
+            out,
+            "{}\n",
+            wrap(
+                "  (every suite)",
+                "missing_labels: {fraction: F in [0, 1), pattern: random | block, tasks: [indices, default all]}: labels left out of the training and validation splits, test complete (README \"Missing labels\")",
+                INDENT,
+                WIDTH
+            )
+        );
     }
     if wanted("architectures") {
         section(&mut out, "architectures", ArchitectureSpec::registry());

@@ -62,6 +62,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         "reference study on Census-Income (MMoE group 1): single_task, hard_sharing and mmoe with 5 weightings, an equal tuning budget, best_val (needs MTLBENCH_DATA)",
         include_str!("presets/census.yaml"),
     ),
+    (
+        "census-missing-labels",
+        "Census-Income with 50% of the income labels missing (training and validation; test complete) beside the complete data: single_task and hard_sharing with 5 weightings, best_val, 2 replicates (needs MTLBENCH_DATA)",
+        include_str!("presets/census-missing-labels.yaml"),
+    ),
 ];
 
 /// The YAML text of preset `name`.

@@ -2,6 +2,7 @@
 //! and nested seeded training fractions.
 
 use crate::metrics::MetricSpec;
+use crate::missing::Presence;
 use crate::seed;
 use crate::TasksError;
 use rand::seq::SliceRandom;
@@ -82,6 +83,8 @@ pub struct TaskData {
     pub y: Splits<Matrix>,
     /// Scale that the `normalized_mse` metric divides by (target variance for the toy).
     pub target_scale: f32,
+    /// Which training and validation rows carry a label (`missing_labels`); `None`: all.
+    pub present: Option<Presence>,
 }
 
 /// The shape of an image input: `height` × `width` pixels of `channels` values, stored in
@@ -198,6 +201,9 @@ impl SuiteData {
         self.x.train = self.x.train.select_rows(&kept);
         for task in &mut self.tasks {
             task.y.train = task.y.train.select_rows(&kept);
+            if let Some(present) = &mut task.present {
+                present.train = kept.iter().map(|&r| present.train[r]).collect();
+            }
         }
         Ok(self)
     }
@@ -219,6 +225,7 @@ mod tests {
                 test: Matrix::zeros(0, 1),
             },
             target_scale: 1.0,
+            present: None,
         };
         SuiteData {
             name: "tiny".into(),

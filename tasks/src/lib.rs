@@ -6,6 +6,7 @@ pub mod data;
 pub mod error;
 mod linalg;
 pub mod metrics;
+pub mod missing;
 pub mod real;
 pub mod registry;
 pub mod seed;
@@ -16,6 +17,7 @@ pub mod suite;
 pub use data::{ImageShape, InputShape, Matrix, Splits, SuiteData, TaskData, TaskKind};
 pub use error::TasksError;
 pub use metrics::MetricSpec;
+pub use missing::{MissingLabels, MissingPattern, Presence};
 /// The suites under their former paths.
 pub use suite::{gradnorm_toy, planted_correlation, sinusoid};
 pub use suite::{Suite, SuiteSpec, TaskFamily};

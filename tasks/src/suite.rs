@@ -10,6 +10,7 @@
 //! Nothing else matches on suites: the harness asks the trait.
 
 use crate::data::{ImageShape, SuiteData};
+use crate::missing::MissingLabels;
 use crate::suite::sinusoid::HeldOutTask;
 use crate::TasksError;
 
@@ -42,6 +43,10 @@ impl Extent {
 pub trait Suite: std::fmt::Debug {
     /// The suite's `name` (its label in tables and run ids), if given.
     fn name(&self) -> Option<&str>;
+
+    /// The suite entry's `missing_labels` key: the labels left out of the training and
+    /// validation splits (`crate::missing`), applied by the registry after `generate`.
+    fn missing_labels(&self) -> Option<&MissingLabels>;
 
     /// Clears what the data do not depend on: the `name`, and for suites that read files
     /// the data directory and the checksum switch (set back to its default, on).
@@ -231,9 +236,14 @@ macro_rules! suites {
                 self.spec().check_data()
             }
 
-            /// Generates the suite's data; a pure function of `seed`.
+            /// Generates the suite's data, with the entry's missing labels marked; a pure
+            /// function of `seed`.
             pub fn generate(&self, seed: u64) -> Result<$crate::data::SuiteData, $crate::TasksError> {
-                self.spec().generate(seed)
+                let mut data = self.spec().generate(seed)?;
+                if let Some(missing) = self.spec().missing_labels() {
+                    missing.apply(&mut data, seed);
+                }
+                Ok(data)
             }
 
             /// The suite's label: its `name`, or its kind.

@@ -63,6 +63,7 @@ fn blob_suite(side: usize, rows: usize, seed_value: u64) -> SuiteData {
                 test: pick(&test),
             },
             target_scale: 1.0,
+            present: None,
         };
     let tasks = vec![
         task("top", TaskKind::Classification { classes: 2 }, |s| {

@@ -375,7 +375,9 @@ pub struct HostAdam {
     pub beta2: f64,
     pub eps: f64,
     pub weight_decay: f64,
-    step: i32,
+    /// Each coordinate's own step count: a coordinate skipped by `update_present` keeps its
+    /// value, its moments and its count, as if that step had not happened to it.
+    steps: Vec<i32>,
     first: Vec<f64>,
     second: Vec<f64>,
 }
@@ -388,7 +390,7 @@ impl HostAdam {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay,
-            step: 0,
+            steps: vec![0; len],
             first: vec![0.0; len],
             second: vec![0.0; len],
         }
@@ -396,16 +398,30 @@ impl HostAdam {
 
     /// One update of `params` with gradient `grad`.
     pub fn update(&mut self, params: &mut [f64], grad: &[f64]) {
-        self.step += 1;
-        let bias1 = 1.0 - self.beta1.powi(self.step);
-        let bias2_sqrt = (1.0 - self.beta2.powi(self.step)).sqrt();
         for i in 0..params.len() {
-            let g = grad[i] + self.weight_decay * params[i];
-            self.first[i] = self.beta1 * self.first[i] + (1.0 - self.beta1) * g;
-            self.second[i] = self.beta2 * self.second[i] + (1.0 - self.beta2) * g * g;
-            let denom = self.second[i].sqrt() / bias2_sqrt + self.eps;
-            params[i] -= self.lr / bias1 * self.first[i] / denom;
+            self.update_one(params, grad, i);
         }
+    }
+
+    /// One update of the coordinates `present` marks only (a task without a label in the
+    /// batch: docs/FORMULAS.md#missing-labels); the others do not move.
+    pub fn update_present(&mut self, params: &mut [f64], grad: &[f64], present: &[bool]) {
+        for i in 0..params.len() {
+            if present[i] {
+                self.update_one(params, grad, i);
+            }
+        }
+    }
+
+    fn update_one(&mut self, params: &mut [f64], grad: &[f64], i: usize) {
+        self.steps[i] += 1;
+        let bias1 = 1.0 - self.beta1.powi(self.steps[i]);
+        let bias2_sqrt = (1.0 - self.beta2.powi(self.steps[i])).sqrt();
+        let g = grad[i] + self.weight_decay * params[i];
+        self.first[i] = self.beta1 * self.first[i] + (1.0 - self.beta1) * g;
+        self.second[i] = self.beta2 * self.second[i] + (1.0 - self.beta2) * g * g;
+        let denom = self.second[i].sqrt() / bias2_sqrt + self.eps;
+        params[i] -= self.lr / bias1 * self.first[i] / denom;
     }
 }
 
@@ -428,5 +444,22 @@ mod host_tests {
         decayed.update(&mut q, &[0.0]);
         // g = 0 + 0.5·2 = 1 > 0, so θ moves down by lr.
         assert!((q[0] - 1.9).abs() < 1e-7);
+    }
+
+    /// A skipped coordinate keeps its value and its moments: its next update is a first
+    /// step (lr·sign(g)), not one that a zero gradient's momentum has moved.
+    #[test]
+    fn skipped_coordinates_do_not_move() {
+        let mut p = vec![1.0, 1.0];
+        let mut adam = HostAdam::new(2, 0.01, 0.0);
+        adam.update(&mut p, &[1.0, 1.0]);
+        let after_one = p[1];
+        adam.update_present(&mut p, &[1.0, 0.0], &[true, false]);
+        assert_eq!(p[1], after_one);
+        adam.update_present(&mut p, &[1.0, -4.0], &[true, true]);
+        // Second step of coordinate 1: m = 0.9·0.1 − 0.4 = −0.31 → m̂ = −0.31/0.19.
+        let m = (0.9 * 0.1 + 0.1 * -4.0) / (1.0 - 0.81);
+        let v = (0.999 * 0.001 + 0.001 * 16.0) / (1.0 - 0.999f64.powi(2));
+        assert!((p[1] - (after_one - 0.01 * m / (v.sqrt() + 1e-8))).abs() < 1e-12, "{p:?}");
     }
 }

@@ -190,8 +190,12 @@ impl<'s, 'a, D: Device<f32>> StepContext<'s, 'a, D> {
     /// of Σ wᵢLᵢ.
     pub fn loss_step(&mut self, method: &mut dyn Method<D>) -> Vec<f32> {
         let mut applied = Vec::new();
+        let present = self.batch.present();
         let step = self.weighted_gradients(|l| {
-            applied = method.loss_weights(l);
+            applied = match &present {
+                None => method.loss_weights(l),
+                Some(p) => method.loss_weights_present(l, p),
+            };
             applied.clone()
         });
         self.set_weights(applied.iter().map(|w| f64::from(*w)).collect());
@@ -211,7 +215,10 @@ impl<'s, 'a, D: Device<f32>> StepContext<'s, 'a, D> {
         if std::mem::take(&mut self.trainer.capture_jacobian) {
             self.trainer.captured_jacobian = Some(jacobian.clone());
         }
-        let aggregation = method.aggregate(&mut jacobian, &losses);
+        let aggregation = match self.batch.present() {
+            None => method.aggregate(&mut jacobian, &losses),
+            Some(p) => method.aggregate_present(&mut jacobian, &losses, &p),
+        };
         self.record(&aggregation);
         let direction = match &aggregation.blocks {
             Some(blocks) => jacobian.combine_blocks(blocks),
@@ -234,6 +241,7 @@ impl<'s, 'a, D: Device<f32>> StepContext<'s, 'a, D> {
         let shape = *r.rep.shape();
         let tasks = r.per_sample.len();
         let dev = self.trainer.dev.clone();
+        let present = self.batch.present();
         let (combined, heads) = if masking {
             let per_sample: Vec<Vec<f32>> = r.per_sample.iter().map(host_values).collect();
             let rep = host_values(&r.rep);
@@ -242,6 +250,7 @@ impl<'s, 'a, D: Device<f32>> StepContext<'s, 'a, D> {
                 rep: &rep,
                 width: shape.1,
                 losses: &r.losses,
+                present: present.as_deref(),
             });
             (
                 dev.tensor_from_vec(combined, shape),
@@ -252,7 +261,10 @@ impl<'s, 'a, D: Device<f32>> StepContext<'s, 'a, D> {
             let stacked = r.per_sample.clone().stack();
             let summed = stacked.clone().sum::<(usize, usize), Axis<1>>();
             let mut g = Jacobian::from_rows(summed, Vec::new());
-            let aggregation = method.aggregate(&mut g, &r.losses);
+            let aggregation = match &present {
+                None => method.aggregate(&mut g, &r.losses),
+                Some(p) => method.aggregate_present(&mut g, &r.losses, p),
+            };
             self.record(&aggregation);
             let heads = head_scales(&aggregation, tasks);
             let rows = stacked.reshape_like(&(tasks, shape.0 * shape.1));

@@ -225,6 +225,11 @@ pub fn train_network<D: Device<f32>>(
 ) -> (TrainOutcome, Network<D>) {
     let cfg = def.training.clone();
     let batch_seed = def.seeds.batches;
+    let unlabelled = def.suite.tasks.iter().position(|t| {
+        t.present
+            .as_ref()
+            .is_some_and(|p| !p.train.is_empty() && !p.train.contains(&true))
+    });
     let mut trainer = Trainer::new(dev, def);
     let tasks = trainer.kinds.len();
     let n = trainer.def.suite.x.train.rows;
@@ -233,6 +238,14 @@ pub fn train_network<D: Device<f32>>(
         optimizer_bytes: trainer.optimizer.state_bytes(),
         ..TrainOutcome::empty(RunStatus::Ok, None)
     };
+    if let Some(t) = unlabelled {
+        // A training fraction can keep no labelled row of a task (`missing_labels`).
+        outcome.status = RunStatus::Failed;
+        outcome.message = Some(format!(
+            "task {t} has no labelled row in the {n} training rows of this run: a larger training fraction or a smaller `missing_labels.fraction` keeps some"
+        ));
+        return (outcome, trainer.net);
+    }
     let mut order: Vec<usize> = (0..n).collect();
     let mut watch = divergence::DivergenceWatch::default();
     for epoch in 1..=cfg.epochs {
@@ -244,6 +257,9 @@ pub fn train_network<D: Device<f32>>(
             &["epoch", &epoch.to_string()],
         ));
         let mut loss_sums = vec![0.0f64; tasks];
+        // Each task's labelled rows of the epoch (all of them without missing labels): a
+        // task's epoch loss is its mean over its labelled rows.
+        let mut labelled = vec![0usize; tasks];
         for rows in order.chunks(cfg.batch_size) {
             let batch = trainer.batch(rows);
             let task_gradients =
@@ -269,14 +285,19 @@ pub fn train_network<D: Device<f32>>(
                 outcome.solver = (!trainer.solver.is_empty()).then_some(trainer.solver);
                 return (outcome, trainer.net);
             }
-            for (sum, l) in loss_sums.iter_mut().zip(&losses) {
-                *sum += f64::from(*l) * rows.len() as f64;
+            for (t, (sum, l)) in loss_sums.iter_mut().zip(&losses).enumerate() {
+                let rows = batch.labelled(t);
+                *sum += f64::from(*l) * rows as f64;
+                labelled[t] += rows;
             }
         }
-        trainer
-            .weighter
-            .end_epoch(loss_sums.iter().map(|s| s / n as f64).collect());
-        for (t, sum) in loss_sums.iter().enumerate() {
+        let means: Vec<f64> = loss_sums
+            .iter()
+            .zip(&labelled)
+            .map(|(sum, rows)| sum / *rows as f64)
+            .collect();
+        trainer.weighter.end_epoch(means.clone());
+        for (t, mean) in means.into_iter().enumerate() {
             outcome.points.push(EvalPoint {
                 epoch,
                 step: outcome.steps,
@@ -284,7 +305,7 @@ pub fn train_network<D: Device<f32>>(
                 split: Split::Train,
                 metric: "loss".into(),
                 higher_is_better: false,
-                value: sum / n as f64,
+                value: mean,
             });
         }
         // Validation and test at every evaluation point, so that the report can select one

@@ -66,7 +66,10 @@ pub(super) fn before_step<D: Device<f32>>(
     // Telemetry: the task gradients at the current parameters (and, for
     // conflict, the update this step applies).
     let has_shared = !trainer.net.shared.is_empty();
-    let due = |every: usize| has_shared && every > 0 && outcome.steps.is_multiple_of(every);
+    // A step where a task has no label is not measured: its zero gradient has no
+    // direction, and its loss of 0 no relative change (docs/FORMULAS.md#missing-labels).
+    let measurable = has_shared && batch.present().is_none();
+    let due = |every: usize| measurable && every > 0 && outcome.steps.is_multiple_of(every);
     let (conflict, affinity) = (due(cfg.conflict_every), due(cfg.affinity_every));
     trainer.capture = conflict;
     let step_takes_g = trainer.step_path() == super::trainer::StepPath::Gradient;

@@ -109,7 +109,12 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             .iter()
             .map(|task| target_tensor(&self.dev, task.kind, pick(&task.y), rows))
             .collect();
-        Batch { x, targets }
+        let labels = suite
+            .tasks
+            .iter()
+            .map(|task| label_mask(&self.dev, task, split, rows))
+            .collect();
+        Batch { x, targets, labels }
     }
 
     /// The path a step of this run takes: the weighting's level, with `rep_grad` sending a
@@ -129,6 +134,16 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
     /// One optimizer step on `batch` with the path the weighting needs: its task losses
     /// and the passes it took, as counted by the step context.
     pub fn step(&mut self, batch: &Batch<D>) -> StepCost {
+        if batch.present().is_some_and(|p| !p.contains(&true)) {
+            // No task has a label in the batch: nothing to learn from, no update
+            // (docs/FORMULAS.md#missing-labels).
+            self.last_weights = Some(vec![0.0; self.kinds.len()]);
+            return StepCost {
+                losses: vec![0.0; self.kinds.len()],
+                forward: 0,
+                backward: 0,
+            };
+        }
         let path = self.step_path();
         let mut method = self.weighter.take();
         let mut ctx = StepContext::new(self, batch);
@@ -222,6 +237,23 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
             } else {
                 &task.y.test
             };
+            // Scored on the labelled rows only (the test split is always complete).
+            let labelled = match (&task.present, split) {
+                (Some(present), Split::Val) => Some(
+                    (0..present.val.len())
+                        .filter(|&r| present.val[r])
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            };
+            let kept;
+            let (pred, target) = match &labelled {
+                Some(rows) => {
+                    kept = (pred.select_rows(rows), target.select_rows(rows));
+                    (&kept.0, &kept.1)
+                }
+                None => (pred, target),
+            };
             for (spec, value) in metrics::evaluate(task, pred, target) {
                 out.push(EvalPoint {
                     epoch,
@@ -236,6 +268,34 @@ impl<'a, D: Device<f32>> Trainer<'a, D> {
         }
         None
     }
+}
+
+/// Task `task`'s labelled rows among `rows` of `split`, when one of them has no label
+/// (`missing_labels`; the test split is always complete).
+fn label_mask<D: Device<f32>>(
+    dev: &D,
+    task: &mtlbench_tasks::TaskData,
+    split: Split,
+    rows: &[usize],
+) -> Option<crate::engine::LabelMask<D>> {
+    let present = match (split, &task.present) {
+        (Split::Train, Some(p)) => &p.train,
+        (Split::Val, Some(p)) => &p.val,
+        _ => return None,
+    };
+    let count = rows.iter().filter(|&&r| present[r]).count();
+    if count == rows.len() {
+        return None;
+    }
+    let width = task.kind.output_width();
+    let data = rows
+        .iter()
+        .flat_map(|&r| std::iter::repeat_n(f32::from(u8::from(present[r])), width))
+        .collect();
+    Some(crate::engine::LabelMask {
+        rows: dev.tensor_from_vec(data, (rows.len(), width)),
+        count,
+    })
 }
 
 /// Rows of `y` as a target tensor: the values for regression, one-hot rows for

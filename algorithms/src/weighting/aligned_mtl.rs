@@ -1,4 +1,6 @@
 //! `aligned_mtl`: align the principal components of the gradient matrix.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): the present tasks' gradient matrix alone is aligned, an absent task weighted 0 (its zero row would be a zero singular value).
 
 use super::{Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
@@ -28,6 +30,17 @@ impl MethodSpec for AlignedMtl {
 }
 
 impl<D: Device<f32>> Method<D> for AlignedMtl {
+    /// With tasks absent from the batch: this rule over the present tasks alone (see the
+    /// module doc).
+    fn aggregate_present(
+        &mut self,
+        g: &mut Jacobian<D>,
+        losses: &[f32],
+        present: &[bool],
+    ) -> Aggregation {
+        super::over_present(g, losses, present, |g, l| self.aggregate(g, l))
+    }
+
     fn aggregate(&mut self, g: &mut Jacobian<D>, _losses: &[f32]) -> Aggregation {
         aligned_mtl(&g.gramian())
     }

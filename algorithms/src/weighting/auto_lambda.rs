@@ -1,4 +1,6 @@
 //! `auto_lambda`: meta-learned task weights by a finite-difference look-ahead.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): its λᵢ does not move at that step (its hypergradient on this batch is 0, and Adam's momentum would move it anyway) and its weight is recorded as 0; the outer batch's absent tasks add nothing to the outer loss.
 
 use crate::tuning::TuningRange;
 use super::{Level, Method, MethodSpec, OwnStep, Setup, TaskParameters};
@@ -116,12 +118,19 @@ impl<D: Device<f32>> Method<D> for AutoLambdaState {
                     .zip(&minus)
                     .map(|(p, m)| -f64::from(alpha) * f64::from(p - m) / (2.0 * f64::from(eps)))
                     .collect();
-                self.lambda.update(&hypergradient);
+                match batch.present() {
+                    None => self.lambda.update(&hypergradient),
+                    Some(p) => self.lambda.update_present(&hypergradient, &p),
+                }
             }
         }
         let lambda = self.weights();
         let step = ctx.weighted_gradients(lambda.clone());
-        ctx.set_weights(lambda.iter().map(|w| f64::from(*w)).collect());
+        let mut applied: Vec<f64> = lambda.iter().map(|w| f64::from(*w)).collect();
+        if let Some(p) = batch.present() {
+            super::zero_absent(&mut applied, &p);
+        }
+        ctx.set_weights(applied);
         ctx.apply(step.grads);
         train.losses
     }

@@ -1,4 +1,6 @@
 //! `cagrad`: conflict-averse gradient descent.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): the conflict-averse direction of the present tasks' gradients alone (their average and its ball), an absent task weighted 0.
 
 use crate::tuning::TuningRange;
 use super::{validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
@@ -62,6 +64,17 @@ impl MethodSpec for CaGrad {
 }
 
 impl<D: Device<f32>> Method<D> for CaGrad {
+    /// With tasks absent from the batch: this rule over the present tasks alone (see the
+    /// module doc).
+    fn aggregate_present(
+        &mut self,
+        g: &mut Jacobian<D>,
+        losses: &[f32],
+        present: &[bool],
+    ) -> Aggregation {
+        super::over_present(g, losses, present, |g, l| self.aggregate(g, l))
+    }
+
     fn aggregate(&mut self, g: &mut Jacobian<D>, _losses: &[f32]) -> Aggregation {
         cagrad(
             &g.gramian(),

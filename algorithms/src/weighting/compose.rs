@@ -1,4 +1,6 @@
 //! `compose`: a loss-level weighting followed by a gradient-level method.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): each part follows its own rule: the loss part's `loss_weights_present` (an absent task's weight 0, its learnable terms skipped), then the gradient part's `aggregate_present` on the scaled rows (over the present tasks); with GradDrop, the loss part's weights of the present tasks.
 
 use crate::tuning::TuningRange;
 use super::{Aggregation, Level, Method, MethodSpec, RepresentationInput, Setup, WeightingSpec};
@@ -110,13 +112,21 @@ struct ComposeState<D: Device<f32>> {
     gradient: Box<dyn Method<D>>,
 }
 
-impl<D: Device<f32>> Method<D> for ComposeState<D> {
-    fn aggregate(&mut self, g: &mut Jacobian<D>, losses: &[f32]) -> Aggregation {
-        let w = self.loss.loss_weights(losses);
+impl<D: Device<f32>> ComposeState<D> {
+    /// The loss part's weights scale the rows, then the gradient part aggregates them; with
+    /// `present`, each by its rule for absent tasks.
+    fn combine(&mut self, g: &mut Jacobian<D>, losses: &[f32], present: Option<&[bool]>) -> Aggregation {
+        let w = match present {
+            None => self.loss.loss_weights(losses),
+            Some(p) => self.loss.loss_weights_present(losses, p),
+        };
         let w64: Vec<f64> = w.iter().map(|x| f64::from(*x)).collect();
         let scaled_losses: Vec<f32> = losses.iter().zip(&w).map(|(l, wi)| l * wi).collect();
         g.set_scale(Some(w64.clone()));
-        let mut aggregation = self.gradient.aggregate(g, &scaled_losses);
+        let mut aggregation = match present {
+            None => self.gradient.aggregate(g, &scaled_losses),
+            Some(p) => self.gradient.aggregate_present(g, &scaled_losses, p),
+        };
         g.set_scale(None);
         // Weights on the raw gᵢ, and heads scaled by wᵢ as well.
         for (a, wi) in aggregation.weights.iter_mut().zip(&w64) {
@@ -134,11 +144,30 @@ impl<D: Device<f32>> Method<D> for ComposeState<D> {
         aggregation.head_scales = Some(heads.iter().zip(&w64).map(|(h, wi)| h * wi).collect());
         aggregation
     }
+}
+
+impl<D: Device<f32>> Method<D> for ComposeState<D> {
+    /// Each part's own rule for absent tasks (see the module doc).
+    fn aggregate_present(
+        &mut self,
+        g: &mut Jacobian<D>,
+        losses: &[f32],
+        present: &[bool],
+    ) -> Aggregation {
+        self.combine(g, losses, Some(present))
+    }
+
+    fn aggregate(&mut self, g: &mut Jacobian<D>, losses: &[f32]) -> Aggregation {
+        self.combine(g, losses, None)
+    }
 
     /// GradDrop's masking after the loss part weighs the batch's losses: each task's
     /// gradient and its head are scaled by its wᵢ (as on the per-task path).
     fn representation(&mut self, r: &RepresentationInput<'_>) -> (Vec<f32>, Vec<f64>) {
-        let w = self.loss.loss_weights(r.losses);
+        let w = match r.present {
+            None => self.loss.loss_weights(r.losses),
+            Some(p) => self.loss.loss_weights_present(r.losses, p),
+        };
         let scaled: Vec<Vec<f32>> = r
             .per_sample
             .iter()
@@ -238,6 +267,7 @@ mod tests {
             rep: &[1.0, 1.0],
             width: 2,
             losses: &[2.0, 0.5],
+            present: None,
         };
         let (combined, heads) = method_for(spec, 2).representation(&input);
         assert_eq!(heads, vec![0.5, 2.0]);

@@ -1,4 +1,6 @@
 //! `db_mtl`: dual balancing of smoothed log-loss gradients.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): its moving average ĝᵢ keeps its value (its log-loss gradient, 0·1/(0 + 1e-8), is no observation, and would shrink ĝᵢ towards 0), and the balance αᵢ = maxⱼ‖ĝⱼ‖/‖ĝᵢ‖ is taken over the present tasks alone, an absent task weighted 0 with its head scaled by 0.
 
 use crate::tuning::TuningRange;
 use super::{Aggregation, Level, Method, MethodSpec, Setup};
@@ -91,6 +93,47 @@ struct DbMtlState<D: Device<f32>> {
 }
 
 impl<D: Device<f32>> Method<D> for DbMtlState<D> {
+    /// The present tasks' averages stepped and balanced, the absent ones kept (see the
+    /// module doc).
+    fn aggregate_present(
+        &mut self,
+        g: &mut Jacobian<D>,
+        losses: &[f32],
+        present: &[bool],
+    ) -> Aggregation {
+        use super::missing::{expand, present_indices, scatter_tensor_rows, select_tensor_rows};
+        let tasks = present.len();
+        let keep = present_indices(present);
+        let previous = self.ema.take();
+        let mut sub = DbMtlState {
+            beta: self.beta,
+            beta_sigma: self.beta_sigma,
+            ema: previous
+                .as_ref()
+                .map(|p| p.iter().map(|b| select_tensor_rows(b, &keep)).collect()),
+            steps: self.steps,
+        };
+        let mut sub_g = g.select_rows(&keep);
+        let sub_losses: Vec<f32> = keep.iter().map(|&i| losses[i]).collect();
+        let mut a = sub.aggregate(&mut sub_g, &sub_losses);
+        self.steps = sub.steps;
+        self.ema = match sub.ema {
+            Some(rows) => {
+                let full: Vec<Tensor2<D>> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(k, r)| scatter_tensor_rows(previous.as_ref().map(|p| &p[k]), r, &keep, tasks))
+                    .collect();
+                g.set_blocks(full.clone());
+                Some(full)
+            }
+            None => previous,
+        };
+        a.weights = expand(&a.weights, &keep, tasks);
+        a.head_scales = a.head_scales.map(|h| expand(&h, &keep, tasks));
+        a
+    }
+
     fn aggregate(&mut self, g: &mut Jacobian<D>, losses: &[f32]) -> Aggregation {
         self.steps += 1;
         let scale: Vec<f32> = losses.iter().map(|l| 1.0 / (l + 1e-8)).collect();

@@ -1,4 +1,6 @@
 //! `dwa`: dynamic weight average from the ratios of the last two epochs' mean losses.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): its weight is set to 0 for the step; the epoch means DWA reads are over each task's labelled rows, so a missing label is never read as a loss of 0.
 
 use crate::tuning::TuningRange;
 use super::{softmax, Level, Method, MethodSpec, Setup};

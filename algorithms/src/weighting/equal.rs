@@ -1,4 +1,6 @@
 //! `equal`: the sum of the task losses, the baseline of every comparison.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): its loss is 0 and its gradient zero, so it adds nothing; its weight is recorded as 0.
 
 use super::{Level, Method, MethodSpec, Setup};
 use dfdx::prelude::*;

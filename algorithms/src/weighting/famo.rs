@@ -1,4 +1,6 @@
 //! `famo`: fast adaptive multitask optimization, with its logit update after the step.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): the step is FAMO's on the present tasks alone: z = softmax of their logits, c = Σ over them, an absent task weighted 0; after the step δ and the logit update are theirs only, and an absent task's logit does not move (its Lᵢ = 0 would give log Dᵢ of a negative gap when Lᵢ^min > 0, and δᵢ = 0 is no observation).
 
 use crate::tuning::TuningRange;
 use super::{softmax, Level, Method, MethodSpec, Setup, TaskParameters};
@@ -66,6 +68,7 @@ impl MethodSpec for Famo {
                 .unwrap_or_else(|| vec![0.0; setup.tasks]),
             logits: TaskParameters::new(vec![0.0; setup.tasks], self.lr, self.weight_decay),
             losses_before: Vec::new(),
+            present: None,
         })
     }
 }
@@ -75,6 +78,8 @@ struct FamoState {
     logits: TaskParameters,
     /// The losses of the current step before the model update.
     losses_before: Vec<f32>,
+    /// The tasks with a label in the current step's batch, when one has none.
+    present: Option<Vec<bool>>,
 }
 
 impl FamoState {
@@ -88,9 +93,45 @@ impl FamoState {
     }
 }
 
+impl FamoState {
+    /// z = softmax of the present tasks' logits (all, without `present`), 0 for the others.
+    fn z(&self) -> Vec<f64> {
+        match &self.present {
+            None => softmax(&self.logits.values, 1.0),
+            Some(p) => {
+                let keep = super::missing::present_indices(p);
+                let sub: Vec<f64> = keep.iter().map(|&i| self.logits.values[i]).collect();
+                super::missing::expand(&softmax(&sub, 1.0), &keep, p.len())
+            }
+        }
+    }
+
+    /// log Dᵢ of the present tasks, 0 for the others (which z weights 0).
+    fn log_gap_present(&self, losses: &[f32]) -> Vec<f64> {
+        let mut gaps = self.log_gap(losses);
+        if let Some(p) = &self.present {
+            super::zero_absent(&mut gaps, p);
+        }
+        gaps
+    }
+}
+
 impl<D: Device<f32>> Method<D> for FamoState {
+    /// FAMO on the present tasks alone (see the module doc).
+    fn loss_weights_present(&mut self, losses: &[f32], present: &[bool]) -> Vec<f32> {
+        self.losses_before = losses.to_vec();
+        self.present = Some(present.to_vec());
+        let z = self.z();
+        let gaps: Vec<f64> = self.log_gap_present(losses).iter().map(|g| g.exp()).collect();
+        let c: f64 = (0..z.len()).filter(|&i| present[i]).map(|i| z[i] / gaps[i]).sum();
+        (0..z.len())
+            .map(|i| if present[i] { (z[i] / (c * gaps[i])) as f32 } else { 0.0 })
+            .collect()
+    }
+
     fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
         self.losses_before = losses.to_vec();
+        self.present = None;
         let z = softmax(&self.logits.values, 1.0);
         let gaps: Vec<f64> = self.log_gap(losses).iter().map(|g| g.exp()).collect();
         let c: f64 = z.iter().zip(&gaps).map(|(zi, di)| zi / di).sum();
@@ -106,10 +147,10 @@ impl<D: Device<f32>> Method<D> for FamoState {
     }
 
     fn after_step(&mut self, losses_after: &[f32]) {
-        let before = self.log_gap(&self.losses_before);
-        let after = self.log_gap(losses_after);
+        let before = self.log_gap_present(&self.losses_before);
+        let after = self.log_gap_present(losses_after);
         let delta: Vec<f64> = before.iter().zip(&after).map(|(b, a)| b - a).collect();
-        let z = softmax(&self.logits.values, 1.0);
+        let z = self.z();
         // J_softmax(w)ᵀδ = z ⊙ δ − z (zᵀδ).
         let z_delta: f64 = z.iter().zip(&delta).map(|(a, b)| a * b).sum();
         let grad: Vec<f64> = z
@@ -117,7 +158,10 @@ impl<D: Device<f32>> Method<D> for FamoState {
             .zip(&delta)
             .map(|(zi, di)| zi * di - zi * z_delta)
             .collect();
-        self.logits.update(&grad);
+        match &self.present {
+            None => self.logits.update(&grad),
+            Some(p) => self.logits.update_present(&grad, p),
+        }
     }
 
     #[cfg(test)]

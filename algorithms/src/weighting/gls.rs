@@ -1,4 +1,6 @@
 //! `gls`: the geometric mean of the task losses.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): the geometric mean of the present tasks' losses alone, (Π_{i present} Lᵢ)^{1/k}/(k·Lᵢ) for the k present tasks, an absent task weighted 0 (a loss of 0 would make the product 0 and its weight 0/0).
 
 use super::{Level, Method, MethodSpec, Setup};
 use dfdx::prelude::*;
@@ -24,6 +26,20 @@ impl MethodSpec for Gls {
 
 /// No state.
 impl<D: Device<f32>> Method<D> for Gls {
+    /// The present tasks' geometric mean (see the module doc).
+    fn loss_weights_present(&mut self, losses: &[f32], present: &[bool]) -> Vec<f32> {
+        let keep = super::missing::present_indices(present);
+        let sub: Vec<f32> = keep.iter().map(|&i| losses[i]).collect();
+        let w: Vec<f64> = <Self as Method<D>>::loss_weights(self, &sub)
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        super::missing::expand(&w, &keep, losses.len())
+            .into_iter()
+            .map(|w| w as f32)
+            .collect()
+    }
+
     fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
         let t = losses.len();
         let log_mean = losses.iter().map(|l| f64::from(*l).ln()).sum::<f64>() / t as f64;

@@ -1,4 +1,6 @@
 //! `graddrop`: gradient sign dropout on the shared representation.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): its per-sample gradients are zero, so it adds nothing to the sign purity (Σ gᵢ and Σ |gᵢ|) nor to the masked sum: the rule is that of the present tasks, with no change; its head gradient is zero.
 
 use crate::tuning::TuningRange;
 use super::{Level, Method, MethodSpec, RepresentationInput, Setup};

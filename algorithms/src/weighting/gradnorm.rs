@@ -1,4 +1,6 @@
 //! `gradnorm`: balance the weighted task-gradient norms to the relative training rates.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): the balance is taken over the present tasks alone, as if they were the only ones: w = k·softmax(s) over their k parameters, the mean norm and mean loss ratio over them, and only their sᵢ move (an absent task's zero gradient norm and loss ratio 0 would drag the targets of the others); an absent task weighted 0, head scaled by 0.
 
 use crate::tuning::TuningRange;
 use super::{softmax, Aggregation, Level, Method, MethodSpec, Setup, TaskParameters};
@@ -69,36 +71,46 @@ struct GradNormState {
 }
 
 impl<D: Device<f32>> Method<D> for GradNormState {
+    /// The balance over the present tasks alone (see the module doc).
+    fn aggregate_present(
+        &mut self,
+        g: &mut Jacobian<D>,
+        losses: &[f32],
+        present: &[bool],
+    ) -> Aggregation {
+        use super::missing::{expand, present_indices};
+        let t = present.len();
+        let Some(initial) = &self.initial else {
+            let mut w = vec![1.0; t];
+            super::zero_absent(&mut w, present);
+            return Aggregation::new(w, None);
+        };
+        let keep = present_indices(present);
+        let pick = |v: &[f64]| -> Vec<f64> { keep.iter().map(|&i| v[i]).collect() };
+        let mut sub_g = g.select_rows(&keep);
+        let sub_losses: Vec<f32> = keep.iter().map(|&i| losses[i]).collect();
+        let (w, ds) = balance(
+            &self.spec,
+            &mut sub_g,
+            &sub_losses,
+            &pick(&self.s.values),
+            &pick(initial),
+        );
+        self.s.update_present(&expand(&ds, &keep, t), present);
+        let w = expand(&w, &keep, t);
+        Aggregation {
+            head_scales: Some(w.clone()),
+            ..Aggregation::new(w, None)
+        }
+    }
+
     fn aggregate(&mut self, g: &mut Jacobian<D>, losses: &[f32]) -> Aggregation {
         let t = g.tasks();
         let Some(initial) = &self.initial else {
             // First epoch: equal weights while the initial losses are measured.
             return Aggregation::new(vec![1.0; t], None);
         };
-        let z = softmax(&self.s.values, 1.0);
-        let w: Vec<f64> = z.iter().map(|zi| t as f64 * zi).collect();
-        let gram = match (self.spec.last_shared_layer, g.layer_ranges().last()) {
-            (true, Some(last)) => g.block_gramian(last.clone()),
-            _ => g.gramian(),
-        };
-        let norms: Vec<f64> = (0..t).map(|i| gram[i][i].max(0.0).sqrt()).collect();
-        let big_g: Vec<f64> = w.iter().zip(&norms).map(|(wi, n)| wi * n).collect();
-        let mean_g = big_g.iter().sum::<f64>() / t as f64;
-        let ratio: Vec<f64> = (0..t).map(|i| f64::from(losses[i]) / initial[i]).collect();
-        let mean_ratio = ratio.iter().sum::<f64>() / t as f64;
-        let target: Vec<f64> = ratio
-            .iter()
-            .map(|r| mean_g * (r / mean_ratio).powf(self.spec.alpha))
-            .collect();
-        // ∂L_grad/∂wᵢ = sign(Gᵢ − targetᵢ)·‖gᵢ‖ (target held constant; LibMTL's Ḡ
-        // inside the target is detached too); ∂w/∂s = T(diag(z) − zzᵀ).
-        let dw: Vec<f64> = (0..t)
-            .map(|i| (big_g[i] - target[i]).signum() * norms[i])
-            .collect();
-        let z_dw: f64 = z.iter().zip(&dw).map(|(a, b)| a * b).sum();
-        let ds: Vec<f64> = (0..t)
-            .map(|i| t as f64 * (z[i] * dw[i] - z[i] * z_dw))
-            .collect();
+        let (w, ds) = balance(&self.spec, g, losses, &self.s.values, initial);
         self.s.update(&ds);
         Aggregation {
             head_scales: Some(w.clone()),
@@ -111,6 +123,43 @@ impl<D: Device<f32>> Method<D> for GradNormState {
             self.initial = Some(means.to_vec());
         }
     }
+}
+
+/// GradNorm's weights w = T·softmax(s) and the gradient of its balancing loss with respect
+/// to s, on G and the losses of the tasks it is given.
+fn balance<D: Device<f32>>(
+    spec: &GradNorm,
+    g: &mut Jacobian<D>,
+    losses: &[f32],
+    s: &[f64],
+    initial: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
+    let t = g.tasks();
+        let z = softmax(s, 1.0);
+        let w: Vec<f64> = z.iter().map(|zi| t as f64 * zi).collect();
+        let gram = match (spec.last_shared_layer, g.layer_ranges().last()) {
+            (true, Some(last)) => g.block_gramian(last.clone()),
+            _ => g.gramian(),
+        };
+        let norms: Vec<f64> = (0..t).map(|i| gram[i][i].max(0.0).sqrt()).collect();
+        let big_g: Vec<f64> = w.iter().zip(&norms).map(|(wi, n)| wi * n).collect();
+        let mean_g = big_g.iter().sum::<f64>() / t as f64;
+        let ratio: Vec<f64> = (0..t).map(|i| f64::from(losses[i]) / initial[i]).collect();
+        let mean_ratio = ratio.iter().sum::<f64>() / t as f64;
+        let target: Vec<f64> = ratio
+            .iter()
+            .map(|r| mean_g * (r / mean_ratio).powf(spec.alpha))
+            .collect();
+        // ∂L_grad/∂wᵢ = sign(Gᵢ − targetᵢ)·‖gᵢ‖ (target held constant; LibMTL's Ḡ
+        // inside the target is detached too); ∂w/∂s = T(diag(z) − zzᵀ).
+        let dw: Vec<f64> = (0..t)
+            .map(|i| (big_g[i] - target[i]).signum() * norms[i])
+            .collect();
+        let z_dw: f64 = z.iter().zip(&dw).map(|(a, b)| a * b).sum();
+        let ds: Vec<f64> = (0..t)
+            .map(|i| t as f64 * (z[i] * dw[i] - z[i] * z_dw))
+            .collect();
+    (w, ds)
 }
 
 #[cfg(test)]

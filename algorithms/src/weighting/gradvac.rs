@@ -1,4 +1,6 @@
 //! `gradvac`: gradient vaccine, raising task-pair cosines to moving targets.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): the pairs it takes part in are skipped: no present gᵢ′ is moved towards it, its own gᵢ′ is not formed, and the targets φ̂ of its pairs keep their values (a zero gradient's cosine, read as 0, would pull them towards 0); its coefficients are 0. The orders are drawn as every step, then the absent tasks left out.
 
 use crate::tuning::TuningRange;
 use super::{random_orders, Aggregation, Level, Method, MethodSpec, Setup};
@@ -109,7 +111,24 @@ pub(crate) fn groups(
 }
 
 impl<D: Device<f32>> Method<D> for GradVacState {
+    /// The absent tasks' pairs skipped (see the module doc).
+    fn aggregate_present(
+        &mut self,
+        g: &mut Jacobian<D>,
+        _losses: &[f32],
+        present: &[bool],
+    ) -> Aggregation {
+        self.combine(g, Some(present))
+    }
+
     fn aggregate(&mut self, g: &mut Jacobian<D>, _losses: &[f32]) -> Aggregation {
+        self.combine(g, None)
+    }
+}
+
+impl GradVacState {
+    /// GradVac's step; with `present`, over the present tasks' pairs only.
+    fn combine<D: Device<f32>>(&mut self, g: &Jacobian<D>, present: Option<&[bool]>) -> Aggregation {
         let t = g.tasks();
         let ranges = groups(self.spec.granularity, g.layout(), g.width());
         let blocks: Vec<Vec<Vec<f64>>> =
@@ -117,8 +136,16 @@ impl<D: Device<f32>> Method<D> for GradVacState {
         if self.targets.is_empty() {
             self.targets = vec![0.0; t * t * ranges.len()];
         }
-        let orders = random_orders(&mut self.rng, t);
-        let coefficients = gradvac(&blocks, &orders, self.spec.beta, &mut self.targets);
+        let mut orders = random_orders(&mut self.rng, t);
+        if let Some(p) = present {
+            for (i, order) in orders.iter_mut().enumerate() {
+                order.retain(|&j| p[i] && p[j]);
+            }
+        }
+        let mut coefficients = gradvac(&blocks, &orders, self.spec.beta, &mut self.targets);
+        if let Some(p) = present {
+            coefficients.iter_mut().for_each(|c| super::zero_absent(c, p));
+        }
         Aggregation {
             blocks: Some(ranges.into_iter().zip(coefficients).collect()),
             ..Aggregation::new(vec![1.0; t], None)

@@ -1,4 +1,6 @@
 //! `imtl_g`: the update with equal projections onto every task's unit gradient.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): equal projections on the present tasks' unit gradients alone, an absent task weighted 0 (a zero gradient has no unit direction).
 
 use super::{Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
@@ -28,6 +30,17 @@ impl MethodSpec for ImtlG {
 }
 
 impl<D: Device<f32>> Method<D> for ImtlG {
+    /// With tasks absent from the batch: this rule over the present tasks alone (see the
+    /// module doc).
+    fn aggregate_present(
+        &mut self,
+        g: &mut Jacobian<D>,
+        losses: &[f32],
+        present: &[bool],
+    ) -> Aggregation {
+        super::over_present(g, losses, present, |g, l| self.aggregate(g, l))
+    }
+
     fn aggregate(&mut self, g: &mut Jacobian<D>, _losses: &[f32]) -> Aggregation {
         imtl_g(&g.gramian())
     }

@@ -1,4 +1,6 @@
 //! `imtl_l`: IMTL's learnable loss scales (the loss part of IMTL).
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): its term e^{sᵢ}Lᵢ − sᵢ is skipped: weight 0, and its sᵢ does not move (Adam's state for it is left as it is), so a missing label is not read as a loss of 0 that would drive sᵢ up.
 
 use super::{Level, Method, MethodSpec, Setup, TaskParameters};
 use dfdx::prelude::*;
@@ -31,8 +33,9 @@ struct ImtlLState {
     s: TaskParameters,
 }
 
-impl<D: Device<f32>> Method<D> for ImtlLState {
-    fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
+impl ImtlLState {
+    /// The scales, then the update of the marked tasks' sᵢ.
+    fn weights(&mut self, losses: &[f32], present: Option<&[bool]>) -> Vec<f32> {
         let s = &self.s.values;
         let weights: Vec<f32> = s.iter().map(|s| s.exp() as f32).collect();
         // ∂/∂sᵢ [e^{sᵢ}Lᵢ − sᵢ] = e^{sᵢ}Lᵢ − 1.
@@ -41,8 +44,24 @@ impl<D: Device<f32>> Method<D> for ImtlLState {
             .zip(losses)
             .map(|(s, l)| s.exp() * f64::from(*l) - 1.0)
             .collect();
-        self.s.update(&grad);
+        match present {
+            None => self.s.update(&grad),
+            Some(p) => self.s.update_present(&grad, p),
+        }
         weights
+    }
+}
+
+impl<D: Device<f32>> Method<D> for ImtlLState {
+    /// The absent tasks' terms skipped (see the module doc).
+    fn loss_weights_present(&mut self, losses: &[f32], present: &[bool]) -> Vec<f32> {
+        let mut w = self.weights(losses, Some(present));
+        super::zero_absent(&mut w, present);
+        w
+    }
+
+    fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
+        self.weights(losses, None)
     }
 }
 

@@ -1,5 +1,7 @@
 //! `meta_weight_net`: task weights from a small network trained by a look-ahead on
 //! validation batches (the network itself is `crate::meta_weight`).
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): the weight network weighs the present tasks alone (their weights normalised to sum k, the number present), an absent task weighted 0 and left out of the meta-gradient; a task's first loss, the reference of its loss ratio, is its loss at its first batch with a label (not a 0 that the ratio would divide by).
 
 use crate::tuning::TuningRange;
 use super::{Level, Method, MethodSpec, OwnStep, Setup};
@@ -71,20 +73,21 @@ impl MethodSpec for MetaWeightNet {
 
 struct MetaWeightNetState {
     net: WeightMlp,
-    /// Each task's first-step loss.
-    first_losses: Vec<f32>,
+    /// Each task's loss at its first batch with a label.
+    first_losses: Vec<Option<f32>>,
 }
 
 impl MetaWeightNetState {
-    /// The input features of each task: (Lᵢ, Lᵢ/Lᵢ(first step)).
-    fn features(&mut self, losses: &[f32]) -> Vec<[f64; 2]> {
+    /// The input features of each of the tasks `keep`: (Lᵢ, Lᵢ/Lᵢ(first step)).
+    fn features(&mut self, losses: &[f32], keep: &[usize]) -> Vec<[f64; 2]> {
         if self.first_losses.is_empty() {
-            self.first_losses = losses.to_vec();
+            self.first_losses = vec![None; losses.len()];
         }
-        losses
-            .iter()
-            .zip(&self.first_losses)
-            .map(|(l, f)| [f64::from(*l), f64::from(*l) / f64::from(f.max(1e-12))])
+        keep.iter()
+            .map(|&i| {
+                let (l, f) = (losses[i], *self.first_losses[i].get_or_insert(losses[i]));
+                [f64::from(l), f64::from(l) / f64::from(f.max(1e-12))]
+            })
             .collect()
     }
 }
@@ -104,8 +107,15 @@ impl<D: Device<f32>> Method<D> for MetaWeightNetState {
             losses = step.losses;
             grads.push(engine::flatten(&step.grads));
         }
-        let features = self.features(&losses);
-        let combine = |w: &[f64]| -> Vec<f32> { super::combine(&grads, w) };
+        // The present tasks (all of them when every task has a label in the batch).
+        let present = ctx.batch().present();
+        let keep: Vec<usize> = match &present {
+            Some(p) => super::missing::present_indices(p),
+            None => (0..tasks).collect(),
+        };
+        let features = self.features(&losses, &keep);
+        let kept: Vec<Vec<f32>> = keep.iter().map(|&i| grads[i].clone()).collect();
+        let combine = |w: &[f64]| -> Vec<f32> { super::combine(&kept, w) };
         let weights = self.net.weights(&features);
         let ahead = ctx.shifted(&combine(&weights), -alpha);
         // The meta batch: rows of the validation split, as many as this batch.
@@ -114,7 +124,7 @@ impl<D: Device<f32>> Method<D> for MetaWeightNetState {
             let val = ctx.weighted_gradients_of(&ahead, &meta, ones);
             let g_val = engine::flatten(&val.grads);
             // First order: ∂L_val/∂v̄ᵢ ≈ −α g_valᵀgᵢ.
-            let d_weights: Vec<f64> = grads
+            let d_weights: Vec<f64> = kept
                 .iter()
                 .map(|g| -f64::from(alpha) * crate::solvers::dot(&g_val, g))
                 .collect();
@@ -123,7 +133,7 @@ impl<D: Device<f32>> Method<D> for MetaWeightNetState {
         }
         let weights = self.net.weights(&features);
         let update = ctx.unflatten_all(&combine(&weights));
-        ctx.set_weights(weights);
+        ctx.set_weights(super::missing::expand(&weights, &keep, tasks));
         ctx.apply(update);
         losses
     }

@@ -1,4 +1,6 @@
 //! `mgda`: the min-norm point of the (normalised) task gradients.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): the min-norm point of the present tasks' (normalised) gradients alone, an absent task weighted 0: a zero row would be the hull's min-norm point, so every step would be a zero update (and `l2` would divide by its zero norm).
 
 use super::{validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
@@ -65,6 +67,17 @@ impl MethodSpec for Mgda {
 }
 
 impl<D: Device<f32>> Method<D> for Mgda {
+    /// With tasks absent from the batch: this rule over the present tasks alone (see the
+    /// module doc).
+    fn aggregate_present(
+        &mut self,
+        g: &mut Jacobian<D>,
+        losses: &[f32],
+        present: &[bool],
+    ) -> Aggregation {
+        super::over_present(g, losses, present, |g, l| self.aggregate(g, l))
+    }
+
     fn aggregate(&mut self, g: &mut Jacobian<D>, losses: &[f32]) -> Aggregation {
         mgda(
             &g.gramian(),

@@ -24,6 +24,9 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::ops::Range;
 
+mod missing;
+pub(crate) use missing::{over_present, zero_absent};
+
 #[cfg(test)]
 mod tests;
 
@@ -170,6 +173,38 @@ pub trait Method<D: Device<f32>> {
         }
     }
 
+    /// Loss level, when some task has no label in this step's batch (`present[i]` false:
+    /// its loss is 0 and its gradient zero; docs/FORMULAS.md#missing-labels). The
+    /// default: the method's weights with an absent task's set to 0, for methods whose
+    /// weights and state a zero loss does not disturb; the others answer from the present
+    /// tasks alone (their files say how).
+    fn loss_weights_present(&mut self, losses: &[f32], present: &[bool]) -> Vec<f32> {
+        let mut w = self.loss_weights(losses);
+        zero_absent(&mut w, present);
+        w
+    }
+
+    /// Gradient level, the same. The default is the loss-level one (`aggregate`'s default
+    /// on `loss_weights_present`); every gradient-level method answers itself, most by
+    /// [`over_present`]: its rule on the present tasks' rows of G alone, an absent task
+    /// weighted 0 with its head scaled by 0.
+    fn aggregate_present(
+        &mut self,
+        _g: &mut Jacobian<D>,
+        losses: &[f32],
+        present: &[bool],
+    ) -> Aggregation {
+        let w: Vec<f64> = self
+            .loss_weights_present(losses, present)
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        Aggregation {
+            head_scales: Some(w.clone()),
+            ..Aggregation::new(w, None)
+        }
+    }
+
     /// Representation level (GradDrop): the gradient passed back into the trunk, from each
     /// task's per-sample representation gradients, and the scale of each task's head.
     fn representation(&mut self, _r: &RepresentationInput<'_>) -> (Vec<f32>, Vec<f64>) {
@@ -239,6 +274,9 @@ pub struct RepresentationInput<'r> {
     pub rep: &'r [f32],
     pub width: usize,
     pub losses: &'r [f32],
+    /// Which tasks have a label in the batch, when one has none (its per-sample gradients
+    /// are zero).
+    pub present: Option<&'r [bool]>,
 }
 
 /// One form for every gradient-level method's answer: weights w on the rows of G (the
@@ -464,5 +502,11 @@ impl TaskParameters {
 
     pub fn update(&mut self, grad: &[f64]) {
         self.adam.update(&mut self.values, grad);
+    }
+
+    /// An update of the present tasks' parameters only (the others do not move; see
+    /// `HostAdam::update_present`).
+    pub fn update_present(&mut self, grad: &[f64], present: &[bool]) {
+        self.adam.update_present(&mut self.values, grad, present);
     }
 }

@@ -1,4 +1,6 @@
 //! `nash_mtl`: Nash bargaining weights of the task gradients.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): the bargaining solution of the present tasks alone, an absent task weighted 0 ((Mα)ᵢ = 1/αᵢ has no solution for a zero row).
 
 use super::{validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
@@ -59,6 +61,17 @@ impl MethodSpec for NashMtl {
 }
 
 impl<D: Device<f32>> Method<D> for NashMtl {
+    /// With tasks absent from the batch: this rule over the present tasks alone (see the
+    /// module doc).
+    fn aggregate_present(
+        &mut self,
+        g: &mut Jacobian<D>,
+        losses: &[f32],
+        present: &[bool],
+    ) -> Aggregation {
+        super::over_present(g, losses, present, |g, l| self.aggregate(g, l))
+    }
+
     fn aggregate(&mut self, g: &mut Jacobian<D>, _losses: &[f32]) -> Aggregation {
         nash_mtl(
             &g.gramian(),

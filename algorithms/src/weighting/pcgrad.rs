@@ -1,4 +1,6 @@
 //! `pcgrad`: project each task gradient off those it conflicts with.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): projections among the present tasks only, in random orders drawn over them; an absent task weighted 0 (projecting onto a zero gradient divides by its zero norm).
 
 use super::{random_orders, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
@@ -41,6 +43,17 @@ struct PcGradState {
 }
 
 impl<D: Device<f32>> Method<D> for PcGradState {
+    /// With tasks absent from the batch: this rule over the present tasks alone (see the
+    /// module doc).
+    fn aggregate_present(
+        &mut self,
+        g: &mut Jacobian<D>,
+        losses: &[f32],
+        present: &[bool],
+    ) -> Aggregation {
+        super::over_present(g, losses, present, |g, l| self.aggregate(g, l))
+    }
+
     fn aggregate(&mut self, g: &mut Jacobian<D>, _losses: &[f32]) -> Aggregation {
         let orders = random_orders(&mut self.rng, g.tasks());
         pcgrad(&g.gramian(), &orders, self.libmtl_loop)

@@ -1,4 +1,6 @@
 //! `rlw`: random loss weights drawn fresh each step.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): the weights are drawn as every step (the stream moves alike), the absent task's set to 0; the present ones are not rescaled.
 
 use super::{softmax, Level, Method, MethodSpec, Setup};
 use dfdx::prelude::*;

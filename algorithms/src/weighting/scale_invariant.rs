@@ -1,4 +1,6 @@
 //! `scale_invariant`: the sum of the log losses, invariant to each loss's scale.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): weighted 0 (its 1/Lᵢ would be 1/0, and 0·∞ a NaN gradient); the present tasks keep 1/Lᵢ.
 
 use super::{Level, Method, MethodSpec, Setup};
 use dfdx::prelude::*;

@@ -1,4 +1,6 @@
 //! `static`: fixed loss weights given in the study.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): its loss is 0 and its gradient zero; the others keep their given weights, the absent task's is recorded as 0.
 
 use super::{Level, Method, MethodSpec, Setup};
 use crate::error::AlgorithmsError;

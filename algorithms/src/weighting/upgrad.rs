@@ -1,4 +1,6 @@
 //! `upgrad`: the sum of the task gradients' projections onto the dual cone.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): the projections onto the dual cone of the present tasks' gradients alone, an absent task weighted 0.
 
 use super::{validate_solver, Aggregation, Level, Method, MethodSpec, Setup};
 use crate::jacobian::Jacobian;
@@ -68,6 +70,17 @@ impl MethodSpec for UpGrad {
 }
 
 impl<D: Device<f32>> Method<D> for UpGrad {
+    /// With tasks absent from the batch: this rule over the present tasks alone (see the
+    /// module doc).
+    fn aggregate_present(
+        &mut self,
+        g: &mut Jacobian<D>,
+        losses: &[f32],
+        present: &[bool],
+    ) -> Aggregation {
+        super::over_present(g, losses, present, |g, l| self.aggregate(g, l))
+    }
+
     fn aggregate(&mut self, g: &mut Jacobian<D>, _losses: &[f32]) -> Aggregation {
         upgrad(
             &g.gramian(),

@@ -1,4 +1,6 @@
 //! `uw`: uncertainty weighting with learnable log-variances.
+//!
+//! A task without a label in the batch (docs/FORMULAS.md#missing-labels): its term Lᵢ/(2e^{sᵢ}) + sᵢ/2 is skipped: weight 0, and its sᵢ does not move (Adam's state for it is left as it is), so a missing label is not read as a loss of 0 that would drive sᵢ down.
 
 use super::{Level, Method, MethodSpec, Setup, TaskParameters};
 use dfdx::prelude::*;
@@ -29,8 +31,9 @@ struct UwState {
     s: TaskParameters,
 }
 
-impl<D: Device<f32>> Method<D> for UwState {
-    fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
+impl UwState {
+    /// The weights, then the update of the marked tasks' sᵢ.
+    fn weights(&mut self, losses: &[f32], present: Option<&[bool]>) -> Vec<f32> {
         let s = &self.s.values;
         let weights: Vec<f32> = s.iter().map(|s| (0.5 * (-s).exp()) as f32).collect();
         // ∂/∂sᵢ [Lᵢ/(2e^{sᵢ}) + sᵢ/2] = −Lᵢ/(2e^{sᵢ}) + 1/2.
@@ -39,8 +42,29 @@ impl<D: Device<f32>> Method<D> for UwState {
             .zip(losses)
             .map(|(s, l)| -f64::from(*l) * 0.5 * (-s).exp() + 0.5)
             .collect();
-        self.s.update(&grad);
+        match present {
+            None => self.s.update(&grad),
+            Some(p) => self.s.update_present(&grad, p),
+        }
         weights
+    }
+}
+
+impl<D: Device<f32>> Method<D> for UwState {
+    /// The absent tasks' terms skipped (see the module doc).
+    fn loss_weights_present(&mut self, losses: &[f32], present: &[bool]) -> Vec<f32> {
+        let mut w = self.weights(losses, Some(present));
+        super::zero_absent(&mut w, present);
+        w
+    }
+
+    fn loss_weights(&mut self, losses: &[f32]) -> Vec<f32> {
+        self.weights(losses, None)
+    }
+
+    #[cfg(test)]
+    fn loss_part_state(&self) -> (Vec<f64>, Vec<f32>) {
+        (self.s.values.clone(), Vec::new())
     }
 }
 

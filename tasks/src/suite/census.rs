@@ -70,6 +70,9 @@ type Labeler = fn(&[&str]) -> bool;
 pub struct CensusIncome {
     /// Label of this suite in tables and run ids (default: the kind). Not part of the data.
     pub name: Option<String>,
+    /// Labels left out of the training and validation splits (see `crate::missing`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_labels: Option<crate::missing::MissingLabels>,
     /// MMoE's task group: 1 = {income, never married}, 2 = {education, never married}.
     pub group: usize,
     /// Train on this many rows of the training part (a subset drawn from the replicate's
@@ -90,6 +93,7 @@ impl Default for CensusIncome {
     fn default() -> Self {
         CensusIncome {
             name: None,
+            missing_labels: None,
             group: 1,
             train: None,
             val: None,
@@ -296,6 +300,7 @@ impl CensusIncome {
                         test: labels(&test),
                     },
                     target_scale: 1.0,
+                    present: None,
                 }
             })
             .collect();
@@ -379,6 +384,9 @@ impl<'t> Encoder<'t> {
 impl Suite for CensusIncome {
     fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+    fn missing_labels(&self) -> Option<&crate::missing::MissingLabels> {
+        self.missing_labels.as_ref()
     }
     fn clear_label(&mut self) {
         self.name = None;

@@ -34,6 +34,9 @@ pub enum ToyInput {
 pub struct GradnormToy {
     /// Label of this suite in tables and run ids (default: the kind). Not part of the data.
     pub name: Option<String>,
+    /// Labels left out of the training and validation splits (see `crate::missing`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_labels: Option<crate::missing::MissingLabels>,
     /// Number of tasks T.
     pub tasks: usize,
     /// Output scales σᵢ; default: T values spread geometrically from 1 to 100.
@@ -54,6 +57,7 @@ impl Default for GradnormToy {
     fn default() -> Self {
         GradnormToy {
             name: None,
+            missing_labels: None,
             tasks: 10,
             sigmas: None,
             input_dim: 250,
@@ -181,6 +185,7 @@ impl GradnormToy {
                     },
                     // MSE/σ² is the paper's task-normalised loss.
                     target_scale: (sigmas[t] * sigmas[t]) as f32,
+                    present: None,
                 }
             })
             .collect();
@@ -197,6 +202,9 @@ impl GradnormToy {
 impl Suite for GradnormToy {
     fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+    fn missing_labels(&self) -> Option<&crate::missing::MissingLabels> {
+        self.missing_labels.as_ref()
     }
     fn clear_label(&mut self) {
         self.name = None;

@@ -75,6 +75,9 @@ impl Source {
 pub struct MultiImage {
     /// Label of this suite in tables and run ids (default: the kind). Not part of the data.
     pub name: Option<String>,
+    /// Labels left out of the training and validation splits (see `crate::missing`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_labels: Option<crate::missing::MissingLabels>,
     /// Overlaid pairs per split (the papers: 120k train, 20k test).
     pub train: usize,
     pub val: usize,
@@ -93,6 +96,7 @@ impl Default for MultiImage {
     fn default() -> Self {
         MultiImage {
             name: None,
+            missing_labels: None,
             train: 120_000,
             val: 10_000,
             test: 20_000,
@@ -116,6 +120,9 @@ macro_rules! image_suite {
         impl $crate::suite::Suite for $ty {
             fn name(&self) -> Option<&str> {
                 self.0.name.as_deref()
+            }
+            fn missing_labels(&self) -> Option<&$crate::missing::MissingLabels> {
+                self.0.missing_labels.as_ref()
             }
             fn clear_label(&mut self) {
                 self.0.name = None;
@@ -429,6 +436,7 @@ impl MultiImage {
                 test: pick(&test),
             },
             target_scale: 1.0,
+            present: None,
         };
         let tasks = vec![
             task("left", |s| s.1.clone()),

@@ -24,6 +24,9 @@ use crate::suite::{Extent, Suite, TaskFamily};
 pub struct PlantedCorrelation {
     /// Label of this suite in tables and run ids (default: the kind). Not part of the data.
     pub name: Option<String>,
+    /// Labels left out of the training and validation splits (see `crate::missing`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_labels: Option<crate::missing::MissingLabels>,
     /// Number of tasks K.
     pub tasks: usize,
     pub input_dim: usize,
@@ -81,6 +84,7 @@ impl Default for PlantedCorrelation {
     fn default() -> Self {
         PlantedCorrelation {
             name: None,
+            missing_labels: None,
             tasks: 4,
             input_dim: 100,
             scale: 1.0,
@@ -405,6 +409,7 @@ impl PlantedCorrelation {
                     },
                     // MSE divided by the training-target variance: 1 − R² on train scale.
                     target_scale: var.max(1e-12) as f32,
+                    present: None,
                 }
             })
             .collect();
@@ -432,6 +437,9 @@ impl PlantedCorrelation {
 impl Suite for PlantedCorrelation {
     fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+    fn missing_labels(&self) -> Option<&crate::missing::MissingLabels> {
+        self.missing_labels.as_ref()
     }
     fn clear_label(&mut self) {
         self.name = None;

@@ -16,6 +16,9 @@ use crate::suite::{Extent, Suite, TaskFamily};
 #[serde(deny_unknown_fields, default)]
 pub struct Sinusoid {
     pub name: Option<String>,
+    /// Labels left out of the training and validation splits (see `crate::missing`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_labels: Option<crate::missing::MissingLabels>,
     /// Training tasks.
     pub tasks: usize,
     /// Ranges of the amplitude A and the phase φ (narrower: more related tasks).
@@ -30,6 +33,7 @@ impl Default for Sinusoid {
     fn default() -> Self {
         Sinusoid {
             name: None,
+            missing_labels: None,
             tasks: 10,
             amplitude: [0.1, 5.0],
             phase: [0.0, std::f64::consts::PI],
@@ -132,6 +136,7 @@ impl Sinusoid {
                     },
                     // E[A² sin²] = A²/2.
                     target_scale: (w.amplitude * w.amplitude / 2.0).max(1e-12) as f32,
+                    present: None,
                 }
             })
             .collect();
@@ -177,6 +182,9 @@ impl Sinusoid {
 impl Suite for Sinusoid {
     fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+    fn missing_labels(&self) -> Option<&crate::missing::MissingLabels> {
+        self.missing_labels.as_ref()
     }
     fn clear_label(&mut self) {
         self.name = None;

@@ -16,6 +16,9 @@ use crate::TasksError;
 #[serde(deny_unknown_fields, default)]
 pub struct TaskTree {
     pub name: Option<String>,
+    /// Labels left out of the training and validation splits (see `crate::missing`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_labels: Option<crate::missing::MissingLabels>,
     pub groups: Vec<Vec<usize>>,
     pub rho: f64,
     pub rho_between: f64,
@@ -32,6 +35,7 @@ impl Default for TaskTree {
     fn default() -> Self {
         TaskTree {
             name: None,
+            missing_labels: None,
             groups: vec![vec![0, 1], vec![2, 3]],
             rho: 0.9,
             rho_between: 0.1,
@@ -51,6 +55,7 @@ impl TaskTree {
     pub fn planted(&self) -> PlantedCorrelation {
         PlantedCorrelation {
             name: None,
+            missing_labels: None,
             tasks: self.groups.iter().map(Vec::len).sum(),
             input_dim: self.input_dim,
             scale: 1.0,
@@ -72,6 +77,9 @@ impl TaskTree {
 impl Suite for TaskTree {
     fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+    fn missing_labels(&self) -> Option<&crate::missing::MissingLabels> {
+        self.missing_labels.as_ref()
     }
     fn clear_label(&mut self) {
         self.name = None;

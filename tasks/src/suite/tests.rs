@@ -94,6 +94,7 @@ fn every_synthetic_suite_declares_its_primary_metrics() {
                 test: empty.clone(),
             },
             target_scale: 1.0,
+            present: None,
         };
         check("default_metrics", &[task]);
     }

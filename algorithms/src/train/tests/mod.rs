@@ -13,6 +13,7 @@ use crate::weighting::{Equal, Static};
 
 mod compose_paths;
 mod meta;
+mod missing;
 mod recorded;
 mod telemetry;
 

@@ -5,6 +5,7 @@
 //! (training-sized Jacobians), and the cross-method properties (`properties`).
 
 pub(super) mod large_cases;
+mod missing;
 mod properties;
 pub(super) mod testing;
 

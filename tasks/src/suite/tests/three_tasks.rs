@@ -33,6 +33,9 @@ impl Suite for ThreeTasks {
     fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
+    fn missing_labels(&self) -> Option<&crate::missing::MissingLabels> {
+        None
+    }
     fn clear_label(&mut self) {
         self.name = None;
     }
@@ -82,6 +85,7 @@ impl Suite for ThreeTasks {
                     test: scaled(&x.test, t),
                 },
                 target_scale: 1.0,
+                present: None,
             })
             .collect();
         Ok(SuiteData {
