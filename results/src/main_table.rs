@@ -21,7 +21,7 @@ pub struct Column {
 
 /// The names `report --columns` takes, in table order, with what each shows; `metrics` is
 /// every task's shown metric.
-pub const COLUMN_NAMES: [(&str, &str); 19] = [
+pub const COLUMN_NAMES: [(&str, &str); 20] = [
     ("n", "replicates"),
     ("metrics", "each task's shown metric"),
     ("delta_p", "Δp LibMTL"),
@@ -41,6 +41,7 @@ pub const COLUMN_NAMES: [(&str, &str); 19] = [
     ("not_ok", "runs not ok"),
     ("worst_task", "worst task's gain"),
     ("spread", "task gain spread"),
+    ("still_improving", "runs still improving at the end"),
 ];
 
 /// The paper table's columns when `report --columns` names none: one Δ variant (LibMTL's Δp).
@@ -322,6 +323,11 @@ pub fn main_table(summary: &StudySummary) -> Vec<Section> {
                 better,
             });
         }
+        columns.push(Column {
+            header: "still improving".into(),
+            name: "still_improving",
+            better: None,
+        });
         let rows = summary
             .deltas
             .iter()
@@ -406,7 +412,18 @@ fn row_cells(
             Cell::estimate(stats.mean, stats.ci95)
         });
     }
+    cells.push(Cell::text(still_improving_text(delta)));
     cells
+}
+
+/// "k/n" runs still improving at the end, flagged with ⚠ when k > 0; "–" when no run was
+/// judged (docs/FORMULAS.md#still-improving-at-the-end).
+pub fn still_improving_text(delta: &DeltaRow) -> String {
+    match (delta.still_improving, delta.judged) {
+        (_, 0) => "–".into(),
+        (0, n) => format!("0/{n}"),
+        (k, n) => format!("⚠ {k}/{n}"),
+    }
 }
 
 /// The sections as Markdown tables under `##` headings; best values in bold.
@@ -443,7 +460,7 @@ pub fn render_markdown(sections: &[Section]) -> String {
 
 /// Text made safe for LaTeX: special characters escaped, symbols in math mode (Δ_MTL as
 /// `$\Delta_{\mathrm{MTL}}$`), so that the result is plain ASCII wherever `text` uses only
-/// ASCII and the symbols of the tables (± Δ ↑ ↓ – − ·; − as a math minus).
+/// ASCII and the symbols of the tables (± Δ ↑ ↓ – − · ⚠; − as a math minus, ⚠ as `(!)`).
 pub fn latex_escape(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
@@ -470,6 +487,7 @@ pub fn latex_escape(text: &str) -> String {
             '·' => out.push_str(r"$\cdot$"),
             '–' => out.push_str("--"),
             '−' => out.push_str("$-$"),
+            '⚠' => out.push_str("(!)"),
             _ => out.push(ch),
         }
         rest = &rest[ch.len_utf8()..];
@@ -629,9 +647,11 @@ mod tests {
             .iter()
             .map(|c| c.header.as_str())
             .collect();
-        let n = headers.len();
+        // The convergence count last; the columns before it unchanged.
+        assert_eq!(headers.last(), Some(&"still improving"));
+        let n = headers.len() - 1;
         assert_eq!(
-            &headers[n - 3..],
+            &headers[n - 3..n],
             &[
                 "runs not ok",
                 "worst task gain (%) ↑",
@@ -773,5 +793,55 @@ mod tests {
                 "{comment}"
             );
         }
+    }
+
+    #[test]
+    fn rows_count_their_runs_still_improving_at_the_end_and_flag_them() {
+        use crate::record::{test_run, Point};
+        use crate::summary::summarize_study;
+        // Task a's validation accuracy over 10 evaluations: rising to the last (still
+        // improving) or peaking at the 4th (converged).
+        let run = |arch: &str, r: usize, rising: bool| {
+            let mut run = test_run(arch, r, &[("a", "accuracy", true, 0.9)]);
+            for i in 0..10 {
+                let v = if rising {
+                    0.5 + 0.04 * i as f64
+                } else {
+                    0.5 + 0.1 * i.min(3) as f64
+                };
+                run.points.push(Point {
+                    task: "a".into(),
+                    split: "val".into(),
+                    metric: "accuracy".into(),
+                    higher_is_better: true,
+                    epoch: i + 1,
+                    step: 10 * (i + 1),
+                    value: v,
+                });
+            }
+            run
+        };
+        let runs = vec![
+            run("single_task", 0, false),
+            run("single_task", 1, false),
+            run("hard_sharing", 0, true),
+            run("hard_sharing", 1, false),
+        ];
+        let summary = summarize_study(&runs, &crate::transfer::DeltaMetrics::default());
+        let sections = main_table(&summary);
+        let last = sections[0].columns.len() - 1;
+        let text = |row: usize| sections[0].rows[row].1[last].text.clone();
+        let row = |name: &str| {
+            sections[0]
+                .rows
+                .iter()
+                .position(|(a, _)| a.starts_with(name))
+                .unwrap()
+        };
+        assert_eq!(text(row("single_task")), "0/2");
+        assert_eq!(text(row("hard_sharing")), "⚠ 1/2");
+        let md = render_markdown(&sections);
+        assert!(md.contains("| ⚠ 1/2 |"), "{md}");
+        assert!(latex_escape("⚠ 1/2").is_ascii());
     }
 }

@@ -102,6 +102,10 @@ pub struct DeltaRow {
     /// The spread of the per-task gains, 100 · the population standard deviation over tasks
     /// of gainₜ, per replicate, over the replicates (docs/FORMULAS.md#worst-task-and-balance).
     pub gain_spread: Summary,
+    /// Of this cell's ok runs, how many are still improving at the end and how many were
+    /// judged (docs/FORMULAS.md#still-improving-at-the-end).
+    pub still_improving: usize,
+    pub judged: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -323,6 +327,9 @@ pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySumma
                 ok.iter().map(|r| f(r)).sum::<f64>() / ok.len() as f64
             }
         };
+        let (still_improving, judged) = crate::convergence::count(
+            &ok.iter().map(|r| **r).collect::<Vec<&RunRecord>>(),
+        );
         out.deltas.push(DeltaRow {
             key: key.clone(),
             variants: variants.iter().map(|v| summarize(v)).collect(),
@@ -355,6 +362,8 @@ pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySumma
             not_ok: cell.len() - ok.len(),
             worst_task: summarize(&worst),
             gain_spread: summarize(&spread),
+            still_improving,
+            judged,
         });
     }
     fill_mean_ranks(&mut out, &ranked);
@@ -460,6 +469,8 @@ pub(crate) fn empty_row(algorithm: &str) -> DeltaRow {
         not_ok: 0,
         worst_task: none,
         gain_spread: none,
+        still_improving: 0,
+        judged: 0,
     }
 }
 

@@ -51,6 +51,7 @@ pub const RUNS_COLUMNS: &[&str] = &[
     "telemetry_backward_passes",
     "telemetry_forward_passes",
     "task_subset",
+    "still_improving_at_end",
 ];
 
 /// The columns that measure wall-clock time (everything else is a pure function of the
@@ -78,7 +79,9 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
     let mut solver_fallbacks: Vec<Option<u64>> = Vec::new();
     let mut device_memory: Vec<Option<u64>> = Vec::new();
     let mut peak_memory: Vec<Option<u64>> = Vec::new();
+    let mut still_improving: Vec<Option<bool>> = Vec::new();
     for run in runs {
+        let late = crate::convergence::still_improving(run);
         let subset = run
             .kind
             .task_subset()
@@ -146,6 +149,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
             solver_fallbacks.push(run.solver_fallbacks.map(|n| n as u64));
             device_memory.push(run.device_memory_bytes.map(|n| n as u64));
             peak_memory.push(run.peak_memory_bytes);
+            still_improving.push(late);
         }
     }
     let columns = RUNS_COLUMNS
@@ -158,6 +162,7 @@ pub fn runs_frame(runs: &[RunRecord]) -> Result<DataFrame, PolarsError> {
             "solver_fallbacks" => col(name, std::mem::take(&mut solver_fallbacks)),
             "device_memory_bytes" => col(name, std::mem::take(&mut device_memory)),
             "peak_memory_bytes" => col(name, std::mem::take(&mut peak_memory)),
+            "still_improving_at_end" => col(name, std::mem::take(&mut still_improving)),
             _ if s.contains_key(name) => col(name, s.remove(name).unwrap_or_default()),
             _ if u.contains_key(name) => col(name, u.remove(name).unwrap_or_default()),
             _ => col(name, f.remove(name).unwrap_or_default()),
@@ -623,6 +628,16 @@ pub fn summary_frame(summary: &StudySummary) -> Result<DataFrame, PolarsError> {
         ] {
             push(&row.key, "(all)", name, false, &single(value, n), bad);
         }
+        // Runs still improving at the end, of those judged (n)
+        // (docs/FORMULAS.md#still-improving-at-the-end).
+        push(
+            &row.key,
+            "(all)",
+            "still_improving_at_end",
+            false,
+            &single(row.still_improving as f64, row.judged),
+            bad,
+        );
     }
     DataFrame::new_infer_height(vec![
         col("suite", suite),
@@ -735,7 +750,10 @@ pub fn summary_markdown(
          (docs/FORMULAS.md#worst-task-and-balance): per replicate, the smallest per-task \
          gain and the standard deviation of the per-task gains over tasks (population, in \
          percentage points) against the same replicate's `single_task`, then mean ± 95% CI \
-         over replicates. Bold: the best value of the column.\n",
+         over replicates. still improving (docs/FORMULAS.md#still-improving-at-the-end): \
+         of the runs with at least 5 validation evaluations, how many have their best \
+         validation point in their last 20% of evaluations, ⚠ when any has (their numbers \
+         depend on where training stopped). Bold: the best value of the column.\n",
         selection.caption(),
         metrics.describe(),
         DeltaVariant::LibMtl.label(),
