@@ -200,6 +200,19 @@ enum Command {
         /// <out>/tensorboard/<run id>/ (see `run --tensorboard`).
         #[arg(long)]
         tensorboard: bool,
+        /// The charts' width: single (3.3 in), double (6.9 in) or inches (default: the
+        /// study's `figures.width`, else single-column for one panel, double for several).
+        #[arg(long, value_name = "WIDTH")]
+        width: Option<mtlbench_results::charts::style::Width>,
+        /// The PNGs' pixels per inch (default: the study's `figures.dpi`, else 150).
+        #[arg(long)]
+        dpi: Option<u32>,
+        /// Factor on every text size of the charts (default: the study's, else 1).
+        #[arg(long, value_name = "FACTOR")]
+        font_scale: Option<f64>,
+        /// The font family the SVGs name (default: the study's, else DejaVu Sans).
+        #[arg(long, value_name = "FAMILY")]
+        font_family: Option<String>,
     },
     /// Time training steps and sweeps, against the machine's matmul rate.
     Bench {
@@ -312,7 +325,22 @@ fn main() -> ExitCode {
             selection,
             delta_metrics,
             tensorboard,
-        } => commands::report(&out, selection, delta_metrics, tensorboard),
+            width,
+            dpi,
+            font_scale,
+            font_family,
+        } => commands::report(
+            &out,
+            selection,
+            delta_metrics,
+            tensorboard,
+            &mtlbench::study::presentation::FigureFlags {
+                width,
+                dpi,
+                font_scale,
+                font_family,
+            },
+        ),
         Command::Bench {
             steps,
             rounds,

@@ -175,11 +175,14 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
     }
     let selection = study.config.selection;
     let metrics = DeltaMetrics(study.config.delta_metrics.clone());
+    let presentation =
+        crate::study::presentation::presentation(Some(&study.config), &Default::default())?;
     let report = mtlbench_results::report::write_report(
         &out,
         &selection,
         &metrics,
         study.config.published.as_ref(),
+        &presentation,
     )?;
     if o.progress {
         eprintln!(
@@ -393,6 +396,7 @@ pub fn report(
     selection: Option<Selection>,
     delta_metrics: Option<Vec<String>>,
     tensorboard: bool,
+    figures: &crate::study::presentation::FigureFlags,
 ) -> Result<u8, HarnessError> {
     if !out.join(mtlbench_results::store::RUNS_DIR).is_dir() {
         return Err(HarnessError::Output {
@@ -429,9 +433,16 @@ pub fn report(
         .or_else(|| stored.as_ref().map(|c| c.selection))
         .unwrap_or(Selection::Last);
     let published = stored.as_ref().and_then(|c| c.published.clone());
+    let presentation = crate::study::presentation::presentation(stored.as_ref(), figures)?;
     let metrics = DeltaMetrics(delta_metrics.or_else(|| stored.and_then(|c| c.delta_metrics)));
-    for file in
-        mtlbench_results::report::write_report(out, &selection, &metrics, published.as_ref())?.files
+    for file in mtlbench_results::report::write_report(
+        out,
+        &selection,
+        &metrics,
+        published.as_ref(),
+        &presentation,
+    )?
+    .files
     {
         println!("{}", file.display());
     }

@@ -73,6 +73,9 @@ pub struct DeltaRow {
     /// Two-sided p of a paired t test of the Δp difference to the same architecture with
     /// `equal` weighting (NaN for that cell itself and where there is none).
     pub p_vs_equal: f64,
+    /// LibMTL's Δp minus that of the same architecture with `equal` weighting, paired by
+    /// replicate (n = 0 for that cell itself and where there is none).
+    pub vs_equal: Summary,
     /// Mean cost per run (ok runs): wall-clock seconds, optimizer steps, forward and
     /// backward passes (training only; telemetry's are counted apart), parameter and
     /// optimizer-state bytes.
@@ -322,6 +325,7 @@ pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySumma
             mean_rank: f64::NAN,
             p_vs_single_task: t_test_p(&own_dp),
             p_vs_equal: t_test_p(&versus_equal),
+            vs_equal: summarize(&versus_equal),
             wall_time_s: mean_of(&|r| r.wall_time_s),
             steps: mean_of(&|r| r.steps as f64),
             forward_passes: mean_of(&|r| r.forward_passes as f64),
