@@ -225,7 +225,7 @@ pub fn write_report(
     add(
         &mut figures,
         "Inter-task affinity",
-        figures::affinity_figures(&relations, &labels),
+        figures::affinity_figures(&ordinary, &relations, &labels),
     );
     add(
         &mut figures,

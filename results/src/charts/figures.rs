@@ -234,7 +234,11 @@ fn mean_and_band(
 /// over replicates, with its 95% CI band).
 pub fn learning_curves(runs: &[&RunRecord], labels: &Labels) -> Vec<(String, Figure<'static>)> {
     let mut sections: BTreeMap<(String, String), Vec<&RunRecord>> = BTreeMap::new();
-    for run in runs.iter().filter(|r| r.is_ok()) {
+    // Adaptation runs have their own curves (`adaptation_curves`).
+    let trained = runs
+        .iter()
+        .filter(|r| r.is_ok() && r.kind != crate::record::RunKind::Adaptation);
+    for run in trained {
         let k = group_key(run);
         sections.entry((k.suite, k.fraction)).or_default().push(run);
     }
@@ -726,7 +730,11 @@ pub fn magnitude_figures(
 
 /// Per cell with affinity telemetry: TAG's Ẑ/lr beside the planted matrix when the suite
 /// has one.
-pub fn affinity_figures(rels: &[CellRelations], labels: &Labels) -> Vec<(String, Figure<'static>)> {
+pub fn affinity_figures(
+    runs: &[&RunRecord],
+    rels: &[CellRelations],
+    labels: &Labels,
+) -> Vec<(String, Figure<'static>)> {
     let mut out = Vec::new();
     for rel in rels {
         let Some(z) = &rel.affinity_per_lr else {
@@ -765,7 +773,8 @@ pub fn affinity_figures(rels: &[CellRelations], labels: &Labels) -> Vec<(String,
                     "inter-task affinity (red: a step on i lowers j's loss)",
                 ),
                 note: format!(
-                    "mean over the logged steps and replicates{}",
+                    "mean over the logged steps and {}{}",
+                    Labels::n([replicates(runs, &rel.key)]),
                     labels.tuned()
                 ),
                 body: Body::Heatmaps { panels },
@@ -813,7 +822,8 @@ pub fn pairwise_figures(gains: &[PairGain], labels: &Labels) -> Vec<(String, Fig
                 section_stem(&suite, &fraction, "pairwise_transfer"),
                 Figure {
                     title: format!(
-                        "{suite} (fraction {fraction}): pairwise transfer, hard_sharing+equal on pairs vs alone"
+                        "{suite} (fraction {fraction}): pairwise transfer, {} on pairs vs alone",
+                        labels.names.algorithm("hard_sharing+equal")
                     ),
                     note: format!(
                         "mean over {}; selection: {}; not tuned",

@@ -292,11 +292,24 @@ impl Body<'_> {
     }
 }
 
-/// Words of `text` in lines of at most `chars` characters.
+/// Words of `text` in lines of at most `chars` characters; `a = b` and `name: value` stay
+/// on one line.
 pub(crate) fn wrap(text: &str, chars: usize) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut glue = false;
+    for word in text.split(' ') {
+        match words.last_mut() {
+            Some(last) if glue || word == "=" => {
+                last.push(' ');
+                last.push_str(word);
+            }
+            _ => words.push(word.to_string()),
+        }
+        glue = word == "=" || word.ends_with(':');
+    }
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
-    for word in text.split(' ') {
+    for word in &words {
         if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > chars {
             lines.push(std::mem::take(&mut line));
         }
@@ -320,11 +333,11 @@ impl Figure<'_> {
         let head = self.heading_height(width, scale);
         let line = scale.text(TICK_PT) * 1.4;
         let body = match &self.body {
-            Body::Metrics(_) | Body::Pareto(_) => scale.inches(width_in.min(4.6) * 0.72),
+            Body::Metrics(_) | Body::Pareto(_) => scale.inches(width_in.min(4.6) * 0.85),
             Body::Lines { panels, legend } => {
                 let cols = columns(panels.len(), width, scale, legend);
                 let rows = panels.len().div_ceil(cols).max(1) as u32;
-                let panel = scale.inches(2.0).max(scale.text_px(TICK_PT) * 14);
+                let panel = scale.inches(2.3).max(scale.text_px(TICK_PT) * 14);
                 // The legend below the panels (see `legend_below`).
                 rows * panel + legend_below(width, scale, legend).1
             }
@@ -353,7 +366,7 @@ impl Figure<'_> {
     }
 
     fn heading_lines(&self, width: u32, scale: Scale) -> (Vec<String>, Vec<String>) {
-        let chars = |pt: f64| ((width as f64 * 0.94) / (0.6 * scale.text(pt))).max(10.0) as usize;
+        let chars = |pt: f64| ((width as f64 * 0.94) / (0.5 * scale.text(pt))).max(10.0) as usize;
         (
             wrap(&self.title, chars(TITLE_PT)),
             wrap(&self.note, chars(NOTE_PT)),
@@ -361,10 +374,13 @@ impl Figure<'_> {
     }
 }
 
-/// Line panels per row: three at most, fewer where a panel would be narrower than 2 in.
+/// Line panels per row: three at most, fewer where a panel would be narrower than 2 in,
+/// and balanced over the rows (four panels: two rows of two).
 fn columns(panels: usize, width: u32, scale: Scale, _legend: &[String]) -> usize {
     let fit = (width / scale.inches(2.0).max(1)).max(1) as usize;
-    panels.clamp(1, 3).min(fit)
+    let most = panels.clamp(1, 3).min(fit);
+    let rows = panels.div_ceil(most).max(1);
+    panels.div_ceil(rows).max(1)
 }
 
 /// The legend below the plot: (columns, height in pixels) of its grid over `width`.

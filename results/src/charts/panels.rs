@@ -155,6 +155,14 @@ pub fn draw_lines<DB: DrawingBackend>(
             )
         })
         .collect();
+    // On a log axis a band reaching zero or below is cut at a tenth of the smallest value.
+    let floor = panel
+        .series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.1))
+        .filter(|y| *y > 0.0)
+        .fold(f64::INFINITY, f64::min)
+        / 10.0;
     let bands: Vec<(usize, Vec<(f64, f64, f64)>)> = panel
         .bands
         .iter()
@@ -162,8 +170,12 @@ pub fn draw_lines<DB: DrawingBackend>(
             (
                 *k,
                 pts.iter()
+                    .map(|(x, lo, hi)| {
+                        let lo = if panel.log_y { lo.max(floor) } else { *lo };
+                        (*x, lo, *hi)
+                    })
                     .filter(|(x, lo, hi)| keep(*x, *lo) && keep(*x, *hi))
-                    .map(|(x, lo, hi)| (tx(*x), ty(*lo), ty(*hi)))
+                    .map(|(x, lo, hi)| (tx(x), ty(lo), ty(hi)))
                     .collect(),
             )
         })
@@ -181,7 +193,14 @@ pub fn draw_lines<DB: DrawingBackend>(
     );
     let scale = ink.scale;
     let y_labels: Vec<String> = (0..=5)
-        .map(|i| tick_label(y_lo + (y_hi - y_lo) * i as f64 / 5.0, y_lo, y_hi, 5))
+        .map(|i| {
+            let y = y_lo + (y_hi - y_lo) * i as f64 / 5.0;
+            if panel.log_y {
+                format_tick(10f64.powf(y))
+            } else {
+                tick_label(y, y_lo, y_hi, 5)
+            }
+        })
         .collect();
     let y_area = y_labels
         .iter()
@@ -192,14 +211,19 @@ pub fn draw_lines<DB: DrawingBackend>(
     let mut ctx = ChartBuilder::on(area)
         .caption(&panel.title, ink.font(PANEL_PT))
         .margin(scale.text_px(4.0))
-        .x_label_area_size(scale.text_px(TICK_PT) * 2 + scale.text_px(DESC_PT) * 2)
+        .x_label_area_size(scale.text_px(TICK_PT) * 3 / 2 + scale.text_px(DESC_PT) * 3 / 2)
         .y_label_area_size(y_area)
         .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
         .map_err(err)?;
     let (log_x, log_y) = (panel.log_x, panel.log_y);
-    let y_desc = if y_label { panel.y_desc.as_str() } else { "" };
+    let (plot_w, plot_h) = ctx.plotting_area().dim_in_pixel();
+    let y_desc = if y_label {
+        fit_desc(&panel.y_desc, plot_h, ink)
+    } else {
+        String::new()
+    };
     ctx.configure_mesh()
-        .x_desc(panel.x_desc.as_str())
+        .x_desc(fit_desc(&panel.x_desc, plot_w, ink))
         .y_desc(y_desc)
         .x_labels(5)
         .y_labels(5)
@@ -236,7 +260,7 @@ pub fn draw_lines<DB: DrawingBackend>(
             .map(|(x, _, hi)| (*x, *hi))
             .chain(band.iter().rev().map(|(x, lo, _)| (*x, *lo)))
             .collect();
-        ctx.draw_series(std::iter::once(Polygon::new(outline, color(*k).mix(0.18))))
+        ctx.draw_series(std::iter::once(Polygon::new(outline, color(*k).mix(0.15))))
             .map_err(err)?;
     }
     for (k, pts) in &series {
@@ -250,6 +274,37 @@ pub fn draw_lines<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+/// An axis name that fits `room` pixels at `DESC_PT`: as given, else without `final `,
+/// else with its direction as an arrow (`(↓ better)`, then `↓`), else cut with an
+/// ellipsis.
+pub fn fit_desc(desc: &str, room: u32, ink: Ink) -> String {
+    let fits = |d: &str| ink.scale.text_width(d, DESC_PT) <= room;
+    if fits(desc) {
+        return desc.to_string();
+    }
+    let short = desc.replacen("final ", "", 1);
+    if fits(&short) {
+        return short;
+    }
+    let arrows = short
+        .replace("(lower is better", "(↓ better")
+        .replace("(higher is better", "(↑ better");
+    if fits(&arrows) {
+        return arrows;
+    }
+    let arrows = short
+        .replace(" (lower is better)", " ↓")
+        .replace(" (higher is better)", " ↑");
+    if fits(&arrows) {
+        return arrows;
+    }
+    let mut cut: String = arrows.chars().collect();
+    while !cut.is_empty() && !fits(&format!("{cut}…")) {
+        cut.pop();
+    }
+    format!("{cut}…")
 }
 
 /// One legend entry: its label, colour and marker shape (see `marker_shape`).
@@ -364,7 +419,7 @@ pub fn draw_heatmap<DB: DrawingBackend>(
     let mut ctx = ChartBuilder::on(&plot)
         .caption(&panel.title, ink.font(PANEL_PT))
         .margin(scale.text_px(4.0))
-        .x_label_area_size(scale.text_px(TICK_PT) * 2 + scale.text_px(DESC_PT) * 2)
+        .x_label_area_size(scale.text_px(TICK_PT) * 3 / 2 + scale.text_px(DESC_PT) * 3 / 2)
         .y_label_area_size(
             panel
                 .rows
@@ -382,7 +437,15 @@ pub fn draw_heatmap<DB: DrawingBackend>(
         .map_err(err)?;
     let (cols, rows) = (panel.cols.clone(), panel.rows.clone());
     // Label each cell centre; with many columns, about ten labels.
-    let col_step = (n_cols / 10).max(1);
+    // As many labels as fit side by side (two character widths apart).
+    let label_w = panel
+        .cols
+        .iter()
+        .map(|c| scale.text_width(c, TICK_PT) + scale.text_px(TICK_PT))
+        .max()
+        .unwrap_or(1) as usize;
+    let fit = (ctx.plotting_area().dim_in_pixel().0 as usize / label_w.max(1)).max(1);
+    let col_step = n_cols.div_ceil(fit).max(1);
     ctx.configure_mesh()
         .disable_mesh()
         .x_labels(n_cols.clamp(1, 40))

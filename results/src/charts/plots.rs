@@ -55,11 +55,12 @@ pub(crate) fn draw_metrics<DB: DrawingBackend>(
     let s = ink.scale;
     let mut ctx = ChartBuilder::on(area)
         .margin(s.text_px(4.0))
-        .x_label_area_size(s.text_px(TICK_PT) * 2 + s.text_px(DESC_PT) * 2)
+        .x_label_area_size(s.text_px(TICK_PT) * 3 / 2 + s.text_px(DESC_PT) * 3 / 2)
         .y_label_area_size(y_area(ink, ticks.into_iter(), true))
         .build_cartesian_2d(-0.5f64..(n_tasks as f64 - 0.5), lo..hi)
         .map_err(err)?;
     let tasks = chart.tasks.clone();
+    let plot_h = ctx.plotting_area().dim_in_pixel().1;
     ctx.configure_mesh()
         .disable_x_mesh()
         .x_labels(n_tasks.max(1))
@@ -74,7 +75,11 @@ pub(crate) fn draw_metrics<DB: DrawingBackend>(
         })
         .y_label_formatter(&|y| tick_label(*y, lo, hi, 5))
         .x_desc("task")
-        .y_desc(format!("{} ({direction})", chart.metric))
+        .y_desc(panels::fit_desc(
+            &format!("{} ({direction})", chart.metric),
+            plot_h,
+            ink,
+        ))
         .label_style(ink.font(TICK_PT))
         .axis_desc_style(ink.font(DESC_PT))
         .draw()
@@ -171,11 +176,12 @@ pub(crate) fn draw_bars<DB: DrawingBackend>(
     let mut ctx = ChartBuilder::on(area)
         .caption(&panel.title, ink.font(PANEL_PT))
         .margin(s.text_px(4.0))
-        .x_label_area_size(s.text_px(TICK_PT) * 2 + s.text_px(DESC_PT) * 2)
+        .x_label_area_size(s.text_px(TICK_PT) * 3 / 2 + s.text_px(DESC_PT) * 3 / 2)
         .y_label_area_size(y_size)
         .build_cartesian_2d(lo..hi, -0.5f64..(n as f64 - 0.5))
         .map_err(err)?;
     let row_names = panel.row_names;
+    let plot_w = ctx.plotting_area().dim_in_pixel().0;
     ctx.configure_mesh()
         .disable_y_mesh()
         .y_labels(n.max(1))
@@ -187,7 +193,7 @@ pub(crate) fn draw_bars<DB: DrawingBackend>(
                 String::new()
             }
         })
-        .x_desc(panel.x_desc.as_str())
+        .x_desc(panels::fit_desc(&panel.x_desc, plot_w, ink))
         .x_labels(5)
         .x_label_formatter(&|x| tick_label(*x, lo, hi, 5))
         .label_style(ink.font(TICK_PT))
@@ -341,13 +347,14 @@ pub(crate) fn draw_pareto<DB: DrawingBackend>(
     let ticks = (0..=5).map(|i| tick_label(y_lo + (y_hi - y_lo) * i as f64 / 5.0, y_lo, y_hi, 5));
     let mut ctx = ChartBuilder::on(area)
         .margin(s.text_px(4.0))
-        .x_label_area_size(s.text_px(TICK_PT) * 2 + s.text_px(DESC_PT) * 2)
+        .x_label_area_size(s.text_px(TICK_PT) * 3 / 2 + s.text_px(DESC_PT) * 3 / 2)
         .y_label_area_size(y_area(ink, ticks, true))
         .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
         .map_err(err)?;
+    let (plot_w, plot_h) = ctx.plotting_area().dim_in_pixel();
     ctx.configure_mesh()
-        .x_desc(p.x_desc.as_str())
-        .y_desc(p.y_desc.as_str())
+        .x_desc(panels::fit_desc(&p.x_desc, plot_w, ink))
+        .y_desc(panels::fit_desc(&p.y_desc, plot_h, ink))
         .x_labels(5)
         .y_labels(5)
         .x_label_formatter(&|x| tick_label(*x, x_lo, x_hi, 5))

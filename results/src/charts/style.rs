@@ -151,9 +151,10 @@ pub struct Scale {
 }
 
 impl Scale {
-    /// Pixels of a text of `pt` points (times the font scale).
+    /// The plotters font size of a text whose em is `pt` points (times the font scale):
+    /// plotters' size is 1.24 em (its SVG backend writes `font-size` as size / 1.24).
     pub fn text(&self, pt: f64) -> f64 {
-        pt * self.font_scale * self.dpi / 72.0
+        pt * self.font_scale * self.dpi / 72.0 * 1.24
     }
 
     /// Pixels of a length of `pt` points that follows the text (label areas, legend rows).
@@ -172,9 +173,9 @@ impl Scale {
     }
 
     /// The estimated width in pixels of `s` set at `pt` points (DejaVu Sans averages
-    /// 0.6 em per character).
+    /// about 0.6 em per character).
     pub fn text_width(&self, s: &str, pt: f64) -> u32 {
-        (s.chars().count() as f64 * 0.6 * self.text(pt)).ceil() as u32
+        (s.chars().count() as f64 * 0.5 * self.text(pt)).ceil() as u32
     }
 }
 
@@ -224,13 +225,13 @@ pub fn with_dpi(png: &[u8], dpi: u32) -> Vec<u8> {
     out
 }
 
-/// `svg` with its size in inches (`width="3.3in"`) over its pixel grid (`viewBox`), so
-/// that it prints at the figure's width.
+/// `svg` with its size in inches (`width="3.3in"`) over its pixel grid (the `viewBox`
+/// plotters writes), so that it prints at the figure's width.
 pub fn with_inches(svg: &str, size: (u32, u32), dpi: u32) -> String {
     let (w, h) = size;
     let pixels = format!("width=\"{w}\" height=\"{h}\"");
     let inches = format!(
-        "width=\"{:.3}in\" height=\"{:.3}in\" viewBox=\"0 0 {w} {h}\"",
+        "width=\"{:.3}in\" height=\"{:.3}in\"",
         w as f64 / dpi as f64,
         h as f64 / dpi as f64
     );
@@ -261,7 +262,7 @@ mod tests {
         let style: FigureStyle =
             serde_json::from_str(r#"{"width": "single", "dpi": 300}"#).unwrap();
         assert_eq!(style.width_for(3), 3.3);
-        assert_eq!(style.scale().text(7.0), 7.0 * 300.0 / 72.0);
+        assert_eq!(style.scale().text(7.0), 7.0 * 300.0 / 72.0 * 1.24);
         assert!(serde_json::from_str::<FigureStyle>(r#"{"colour": 1}"#).is_err());
     }
 }
