@@ -214,6 +214,19 @@ enum Command {
         /// <out>/tensorboard/<run id>/ (see `run --tensorboard`).
         #[arg(long)]
         tensorboard: bool,
+        /// The charts' width: single (3.3 in), double (6.9 in) or inches (default: the
+        /// study's `figures.width`, else single-column for one panel, double for several).
+        #[arg(long, value_name = "WIDTH")]
+        width: Option<mtlbench_results::charts::style::Width>,
+        /// The PNGs' pixels per inch (default: the study's `figures.dpi`, else 150).
+        #[arg(long)]
+        dpi: Option<u32>,
+        /// Factor on every text size of the charts (default: the study's, else 1).
+        #[arg(long, value_name = "FACTOR")]
+        font_scale: Option<f64>,
+        /// The font family the SVGs name (default: the study's, else DejaVu Sans).
+        #[arg(long, value_name = "FAMILY")]
+        font_family: Option<String>,
     },
     /// Time training steps and sweeps, against the machine's matmul rate.
     Bench {
@@ -329,20 +342,41 @@ fn main() -> ExitCode {
             selection,
             delta_metrics,
             tensorboard,
-        } => match (combine, dirs.as_slice()) {
-            (Some(_), _) if columns.is_some() || tensorboard => {
-                Err(mtlbench::error::HarnessError::Config {
-                    file: "--combine".into(),
-                    message: "--columns and --tensorboard apply to one directory's report, not to --combine".into(),
-                })
+            width,
+            dpi,
+            font_scale,
+            font_family,
+        } => {
+            let figures = mtlbench::study::presentation::FigureFlags {
+                width,
+                dpi,
+                font_scale,
+                font_family,
+            };
+            match (combine, dirs.as_slice()) {
+                (Some(_), _) if columns.is_some() || tensorboard => {
+                    Err(mtlbench::error::HarnessError::Config {
+                        file: "--combine".into(),
+                        message: "--columns and --tensorboard apply to one directory's report, not to --combine".into(),
+                    })
+                }
+                (Some(into), _) => {
+                    mtlbench::cli::combine::combine(&dirs, &into, selection, delta_metrics)
+                }
+                (None, [out]) => commands::report(
+                    out,
+                    selection,
+                    delta_metrics,
+                    tensorboard,
+                    columns,
+                    &figures,
+                ),
+                (None, _) => Err(mtlbench::error::HarnessError::Config {
+                    file: "report".into(),
+                    message: "several directories are combined with --combine OUT; report one directory otherwise".into(),
+                }),
             }
-            (Some(into), _) => mtlbench::cli::combine::combine(&dirs, &into, selection, delta_metrics),
-            (None, [out]) => commands::report(out, selection, delta_metrics, tensorboard, columns),
-            (None, _) => Err(mtlbench::error::HarnessError::Config {
-                file: "report".into(),
-                message: "several directories are combined with --combine OUT; report one directory otherwise".into(),
-            }),
-        },
+        }
         Command::Bench {
             steps,
             rounds,

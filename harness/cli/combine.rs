@@ -78,7 +78,8 @@ pub fn combine(
         message: e.to_string(),
     })?;
     let title = studies.join(" + ");
-    for file in write_ranking(into, &into.join("charts"), &title, &ranking)? {
+    let presentation = mtlbench_results::charts::Presentation::default();
+    for file in write_ranking(into, &into.join("charts"), &title, &ranking, &presentation)? {
         println!("{}", file.display());
     }
     Ok(0)

@@ -191,11 +191,14 @@ pub fn run(input: StudyInput, o: RunOptions) -> Result<u8, HarnessError> {
     }
     let selection = study.config.selection;
     let metrics = DeltaMetrics(study.config.delta_metrics.clone());
+    let presentation =
+        crate::study::presentation::presentation(Some(&study.config), &Default::default())?;
     let report = mtlbench_results::report::write_report(
         &out,
         &selection,
         &metrics,
         study.config.published.as_ref(),
+        &presentation,
     )?;
     if o.summary {
         eprintln!(
@@ -421,6 +424,7 @@ pub fn report(
     delta_metrics: Option<Vec<String>>,
     tensorboard: bool,
     columns: Option<Vec<String>>,
+    figures: &crate::study::presentation::FigureFlags,
 ) -> Result<u8, HarnessError> {
     let columns = columns.unwrap_or_else(|| {
         mtlbench_results::main_table::DEFAULT_PAPER_COLUMNS
@@ -482,12 +486,14 @@ pub fn report(
     if let Some(config) = &stored {
         warn_at_chance(config, out, &selection)?;
     }
+    let presentation = crate::study::presentation::presentation(stored.as_ref(), figures)?;
     let metrics = DeltaMetrics(delta_metrics.or_else(|| stored.and_then(|c| c.delta_metrics)));
     for file in mtlbench_results::report::write_report_with(
         out,
         &selection,
         &metrics,
         published.as_ref(),
+        &presentation,
         &columns,
     )?
     .files

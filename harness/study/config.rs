@@ -67,6 +67,14 @@ pub struct StudyConfig {
     /// `mtlbench run --tensorboard` does).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tensorboard: bool,
+    /// The charts' print size: `width` (`single`, `double` or inches), `dpi`,
+    /// `font_scale`, `font_family` (see `mtlbench_results::charts::style`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<mtlbench_results::charts::style::FigureStyle>,
+    /// Names the charts show, by stored name: an algorithm (`hard_sharing+pcgrad`), a
+    /// weighting or architecture kind (`pcgrad`), a task or a metric.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub display_names: std::collections::BTreeMap<String, String>,
 }
 
 fn default_replicates() -> usize {

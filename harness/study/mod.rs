@@ -8,6 +8,7 @@ pub mod config;
 pub mod guards;
 pub mod memory;
 pub mod plan;
+pub mod presentation;
 pub mod presets;
 pub mod run_spec;
 pub mod scalarization;

@@ -38,6 +38,7 @@ fn check_settings(study: &LoadedStudy) -> Result<(), HarnessError> {
         p.validate()
             .map_err(|(key, message)| study.error_at(&format!("published.{key}"), message))?;
     }
+    crate::study::presentation::check(study)?;
     if let Some(tune) = &c.tune {
         tune.validate(c.training.lr.0.len())
             .map_err(|(key, message)| study.error_at(&key, message))?;

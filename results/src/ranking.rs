@@ -231,6 +231,7 @@ pub fn write_ranking(
     charts: &Path,
     title: &str,
     r: &Ranking,
+    presentation: &crate::charts::Presentation,
 ) -> Result<Vec<PathBuf>, ResultsError> {
     let mut written = Vec::new();
     for (name, text) in [
@@ -246,15 +247,21 @@ pub fn write_ranking(
             "{title}: mean rank by Δp over {} blocks (Nemenyi CD, α = 0.05)",
             r.blocks.len()
         ),
-        algorithms: r
-            .algorithms
-            .iter()
-            .cloned()
+        // The diagram names the algorithms as the charts do (ranking.md as stored).
+        algorithms: presentation
+            .names
+            .algorithms(&r.algorithms)
+            .into_iter()
             .zip(r.friedman.mean_ranks.iter().cloned())
             .collect(),
         cd: r.friedman.cd,
     };
-    written.extend(write_cd_diagram(charts, CD_STEM, &diagram)?);
+    written.extend(write_cd_diagram(
+        charts,
+        CD_STEM,
+        &diagram,
+        &presentation.style,
+    )?);
     Ok(written)
 }
 

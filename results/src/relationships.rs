@@ -373,7 +373,13 @@ mod tests {
         let md = relationships_markdown("s", &rels, &[]);
         assert!(md.contains("| mean ‖gᵢ‖ | 3.000 | 1.500 |"), "{md}");
         assert!(md.contains("Mean norm ratio max ‖gᵢ‖ / min ‖gᵢ‖: 2.667"));
-        let figures = crate::charts::figures::magnitude_figures(&refs, &rels);
+        let names = crate::charts::names::DisplayNames::default();
+        let labels = crate::charts::Labels {
+            names: &names,
+            selection: &crate::selection::Selection::Last,
+            tuning_budget: None,
+        };
+        let figures = crate::charts::figures::magnitude_figures(&refs, &rels, &labels);
         assert_eq!(figures.len(), 1);
         assert!(figures[0].0.ends_with("_grad_norms"));
 
@@ -393,6 +399,6 @@ mod tests {
         );
         assert!(rels[0].cosine.is_some());
         assert!(!relationships_markdown("s", &rels, &[]).contains("mean ‖gᵢ‖ |"));
-        assert!(crate::charts::figures::magnitude_figures(&refs, &rels).is_empty());
+        assert!(crate::charts::figures::magnitude_figures(&refs, &rels, &labels).is_empty());
     }
 }

@@ -32,15 +32,17 @@ fn write_parquet_and_csv(
 /// `ranking.{md,csv}` with `charts/critical_difference.*` (two or more suites),
 /// `charts/*.{svg,png}` and `index.md` under `out`, the test metrics of every run taken
 /// under `selection`, the transfer measures over the metrics `metrics` takes; with
-/// `published`, `published.md` sets a paper's numbers beside ours.
+/// `published`, `published.md` sets a paper's numbers beside ours. The charts are sized,
+/// named and captioned by `presentation`.
 pub fn write_report(
     out: &Path,
     selection: &Selection,
     metrics: &DeltaMetrics,
     published: Option<&crate::published::Published>,
+    presentation: &charts::Presentation,
 ) -> Result<Report, ResultsError> {
     let columns = crate::main_table::DEFAULT_PAPER_COLUMNS.map(String::from);
-    write_report_with(out, selection, metrics, published, &columns)
+    write_report_with(out, selection, metrics, published, presentation, &columns)
 }
 
 /// `write_report` with the paper table's (`summary.tex`) columns named by `columns`
@@ -50,6 +52,7 @@ pub fn write_report_with(
     selection: &Selection,
     metrics: &DeltaMetrics,
     published: Option<&crate::published::Published>,
+    presentation: &charts::Presentation,
     columns: &[String],
 ) -> Result<Report, ResultsError> {
     let mut runs = read_runs(&runs_dir(out))?;
@@ -159,9 +162,10 @@ pub fn write_report_with(
     let frame = tables::summary_frame(&summary).map_err(|e| table_error(out, e))?;
     written.extend(write_parquet_and_csv(frame, out, "summary")?);
     let path = out.join("summary.md");
+    let md = tables::summary_markdown(&study, &summary, selection, metrics);
     crate::store::write_atomic(
         &path,
-        tables::summary_markdown(&study, &summary, selection, metrics).as_bytes(),
+        what_is_shown(md, &summary, selection, presentation.tuning_budget).as_bytes(),
     )?;
     written.push(path);
     let path = out.join("findings.md");
@@ -194,72 +198,79 @@ pub fn write_report_with(
     ) {
         figures.extend(list.into_iter().map(|(stem, f)| (kind, stem, f)));
     }
+    let labels = charts::Labels {
+        names: &presentation.names,
+        selection,
+        tuning_budget: presentation.tuning_budget,
+    };
     add(
         &mut figures,
         "Transfer (Δm) per method",
-        figures::delta_bars(&summary),
+        figures::delta_bars(&summary, &labels),
     );
     add(
         &mut figures,
         "Worst task and balance per method",
-        figures::balance_bars(&summary),
+        figures::balance_bars(&summary, &labels),
     );
     add(
         &mut figures,
-        "Final test metric per task",
-        charts::task_charts(&summary)
-            .into_iter()
-            .map(|(stem, c)| (stem, Figure::Metrics(c)))
-            .collect(),
+        "Test metric per task",
+        charts::task_charts(&summary, &labels),
     );
     add(
         &mut figures,
         "Pareto plane (two tasks; with the scalarization front when the study has one)",
-        figures::pareto(&summary, &fronts),
+        figures::pareto(&summary, &fronts, &labels),
     );
     add(
         &mut figures,
         "Learning curves",
-        figures::learning_curves(&ordinary),
+        figures::learning_curves(&ordinary, &labels),
     );
     add(
         &mut figures,
         "Data efficiency",
-        figures::efficiency_curves(&summary),
+        figures::efficiency_curves(&summary, &labels),
     );
     add(
         &mut figures,
         "Gradient conflict",
-        figures::conflict_figures(&ordinary, &relations),
+        figures::conflict_figures(&ordinary, &relations, &labels),
     );
     add(
         &mut figures,
         "Gradient magnitudes",
-        figures::magnitude_figures(&ordinary, &relations),
+        figures::magnitude_figures(&ordinary, &relations, &labels),
     );
     add(
         &mut figures,
         "Inter-task affinity",
-        figures::affinity_figures(&relations),
+        figures::affinity_figures(&ordinary, &relations, &labels),
     );
     add(
         &mut figures,
         "Pairwise transfer",
-        figures::pairwise_figures(&gains),
+        figures::pairwise_figures(&gains, &labels),
     );
     add(
         &mut figures,
         "Task-weight trajectories",
-        figures::weight_figures(&ordinary),
+        figures::weight_figures(&ordinary, &labels),
     );
     add(
         &mut figures,
         "Meta-test adaptation",
-        figures::adaptation_curves(&adapted),
+        figures::adaptation_curves(&adapted, &labels),
     );
     let mut charts_written: Vec<(&str, String)> = Vec::new();
     for (kind, stem, figure) in &figures {
-        written.extend(charts::write_figure(&chart_dir, stem, figure)?);
+        written.extend(charts::write_figure(
+            &chart_dir,
+            stem,
+            figure,
+            &presentation.style,
+        )?);
         charts_written.push((kind, stem.clone()));
     }
     // A study of several suites: the algorithms ranked over them (Friedman, Nemenyi).
@@ -267,7 +278,11 @@ pub fn write_report_with(
     if blocks.len() >= 2 {
         if let Ok(ranking) = crate::ranking::rank(&blocks) {
             written.extend(crate::ranking::write_ranking(
-                out, &chart_dir, &study, &ranking,
+                out,
+                &chart_dir,
+                &study,
+                &ranking,
+                presentation,
             )?);
             charts_written.push((
                 "Critical difference over the suites (Friedman, Nemenyi)",
@@ -309,6 +324,28 @@ pub fn write_report_with(
 pub struct Report {
     pub files: Vec<PathBuf>,
     pub summary: crate::summary::StudySummary,
+}
+
+/// `summary.md` with a sentence after its title that says what its numbers are: the
+/// replicates, the selection rule and, for a tuned study, the tuning budget (`tune.md`).
+fn what_is_shown(
+    md: String,
+    summary: &crate::summary::StudySummary,
+    selection: &Selection,
+    tuning_budget: Option<usize>,
+) -> String {
+    let n = charts::Labels::n(summary.metrics.iter().map(|r| r.stats.n));
+    let tuned = match tuning_budget {
+        Some(b) => format!(
+            " Every algorithm's configuration is tuned on validation, {b} configurations per algorithm ([tune.md](tune.md))."
+        ),
+        None => String::new(),
+    };
+    let sentence = format!("Shown: {n} per row, selection {selection}.{tuned}");
+    match md.split_once("\n\n") {
+        Some((title, rest)) => format!("{title}\n\n{sentence}\n\n{rest}"),
+        None => format!("{md}\n\n{sentence}\n"),
+    }
 }
 
 /// `md` with, when `tuned`, a sentence after its title: the study's `what` runs were not
@@ -378,7 +415,7 @@ fn index_markdown(
         let selected = [
             "Transfer (Δm) per method",
             "Worst task and balance per method",
-            "Final test metric per task",
+            "Test metric per task",
             "Pareto plane (two tasks; with the scalarization front when the study has one)",
             "Data efficiency",
             "Pairwise transfer",

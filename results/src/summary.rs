@@ -327,9 +327,8 @@ pub fn summarize_study(runs: &[RunRecord], metrics: &DeltaMetrics) -> StudySumma
                 ok.iter().map(|r| f(r)).sum::<f64>() / ok.len() as f64
             }
         };
-        let (still_improving, judged) = crate::convergence::count(
-            &ok.iter().map(|r| **r).collect::<Vec<&RunRecord>>(),
-        );
+        let (still_improving, judged) =
+            crate::convergence::count(&ok.iter().map(|r| **r).collect::<Vec<&RunRecord>>());
         out.deltas.push(DeltaRow {
             key: key.clone(),
             variants: variants.iter().map(|v| summarize(v)).collect(),

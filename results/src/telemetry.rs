@@ -121,12 +121,15 @@ pub fn pair_matrix(
 }
 
 /// A series over training steps: its label (a task pair "a–b", or a task) and the mean
-/// over replicates at each logged step.
+/// over replicates at each logged step, with the half-width of its 95% CI (NaN with one
+/// replicate).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trajectory {
     pub key: GroupKey,
     pub label: String,
     pub points: Vec<(usize, f64)>,
+    /// The 95% CI half-width at each of `points` (Student t over the replicates).
+    pub ci95: Vec<f64>,
 }
 
 /// Mean-over-replicates trajectories of `(step, series label, value)` triples drawn from
@@ -135,7 +138,7 @@ fn trajectories<F>(runs: &[&RunRecord], extract: F) -> Vec<Trajectory>
 where
     F: Fn(&RunRecord) -> Vec<(usize, String, f64)>,
 {
-    let mut acc: BTreeMap<(GroupKey, String), BTreeMap<usize, (f64, usize)>> = BTreeMap::new();
+    let mut acc: BTreeMap<(GroupKey, String), BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
     let mut order: Vec<(GroupKey, String)> = Vec::new();
     for run in runs.iter().filter(|r| r.is_ok()) {
         let key = group_key(run);
@@ -144,22 +147,31 @@ where
             if !acc.contains_key(&series) {
                 order.push(series.clone());
             }
-            let e = acc.entry(series).or_default().entry(step).or_default();
-            e.0 += value;
-            e.1 += 1;
+            acc.entry(series)
+                .or_default()
+                .entry(step)
+                .or_default()
+                .push(value);
         }
     }
     order
         .into_iter()
         .map(|series| {
-            let points = acc[&series]
+            let steps = &acc[&series];
+            // The mean as a running sum over the replicates in order, divided by n.
+            let points = steps
                 .iter()
-                .map(|(step, (sum, n))| (*step, sum / *n as f64))
+                .map(|(step, v)| (*step, v.iter().fold(0.0, |a, x| a + x) / v.len() as f64))
+                .collect();
+            let ci95 = steps
+                .values()
+                .map(|v| crate::stats::summarize(v).ci95)
                 .collect();
             Trajectory {
                 key: series.0,
                 label: series.1,
                 points,
+                ci95,
             }
         })
         .collect()

@@ -95,7 +95,10 @@ impl MissingLabels {
                 if t >= tasks {
                     return Err(TasksError::invalid(
                         &format!("missing_labels.tasks[{i}]"),
-                        format!("task {t} does not exist: the suite has {tasks} tasks (0 to {})", tasks.saturating_sub(1)),
+                        format!(
+                            "task {t} does not exist: the suite has {tasks} tasks (0 to {})",
+                            tasks.saturating_sub(1)
+                        ),
                     ));
                 }
                 if list[..i].contains(&t) {
@@ -129,7 +132,11 @@ impl MissingLabels {
             }
             let label = t.to_string();
             task.present = Some(Presence {
-                train: self.draw(suite.x.train.rows, seed, &["missing-labels", "train", &label]),
+                train: self.draw(
+                    suite.x.train.rows,
+                    seed,
+                    &["missing-labels", "train", &label],
+                ),
                 val: self.draw(suite.x.val.rows, seed, &["missing-labels", "val", &label]),
             });
         }
@@ -254,15 +261,40 @@ mod tests {
     fn bad_keys_are_refused_with_their_path() {
         let splits = [("train", 100), ("val", 10), ("test", 10)];
         let err = |k: MissingLabels| k.validate(2, &splits).unwrap_err().key().to_string();
-        assert_eq!(err(key(1.0, MissingPattern::Random, None)), "missing_labels.fraction");
-        assert_eq!(err(key(-0.1, MissingPattern::Random, None)), "missing_labels.fraction");
-        assert_eq!(err(key(f64::NAN, MissingPattern::Random, None)), "missing_labels.fraction");
-        assert_eq!(err(key(0.3, MissingPattern::Random, Some(vec![0, 2]))), "missing_labels.tasks[1]");
-        assert_eq!(err(key(0.3, MissingPattern::Random, Some(vec![1, 1]))), "missing_labels.tasks[1]");
-        assert_eq!(err(key(0.3, MissingPattern::Random, Some(vec![]))), "missing_labels.tasks");
+        assert_eq!(
+            err(key(1.0, MissingPattern::Random, None)),
+            "missing_labels.fraction"
+        );
+        assert_eq!(
+            err(key(-0.1, MissingPattern::Random, None)),
+            "missing_labels.fraction"
+        );
+        assert_eq!(
+            err(key(f64::NAN, MissingPattern::Random, None)),
+            "missing_labels.fraction"
+        );
+        assert_eq!(
+            err(key(0.3, MissingPattern::Random, Some(vec![0, 2]))),
+            "missing_labels.tasks[1]"
+        );
+        assert_eq!(
+            err(key(0.3, MissingPattern::Random, Some(vec![1, 1]))),
+            "missing_labels.tasks[1]"
+        );
+        assert_eq!(
+            err(key(0.3, MissingPattern::Random, Some(vec![]))),
+            "missing_labels.tasks"
+        );
         // 0.96 of 10 validation rows rounds to all 10.
-        assert_eq!(err(key(0.96, MissingPattern::Random, None)), "missing_labels.fraction");
-        assert!(key(0.94, MissingPattern::Block, Some(vec![1])).validate(2, &splits).is_ok());
-        assert!(key(0.0, MissingPattern::Random, None).validate(2, &splits).is_ok());
+        assert_eq!(
+            err(key(0.96, MissingPattern::Random, None)),
+            "missing_labels.fraction"
+        );
+        assert!(key(0.94, MissingPattern::Block, Some(vec![1]))
+            .validate(2, &splits)
+            .is_ok());
+        assert!(key(0.0, MissingPattern::Random, None)
+            .validate(2, &splits)
+            .is_ok());
     }
 }

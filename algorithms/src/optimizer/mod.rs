@@ -195,6 +195,16 @@ impl<D: Device<f32>> Optimizer<D> {
         }
     }
 
+    /// The learning rate of the next updates.
+    pub fn lr(&self) -> f64 {
+        f64::from(self.lr)
+    }
+
+    /// Sets the learning rate of the next updates (a schedule's); the moments stay.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.lr = lr as f32;
+    }
+
     /// Bytes of optimizer state.
     pub fn state_bytes(&self) -> usize {
         let count: usize = match &self.state {
@@ -460,6 +470,9 @@ mod host_tests {
         // Second step of coordinate 1: m = 0.9·0.1 − 0.4 = −0.31 → m̂ = −0.31/0.19.
         let m = (0.9 * 0.1 + 0.1 * -4.0) / (1.0 - 0.81);
         let v = (0.999 * 0.001 + 0.001 * 16.0) / (1.0 - 0.999f64.powi(2));
-        assert!((p[1] - (after_one - 0.01 * m / (v.sqrt() + 1e-8))).abs() < 1e-12, "{p:?}");
+        assert!(
+            (p[1] - (after_one - 0.01 * m / (v.sqrt() + 1e-8))).abs() < 1e-12,
+            "{p:?}"
+        );
     }
 }

@@ -44,6 +44,11 @@ macro_rules! training_settings {
                 /// Record the task weights the method applied every this many steps (0:
                 /// never).
                 weights_every: usize,
+                /// Step decay of the learning rate: × `factor` every `every` epochs
+                /// (absent: constant). Left out of the canonical form when absent, so the
+                /// ids of runs without it do not move.
+                #[serde(skip_serializing_if = "Option::is_none")]
+                lr_decay: Option<$crate::train::LrDecay>,
             }
         }
     };
@@ -83,6 +88,20 @@ impl TrainConfig {
             conflict_per_layer: false,
             affinity_every: 0,
             weights_every: 0,
+            lr_decay: None,
+        }
+    }
+
+    /// The learning rate of epoch `epoch` (1-based): `lr · factor^⌊epoch / every⌋` with
+    /// `lr_decay`, else `lr` (docs/FORMULAS.md#learning-rate-decay). With every = 10 the
+    /// 10th epoch is the first at `lr · factor`, as Sener & Koltun's training script does.
+    pub fn lr_at(&self, epoch: usize) -> f64 {
+        match self.lr_decay {
+            Some(LrDecay { every, factor }) => {
+                let k = epoch / every.max(1);
+                self.lr * factor.powi(k.min(i32::MAX as usize) as i32)
+            }
+            None => self.lr,
         }
     }
 
@@ -118,8 +137,33 @@ impl TrainConfig {
                 "needs `conflict_every` (the steps at which conflict is measured; 0 = never)",
             ));
         }
+        if let Some(d) = &self.lr_decay {
+            if d.every == 0 {
+                return Err(AlgorithmsError::invalid(
+                    "lr_decay.every",
+                    "must be at least 1 (epochs)",
+                ));
+            }
+            if !(d.factor > 0.0 && d.factor <= 1.0) {
+                return Err(AlgorithmsError::invalid(
+                    "lr_decay.factor",
+                    "must be in (0, 1]",
+                ));
+            }
+        }
         self.optimizer.validate()
     }
+}
+
+/// A step decay of the learning rate: `training.lr_decay: {every: 10, factor: 0.85}`
+/// multiplies it by 0.85 every 10 epochs (docs/FORMULAS.md#learning-rate-decay).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LrDecay {
+    /// Epochs between two decays.
+    pub every: usize,
+    /// The factor on the learning rate at each decay, in (0, 1].
+    pub factor: f64,
 }
 
 #[cfg(test)]
@@ -170,5 +214,90 @@ mod tests {
             );
             assert_eq!(training.evaluations(), expected.len());
         }
+    }
+
+    /// The schedule's golden values (every 10 epochs × 0.85, as MGDA-UB's training script:
+    /// the 10th epoch is the first decayed one), and no schedule: the constant rate.
+    #[test]
+    fn lr_at_decays_every_k_epochs_from_the_kth() {
+        use super::{LrDecay, TrainConfig};
+        let mut cfg = TrainConfig::adam(100, 256, 0.01);
+        assert!((1..=100).all(|e| cfg.lr_at(e) == 0.01));
+        cfg.lr_decay = Some(LrDecay {
+            every: 10,
+            factor: 0.85,
+        });
+        for (epoch, lr) in [
+            (1, 0.01),
+            (9, 0.01),
+            (10, 0.0085),
+            (19, 0.0085),
+            (20, 0.007225),
+            (99, 0.0023161694628320312),
+            (100, 0.0019687440434072266),
+        ] {
+            let got = cfg.lr_at(epoch);
+            assert!((got - lr).abs() <= 1e-15, "epoch {epoch}: {got} ≠ {lr}");
+        }
+        cfg.validate().unwrap();
+        for (every, factor) in [(0, 0.5), (2, 0.0), (2, 1.5), (2, f64::NAN)] {
+            cfg.lr_decay = Some(LrDecay { every, factor });
+            assert!(cfg.validate().is_err(), "every {every}, factor {factor}");
+        }
+        // Absent, the key is left out of the canonical form: run ids do not move.
+        cfg.lr_decay = None;
+        let json = serde_json::to_string(&cfg).unwrap();
+        assert!(!json.contains("lr_decay"), "{json}");
+    }
+
+    /// Training follows the schedule: with a decay every 2 epochs the first epoch trains
+    /// as without it and the second does not; a factor of 1 changes nothing.
+    #[test]
+    fn training_follows_the_decay() {
+        use super::LrDecay;
+        let suite = tiny_suite(2, 4, 32, 3);
+        let model = ModelSpec {
+            trunk: vec![4].into(),
+            head: vec![],
+        };
+        let train = |decay: Option<LrDecay>| {
+            let mut training = adam_training(3, 8, 1, false);
+            training.optimizer = crate::OptimizerSpec::Sgd(crate::optimizer::Sgd {
+                momentum: 0.0,
+                weight_decay: 0.0,
+            });
+            training.lr = 0.1;
+            training.lr_decay = decay;
+            let outcome = train_tiny(
+                &suite,
+                &ArchitectureSpec::HardSharing(HardSharing {}),
+                &WeightingSpec::Equal(Equal {}),
+                &model,
+                &training,
+                (5, 6),
+            );
+            assert_eq!(outcome.status, RunStatus::Ok);
+            outcome
+                .points
+                .iter()
+                .filter(|p| p.split == Split::Train)
+                .map(|p| (p.epoch, p.value))
+                .collect::<Vec<_>>()
+        };
+        let constant = train(None);
+        let decayed = train(Some(LrDecay {
+            every: 2,
+            factor: 0.5,
+        }));
+        let epoch = |points: &[(usize, f64)], e: usize| -> Vec<f64> {
+            points.iter().filter(|p| p.0 == e).map(|p| p.1).collect()
+        };
+        assert_eq!(epoch(&constant, 1), epoch(&decayed, 1));
+        assert_ne!(epoch(&constant, 2), epoch(&decayed, 2));
+        let unit = train(Some(LrDecay {
+            every: 1,
+            factor: 1.0,
+        }));
+        assert_eq!(constant, unit);
     }
 }

@@ -13,7 +13,7 @@ pub mod divergence;
 mod telemetry;
 mod trainer;
 
-pub use config::TrainConfig;
+pub use config::{LrDecay, TrainConfig};
 pub use context::StepContext;
 pub use telemetry::{TelemetryPoint, WeightPoint};
 pub use trainer::Trainer;
@@ -249,6 +249,9 @@ pub fn train_network<D: Device<f32>>(
     let mut order: Vec<usize> = (0..n).collect();
     let mut watch = divergence::DivergenceWatch::default();
     for epoch in 1..=cfg.epochs {
+        if cfg.lr_decay.is_some() {
+            trainer.optimizer.set_lr(cfg.lr_at(epoch));
+        }
         // The epoch's order depends on (replicate, epoch) only: every algorithm of a
         // replicate sees the same batches.
         order.sort_unstable();

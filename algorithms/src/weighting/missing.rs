@@ -48,9 +48,11 @@ pub(crate) fn over_present<D: Device<f32>>(
         a.weights = expand(&a.weights, &keep, tasks);
     }
     a.head_scales = a.head_scales.map(|h| expand(&h, &keep, tasks));
-    a.blocks = a
-        .blocks
-        .map(|b| b.into_iter().map(|(r, w)| (r, expand(&w, &keep, tasks))).collect());
+    a.blocks = a.blocks.map(|b| {
+        b.into_iter()
+            .map(|(r, w)| (r, expand(&w, &keep, tasks)))
+            .collect()
+    });
     a
 }
 

@@ -1,25 +1,39 @@
 //! plotters charts, as SVG and PNG, drawn with the DejaVu Sans font the binary carries
-//! (no system font packages needed), one Okabe–Ito palette and marker set: per-task final
-//! test metric by algorithm (mean with 95% CI bars), and the figures of `figures`.
+//! (no system font packages needed), one Okabe–Ito palette and marker set: per-task test
+//! metric by algorithm (mean with 95% CI bars), and the figures of `figures`.
+//!
+//! Every figure has a title and a note under it that says what is plotted (replicates n,
+//! the selection rule, the tuning budget of a tuned study); it is sized for print by
+//! [`style::FigureStyle`] and names algorithms, tasks and metrics through
+//! [`names::DisplayNames`].
 
 pub mod critical_difference;
 pub mod figures;
+pub mod names;
 pub mod panels;
+pub mod plots;
+pub mod style;
 
+use crate::selection::Selection;
 use crate::stats::Summary;
 use crate::store::write_atomic;
 use crate::summary::{MetricRow, StudySummary, PREFERRED_METRIC};
 use crate::ResultsError;
+use names::DisplayNames;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use style::{FigureStyle, Scale};
 
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-pub(crate) const FAMILY: &str = "sans-serif";
-const SIZE: (u32, u32) = (1200, 560);
-/// Width of the legend panel at the right of the chart.
-const LEGEND_WIDTH: u32 = 300;
+
+/// Text sizes in points (times the font scale): none under `style::MIN_TEXT_PT`.
+pub(crate) const TITLE_PT: f64 = 9.0;
+pub(crate) const NOTE_PT: f64 = 7.0;
+pub(crate) const PANEL_PT: f64 = 8.0;
+pub(crate) const DESC_PT: f64 = 7.5;
+pub(crate) const TICK_PT: f64 = 7.0;
+pub(crate) const LEGEND_PT: f64 = 7.0;
 
 /// One colour per algorithm, in order (Okabe–Ito, readable for colour-blind readers).
 pub const PALETTE: [RGBColor; 8] = [
@@ -33,24 +47,111 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 0, 0),
 ];
 
-pub(crate) fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
+/// The grey of reference marks (the fixed-weight front, the `equal` baseline).
+pub const GREY: RGBColor = RGBColor(120, 120, 120);
+
+/// Registers the embedded font under `family` (once per family): the metrics and the
+/// PNG's glyphs are DejaVu Sans's, the SVG names `family`.
+pub(crate) fn register_font(family: &str) {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    static DONE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if done.insert(family.to_string()) {
         // The font is compiled in; failing to parse it is a build defect, not user input.
-        plotters::style::register_font(FAMILY, FontStyle::Normal, FONT)
+        plotters::style::register_font(family, FontStyle::Normal, FONT)
             .map_err(|_| ())
             .expect("the embedded DejaVu Sans font parses");
-    });
+    }
+}
+
+/// How a figure is drawn: its scale and font family.
+#[derive(Debug, Clone, Copy)]
+pub struct Ink<'f> {
+    pub scale: Scale,
+    pub family: &'f str,
+}
+
+impl<'f> Ink<'f> {
+    /// A text style of `pt` points.
+    pub fn font(&self, pt: f64) -> TextStyle<'f> {
+        (self.family, self.scale.text(pt)).into_font().into()
+    }
+    /// A line or mark of `pt` points.
+    pub fn px(&self, pt: f64) -> u32 {
+        self.scale.px(pt)
+    }
+}
+
+/// What the report's charts share: display names, the selection rule and the tuning.
+#[derive(Debug, Clone, Default)]
+pub struct Presentation {
+    pub style: FigureStyle,
+    pub names: DisplayNames,
+    /// Configurations per algorithm of a tuned study's search (`tune.md`).
+    pub tuning_budget: Option<usize>,
+}
+
+/// `Presentation` with the report's selection rule: the notes under the titles.
+pub struct Labels<'a> {
+    pub names: &'a DisplayNames,
+    pub selection: &'a Selection,
+    pub tuning_budget: Option<usize>,
+}
+
+impl Labels<'_> {
+    /// "n = 3" or "n = 2–3" over `ns` (the replicates behind each mark).
+    pub fn n(ns: impl IntoIterator<Item = usize>) -> String {
+        let ns: Vec<usize> = ns.into_iter().filter(|n| *n > 0).collect();
+        match (ns.iter().min(), ns.iter().max()) {
+            (Some(lo), Some(hi)) if lo != hi => format!("n = {lo}–{hi} replicates"),
+            (Some(n), _) => format!("n = {n} replicates"),
+            _ => "n = 0 replicates".into(),
+        }
+    }
+
+    pub(crate) fn tuned(&self) -> String {
+        match self.tuning_budget {
+            Some(b) => format!("; tuned configurations (budget {b} per algorithm, see tune.md)"),
+            None => String::new(),
+        }
+    }
+
+    /// The note of a chart of selected test values: n, the rule, the tuning.
+    pub fn selected(&self, ns: impl IntoIterator<Item = usize>, what: &str) -> String {
+        format!(
+            "{what}; {}; selection: {}{}",
+            Self::n(ns),
+            self.selection,
+            self.tuned()
+        )
+    }
+
+    /// The note of a chart of curves over training: n and the band, the tuning.
+    pub fn curves(&self, ns: impl IntoIterator<Item = usize>) -> String {
+        format!("mean and 95% CI band; {}{}", Self::n(ns), self.tuned())
+    }
+
+    /// "test <metric>" at the selected evaluation, as an axis or title reads it.
+    pub fn test_metric(&self, metric: &str) -> String {
+        let metric = self.names.metric(metric);
+        match self.selection {
+            Selection::Last => format!("final test {metric}"),
+            _ => format!("test {metric}"),
+        }
+    }
 }
 
 /// What one per-task chart shows.
 pub struct TaskChart<'a> {
-    pub title: String,
     pub metric: String,
     pub higher_is_better: bool,
+    /// Display names of the tasks.
     pub tasks: Vec<String>,
-    /// (algorithm, rows of that algorithm for this metric, in task order).
+    /// (algorithm's display name, rows of that algorithm for this metric, in task order).
     pub series: Vec<(String, Vec<&'a MetricRow>)>,
+    /// The stored task names (the rows' `task`), in the order of `tasks`.
+    pub task_keys: Vec<String>,
 }
 
 /// The metric a chart of a suite shows: `PREFERRED_METRIC` when present, else the first.
@@ -62,7 +163,7 @@ fn chart_metric(rows: &[&MetricRow]) -> Option<(String, bool)> {
 }
 
 /// One chart per (suite, fraction).
-pub fn task_charts<'a>(summary: &'a StudySummary) -> Vec<(String, TaskChart<'a>)> {
+pub fn task_charts<'a>(summary: &'a StudySummary, labels: &Labels) -> Vec<(String, Figure<'a>)> {
     let mut charts = Vec::new();
     for (suite, fraction) in summary.sections() {
         let rows: Vec<&MetricRow> = summary
@@ -74,16 +175,20 @@ pub fn task_charts<'a>(summary: &'a StudySummary) -> Vec<(String, TaskChart<'a>)
             continue;
         };
         let rows: Vec<&MetricRow> = rows.into_iter().filter(|r| r.metric == metric).collect();
-        let mut tasks: Vec<String> = Vec::new();
+        let mut task_keys: Vec<String> = Vec::new();
         let mut series: Vec<(String, Vec<&MetricRow>)> = Vec::new();
-        for r in rows {
-            if !tasks.contains(&r.task) {
-                tasks.push(r.task.clone());
+        for r in &rows {
+            if !task_keys.contains(&r.task) {
+                task_keys.push(r.task.clone());
             }
             match series.iter_mut().find(|(a, _)| *a == r.key.algorithm) {
                 Some((_, v)) => v.push(r),
                 None => series.push((r.key.algorithm.clone(), vec![r])),
             }
+        }
+        let stored: Vec<String> = series.iter().map(|(a, _)| a.clone()).collect();
+        for ((name, _), shown) in series.iter_mut().zip(labels.names.algorithms(&stored)) {
+            *name = shown;
         }
         let stem = format!(
             "{}_f{}_{}",
@@ -91,15 +196,23 @@ pub fn task_charts<'a>(summary: &'a StudySummary) -> Vec<(String, TaskChart<'a>)
             sanitize(&fraction),
             sanitize(&metric)
         );
-        let title = format!("{suite} (fraction {fraction}): final test {metric}");
+        let title = format!(
+            "{suite} (fraction {fraction}): {} per task",
+            labels.test_metric(&metric)
+        );
+        let note = labels.selected(rows.iter().map(|r| r.stats.n), "mean with 95% CI");
         charts.push((
             stem,
-            TaskChart {
+            Figure {
                 title,
-                metric,
-                higher_is_better,
-                tasks,
-                series,
+                note,
+                body: Body::Metrics(TaskChart {
+                    metric: labels.names.metric(&metric),
+                    higher_is_better,
+                    tasks: task_keys.iter().map(|t| labels.names.task(t)).collect(),
+                    series,
+                    task_keys,
+                }),
             },
         ));
     }
@@ -124,411 +237,349 @@ pub(crate) fn marker_shape(series: usize) -> usize {
     (series / PALETTE.len()) % 3
 }
 
-fn draw_metrics<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    chart: &TaskChart,
-) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for (_, rows) in &chart.series {
-        for r in rows {
-            let ci = if r.stats.ci95.is_finite() {
-                r.stats.ci95
-            } else {
-                0.0
-            };
-            if r.stats.mean.is_finite() {
-                lo = lo.min(r.stats.mean - ci);
-                hi = hi.max(r.stats.mean + ci);
-            }
-        }
-    }
-    if !lo.is_finite() {
-        lo = 0.0;
-        hi = 1.0;
-    }
-    // The axis spans the data (not from zero): the comparison is between methods.
-    let pad = ((hi - lo) * 0.08).max(1e-9);
-    let (lo, hi) = (lo - pad, hi + pad);
-    let n_tasks = chart.tasks.len();
-    let direction = if chart.higher_is_better {
-        "higher is better"
-    } else {
-        "lower is better"
-    };
-    let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
-    let mut ctx = ChartBuilder::on(&plot)
-        .caption(&chart.title, (FAMILY, 22))
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(72)
-        .build_cartesian_2d(-0.5f64..(n_tasks as f64 - 0.5), lo..hi)
-        .map_err(err)?;
-    let tasks = chart.tasks.clone();
-    ctx.configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n_tasks.max(1))
-        .x_label_formatter(&move |x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < tasks.len() {
-                tasks[i as usize].clone()
-            } else {
-                String::new()
-            }
-        })
-        .x_desc("task")
-        .y_desc(format!("{} ({direction}; unitless)", chart.metric))
-        .label_style((FAMILY, 14))
-        .axis_desc_style((FAMILY, 16))
-        .draw()
-        .map_err(err)?;
-    let width = 0.7;
-    let k = chart.series.len().max(1) as f64;
-    for (a, (_, rows)) in chart.series.iter().enumerate() {
-        let color = PALETTE[a % PALETTE.len()];
-        let offset = -width / 2.0 + width * (a as f64 + 0.5) / k;
-        let at = |r: &MetricRow| {
-            chart.tasks.iter().position(|t| *t == r.task).unwrap_or(0) as f64 + offset
-        };
-        ctx.draw_series(rows.iter().filter(|r| r.stats.ci95.is_finite()).map(|r| {
-            ErrorBar::new_vertical(
-                at(r),
-                r.stats.mean - r.stats.ci95,
-                r.stats.mean,
-                r.stats.mean + r.stats.ci95,
-                color.stroke_width(2),
-                8,
-            )
-        }))
-        .map_err(err)?;
-        let points = rows.iter().map(|r| (at(r), r.stats.mean));
-        match marker_shape(a) {
-            0 => ctx
-                .draw_series(points.map(|p| Circle::new(p, 5, color.filled())))
-                .map(|_| ()),
-            1 => ctx
-                .draw_series(points.map(|p| TriangleMarker::new(p, 7, color.filled())))
-                .map(|_| ()),
-            _ => ctx
-                .draw_series(points.map(|p| Cross::new(p, 5, color.stroke_width(2))))
-                .map(|_| ()),
-        }
-        .map_err(err)?;
-    }
-    // The legend in its own panel, so it never covers data.
-    let labels: Vec<String> = chart.series.iter().map(|(a, _)| a.clone()).collect();
-    panels::draw_legend(&legend, &labels)?;
-    root.present().map_err(err)
+/// A figure of the report: its title, the note under it, and what it draws.
+pub struct Figure<'a> {
+    pub title: String,
+    /// What is plotted: n, the selection rule, the tuning.
+    pub note: String,
+    pub body: Body<'a>,
 }
 
-/// A figure of the report.
-pub enum Figure<'a> {
-    /// Per-task final test metric by algorithm.
+/// What a figure draws.
+pub enum Body<'a> {
+    /// Per-task test metric by algorithm.
     Metrics(TaskChart<'a>),
     /// Line panels side by side (up to three per row) sharing one legend.
     Lines {
-        title: String,
         panels: Vec<panels::LinePanel>,
         legend: Vec<String>,
     },
     /// Heatmap panels side by side.
-    Heatmaps {
-        title: String,
-        panels: Vec<panels::HeatPanel>,
-    },
-    /// One bar per algorithm with its 95% CI.
-    Bars {
-        title: String,
-        x_desc: String,
-        bars: Vec<(String, Summary)>,
-    },
-    /// Algorithms as points in the plane of two tasks' metrics, with 95% CIs, over the
-    /// scalarization front's fixed-weight means (grey, joined in order of x; may be empty).
-    Pareto {
-        title: String,
-        x_desc: String,
-        y_desc: String,
-        points: Vec<(String, Summary, Summary)>,
-        front: Vec<(f64, f64)>,
-    },
+    Heatmaps { panels: Vec<panels::HeatPanel> },
+    /// Bar panels side by side, one bar per algorithm with its 95% CI.
+    Bars { panels: Vec<plots::BarPanel> },
+    /// Algorithms as points in the plane of two tasks' metrics, with 95% CI crosses, over
+    /// the scalarization front's fixed-weight means (grey; the line joins its
+    /// non-dominated points).
+    Pareto(plots::Pareto),
 }
 
-impl Figure<'_> {
-    /// Pixel size (also the SVG's).
-    pub fn size(&self) -> (u32, u32) {
+impl Body<'_> {
+    /// Panels side by side (the default width follows).
+    fn panels(&self) -> usize {
         match self {
-            Figure::Metrics(_) => SIZE,
-            Figure::Lines { panels, .. } => {
-                let cols = panels.len().clamp(1, 3) as u32;
-                let rows = panels.len().div_ceil(3).max(1) as u32;
-                // A lone panel gets the width of two.
-                let width = if panels.len() == 1 { 860 } else { cols * 430 };
-                (width + LEGEND_WIDTH, rows * 340 + 50)
+            Body::Metrics(c) => {
+                if c.tasks.len() > 3 {
+                    2
+                } else {
+                    1
+                }
             }
-            Figure::Heatmaps { panels, .. } => {
-                let width: u32 = panels
-                    .iter()
-                    .map(|p| if p.cols.len() > 12 { 900 } else { 560 })
-                    .sum();
-                (width.max(560), 580)
-            }
-            Figure::Bars { bars, .. } => (1000, 140 + 34 * bars.len().max(4) as u32),
-            Figure::Pareto { .. } => (1000, 640),
+            Body::Lines { panels, .. } => panels.len(),
+            Body::Heatmaps { panels } => panels.len(),
+            Body::Bars { panels } => panels.len(),
+            Body::Pareto(_) => 1,
+        }
+    }
+
+    /// The legend's labels (none for heatmaps and bars).
+    fn legend(&self) -> Vec<String> {
+        match self {
+            Body::Metrics(c) => c.series.iter().map(|(a, _)| a.clone()).collect(),
+            Body::Lines { legend, .. } => legend.clone(),
+            Body::Pareto(p) => p.legend().into_iter().map(|e| e.label).collect(),
+            _ => Vec::new(),
         }
     }
 }
 
-fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, figure: &Figure) -> Result<(), String> {
+/// Words of `text` in lines of at most `chars` characters; `a = b` and `name: value` stay
+/// on one line.
+pub(crate) fn wrap(text: &str, chars: usize) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut glue = false;
+    for word in text.split(' ') {
+        match words.last_mut() {
+            Some(last) if glue || word == "=" => {
+                last.push(' ');
+                last.push_str(word);
+            }
+            _ => words.push(word.to_string()),
+        }
+        glue = word == "=" || word.ends_with(':');
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in &words {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > chars {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+impl Figure<'_> {
+    /// Pixel size (also the SVG's grid) under `style`.
+    pub fn size(&self, style: &FigureStyle) -> (u32, u32) {
+        let scale = style.scale();
+        let width_in = style.width_for(self.body.panels());
+        let width = scale.inches(width_in);
+        let head = self.heading_height(width, scale);
+        let line = scale.text(TICK_PT) * 1.4;
+        let body = match &self.body {
+            Body::Metrics(_) | Body::Pareto(_) => scale.inches(width_in.min(4.6) * 0.85),
+            Body::Lines { panels, legend } => {
+                let cols = columns(panels.len(), width, scale, legend);
+                let rows = panels.len().div_ceil(cols).max(1) as u32;
+                let panel = scale.inches(2.3).max(scale.text_px(TICK_PT) * 14);
+                // The legend below the panels (see `legend_below`).
+                rows * panel + legend_below(width, scale, legend).1
+            }
+            Body::Heatmaps { panels } => {
+                let rows = panels.iter().map(|p| p.rows.len()).max().unwrap_or(1);
+                scale.inches(2.2).max((line * (rows as f64 + 6.0)) as u32)
+            }
+            Body::Bars { panels } => {
+                let bars = panels.iter().map(|p| p.bars.len()).max().unwrap_or(1);
+                (line * 1.6 * bars.max(3) as f64) as u32 + scale.text_px(TICK_PT) * 6
+            }
+        };
+        let legend = match &self.body {
+            Body::Metrics(_) | Body::Pareto(_) => legend_below(width, scale, &self.body.legend()).1,
+            _ => 0,
+        };
+        (width, head + body + legend)
+    }
+
+    /// Height of the title and the note, wrapped to the width.
+    fn heading_height(&self, width: u32, scale: Scale) -> u32 {
+        let (t, n) = self.heading_lines(width, scale);
+        (t.len() as f64 * scale.text(TITLE_PT) * 1.3
+            + n.len() as f64 * scale.text(NOTE_PT) * 1.3
+            + scale.text(NOTE_PT)) as u32
+    }
+
+    fn heading_lines(&self, width: u32, scale: Scale) -> (Vec<String>, Vec<String>) {
+        let chars = |pt: f64| ((width as f64 * 0.94) / (0.5 * scale.text(pt))).max(10.0) as usize;
+        (
+            wrap(&self.title, chars(TITLE_PT)),
+            wrap(&self.note, chars(NOTE_PT)),
+        )
+    }
+}
+
+/// Line panels per row: three at most, fewer where a panel would be narrower than 2 in,
+/// and balanced over the rows (four panels: two rows of two).
+fn columns(panels: usize, width: u32, scale: Scale, _legend: &[String]) -> usize {
+    let fit = (width / scale.inches(2.0).max(1)).max(1) as usize;
+    let most = panels.clamp(1, 3).min(fit);
+    let rows = panels.div_ceil(most).max(1);
+    panels.div_ceil(rows).max(1)
+}
+
+/// The legend below the plot: (columns, height in pixels) of its grid over `width`.
+pub(crate) fn legend_below(width: u32, scale: Scale, labels: &[String]) -> (usize, u32) {
+    if labels.is_empty() {
+        return (1, 0);
+    }
+    let entry = labels
+        .iter()
+        .map(|l| scale.text_width(l, LEGEND_PT))
+        .max()
+        .unwrap_or(0)
+        + scale.text_px(LEGEND_PT) * 3;
+    let cols = ((width as f64 * 0.96) as u32 / entry.max(1)).clamp(1, labels.len() as u32) as usize;
+    let rows = labels.len().div_ceil(cols) as u32;
+    (
+        cols,
+        rows * (scale.text(LEGEND_PT) * 1.5) as u32 + scale.text_px(LEGEND_PT),
+    )
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    figure: &Figure,
+    ink: Ink,
+) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
-    match figure {
-        Figure::Metrics(chart) => draw_metrics(&root, chart)?,
-        Figure::Lines {
-            title,
+    let (width, _) = root.dim_in_pixel();
+    let scale = ink.scale;
+    // The title and the note, centred.
+    let (title, note) = figure.heading_lines(width, scale);
+    let mut y = (scale.text(NOTE_PT) * 0.5) as i32;
+    let centre = |pt: f64| {
+        ink.font(pt).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Top,
+        ))
+    };
+    for line in &title {
+        root.draw(&Text::new(
+            line.clone(),
+            (width as i32 / 2, y),
+            centre(TITLE_PT),
+        ))
+        .map_err(err)?;
+        y += (scale.text(TITLE_PT) * 1.3) as i32;
+    }
+    let grey = centre(NOTE_PT).color(&RGBColor(70, 70, 70));
+    for line in &note {
+        root.draw(&Text::new(
+            line.clone(),
+            (width as i32 / 2, y),
+            grey.clone(),
+        ))
+        .map_err(err)?;
+        y += (scale.text(NOTE_PT) * 1.3) as i32;
+    }
+    let (_, body) = root.split_vertically(figure.heading_height(width, scale));
+    match &figure.body {
+        Body::Metrics(chart) => {
+            let labels = figure.body.legend();
+            let (cols, h) = legend_below(width, scale, &labels);
+            let (_, body_h) = body.dim_in_pixel();
+            let (plot, legend) = body.split_vertically(body_h - h);
+            plots::draw_metrics(&plot, chart, ink)?;
+            let entries = (0..labels.len()).map(panels::LegendEntry::series);
+            panels::draw_legend(
+                &legend,
+                &labels
+                    .iter()
+                    .cloned()
+                    .zip(entries)
+                    .map(|(l, mut e)| {
+                        e.label = l;
+                        e
+                    })
+                    .collect::<Vec<_>>(),
+                cols,
+                ink,
+            )?;
+        }
+        Body::Lines {
             panels: line_panels,
             legend,
         } => {
-            let root_t = root.titled(title, (FAMILY, 20)).map_err(err)?;
-            let (w, _) = root_t.dim_in_pixel();
-            let (plots, legend_area) = root_t.split_horizontally(w - LEGEND_WIDTH);
-            let cols = line_panels.len().clamp(1, 3);
-            let rows = line_panels.len().div_ceil(3).max(1);
-            for (area, panel) in plots.split_evenly((rows, cols)).iter().zip(line_panels) {
-                panels::draw_lines(area, panel)?;
+            let (cols_l, h) = legend_below(width, scale, legend);
+            let (_, body_h) = body.dim_in_pixel();
+            let (plots_area, legend_area) = body.split_vertically(body_h - h);
+            let cols = columns(line_panels.len(), width, scale, legend);
+            let rows = line_panels.len().div_ceil(cols).max(1);
+            // Small multiples share the y label: only the first of a row names it when
+            // the row's panels read the same.
+            for (i, (area, panel)) in plots_area
+                .split_evenly((rows, cols))
+                .iter()
+                .zip(line_panels)
+                .enumerate()
+            {
+                let first = &line_panels[i - i % cols];
+                let shared = i % cols != 0 && first.y_desc == panel.y_desc;
+                panels::draw_lines(area, panel, !shared, ink)?;
             }
-            panels::draw_legend(&legend_area, legend)?;
+            let entries: Vec<panels::LegendEntry> = legend
+                .iter()
+                .enumerate()
+                .map(|(k, l)| {
+                    let mut e = panels::LegendEntry::series(k);
+                    e.label = l.clone();
+                    e
+                })
+                .collect();
+            panels::draw_legend(&legend_area, &entries, cols_l, ink)?;
         }
-        Figure::Heatmaps {
-            title,
+        Body::Heatmaps {
             panels: heat_panels,
         } => {
-            let root_t = root.titled(title, (FAMILY, 18)).map_err(err)?;
-            let widths: Vec<u32> = heat_panels
+            let weights: Vec<u32> = heat_panels
                 .iter()
-                .map(|p| if p.cols.len() > 12 { 900 } else { 560 })
+                .map(|p| if p.cols.len() > 12 { 3 } else { 2 })
                 .collect();
-            let mut rest = root_t;
-            for (panel, w) in heat_panels.iter().zip(&widths) {
-                let (area, next) = rest.split_horizontally(*w);
-                panels::draw_heatmap(&area, panel)?;
+            let total: u32 = weights.iter().sum::<u32>().max(1);
+            let mut rest = body;
+            for (panel, w) in heat_panels.iter().zip(&weights) {
+                let (area, next) = rest.split_horizontally(width * w / total);
+                panels::draw_heatmap(&area, panel, ink)?;
                 rest = next;
             }
         }
-        Figure::Bars {
-            title,
-            x_desc,
-            bars,
-        } => draw_bars(&root, title, x_desc, bars)?,
-        Figure::Pareto {
-            title,
-            x_desc,
-            y_desc,
-            points,
-            front,
-        } => draw_pareto(&root, title, x_desc, y_desc, points, front)?,
+        Body::Bars { panels: bar_panels } => {
+            let n = bar_panels.len().max(1) as u32;
+            let mut rest = body;
+            for panel in bar_panels {
+                let (area, next) = rest.split_horizontally(width / n);
+                plots::draw_bars(&area, panel, ink)?;
+                rest = next;
+            }
+        }
+        Body::Pareto(p) => {
+            let entries = p.legend();
+            let labels: Vec<String> = entries.iter().map(|e| e.label.clone()).collect();
+            let (cols, h) = legend_below(width, scale, &labels);
+            let (_, body_h) = body.dim_in_pixel();
+            let (plot, legend) = body.split_vertically(body_h - h);
+            plots::draw_pareto(&plot, p, ink)?;
+            panels::draw_legend(&legend, &entries, cols, ink)?;
+        }
     }
     root.present().map_err(err)
 }
 
-/// Horizontal bars (one row per algorithm, long labels stay readable) from 0 to the
-/// mean, with 95% CI whiskers; green above zero, vermilion below.
-fn draw_bars<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    x_desc: &str,
-    bars: &[(String, Summary)],
-) -> Result<(), String> {
-    let ci = |s: &Summary| if s.ci95.is_finite() { s.ci95 } else { 0.0 };
-    let lo = bars
-        .iter()
-        .map(|(_, s)| s.mean - ci(s))
-        .fold(0.0f64, f64::min);
-    let hi = bars
-        .iter()
-        .map(|(_, s)| s.mean + ci(s))
-        .fold(0.0f64, f64::max);
-    let pad = ((hi - lo) * 0.08).max(1e-6);
-    let n = bars.len();
-    // Row i (top first) is centred on y = n − 1 − i.
-    let labels: Vec<String> = bars.iter().rev().map(|(a, _)| a.clone()).collect();
-    let y_of = |i: usize| (n - 1 - i) as f64;
-    let mut ctx = ChartBuilder::on(root)
-        .caption(title, (FAMILY, 20))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(240)
-        .build_cartesian_2d((lo - pad)..(hi + pad), -0.5f64..(n as f64 - 0.5))
-        .map_err(panels::err)?;
-    ctx.configure_mesh()
-        .disable_y_mesh()
-        .y_labels(n.max(1))
-        .y_label_formatter(&move |y| {
-            let i = y.round();
-            if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
-                labels[i as usize].clone()
-            } else {
-                String::new()
-            }
-        })
-        .x_desc(x_desc)
-        .x_label_formatter(&|x| panels::format_tick(*x))
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 15))
-        .draw()
-        .map_err(panels::err)?;
-    ctx.draw_series(std::iter::once(PathElement::new(
-        vec![(0.0, -0.5), (0.0, n as f64 - 0.5)],
-        BLACK.stroke_width(1),
-    )))
-    .map_err(panels::err)?;
-    ctx.draw_series(bars.iter().enumerate().map(|(i, (_, s))| {
-        let color = if s.mean >= 0.0 {
-            PALETTE[2]
-        } else {
-            PALETTE[5]
-        };
-        Rectangle::new(
-            [(0.0, y_of(i) - 0.32), (s.mean, y_of(i) + 0.32)],
-            color.mix(0.8).filled(),
-        )
-    }))
-    .map_err(panels::err)?;
-    ctx.draw_series(
-        bars.iter()
-            .enumerate()
-            .filter(|(_, (_, s))| s.ci95.is_finite())
-            .map(|(i, (_, s))| {
-                ErrorBar::new_horizontal(
-                    y_of(i),
-                    s.mean - s.ci95,
-                    s.mean,
-                    s.mean + s.ci95,
-                    BLACK.stroke_width(2),
-                    10,
-                )
-            }),
-    )
-    .map_err(panels::err)?;
-    Ok(())
+/// A mean ± 95% CI as (low, high), the mean alone where the CI is undefined.
+pub(crate) fn interval(s: &Summary) -> (f64, f64) {
+    let ci = if s.ci95.is_finite() { s.ci95 } else { 0.0 };
+    (s.mean - ci, s.mean + ci)
 }
 
-fn draw_pareto<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    x_desc: &str,
-    y_desc: &str,
-    points: &[(String, Summary, Summary)],
-    front: &[(f64, f64)],
-) -> Result<(), String> {
-    let ci = |s: &Summary| if s.ci95.is_finite() { s.ci95 } else { 0.0 };
-    let span = |get: &dyn Fn(&(String, Summary, Summary)) -> Summary,
-                on_front: &dyn Fn(&(f64, f64)) -> f64| {
-        let lo = points
-            .iter()
-            .map(|p| get(p).mean - ci(&get(p)))
-            .chain(front.iter().map(on_front))
-            .fold(f64::INFINITY, f64::min);
-        let hi = points
-            .iter()
-            .map(|p| get(p).mean + ci(&get(p)))
-            .chain(front.iter().map(on_front))
-            .fold(f64::NEG_INFINITY, f64::max);
-        let pad = ((hi - lo) * 0.08).max(1e-9);
-        (lo - pad)..(hi + pad)
+/// Draws `figure` as `<dir>/<stem>.svg` (sized in inches) and `<dir>/<stem>.png` (its
+/// resolution in a `pHYs` chunk) under `style`; returns both paths.
+pub fn write_figure(
+    dir: &Path,
+    stem: &str,
+    figure: &Figure,
+    style: &FigureStyle,
+) -> Result<Vec<PathBuf>, ResultsError> {
+    register_font(&style.font_family);
+    let ink = Ink {
+        scale: style.scale(),
+        family: &style.font_family,
     };
-    let (w, _) = root.dim_in_pixel();
-    let (plot, legend) = root.split_horizontally(w - LEGEND_WIDTH);
-    let mut ctx = ChartBuilder::on(&plot)
-        .caption(title, (FAMILY, 20))
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(72)
-        .build_cartesian_2d(span(&|p| p.1, &|f| f.0), span(&|p| p.2, &|f| f.1))
-        .map_err(panels::err)?;
-    ctx.configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .x_label_formatter(&|x| panels::format_tick(*x))
-        .y_label_formatter(&|y| panels::format_tick(*y))
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 15))
-        .draw()
-        .map_err(panels::err)?;
-    if !front.is_empty() {
-        let grey = RGBColor(150, 150, 150);
-        let mut line = front.to_vec();
-        line.sort_by(|a, b| a.0.total_cmp(&b.0));
-        ctx.draw_series(LineSeries::new(line.clone(), grey.stroke_width(1)))
-            .map_err(panels::err)?;
-        ctx.draw_series(line.iter().map(|p| Circle::new(*p, 4, grey.filled())))
-            .map_err(panels::err)?;
-    }
-    for (k, (_, a, b)) in points.iter().enumerate() {
-        let c = panels::color(k);
-        ctx.draw_series([ErrorBar::new_horizontal(
-            b.mean,
-            a.mean - ci(a),
-            a.mean,
-            a.mean + ci(a),
-            c.stroke_width(2),
-            8,
-        )])
-        .map_err(panels::err)?;
-        ctx.draw_series([ErrorBar::new_vertical(
-            a.mean,
-            b.mean - ci(b),
-            b.mean,
-            b.mean + ci(b),
-            c.stroke_width(2),
-            8,
-        )])
-        .map_err(panels::err)?;
-        let at = (a.mean, b.mean);
-        match marker_shape(k) {
-            0 => ctx
-                .draw_series([Circle::new(at, 6, c.filled())])
-                .map(|_| ()),
-            1 => ctx
-                .draw_series([TriangleMarker::new(at, 8, c.filled())])
-                .map(|_| ()),
-            _ => ctx
-                .draw_series([Cross::new(at, 6, c.stroke_width(2))])
-                .map(|_| ()),
-        }
-        .map_err(panels::err)?;
-    }
-    let mut labels: Vec<String> = points.iter().map(|p| p.0.clone()).collect();
-    if !front.is_empty() {
-        labels.push("grey: fixed weights (scalarization front)".into());
-    }
-    panels::draw_legend(&legend, &labels)
-}
-
-/// Draws `figure` as `<dir>/<stem>.svg` and `<dir>/<stem>.png`; returns both paths.
-pub fn write_figure(dir: &Path, stem: &str, figure: &Figure) -> Result<Vec<PathBuf>, ResultsError> {
-    register_font();
-    let size = figure.size();
+    let size = figure.size(style);
     let svg_path = dir.join(format!("{stem}.svg"));
     let mut svg = String::new();
     draw(
         SVGBackend::with_string(&mut svg, size).into_drawing_area(),
         figure,
+        ink,
     )
     .map_err(|message| ResultsError::Chart {
         path: svg_path.clone(),
         message,
     })?;
+    let svg = style::with_inches(&svg, size, style.dpi);
     write_atomic(&svg_path, svg.as_bytes())?;
 
     let png_path = dir.join(format!("{stem}.png"));
     let tmp = dir.join(format!(".{stem}.tmp-{}.png", std::process::id()));
-    draw(BitMapBackend::new(&tmp, size).into_drawing_area(), figure).map_err(|message| {
-        ResultsError::Chart {
-            path: png_path.clone(),
-            message,
-        }
+    draw(
+        BitMapBackend::new(&tmp, size).into_drawing_area(),
+        figure,
+        ink,
+    )
+    .map_err(|message| ResultsError::Chart {
+        path: png_path.clone(),
+        message,
     })?;
-    std::fs::rename(&tmp, &png_path).map_err(|e| ResultsError::io(&png_path, e))?;
+    let png = std::fs::read(&tmp).map_err(|e| ResultsError::io(&tmp, e))?;
+    let _ = std::fs::remove_file(&tmp);
+    write_atomic(&png_path, &style::with_dpi(&png, style.dpi))?;
     Ok(vec![svg_path, png_path])
 }

@@ -26,7 +26,9 @@ fn scramble(mut suite: SuiteData, task: usize, value: f32) -> SuiteData {
         for (r, p) in present.iter().enumerate() {
             if !p {
                 let cols = y.cols;
-                y.data[r * cols..(r + 1) * cols].iter_mut().for_each(|v| *v = value);
+                y.data[r * cols..(r + 1) * cols]
+                    .iter_mut()
+                    .for_each(|v| *v = value);
             }
         }
     };
@@ -56,7 +58,14 @@ fn unlabelled_targets_are_never_read() {
         WeightingSpec::Mgda(Default::default()),
     ] {
         let run = |s: &SuiteData| {
-            train_tiny(s, &ArchitectureSpec::HardSharing(HardSharing {}), &weighting, &model(), &training, (4, 5))
+            train_tiny(
+                s,
+                &ArchitectureSpec::HardSharing(HardSharing {}),
+                &weighting,
+                &model(),
+                &training,
+                (4, 5),
+            )
         };
         let a = run(&suite);
         assert_eq!(a.status, RunStatus::Ok);
@@ -84,19 +93,28 @@ fn a_task_loss_is_its_mean_over_labelled_rows() {
         weighting: &w,
         model: &m,
         training: &training,
-        seeds: RunSeeds { init: 1, batches: 2 },
+        seeds: RunSeeds {
+            init: 1,
+            batches: 2,
+        },
     };
     let trainer = Trainer::new(cpu(), def);
     let kinds = trainer.kinds.clone();
     let rows: Vec<usize> = (0..8).collect();
     let masked = engine::batch_losses(&trainer.net, &kinds, &trainer.batch(&rows));
     let alone = engine::batch_losses(&trainer.net, &kinds, &trainer.batch(&[1, 2, 5]));
-    assert!((masked[0] - alone[0]).abs() < 1e-6 * alone[0].abs().max(1.0), "{masked:?} {alone:?}");
+    assert!(
+        (masked[0] - alone[0]).abs() < 1e-6 * alone[0].abs().max(1.0),
+        "{masked:?} {alone:?}"
+    );
     // Task 1 has every label: its loss is that of the whole batch.
     let mut full = suite.clone();
     full.tasks[0].present = None;
     let unmasked = {
-        let def = RunDefinition { suite: &full, ..def_of(&suite, &arch, &w, &m, &training) };
+        let def = RunDefinition {
+            suite: &full,
+            ..def_of(&suite, &arch, &w, &m, &training)
+        };
         let t = Trainer::new(cpu(), def);
         engine::batch_losses(&t.net, &kinds, &t.batch(&rows))
     };
@@ -125,7 +143,10 @@ fn def_of<'a>(
         weighting,
         model,
         training,
-        seeds: RunSeeds { init: 1, batches: 2 },
+        seeds: RunSeeds {
+            init: 1,
+            batches: 2,
+        },
     }
 }
 
@@ -136,8 +157,15 @@ fn absent_steps(n: usize, batch: usize, epochs: usize, seed: u64, labelled: &[us
     let mut out = Vec::new();
     for epoch in 1..=epochs {
         let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(&mut mtlbench_tasks::seed::stream(seed, &["epoch", &epoch.to_string()]));
-        out.extend(order.chunks(batch).map(|rows| !rows.iter().any(|r| labelled.contains(r))));
+        order.shuffle(&mut mtlbench_tasks::seed::stream(
+            seed,
+            &["epoch", &epoch.to_string()],
+        ));
+        out.extend(
+            order
+                .chunks(batch)
+                .map(|rows| !rows.iter().any(|r| labelled.contains(r))),
+        );
     }
     out
 }
@@ -164,11 +192,26 @@ fn every_method_trains_with_a_task_absent_from_batches() {
             }),
             other => other,
         };
-        let outcome = train_tiny(&suite, &ArchitectureSpec::HardSharing(HardSharing {}), &weighting, &model(), &training, (4, 5));
+        let outcome = train_tiny(
+            &suite,
+            &ArchitectureSpec::HardSharing(HardSharing {}),
+            &weighting,
+            &model(),
+            &training,
+            (4, 5),
+        );
         let kind = weighting.kind();
-        assert_eq!(outcome.status, RunStatus::Ok, "{kind}: {:?}", outcome.message);
+        assert_eq!(
+            outcome.status,
+            RunStatus::Ok,
+            "{kind}: {:?}",
+            outcome.message
+        );
         assert!(outcome.points.iter().all(|p| p.value.is_finite()), "{kind}");
-        assert!(outcome.weights.iter().all(|p| p.value.is_finite()), "{kind}");
+        assert!(
+            outcome.weights.iter().all(|p| p.value.is_finite()),
+            "{kind}"
+        );
         let mut checked = 0;
         for p in outcome.weights.iter().filter(|p| p.task == 1) {
             if absent[p.step] {
@@ -178,7 +221,10 @@ fn every_method_trains_with_a_task_absent_from_batches() {
         }
         // GradDrop and GradVac record no task weights (per-element masks, per-block
         // coefficients); every other method does.
-        let records = !matches!(weighting, WeightingSpec::GradDrop(_) | WeightingSpec::GradVac(_));
+        let records = !matches!(
+            weighting,
+            WeightingSpec::GradDrop(_) | WeightingSpec::GradVac(_)
+        );
         assert_eq!(checked > 0, records, "{kind}");
     }
 }
@@ -196,5 +242,8 @@ fn a_run_without_a_labelled_row_of_a_task_fails() {
         (1, 2),
     );
     assert_eq!(outcome.status, RunStatus::Failed);
-    assert!(outcome.message.unwrap().contains("task 1 has no labelled row"));
+    assert!(outcome
+        .message
+        .unwrap()
+        .contains("task 1 has no labelled row"));
 }

@@ -17,7 +17,10 @@ fn loss_level_weights_read_the_present_losses_only() {
     let mut si = method(WeightingSpec::ScaleInvariant(ScaleInvariant {}));
     // As an ordinary task: weight 1/0 = ∞, and ∞·0 is a NaN gradient.
     assert!(si.loss_weights(&losses)[1].is_infinite());
-    assert_eq!(si.loss_weights_present(&losses, &PRESENT), vec![2.0, 0.0, 0.5]);
+    assert_eq!(
+        si.loss_weights_present(&losses, &PRESENT),
+        vec![2.0, 0.0, 0.5]
+    );
 
     let mut gls = method(WeightingSpec::Gls(Gls {}));
     // As an ordinary task: the geometric mean is 0, so every present weight is 0 and the
@@ -25,7 +28,10 @@ fn loss_level_weights_read_the_present_losses_only() {
     let old = gls.loss_weights(&losses);
     assert!(old[0] == 0.0 && old[2] == 0.0 && old[1].is_nan(), "{old:?}");
     // Over the two present tasks: √(0.5·2) = 1, wᵢ = 1/(2Lᵢ).
-    assert_eq!(gls.loss_weights_present(&losses, &PRESENT), vec![1.0, 0.0, 0.25]);
+    assert_eq!(
+        gls.loss_weights_present(&losses, &PRESENT),
+        vec![1.0, 0.0, 0.25]
+    );
 }
 
 /// Loss level, learnable terms: UW's and IMTL-L's sᵢ and FAMO's logit of an absent task do
@@ -33,13 +39,15 @@ fn loss_level_weights_read_the_present_losses_only() {
 #[test]
 fn loss_level_learnable_terms_of_an_absent_task_do_not_move() {
     let losses = [1.0f32, 0.0, 5.0];
-    for spec in [
-        WeightingSpec::Uw(Uw {}),
-        WeightingSpec::ImtlL(ImtlL {}),
-    ] {
+    for spec in [WeightingSpec::Uw(Uw {}), WeightingSpec::ImtlL(ImtlL {})] {
         let mut old = method(spec.clone());
         let start = old.loss_weights(&losses)[1];
-        assert_ne!(old.loss_weights(&losses)[1], start, "{}: moved by a 0", spec.kind());
+        assert_ne!(
+            old.loss_weights(&losses)[1],
+            start,
+            "{}: moved by a 0",
+            spec.kind()
+        );
         let mut new = method(spec.clone());
         for _ in 0..3 {
             let w = new.loss_weights_present(&losses, &PRESENT);
@@ -138,19 +146,20 @@ fn representation_level_leaves_an_absent_task_out() {
     let g0 = vec![0.2f32, -0.4, 0.1, 0.3, 0.5, -0.6];
     let g2 = vec![-0.1f32, 0.2, 0.7, -0.3, 0.1, 0.4];
     let zero = vec![0.0f32; 6];
-    let input = |per_sample: &'static [Vec<f32>], losses: &'static [f32], present| {
-        RepresentationInput {
+    let input =
+        |per_sample: &'static [Vec<f32>], losses: &'static [f32], present| RepresentationInput {
             per_sample,
             rep: &rep,
             width,
             losses,
             present,
-        }
-    };
-    let three: &'static [Vec<f32>] = Box::leak(vec![g0.clone(), zero, g2.clone()].into_boxed_slice());
+        };
+    let three: &'static [Vec<f32>] =
+        Box::leak(vec![g0.clone(), zero, g2.clone()].into_boxed_slice());
     let two: &'static [Vec<f32>] = Box::leak(vec![g0, g2].into_boxed_slice());
     let drop = || WeightingSpec::GradDrop(GradDrop::default());
-    let (with_zero, _) = method(drop()).representation(&input(three, &[1.0, 0.0, 1.0], Some(&PRESENT)));
+    let (with_zero, _) =
+        method(drop()).representation(&input(three, &[1.0, 0.0, 1.0], Some(&PRESENT)));
     let (alone, _) = method_for(drop(), 2).representation(&input(two, &[1.0, 1.0], None));
     assert_eq!(with_zero, alone);
 
