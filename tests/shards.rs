@@ -501,7 +501,7 @@ fn the_selection_rule_is_applied_stated_and_re_selectable() {
         read("summary.md")
     );
     assert!(read("summary.tex").contains(r"selection: best\_val"));
-    assert!(read("index.md").contains("Final test metric per task (selection: best_val)"));
+    assert!(read("index.md").contains("Test metric per task (selection: best_val)"));
     let best_val = values(read("summary.csv"));
     // `report` keeps the study's rule by default, and re-selects on request.
     run_ok(d, &["report", "o"]);

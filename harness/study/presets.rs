@@ -48,6 +48,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         include_str!("presets/multimnist.yaml"),
     ),
     (
+        "multimnist-published",
+        "MultiMNIST on Sener & Koltun's published protocol (their pair construction, SGD with momentum, lr × 0.85 every 10 epochs): single_task and hard_sharing with equal, uw, gradnorm and mgda, 40 epochs on 54k pairs, 5 replicates, an equal tuning budget; hours on 2 cores (needs MTLBENCH_DATA)",
+        include_str!("presets/multimnist-published.yaml"),
+    ),
+    (
         "multifashion",
         "reference study on MultiFashion with the LeNet trunk: the `multimnist` protocol, smaller (10k pairs, 6 epochs) and without `uw` (needs MTLBENCH_DATA)",
         include_str!("presets/multifashion.yaml"),

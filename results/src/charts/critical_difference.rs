@@ -7,7 +7,6 @@
 use super::style::{FigureStyle, Scale};
 use super::{register_font, wrap, Ink, LEGEND_PT, TICK_PT, TITLE_PT};
 use crate::significance::cliques;
-use crate::store::write_atomic;
 use crate::ResultsError;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -248,36 +247,14 @@ pub fn write_cd_diagram(
     };
     std::fs::create_dir_all(dir).map_err(|e| ResultsError::io(dir, e))?;
     let size = diagram.size(style);
-    let svg_path = dir.join(format!("{stem}.svg"));
-    let mut svg = String::new();
-    diagram
-        .draw(
-            SVGBackend::with_string(&mut svg, size).into_drawing_area(),
-            ink,
-            style,
-        )
-        .map_err(|message| ResultsError::Chart {
-            path: svg_path.clone(),
-            message,
-        })?;
-    let svg = super::style::with_inches(&svg, size, style.dpi);
-    write_atomic(&svg_path, svg.as_bytes())?;
-    let png_path = dir.join(format!("{stem}.png"));
-    let tmp = dir.join(format!(".{stem}.tmp-{}.png", std::process::id()));
-    diagram
-        .draw(
-            BitMapBackend::new(&tmp, size).into_drawing_area(),
-            ink,
-            style,
-        )
-        .map_err(|message| ResultsError::Chart {
-            path: png_path.clone(),
-            message,
-        })?;
-    let png = std::fs::read(&tmp).map_err(|e| ResultsError::io(&tmp, e))?;
-    let _ = std::fs::remove_file(&tmp);
-    write_atomic(&png_path, &super::style::with_dpi(&png, style.dpi))?;
-    Ok(vec![svg_path, png_path])
+    super::write_drawing(
+        dir,
+        stem,
+        size,
+        style.dpi,
+        |area| diagram.draw(area, ink, style),
+        |area| diagram.draw(area, ink, style),
+    )
 }
 
 #[cfg(test)]

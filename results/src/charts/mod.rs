@@ -553,33 +553,48 @@ pub fn write_figure(
         family: &style.font_family,
     };
     let size = figure.size(style);
-    let svg_path = dir.join(format!("{stem}.svg"));
-    let mut svg = String::new();
-    draw(
-        SVGBackend::with_string(&mut svg, size).into_drawing_area(),
-        figure,
-        ink,
+    write_drawing(
+        dir,
+        stem,
+        size,
+        style.dpi,
+        |area| draw(area, figure, ink),
+        |area| draw(area, figure, ink),
     )
-    .map_err(|message| ResultsError::Chart {
-        path: svg_path.clone(),
-        message,
+}
+
+/// Draws one picture of `size` pixels twice, as `<dir>/<stem>.svg` (sized in inches at
+/// `dpi`) by `svg` and as `<dir>/<stem>.png` (its resolution in a `pHYs` chunk) by `png`,
+/// each file written whole; returns both paths.
+pub(crate) fn write_drawing(
+    dir: &Path,
+    stem: &str,
+    size: (u32, u32),
+    dpi: u32,
+    svg: impl FnOnce(DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
+    png: impl FnOnce(DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
+) -> Result<Vec<PathBuf>, ResultsError> {
+    let svg_path = dir.join(format!("{stem}.svg"));
+    let mut text = String::new();
+    svg(SVGBackend::with_string(&mut text, size).into_drawing_area()).map_err(|message| {
+        ResultsError::Chart {
+            path: svg_path.clone(),
+            message,
+        }
     })?;
-    let svg = style::with_inches(&svg, size, style.dpi);
-    write_atomic(&svg_path, svg.as_bytes())?;
+    let text = style::with_inches(&text, size, dpi);
+    write_atomic(&svg_path, text.as_bytes())?;
 
     let png_path = dir.join(format!("{stem}.png"));
     let tmp = dir.join(format!(".{stem}.tmp-{}.png", std::process::id()));
-    draw(
-        BitMapBackend::new(&tmp, size).into_drawing_area(),
-        figure,
-        ink,
-    )
-    .map_err(|message| ResultsError::Chart {
-        path: png_path.clone(),
-        message,
+    png(BitMapBackend::new(&tmp, size).into_drawing_area()).map_err(|message| {
+        ResultsError::Chart {
+            path: png_path.clone(),
+            message,
+        }
     })?;
-    let png = std::fs::read(&tmp).map_err(|e| ResultsError::io(&tmp, e))?;
+    let bytes = std::fs::read(&tmp).map_err(|e| ResultsError::io(&tmp, e))?;
     let _ = std::fs::remove_file(&tmp);
-    write_atomic(&png_path, &style::with_dpi(&png, style.dpi))?;
+    write_atomic(&png_path, &style::with_dpi(&bytes, dpi))?;
     Ok(vec![svg_path, png_path])
 }
