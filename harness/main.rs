@@ -361,7 +361,7 @@ fn main() -> ExitCode {
                     })
                 }
                 (Some(into), _) => {
-                    mtlbench::cli::combine::combine(&dirs, &into, selection, delta_metrics)
+                    mtlbench::cli::combine::combine(&dirs, &into, selection, delta_metrics, &figures)
                 }
                 (None, [out]) => commands::report(
                     out,

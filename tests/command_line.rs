@@ -629,3 +629,39 @@ fn report_takes_the_selection_as_the_study_file_writes_it() {
     let o = run_in(dir.path(), &["report", "o", "--selection", "mean_last: 0"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A `missing_labels` key that cannot mean anything is refused at plan time with its path
+/// (exit 2, nothing written): a fraction outside [0, 1), every label of a split, a task
+/// the suite does not have, a task named twice.
+#[test]
+fn bad_missing_labels_are_refused_with_their_key() {
+    let study = |missing: &str| {
+        format!(
+            "name: m\nsuites:\n  - kind: planted_correlation\n    tasks: 2\n    train: 40\n    val: 10\n    test: 10\n    missing_labels: {missing}\narchitectures: [{{kind: hard_sharing}}]\nweightings: [{{kind: equal}}]\ntraining: {{epochs: 1, batch_size: 8}}\n"
+        )
+    };
+    for (missing, expected) in [
+        (
+            "{fraction: 1.0}",
+            vec!["suites[0].missing_labels.fraction", "not in [0, 1)"],
+        ),
+        (
+            "{fraction: -0.1}",
+            vec!["suites[0].missing_labels.fraction"],
+        ),
+        (
+            "{fraction: 0.96}",
+            vec!["suites[0].missing_labels.fraction", "`val` rows"],
+        ),
+        (
+            "{fraction: 0.3, tasks: [7]}",
+            vec!["suites[0].missing_labels.tasks[0]", "does not exist"],
+        ),
+        (
+            "{fraction: 0.3, tasks: [1, 1]}",
+            vec!["suites[0].missing_labels.tasks[1]", "named twice"],
+        ),
+    ] {
+        assert_bad_input(&study(missing), &expected);
+    }
+}

@@ -3,8 +3,10 @@
 //! test and Nemenyi's critical difference; `OUT/ranking.md`, `OUT/ranking.csv` and
 //! `OUT/charts/critical_difference.{svg,png}` (see `mtlbench_results::ranking`). Every
 //! directory's records are read with its own `study.yaml` settings (selection, Δ metrics),
-//! or the ones given here. Refused (exit 2, nothing written) when a directory has no runs/,
-//! or fewer than 2 blocks or 2 algorithms common to all blocks remain.
+//! or the ones given here; the diagram is sized by `--width`, `--dpi`, `--font-scale` and
+//! `--font-family` and names the algorithms by the studies' `display_names`. Refused
+//! (exit 2, nothing written) when a directory has no runs/, or fewer than 2 blocks or 2
+//! algorithms common to all blocks remain.
 
 use crate::error::HarnessError;
 use crate::study::config;
@@ -20,7 +22,12 @@ pub fn combine(
     into: &Path,
     selection: Option<Selection>,
     delta_metrics: Option<Vec<String>>,
+    figures: &crate::study::presentation::FigureFlags,
 ) -> Result<u8, HarnessError> {
+    // The diagram's size and type from the flags; its names from the studies'
+    // `display_names` (the first study that names an algorithm wins).
+    let mut presentation = crate::study::presentation::presentation(None, figures)?;
+    let mut names = std::collections::BTreeMap::new();
     if let Some(names) = &delta_metrics {
         crate::study::validate::check_delta_metrics(names).map_err(|(_, message)| {
             HarnessError::Config {
@@ -49,12 +56,28 @@ pub fn combine(
         let rule = selection
             .or_else(|| stored.as_ref().map(|c| c.selection))
             .unwrap_or(Selection::Last);
+        if let Some(c) = &stored {
+            for (k, v) in &c.display_names {
+                names.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
         let metrics = DeltaMetrics(
             delta_metrics
                 .clone()
                 .or_else(|| stored.and_then(|c| c.delta_metrics)),
         );
         let mut runs = read_runs(&runs_dir(dir))?;
+        if delta_metrics.is_some() {
+            // Metrics given here must be measured by every suite of every directory.
+            mtlbench_results::report::check_delta_metrics_measured(
+                &runs,
+                &DeltaMetrics(delta_metrics.clone()),
+            )
+            .map_err(|message| HarnessError::Config {
+                file: format!("{}: --delta-metrics", dir.display()),
+                message,
+            })?;
+        }
         rule.check_runs(&runs)
             .map_err(|message| HarnessError::Config {
                 file: format!("{}: selection", dir.display()),
@@ -78,7 +101,7 @@ pub fn combine(
         message: e.to_string(),
     })?;
     let title = studies.join(" + ");
-    let presentation = mtlbench_results::charts::Presentation::default();
+    presentation.names = mtlbench_results::charts::names::DisplayNames::new(names);
     for file in write_ranking(into, &into.join("charts"), &title, &ranking, &presentation)? {
         println!("{}", file.display());
     }

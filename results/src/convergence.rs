@@ -7,11 +7,12 @@
 //! measures where training stopped as much as the method; the summary counts them per
 //! row and flags the rows that have any (see docs/FORMULAS.md#still-improving-at-the-end).
 //!
-//! A run with fewer than 5 evaluation points, or none with validation values, is not
-//! judged (`None`): with n < 5 the last 20% is less than one point.
+//! n counts the evaluation points `best_val` can score (a validation value of every
+//! primary metric). A run with fewer than 5 of them is not judged (`None`): with n < 5 the
+//! last 20% is less than one point.
 
 use crate::record::RunRecord;
-use crate::selection::best_val_epoch;
+use crate::selection::{best_val_epoch, scored_epochs};
 
 /// The share of a run's last evaluation points in which a best validation point means
 /// "still improving at the end".
@@ -31,6 +32,8 @@ pub fn still_improving(run: &RunRecord) -> Option<bool> {
         .collect();
     epochs.sort_unstable();
     epochs.dedup();
+    // The evaluation points `best_val` can score (every primary metric present).
+    let (epochs, _) = scored_epochs(run, &epochs);
     let n = epochs.len();
     if n < MIN_EVALUATIONS {
         return None;

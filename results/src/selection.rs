@@ -239,29 +239,13 @@ impl Selection {
 /// The test epoch whose validation score is best (ties to the earlier); `None` when the
 /// run has no validation point at any test epoch.
 pub(crate) fn best_val_epoch(run: &RunRecord, epochs: &[usize]) -> Option<usize> {
-    // Each task's primary metrics (as its suite declares them) on validation.
-    let keys = run.primary_metric_keys();
-    let mut primary: Vec<(String, String, bool)> = Vec::new();
-    for p in run.points.iter().filter(|p| p.split == "val") {
-        let key = (p.task.clone(), p.metric.clone());
-        if keys.contains(&key) && !primary.iter().any(|(t, m, _)| *t == key.0 && *m == key.1) {
-            primary.push((key.0, key.1, p.higher_is_better));
-        }
-    }
-    if primary.is_empty() {
-        return None;
-    }
+    let (scored, primary) = scored_epochs(run, epochs);
     let value = |task: &str, metric: &str, epoch: usize| -> Option<f64> {
         run.points
             .iter()
             .find(|p| p.split == "val" && p.epoch == epoch && p.task == task && p.metric == metric)
             .map(|p| p.value)
     };
-    let scored: Vec<usize> = epochs
-        .iter()
-        .copied()
-        .filter(|&e| primary.iter().all(|(t, m, _)| value(t, m, e).is_some()))
-        .collect();
     let first = *scored.first()?;
     let score = |epoch: usize| -> f64 {
         let sum: f64 = primary
@@ -286,6 +270,37 @@ pub(crate) fn best_val_epoch(run: &RunRecord, epochs: &[usize]) -> Option<usize>
         }
     }
     Some(best)
+}
+
+/// Of `epochs`, those at which the run has a validation value of every primary metric
+/// (the ones `best_val` can score), with those metrics as (task, metric, higher is better);
+/// none when the run has no primary validation metric.
+pub(crate) fn scored_epochs(
+    run: &RunRecord,
+    epochs: &[usize],
+) -> (Vec<usize>, Vec<(String, String, bool)>) {
+    let keys = run.primary_metric_keys();
+    let mut primary: Vec<(String, String, bool)> = Vec::new();
+    for p in run.points.iter().filter(|p| p.split == "val") {
+        let key = (p.task.clone(), p.metric.clone());
+        if keys.contains(&key) && !primary.iter().any(|(t, m, _)| *t == key.0 && *m == key.1) {
+            primary.push((key.0, key.1, p.higher_is_better));
+        }
+    }
+    if primary.is_empty() {
+        return (Vec::new(), primary);
+    }
+    let has = |task: &str, metric: &str, epoch: usize| {
+        run.points
+            .iter()
+            .any(|p| p.split == "val" && p.epoch == epoch && p.task == task && p.metric == metric)
+    };
+    let scored = epochs
+        .iter()
+        .copied()
+        .filter(|&e| primary.iter().all(|(t, m, _)| has(t, m, e)))
+        .collect();
+    (scored, primary)
 }
 
 #[cfg(test)]

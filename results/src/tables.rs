@@ -744,7 +744,8 @@ pub fn summary_markdown(
          columns among the algorithms of the section (the set compared: the rows of \
          that section; 1 = best); p (STL) and p (equal): two-sided paired t tests (by \
          replicate) of the LibMTL Δp against `single_task` and against `equal` weighting of \
-         the same architecture. Cost, mean per run: wall-clock seconds, optimizer steps, \
+         the same architecture, uncorrected (Holm-corrected ones: Paired differences, \
+         below). Cost, mean per run: wall-clock seconds, optimizer steps, \
          training forward/backward passes (telemetry's are counted apart in the runs \
          table), parameter and optimizer-state KiB. worst task and spread \
          (docs/FORMULAS.md#worst-task-and-balance): per replicate, the smallest per-task \
@@ -770,8 +771,11 @@ pub fn summary_markdown(
         "# Paired differences\n\n{}\n",
         crate::paired_table::paired_caption(summary)
     );
-    md.push_str(&crate::main_table::render_markdown(
-        &crate::paired_table::paired_sections(summary),
-    ));
+    // Headings of their own, so that no anchor repeats one of the main table's.
+    md.push_str(
+        &crate::main_table::render_markdown(&crate::paired_table::paired_sections(summary))
+            .replace("\n## ", "\n## Paired differences: ")
+            .replacen("## ", "## Paired differences: ", 1),
+    );
     md
 }

@@ -155,7 +155,11 @@ pub fn validate(suite: &dyn Suite) -> Result<(), TasksError> {
             ),
         ));
     }
-    suite.validate()
+    suite.validate()?;
+    if let Some(missing) = suite.missing_labels() {
+        missing.validate(suite.task_count(), &splits)?;
+    }
+    Ok(())
 }
 
 /// Declares the suite registry: each suite's module (its file in `suite/`, declared here),

@@ -41,9 +41,16 @@ impl<'s, 'a, D: Device<f32>> StepContext<'s, 'a, D> {
         self.trainer.kinds.len()
     }
 
-    /// The run's learning rate.
+    /// The model optimizer's learning rate at this step: the run's `lr`, or with
+    /// `lr_decay` the epoch's decayed rate (Auto-Lambda's and Meta-Weight-Net's look-ahead
+    /// step mimics the update the optimizer makes).
     pub fn lr(&self) -> f64 {
-        self.trainer.def.training.lr
+        let training = &self.trainer.def.training;
+        if training.lr_decay.is_some() {
+            self.trainer.optimizer.lr()
+        } else {
+            training.lr
+        }
     }
 
     /// This step's batch.

@@ -116,7 +116,7 @@ impl FigureStyle {
             ));
         }
         let family = self.font_family.trim();
-        if family.is_empty() || family.contains(['"', '<', '>', '&']) {
+        if family.is_empty() || family.contains(['"', '\'', '<', '>', '&']) {
             return Err((
                 "font_family",
                 format!("`{}` is not a font family name", self.font_family),
