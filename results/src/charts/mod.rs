@@ -344,7 +344,9 @@ impl Figure<'_> {
             }
             Body::Heatmaps { panels } => {
                 let rows = panels.iter().map(|p| p.rows.len()).max().unwrap_or(1);
-                scale.inches(2.2).max((line * (rows as f64 + 6.0)) as u32)
+                let panel = scale.inches(2.2).max((line * (rows as f64 + 6.0)) as u32);
+                let per_row = heat_columns(panels.len(), width, scale);
+                panel * panels.len().div_ceil(per_row).max(1) as u32
             }
             Body::Bars { panels } => {
                 let bars = panels.iter().map(|p| p.bars.len()).max().unwrap_or(1);
@@ -382,6 +384,12 @@ fn columns(panels: usize, width: u32, scale: Scale, _legend: &[String]) -> usize
     let most = panels.clamp(1, 3).min(fit);
     let rows = panels.div_ceil(most).max(1);
     panels.div_ceil(rows).max(1)
+}
+
+/// Heatmap panels per row: as many as get 2.6 in each (at least one).
+fn heat_columns(panels: usize, width: u32, scale: Scale) -> usize {
+    let fit = (width / scale.inches(2.6).max(1)).max(1) as usize;
+    panels.clamp(1, fit.max(1))
 }
 
 /// The legend below the plot: (columns, height in pixels) of its grid over `width`.
@@ -503,12 +511,27 @@ fn draw<DB: DrawingBackend>(
                 .iter()
                 .map(|p| if p.cols.len() > 12 { 3 } else { 2 })
                 .collect();
-            let total: u32 = weights.iter().sum::<u32>().max(1);
-            let mut rest = body;
-            for (panel, w) in heat_panels.iter().zip(&weights) {
-                let (area, next) = rest.split_horizontally(width * w / total);
-                panels::draw_heatmap(&area, panel, ink)?;
-                rest = next;
+            // Side by side where each panel gets 2.6 in, else in rows.
+            let per_row = heat_columns(heat_panels.len(), width, scale);
+            let n_rows = heat_panels.len().div_ceil(per_row).max(1) as u32;
+            let (_, body_h) = body.dim_in_pixel();
+            let mut below = body;
+            for (k, row) in heat_panels.chunks(per_row).enumerate() {
+                let row_area = if (k as u32) + 1 < n_rows {
+                    let (this, next) = below.split_vertically(body_h / n_rows);
+                    below = next;
+                    this
+                } else {
+                    below.clone()
+                };
+                let ws = &weights[k * per_row..k * per_row + row.len()];
+                let total: u32 = ws.iter().sum::<u32>().max(1);
+                let mut rest = row_area;
+                for (panel, w) in row.iter().zip(ws) {
+                    let (area, next) = rest.split_horizontally(width * w / total);
+                    panels::draw_heatmap(&area, panel, ink)?;
+                    rest = next;
+                }
             }
         }
         Body::Bars { panels: bar_panels } => {

@@ -77,6 +77,8 @@ pub fn tick_decimals(lo: f64, hi: f64, ticks: usize) -> usize {
 /// A tick label of an axis over [lo, hi] with about `ticks` ticks: as many decimals as
 /// the step needs, scientific beyond 10⁵ or below 10⁻³ in size.
 pub fn tick_label(v: f64, lo: f64, hi: f64, ticks: usize) -> String {
+    // plotters may place up to twice the ticks asked for: the decimals follow the finer step.
+    let ticks = ticks * 2;
     let big = lo.abs().max(hi.abs());
     if v == 0.0 || v.abs() < (hi - lo).abs() * 1e-9 {
         return "0".into();
@@ -497,7 +499,14 @@ pub fn draw_heatmap<DB: DrawingBackend>(
         )
     }))
     .map_err(err)?;
-    if n_rows <= 12 && n_cols <= 12 {
+    // The numbers in the cells only where they fit (a cell wider than "-0.00" and taller
+    // than a line of text).
+    let (plot_w, plot_h) = ctx.plotting_area().dim_in_pixel();
+    let cell_w = plot_w as usize / n_cols.max(1);
+    let cell_h = plot_h as usize / n_rows.max(1);
+    let fits = cell_w >= (scale.text_width("-0.00", TICK_PT) + scale.text_px(2.0)) as usize
+        && cell_h >= scale.text_px(TICK_PT) as usize;
+    if n_rows <= 12 && n_cols <= 12 && fits {
         ctx.draw_series(cells.filter(|(_, _, v)| v.is_finite()).map(|(r, c, v)| {
             let dark = (v - panel.lo) / (panel.hi - panel.lo);
             let style = if !(0.2..=0.8).contains(&dark) {
