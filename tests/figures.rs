@@ -1,7 +1,7 @@
-//! Every chart kind the report writes, rendered from one small study and read back as SVG
-//! and PNG: the note under each title (n, selection), display names, the print size in
-//! inches and the PNG's resolution, text no smaller than 7 pt, CI bands on every curve,
-//! and legend colours that are the marks' colours.
+//! Every chart kind the report writes, rendered from one small study and read back as SVG,
+//! PNG and PDF: the note under each title (n, selection), display names, the print size in
+//! inches, the PNG's resolution and the PDF's page, text no smaller than 7 pt, CI bands on
+//! every curve, and legend colours that are the marks' colours.
 
 mod common;
 
@@ -184,6 +184,18 @@ fn every_chart_kind_says_what_it_plots_and_prints_at_its_size() {
         let png = std::fs::read(out.join("charts").join(format!("{stem}.png"))).unwrap();
         // 200 dpi = 7874 pixels per metre.
         assert_eq!(png_resolution(&png), Some((7874, 7874)), "{stem}");
+        // The PDF beside them: vector, 3.3 in = 237.6 pt wide, its font embedded.
+        let pdf = std::fs::read(out.join("charts").join(format!("{stem}.pdf"))).unwrap();
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(pdf.starts_with(b"%PDF-"), "{stem}");
+        let width: f64 = text
+            .split("/MediaBox [0 0 ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("{stem}: no MediaBox"));
+        assert!((width - 237.6).abs() < 1e-3, "{stem}: {width} pt wide");
+        assert!(text.contains("/FontFile2"), "{stem}: no embedded font");
     }
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("n = 2 replicates"), "{summary}");

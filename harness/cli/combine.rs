@@ -1,7 +1,7 @@
 //! `report DIR1 DIR2 … --combine OUT`: the algorithms ranked over every suite of several
 //! output directories (each suite at its largest training fraction a block), by Friedman's
 //! test and Nemenyi's critical difference; `OUT/ranking.md`, `OUT/ranking.csv` and
-//! `OUT/charts/critical_difference.{svg,png}` (see `mtlbench_results::ranking`). Every
+//! `OUT/charts/critical_difference.{svg,png,pdf}` (see `mtlbench_results::ranking`). Every
 //! directory's records are read with its own `study.yaml` settings (selection, Δ metrics),
 //! or the ones given here; the diagram is sized by `--width`, `--dpi`, `--font-scale` and
 //! `--font-family` and names the algorithms by the studies' `display_names`. Refused

@@ -139,7 +139,7 @@ pub fn ranking_markdown(title: &str, r: &Ranking) -> String {
          Friedman's test (docs/FORMULAS.md#significance-over-many-comparisons): χ²_F = {:.3} \
          ({} df), p = {}; Iman–Davenport F_F = {} ({} and {} df), p = {}. Nemenyi's critical \
          difference at α = 0.05: CD = {:.3} (k = {}, N = {}). Chart: \
-         [PNG](charts/{CD_STEM}.png), [SVG](charts/{CD_STEM}.svg).\n\n",
+         [PNG](charts/{CD_STEM}.png), [SVG](charts/{CD_STEM}.svg), [PDF](charts/{CD_STEM}.pdf).\n\n",
         r.blocks.len(),
         r.blocks.join(", "),
         r.algorithms.len(),

@@ -428,7 +428,7 @@ fn index_markdown(
         for (_, stem) in charts.iter().filter(|(k, _)| *k == kind) {
             let _ = writeln!(
                 md,
-                "- {stem}: [PNG](charts/{stem}.png), [SVG](charts/{stem}.svg)"
+                "- {stem}: [PNG](charts/{stem}.png), [SVG](charts/{stem}.svg), [PDF](charts/{stem}.pdf)"
             );
         }
     }

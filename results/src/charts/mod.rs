@@ -11,6 +11,7 @@ pub mod critical_difference;
 pub mod figures;
 pub mod names;
 pub mod panels;
+pub mod pdf;
 pub mod plots;
 pub mod style;
 
@@ -588,7 +589,8 @@ pub fn write_figure(
 
 /// Draws one picture of `size` pixels twice, as `<dir>/<stem>.svg` (sized in inches at
 /// `dpi`) by `svg` and as `<dir>/<stem>.png` (its resolution in a `pHYs` chunk) by `png`,
-/// each file written whole; returns both paths.
+/// and converts the SVG to `<dir>/<stem>.pdf` (vector, the same size, the font embedded:
+/// `pdf::from_svg`); each file written whole; returns the three paths.
 pub(crate) fn write_drawing(
     dir: &Path,
     stem: &str,
@@ -607,6 +609,12 @@ pub(crate) fn write_drawing(
     })?;
     let text = style::with_inches(&text, size, dpi);
     write_atomic(&svg_path, text.as_bytes())?;
+    let pdf_path = dir.join(format!("{stem}.pdf"));
+    let pdf = pdf::from_svg(&text).map_err(|message| ResultsError::Chart {
+        path: pdf_path.clone(),
+        message,
+    })?;
+    write_atomic(&pdf_path, &pdf)?;
 
     let png_path = dir.join(format!("{stem}.png"));
     let tmp = dir.join(format!(".{stem}.tmp-{}.png", std::process::id()));
@@ -619,5 +627,5 @@ pub(crate) fn write_drawing(
     let bytes = std::fs::read(&tmp).map_err(|e| ResultsError::io(&tmp, e))?;
     let _ = std::fs::remove_file(&tmp);
     write_atomic(&png_path, &style::with_dpi(&bytes, dpi))?;
-    Ok(vec![svg_path, png_path])
+    Ok(vec![svg_path, png_path, pdf_path])
 }
