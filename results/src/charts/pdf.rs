@@ -127,7 +127,10 @@ mod tests {
             "{text}"
         );
         // Inside a stream nothing moves.
-        assert!(text.contains("stream\n/b 2 0 R\n/a 1 0 R\nendstream"), "{text}");
+        assert!(
+            text.contains("stream\n/b 2 0 R\n/a 1 0 R\nendstream"),
+            "{text}"
+        );
         let svg = r##"<svg width="2in" height="1in" viewBox="0 0 192 96" xmlns="http://www.w3.org/2000/svg"><circle cx="10" cy="10" r="5" fill="#FF0000" fill-opacity="0.5"/><circle cx="30" cy="10" r="5" fill="#00FF00" fill-opacity="0.3"/><text x="40" y="40" font-size="12">a</text></svg>"##;
         assert_eq!(from_svg(svg).unwrap(), from_svg(svg).unwrap());
     }
