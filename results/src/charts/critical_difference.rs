@@ -5,7 +5,7 @@
 //! docs/FORMULAS.md#significance-over-many-comparisons.
 
 use super::style::{FigureStyle, Scale};
-use super::{register_font, wrap, Ink, LEGEND_PT, TICK_PT, TITLE_PT};
+use super::{wrap, Ink, LEGEND_PT, TICK_PT, TITLE_PT};
 use crate::significance::cliques;
 use crate::ResultsError;
 use plotters::coord::Shift;
@@ -232,19 +232,14 @@ impl CdDiagram {
     }
 }
 
-/// Draws `diagram` as `<dir>/<stem>.svg` (sized in inches) and `<dir>/<stem>.png` (its
-/// resolution in a `pHYs` chunk) under `style`; returns both paths.
+/// Draws `diagram` as `<dir>/<stem>.{svg,png,pdf}` under `style` (`write_drawing`).
 pub fn write_cd_diagram(
     dir: &Path,
     stem: &str,
     diagram: &CdDiagram,
     style: &FigureStyle,
 ) -> Result<Vec<PathBuf>, ResultsError> {
-    register_font(&style.font_family);
-    let ink = Ink {
-        scale: style.scale(),
-        family: &style.font_family,
-    };
+    let ink = Ink::of(style);
     std::fs::create_dir_all(dir).map_err(|e| ResultsError::io(dir, e))?;
     let size = diagram.size(style);
     super::write_drawing(

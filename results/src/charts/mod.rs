@@ -74,6 +74,15 @@ pub struct Ink<'f> {
 }
 
 impl<'f> Ink<'f> {
+    /// The ink of `style`, its font family registered.
+    pub fn of(style: &'f FigureStyle) -> Self {
+        register_font(&style.font_family);
+        Ink {
+            scale: style.scale(),
+            family: &style.font_family,
+        }
+    }
+
     /// A text style of `pt` points.
     pub fn font(&self, pt: f64) -> TextStyle<'f> {
         (self.family, self.scale.text(pt)).into_font().into()
@@ -563,19 +572,14 @@ pub(crate) fn interval(s: &Summary) -> (f64, f64) {
     (s.mean - ci, s.mean + ci)
 }
 
-/// Draws `figure` as `<dir>/<stem>.svg` (sized in inches) and `<dir>/<stem>.png` (its
-/// resolution in a `pHYs` chunk) under `style`; returns both paths.
+/// Draws `figure` as `<dir>/<stem>.{svg,png,pdf}` under `style` (`write_drawing`).
 pub fn write_figure(
     dir: &Path,
     stem: &str,
     figure: &Figure,
     style: &FigureStyle,
 ) -> Result<Vec<PathBuf>, ResultsError> {
-    register_font(&style.font_family);
-    let ink = Ink {
-        scale: style.scale(),
-        family: &style.font_family,
-    };
+    let ink = Ink::of(style);
     let size = figure.size(style);
     write_drawing(
         dir,
