@@ -32,10 +32,15 @@ ours = {m[1]: float(m[2]) for m in re.finditer(
     r"^\s+(\S.*?\S)\s+([0-9.]+) ms/step", os.environ["OURS"], re.M)}
 theirs = {m[1]: float(m[2]) for m in re.finditer(
     r"^torch lenet (.*): ([0-9.]+) ms/step", os.environ["THEIRS"], re.M)}
+ours_eval = re.search(r"evaluation point .*?([0-9.]+) µs/row", os.environ["OURS"])
+theirs_eval = re.search(r"^torch lenet evaluation: ([0-9.]+) us/row", os.environ["THEIRS"], re.M)
 print("LeNet step, mtlbench / PyTorch (same machine, same run):")
 for name, t in theirs.items():
     if name in ours:
         print(f"  {name:<32} {ours[name]:8.1f} ms / {t:8.1f} ms = {ours[name] / t:.2f}x")
     else:
         print(f"  {name:<32} (no mtlbench figure)")
+if ours_eval and theirs_eval:
+    a, b = float(ours_eval[1]), float(theirs_eval[1])
+    print(f"  {'evaluation, per row':<32} {a:8.1f} µs / {b:8.1f} µs = {a / b:.2f}x")
 PY

@@ -133,14 +133,7 @@ impl Conv2d {
     ) -> Matrix<E, D, T> {
         match pools.split_first() {
             Some((first, rest)) if kernel => rest.iter().fold(
-                conv_bias(
-                    self,
-                    x,
-                    weight,
-                    bias,
-                    input_gradient,
-                    Some(&first.windows()),
-                ),
+                conv_bias(self, x, weight, bias, input_gradient, Some(first)),
                 |h, pool| pool.forward_routed(h, kernel),
             ),
             _ => pools.iter().fold(
@@ -241,14 +234,6 @@ impl MaxPool2d {
         index
     }
 
-    /// `window_index` of every window offset w = di·k + dj.
-    pub(crate) fn windows(&self) -> Vec<Vec<usize>> {
-        let k = self.size;
-        (0..k * k)
-            .map(|w| self.window_index(w / k, w % k))
-            .collect()
-    }
-
     /// The max-pool of every row of `x` (n × H·W·C): n × H'·W'·C.
     pub fn forward<E: Dtype, D: Device<E>, T: Tape<E, D>>(
         &self,
@@ -264,7 +249,7 @@ impl MaxPool2d {
         kernel: bool,
     ) -> Matrix<E, D, T> {
         if kernel {
-            return window_max(x, &self.windows());
+            return window_max(x, self);
         }
         self.forward_by_gather(x)
     }
@@ -461,6 +446,92 @@ mod tests {
             assert_eq!(y.shape(), &(n, pool.output().len()));
             assert_eq!(y.as_vec(), naive_pool(&pool, n, &x));
         }
+    }
+
+    /// The CPU's pool loops against the gather route, on the tape (values, the input's
+    /// gradient) and off it (values only), for pools of 1, 2 and 3 on images whose last
+    /// rows and columns do not fill a window: fused into a convolution (`conv_bias`) and
+    /// taken on their own after it (`window_max`). Values on a grid of ½ so that windows
+    /// hold tied maxima.
+    #[test]
+    fn pool_loops_match_the_gather_route_on_and_off_the_tape() {
+        let dev: Cpu = Default::default();
+        let n = 2;
+        let conv = Conv2d {
+            input: ImageShape {
+                height: 9,
+                width: 8,
+                channels: 2,
+            },
+            out_channels: 3,
+            kernel: 2,
+            stride: 1,
+            padding: 0,
+        };
+        let grid = |v: Vec<f64>| -> Vec<f32> {
+            v.iter().map(|x| (x * 2.0).round() as f32 / 2.0).collect()
+        };
+        let x = dev.tensor_from_vec(
+            grid(random(n * conv.input.len(), 21)),
+            (n, conv.input.len()),
+        );
+        let w = dev.tensor_from_vec(
+            grid(random(conv.patch_len() * conv.out_channels, 22)),
+            (conv.patch_len(), conv.out_channels),
+        );
+        let b = dev.tensor_from_vec(vec![0.5f32; conv.out_channels], (conv.out_channels,));
+        for (first, second) in [(1, 2), (2, 1), (3, 2), (2, 2)] {
+            let p1 = MaxPool2d {
+                input: conv.output(),
+                size: first,
+            };
+            let p2 = MaxPool2d {
+                input: p1.output(),
+                size: second,
+            };
+            let pools = [p1, p2];
+            let len = p2.output().len();
+            let r = dev.tensor_from_vec(
+                random(n * len, 23).iter().map(|&v| v as f32).collect(),
+                (n, len),
+            );
+            let taped = |kernel: bool| {
+                let y = conv.forward_pooled_routed(x.leaky_trace(), &w, &b, &pools, true, kernel);
+                let values = y.as_vec();
+                let grads = (y * r.clone()).sum().backward();
+                (values, grads.get(&x).as_vec(), grads.get(&w).as_vec())
+            };
+            let (kernels, gathers) = (taped(true), taped(false));
+            assert_eq!(kernels, gathers, "pools {first}, {second}");
+            let off = conv.forward_pooled_routed(x.clone(), &w, &b, &pools, true, true);
+            assert_eq!(
+                off.as_vec(),
+                kernels.0,
+                "off the tape: pools {first}, {second}"
+            );
+        }
+        // The grid makes ties: some window of the first pool holds equal maxima.
+        let y = conv.forward(x.clone(), &w, &b, true).as_vec();
+        let out = conv.output();
+        let tied = (0..n * out.height / 2 * (out.width / 2) * out.channels).any(|i| {
+            let c = i % out.channels;
+            let p = i / out.channels;
+            let (image, p) = (
+                p / (out.height / 2 * (out.width / 2)),
+                p % (out.height / 2 * (out.width / 2)),
+            );
+            let (oi, oj) = (p / (out.width / 2), p % (out.width / 2));
+            let at = |di: usize, dj: usize| {
+                y[image * out.len() + ((2 * oi + di) * out.width + 2 * oj + dj) * out.channels + c]
+            };
+            let m = at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1));
+            [(0, 0), (0, 1), (1, 0), (1, 1)]
+                .iter()
+                .filter(|&&(a, b)| at(a, b) == m)
+                .count()
+                > 1
+        });
+        assert!(tied, "the test's input should make tied maxima");
     }
 
     /// ∂/∂θ Σ y ⊙ r by dfdx against central differences of the direct loops, in f64. The

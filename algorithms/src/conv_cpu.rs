@@ -18,7 +18,7 @@
 //! through `Gradients::get_or_alloc_mut` and seen as vectors by downcasting the device's
 //! buffer type to the CPU's, which is what the type check guarantees.
 
-use crate::conv::Conv2d;
+use crate::conv::{Conv2d, MaxPool2d};
 use crate::device::{host_values, is_cpu};
 use dfdx::prelude::*;
 use std::any::Any;
@@ -92,10 +92,10 @@ fn patch_rows(conv: &Conv2d) -> Vec<PatchRow> {
 /// The convolution of every row of `x` by `weight` ((k·k·C_in) × C_out) plus `bias`, as
 /// one op on the tape: the patches are copied from `x` row by row of each window (no index
 /// per value), multiplied by the weight in one matrix product, and the bias is added in
-/// one pass; with `pool` (the window indices of a max-pool, `MaxPool2d::window_index` per
-/// offset) the result is that max-pool of the biased values, its winners kept for the
-/// backward pass, which first hands each gradient to its window's maximum as
-/// `window_max` does. The backward pass gives the bias its column sums (row by row), the weight
+/// one pass; with `pool` the result is that max-pool of the biased values, its winners
+/// kept for the backward pass, which first hands each gradient to its window's maximum as
+/// `window_max` does. Off the tape (`NoneTape`: evaluation) no winner is kept and no
+/// backward pass is built. The backward pass gives the bias its column sums (row by row), the weight
 /// patchesᵀ·g and, with `input_gradient`, x the scatter of g·weightᵀ; without it x gets
 /// no gradient and g·weightᵀ is not computed at all.
 ///
@@ -112,7 +112,7 @@ pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     weight: &Matrix<E, D, NoneTape>,
     bias: &Tensor<(usize,), E, D>,
     input_gradient: bool,
-    pool: Option<&[Vec<usize>]>,
+    pool: Option<&MaxPool2d>,
 ) -> Matrix<E, D, T> {
     debug_assert!(is_cpu::<D>());
     let (n, cols) = *x.shape();
@@ -156,16 +156,18 @@ pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     }
     let width = pixels * c_out;
     // With a max-pool: its windows' maxima of the biased values, which are kept (with the
-    // winners) for the backward pass.
+    // winners) for the backward pass. Off the tape (evaluation) nothing is kept.
     let (result, pooled) = match pool {
-        Some(windows) => {
-            let (out, winner) = pool_forward(&y, width, windows);
-            let len = windows.first().map_or(0, Vec::len);
-            let result = dev.tensor_from_vec(out, (n, len));
-            (result, Some((y, winner, windows.to_vec())))
+        Some(pool) => {
+            let (out, winner) = pool_forward(&y, width, pool, T::OWNS_TAPE);
+            let result = dev.tensor_from_vec(out, (n, pool.output().len()));
+            (result, Some((y, winner, *pool)))
         }
         None => (dev.tensor_from_vec(y, (n, width)), None),
     };
+    if !T::OWNS_TAPE {
+        return result.put_tape(tape);
+    }
     let (x_ghost, w_ghost, b_ghost, out_ghost) =
         (x.ghost(), weight.ghost(), bias.ghost(), result.ghost());
     let weight = weight.clone();
@@ -176,10 +178,10 @@ pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
         // The output's gradient is taken out of its entry (nothing reads it after this
         // op's backward) and handed to the products as a tensor.
         let mut g = std::mem::take(cpu_vec::<E, D>(grads.get_or_alloc_mut(&out_ghost)?));
-        if let Some((values, winner, windows)) = &pooled {
+        if let Some((values, winner, pool)) = &pooled {
             // The pool's backward into the zeroed gradient of the biased values.
             let mut g_values = vec![E::default(); values.len()];
-            pool_backward(&g, winner, values, width, windows, &mut g_values);
+            pool_backward(&g, winner, values, width, pool, &mut g_values);
             g = g_values;
         }
         let g_bias = cpu_vec::<E, D>(grads.get_or_alloc_mut(&b_ghost)?);
@@ -226,93 +228,129 @@ pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     result.put_tape(tape)
 }
 
-/// The maximum over k·k windows: `windows[w]` is the input column of every output value
-/// for window offset w = di·k + dj (`MaxPool2d::window_index`). The gradient of an output
-/// goes to its window's maximum; tied maxima share it as the gather route's balanced tree
-/// of pairwise `maximum`s does (½ to each side of a tie, level by level).
+/// The maximum over the k·k windows of `pool`. The gradient of an output goes to its
+/// window's maximum; tied maxima share it as the gather route's balanced tree of pairwise
+/// `maximum`s does (½ to each side of a tie, level by level).
 pub(crate) fn window_max<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     x: Matrix<E, D, T>,
-    windows: &[Vec<usize>],
+    pool: &MaxPool2d,
 ) -> Matrix<E, D, T> {
     debug_assert!(is_cpu::<D>());
     let (n, cols) = *x.shape();
     let (x, mut tape) = x.split_tape();
     let values = host_values(&x);
-    let (out, winner) = pool_forward(&values, cols, windows);
-    let len = windows.first().map_or(0, Vec::len);
-    let out = x.device().tensor_from_vec(out, (n, len));
-    let windows = windows.to_vec();
-    record(&mut tape, &x, &out, move |grad_out, grad_in| {
-        pool_backward(grad_out, &winner, &values, cols, &windows, grad_in);
-    });
+    let (out, winner) = pool_forward(&values, cols, pool, T::OWNS_TAPE);
+    let out = x.device().tensor_from_vec(out, (n, pool.output().len()));
+    if T::OWNS_TAPE {
+        let pool = *pool;
+        record(&mut tape, &x, &out, move |grad_out, grad_in| {
+            pool_backward(grad_out, &winner, &values, cols, &pool, grad_in);
+        });
+    }
     out.put_tape(tape)
 }
 
-/// `winner`'s mark of an output whose maximum several windows hold.
-const TIED: usize = usize::MAX;
+/// The widest max-pool (its window offsets are kept as `u16`, `TIED` apart).
+pub(crate) const MAX_POOL: usize = 255;
 
-/// The window maxima of every row of `values` (rows of `cols`), and per output the window
-/// offset of its single maximum, or `TIED` when several windows hold the maximum (then the
-/// backward pass shares the gradient as the tree does).
+/// `winner`'s mark of an output whose maximum several windows hold.
+const TIED: u16 = u16::MAX;
+
+/// For each output pixel of `pool` (row-major): the first input column of each of its
+/// k·k windows, offsets w = di·k + dj in order; a pixel's C channels follow each column.
+fn window_columns(pool: &MaxPool2d) -> impl Iterator<Item = impl Iterator<Item = usize>> {
+    let out = pool.output();
+    let (width, channels, k) = (pool.input.width, pool.input.channels, pool.size);
+    (0..out.height * out.width).map(move |p| {
+        let (oi, oj) = (p / out.width, p % out.width);
+        (0..k * k).map(move |w| ((oi * k + w / k) * width + oj * k + w % k) * channels)
+    })
+}
+
+/// The window maxima of every row of `values` (rows of `cols`); with `winners`, also per
+/// output the window offset of its single maximum, or `TIED` when several windows hold the
+/// maximum (then the backward pass shares the gradient as the tree does). Windows are
+/// compared in offset order, output values in NHWC order, channels innermost.
 fn pool_forward<E: Dtype>(
     values: &[E],
     cols: usize,
-    windows: &[Vec<usize>],
-) -> (Vec<E>, Vec<usize>) {
-    let len = windows.first().map_or(0, Vec::len);
+    pool: &MaxPool2d,
+    winners: bool,
+) -> (Vec<E>, Vec<u16>) {
+    assert!(pool.size <= MAX_POOL, "a max-pool wider than {MAX_POOL}");
+    let len = pool.output().len();
+    let channels = pool.input.channels;
     let rows = values.len() / cols.max(1);
     let mut out = Vec::with_capacity(rows * len);
-    let mut winner = Vec::with_capacity(rows * len);
+    let mut winner = Vec::with_capacity(if winners { rows * len } else { 0 });
+    let mut at_window = vec![0; pool.size * pool.size];
     for row in values.chunks_exact(cols.max(1)) {
-        for j in 0..len {
-            let (mut best, mut at) = (row[windows[0][j]], 0);
-            for (w, window) in windows.iter().enumerate().skip(1) {
-                let v = row[window[j]];
-                if v > best {
-                    (best, at) = (v, w);
-                } else if v == best {
-                    at = TIED;
+        for columns in window_columns(pool) {
+            for (slot, column) in at_window.iter_mut().zip(columns) {
+                *slot = column;
+            }
+            for c in 0..channels {
+                let (mut best, mut at) = (row[at_window[0] + c], 0);
+                for (w, &column) in at_window.iter().enumerate().skip(1) {
+                    let v = row[column + c];
+                    if v > best {
+                        (best, at) = (v, w as u16);
+                    } else if v == best {
+                        at = TIED;
+                    }
+                }
+                out.push(best);
+                if winners {
+                    winner.push(at);
                 }
             }
-            out.push(best);
-            winner.push(at);
         }
     }
     (out, winner)
 }
 
 /// Adds each output gradient to its window's maximum in `grad_in` (rows of `cols`), tied
-/// maxima sharing it as the tree of pairwise maxima does; outputs in order.
+/// maxima sharing it as the tree of pairwise maxima does; outputs in order (the windows do
+/// not overlap: each input value receives from one output at most).
 fn pool_backward<E: Dtype>(
     grad_out: &[E],
-    winner: &[usize],
+    winner: &[u16],
     values: &[E],
     cols: usize,
-    windows: &[Vec<usize>],
+    pool: &MaxPool2d,
     grad_in: &mut [E],
 ) {
-    let len = windows.first().map_or(0, Vec::len);
-    let m = windows.len();
+    let len = pool.output().len();
+    let channels = pool.input.channels;
+    let m = pool.size * pool.size;
     let (mut level, mut shares) = (vec![E::default(); m], vec![E::default(); m]);
+    let mut at_window = vec![0; m];
     for (((g_row, w_row), x_row), v_row) in grad_out
         .chunks_exact(len.max(1))
         .zip(winner.chunks_exact(len.max(1)))
         .zip(grad_in.chunks_exact_mut(cols.max(1)))
         .zip(values.chunks_exact(cols.max(1)))
     {
-        for (j, (&g, &at)) in g_row.iter().zip(w_row).enumerate() {
-            // A single maximum takes the whole gradient (every pair on its path has it on
-            // the larger side); only ties need the tree's shares.
-            if at != TIED {
-                x_row[windows[at][j]] += E::ONE * g;
-                continue;
+        for (p, columns) in window_columns(pool).enumerate() {
+            for (slot, column) in at_window.iter_mut().zip(columns) {
+                *slot = column;
             }
-            for w in 0..m {
-                level[w] = v_row[windows[w][j]];
-            }
-            tie_shares(&mut level, &mut shares);
-            for w in 0..m {
-                x_row[windows[w][j]] += shares[w] * g;
+            let j0 = p * channels;
+            for c in 0..channels {
+                let (g, at) = (g_row[j0 + c], w_row[j0 + c]);
+                // A single maximum takes the whole gradient (every pair on its path has it
+                // on the larger side); only ties need the tree's shares.
+                if at != TIED {
+                    x_row[at_window[usize::from(at)] + c] += E::ONE * g;
+                    continue;
+                }
+                for w in 0..m {
+                    level[w] = v_row[at_window[w] + c];
+                }
+                tie_shares(&mut level, &mut shares);
+                for w in 0..m {
+                    x_row[at_window[w] + c] += shares[w] * g;
+                }
             }
         }
     }

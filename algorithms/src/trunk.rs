@@ -248,6 +248,15 @@ impl Trunk {
                             "a max-pool must follow a conv layer (or another max-pool)",
                         ));
                     };
+                    if k > crate::conv_cpu::MAX_POOL {
+                        return Err(AlgorithmsError::invalid(
+                            &at(".max_pool"),
+                            format!(
+                                "{k} exceeds the widest max-pool, {}",
+                                crate::conv_cpu::MAX_POOL
+                            ),
+                        ));
+                    }
                     if k > shape.height || k > shape.width {
                         return Err(AlgorithmsError::invalid(
                             &at(".max_pool"),
@@ -557,6 +566,10 @@ mod tests {
             (
                 vec![conv(4, 29, 1)],
                 "trunk[0].conv.kernel: 29 exceeds the padded 28×28 image",
+            ),
+            (
+                vec![conv(4, 3, 1), TrunkLayer::MaxPool(256)],
+                "trunk[1].max_pool: 256 exceeds the widest max-pool, 255",
             ),
             (
                 vec![conv(4, 5, 5), TrunkLayer::MaxPool(6)],

@@ -2,7 +2,10 @@
 //! W2 (the same with a 4×1024 trunk and batch 1024) against the same run's matmul rate,
 //! every weighting's step relative to `equal`, the step of the `lenet` conv trunk (on
 //! request), the peak heap bytes of each of those trainers (`memory_meter`; on a GPU the
-//! host's share only), and the throughput of a small sweep on 1 and 2 threads. Figures are printed, never asserted: read them as ratios of one run.
+//! host's share only), the throughput of a small sweep on 1 and 2 threads (and of a sweep of
+//! small LeNet runs with the LeNet workload), and with the real data the cost of a
+//! `multimnist-published` epoch's training and evaluation. Figures are printed, never
+//! asserted: read them as ratios of one run.
 
 use crate::error::HarnessError;
 use crate::run::device::Backend;
@@ -524,8 +527,70 @@ pub fn run(
         times[1],
         times[0] / times[1]
     );
+    if lenet && backend == Backend::Cpu {
+        let times: Vec<f64> = [1, 2].into_iter().map(lenet_sweep).collect();
+        println!(
+            "sweep of {LENET_SWEEP_RUNS} small LeNet runs (best of 2): {:.2} s on 1 thread, {:.2} s on 2 threads: {:.2}x speed-up (target >= 1.8x)",
+            times[0],
+            times[1],
+            times[0] / times[1]
+        );
+    }
     real_data();
     Ok(0)
+}
+
+/// Runs in the LeNet sweep: hard_sharing+equal and single_task+equal, 4 seeds each.
+const LENET_SWEEP_RUNS: usize = 8;
+
+/// Seconds for a sweep of small LeNet runs on `threads` threads, the best of two: each run
+/// trains one epoch of the LeNet workload's suite (8 batches of 256) and evaluates its
+/// validation and test splits, the runs spread over the threads as `run` spreads a study's.
+fn lenet_sweep(threads: usize) -> f64 {
+    use rayon::prelude::*;
+    let suite = lenet_suite(LENET_BATCH);
+    let model = ModelSpec {
+        trunk: Trunk::preset("lenet").expect("the lenet preset"),
+        head: vec![],
+    };
+    let training = TrainConfig::adam(1, LENET_BATCH, 1e-3);
+    let architectures = [
+        ArchitectureSpec::HardSharing(HardSharing {}),
+        ArchitectureSpec::SingleTask(SingleTask {}),
+    ];
+    let equal = WeightingSpec::Equal(Equal {});
+    let runs: Vec<(&ArchitectureSpec, u64)> = (0..LENET_SWEEP_RUNS)
+        .map(|i| (&architectures[i % 2], (i / 2) as u64 + 1))
+        .collect();
+    let mut best = f64::INFINITY;
+    for _ in 0..2 {
+        let start = Instant::now();
+        let steps: usize = in_pool(threads, || {
+            runs.par_iter()
+                .map(|&(architecture, seed)| {
+                    mtlbench_algorithms::train::train_on_cpu(RunDefinition {
+                        suite: &suite,
+                        architecture,
+                        weighting: &equal,
+                        model: &model,
+                        training: &training,
+                        seeds: RunSeeds {
+                            init: seed,
+                            batches: seed,
+                        },
+                    })
+                    .steps
+                })
+                .sum()
+        });
+        best = best.min(start.elapsed().as_secs_f64());
+        assert_eq!(
+            steps,
+            LENET_SWEEP_RUNS * 8,
+            "every LeNet run takes its 8 steps"
+        );
+    }
+    best
 }
 
 /// With `MTLBENCH_DATA` set: the time to build MultiMNIST (paper size) and Census-Income
@@ -600,5 +665,78 @@ fn real_data() {
             ),
             Err(e) => println!("  {name}: {e}"),
         }
+    }
+    published_multi_mnist();
+}
+
+/// With the data: `multimnist-published`'s suite, model and optimizer (LeNet + head 50,
+/// SGD with momentum 0.9, batch 256, 1 thread): seconds per trained row over 32 steps and
+/// per evaluated row of an evaluation point (its 6k validation and 10k test pairs), and the
+/// share of an epoch (54k pairs trained, then the point) spent evaluating.
+fn published_multi_mnist() {
+    use mtlbench_algorithms::optimizer::{OptimizerSpec, Sgd};
+    use mtlbench_tasks::real::multi_mnist::{Construction, MultiImage, Source};
+    let result = one_thread(|| {
+        let suite = MultiImage {
+            train: 54_000,
+            val: 6_000,
+            test: 10_000,
+            construction: Construction::Published,
+            ..Default::default()
+        }
+        .generate(Source::Mnist, "multi_mnist", 1)?;
+        let model = ModelSpec {
+            trunk: Trunk::preset("lenet").expect("the lenet preset"),
+            head: vec![50],
+        };
+        let training = TrainConfig {
+            optimizer: OptimizerSpec::Sgd(Sgd {
+                momentum: 0.9,
+                weight_decay: 0.0,
+            }),
+            ..TrainConfig::adam(1, LENET_BATCH, 0.01)
+        };
+        let (arch, weighting) = (
+            ArchitectureSpec::HardSharing(HardSharing {}),
+            WeightingSpec::Equal(Equal {}),
+        );
+        let mut trainer = Trainer::new(
+            cpu(),
+            RunDefinition {
+                suite: &suite,
+                architecture: &arch,
+                weighting: &weighting,
+                model: &model,
+                training: &training,
+                seeds: RunSeeds {
+                    init: 1,
+                    batches: 1,
+                },
+            },
+        );
+        let steps = 32;
+        let start = Instant::now();
+        for k in 0..steps {
+            let batch =
+                trainer.batch(&(k * LENET_BATCH..(k + 1) * LENET_BATCH).collect::<Vec<_>>());
+            trainer.step(&batch);
+        }
+        let trained = start.elapsed().as_secs_f64() / (steps * LENET_BATCH) as f64;
+        let evaluated = seconds_per_evaluated_row(&trainer, 1);
+        let rows = |s: &mtlbench_tasks::Splits<Matrix>| (s.train.rows, s.val.rows + s.test.rows);
+        Ok::<_, mtlbench_tasks::TasksError>((trained, evaluated, rows(&suite.x)))
+    });
+    match result {
+        Ok((trained, evaluated, (train_rows, eval_rows))) => {
+            let (train_s, eval_s) = (trained * train_rows as f64, evaluated * eval_rows as f64);
+            println!(
+                "  multimnist-published (LeNet, SGD): {:.1} µs per trained row, {:.1} µs per evaluated row ({:.2}x; target <= 0.4x); an epoch: {train_s:.1} s training {train_rows} rows + {eval_s:.1} s evaluating {eval_rows} = {:.0}% of its time in evaluation",
+                trained * 1e6,
+                evaluated * 1e6,
+                evaluated / trained,
+                100.0 * eval_s / (train_s + eval_s)
+            );
+        }
+        Err(e) => println!("  multimnist-published: {e}"),
     }
 }

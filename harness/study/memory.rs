@@ -34,7 +34,8 @@ use mtlbench_tasks::{InputShape, SuiteSpec};
 /// Bytes of one value.
 const F32: u128 = 4;
 
-/// Rows of one evaluation chunk (`Trainer::predict`).
+/// Rows of one evaluation chunk at most (`Trainer::predict`: 1,024; a conv network's 64 or
+/// 65, which this bound covers).
 const EVAL_CHUNK: u128 = 1024;
 
 /// The memory one run needs, by part (counts of f32 values unless said otherwise).

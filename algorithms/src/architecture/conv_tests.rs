@@ -229,6 +229,68 @@ fn lenet_suite(rows: usize, seed_value: u64) -> SuiteData {
     suite
 }
 
+/// Evaluation takes a conv network's rows 64 at a time (`Trainer::predict`): every row's
+/// predictions are the same bits whatever the chunk (of at least two rows), for the LeNet
+/// with a hidden head layer (`multimnist-published`'s model) in three architectures, after
+/// some training so that the weights are not those of the initialisation. A single row
+/// takes gemm's matrix-vector route, which need not round the same (in the first version
+/// of this test, every row alone did not), so `predict` never makes a one-row chunk.
+#[test]
+fn predictions_do_not_depend_on_the_evaluation_chunk() {
+    use crate::architecture::{SingleTask, SoftSharing};
+    use crate::train::{chunk_bounds, RunDefinition, RunSeeds, Trainer};
+    let suite = lenet_suite(2400, 8);
+    let model = ModelSpec {
+        trunk: Trunk::preset("lenet").unwrap(),
+        head: vec![50],
+    };
+    let training = adam_training(2, 32, 1, false);
+    for architecture in [
+        ArchitectureSpec::HardSharing(HardSharing {}),
+        ArchitectureSpec::SingleTask(SingleTask {}),
+        ArchitectureSpec::SoftSharing(SoftSharing::default()),
+    ] {
+        let mut trainer = Trainer::new(
+            crate::device::cpu(),
+            RunDefinition {
+                suite: &suite,
+                architecture: &architecture,
+                weighting: &WeightingSpec::Equal(Equal {}),
+                model: &model,
+                training: &training,
+                seeds: RunSeeds {
+                    init: 5,
+                    batches: 6,
+                },
+            },
+        );
+        for k in 0..4 {
+            let batch = trainer.batch(&(k * 32..(k + 1) * 32).collect::<Vec<_>>());
+            trainer.step(&batch);
+        }
+        let x = &suite.x.test;
+        let bits = |bounds: &[std::ops::Range<usize>]| -> Vec<Vec<u32>> {
+            trainer
+                .predict_in(x, bounds)
+                .iter()
+                .map(|m| m.data.iter().map(|v| v.to_bits()).collect())
+                .collect()
+        };
+        let whole = bits(&chunk_bounds(x.rows, x.rows, false));
+        assert!(x.rows > 1024 && whole[0].iter().any(|&b| b != whole[0][0]));
+        for chunk in [2, 7, 64, 100, 1024] {
+            let chunks = bits(&chunk_bounds(x.rows, chunk, false));
+            assert!(chunks == whole, "{architecture:?}, chunk {chunk}");
+        }
+        let predicted: Vec<Vec<u32>> = trainer
+            .predict(x)
+            .iter()
+            .map(|m| m.data.iter().map(|v| v.to_bits()).collect())
+            .collect();
+        assert!(predicted == whole, "{architecture:?}: predict");
+    }
+}
+
 /// The `lenet` preset builds on a MultiMNIST-shaped suite (28×28×1) and trains.
 #[test]
 fn lenet_trains_on_28_by_28_images() {

@@ -16,6 +16,8 @@ mod trainer;
 pub use config::{LrDecay, TrainConfig};
 pub use context::StepContext;
 pub use telemetry::{TelemetryPoint, WeightPoint};
+#[cfg(test)]
+pub(crate) use trainer::chunk_bounds;
 pub use trainer::Trainer;
 
 use crate::architecture::{ArchitectureSpec, Network};
