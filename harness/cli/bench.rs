@@ -593,6 +593,31 @@ fn lenet_sweep(threads: usize) -> f64 {
     best
 }
 
+static HARD_SHARING: ArchitectureSpec = ArchitectureSpec::HardSharing(HardSharing {});
+static EQUAL: WeightingSpec = WeightingSpec::Equal(Equal {});
+
+/// A CPU trainer of hard_sharing+equal on `suite` (seeds 1), as the real-data figures use.
+fn hard_sharing_equal<'a>(
+    suite: &'a SuiteData,
+    model: &'a ModelSpec,
+    training: &'a TrainConfig,
+) -> Trainer<'a, mtlbench_algorithms::device::CpuDevice> {
+    Trainer::new(
+        cpu(),
+        RunDefinition {
+            suite,
+            architecture: &HARD_SHARING,
+            weighting: &EQUAL,
+            model,
+            training,
+            seeds: RunSeeds {
+                init: 1,
+                batches: 1,
+            },
+        },
+    )
+}
+
 /// With `MTLBENCH_DATA` set: the time to build MultiMNIST (paper size) and Census-Income
 /// in memory, and one training epoch of hard_sharing+equal on each (1 thread).
 fn real_data() {
@@ -628,22 +653,7 @@ fn real_data() {
                 head: vec![],
             };
             let training = TrainConfig::adam(1, 256, 1e-3);
-            let arch = ArchitectureSpec::HardSharing(HardSharing {});
-            let weighting = WeightingSpec::Equal(Equal {});
-            let mut trainer = Trainer::new(
-                cpu(),
-                RunDefinition {
-                    suite: &suite,
-                    architecture: &arch,
-                    weighting: &weighting,
-                    model: &model,
-                    training: &training,
-                    seeds: RunSeeds {
-                        init: 1,
-                        batches: 1,
-                    },
-                },
-            );
+            let mut trainer = hard_sharing_equal(&suite, &model, &training);
             let rows: Vec<usize> = (0..suite.x.train.rows).collect();
             let start = Instant::now();
             for chunk in rows.chunks(256) {
@@ -696,24 +706,7 @@ fn published_multi_mnist() {
             }),
             ..TrainConfig::adam(1, LENET_BATCH, 0.01)
         };
-        let (arch, weighting) = (
-            ArchitectureSpec::HardSharing(HardSharing {}),
-            WeightingSpec::Equal(Equal {}),
-        );
-        let mut trainer = Trainer::new(
-            cpu(),
-            RunDefinition {
-                suite: &suite,
-                architecture: &arch,
-                weighting: &weighting,
-                model: &model,
-                training: &training,
-                seeds: RunSeeds {
-                    init: 1,
-                    batches: 1,
-                },
-            },
-        );
+        let mut trainer = hard_sharing_equal(&suite, &model, &training);
         let steps = 32;
         let start = Instant::now();
         for k in 0..steps {
