@@ -256,15 +256,18 @@ pub(crate) const MAX_POOL: usize = 255;
 /// `winner`'s mark of an output whose maximum several windows hold.
 const TIED: u16 = u16::MAX;
 
-/// For each output pixel of `pool` (row-major): the first input column of each of its
-/// k·k windows, offsets w = di·k + dj in order; a pixel's C channels follow each column.
-fn window_columns(pool: &MaxPool2d) -> impl Iterator<Item = impl Iterator<Item = usize>> {
+/// For each output pixel of `pool` (row-major), the first input column of each of its k·k
+/// windows, offsets w = di·k + dj in order (a pixel's C channels follow each column): one
+/// list of pixels × k² columns, the same for every row of a batch.
+fn window_columns(pool: &MaxPool2d) -> Vec<usize> {
     let out = pool.output();
     let (width, channels, k) = (pool.input.width, pool.input.channels, pool.size);
-    (0..out.height * out.width).map(move |p| {
-        let (oi, oj) = (p / out.width, p % out.width);
-        (0..k * k).map(move |w| ((oi * k + w / k) * width + oj * k + w % k) * channels)
-    })
+    (0..out.height * out.width)
+        .flat_map(|p| {
+            let (oi, oj) = (p / out.width, p % out.width);
+            (0..k * k).map(move |w| ((oi * k + w / k) * width + oj * k + w % k) * channels)
+        })
+        .collect()
 }
 
 /// The window maxima of every row of `values` (rows of `cols`); with `winners`, also per
@@ -283,12 +286,9 @@ fn pool_forward<E: Dtype>(
     let rows = values.len() / cols.max(1);
     let mut out = Vec::with_capacity(rows * len);
     let mut winner = Vec::with_capacity(if winners { rows * len } else { 0 });
-    let mut at_window = vec![0; pool.size * pool.size];
+    let columns = window_columns(pool);
     for row in values.chunks_exact(cols.max(1)) {
-        for columns in window_columns(pool) {
-            for (slot, column) in at_window.iter_mut().zip(columns) {
-                *slot = column;
-            }
+        for at_window in columns.chunks_exact(pool.size * pool.size) {
             for c in 0..channels {
                 let (mut best, mut at) = (row[at_window[0] + c], 0);
                 for (w, &column) in at_window.iter().enumerate().skip(1) {
@@ -324,17 +324,14 @@ fn pool_backward<E: Dtype>(
     let channels = pool.input.channels;
     let m = pool.size * pool.size;
     let (mut level, mut shares) = (vec![E::default(); m], vec![E::default(); m]);
-    let mut at_window = vec![0; m];
+    let columns = window_columns(pool);
     for (((g_row, w_row), x_row), v_row) in grad_out
         .chunks_exact(len.max(1))
         .zip(winner.chunks_exact(len.max(1)))
         .zip(grad_in.chunks_exact_mut(cols.max(1)))
         .zip(values.chunks_exact(cols.max(1)))
     {
-        for (p, columns) in window_columns(pool).enumerate() {
-            for (slot, column) in at_window.iter_mut().zip(columns) {
-                *slot = column;
-            }
+        for (p, at_window) in columns.chunks_exact(m).enumerate() {
             let j0 = p * channels;
             for c in 0..channels {
                 let (g, at) = (g_row[j0 + c], w_row[j0 + c]);
