@@ -125,25 +125,28 @@ pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     let rows = patch_rows(conv);
     let channels = conv.input.channels;
     let k = conv.kernel;
-    // One image's patches: `pixels` rows of `len`, each window row copied in one run.
-    let fill = |image: &[E], dst: &mut [E]| {
-        for (r, (start, inside)) in rows.iter().enumerate() {
-            let at = (r / k) * len + start;
-            if let Some((column, range)) = inside {
-                let column = *column;
-                let run = (range.end - range.start) * channels;
-                let begin = at + range.start * channels;
-                dst[begin..begin + run].copy_from_slice(&image[column..column + run]);
+    // The patches, written once in order (not zeroed first: a LeNet batch's patch matrices
+    // are 15–16 MB each): image by image, each output pixel's window rows di in turn (its
+    // `rows` entries, whose patch columns follow one another), each row's padding as zeros
+    // and its in-image values copied in one run.
+    let mut patches = Vec::with_capacity(n * pixels * len);
+    for image in (0..n).map(|i| &values[i * cols..(i + 1) * cols]) {
+        for (_, inside) in &rows {
+            match inside {
+                Some((column, range)) if range.start == 0 && range.end == k => {
+                    push_run(&mut patches, &image[*column..column + k * channels]);
+                }
+                Some((column, range)) => {
+                    let run = (range.end - range.start) * channels;
+                    patches.resize(patches.len() + range.start * channels, E::default());
+                    push_run(&mut patches, &image[*column..column + run]);
+                    patches.resize(patches.len() + (k - range.end) * channels, E::default());
+                }
+                None => patches.resize(patches.len() + k * channels, E::default()),
             }
         }
-    };
-    let mut patches = vec![E::default(); n * pixels * len];
-    for (image, dst) in values
-        .chunks_exact(cols.max(1))
-        .zip(patches.chunks_exact_mut((pixels * len).max(1)))
-    {
-        fill(image, dst);
     }
+    debug_assert_eq!(patches.len(), n * pixels * len);
     let patches = dev.tensor_from_vec(patches, (n * pixels, len));
     let product = patches.clone().matmul(weight.clone());
     let mut y = host_values(&product);
@@ -226,6 +229,23 @@ pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
         Ok(())
     });
     result.put_tape(tape)
+}
+
+/// Appends `run` to `dst`. A window row of a small kernel on few channels is a few values
+/// (5 for LeNet's first layer): a copy of a length known here is a few moves, where a copy
+/// of a length known only at run time is a call to `memcpy` per row.
+#[inline(always)]
+fn push_run<E: Copy>(dst: &mut Vec<E>, run: &[E]) {
+    fn fixed<E: Copy, const N: usize>(dst: &mut Vec<E>, run: &[E]) {
+        let run: &[E; N] = run.try_into().expect("a run of N values");
+        dst.extend_from_slice(run);
+    }
+    match run.len() {
+        3 => fixed::<E, 3>(dst, run),
+        5 => fixed::<E, 5>(dst, run),
+        7 => fixed::<E, 7>(dst, run),
+        _ => dst.extend_from_slice(run),
+    }
 }
 
 /// The maximum over the k·k windows of `pool`. The gradient of an output goes to its
