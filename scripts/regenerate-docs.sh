@@ -12,7 +12,7 @@
 #                                        retrain replicate 0 of one or two algorithms of each study
 #                                        recorded under the current protocol, and two search runs
 #                                        of multimnist-published's hard_sharing+equal cell
-#                                        (needs MTLBENCH_DATA; about 12 minutes on 2 cores) and
+#                                        (needs MTLBENCH_DATA; about 25 minutes on 2 cores) and
 #                                        fail unless their records equal the committed ones field
 #                                        for field, wall-clock times and peak memory aside (CPU
 #                                        records are bit-identical by design)
@@ -105,7 +105,7 @@ PY
     args=()
     for s in "${retrain[@]}"; do args+=("$s=${weightings[$s]}"); done
     # The published-protocol LeNet study: two of the three search runs of hard_sharing+equal
-    # (40 epochs on 54k pairs each, one per core). Its shards 0/3 and 1/3 each train one
+    # (100 epochs on 54k pairs each, one per core). Its shards 0/3 and 1/3 each train one
     # search run and stop (the choice waits for the third); the ids are the full study's.
     # Only where its stored search holds that cell (it is committed as it finishes).
     mmp=multimnist-published

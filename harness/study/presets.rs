@@ -49,7 +49,7 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ),
     (
         "multimnist-published",
-        "MultiMNIST on Sener & Koltun's published protocol (their pair construction, SGD with momentum, lr × 0.85 every 10 epochs): single_task and hard_sharing with equal, uw, gradnorm and mgda, 40 epochs on 54k pairs, 5 replicates, an equal tuning budget; hours on 2 cores (needs MTLBENCH_DATA)",
+        "MultiMNIST on Sener & Koltun's published protocol (their pair construction, SGD with momentum, lr × 0.85 every 10 epochs): single_task and hard_sharing with equal, uw, gradnorm and mgda, 100 epochs on 54k pairs, 5 replicates, an equal tuning budget; hours on 2 cores (needs MTLBENCH_DATA)",
         include_str!("presets/multimnist-published.yaml"),
     ),
     (
