@@ -95,14 +95,16 @@ fn patch_rows(conv: &Conv2d) -> Vec<PatchRow> {
 /// one pass; with `pool` the result is that max-pool of the biased values, its winners
 /// kept for the backward pass, which first hands each gradient to its window's maximum as
 /// `window_max` does. Off the tape (`NoneTape`: evaluation) no winner is kept and no
-/// backward pass is built. The backward pass gives the bias its column sums (row by row), the weight
-/// patchesᵀ·g and, with `input_gradient`, x the scatter of g·weightᵀ; without it x gets
-/// no gradient and g·weightᵀ is not computed at all.
+/// backward pass is built. The backward pass gives the bias its column sums (row by row),
+/// the weight patchesᵀ·g and, with `input_gradient`, x the scatter of g·weightᵀ, taken a
+/// few images at a time; without it x gets no gradient and g·weightᵀ is not computed at all.
 ///
 /// The same values and gradients as the generic route bit for bit (patch gather, `matmul`,
 /// broadcast bias add): the products are dfdx's own `matmul` over the same shapes and
 /// strides as that route's forward and backward products (so the same gemm calls, in the
-/// same accumulation order), and every sum is taken in that route's order. The generic
+/// same accumulation order; g·weightᵀ over fewer rows per call, each entry still one sum of
+/// C_out products in order, never over a single row), and every sum is taken in that
+/// route's order. The generic
 /// backward adds each product into a zeroed gradient; here the product is taken fresh
 /// and then added to the zeroed gradient, which differs at most in the sign of a zero that
 /// the addition to 0 removes in both.
@@ -193,42 +195,87 @@ pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
                 *gb += v;
             }
         }
+        if input_gradient {
+            grads.try_alloc_for(&x_ghost)?;
+            let g_x = cpu_vec::<E, D>(grads.get_or_alloc_mut(&x_ghost)?);
+            // g·weightᵀ a few images at a time (`input_gradient_chunks`), so that each
+            // chunk's product is written, copied and scattered while it is in the cache
+            // rather than as one matrix of the patches' size (16 MB for LeNet's second layer
+            // at batch 256). Each entry is the same sum of C_out products, in the same
+            // order, whatever rows the product is taken over.
+            let weight_t = weight.clone().permute::<_, Axes2<1, 0>>();
+            for images in input_gradient_chunks(n, pixels, len) {
+                let span = images.start * pixels..images.end * pixels;
+                let g_chunk = dev.tensor_from_vec(
+                    g[span.start * c_out..span.end * c_out].to_vec(),
+                    (span.len(), c_out),
+                );
+                let g_patches = host_values(&g_chunk.matmul(weight_t.clone()));
+                // The gather's backward: each patch value back to its input, image by
+                // image, patch entries in order.
+                scatter_patches(
+                    &mut g_x[images.start * cols..images.end * cols],
+                    &g_patches,
+                    &rows,
+                    (cols, pixels * len, len, k, channels),
+                );
+            }
+        }
         let g = dev.tensor_from_vec(g, (n * pixels, c_out));
-        let g_weight = host_values(&patches.permute::<_, Axes2<1, 0>>().matmul(g.clone()));
+        let g_weight = host_values(&patches.permute::<_, Axes2<1, 0>>().matmul(g));
         for (gw, v) in cpu_vec::<E, D>(grads.get_or_alloc_mut(&w_ghost)?)
             .iter_mut()
             .zip(g_weight)
         {
             *gw += v;
         }
-        if input_gradient {
-            grads.try_alloc_for(&x_ghost)?;
-            let g_patches = host_values(&g.matmul(weight.permute::<_, Axes2<1, 0>>()));
-            let g_x = cpu_vec::<E, D>(grads.get_or_alloc_mut(&x_ghost)?);
-            // The gather's backward: each patch value back to its input, image by image,
-            // patch entries in order.
-            for (g_image, src) in g_x
-                .chunks_exact_mut(cols.max(1))
-                .zip(g_patches.chunks_exact((pixels * len).max(1)))
-            {
-                for (r, (start, inside)) in rows.iter().enumerate() {
-                    if let Some((column, range)) = inside {
-                        let (column, start) = (*column, *start);
-                        let run = (range.end - range.start) * channels;
-                        let begin = (r / k) * len + start + range.start * channels;
-                        for (gx, &v) in g_image[column..column + run]
-                            .iter_mut()
-                            .zip(&src[begin..begin + run])
-                        {
-                            *gx += v;
-                        }
-                    }
-                }
-            }
-        }
         Ok(())
     });
     result.put_tape(tape)
+}
+
+/// The input-gradient product's chunks of images in `conv_bias`'s backward: about 2¹⁷
+/// patch values (512 KB of f32) each, and never one patch row alone (a one-row product
+/// goes through gemm's matrix–vector route, which need not round as the matrix route does).
+fn input_gradient_chunks(n: usize, pixels: usize, len: usize) -> Vec<std::ops::Range<usize>> {
+    const VALUES: usize = 1 << 17;
+    let per = (VALUES / (pixels * len).max(1)).max(if pixels == 1 { 2 } else { 1 });
+    let mut bounds: Vec<std::ops::Range<usize>> =
+        (0..n).step_by(per).map(|s| s..(s + per).min(n)).collect();
+    if pixels == 1 && bounds.len() > 1 && bounds.last().is_some_and(|r| r.len() == 1) {
+        let last = bounds.pop().expect("a last range");
+        bounds.last_mut().expect("a range before it").end = last.end;
+    }
+    bounds
+}
+
+/// The gather's backward for the images of `g_x` (`cols` values each): each value of
+/// `g_patches` (`per_image` values per image, patch rows of `len`) added to the input it
+/// was copied from, image by image, patch entries in order.
+fn scatter_patches<E: Dtype>(
+    g_x: &mut [E],
+    g_patches: &[E],
+    rows: &[PatchRow],
+    (cols, per_image, len, k, channels): (usize, usize, usize, usize, usize),
+) {
+    for (g_image, src) in g_x
+        .chunks_exact_mut(cols.max(1))
+        .zip(g_patches.chunks_exact(per_image.max(1)))
+    {
+        for (r, (start, inside)) in rows.iter().enumerate() {
+            if let Some((column, range)) = inside {
+                let (column, start) = (*column, *start);
+                let run = (range.end - range.start) * channels;
+                let begin = (r / k) * len + start + range.start * channels;
+                for (gx, &v) in g_image[column..column + run]
+                    .iter_mut()
+                    .zip(&src[begin..begin + run])
+                {
+                    *gx += v;
+                }
+            }
+        }
+    }
 }
 
 /// Appends `run` to `dst`. A window row of a small kernel on few channels is a few values
