@@ -343,7 +343,7 @@ fn print_figures(shape: Shape, on: &str, gflops: f64, f: &Figures) {
         f.batched_s * 1e3,
         f.passes_s / f.batched_s
     );
-    println!("  target: equal step at >= 40% of the matmul rate; gradient-level methods <= 3.0x equal (W1, 1 thread)");
+    println!("  target: equal step at >= 55% of the matmul rate; every gradient-level method <= 2.5x equal (W1, 1 thread)");
     println!(
         "{} step time of each weighting with hard_sharing, relative to equal (same run):",
         shape.name
