@@ -180,9 +180,8 @@ pub fn min_norm_weights(
 
 /// The quadratic αᵀMα at `w`, with Mw into `mw` and the gradient 2Mw into `grad`.
 fn quadratic_value(m: &[Vec<f64>], w: &[f64], mw: &mut [f64], grad: &mut [f64]) -> f64 {
-    let n = w.len();
-    for (i, x) in mw.iter_mut().enumerate() {
-        *x = (0..n).map(|j| m[i][j] * w[j]).sum::<f64>();
+    for (x, row) in mw.iter_mut().zip(m) {
+        *x = row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>();
     }
     for (g, x) in grad.iter_mut().zip(mw.iter()) {
         *g = 2.0 * x;
