@@ -65,11 +65,19 @@ impl Backend {
     }
 
     /// Trains one run on a fresh device of this backend.
-    pub fn train(self, def: RunDefinition<'_>) -> Result<TrainOutcome, String> {
+    pub fn train(
+        self,
+        def: RunDefinition<'_>,
+        on_epoch: &dyn Fn(usize),
+    ) -> Result<TrainOutcome, String> {
         match self {
-            Backend::Cpu => Ok(mtlbench_algorithms::train::train_on_cpu(def)),
+            Backend::Cpu => Ok(mtlbench_algorithms::train::train(
+                mtlbench_algorithms::device::cpu(),
+                def,
+                on_epoch,
+            )),
             #[cfg(feature = "cuda")]
-            Backend::Cuda => mtlbench_algorithms::train::train_on_cuda(def),
+            Backend::Cuda => mtlbench_algorithms::train::train_on_cuda(def, on_epoch),
             #[cfg(not(feature = "cuda"))]
             Backend::Cuda => Err(Backend::Cuda.check_available().unwrap_err()),
         }

@@ -7,6 +7,7 @@ pub mod claim;
 pub mod device;
 pub mod interrupt;
 pub mod memory_meter;
+pub mod progress;
 pub mod shard;
 pub mod slurm;
 pub mod status;

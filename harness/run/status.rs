@@ -32,6 +32,9 @@ pub struct PlanStatus {
     pub not_ok: Vec<(String, String, String)>,
     /// Planned runs with no record yet, in plan order.
     pub missing: Vec<String>,
+    /// The missing runs that have a progress file (`progress`): in flight, or abandoned by
+    /// a process that was stopped.
+    pub in_flight: Vec<crate::run::progress::Progress>,
 }
 
 impl PlanStatus {
@@ -105,18 +108,32 @@ pub fn status(out: &Path) -> Result<PlanStatus, HarnessError> {
             None => missing.push(id.clone()),
         }
     }
+    let in_flight = crate::run::progress::read_all(&dir)
+        .into_iter()
+        .filter(|p| missing.contains(&p.id))
+        .collect();
     Ok(PlanStatus {
         stage,
         plan,
         ok,
         not_ok,
         missing,
+        in_flight,
     })
 }
 
 /// The printed report: the stage and counts first, then the runs that need attention (at
-/// most `limit` of each kind).
+/// most `limit` of each kind), then the runs in flight with their epochs and times.
 pub fn render(s: &PlanStatus, limit: usize) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    render_at(s, limit, now)
+}
+
+/// `render` at `now` (Unix seconds).
+fn render_at(s: &PlanStatus, limit: usize, now: u64) -> String {
     let (stage, runs) = match s.stage {
         Stage::Single => ("", "planned"),
         Stage::Search => (
@@ -156,6 +173,10 @@ pub fn render(s: &PlanStatus, limit: usize) -> String {
             s.missing.len() - limit
         ));
     }
+    for p in &s.in_flight {
+        text.push_str(&crate::run::progress::render(p, now));
+        text.push('\n');
+    }
     text
 }
 
@@ -175,9 +196,16 @@ mod tests {
             ok: vec!["r0".into(), "r1".into()],
             not_ok: vec![("r2".into(), "diverged".into(), "NaN loss".into())],
             missing: vec!["r3".into(), "r4".into()],
+            in_flight: vec![crate::run::progress::Progress {
+                id: "r3".into(),
+                epoch: 10,
+                epochs: 40,
+                started_unix_s: 100,
+                updated_unix_s: 400,
+            }],
         };
         assert!(!s.complete());
-        let text = render(&s, 1);
+        let text = render_at(&s, 1, 430);
         assert!(text.starts_with(
             "study `t`, plan 00ff: 5 planned, 3 stored (2 ok, 1 not ok), 2 missing\n"
         ));
@@ -185,5 +213,9 @@ mod tests {
         assert!(text.contains("missing   r3\n"), "{text}");
         assert!(text.contains("… and 1 more missing"), "{text}");
         assert!(!text.contains("r4"), "{text}");
+        assert!(
+            text.ends_with("  in flight r3: epoch 10/40, started 6 min ago, about 15 min left at its pace; last written 30 s ago\n"),
+            "{text}"
+        );
     }
 }

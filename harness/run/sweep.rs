@@ -254,7 +254,10 @@ pub fn run_sweep(
     let statuses: Vec<Result<bool, HarnessError>> = pool.install(|| {
         todo.par_iter()
             .map(|spec| {
-                let record = execute(spec, &cache, opts.backend);
+                // Its progress file, for `mtlbench status` (removed once it is stored).
+                let progress =
+                    crate::run::progress::Tracker::start(&opts.out, &spec.id, spec.training.epochs);
+                let record = execute(spec, &cache, opts.backend, &|e| progress.epoch(e));
                 // Whole or not at all, even under Ctrl-C.
                 crate::run::interrupt::storing(|| -> Result<(), HarnessError> {
                     store::write_run(&runs_path, &record)?;
@@ -265,6 +268,7 @@ pub fn run_sweep(
                     }
                     Ok(())
                 })?;
+                progress.finish();
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 // A run that diverged or failed says why on its line.
                 let cause = match (&record.message, record.is_ok()) {
@@ -288,6 +292,8 @@ pub fn run_sweep(
             .collect()
     });
     bar.finish_and_clear();
+    // The progress files' folder, once no run of any shard is in flight (only when empty).
+    let _ = std::fs::remove_dir(opts.out.join(crate::run::progress::PROGRESS_DIR));
     for status in statuses {
         if status? {
             summary.ok += 1;
@@ -312,7 +318,12 @@ fn progress_bar(len: usize, show: bool) -> ProgressBar {
 }
 
 /// Carries out one run; a panic or a data error becomes a `failed` record.
-pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord {
+pub fn execute(
+    spec: &RunSpec,
+    cache: &DataCache,
+    backend: Backend,
+    on_epoch: &dyn Fn(usize),
+) -> RunRecord {
     let start = Instant::now();
     let mut data_time_s = 0.0f64;
     let mut peak_memory_bytes = None;
@@ -338,7 +349,7 @@ pub fn execute(spec: &RunSpec, cache: &DataCache, backend: Backend) -> RunRecord
             };
             let (outcome, peak) = crate::run::memory_meter::measure(|| {
                 Ok::<_, String>(match spec.kind.adaptation() {
-                    None => backend.train(def)?,
+                    None => backend.train(def, on_epoch)?,
                     Some((config, start)) => {
                         // The held-out tasks come from the data seed: every start of a
                         // replicate adapts to the same unseen tasks.
@@ -534,9 +545,9 @@ mod tests {
         assert_eq!(runs.len(), 2);
         let cache = DataCache::default();
         let start = Instant::now();
-        let first = execute(&runs[0], &cache, Backend::Cpu);
+        let first = execute(&runs[0], &cache, Backend::Cpu, &|_| {});
         let total = start.elapsed().as_secs_f64();
-        let second = execute(&runs[1], &cache, Backend::Cpu);
+        let second = execute(&runs[1], &cache, Backend::Cpu, &|_| {});
         assert!(first.is_ok() && second.is_ok());
         // The first run built the suite; its build time is recorded apart, not in its
         // wall time, and the two add up to the whole.

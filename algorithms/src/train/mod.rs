@@ -194,7 +194,10 @@ pub fn train_on_cpu(def: RunDefinition<'_>) -> TrainOutcome {
 /// Trains one run on this thread's CUDA device, then returns the memory the run's tensors
 /// held (dfdx keeps freed blocks in a cache) so that the next run starts empty.
 #[cfg(feature = "cuda")]
-pub fn train_on_cuda(def: RunDefinition<'_>) -> Result<TrainOutcome, String> {
+pub fn train_on_cuda(
+    def: RunDefinition<'_>,
+    on_epoch: &dyn Fn(usize),
+) -> Result<TrainOutcome, String> {
     use dfdx::tensor::Cache;
     let dev = device::worker_cuda()?;
     let in_use = || {
@@ -206,7 +209,7 @@ pub fn train_on_cuda(def: RunDefinition<'_>) -> Result<TrainOutcome, String> {
     // A run that panics (out of device memory, say) still returns its cached blocks, so
     // that the thread's next runs start empty; then the panic goes on to the sweep.
     let trained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        train(dev.clone(), def, &|_| {})
+        train(dev.clone(), def, on_epoch)
     }));
     let used = in_use();
     let emptied = dev.try_empty_cache();

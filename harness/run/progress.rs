@@ -1,0 +1,187 @@
+//! Runs in flight, seen from outside the process that trains them. While a sweep trains a
+//! run it keeps `DIR/.progress/<run id>.json` — the epochs done of the run's total, when it
+//! started and when the file was last written — rewritten atomically after every epoch and
+//! removed once the run's record is stored. `mtlbench status DIR` lists the planned runs
+//! that have such a file and no record yet, with the time they have taken and, at their
+//! pace so far, the time they still need; a run whose process was killed leaves its file
+//! behind, which status shows by its age (and `--resume` overwrites). Progress is best
+//! effort: a file that cannot be written never stops a run.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The folder of the progress files, inside a sweep's output directory (hidden, and
+/// ignored by git, so that a study committed as it runs never carries one).
+pub const PROGRESS_DIR: &str = ".progress";
+
+/// One run's progress file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub id: String,
+    /// Epochs finished (0 until the first ends).
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Seconds since the Unix epoch.
+    pub started_unix_s: u64,
+    pub updated_unix_s: u64,
+}
+
+fn now_unix_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn path_of(out: &Path, id: &str) -> PathBuf {
+    out.join(PROGRESS_DIR).join(format!("{id}.json"))
+}
+
+/// The progress file of one run of a sweep into `out`.
+pub struct Tracker {
+    path: PathBuf,
+    progress: std::sync::Mutex<Progress>,
+}
+
+impl Tracker {
+    /// Starts the file of run `id` (of `epochs` epochs) at epoch 0.
+    pub fn start(out: &Path, id: &str, epochs: usize) -> Tracker {
+        let now = now_unix_s();
+        let tracker = Tracker {
+            path: path_of(out, id),
+            progress: std::sync::Mutex::new(Progress {
+                id: id.to_string(),
+                epoch: 0,
+                epochs,
+                started_unix_s: now,
+                updated_unix_s: now,
+            }),
+        };
+        if let Some(dir) = tracker.path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        tracker.write();
+        tracker
+    }
+
+    /// Records that `epoch` epochs are done.
+    pub fn epoch(&self, epoch: usize) {
+        if let Ok(mut p) = self.progress.lock() {
+            p.epoch = epoch;
+            p.updated_unix_s = now_unix_s();
+        }
+        self.write();
+    }
+
+    fn write(&self) {
+        let json = match self.progress.lock() {
+            Ok(p) => serde_json::to_vec(&*p).expect("progress always serialises"),
+            Err(_) => return,
+        };
+        let _ = mtlbench_results::store::write_atomic(&self.path, &json);
+    }
+
+    /// Removes the file (the run's record is stored).
+    pub fn finish(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The progress files under `out` (unreadable ones skipped), by run id.
+pub fn read_all(out: &Path) -> Vec<Progress> {
+    let Ok(entries) = std::fs::read_dir(out.join(PROGRESS_DIR)) else {
+        return Vec::new();
+    };
+    let mut all: Vec<Progress> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+        .collect();
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    all
+}
+
+/// Minutes (or hours) as a person reads them: "45 s", "12 min", "3.4 h".
+fn span(seconds: u64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s < 5_400 => format!("{} min", (s + 30) / 60),
+        s => format!("{:.1} h", s as f64 / 3600.0),
+    }
+}
+
+/// One status line of a run in flight at `now` (Unix seconds).
+pub fn render(p: &Progress, now: u64) -> String {
+    let elapsed = p.updated_unix_s.saturating_sub(p.started_unix_s);
+    let quiet = now.saturating_sub(p.updated_unix_s);
+    let mut line = format!(
+        "  in flight {}: epoch {}/{}, started {} ago",
+        p.id,
+        p.epoch,
+        p.epochs,
+        span(now.saturating_sub(p.started_unix_s))
+    );
+    if p.epoch > 0 && p.epoch < p.epochs {
+        let left = elapsed as f64 / p.epoch as f64 * (p.epochs - p.epoch) as f64;
+        line.push_str(&format!(
+            ", about {} left at its pace",
+            span(left.round() as u64)
+        ));
+    }
+    line.push_str(&format!("; last written {} ago", span(quiet)));
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tracker_writes_each_epoch_and_leaves_nothing_when_finished() {
+        let dir = std::env::temp_dir().join(format!("mtlbench-progress-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let tracker = Tracker::start(&dir, "run-a", 100);
+        assert_eq!(read_all(&dir)[0].epoch, 0);
+        tracker.epoch(37);
+        let all = read_all(&dir);
+        assert_eq!(all.len(), 1);
+        assert_eq!(
+            (all[0].id.as_str(), all[0].epoch, all[0].epochs),
+            ("run-a", 37, 100)
+        );
+        tracker.finish();
+        assert!(read_all(&dir).is_empty());
+        // Nothing but the (now empty) folder: no temporary file left behind.
+        assert_eq!(
+            std::fs::read_dir(dir.join(PROGRESS_DIR)).unwrap().count(),
+            0
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_line_says_the_epoch_the_time_taken_and_left() {
+        let p = Progress {
+            id: "r".into(),
+            epoch: 25,
+            epochs: 100,
+            started_unix_s: 1_000,
+            updated_unix_s: 1_600,
+        };
+        // 600 s for 25 epochs: 1,800 s for the 75 left.
+        assert_eq!(
+            render(&p, 1_660),
+            "  in flight r: epoch 25/100, started 11 min ago, about 30 min left at its pace; last written 1 min ago"
+        );
+        let first = Progress {
+            epoch: 0,
+            ..p.clone()
+        };
+        assert_eq!(
+            render(&first, 1_000 + 7_200),
+            "  in flight r: epoch 0/100, started 2.0 h ago; last written 1.8 h ago"
+        );
+    }
+}
