@@ -104,10 +104,9 @@ fn patch_rows(conv: &Conv2d) -> Vec<PatchRow> {
 /// strides as that route's forward and backward products (so the same gemm calls, in the
 /// same accumulation order; g·weightᵀ over fewer rows per call, each entry still one sum of
 /// C_out products in order, never over a single row), and every sum is taken in that
-/// route's order. The generic
-/// backward adds each product into a zeroed gradient; here the product is taken fresh
-/// and then added to the zeroed gradient, which differs at most in the sign of a zero that
-/// the addition to 0 removes in both.
+/// route's order. The generic backward adds each product into a zeroed gradient; here the
+/// product is taken fresh and then added to the zeroed gradient, which differs at most in
+/// the sign of a zero that the addition to 0 removes in both.
 pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
     conv: &Conv2d,
     x: Matrix<E, D, T>,
