@@ -107,9 +107,11 @@ PY
     # The published-protocol LeNet study: two of the three search runs of hard_sharing+equal
     # (100 epochs on 54k pairs each, one per core). Its shards 0/3 and 1/3 each train one
     # search run and stop (the choice waits for the third); the ids are the full study's.
-    # Only where its stored search holds that cell (it is committed as it finishes).
+    # Only once its stored search holds that whole cell (the study is committed as it runs,
+    # and the shards' runs must be among the committed ones).
     mmp=multimnist-published
-    if compgen -G "docs/results/$mmp/tune/runs/multi_mnist-hard_sharing-equal-c*.json" >/dev/null; then
+    cell=(docs/results/$mmp/tune/runs/multi_mnist-hard_sharing-equal-c*.json)
+    if [ "${#cell[@]}" -eq 3 ] && [ -e "${cell[0]}" ]; then
       for shard in 0/3 1/3; do
         "$bin" run --preset "$mmp" --out "$scratch/$mmp" --threads 1 --quiet \
           --set replicates=1 --set 'architectures=[{kind: hard_sharing}]' \
