@@ -239,13 +239,7 @@ pub(crate) fn conv_bias<E: Dtype, D: Device<E>, T: Tape<E, D>>(
 fn input_gradient_chunks(n: usize, pixels: usize, len: usize) -> Vec<std::ops::Range<usize>> {
     const VALUES: usize = 1 << 17;
     let per = (VALUES / (pixels * len).max(1)).max(if pixels == 1 { 2 } else { 1 });
-    let mut bounds: Vec<std::ops::Range<usize>> =
-        (0..n).step_by(per).map(|s| s..(s + per).min(n)).collect();
-    if pixels == 1 && bounds.len() > 1 && bounds.last().is_some_and(|r| r.len() == 1) {
-        let last = bounds.pop().expect("a last range");
-        bounds.last_mut().expect("a range before it").end = last.end;
-    }
-    bounds
+    crate::train::chunk_bounds(n, per, pixels == 1)
 }
 
 /// The gather's backward for the images of `g_x` (`cols` values each): each value of

@@ -16,7 +16,6 @@ mod trainer;
 pub use config::{LrDecay, TrainConfig};
 pub use context::StepContext;
 pub use telemetry::{TelemetryPoint, WeightPoint};
-#[cfg(test)]
 pub(crate) use trainer::chunk_bounds;
 pub use trainer::Trainer;
 
