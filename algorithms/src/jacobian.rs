@@ -136,11 +136,40 @@ const LANES: usize = 16;
 /// Σₖ PₖPₖᵀ of the column blocks `parts` in f64 on the CPU, by a loop of its own over their
 /// buffers (read by one copy): per tile of columns, the T rows converted to f64 once, then
 /// every pair i ≤ j adds gᵢₖgⱼₖ into [`LANES`] f64 accumulators by column, summed pairwise
-/// at the end — a fixed order, so the same bits whatever the thread count. Measured on one
-/// thread (test build, a shared 2-core machine): W1's G (T = 10, P = 55,400) 1.4 ms against
-/// 2.1 ms for the f32 product and 4.1 ms for dfdx's f64 product of the converted blocks;
-/// W2's (P = 4.2 million) 0.26–0.31 s against 0.14–0.17 s and 0.44–0.49 s.
+/// at the end — a fixed order, so the same bits whatever the thread count and instruction
+/// set (see `Gram64`). Measured on one thread (test build, a shared 2-core machine): W1's G
+/// (T = 10, P = 55,400) 1.4 ms against 2.1 ms for the f32 product and 4.1 ms for dfdx's f64
+/// product of the converted blocks; W2's (P = 4.2 million) 0.26–0.31 s against 0.14–0.17 s
+/// and 0.44–0.49 s. Dispatched to AVX2 (a standalone replica of the loop, release build, an
+/// AMD EPYC core, four runs each): W1's 0.50–0.55 ms against 0.84–0.99 ms at the baseline's
+/// two f64 a vector. Blocks of 3×3 pairs (each row loaded once per block) gained nothing
+/// over it.
 fn cpu_gram64(parts: &[Tensor2<crate::device::CpuDevice>], t: usize) -> Vec<Vec<f64>> {
+    pulp::Arch::new().dispatch(Gram64 { parts, t })
+}
+
+/// [`cpu_gram64`]'s loop as an operation that `pulp` compiles for each instruction set it
+/// dispatches to (x86-64-v3, i.e. AVX2, where the CPU has it: 4 f64 a vector instead of 2)
+/// and runs on the best one the CPU has. The same additions in the same order on every path,
+/// each product of two f32 values exact in f64 (so even a fused multiply-add would not
+/// change it): the same bits (tested).
+struct Gram64<'a> {
+    parts: &'a [Tensor2<crate::device::CpuDevice>],
+    t: usize,
+}
+
+impl pulp::WithSimd for Gram64<'_> {
+    type Output = Vec<Vec<f64>>;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
+        gram64_loop(self.parts, self.t)
+    }
+}
+
+/// The loop of [`cpu_gram64`]; inlined into each of `Gram64`'s compilations.
+#[inline(always)]
+fn gram64_loop(parts: &[Tensor2<crate::device::CpuDevice>], t: usize) -> Vec<Vec<f64>> {
     let mut acc = vec![[0.0f64; LANES]; t * t];
     let mut tile = vec![0.0f64; t * TILE];
     for part in parts {
@@ -607,43 +636,58 @@ mod tests {
         assert_eq!(from_layers.to_host()[1], crate::engine::flatten(&back));
     }
 
-    /// `cpu_gram64`'s bits do not depend on its tile width: each entry equals, bit for bit,
-    /// column k of each block added into accumulator k mod `LANES` in order with no tiles
-    /// at all, the accumulators summed pairwise (blocks wider than several tiles, with
-    /// remainders, and one narrower than a tile).
+    /// `cpu_gram64`'s bits depend neither on its tile width nor on the instruction set it
+    /// runs on (the dispatched one — AVX2 where the CPU has it — and the baseline): each
+    /// entry equals, bit for bit, column k of each block added into accumulator k mod
+    /// `LANES` in order with no tiles at all, the accumulators summed pairwise (blocks
+    /// wider than several tiles, with remainders, and one narrower than a tile; T from 1 to
+    /// 11; entries of magnitudes 1e-6 to 1e6, zeros and −0).
     #[test]
-    fn cpu_gramian_bits_do_not_depend_on_the_tile_width() {
+    fn cpu_gramian_bits_depend_neither_on_the_tile_width_nor_on_the_instruction_set() {
+        use pulp::WithSimd;
         use rand::{Rng, SeedableRng};
         let dev = cpu();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-        let t = 5;
         let widths = [3 * TILE + 37, 21, 2 * TILE];
-        let blocks: Vec<Vec<f32>> = widths
-            .iter()
-            .map(|&w| (0..t * w).map(|_| rng.gen_range(-1.0f32..1.0)).collect())
-            .collect();
-        let parts: Vec<_> = blocks
-            .iter()
-            .zip(widths)
-            .map(|(b, w)| dev.tensor_from_vec(b.clone(), (t, w)))
-            .collect();
-        let got = cpu_gram64(&parts, t);
-        for i in 0..t {
-            for j in 0..t {
-                let mut lanes = [0.0f64; LANES];
-                for (b, &w) in blocks.iter().zip(&widths) {
-                    for k in 0..w {
-                        lanes[k % LANES] += f64::from(b[i * w + k]) * f64::from(b[j * w + k]);
+        for t in [1, 2, 3, 5, 10, 11] {
+            let blocks: Vec<Vec<f32>> = widths
+                .iter()
+                .map(|&w| {
+                    (0..t * w)
+                        .map(|k| match k % 97 {
+                            0 => 0.0,
+                            1 => -0.0,
+                            _ => rng.gen_range(-1.0f32..1.0) * 10f32.powi(rng.gen_range(-6..7)),
+                        })
+                        .collect()
+                })
+                .collect();
+            let parts: Vec<_> = blocks
+                .iter()
+                .zip(widths)
+                .map(|(b, w)| dev.tensor_from_vec(b.clone(), (t, w)))
+                .collect();
+            let dispatched = cpu_gram64(&parts, t);
+            let baseline = Gram64 { parts: &parts, t }.with_simd(pulp::Scalar::new());
+            for i in 0..t {
+                for j in 0..t {
+                    let mut lanes = [0.0f64; LANES];
+                    for (b, &w) in blocks.iter().zip(&widths) {
+                        for k in 0..w {
+                            lanes[k % LANES] += f64::from(b[i * w + k]) * f64::from(b[j * w + k]);
+                        }
                     }
-                }
-                let mut width = LANES;
-                while width > 1 {
-                    width /= 2;
-                    for k in 0..width {
-                        lanes[k] += lanes[k + width];
+                    let mut width = LANES;
+                    while width > 1 {
+                        width /= 2;
+                        for k in 0..width {
+                            lanes[k] += lanes[k + width];
+                        }
                     }
+                    let want = lanes[0].to_bits();
+                    assert_eq!(dispatched[i][j].to_bits(), want, "T = {t}, ({i}, {j})");
+                    assert_eq!(baseline[i][j].to_bits(), want, "T = {t}, ({i}, {j})");
                 }
-                assert_eq!(got[i][j].to_bits(), lanes[0].to_bits(), "entry ({i}, {j})");
             }
         }
     }

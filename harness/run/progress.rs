@@ -1,7 +1,7 @@
 //! Runs in flight, seen from outside the process that trains them. While a sweep trains a
 //! run it keeps `DIR/.progress/<run id>.json` — the epochs done of the run's total, when it
-//! started and when the file was last written — rewritten atomically after every epoch and
-//! removed once the run's record is stored. `mtlbench status DIR` lists the planned runs
+//! started and when the file was last written — rewritten atomically after an epoch (at most
+//! once a second, and after the last) and removed once the run's record is stored. `mtlbench status DIR` lists the planned runs
 //! that have such a file and no record yet, with the time they have taken and, at their
 //! pace so far, the time they still need; a run whose process was killed leaves its file
 //! behind, which status shows by its age (and `--resume` overwrites). Progress is best
@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The folder of the progress files, inside a sweep's output directory (hidden, and
 /// ignored by git, so that a study committed as it runs never carries one).
@@ -38,48 +38,68 @@ fn path_of(out: &Path, id: &str) -> PathBuf {
     out.join(PROGRESS_DIR).join(format!("{id}.json"))
 }
 
+/// The least time between two writes of a progress file after its first: runs of tiny
+/// studies finish epochs in microseconds, and a file written per epoch cost them more than
+/// their training (a sweep of small W1 runs spent a tenth of its time there).
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The progress file of one run of a sweep into `out`.
 pub struct Tracker {
     path: PathBuf,
-    progress: std::sync::Mutex<Progress>,
+    interval: Duration,
+    state: std::sync::Mutex<(Progress, Instant)>,
 }
 
 impl Tracker {
-    /// Starts the file of run `id` (of `epochs` epochs) at epoch 0.
+    /// Starts the file of run `id` (of `epochs` epochs) at epoch 0; later epochs are written
+    /// at most once per [`MIN_INTERVAL`], the last one always.
     pub fn start(out: &Path, id: &str, epochs: usize) -> Tracker {
+        Tracker::every(out, id, epochs, MIN_INTERVAL)
+    }
+
+    /// [`Tracker::start`] with `interval` between writes.
+    pub fn every(out: &Path, id: &str, epochs: usize, interval: Duration) -> Tracker {
         let now = now_unix_s();
+        let progress = Progress {
+            id: id.to_string(),
+            epoch: 0,
+            epochs,
+            started_unix_s: now,
+            updated_unix_s: now,
+        };
         let tracker = Tracker {
             path: path_of(out, id),
-            progress: std::sync::Mutex::new(Progress {
-                id: id.to_string(),
-                epoch: 0,
-                epochs,
-                started_unix_s: now,
-                updated_unix_s: now,
-            }),
+            interval,
+            state: std::sync::Mutex::new((progress, Instant::now())),
         };
         if let Some(dir) = tracker.path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        tracker.write();
+        if let Ok(state) = tracker.state.lock() {
+            tracker.write(&state.0);
+        }
         tracker
     }
 
-    /// Records that `epoch` epochs are done.
+    /// Epoch `epoch` finished: written when the interval has passed since the last write,
+    /// or when it is the run's last.
     pub fn epoch(&self, epoch: usize) {
-        if let Ok(mut p) = self.progress.lock() {
-            p.epoch = epoch;
-            p.updated_unix_s = now_unix_s();
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        state.0.epoch = epoch;
+        state.0.updated_unix_s = now_unix_s();
+        if epoch >= state.0.epochs || state.1.elapsed() >= self.interval {
+            self.write(&state.0);
+            state.1 = Instant::now();
         }
-        self.write();
     }
 
-    fn write(&self) {
-        let json = match self.progress.lock() {
-            Ok(p) => serde_json::to_vec(&*p).expect("progress always serialises"),
-            Err(_) => return,
-        };
-        let _ = mtlbench_results::store::write_atomic(&self.path, &json);
+    /// Replaces the file, atomically for readers but not synced to disk (it is advice; an
+    /// fsync per epoch was most of its cost).
+    fn write(&self, progress: &Progress) {
+        let json = serde_json::to_vec(progress).expect("progress always serialises");
+        let _ = mtlbench_results::store::replace_unsynced(&self.path, &json);
     }
 
     /// Removes the file (the run's record is stored).
@@ -142,7 +162,7 @@ mod tests {
     fn a_tracker_writes_each_epoch_and_leaves_nothing_when_finished() {
         let dir = std::env::temp_dir().join(format!("mtlbench-progress-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let tracker = Tracker::start(&dir, "run-a", 100);
+        let tracker = Tracker::every(&dir, "run-a", 100, Duration::ZERO);
         assert_eq!(read_all(&dir)[0].epoch, 0);
         tracker.epoch(37);
         let all = read_all(&dir);
@@ -158,6 +178,23 @@ mod tests {
             std::fs::read_dir(dir.join(PROGRESS_DIR)).unwrap().count(),
             0
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_tracker_writes_at_most_once_per_interval_and_always_the_last_epoch() {
+        let dir =
+            std::env::temp_dir().join(format!("mtlbench-progress-interval-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // An hour between writes: the epochs before the last are kept in memory only.
+        let tracker = Tracker::every(&dir, "run-b", 10, Duration::from_secs(3600));
+        tracker.epoch(1);
+        tracker.epoch(9);
+        assert_eq!(read_all(&dir)[0].epoch, 0);
+        tracker.epoch(10);
+        assert_eq!(read_all(&dir)[0].epoch, 10);
+        tracker.finish();
+        assert!(read_all(&dir).is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -37,11 +37,24 @@ fn write_then(
     bytes: &[u8],
     publish: impl FnOnce(&Path, &Path) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    write_then_synced(path, bytes, true, publish)
+}
+
+/// [`write_then`], the temporary file synced to disk before it is published only when
+/// `sync` is set.
+fn write_then_synced(
+    path: &Path,
+    bytes: &[u8],
+    sync: bool,
+    publish: impl FnOnce(&Path, &Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if sync {
+            file.sync_all()?;
+        }
         publish(&tmp, path)
     })();
     let _ = fs::remove_file(&tmp);
@@ -51,6 +64,15 @@ fn write_then(
 /// Writes `bytes` to `path` atomically: readers see the old file or the whole new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
     write_then(path, bytes, |tmp, path| fs::rename(tmp, path))
+        .map_err(|e| ResultsError::io(path, e))
+}
+
+/// Writes `bytes` to `path` atomically for readers (the old file or the whole new one) but
+/// not synced to disk: after a crash of the machine the file may be empty or lost. For
+/// files that are advice, rewritten often (a run's progress), where an fsync per write
+/// would cost more than the file is worth.
+pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
+    write_then_synced(path, bytes, false, |tmp, path| fs::rename(tmp, path))
         .map_err(|e| ResultsError::io(path, e))
 }
 
