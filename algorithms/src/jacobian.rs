@@ -141,9 +141,9 @@ const LANES: usize = 16;
 /// (T = 10, P = 55,400) 1.4 ms against 2.1 ms for the f32 product and 4.1 ms for dfdx's f64
 /// product of the converted blocks; W2's (P = 4.2 million) 0.26–0.31 s against 0.14–0.17 s
 /// and 0.44–0.49 s. Dispatched to AVX2 (a standalone replica of the loop, release build, an
-/// AMD EPYC core, four runs each): W1's 0.50–0.55 ms against 0.84–0.99 ms at the baseline's
-/// two f64 a vector. Blocks of 3×3 pairs (each row loaded once per block) gained nothing
-/// over it.
+/// AMD EPYC core): W1's 0.50–0.55 ms in four runs against 0.84–0.99 ms in two at the
+/// baseline's two f64 a vector. Blocks of 3×3 pairs (each row loaded once per block)
+/// gained nothing over it.
 fn cpu_gram64(parts: &[Tensor2<crate::device::CpuDevice>], t: usize) -> Vec<Vec<f64>> {
     pulp::Arch::new().dispatch(Gram64 { parts, t })
 }
