@@ -35,6 +35,8 @@ pub struct PlanStatus {
     /// The missing runs that have a progress file (`progress`): in flight, or abandoned by
     /// a process that was stopped.
     pub in_flight: Vec<crate::run::progress::Progress>,
+    /// (id, wall-clock seconds) of every stored run of the plan.
+    pub times: Vec<(String, f64)>,
 }
 
 impl PlanStatus {
@@ -97,6 +99,11 @@ pub fn status(out: &Path) -> Result<PlanStatus, HarnessError> {
     let mut ok = Vec::new();
     let mut not_ok = Vec::new();
     let mut missing = Vec::new();
+    let times = plan
+        .runs
+        .iter()
+        .filter_map(|id| records.get(id).map(|r| (id.clone(), r.wall_time_s)))
+        .collect();
     for id in &plan.runs {
         match records.get(id) {
             Some(r) if r.is_ok() => ok.push(id.clone()),
@@ -119,7 +126,81 @@ pub fn status(out: &Path) -> Result<PlanStatus, HarnessError> {
         not_ok,
         missing,
         in_flight,
+        times,
     })
+}
+
+/// The runs of one cell of a plan, by id: the id without its replicate, fraction and hash
+/// (`…-r0-f1-<hash>`), nor a search run's configuration (`-c2`): the suite, architecture
+/// and weighting. An id of another form is its own cell.
+fn cell_of_id(id: &str) -> &str {
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let replicate = id.rmatch_indices("-r").map(|(i, _)| i).find(|&i| {
+        let rest = &id[i + 2..];
+        rest.find('-')
+            .is_some_and(|end| digits(&rest[..end]) && rest[end..].starts_with("-f"))
+    });
+    let Some(end) = replicate else {
+        return id;
+    };
+    let head = &id[..end];
+    match head.rfind("-c") {
+        Some(c) if digits(&head[c + 2..]) => &head[..c],
+        _ => head,
+    }
+}
+
+/// The line on the stage's run time: what the stored runs took, their wall-clock seconds
+/// added, and what the missing ones will at the stored runs' mean time of their cell (the
+/// mean of all stored runs where their cell has none), less the time each run in flight has
+/// already taken. `None` before any run is stored or once none is missing.
+fn run_time_line(s: &PlanStatus) -> Option<String> {
+    if s.times.is_empty() || s.missing.is_empty() {
+        return None;
+    }
+    let mut cells: std::collections::HashMap<&str, (f64, usize)> = Default::default();
+    for (id, seconds) in &s.times {
+        let e = cells.entry(cell_of_id(id)).or_default();
+        e.0 += seconds;
+        e.1 += 1;
+    }
+    let taken: f64 = s.times.iter().map(|t| t.1).sum();
+    let overall = taken / s.times.len() as f64;
+    let mut without = 0;
+    let left: f64 = s
+        .missing
+        .iter()
+        .map(|id| {
+            let mean = match cells.get(cell_of_id(id)) {
+                Some((sum, n)) => sum / *n as f64,
+                None => {
+                    without += 1;
+                    overall
+                }
+            };
+            let done = s.in_flight.iter().find(|p| &p.id == id).map_or(0.0, |p| {
+                p.updated_unix_s.saturating_sub(p.started_unix_s) as f64
+            });
+            (mean - done).max(0.0)
+        })
+        .sum();
+    let hours = |x: f64| format!("{:.1} h", x / 3600.0);
+    let basis = match without {
+        0 => String::new(),
+        n => format!(", the mean of all stored runs for the {n} whose cell has none"),
+    };
+    Some(format!(
+        "  run time: the {} stored took {} (their wall-clock times added); the {} missing need about {} more at the stored runs' mean per suite, architecture and weighting{basis}, less what the runs in flight have done{}\n",
+        s.times.len(),
+        hours(taken),
+        s.missing.len(),
+        hours(left),
+        if s.stage == Stage::Search {
+            "; then the final stage's runs"
+        } else {
+            ""
+        }
+    ))
 }
 
 /// The printed report: the stage and counts first, then the runs that need attention (at
@@ -155,6 +236,9 @@ fn render_at(s: &PlanStatus, limit: usize, now: u64) -> String {
         s.not_ok.len(),
         s.missing.len()
     );
+    if let Some(line) = run_time_line(s) {
+        text.push_str(&line);
+    }
     if s.stage == Stage::Search && s.missing.is_empty() {
         text.push_str("  the search is stored: run the study again with --resume (each shard, on a cluster: submit DIR/slurm/shards.sbatch again) to train the chosen configurations\n");
     }
@@ -203,6 +287,7 @@ mod tests {
                 started_unix_s: 100,
                 updated_unix_s: 400,
             }],
+            times: vec![],
         };
         assert!(!s.complete());
         let text = render_at(&s, 1, 430);
@@ -217,5 +302,69 @@ mod tests {
             text.ends_with("  in flight r3: epoch 10/40, started 6 min ago, about 15 min left at its pace; last written 30 s ago\n"),
             "{text}"
         );
+    }
+
+    /// A run's cell is its id without replicate, fraction, hash and search configuration,
+    /// whatever dashes its suite's label holds.
+    #[test]
+    fn a_cell_is_the_id_without_replicate_configuration_and_hash() {
+        for (id, cell) in [
+            (
+                "multi_mnist-hard_sharing-uw-c1-r0-f1-570be3efbf029d27",
+                "multi_mnist-hard_sharing-uw",
+            ),
+            (
+                "multi_mnist-hard_sharing-mgda-r4-f1-1f30fe7c",
+                "multi_mnist-hard_sharing-mgda",
+            ),
+            (
+                "census-income-r2-x-single_task-equal-r12-f0_5-0a",
+                "census-income-r2-x-single_task-equal",
+            ),
+            ("odd-id", "odd-id"),
+        ] {
+            assert_eq!(cell_of_id(id), cell, "{id}");
+        }
+    }
+
+    /// The run-time line: the stored runs' times added, the missing ones at their cell's
+    /// mean (or all runs' mean), less what a run in flight has done.
+    #[test]
+    fn the_run_time_line_estimates_the_missing_runs_by_their_cells() {
+        let id = |cell: &str, r: usize| format!("s-{cell}-c0-r{r}-f1-00ff");
+        let s = PlanStatus {
+            stage: Stage::Search,
+            plan: StoredPlan {
+                plan_id: "00ff".into(),
+                study: "t".into(),
+                runs: vec![],
+            },
+            ok: vec![id("a", 0), id("a", 1), id("b", 0)],
+            not_ok: vec![],
+            missing: vec![id("a", 2), id("b", 1), id("c", 0)],
+            in_flight: vec![crate::run::progress::Progress {
+                id: id("b", 1),
+                epoch: 1,
+                epochs: 4,
+                started_unix_s: 0,
+                updated_unix_s: 1_800,
+            }],
+            times: vec![
+                (id("a", 0), 3_600.0),
+                (id("a", 1), 7_200.0),
+                (id("b", 0), 7_200.0),
+            ],
+        };
+        // Taken: 18,000 s = 5.0 h. Left: a at 5,400 s, b at 7,200 − 1,800 s, c (no run of
+        // its cell) at the mean of all, 6,000 s: 16,800 s = 4.7 h.
+        assert_eq!(
+            run_time_line(&s).unwrap(),
+            "  run time: the 3 stored took 5.0 h (their wall-clock times added); the 3 missing need about 4.7 h more at the stored runs' mean per suite, architecture and weighting, the mean of all stored runs for the 1 whose cell has none, less what the runs in flight have done; then the final stage's runs\n"
+        );
+        let none_missing = PlanStatus {
+            missing: vec![],
+            ..s.clone()
+        };
+        assert_eq!(run_time_line(&none_missing), None);
     }
 }
