@@ -568,7 +568,7 @@ fn lenet_sweep(threads: usize) -> f64 {
         let steps: usize = in_pool(threads, || {
             runs.par_iter()
                 .map(|&(architecture, seed)| {
-                    mtlbench_algorithms::train::train_on_cpu(RunDefinition {
+                    let def = RunDefinition {
                         suite: &suite,
                         architecture,
                         weighting: &equal,
@@ -578,8 +578,8 @@ fn lenet_sweep(threads: usize) -> f64 {
                             init: seed,
                             batches: seed,
                         },
-                    })
-                    .steps
+                    };
+                    mtlbench_algorithms::train::train_on_cpu(def, &|_| {}).steps
                 })
                 .sum()
         });

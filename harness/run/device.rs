@@ -71,11 +71,7 @@ impl Backend {
         on_epoch: &dyn Fn(usize),
     ) -> Result<TrainOutcome, String> {
         match self {
-            Backend::Cpu => Ok(mtlbench_algorithms::train::train(
-                mtlbench_algorithms::device::cpu(),
-                def,
-                on_epoch,
-            )),
+            Backend::Cpu => Ok(mtlbench_algorithms::train::train_on_cpu(def, on_epoch)),
             #[cfg(feature = "cuda")]
             Backend::Cuda => mtlbench_algorithms::train::train_on_cuda(def, on_epoch),
             #[cfg(not(feature = "cuda"))]

@@ -185,9 +185,9 @@ pub fn train<D: Device<f32>>(
     train_network(dev, def, on_epoch).0
 }
 
-/// Trains one run on a fresh CPU device.
-pub fn train_on_cpu(def: RunDefinition<'_>) -> TrainOutcome {
-    train(device::cpu(), def, &|_| {})
+/// Trains one run on a fresh CPU device, calling `on_epoch` after each epoch.
+pub fn train_on_cpu(def: RunDefinition<'_>, on_epoch: &dyn Fn(usize)) -> TrainOutcome {
+    train(device::cpu(), def, on_epoch)
 }
 
 /// Trains one run on this thread's CUDA device, then returns the memory the run's tensors
