@@ -31,18 +31,9 @@ fn temp_path(path: &Path) -> std::path::PathBuf {
     ))
 }
 
-/// Writes `bytes` to a new temporary file beside `path`, synced, then `publish`es it.
+/// Writes `bytes` to a new temporary file beside `path`, synced to disk when `sync` is set,
+/// then `publish`es it.
 fn write_then(
-    path: &Path,
-    bytes: &[u8],
-    publish: impl FnOnce(&Path, &Path) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    write_then_synced(path, bytes, true, publish)
-}
-
-/// [`write_then`], the temporary file synced to disk before it is published only when
-/// `sync` is set.
-fn write_then_synced(
     path: &Path,
     bytes: &[u8],
     sync: bool,
@@ -63,7 +54,7 @@ fn write_then_synced(
 
 /// Writes `bytes` to `path` atomically: readers see the old file or the whole new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
-    write_then(path, bytes, |tmp, path| fs::rename(tmp, path))
+    write_then(path, bytes, true, |tmp, path| fs::rename(tmp, path))
         .map_err(|e| ResultsError::io(path, e))
 }
 
@@ -72,7 +63,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
 /// files that are advice, rewritten often (a run's progress), where an fsync per write
 /// would cost more than the file is worth.
 pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
-    write_then_synced(path, bytes, false, |tmp, path| fs::rename(tmp, path))
+    write_then(path, bytes, false, |tmp, path| fs::rename(tmp, path))
         .map_err(|e| ResultsError::io(path, e))
 }
 
@@ -80,7 +71,7 @@ pub fn replace_unsynced(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
 /// file, which fails when the name is taken): of writers racing on one name, exactly one
 /// succeeds. Returns whether this call created it.
 pub fn write_exclusive(path: &Path, bytes: &[u8]) -> Result<bool, ResultsError> {
-    match write_then(path, bytes, |tmp, path| fs::hard_link(tmp, path)) {
+    match write_then(path, bytes, true, |tmp, path| fs::hard_link(tmp, path)) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(ResultsError::io(path, e)),
