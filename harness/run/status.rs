@@ -99,20 +99,21 @@ pub fn status(out: &Path) -> Result<PlanStatus, HarnessError> {
     let mut ok = Vec::new();
     let mut not_ok = Vec::new();
     let mut missing = Vec::new();
-    let times = plan
-        .runs
-        .iter()
-        .filter_map(|id| records.get(id).map(|r| (id.clone(), r.wall_time_s)))
-        .collect();
+    let mut times = Vec::new();
     for id in &plan.runs {
-        match records.get(id) {
-            Some(r) if r.is_ok() => ok.push(id.clone()),
-            Some(r) => not_ok.push((
+        let Some(r) = records.get(id) else {
+            missing.push(id.clone());
+            continue;
+        };
+        times.push((id.clone(), r.wall_time_s));
+        if r.is_ok() {
+            ok.push(id.clone());
+        } else {
+            not_ok.push((
                 id.clone(),
                 r.status.clone(),
                 r.message.clone().unwrap_or_default(),
-            )),
-            None => missing.push(id.clone()),
+            ));
         }
     }
     let in_flight = crate::run::progress::read_all(&dir)
