@@ -26,7 +26,7 @@ use std::any::Any;
 type Matrix<E, D, T> = Tensor<(usize, usize), E, D, T>;
 
 /// A gradient buffer of device `D` as a vector; `D` must be the CPU (checked by the caller).
-fn cpu_vec<E: Dtype, D: Storage<E>>(buffer: &mut D::Vec) -> &mut Vec<E> {
+pub(crate) fn cpu_vec<E: Dtype, D: Storage<E>>(buffer: &mut D::Vec) -> &mut Vec<E> {
     let any: &mut dyn Any = buffer;
     any.downcast_mut::<<Cpu as Storage<E>>::Vec>()
         .expect("a CPU gradient buffer")

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod conflict;
 pub mod conv;
 mod conv_cpu;
+mod dense_cpu;
 pub mod device;
 pub mod engine;
 pub mod error;

@@ -91,14 +91,27 @@ impl<D: Device<f32>> Linear<D> {
         }
     }
 
-    /// x·W + b for a batch x of shape (n, in).
+    /// x·W + b for a batch x of shape (n, in): on the CPU with the bias added by its own op
+    /// (`dense_cpu`, the same bits), elsewhere by dfdx's broadcast add.
     pub fn forward<T: Tape<f32, D>>(
         &self,
         x: Tensor<(usize, usize), f32, D, T>,
     ) -> Tensor<(usize, usize), f32, D, T> {
-        let n = x.shape().0;
-        let out = self.weight.shape().1;
-        x.matmul(self.weight.clone()) + self.bias.clone().broadcast_like::<_, Axis<0>>(&(n, out))
+        self.forward_by(x, crate::device::is_cpu::<D>())
+    }
+
+    /// [`Linear::forward`] by the CPU's bias op (`cpu`) or by dfdx's broadcast add.
+    pub(crate) fn forward_by<T: Tape<f32, D>>(
+        &self,
+        x: Tensor<(usize, usize), f32, D, T>,
+        cpu: bool,
+    ) -> Tensor<(usize, usize), f32, D, T> {
+        let product = x.matmul(self.weight.clone());
+        if cpu {
+            return crate::dense_cpu::bias_add(product, &self.bias);
+        }
+        let shape = *product.shape();
+        product + self.bias.clone().broadcast_like::<_, Axis<0>>(&shape)
     }
 
     /// Multiply-adds per input row (in × out).
