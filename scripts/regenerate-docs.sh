@@ -12,7 +12,7 @@
 #                                        retrain replicate 0 of one or two algorithms of each study
 #                                        recorded under the current protocol, and two search runs
 #                                        of multimnist-published's hard_sharing+equal cell
-#                                        (needs MTLBENCH_DATA; about 25 minutes on 2 cores) and
+#                                        (needs MTLBENCH_DATA; about 30 minutes on 2 cores) and
 #                                        fail unless their records equal the committed ones field
 #                                        for field, wall-clock times and peak memory aside (CPU
 #                                        records are bit-identical by design)
