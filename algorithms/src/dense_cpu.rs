@@ -5,8 +5,8 @@
 //!
 //! The generic route's broadcast add walks every element of the add and of its backward
 //! pass through dfdx's n-dimensional index arithmetic. Measured with `mtlbench bench`
-//! (release build, one thread, three runs interleaved with the binary before): W1's
-//! `equal` step took 2.17–2.26 ms against 2.42–2.66 ms. The values and gradients are the generic
+//! (release build, one thread, six runs interleaved with the binary before): W1's `equal`
+//! step took 2.17–2.69 ms against 2.42–3.58 ms. The values and gradients are the generic
 //! route's bit for bit (tested): each output is the same sum p + b, the product's gradient
 //! is the output's added to its zeroed buffer, and the bias gradient is summed row by row
 //! from its buffer, in the order of the add's backward pass (which adds 1·g for each
